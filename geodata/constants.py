@@ -1,0 +1,157 @@
+"""Every physical, network and verdict bound lomsong uses, in one place.
+
+Each constant says what it means and where the number comes from. Library
+code imports from here; nothing else hard-codes a bound.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- Coordinates -----------------------------------------------------------
+# WGS84 (EPSG:4326) ranges; everything entering or leaving lomsong uses it.
+CRS_WGS84: Final = "EPSG:4326"
+LAT_MIN: Final = -90.0
+LAT_MAX: Final = 90.0
+LON_MIN: Final = -180.0
+LON_MAX: Final = 180.0
+
+# GPS fixes worse than this are useless at H3 res 9 (edge ~ 200 m); ichnaea
+# drops cell observations with accuracy above ~ 1 km for the same reason.
+ACCURACY_MAX_M: Final = 1000.0
+
+# --- Network identifiers ---------------------------------------------------
+# ITU-T E.212: MCC is three decimal digits (001-999); MNC two or three digits.
+MCC_MIN: Final = 1
+MCC_MAX: Final = 999
+MNC_MIN: Final = 0
+MNC_MAX: Final = 999
+# Vietnam's MCC (ITU-T E.212 list).
+MCC_VIETNAM: Final = 452
+
+# Vietnamese carriers by MNC under MCC 452 (ITU-T E.212; ichnaea's
+# mnc_operators table lists the same codes).
+CARRIERS: Final[dict[int, str]] = {
+    1: "MobiFone",
+    2: "VinaPhone",
+    4: "Viettel",
+    5: "Vietnamobile",
+    7: "Gmobile",
+    8: "I-Telecom",
+}
+
+# 3GPP TS 23.003: LAC 0x0000 and 0xFFFE are reserved; TAC likewise.
+LAC_MIN: Final = 1
+LAC_MAX: Final = 65533
+# 28-bit E-UTRAN cell identity (3GPP TS 36.413); GSM/UMTS ids fit under it.
+CELL_ID_MIN: Final = 1
+CELL_ID_MAX: Final = 2**28 - 1
+# Physical cell id: LTE 0-503 (TS 36.211), NR 0-1007 (TS 38.211).
+PCI_MAX_LTE: Final = 503
+PCI_MAX_NR: Final = 1007
+# UMTS primary scrambling code (TS 25.213).
+PSC_MAX: Final = 511
+# Android reports "unavailable" as Integer.MAX_VALUE / Long.MAX_VALUE
+# (android.telephony.CellInfo.UNAVAILABLE and UNAVAILABLE_LONG).
+ANDROID_UNAVAILABLE: Final = frozenset({2**31 - 1, 2**63 - 1})
+
+# --- Radios and signal ranges ----------------------------------------------
+RADIOS: Final = ("gsm", "umts", "lte", "nr")
+
+# Physical reporting range of the measured quantity, in dBm, per radio:
+# GSM RSSI (TS 45.008 RXLEV 0-63 -> -110..-48; ichnaea accepts -113..-51),
+# UMTS RSCP (TS 25.133: -120..-25), LTE RSRP (TS 36.133: -140..-44),
+# NR SS-RSRP (TS 38.133: -156..-31).
+SIGNAL_RANGE_DBM: Final[dict[str, tuple[float, float]]] = {
+    "gsm": (-113.0, -51.0),
+    "umts": (-121.0, -25.0),
+    "lte": (-140.0, -43.0),
+    "nr": (-156.0, -31.0),
+}
+
+# Android signal-level boundaries (android.telephony.CellSignalStrength*
+# default thresholds): the dBm at which a phone moves from 0 to 1, 1 to 2,
+# 2 to 3 and 3 to 4 bars. Below the first a phone shows no bars.
+SIGNAL_LEVELS_DBM: Final[dict[str, tuple[float, float, float, float]]] = {
+    "lte": (-115.0, -105.0, -95.0, -85.0),  # CellSignalStrengthLte RSRP
+    "nr": (-110.0, -90.0, -80.0, -65.0),  # CellSignalStrengthNr SS-RSRP
+    "umts": (-115.0, -105.0, -95.0, -85.0),  # CellSignalStrengthWcdma RSCP
+    "gsm": (-107.0, -103.0, -97.0, -89.0),  # CellSignalStrengthGsm RSSI
+}
+
+# "Usable" signal: at or above the lowest Android boundary (DESIGN.md).
+USABLE_DBM: Final[dict[str, float]] = {r: t[0] for r, t in SIGNAL_LEVELS_DBM.items()}
+
+# Cell classes, from best to worst; the analysis labels each hex with one.
+CELL_CLASSES: Final = ("good", "fair", "weak", "patchy", "no_signal", "unknown")
+
+# --- Time ------------------------------------------------------------------
+# Readings older than this are refused: LTE in Vietnam began in 2016, and a
+# phone reporting an earlier date has a broken clock.
+TIME_FLOOR_ISO: Final = "2016-01-01T00:00:00Z"
+# Phones' clocks drift; ichnaea tolerates a little future time for that.
+FUTURE_TOLERANCE_S: Final = 300
+
+# --- Evidence and verdict rules ---------------------------------------------
+# H3 resolution for cell statistics (~0.105 km² per cell) and for overviews.
+H3_RESOLUTION: Final = 9
+H3_RESOLUTION_OVERVIEW: Final = 8
+
+# A hex is "measured" when at least this many readings of a carrier/radio
+# fall in it; fewer and the prediction decides. Three readings is the fewest
+# for which a share of no-service readings (0, 1/3, 2/3, 1) means anything.
+MIN_READINGS_MEASURED: Final = 3
+
+# Probability of usable signal: at or above USABLE_P_HIGH the place is
+# served; below USABLE_P_LOW it has no signal; in between, service comes and
+# goes (lõm sóng). 0.9 / 0.1 match the 90 % location-reliability target of
+# classical coverage planning (Hata/ITU-R P.1546 use 50 % and 90 %).
+USABLE_P_HIGH: Final = 0.9
+USABLE_P_LOW: Final = 0.1
+
+# A village is patchy when the best carrier leaves at least this share of its
+# households without usable signal. One household in ten is the smallest
+# group a commune report names as a hamlet ("xóm") without signal.
+PATCHY_HOUSEHOLD_SHARE: Final = 0.1
+
+# Spread (σ) of measured dBm beyond which a well-visited hex is patchy even
+# when its mean is usable: 10 dB is two Android bars.
+PATCHY_SIGMA_DB: Final = 10.0
+
+# Default temporal fading σ (dB) used to turn a predicted mean into a
+# probability of usable signal when a hex has no readings of its own. 8 dB is
+# the log-normal shadowing σ typical for rural macro cells (3GPP TR 36.942).
+PREDICTION_SIGMA_DB: Final = 8.0
+
+# --- Site defaults -----------------------------------------------------------
+# Filled in when a site file (a plain OpenCelliD export, say) lacks them.
+# Height: a typical rural lattice tower in Vietnam carries antennas at 30 m.
+DEFAULT_SITE_HEIGHT_M: Final = 30.0
+# EIRP: 46 dBm transmitter + 18 dBi sector antenna − 2 dB feeder ≈ 62 dBm (LTE);
+# UMTS macro cells use 43 dBm + 18 − 2; omni antennas carry ~11 dBi instead.
+DEFAULT_EIRP_DBM: Final[dict[str, float]] = {"gsm": 59.0, "umts": 59.0, "lte": 62.0, "nr": 62.0}
+# Carrier frequency: Vietnam's LTE is mostly band 3 (1800 MHz), UMTS band 1
+# (2100 MHz), GSM 900 MHz, NR n78 (3500 MHz).
+DEFAULT_FREQ_MHZ: Final[dict[str, float]] = {
+    "gsm": 900.0,
+    "umts": 2100.0,
+    "lte": 1800.0,
+    "nr": 3500.0,
+}
+# 3GPP TR 36.814 macro sector: 65° half-power beamwidth, 25 dB front-to-back.
+DEFAULT_BEAMWIDTH_DEG: Final = 65.0
+SECTOR_BACKLOBE_DB: Final = 25.0
+# Beyond this distance a cell is not considered at all (rural macro range).
+MAX_CELL_RANGE_M: Final = 15000.0
+# EIRP -> reference-signal power: LTE RSRP is per resource element, so
+# subtract 10·log10(12·N_RB) with N_RB = 100 (20 MHz) -> 30.8 dB. UMTS RSCP is
+# the pilot (CPICH), ~10 % of the power -> 10 dB. NR SS-RSRP per RE with 273
+# RB at 30 kHz (100 MHz) -> 35.2 dB. GSM RSSI is the whole carrier -> 0.
+REFERENCE_SIGNAL_OFFSET_DB: Final[dict[str, float]] = {
+    "gsm": 0.0,
+    "umts": 10.0,
+    "lte": 30.8,
+    "nr": 35.2,
+}
+# Receiver (phone) height above ground, in metres (Hata's reference h_m).
+RECEIVER_HEIGHT_M: Final = 1.5

@@ -1,0 +1,320 @@
+"""Signal readings: the canonical table, lenient normalisation, strict validation.
+
+A reading is one observation by one device at one place and time (see
+DESIGN.md). Every function here works on whole columns: a batch of a million
+readings is validated without a Python loop over rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geodata import constants as C
+from geodata.errors import InvalidInputError, MissingColumnError
+
+#: Columns of the canonical readings table, in order.
+READING_COLUMNS: tuple[str, ...] = (
+    "time",
+    "lat",
+    "lon",
+    "accuracy_m",
+    "mcc",
+    "mnc",
+    "radio",
+    "signal_dbm",
+    "no_service",
+    "cell_id",
+    "area_code",
+    "pci",
+    "rsrq_db",
+    "sinr_db",
+    "device",
+    "source",
+)
+
+#: Columns a reading must carry (``signal_dbm`` only when there is service).
+REQUIRED_COLUMNS: tuple[str, ...] = ("time", "lat", "lon", "mcc", "mnc", "radio", "no_service")
+
+# Names clients use for the four radios; normalised to lomsong's own.
+_RADIO_ALIASES = {
+    "gsm": "gsm",
+    "2g": "gsm",
+    "edge": "gsm",
+    "gprs": "gsm",
+    "umts": "umts",
+    "wcdma": "umts",
+    "3g": "umts",
+    "hspa": "umts",
+    "hspa+": "umts",
+    "lte": "lte",
+    "4g": "lte",
+    "nr": "nr",
+    "5g": "nr",
+}
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f", ""}
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One refused row: its index in the batch, the field at fault and why."""
+
+    index: int
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"index": self.index, "field": self.field, "reason": f"{self.field}: {self.reason}"}
+
+
+@dataclass
+class ValidatedReadings:
+    """The outcome of validating a batch: the good rows and the refused ones."""
+
+    valid: pd.DataFrame
+    rejected: list[Rejection] = field(default_factory=list)
+
+    @property
+    def rejected_by_reason(self) -> dict[str, int]:
+        """Count of rejections per ``field: reason``."""
+        return dict(Counter(f"{r.field}: {r.reason}" for r in self.rejected))
+
+
+def empty_readings() -> pd.DataFrame:
+    """An empty canonical readings table with the right dtypes."""
+    return normalise_readings(pd.DataFrame({c: [] for c in REQUIRED_COLUMNS}))
+
+
+def _to_bool(values: pd.Series) -> pd.Series:
+    """Map true/false spellings to a nullable boolean; anything else to NA."""
+    if values.dtype == bool:
+        return values.astype("boolean")
+    text = values.astype("string").str.strip().str.lower()
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[text.isin(_TRUE).fillna(False).to_numpy(bool)] = True
+    out[text.isin(_FALSE).fillna(False).to_numpy(bool)] = False
+    return out
+
+
+def _to_number(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def normalise_readings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Coerce a client's table to canonical columns and dtypes, leniently.
+
+    Radio names are lower-cased and aliased (``WCDMA`` -> ``umts``, ``5G`` ->
+    ``nr``); booleans accept true/false/1/0/yes/no; numbers that do not parse
+    become NaN (and are rejected later by :func:`validate_readings`, which
+    knows the field). Missing optional columns are added empty.
+    """
+    out = pd.DataFrame(index=frame.index)
+    for column in READING_COLUMNS:
+        out[column] = (
+            frame[column] if column in frame.columns else pd.Series(pd.NA, index=frame.index)
+        )
+    out["time"] = pd.to_datetime(out["time"], utc=True, errors="coerce", format="ISO8601")
+    for column in ("lat", "lon", "accuracy_m", "signal_dbm", "rsrq_db", "sinr_db"):
+        out[column] = _to_number(out[column])
+    for column in ("mcc", "mnc", "cell_id", "area_code", "pci"):
+        numbers = _to_number(out[column])
+        # Android's "unavailable" sentinels mean unknown, not an error.
+        numbers[numbers.isin([float(v) for v in C.ANDROID_UNAVAILABLE])] = np.nan
+        out[column] = numbers
+    radio = out["radio"].astype("string").str.strip().str.lower()
+    out["radio"] = radio.map(_RADIO_ALIASES).astype("string").where(radio.notna(), pd.NA)
+    out["radio_raw"] = radio
+    out["no_service"] = _to_bool(out["no_service"])
+    for column in ("device", "source"):
+        out[column] = out[column].astype("string")
+    return out
+
+
+def validate_readings(
+    frame: pd.DataFrame,
+    *,
+    now: pd.Timestamp | None = None,
+    time_floor: pd.Timestamp | str = C.TIME_FLOOR_ISO,
+) -> ValidatedReadings:
+    """Split a batch into valid canonical readings and per-row rejections.
+
+    Each row is checked against the bounds in :mod:`geodata.constants`; the
+    first failing check names the row's rejection. Valid rows come back
+    normalised, with a ``content_key`` that identifies the same observation
+    across re-uploads.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows in the native reading columns (extra columns are ignored).
+    now : pandas.Timestamp, optional
+        The current time, for the "not in the future" check (UTC now by default).
+    time_floor : Timestamp or str
+        Readings before this instant are refused.
+
+    Returns
+    -------
+    ValidatedReadings
+
+    Raises
+    ------
+    MissingColumnError
+        When a required column is absent from the whole table.
+
+    Examples
+    --------
+    >>> batch = pd.DataFrame({"time": ["2026-01-05T03:00:00Z", "2026-01-05T03:00:00Z"],
+    ...     "lat": [22.57, 95.0], "lon": [105.49, 105.49], "mcc": [452, 452],
+    ...     "mnc": [2, 2], "radio": ["LTE", "lte"], "signal_dbm": [-101, -101],
+    ...     "no_service": [False, False]})
+    >>> result = validate_readings(batch, now=pd.Timestamp("2026-02-01", tz="UTC"))
+    >>> len(result.valid), result.rejected[0].field, result.rejected[0].index
+    (1, 'lat', 1)
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise MissingColumnError(f"missing required column(s): {', '.join(missing)}")
+    frame = frame.reset_index(drop=True)
+    data = normalise_readings(frame)
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    floor = pd.Timestamp(time_floor)
+    floor = floor if floor.tzinfo else floor.tz_localize("UTC")
+
+    n = len(data)
+    field_at_fault = np.full(n, "", dtype=object)
+    reason = np.full(n, "", dtype=object)
+
+    def reject(mask: pd.Series | np.ndarray, name: str, why: str) -> None:
+        hit = np.asarray(mask, dtype=bool) & (field_at_fault == "")
+        field_at_fault[hit] = name
+        reason[hit] = why
+
+    raw = frame.reindex(columns=list(READING_COLUMNS))
+    for column in REQUIRED_COLUMNS:
+        reject(raw[column].isna().to_numpy(), column, "required field is missing")
+    reject(data["time"].isna(), "time", "not an ISO 8601 timestamp")
+    reject(data["time"] > now + pd.Timedelta(seconds=C.FUTURE_TOLERANCE_S), "time", "in the future")
+    reject(data["time"] < floor, "time", f"before {floor.date().isoformat()}")
+    lat, lon = data["lat"], data["lon"]
+    reject(lat.isna(), "lat", "not a number")
+    reject(~lat.between(C.LAT_MIN, C.LAT_MAX), "lat", f"outside {C.LAT_MIN:g}..{C.LAT_MAX:g}")
+    reject(lon.isna(), "lon", "not a number")
+    reject(~lon.between(C.LON_MIN, C.LON_MAX), "lon", f"outside {C.LON_MIN:g}..{C.LON_MAX:g}")
+    accuracy = data["accuracy_m"]
+    reject(accuracy < 0, "accuracy_m", "negative")
+    reject(accuracy > C.ACCURACY_MAX_M, "accuracy_m", f"worse than {C.ACCURACY_MAX_M:g} m")
+    reject(~data["mcc"].between(C.MCC_MIN, C.MCC_MAX), "mcc", f"outside {C.MCC_MIN}..{C.MCC_MAX}")
+    reject(~data["mnc"].between(C.MNC_MIN, C.MNC_MAX), "mnc", f"outside {C.MNC_MIN}..{C.MNC_MAX}")
+    known_radio = data["radio"].notna().to_numpy(bool)
+    reject(~known_radio, "radio", f"unknown radio, expected one of {', '.join(C.RADIOS)}")
+    reject(data["no_service"].isna(), "no_service", "not true or false")
+
+    no_service = data["no_service"].fillna(False).to_numpy(bool)
+    signal = data["signal_dbm"]
+    has_signal_text = raw["signal_dbm"].notna().to_numpy()
+    reject(~no_service & ~has_signal_text, "signal_dbm", "required when no_service is false")
+    reject(~no_service & signal.isna().to_numpy(), "signal_dbm", "not a number")
+    low = data["radio"].map({r: lo for r, (lo, _) in C.SIGNAL_RANGE_DBM.items()}).astype(float)
+    high = data["radio"].map({r: hi for r, (_, hi) in C.SIGNAL_RANGE_DBM.items()}).astype(float)
+    out_of_range = ~no_service & known_radio & ((signal < low) | (signal > high)).to_numpy(bool)
+    for radio, (lo, hi) in C.SIGNAL_RANGE_DBM.items():
+        mask = out_of_range & (data["radio"] == radio).fillna(False).to_numpy(bool)
+        reject(mask, "signal_dbm", f"outside {lo:g}..{hi:g} dBm for {radio}")
+
+    cell_id = data["cell_id"]
+    reject(
+        ~cell_id.isna() & ~cell_id.between(C.CELL_ID_MIN, C.CELL_ID_MAX),
+        "cell_id",
+        f"outside {C.CELL_ID_MIN}..{C.CELL_ID_MAX}",
+    )
+    area = data["area_code"]
+    reject(
+        ~area.isna() & ~area.between(C.LAC_MIN, C.LAC_MAX),
+        "area_code",
+        f"outside {C.LAC_MIN}..{C.LAC_MAX}",
+    )
+    pci_max = np.where(data["radio"].fillna("") == "nr", C.PCI_MAX_NR, C.PCI_MAX_LTE)
+    pci = data["pci"]
+    reject(
+        ~pci.isna() & ((pci < 0) | (pci > pci_max)), "pci", "outside 0..503 (LTE) / 0..1007 (NR)"
+    )
+
+    bad = field_at_fault != ""
+    rejected = [
+        Rejection(int(i), str(f), str(r))
+        for i, f, r in zip(np.flatnonzero(bad), field_at_fault[bad], reason[bad], strict=True)
+    ]
+    valid = data.loc[~bad].drop(columns=["radio_raw"]).copy()
+    valid.loc[valid["no_service"].to_numpy(bool), "signal_dbm"] = np.nan
+    for column in ("mcc", "mnc"):
+        valid[column] = valid[column].astype("int64")
+    for column in ("cell_id", "area_code", "pci"):
+        valid[column] = valid[column].astype("Int64")
+    valid["no_service"] = valid["no_service"].astype(bool)
+    valid["radio"] = valid["radio"].astype(str)
+    valid["content_key"] = content_keys(valid)
+    return ValidatedReadings(valid=valid, rejected=rejected)
+
+
+def content_keys(readings: pd.DataFrame) -> pd.Series:
+    """A stable 64-bit key per reading, so a re-upload stores nothing twice.
+
+    The key hashes what makes an observation itself: time, place, network,
+    radio, cell, signal, service flag and device. It is returned as a signed
+    int64 so SQLite can index it.
+    """
+    key_columns = [
+        "time",
+        "lat",
+        "lon",
+        "mcc",
+        "mnc",
+        "radio",
+        "cell_id",
+        "signal_dbm",
+        "no_service",
+        "device",
+    ]
+    canonical = pd.DataFrame(
+        {
+            "time": readings["time"].astype("int64"),
+            "lat": readings["lat"].round(7),
+            "lon": readings["lon"].round(7),
+            **{c: readings[c].astype("string").fillna("") for c in key_columns[3:]},
+        }
+    )
+    hashed = pd.util.hash_pandas_object(canonical, index=False, hash_key="lomsong-readings")
+    return pd.Series(
+        hashed.to_numpy(np.uint64).view(np.int64), index=readings.index, name="content_key"
+    )
+
+
+def hash_devices(devices: pd.Series, *, salt: str) -> pd.Series:
+    """Replace device identifiers with salted SHA-256 digests (first 16 hex).
+
+    Raw device ids are never stored; the hash still lets the analysis count
+    distinct devices. Loops over *distinct* devices only (a campaign has tens).
+    """
+    distinct = devices.dropna().unique()
+    table = {d: hashlib.sha256(f"{salt}:{d}".encode()).hexdigest()[:16] for d in distinct}
+    return devices.map(table).astype("string")
+
+
+def read_readings_csv(path: str | Path) -> pd.DataFrame:
+    """Read a native readings CSV into a raw table (validate it next).
+
+    Raises
+    ------
+    InvalidInputError
+        When the file is not a CSV pandas can parse.
+    """
+    try:
+        return pd.read_csv(path, dtype={"device": "string", "source": "string", "radio": "string"})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InvalidInputError(f"{path}: not a readable readings CSV ({exc})") from exc
