@@ -1,0 +1,119 @@
+"""Dead zones: contiguous cells without reliable signal, dissolved (step 6).
+
+A cell is bad when even the best carrier's P(usable) is below
+:data:`~geodata.constants.USABLE_P_HIGH`; touching bad cells form one zone.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import h3ronpy.vector as h3v
+import numpy as np
+import pandas as pd
+import shapely
+
+from coverage.hexgrid import cell_centres
+from coverage.verdicts import SERVED_P, Verdict
+from geodata import constants as C
+
+DEAD_ZONE_COLUMNS: tuple[str, ...] = (
+    "id", "verdict", "area_km2", "households", "village_ids", "carriers_absent",
+    "nearest_site_m", "commune_id", "geometry",
+)  # fmt: skip
+
+
+def _empty(metric_crs: object) -> gpd.GeoDataFrame:
+    frame = gpd.GeoDataFrame({c: [] for c in DEAD_ZONE_COLUMNS}, geometry="geometry",
+                             crs=C.CRS_WGS84)  # fmt: skip
+    return frame
+
+
+def find_dead_zones(
+    fused: pd.DataFrame,
+    *,
+    village_cells: pd.DataFrame,
+    households: pd.DataFrame,
+    villages: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
+    metric_crs: object,
+) -> gpd.GeoDataFrame:
+    """Dissolve contiguous no-signal/patchy cells inside villages into zones.
+
+    Parameters
+    ----------
+    fused : DataFrame
+        ``h3, carrier, p_usable`` per cell and carrier.
+    village_cells : DataFrame, keyword-only
+        ``village_id, h3``: the cells the villages cover.
+    households : DataFrame, keyword-only
+        ``village_id, h3, households``.
+    villages : GeoDataFrame, keyword-only
+        With ``id`` and ``commune_id``.
+    sites : DataFrame, keyword-only
+        Cells with ``lon``/``lat``, for the distance to the nearest site.
+    metric_crs : CRS-like, keyword-only
+        Where areas and distances are measured (a UTM zone).
+
+    Returns
+    -------
+    GeoDataFrame (EPSG:4326) with :data:`DEAD_ZONE_COLUMNS`, largest
+    household count first.
+    """
+    best = fused.groupby("h3")["p_usable"].max()
+    ours = best.reindex(np.unique(village_cells["h3"].to_numpy(np.uint64)))
+    bad = ours[ours < C.USABLE_P_HIGH]
+    if bad.empty:
+        return _empty(metric_crs)
+    cells = bad.index.to_numpy(np.uint64)
+    merged = h3v.cells_to_wkb_polygons(cells, link_cells=True).to_pylist()
+    zones = gpd.GeoDataFrame(geometry=shapely.from_wkb(merged), crs=C.CRS_WGS84)
+    zones["id"] = [f"dz-{i + 1:04d}" for i in range(len(zones))]
+    lat, lon = cell_centres(cells)
+    points = gpd.GeoDataFrame(
+        {"h3": cells, "p_best": bad.to_numpy()},
+        geometry=gpd.points_from_xy(lon, lat), crs=C.CRS_WGS84,
+    )  # fmt: skip
+    member = gpd.sjoin(points, zones[["id", "geometry"]], predicate="within", how="inner")
+    member = member[["h3", "p_best", "id"]].rename(columns={"id": "zone"})
+
+    no_signal_share = (member["p_best"] < C.USABLE_P_LOW).groupby(member["zone"]).mean()
+    hh = member.merge(households, on="h3").groupby("zone")["households"].sum()
+    touched = (
+        member.merge(village_cells, on="h3")
+        .groupby("zone")["village_id"]
+        .agg(lambda ids: sorted(set(ids)))
+    )
+    reach = member.merge(fused, on="h3").groupby(["zone", "carrier"])["p_usable"].max()
+    absent = reach[reach < SERVED_P].reset_index().groupby("zone")["carrier"].agg(sorted)
+    commune_of = villages.set_index("id")["commune_id"]
+
+    zones = zones.set_index("id")
+    zones["verdict"] = np.where(
+        no_signal_share.reindex(zones.index).fillna(0) >= 0.5,
+        Verdict.NO_SIGNAL.value,
+        Verdict.PATCHY.value,
+    )
+    zones["households"] = np.rint(hh.reindex(zones.index).fillna(0)).astype(int)
+    zones["village_ids"] = touched.reindex(zones.index).apply(
+        lambda v: v if isinstance(v, list) else []
+    )
+    zones["carriers_absent"] = absent.reindex(zones.index).apply(
+        lambda v: v if isinstance(v, list) else []
+    )
+    zones["commune_id"] = zones["village_ids"].apply(
+        lambda ids: pd.Series(commune_of.reindex(ids)).mode().iloc[0] if ids else None
+    )
+    metric = zones.to_crs(metric_crs)
+    zones["area_km2"] = (metric.area / 1e6).round(3)
+    if len(sites):
+        site_points = gpd.GeoSeries(gpd.points_from_xy(sites["lon"], sites["lat"]),
+                                    crs=C.CRS_WGS84).to_crs(metric_crs)  # fmt: skip
+        tree = shapely.STRtree(site_points.values)
+        _, distance = tree.query_nearest(metric.geometry.values, return_distance=True,
+                                         all_matches=False)  # fmt: skip
+        zones["nearest_site_m"] = np.round(distance, 0)
+    else:
+        zones["nearest_site_m"] = np.nan
+    zones = zones.reset_index().sort_values(["households", "area_km2"], ascending=False)
+    return gpd.GeoDataFrame(zones[list(DEAD_ZONE_COLUMNS)], geometry="geometry",
+                            crs=C.CRS_WGS84).reset_index(drop=True)  # fmt: skip

@@ -1,0 +1,100 @@
+"""H3 cells on whole arrays: points to cells, cells to polygons, polygons to cells.
+
+h3-py 4 works one cell at a time; h3ronpy computes the same H3 indexes on
+arrays (Rust), which is what a million readings need.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import h3ronpy
+import h3ronpy.vector as h3v
+import numpy as np
+import pandas as pd
+import shapely
+
+from geodata import constants as C
+
+
+def cells_for_points(lat: np.ndarray, lon: np.ndarray, *, resolution: int) -> np.ndarray:
+    """H3 cell (uint64) of each point.
+
+    >>> cells_for_points(np.array([22.57]), np.array([105.49]), resolution=9).dtype
+    dtype('uint64')
+    """
+    if len(lat) == 0:
+        return np.empty(0, dtype=np.uint64)
+    cells = h3v.coordinates_to_cells(np.asarray(lat, float), np.asarray(lon, float), resolution)
+    return np.asarray(cells, dtype=np.uint64)
+
+
+def cell_centres(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Latitude and longitude (degrees) of each cell's centre."""
+    if len(cells) == 0:
+        return np.empty(0), np.empty(0)
+    batch = h3v.cells_to_coordinates(np.asarray(cells, dtype=np.uint64))
+    return np.asarray(batch["lat"]), np.asarray(batch["lng"])
+
+
+def cell_polygons(cells: np.ndarray) -> np.ndarray:
+    """Shapely polygons (EPSG:4326) of the cells."""
+    if len(cells) == 0:
+        return np.empty(0, dtype=object)
+    wkb = h3v.cells_to_wkb_polygons(np.asarray(cells, dtype=np.uint64))
+    return shapely.from_wkb(np.asarray(wkb.to_pylist(), dtype=object))
+
+
+def cells_to_strings(cells: np.ndarray) -> np.ndarray:
+    """H3 index strings (what leaves the service) for uint64 cells."""
+    if len(cells) == 0:
+        return np.empty(0, dtype=object)
+    return np.asarray(h3ronpy.cells_to_string(np.asarray(cells, dtype=np.uint64)).to_pylist())
+
+
+def cells_from_strings(cells: pd.Series | np.ndarray) -> np.ndarray:
+    """uint64 cells from H3 index strings."""
+    if len(cells) == 0:
+        return np.empty(0, dtype=np.uint64)
+    return np.asarray(h3ronpy.cells_parse(list(cells)), dtype=np.uint64)
+
+
+def cells_in_polygons(
+    polygons: gpd.GeoDataFrame, *, resolution: int, key: str = "id"
+) -> pd.DataFrame:
+    """Every cell whose centre lies in a polygon, as rows ``(key, h3)``.
+
+    A polygon too small to hold any cell centre still gets the cell under its
+    representative point, so no village is left without a cell.
+    """
+    if polygons.crs is None or not polygons.crs.equals(C.CRS_WGS84):
+        polygons = polygons.to_crs(C.CRS_WGS84)
+    wkb = shapely.to_wkb(polygons.geometry.values)
+    nested = h3v.wkb_to_cells(list(wkb), resolution).to_pylist()
+    keys = polygons[key].to_numpy()
+    lengths = np.array([len(c) for c in nested])
+    flat = (
+        np.concatenate([np.asarray(c, dtype=np.uint64) for c in nested])
+        if lengths.sum()
+        else np.empty(0, np.uint64)
+    )
+    frame = pd.DataFrame({key: np.repeat(keys, lengths), "h3": flat})
+    inside = polygons.geometry.representative_point()
+    anchors = pd.DataFrame(
+        {
+            key: keys,
+            "h3": cells_for_points(inside.y.to_numpy(), inside.x.to_numpy(), resolution=resolution),
+        }
+    )
+    return pd.concat([frame, anchors], ignore_index=True).drop_duplicates().reset_index(drop=True)
+
+
+def neighbourhood(cells: np.ndarray, *, k: int = 1) -> pd.DataFrame:
+    """Rows ``(h3, neighbour)`` for every cell within ``k`` steps (itself included)."""
+    disks = h3ronpy.grid_disk(np.asarray(cells, dtype=np.uint64), k).to_pylist()
+    lengths = np.array([len(d) for d in disks])
+    return pd.DataFrame(
+        {
+            "h3": np.repeat(np.asarray(cells, dtype=np.uint64), lengths),
+            "neighbour": np.concatenate([np.asarray(d, dtype=np.uint64) for d in disks]),
+        }
+    )

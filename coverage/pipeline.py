@@ -1,0 +1,196 @@
+"""The whole analysis: villages, sites, readings (and terrain) -> verdicts, dead zones.
+
+This is the one entry point the service, the CLI and the notebooks call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+
+from coverage.dead_zones import find_dead_zones
+from coverage.errors import NoVillagesError
+from coverage.fusion import calibrate, fuse, measured_by_carrier, predicted_probability
+from coverage.hexgrid import cell_centres, cells_for_points, cells_in_polygons
+from coverage.households import place_with_raster, spread_evenly
+from coverage.propagation import predict_signal
+from coverage.stats import aggregate_readings, select_as_of
+from coverage.verdicts import judge_villages
+from geodata import constants as C
+from geodata.raster import Raster, read_raster, utm_crs_for
+from geodata.sites import carrier_names
+from geodata.villages import normalise_villages
+
+# Terrain beyond the villages still shadows them: read the DEM with this margin.
+DEM_MARGIN_M = C.MAX_CELL_RANGE_M
+
+
+@dataclass
+class AnalysisResult:
+    """What :func:`analyze` finds.
+
+    Attributes
+    ----------
+    villages : GeoDataFrame
+        Input columns plus ``verdict``, ``households_without_signal``,
+        ``best_carrier``, ``centre_p_usable``, ``carriers`` (dict),
+        ``readings_count`` and ``last_reading``.
+    dead_zones : GeoDataFrame
+        See :data:`coverage.dead_zones.DEAD_ZONE_COLUMNS`.
+    cells : DataFrame
+        Per (H3 cell, carrier): readings, P(usable), class and evidence.
+    calibration : DataFrame
+        Offset and σ fitted per carrier and radio.
+    """
+
+    villages: gpd.GeoDataFrame
+    dead_zones: gpd.GeoDataFrame
+    cells: pd.DataFrame
+    calibration: pd.DataFrame
+
+
+def _as_raster(
+    source: Raster | str | Path | None, bounds: tuple[float, ...], margin: float
+) -> Raster | None:
+    if source is None or isinstance(source, Raster):
+        return source
+    return read_raster(source, bounds_wgs84=bounds, margin_m=margin)  # type: ignore[arg-type]
+
+
+def readings_by_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> pd.DataFrame:
+    """Rows ``(village_id, reading)``: which reading (positional index) lies in which village."""
+    if readings.empty or villages.empty:
+        return pd.DataFrame({"village_id": pd.Series(dtype=str), "reading": pd.Series(dtype=int)})
+    points = gpd.points_from_xy(readings["lon"], readings["lat"])
+    reading, village = villages.sindex.query(points, predicate="within")
+    return pd.DataFrame({"village_id": villages["id"].to_numpy()[village], "reading": reading})
+
+
+def villages_touched(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> list[str]:
+    """Ids of the villages whose polygons contain any of the readings.
+
+    >>> import shapely
+    >>> v = gpd.GeoDataFrame({"id": ["a", "b"]}, geometry=[shapely.box(0, 0, 1, 1),
+    ...     shapely.box(2, 0, 3, 1)], crs="EPSG:4326")
+    >>> villages_touched(v, pd.DataFrame({"lat": [0.5], "lon": [2.5]}))
+    ['b']
+    """
+    return sorted(set(readings_by_village(villages, readings)["village_id"]))
+
+
+def analyze(
+    villages: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
+    readings: pd.DataFrame,
+    *,
+    dem: Raster | str | Path | None = None,
+    population: Raster | str | Path | None = None,
+    as_of: pd.Timestamp | str | None = None,
+    resolution: int = C.H3_RESOLUTION,
+) -> AnalysisResult:
+    """Judge every village from the readings, the sites and the terrain.
+
+    Parameters
+    ----------
+    villages : GeoDataFrame
+        Village polygons (see :func:`geodata.villages.normalise_villages`).
+    sites : DataFrame
+        Carrier cells (see :func:`geodata.sites.normalise_sites`).
+    readings : DataFrame
+        Validated readings (see :func:`geodata.readings.validate_readings`).
+    dem, population : Raster or path, optional, keyword-only
+        Terrain for diffraction; population to place households.
+    as_of : Timestamp or str, optional, keyword-only
+        Judge with the readings and sites that existed at this instant.
+    resolution : int, keyword-only
+        H3 resolution of the evidence grid.
+
+    Raises
+    ------
+    NoVillagesError
+        When ``villages`` is empty.
+    """
+    if villages.empty:
+        raise NoVillagesError("no villages to analyse")
+    villages = normalise_villages(villages)
+    readings = select_as_of(readings, as_of)
+    if as_of is not None and "created" in sites and len(sites):
+        cutoff = pd.Timestamp(as_of)
+        cutoff = cutoff if cutoff.tzinfo else cutoff.tz_localize("UTC")
+        sites = sites.loc[sites["created"].isna() | (sites["created"] <= cutoff)]
+    bounds = tuple(villages.total_bounds)
+    centre_lon, centre_lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    terrain = _as_raster(dem, bounds, DEM_MARGIN_M)
+    metric_crs = terrain.crs if terrain is not None else utm_crs_for(centre_lon, centre_lat)
+
+    village_cells = cells_in_polygons(villages, resolution=resolution).rename(
+        columns={"id": "village_id"}
+    )
+    centre_cells = pd.DataFrame({
+        "village_id": villages["id"].to_numpy(),
+        "h3": cells_for_points(villages["centre_lat"].to_numpy(float),
+                               villages["centre_lon"].to_numpy(float), resolution=resolution),
+    })  # fmt: skip
+    grid = np.unique(np.concatenate([village_cells["h3"].to_numpy(np.uint64),
+                                     centre_cells["h3"].to_numpy(np.uint64)]))  # fmt: skip
+
+    stats = aggregate_readings(readings, resolution=resolution)
+    measured = measured_by_carrier(stats)
+    predicted = _predict_cells(grid, sites, terrain, metric_crs)
+    calibration = calibrate(stats, predicted)
+    prior = predicted_probability(predicted, calibration)
+    site_carriers = (
+        frozenset(carrier_names(sites["mcc"], sites["mnc"])) if len(sites) else frozenset()
+    )
+    carriers = sorted(set(prior["carrier"]) | set(measured["carrier"]) | site_carriers)
+    fused = fuse(grid, carriers, measured=measured, predicted=prior, site_carriers=site_carriers)
+
+    pop = _as_raster(population, bounds, 0.0)
+    if pop is not None:
+        households = place_with_raster(pop, villages, village_cells, resolution=resolution)
+    else:
+        households = spread_evenly(village_cells, villages)
+    verdicts = judge_villages(villages, fused, households=households, centre_cells=centre_cells)
+    judged = villages.join(verdicts, on="id")
+    inside = readings_by_village(villages, readings)
+    inside["time"] = readings["time"].to_numpy()[inside["reading"].to_numpy(int)]
+    per_village = inside.groupby("village_id").agg(readings_count=("reading", "size"),
+                                                   last_reading=("time", "max"))  # fmt: skip
+    judged = judged.join(per_village, on="id")
+    judged["readings_count"] = judged["readings_count"].fillna(0).astype(int)
+    judged["last_reading"] = judged["last_reading"].map(
+        lambda t: t.isoformat() if isinstance(t, pd.Timestamp) else None
+    )
+    zones = find_dead_zones(fused, village_cells=village_cells, households=households,
+                            villages=villages, sites=sites, metric_crs=metric_crs)  # fmt: skip
+    return AnalysisResult(
+        villages=gpd.GeoDataFrame(judged, geometry="geometry", crs=C.CRS_WGS84),
+        dead_zones=zones,
+        cells=fused,
+        calibration=calibration,
+    )
+
+
+def _predict_cells(
+    grid: np.ndarray, sites: pd.DataFrame, terrain: Raster | None, metric_crs: object
+) -> pd.DataFrame:
+    """Predicted dBm per (cell, carrier, radio) at the cell centres."""
+    columns = ["h3", "carrier", "radio", "predicted_dbm"]
+    if len(sites) == 0 or len(grid) == 0:
+        return pd.DataFrame({"h3": pd.Series(dtype="uint64"), "carrier": pd.Series(dtype="string"),
+                             "radio": pd.Series(dtype=object),
+                             "predicted_dbm": pd.Series(dtype=float)})  # fmt: skip
+    to_metric = pyproj.Transformer.from_crs(C.CRS_WGS84, metric_crs, always_xy=True)
+    lat, lon = cell_centres(grid)
+    x, y = to_metric.transform(lon, lat)
+    site_x, site_y = to_metric.transform(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
+    sites = sites.assign(carrier=carrier_names(sites["mcc"], sites["mnc"]))
+    best = predict_signal(sites, np.asarray(x), np.asarray(y), site_x=np.asarray(site_x),
+                          site_y=np.asarray(site_y), dem=terrain)  # fmt: skip
+    best["h3"] = grid[best["point"].to_numpy(int)]
+    return best[columns]

@@ -1,0 +1,119 @@
+"""Readings -> per-cell statistics (step 1 of the pipeline).
+
+One row per (H3 cell, carrier, radio): how many readings, how many without
+service, the dBm distribution, how many devices and days saw it, and when.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from coverage.hexgrid import cells_for_points
+from geodata import constants as C
+from geodata.sites import carrier_names
+
+#: Columns of a cell-statistics table.
+CELL_STATS_COLUMNS: tuple[str, ...] = (
+    "h3", "carrier", "mcc", "mnc", "radio", "count", "no_service_count", "usable_count",
+    "mean_dbm", "std_dbm", "p10_dbm", "devices", "days", "last_seen",
+)  # fmt: skip
+
+
+def empty_cell_stats() -> pd.DataFrame:
+    """A cell-statistics table with no rows and the right dtypes."""
+    dtypes = {"h3": "uint64", "carrier": "string", "mcc": "int64", "mnc": "int64",
+              "radio": "object", "last_seen": "datetime64[ns, UTC]"}  # fmt: skip
+    return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "float64")) for c in CELL_STATS_COLUMNS})
+
+
+def usable_mask(readings: pd.DataFrame) -> np.ndarray:
+    """Whether each reading had usable signal (service, and dBm at or above the
+    lowest Android level of its radio)."""
+    threshold = readings["radio"].map(C.USABLE_DBM).to_numpy(float)
+    signal = readings["signal_dbm"].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        return ~readings["no_service"].to_numpy(bool) & (signal >= threshold)
+
+
+def select_as_of(readings: pd.DataFrame, as_of: pd.Timestamp | str | None) -> pd.DataFrame:
+    """Readings taken at or before ``as_of`` (all of them when None)."""
+    if as_of is None or readings.empty:
+        return readings
+    cutoff = pd.Timestamp(as_of)
+    cutoff = cutoff if cutoff.tzinfo else cutoff.tz_localize("UTC")
+    return readings.loc[readings["time"] <= cutoff]
+
+
+def aggregate_readings(
+    readings: pd.DataFrame,
+    *,
+    resolution: int = C.H3_RESOLUTION,
+    as_of: pd.Timestamp | str | None = None,
+) -> pd.DataFrame:
+    """Aggregate validated readings into per-cell statistics.
+
+    Parameters
+    ----------
+    readings : pandas.DataFrame
+        Canonical readings (see :func:`geodata.readings.validate_readings`).
+    resolution : int, keyword-only
+        H3 resolution (9 by default, ~0.105 km² per cell).
+    as_of : Timestamp or str, optional
+        Only readings taken at or before this instant count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CELL_STATS_COLUMNS`; ``h3`` is the uint64 index.
+        dBm statistics cover readings with service only.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"time": pd.to_datetime(["2026-01-05", "2026-01-06"], utc=True),
+    ...     "lat": [22.57, 22.57], "lon": [105.49, 105.49], "mcc": [452, 452], "mnc": [2, 2],
+    ...     "radio": ["lte", "lte"], "signal_dbm": [-100.0, np.nan],
+    ...     "no_service": [False, True], "device": ["a", "b"]})
+    >>> row = aggregate_readings(frame).iloc[0]
+    >>> [int(row[c]) for c in ("count", "no_service_count", "usable_count", "days")]
+    [2, 1, 1, 2]
+    """
+    readings = select_as_of(readings, as_of)
+    if readings.empty:
+        return empty_cell_stats()
+    work = pd.DataFrame(
+        {
+            "h3": cells_for_points(
+                readings["lat"].to_numpy(), readings["lon"].to_numpy(), resolution=resolution
+            ),
+            "mcc": readings["mcc"].to_numpy(int),
+            "mnc": readings["mnc"].to_numpy(int),
+            "radio": readings["radio"].to_numpy(str),
+            "signal": readings["signal_dbm"].to_numpy(float),
+            "no_service": readings["no_service"].to_numpy(bool),
+            "usable": usable_mask(readings),
+            "device": readings["device"].astype("string").fillna("?").to_numpy()
+            if "device" in readings
+            else "?",
+            "day": readings["time"].dt.floor("D").to_numpy(),
+            "time": readings["time"].to_numpy(),
+        }
+    )
+    groups = work.groupby(["h3", "mcc", "mnc", "radio"], sort=False)
+    stats = groups.agg(
+        count=("signal", "size"),
+        no_service_count=("no_service", "sum"),
+        usable_count=("usable", "sum"),
+        mean_dbm=("signal", "mean"),
+        std_dbm=("signal", "std"),
+        devices=("device", "nunique"),
+        days=("day", "nunique"),
+        last_seen=("time", "max"),
+    )
+    stats["p10_dbm"] = groups["signal"].quantile(0.1)
+    stats = stats.reset_index()
+    stats["carrier"] = carrier_names(stats["mcc"], stats["mnc"])
+    stats["last_seen"] = pd.to_datetime(stats["last_seen"], utc=True)
+    for column in ("count", "no_service_count", "usable_count", "devices", "days"):
+        stats[column] = stats[column].astype("int64")
+    return stats[list(CELL_STATS_COLUMNS)]

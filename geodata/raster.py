@@ -1,0 +1,136 @@
+"""Rasters (DEM, population): read any GeoTIFF rasterio opens, in any CRS.
+
+Reads only the window that covers the area of interest, and hands back a
+metric raster (geographic rasters are warped to the local UTM zone) so that
+distances along terrain profiles are in metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.warp
+import rasterio.windows
+from affine import Affine
+from pyproj import CRS
+from scipy import ndimage
+
+from geodata.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class Raster:
+    """A single band in memory: values (NaN for nodata), transform and CRS."""
+
+    values: np.ndarray
+    transform: Affine
+    crs: CRS
+
+    def sample(self, x: np.ndarray, y: np.ndarray, *, order: int = 1) -> np.ndarray:
+        """Values at points given in the raster's CRS (bilinear; NaN outside)."""
+        col, row = ~self.transform * (np.asarray(x, float), np.asarray(y, float))
+        # Pixel centres sit at +0.5; map_coordinates indexes centres at integers.
+        coords = np.vstack([np.ravel(row) - 0.5, np.ravel(col) - 0.5])
+        out = ndimage.map_coordinates(
+            self.values, coords, order=order, cval=np.nan, mode="constant"
+        )
+        return out.reshape(np.shape(x))
+
+    @property
+    def pixel_size(self) -> float:
+        """Mean pixel edge in CRS units."""
+        return float((abs(self.transform.a) + abs(self.transform.e)) / 2)
+
+    def pixel_centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """x and y of every pixel centre, shaped like ``values``."""
+        rows, cols = np.indices(self.values.shape)
+        x, y = self.transform * (cols + 0.5, rows + 0.5)
+        return np.asarray(x), np.asarray(y)
+
+
+def utm_crs_for(lon: float, lat: float) -> CRS:
+    """The WGS84 UTM zone CRS containing a point (EPSG:326xx / 327xx).
+
+    >>> utm_crs_for(105.49, 22.57).to_epsg()
+    32648
+    """
+    zone = int((lon + 180) // 6) + 1
+    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+def read_raster(
+    path: str | Path,
+    *,
+    bounds_wgs84: tuple[float, float, float, float] | None = None,
+    margin_m: float = 0.0,
+    resampling: rasterio.warp.Resampling = rasterio.warp.Resampling.bilinear,
+) -> Raster:
+    """Read band 1 of a raster, windowed to ``bounds_wgs84`` (plus a margin).
+
+    Parameters
+    ----------
+    path : str or Path
+        Any GeoTIFF (or other raster) rasterio opens.
+    bounds_wgs84 : (west, south, east, north), optional
+        Area of interest in degrees; only that window is read.
+    margin_m : float
+        Extra margin around the bounds, in metres.
+    resampling : rasterio Resampling
+        Used when a geographic raster is warped to UTM.
+
+    Raises
+    ------
+    InvalidInputError
+        When the file cannot be opened, has no CRS, or misses the bounds.
+    """
+    try:
+        dataset = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InvalidInputError(f"{path}: not a readable raster ({exc})") from exc
+    with dataset:
+        if dataset.crs is None:
+            raise InvalidInputError(f"{path}: the raster declares no CRS")
+        crs = CRS.from_user_input(dataset.crs)
+        window = None
+        if bounds_wgs84 is not None:
+            west, south, east, north = rasterio.warp.transform_bounds(
+                "EPSG:4326", dataset.crs, *bounds_wgs84
+            )
+            margin = margin_m if crs.is_projected else margin_m / 111_000
+            window = (
+                rasterio.windows.from_bounds(
+                    west - margin, south - margin, east + margin, north + margin, dataset.transform
+                )
+                .round_offsets()
+                .round_lengths()
+            )
+            window = window.intersection(
+                rasterio.windows.Window(0, 0, dataset.width, dataset.height)
+            )
+        values = dataset.read(1, window=window, masked=True).astype("float64").filled(np.nan)
+        transform = dataset.window_transform(window) if window is not None else dataset.transform
+    if values.size == 0:
+        raise InvalidInputError(f"{path}: the raster does not cover the area of interest")
+    if crs.is_projected:
+        return Raster(values, transform, crs)
+    return _warp_to_utm(values, transform, crs, resampling)
+
+
+def _warp_to_utm(values: np.ndarray, transform: Affine, crs: CRS, resampling) -> Raster:
+    height, width = values.shape
+    lon, lat = transform * (width / 2, height / 2)
+    target = utm_crs_for(lon, lat)
+    left, top = transform * (0, 0)
+    right, bottom = transform * (width, height)
+    dst_transform, dst_width, dst_height = rasterio.warp.calculate_default_transform(
+        crs, target, width, height, left=left, bottom=bottom, right=right, top=top
+    )
+    out = np.full((dst_height, dst_width), np.nan)
+    rasterio.warp.reproject(
+        values, out, src_transform=transform, src_crs=crs, dst_transform=dst_transform,
+        dst_crs=target, resampling=resampling, src_nodata=np.nan, dst_nodata=np.nan,
+    )  # fmt: skip
+    return Raster(out, dst_transform, target)

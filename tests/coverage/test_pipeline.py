@@ -1,0 +1,87 @@
+"""End-to-end analysis on a tiny constructed region."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from coverage.errors import NoVillagesError
+from coverage.pipeline import analyze, villages_touched
+from tests.coverage.conftest import NOW
+
+
+def test_evidence_decides_the_verdicts(villages, sites, readings) -> None:
+    result = analyze(villages, sites, readings)
+    judged = result.villages.set_index("id")
+    assert judged.loc["a", "verdict"] == "covered"
+    assert judged.loc["a", "households_without_signal"] == 0
+    assert judged.loc["a", "best_carrier"] == "VinaPhone"
+    assert judged.loc["b", "verdict"] == "no_signal"
+    assert judged.loc["b", "households_without_signal"] == 98
+    assert judged.loc["a", "carriers"]["VinaPhone"]["evidence"] == "measured"
+    assert judged.loc["a", "readings_count"] == 600
+    assert judged.crs == "EPSG:4326"
+
+
+def test_dead_zone_covers_the_silent_village(villages, sites, readings) -> None:
+    zones = analyze(villages, sites, readings).dead_zones
+    assert len(zones) == 1
+    zone = zones.iloc[0]
+    assert zone["village_ids"] == ["b"]
+    assert zone["verdict"] == "no_signal"
+    assert zone["households"] == 98
+    assert zone["carriers_absent"] == ["VinaPhone"]
+    assert 0.8 < zone["area_km2"] < 1.8  # a 1 km² village in ~0.1 km² hexagons
+    assert zone["nearest_site_m"] > 3000
+    assert zones.crs == "EPSG:4326"
+
+
+def test_intermittent_service_is_patchy(villages, sites, readings) -> None:
+    # Half the readings in village a lose service: it comes and goes.
+    silent = readings.loc[readings["lon"] < 105.49].sample(frac=0.5, random_state=1).index
+    flaky = readings.copy()
+    flaky.loc[silent, "no_service"] = True
+    flaky.loc[silent, "signal_dbm"] = float("nan")
+    judged = analyze(villages, sites, flaky).villages.set_index("id")
+    assert judged.loc["a", "verdict"] == "patchy"
+
+
+def test_without_readings_the_prediction_decides(villages, sites) -> None:
+    # The site reaches 2 km: village a (0.7 km) is predicted served, b (4 km) is
+    # out of its range, so predicted without signal.
+    short = sites.assign(range_m=2000.0)
+    judged = analyze(villages, short, readings_empty()).villages.set_index("id")
+    assert judged.loc["a", "verdict"] == "covered"
+    assert judged.loc["a", "carriers"]["VinaPhone"]["evidence"] == "predicted"
+    assert judged.loc["b", "verdict"] == "no_signal"
+    assert judged.loc["b", "carriers"]["VinaPhone"]["evidence"] == "predicted"
+
+
+def test_no_sites_and_no_readings_is_unknown(villages, sites) -> None:
+    judged = analyze(villages, sites.iloc[0:0], readings_empty()).villages
+    assert set(judged["verdict"]) == {"unknown"}
+    assert judged["best_carrier"].isna().all()
+
+
+def test_as_of_ignores_later_readings(villages, sites, readings) -> None:
+    judged = analyze(villages, sites, readings, as_of="2026-01-01").villages.set_index("id")
+    assert judged.loc["a", "readings_count"] == 0
+    assert judged.loc["a", "carriers"]["VinaPhone"]["evidence"] == "predicted"
+
+
+def test_empty_villages_are_refused(villages, sites, readings) -> None:
+    with pytest.raises(NoVillagesError, match="no villages to analyse"):
+        analyze(villages.iloc[0:0], sites, readings)
+
+
+def test_villages_touched_by_readings(villages, readings) -> None:
+    assert villages_touched(villages, readings.iloc[:3]) == ["a"]
+    assert villages_touched(villages, readings.iloc[-3:]) == ["b"]
+    assert villages_touched(gpd.GeoDataFrame(villages), readings.iloc[0:0]) == []
+
+
+def readings_empty() -> pd.DataFrame:
+    from geodata.readings import empty_readings, validate_readings
+
+    return validate_readings(empty_readings().drop(columns=["radio_raw"]), now=NOW).valid

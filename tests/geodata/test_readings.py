@@ -1,0 +1,93 @@
+"""Contract of geodata.readings: normalisation, per-row rejection, content keys."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from geodata.errors import MissingColumnError
+from geodata.readings import READING_COLUMNS, hash_devices, validate_readings
+
+NOW = pd.Timestamp("2026-03-01T00:00:00Z")
+
+
+def good_row(**overrides: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "time": "2026-01-10T03:04:05Z", "lat": 22.57, "lon": 105.49, "accuracy_m": 12.0,
+        "mcc": 452, "mnc": 2, "radio": "lte", "signal_dbm": -101.0, "no_service": False,
+        "cell_id": 12345, "area_code": 1201, "pci": 77, "device": "phone-1", "source": "test",
+    }  # fmt: skip
+    row.update(overrides)
+    return row
+
+
+def test_valid_rows_come_back_canonical() -> None:
+    batch = pd.DataFrame([good_row(), good_row(radio="WCDMA", signal_dbm=-90, pci=None),
+                          good_row(no_service="true", signal_dbm=None)])  # fmt: skip
+    result = validate_readings(batch, now=NOW)
+    assert result.rejected == []
+    assert list(result.valid["radio"]) == ["lte", "umts", "lte"]
+    assert list(result.valid["no_service"]) == [False, False, True]
+    assert set(READING_COLUMNS) <= set(result.valid.columns)
+    assert str(result.valid["time"].dt.tz) == "UTC"
+    assert result.valid["content_key"].is_unique
+
+
+@pytest.mark.parametrize(
+    ("override", "field", "reason"),
+    [
+        ({"lat": 95.0}, "lat", "outside -90..90"),
+        ({"lon": -181.0}, "lon", "outside -180..180"),
+        ({"radio": "wimax"}, "radio", "unknown radio, expected one of gsm, umts, lte, nr"),
+        ({"signal_dbm": -20.0}, "signal_dbm", "outside -140..-43 dBm for lte"),
+        ({"radio": "gsm", "signal_dbm": -120.0}, "signal_dbm", "outside -113..-51 dBm for gsm"),
+        ({"time": "2026-12-01T00:00:00Z"}, "time", "in the future"),
+        ({"time": "2010-01-01T00:00:00Z"}, "time", "before 2016-01-01"),
+        ({"time": "yesterday"}, "time", "not an ISO 8601 timestamp"),
+        ({"mcc": None}, "mcc", "required field is missing"),
+        ({"signal_dbm": None}, "signal_dbm", "required when no_service is false"),
+        ({"no_service": "maybe"}, "no_service", "not true or false"),
+        ({"accuracy_m": 5000}, "accuracy_m", "worse than 1000 m"),
+        ({"pci": 900}, "pci", "outside 0..503 (LTE) / 0..1007 (NR)"),
+    ],
+)
+def test_bad_row_is_rejected_with_index_field_and_reason(
+    override: dict[str, object], field: str, reason: str
+) -> None:
+    batch = pd.DataFrame([good_row(), good_row(**override), good_row(lat=22.58)])
+    result = validate_readings(batch, now=NOW)
+    assert [r.as_dict() for r in result.rejected] == [
+        {"index": 1, "field": field, "reason": f"{field}: {reason}"}
+    ]
+    assert len(result.valid) == 2
+    assert result.rejected_by_reason == {f"{field}: {reason}": 1}
+
+
+def test_android_unavailable_sentinels_mean_unknown() -> None:
+    batch = pd.DataFrame([good_row(cell_id=2147483647, area_code=2147483647)])
+    result = validate_readings(batch, now=NOW)
+    assert result.rejected == []
+    assert result.valid["cell_id"].isna().all()
+    assert result.valid["area_code"].isna().all()
+
+
+def test_missing_required_column_fails_the_table() -> None:
+    with pytest.raises(MissingColumnError, match="missing required column"):
+        validate_readings(pd.DataFrame([{"lat": 1.0}]), now=NOW)
+
+
+def test_content_key_is_stable_across_uploads() -> None:
+    first = validate_readings(pd.DataFrame([good_row()]), now=NOW).valid["content_key"]
+    again = validate_readings(pd.DataFrame([good_row()]), now=NOW).valid["content_key"]
+    other = validate_readings(pd.DataFrame([good_row(signal_dbm=-102)]), now=NOW).valid
+    assert first.iloc[0] == again.iloc[0]
+    assert other["content_key"].iloc[0] != first.iloc[0]
+
+
+def test_device_hash_is_salted_and_never_raw() -> None:
+    devices = pd.Series(["phone-1", "phone-2", "phone-1", None], dtype="string")
+    hashed = hash_devices(devices, salt="s1")
+    assert hashed.iloc[0] == hashed.iloc[2] != hashed.iloc[1]
+    assert "phone" not in "".join(hashed.dropna())
+    assert pd.isna(hashed.iloc[3])
+    assert hash_devices(devices, salt="s2").iloc[0] != hashed.iloc[0]
