@@ -54,7 +54,7 @@ def calibrate(measured: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
     pairs["residual"] = pairs["mean_dbm"] - pairs["predicted_dbm"]
     overall_offset = float(pairs["residual"].median()) if len(pairs) else 0.0
     rows = []
-    for (carrier, radio), group in predicted.groupby(["carrier", "radio"]):
+    for (carrier, radio), _group in predicted.groupby(["carrier", "radio"]):
         fit = pairs.loc[(pairs["carrier"] == carrier) & (pairs["radio"] == radio), "residual"]
         basis = fit if len(fit) >= MIN_CALIBRATION_CELLS else pairs["residual"]
         offset = float(basis.median()) if len(fit) >= MIN_CALIBRATION_CELLS else overall_offset
@@ -64,7 +64,7 @@ def calibrate(measured: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
             sigma = C.PREDICTION_SIGMA_DB
         rows.append({
             "carrier": carrier, "radio": radio, "offset_db": offset,
-            "sigma_db": float(np.clip(sigma, *SIGMA_BOUNDS_DB)), "cells": int(len(fit)),
+            "sigma_db": float(np.clip(sigma, *SIGMA_BOUNDS_DB)), "cells": len(fit),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=["carrier", "radio", "offset_db", "sigma_db", "cells"])
 

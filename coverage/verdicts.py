@@ -120,7 +120,7 @@ def _carrier_summaries(table: pd.DataFrame) -> pd.Series:
     summaries: dict[str, dict[str, dict[str, object]]] = {}
     for row in table.itertuples(index=False):
         summaries.setdefault(row.village_id, {})[row.carrier] = {
-            "households_without_signal": int(round(row.households_without_signal)),
+            "households_without_signal": round(row.households_without_signal),
             "centre_p_usable": round(float(row.centre_p_usable), 3),
             "radio": row.radio if isinstance(row.radio, str) else None,
             "evidence": row.evidence,

@@ -31,7 +31,7 @@ class Raster:
 
     def sample(self, x: np.ndarray, y: np.ndarray, *, order: int = 1) -> np.ndarray:
         """Values at points given in the raster's CRS (bilinear; NaN outside)."""
-        col, row = ~self.transform * (np.asarray(x, float), np.asarray(y, float))
+        col, row = _apply(~self.transform, np.asarray(x, float), np.asarray(y, float))
         # Pixel centres sit at +0.5; map_coordinates indexes centres at integers.
         coords = np.vstack([np.ravel(row) - 0.5, np.ravel(col) - 0.5])
         out = ndimage.map_coordinates(
@@ -47,8 +47,14 @@ class Raster:
     def pixel_centres(self) -> tuple[np.ndarray, np.ndarray]:
         """x and y of every pixel centre, shaped like ``values``."""
         rows, cols = np.indices(self.values.shape)
-        x, y = self.transform * (cols + 0.5, rows + 0.5)
-        return np.asarray(x), np.asarray(y)
+        return _apply(self.transform, cols + 0.5, rows + 0.5)
+
+
+def _apply(transform: Affine, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An affine transform applied to coordinate arrays (affine's ``*`` on
+    tuples is deprecated)."""
+    a, b, c, d, e, f = transform[:6]
+    return a * x + b * y + c, d * x + e * y + f
 
 
 def utm_crs_for(lon: float, lat: float) -> CRS:
@@ -121,10 +127,10 @@ def read_raster(
 
 def _warp_to_utm(values: np.ndarray, transform: Affine, crs: CRS, resampling) -> Raster:
     height, width = values.shape
-    lon, lat = transform * (width / 2, height / 2)
+    lon, lat = _apply(transform, np.array(width / 2), np.array(height / 2))
     target = utm_crs_for(lon, lat)
-    left, top = transform * (0, 0)
-    right, bottom = transform * (width, height)
+    left, top = transform.c, transform.f
+    right, bottom = _apply(transform, np.array(width), np.array(height))
     dst_transform, dst_width, dst_height = rasterio.warp.calculate_default_transform(
         crs, target, width, height, left=left, bottom=bottom, right=right, top=top
     )

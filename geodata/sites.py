@@ -83,14 +83,14 @@ def normalise_sites(frame: pd.DataFrame) -> pd.DataFrame:
     out["mcc"] = out["mcc"].astype(int)
     out["mnc"] = out["mnc"].astype(int)
     out["carrier"] = carrier_names(out["mcc"], out["mnc"])
-    out["cell_id"] = pd.to_numeric(frame.get("cell"), errors="coerce").astype("Int64")
-    out["area_code"] = pd.to_numeric(frame.get("area"), errors="coerce").astype("Int64")
 
     def number(column: str) -> pd.Series:
         if column not in frame.columns:
             return pd.Series(np.nan, index=frame.index)
         return pd.to_numeric(frame[column], errors="coerce")
 
+    out["cell_id"] = number("cell").astype("Int64")
+    out["area_code"] = number("area").astype("Int64")
     out["height_m"] = number("height_m").fillna(C.DEFAULT_SITE_HEIGHT_M)
     out["azimuth_deg"] = number("azimuth_deg") % 360  # NaN stays NaN: omni
     out["beamwidth_deg"] = number("beamwidth_deg").fillna(C.DEFAULT_BEAMWIDTH_DEG)

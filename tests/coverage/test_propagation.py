@@ -1,0 +1,79 @@
+"""Path loss, antenna pattern and knife-edge diffraction against published values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from affine import Affine
+from pyproj import CRS
+
+from coverage.propagation import (
+    diffraction_loss_db,
+    free_space_loss_db,
+    hata_rural_loss_db,
+    knife_edge_loss_db,
+    predict_signal,
+    sector_gain_db,
+)
+from geodata.raster import Raster
+from geodata.sites import normalise_sites
+
+
+def test_knife_edge_matches_itu_r_p526() -> None:
+    # ITU-R P.526 Fig. 7: J(0) ≈ 6 dB, J(1) ≈ 13.9 dB, J(-0.78) → 0.
+    loss = knife_edge_loss_db(np.array([-2.0, -0.78, 0.0, 1.0]))
+    assert loss[0] == 0.0
+    assert loss[1] == 0.0
+    assert abs(loss[2] - 6.0) < 0.1
+    assert abs(loss[3] - 13.9) < 0.2
+
+
+def test_hata_is_monotonic_and_above_free_space() -> None:
+    distance = np.array([0.5, 1.0, 2.0, 5.0, 10.0])
+    for freq in (900.0, 1800.0, 2100.0, 3500.0):
+        loss = hata_rural_loss_db(distance, freq, base_height_m=30.0)
+        assert np.all(np.diff(loss) > 0)
+        assert np.all(loss >= free_space_loss_db(distance, freq) - 1e-9)
+
+
+def test_hata_open_area_value_at_1km_900mhz() -> None:
+    # Okumura-Hata urban at 900 MHz, hb 30 m, hm 1.5 m, 1 km: 126.4 dB;
+    # the open-area correction subtracts 28.5 dB.
+    loss = hata_rural_loss_db(np.array([1.0]), 900.0, base_height_m=30.0)[0]
+    assert abs(loss - 97.9) < 0.3
+
+
+def test_sector_pattern_3gpp() -> None:
+    gain = sector_gain_db(np.array([90.0, 122.5, 270.0]), 90.0, 65.0)
+    assert gain.tolist() == [0.0, -3.0, -25.0]
+    assert sector_gain_db(np.array([10.0, 200.0]), float("nan"), 65.0).tolist() == [0.0, 0.0]
+
+
+def flat_dem(height: float = 100.0) -> Raster:
+    values = np.full((200, 200), height)
+    return Raster(values, Affine(30.0, 0, 0, 0, -30.0, 6000.0), CRS.from_epsg(32648))
+
+
+def test_a_ridge_between_site_and_receiver_adds_loss() -> None:
+    dem = flat_dem()
+    flat = diffraction_loss_db(dem, (300.0, 3000.0), 30.0, np.array([5700.0]),
+                               np.array([3000.0]), 1800.0)  # fmt: skip
+    ridged = dem.values.copy()
+    ridged[:, 95:100] = 500.0  # a 400 m wall halfway
+    wall = Raster(ridged, dem.transform, dem.crs)
+    blocked = diffraction_loss_db(wall, (300.0, 3000.0), 30.0, np.array([5700.0]),
+                                  np.array([3000.0]), 1800.0)  # fmt: skip
+    assert flat[0] < 2.0  # ground near a 1.5 m receiver grazes the Fresnel zone
+    assert blocked[0] > 25.0
+
+
+def test_predict_signal_keeps_the_best_cell_per_carrier() -> None:
+    sites = normalise_sites(pd.DataFrame({
+        "radio": ["LTE", "LTE"], "mcc": [452, 452], "net": [2, 2], "lon": [0.0, 0.0],
+        "lat": [0.0, 0.0], "site_id": ["s", "s"], "azimuth_deg": [0.0, 180.0],
+    }))  # fmt: skip
+    x = np.array([0.0, 0.0])
+    y = np.array([1000.0, -1000.0])  # north and south of the site
+    best = predict_signal(sites, x, y, site_x=np.zeros(2), site_y=np.zeros(2))
+    assert len(best) == 2
+    assert best.groupby("point")["predicted_dbm"].max().round(6).nunique() == 1

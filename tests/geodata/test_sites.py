@@ -1,0 +1,46 @@
+"""Site files: a plain OpenCelliD export is valid input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from geodata import constants as C
+from geodata.errors import InvalidInputError, MissingColumnError
+from geodata.sites import read_sites
+
+OPENCELLID = (
+    "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal\r\n"
+    "LTE,452,2,1201,25601,,105.4901,22.5702,2500,12,1,1700000000,1710000000,\r\n"
+    "UMTS,452,4,3101,77,,105.5,22.58,,3,1,1700000000,1710000000,0\r\n"
+)
+
+
+def test_plain_opencellid_gets_documented_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "cell_towers.csv"
+    path.write_bytes(OPENCELLID.encode())
+    sites = read_sites(path)
+    assert sites["carrier"].tolist() == ["VinaPhone", "Viettel"]
+    assert sites["radio"].tolist() == ["lte", "umts"]
+    assert sites["eirp_dbm"].tolist() == [C.DEFAULT_EIRP_DBM["lte"], C.DEFAULT_EIRP_DBM["umts"]]
+    assert sites["freq_mhz"].tolist() == [1800.0, 2100.0]
+    assert sites["height_m"].tolist() == [C.DEFAULT_SITE_HEIGHT_M] * 2
+    assert sites["azimuth_deg"].isna().all()  # omni
+    assert sites["range_m"].tolist() == [2500.0, C.MAX_CELL_RANGE_M]
+    assert sites["created"].dt.year.tolist() == [2023, 2023]
+    assert sites["site_id"].nunique() == 2
+
+
+def test_unknown_radio_names_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "cell_towers.csv"
+    path.write_text(OPENCELLID.replace("UMTS", "WIMAX"))
+    with pytest.raises(InvalidInputError, match="sites: row 1: radio 'WIMAX' is unknown"):
+        read_sites(path)
+
+
+def test_missing_column(tmp_path: Path) -> None:
+    path = tmp_path / "cell_towers.csv"
+    path.write_text("radio,mcc,lon,lat\nLTE,452,105,22\n")
+    with pytest.raises(MissingColumnError, match=r"sites: missing required column\(s\): net"):
+        read_sites(path)
