@@ -89,7 +89,7 @@ _FALLBACK_CENTRE: Final = (22.15, 105.2)
 
 _LEGEND_TEMPLATE: Final = """
 {% macro html(this, kwargs) %}
-<div class="lomsong-legend" style="position: fixed; bottom: 24px; left: 12px; z-index: 1000;
+<div class="lomsong-legend" style="position: fixed; bottom: 24px; right: 12px; z-index: 1000;
      background: rgba(255,255,255,0.92); padding: 8px 12px; border-radius: 4px;
      font: 13px/1.5 sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,0.3);">
   <style>.lomsong-legend-swatch { display: inline-block; width: 14px; height: 14px;

@@ -15,6 +15,7 @@ import rasterio
 import rasterio.warp
 import rasterio.windows
 from affine import Affine
+from numpy.typing import ArrayLike
 from pyproj import CRS
 from scipy import ndimage
 
@@ -50,10 +51,11 @@ class Raster:
         return _apply(self.transform, cols + 0.5, rows + 0.5)
 
 
-def _apply(transform: Affine, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _apply(transform: Affine, x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """An affine transform applied to coordinate arrays (affine's ``*`` on
     tuples is deprecated)."""
     a, b, c, d, e, f = transform[:6]
+    x, y = np.asarray(x, float), np.asarray(y, float)
     return a * x + b * y + c, d * x + e * y + f
 
 
@@ -128,7 +130,7 @@ def read_raster(
 def _warp_to_utm(values: np.ndarray, transform: Affine, crs: CRS, resampling) -> Raster:
     height, width = values.shape
     lon, lat = _apply(transform, np.array(width / 2), np.array(height / 2))
-    target = utm_crs_for(lon, lat)
+    target = utm_crs_for(float(lon), float(lat))
     left, top = transform.c, transform.f
     right, bottom = _apply(transform, np.array(width), np.array(height))
     dst_transform, dst_width, dst_height = rasterio.warp.calculate_default_transform(

@@ -40,15 +40,11 @@ def carrier_name(mcc: int, mnc: int) -> str:
 
 
 def carrier_names(mcc: pd.Series, mnc: pd.Series) -> pd.Series:
-    """Vectorised :func:`carrier_name` over distinct (mcc, mnc) pairs."""
-    pairs = pd.DataFrame({"mcc": mcc.astype(int), "mnc": mnc.astype(int)})
-    distinct = pairs.drop_duplicates()
-    names = {(a, b): carrier_name(a, b) for a, b in distinct.itertuples(index=False)}
-    return pd.Series(
-        [names[p] for p in zip(pairs["mcc"], pairs["mnc"], strict=True)],
-        index=mcc.index,
-        dtype="string",
-    )
+    """Vectorised :func:`carrier_name`: computed once per distinct (mcc, mnc)."""
+    code = mcc.to_numpy(int) * 1000 + mnc.to_numpy(int)
+    distinct, position = np.unique(code, return_inverse=True)
+    names = np.array([carrier_name(int(c) // 1000, int(c) % 1000) for c in distinct], dtype=object)
+    return pd.Series(names[position], index=mcc.index, dtype="string")
 
 
 def normalise_sites(frame: pd.DataFrame) -> pd.DataFrame:
