@@ -1,0 +1,26 @@
+"""Dependencies handlers declare, as short ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.config import Settings
+from app.store import Store
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was built with (``create_app(settings)``)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> Store:
+    """The store opened by the app's lifespan."""
+    store: Store = request.app.state.store
+    return store
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]

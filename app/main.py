@@ -1,0 +1,68 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from app.config import Settings, get_settings
+from app.demo import load_demo
+from app.errors import install_error_handlers
+from app.routes import dead_zones, health, maps, readings, villages
+from app.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the service around ``settings``.
+
+    The lifespan opens the store and, with ``settings.demo``, loads and
+    analyses the demo region (skipped when it is already current).
+
+    Raises
+    ------
+    RuntimeError
+        When Leaflet's files are missing (run ``make assets``).
+    """
+    leaflet_dir = settings.leaflet_dir
+    if not (leaflet_dir / "leaflet.js").is_file():
+        raise RuntimeError(
+            f"Leaflet not found at {leaflet_dir}; run `make assets` "
+            "or set LOMSONG_ASSETS_DIR to a node_modules directory holding leaflet"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store(settings.db_path, device_salt=settings.device_salt)
+        app.state.store = store
+        try:
+            if settings.demo:
+                await run_in_threadpool(
+                    load_demo, store, data_dir=settings.data_dir, seed=settings.demo_seed
+                )
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="lomsong",
+        summary="Villages with no mobile signal (trắng sóng) or patchy signal (lõm sóng).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for module in (health, readings, villages, dead_zones, maps):
+        app.include_router(module.router)
+    app.mount("/static/leaflet", StaticFiles(directory=leaflet_dir), name="leaflet")
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """``uvicorn --factory app.main:app_from_env``: settings from ``LOMSONG_*``."""
+    return create_app(get_settings())

@@ -1,0 +1,88 @@
+"""Ground truth per village, from the simulator's true median field.
+
+Only tests read it: the analysis must reach its verdicts from readings,
+sites and terrain alone. The rules are DESIGN.md's, applied to the truth:
+trắng sóng (``no_signal``) when no carrier is usable at the centre, lõm sóng
+(``patchy``) when a share of households has no usable signal from the best
+carrier or service at the centre comes and goes, otherwise ``covered``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from geodata import constants as C
+from geodata.demo.field import TEMPORAL_SIGMA_DB, SignalField
+from geodata.demo.region import Region
+
+TRUTH_COLUMNS = (
+    "village_id", "verdict", "households_without_signal", "centre_p_usable", "best_carrier",
+)  # fmt: skip
+
+
+def p_usable(field: SignalField, x: np.ndarray, y: np.ndarray, mnc: int) -> np.ndarray:
+    """Probability a reading of carrier ``mnc`` is usable, on its best radio."""
+    probabilities = [
+        norm.cdf((field.median(x, y, mnc, radio) - C.USABLE_DBM[radio]) / TEMPORAL_SIGMA_DB)
+        for radio in ("lte", "umts")
+    ]
+    return np.maximum.reduce(probabilities)
+
+
+def village_truth(region: Region, households: pd.DataFrame, field: SignalField) -> pd.DataFrame:
+    """The verdict and households without signal of every village.
+
+    Parameters
+    ----------
+    region : Region
+    households : pandas.DataFrame
+        ``village_id``, ``x``, ``y`` per household (UTM).
+    field : SignalField
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`TRUTH_COLUMNS`, one row per village, ``best_carrier`` as the
+        carrier's name (VinaPhone, Viettel, MobiFone).
+    """
+    villages = region.villages
+    carriers = list(field.carriers)
+    cx, cy = villages["centre_x"].to_numpy(), villages["centre_y"].to_numpy()
+    centre_p = np.column_stack([p_usable(field, cx, cy, mnc) for mnc in carriers])
+    hx, hy = households["x"].to_numpy(), households["y"].to_numpy()
+    without = pd.DataFrame(
+        {mnc: p_usable(field, hx, hy, mnc) < 0.5 for mnc in carriers}, index=households.index
+    )
+    counts = without.groupby(households["village_id"]).sum().reindex(villages["id"]).to_numpy()
+    # Fewest households without signal; ties go to the stronger centre.
+    rank = counts * 10.0 - centre_p  # centre_p <= 1, so it only breaks ties
+    best = rank.argmin(axis=1)
+    without_best = counts[np.arange(len(villages)), best]
+    centre_best = centre_p.max(axis=1)
+    share = without_best / villages["households"].to_numpy()
+    verdict = np.where(
+        centre_best < C.USABLE_P_LOW,
+        "no_signal",
+        np.where(
+            (share >= C.PATCHY_HOUSEHOLD_SHARE) | (centre_best < C.USABLE_P_HIGH),
+            "patchy",
+            "covered",
+        ),
+    )
+    return pd.DataFrame({
+        "village_id": villages["id"].to_numpy(),
+        "verdict": verdict,
+        "households_without_signal": without_best.astype(int),
+        "centre_p_usable": np.round(centre_best, 4),
+        "best_carrier": [C.CARRIERS[carriers[i]] for i in best],
+    })  # fmt: skip
+
+
+def write_truth(truth: pd.DataFrame, path: Path) -> Path:
+    """Write ``truth.csv``."""
+    truth.loc[:, list(TRUTH_COLUMNS)].to_csv(path, index=False, lineterminator="\n")
+    return path

@@ -1,0 +1,72 @@
+"""The SQLite store: WAL, what is stored for readings, thread safety."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pandas as pd
+
+from app.store import Store
+from geodata.readings import validate_readings
+
+
+def batch(n: int, *, device: str = "imei-123") -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "time": [f"2026-01-05T03:{i % 60:02d}:{i // 60:02d}Z" for i in range(n)],
+            "lat": 22.565,
+            "lon": 105.495,
+            "mcc": 452,
+            "mnc": 4,
+            "radio": "lte",
+            "signal_dbm": -100.0,
+            "no_service": False,
+            "device": device,
+        }
+    )
+    return validate_readings(frame, now=pd.Timestamp("2026-02-01", tz="UTC")).valid
+
+
+def test_wal_and_foreign_keys(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3", device_salt="s")
+    try:
+        conn = store._conn()
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        store.close()
+
+
+def test_devices_are_stored_only_as_salted_hashes(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3", device_salt="s")
+    other = Store(tmp_path / "other.sqlite3", device_salt="t")
+    try:
+        store.add_readings(batch(2))
+        other.add_readings(batch(2))
+        raw = store._conn().execute("SELECT DISTINCT device FROM readings").fetchall()
+        assert len(raw) == 1 and raw[0][0] != "imei-123" and len(raw[0][0]) == 16
+        assert other.readings()["device"].iloc[0] != raw[0][0]
+    finally:
+        store.close()
+        other.close()
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3", device_salt="s")
+    results: list[tuple[int, int]] = []
+
+    def upload(device: str) -> None:
+        results.append(store.add_readings(batch(200, device=device)))
+
+    threads = [threading.Thread(target=upload, args=(f"d{i % 4}",)) for i in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(new for new, _ in results) == 4 * 200
+        assert sum(dup for _, dup in results) == 4 * 200
+        assert len(store.readings()) == 800
+    finally:
+        store.close()

@@ -1,0 +1,61 @@
+"""Fixtures shared across the suite: the real service, started once per session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# First start writes the demo region and analyses it (~15 s on a laptop).
+SERVER_START_TIMEOUT_S = 240.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``lomsong serve --demo`` in a subprocess on a free port; yields its base URL."""
+    data_dir = tmp_path_factory.mktemp("server-var")
+    log_path = data_dir / "server.log"
+    port = _free_port()
+    env = {**os.environ, "LOMSONG_DATA_DIR": str(data_dir)}
+    command = [sys.executable, "-m", "app.cli", "serve", "--demo", "--port", str(port)]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"server exited with {process.returncode}:\n{log_path.read_text()}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"server not healthy in {SERVER_START_TIMEOUT_S:.0f} s:\n{log_path.read_text()}"
+                )
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
