@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from coverage.kriging import fit_variogram, simple_krige
 from geodata import constants as C
 
 # A prediction weighs as much as this many readings when blended with a
@@ -21,8 +22,9 @@ PRIOR_READINGS = 2.0
 # prediction before a carrier/radio gets an offset of its own.
 MIN_CALIBRATION_CELLS = 5
 # Cells where more than this share of readings had no service have a mean
-# dBm biased upwards (the lost readings carry no dBm); calibration skips them.
-MAX_NO_SERVICE_SHARE_FOR_CALIBRATION = 0.2
+# dBm biased upwards (the lost readings carry no dBm): their median is read
+# from the share of usable readings instead (see observed_median).
+MAX_NO_SERVICE_SHARE = 0.2
 # Bounds on the fitted prediction error, in dB.
 SIGMA_BOUNDS_DB = (4.0, 15.0)
 
@@ -31,13 +33,13 @@ def calibrate(measured: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
     """Fit an offset and error σ per carrier and radio: measured − predicted.
 
     Robust: the offset is the median residual and σ is 1.4826·MAD (the
-    normal-consistent median absolute deviation), over cells with a usable
-    mean and few no-service readings.
+    normal-consistent median absolute deviation), over measured cells (see
+    :func:`observed_median`).
 
     Parameters
     ----------
     measured : DataFrame
-        Cell statistics (``h3, carrier, radio, count, no_service_count, mean_dbm``).
+        Cell statistics with ``median_dbm`` (from :func:`observed_median`).
     predicted : DataFrame
         ``h3, carrier, radio, predicted_dbm``.
 
@@ -46,12 +48,9 @@ def calibrate(measured: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         ``carrier, radio, offset_db, sigma_db, cells``.
     """
-    clean = measured.loc[
-        (measured["count"] - measured["no_service_count"] >= 1)
-        & (measured["no_service_count"] <= MAX_NO_SERVICE_SHARE_FOR_CALIBRATION * measured["count"])
-    ]
-    pairs = clean.merge(predicted, on=["h3", "carrier", "radio"], how="inner")
-    pairs["residual"] = pairs["mean_dbm"] - pairs["predicted_dbm"]
+    enough = measured.loc[measured["count"] >= C.MIN_READINGS_MEASURED]
+    pairs = enough.merge(predicted, on=["h3", "carrier", "radio"], how="inner")
+    pairs["residual"] = pairs["median_dbm"] - pairs["predicted_dbm"]
     overall_offset = float(pairs["residual"].median()) if len(pairs) else 0.0
     rows = []
     for (carrier, radio), _group in predicted.groupby(["carrier", "radio"]):
@@ -69,16 +68,85 @@ def calibrate(measured: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["carrier", "radio", "offset_db", "sigma_db", "cells"])
 
 
-def predicted_probability(predicted: pd.DataFrame, calibration: pd.DataFrame) -> pd.DataFrame:
-    """P(usable) per cell and carrier from the calibrated prediction.
+# w(u) = u + φ(u)/Φ(u): the standardised mean of a normal truncated below
+# its floor, as a function of the standardised median u = (μ − floor)/σ. It
+# rises monotonically from 0 (u → −∞) to u (u ≫ 0); tabulated once, inverted
+# by interpolation.
+_U = np.linspace(-6.0, 8.0, 561)
+_W = _U + norm.pdf(_U) / norm.cdf(_U)
 
-    P = Φ((predicted + offset − usable threshold) / σ); a carrier's best
-    radio in the cell is kept.
+
+def reading_spread_db(stats: pd.DataFrame) -> float:
+    """Typical spread (σ, dB) of readings within one cell: the median of the
+    per-cell σ over cells with at least ten readings with service, well above
+    any floor. 6 dB when there are none (3GPP TR 36.942 fading)."""
+    served = stats["count"] - stats["no_service_count"]
+    well = stats.loc[served >= 10, "std_dbm"].dropna()
+    return float(np.clip(well.median(), 2.0, 10.0)) if len(well) else 6.0
+
+
+def observed_median(
+    measured: pd.DataFrame, *, floors: dict[str, float], spread_db: float
+) -> pd.DataFrame:
+    """The median dBm each measured cell shows, with lost readings accounted for.
+
+    Readings below a phone's sensitivity ("floor") come as no-service, or not
+    at all: many apps log nothing without service. So
+
+    - where many readings lost service (share > :data:`MAX_NO_SERVICE_SHARE`),
+      the median is read off that share: μ = floor + σ·Φ⁻¹(1 − share);
+    - elsewhere the readings with service are a sample truncated at the
+      floor, and their mean overstates μ near it; μ is the median whose
+      truncated mean equals the observed one (inverse of :data:`_W`).
+
+    Returns the input rows with ``median_dbm`` and ``p_measured``: the share
+    of usable readings where many lost service, else Φ((μ − usable threshold)/σ).
+    """
+    cells = measured.copy()
+    if cells.empty:
+        return cells.assign(median_dbm=pd.Series(dtype=float), p_measured=pd.Series(dtype=float))
+    count = cells["count"].to_numpy(float)
+    lost = cells["no_service_count"].to_numpy(float)
+    floor = cells["radio"].map(floors).to_numpy(float)
+    share_lost = (lost + 0.5) / (count + 1.0)
+    from_share = floor + spread_db * norm.ppf(1.0 - share_lost)
+    standardised = (cells["mean_dbm"].to_numpy(float) - floor) / spread_db
+    from_mean = floor + spread_db * np.interp(standardised, _W, _U)
+    use_share = (lost > MAX_NO_SERVICE_SHARE * count) | np.isnan(from_mean)
+    cells["median_dbm"] = np.where(use_share, from_share, from_mean)
+    threshold = cells["radio"].map(C.USABLE_DBM).to_numpy(float)
+    from_median = norm.cdf((cells["median_dbm"].to_numpy(float) - threshold) / spread_db)
+    # Where phones did report losing service, the share of usable readings is
+    # P itself, whatever the shape of the dBm distribution (service can come
+    # and go at a strong median too: congestion, handover, a moving shadow).
+    share_usable = cells["usable_count"].to_numpy(float) / np.maximum(count, 1.0)
+    cells["p_measured"] = np.where(use_share, share_usable, from_median)
+    return cells
+
+
+def predicted_probability(
+    predicted: pd.DataFrame,
+    calibration: pd.DataFrame,
+    *,
+    measured: pd.DataFrame | None = None,
+    x: pd.Series | None = None,
+    y: pd.Series | None = None,
+) -> pd.DataFrame:
+    """P(usable) per cell and carrier from the calibrated, kriged prediction.
+
+    estimate = predicted + offset + kriged residual (when ``measured`` and the
+    cells' metric coordinates ``x``/``y``, indexed by h3, are given);
+    P = Φ((estimate − usable threshold) / σ), σ from the kriging variance
+    (or the calibration's σ without kriging). A carrier's best radio in the
+    cell is kept.
     """
     table = predicted.merge(calibration, on=["carrier", "radio"], how="left")
     table["offset_db"] = table["offset_db"].fillna(0.0)
     table["sigma_db"] = table["sigma_db"].fillna(C.PREDICTION_SIGMA_DB)
     table["calibrated_dbm"] = table["predicted_dbm"] + table["offset_db"]
+    if measured is not None and x is not None and y is not None and len(table):
+        enough = measured.loc[measured["count"] >= C.MIN_READINGS_MEASURED]
+        table = _krige_residuals(table, enough, x, y)
     threshold = table["radio"].map(C.USABLE_DBM).to_numpy(float)
     margin = table["calibrated_dbm"].to_numpy(float) - threshold
     table["p_predicted"] = norm.cdf(margin / table["sigma_db"].to_numpy(float))
@@ -89,38 +157,61 @@ def predicted_probability(predicted: pd.DataFrame, calibration: pd.DataFrame) ->
     )
 
 
-def measured_by_carrier(stats: pd.DataFrame) -> pd.DataFrame:
-    """Pool a cell's readings over radios: does the carrier give usable signal?
+def _krige_residuals(
+    table: pd.DataFrame, observed: pd.DataFrame, x: pd.Series, y: pd.Series
+) -> pd.DataFrame:
+    """Add the kriged residual to ``calibrated_dbm`` and set σ, per carrier and radio."""
+    parts = []
+    for (carrier, radio), group in table.groupby(["carrier", "radio"], sort=False):
+        mine = observed.loc[(observed["carrier"] == carrier) & (observed["radio"] == radio)]
+        mine = mine.merge(group[["h3", "calibrated_dbm"]], on="h3")
+        residual = (mine["median_dbm"] - mine["calibrated_dbm"]).to_numpy(float)
+        ox = x.reindex(mine["h3"]).to_numpy(float)
+        oy = y.reindex(mine["h3"]).to_numpy(float)
+        variogram = fit_variogram(ox, oy, residual)
+        estimate, variance = simple_krige(
+            ox, oy, residual,
+            x.reindex(group["h3"]).to_numpy(float), y.reindex(group["h3"]).to_numpy(float),
+            variogram=variogram,
+        )  # fmt: skip
+        group = group.assign(
+            calibrated_dbm=group["calibrated_dbm"].to_numpy(float) + estimate,
+            sigma_db=np.clip(np.sqrt(variance), *SIGMA_BOUNDS_DB),
+        )
+        parts.append(group)
+    return pd.concat(parts, ignore_index=True)
 
-    A phone camps on the best radio it can; a reading on UMTS already says
-    LTE was not usable there, so a carrier's evidence is all its readings.
+
+def measured_by_carrier(observed: pd.DataFrame) -> pd.DataFrame:
+    """A carrier's measured evidence per cell: its best radio's P(usable).
+
+    A phone camps on the best radio it can, so the carrier serves a cell
+    when any of its radios does. Among radios with enough readings the best
+    P counts; with none, the most-read radio. ``count`` pools all readings.
+
+    Parameters
+    ----------
+    observed : DataFrame
+        Output of :func:`observed_median`.
     """
-    if stats.empty:
-        return pd.DataFrame({
-            "h3": pd.Series(dtype="uint64"), "carrier": pd.Series(dtype="string"),
-            **{c: pd.Series(dtype=float) for c in ("count", "usable_count", "no_service_count",
-                                                  "mean_dbm", "std_dbm", "days")},
-            "measured_radio": pd.Series(dtype=object),
-        })  # fmt: skip
-    weighted = stats.assign(
-        _sum=stats["mean_dbm"].fillna(0) * (stats["count"] - stats["no_service_count"])
+    columns = ["h3", "carrier", "count", "usable_count", "no_service_count", "mean_dbm",
+               "p_measured", "measured_radio"]  # fmt: skip
+    if observed.empty:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in columns}).astype(
+            {"h3": "uint64", "carrier": "string", "measured_radio": object}
+        )
+    enough = observed["count"] >= C.MIN_READINGS_MEASURED
+    ranked = observed.assign(_enough=enough).sort_values(
+        ["_enough", "p_measured", "count"], ascending=False
     )
-    pooled = weighted.groupby(["h3", "carrier"], sort=False).agg(
-        count=("count", "sum"),
-        usable_count=("usable_count", "sum"),
-        no_service_count=("no_service_count", "sum"),
-        _sum=("_sum", "sum"),
-        std_dbm=("std_dbm", "max"),
-        days=("days", "max"),
-    )
-    served = pooled["count"] - pooled["no_service_count"]
-    pooled["mean_dbm"] = np.where(served > 0, pooled["_sum"] / served.where(served > 0, 1), np.nan)
-    top = stats.sort_values("usable_count", ascending=False).drop_duplicates(["h3", "carrier"])
-    pooled = pooled.drop(columns="_sum").reset_index()
-    return pooled.merge(
-        top[["h3", "carrier", "radio"]].rename(columns={"radio": "measured_radio"}),
-        on=["h3", "carrier"],
-    )
+    best = ranked.drop_duplicates(["h3", "carrier"]).set_index(["h3", "carrier"])
+    pooled = observed.groupby(["h3", "carrier"], sort=False)[
+        ["count", "usable_count", "no_service_count"]
+    ].sum()
+    pooled["mean_dbm"] = best["mean_dbm"]
+    pooled["p_measured"] = best["p_measured"]
+    pooled["measured_radio"] = best["radio"]
+    return pooled.reset_index()[columns]
 
 
 def classify(p_usable: np.ndarray, dbm: np.ndarray, radio: np.ndarray) -> np.ndarray:
@@ -154,9 +245,9 @@ def fuse(
 ) -> pd.DataFrame:
     """P(usable) per (cell, carrier) from readings and the prediction.
 
-    P = (usable readings + k·P_predicted) / (readings + k), with k =
-    :data:`PRIOR_READINGS`: a Beta-binomial posterior mean whose prior is the
-    prediction. A carrier listed in ``site_carriers`` (its sites are known)
+    P = (n·P_measured + k·P_predicted) / (n + k), with n the cell's readings
+    and k = :data:`PRIOR_READINGS`: the measured evidence outweighs the
+    prediction as readings accumulate. A carrier listed in ``site_carriers`` (its sites are known)
     but with none in range gets a prior of 0: predicted absent. A carrier
     without known sites and without readings in the cell has evidence ``none``.
 
@@ -176,7 +267,8 @@ def fuse(
         table["p_predicted"].notna() | table["carrier"].isin(site_carriers)
     ).to_numpy()
     prior = table["p_predicted"].fillna(0.0).to_numpy(float)
-    p = (usable + PRIOR_READINGS * prior) / (n + PRIOR_READINGS)
+    measured_p = table["p_measured"].fillna(0.0).to_numpy(float)
+    p = (n * measured_p + PRIOR_READINGS * prior) / (n + PRIOR_READINGS)
     evidence = np.where(
         n >= C.MIN_READINGS_MEASURED, "measured", np.where(has_prediction, "predicted", "none")
     )

@@ -15,11 +15,18 @@ import pyproj
 
 from coverage.dead_zones import find_dead_zones
 from coverage.errors import NoVillagesError
-from coverage.fusion import calibrate, fuse, measured_by_carrier, predicted_probability
+from coverage.fusion import (
+    calibrate,
+    fuse,
+    measured_by_carrier,
+    observed_median,
+    predicted_probability,
+    reading_spread_db,
+)
 from coverage.hexgrid import cell_centres, cells_for_points, cells_in_polygons
 from coverage.households import place_with_raster, spread_evenly
 from coverage.propagation import predict_signal
-from coverage.stats import aggregate_readings, select_as_of
+from coverage.stats import aggregate_readings, select_as_of, service_floors
 from coverage.verdicts import judge_villages
 from geodata import constants as C
 from geodata.raster import Raster, read_raster, utm_crs_for
@@ -91,7 +98,7 @@ def analyze(
     dem: Raster | str | Path | None = None,
     population: Raster | str | Path | None = None,
     as_of: pd.Timestamp | str | None = None,
-    resolution: int = C.H3_RESOLUTION,
+    resolution: int = C.H3_RESOLUTION_VERDICT,
 ) -> AnalysisResult:
     """Judge every village from the readings, the sites and the terrain.
 
@@ -108,7 +115,9 @@ def analyze(
     as_of : Timestamp or str, optional, keyword-only
         Judge with the readings and sites that existed at this instant.
     resolution : int, keyword-only
-        H3 resolution of the evidence grid.
+        H3 resolution on which villages are judged (10 by default; see
+        :data:`geodata.constants.H3_RESOLUTION_VERDICT`). Cell statistics
+        for maps come at res 9 from :func:`coverage.stats.aggregate_readings`.
 
     Raises
     ------
@@ -140,10 +149,16 @@ def analyze(
                                      centre_cells["h3"].to_numpy(np.uint64)]))  # fmt: skip
 
     stats = aggregate_readings(readings, resolution=resolution)
-    measured = measured_by_carrier(stats)
-    predicted = _predict_cells(grid, sites, terrain, metric_crs)
-    calibration = calibrate(stats, predicted)
-    prior = predicted_probability(predicted, calibration)
+    observed = observed_median(
+        stats, floors=service_floors(readings), spread_db=reading_spread_db(stats)
+    )
+    measured = measured_by_carrier(observed)
+    # Predict at the villages' cells and at every measured cell near them: the
+    # measured ones calibrate the model and feed the residual kriging.
+    x, y = _metric_centres(np.union1d(grid, _nearby(stats["h3"], bounds)), metric_crs)
+    predicted = _predict_cells(x, y, sites, terrain, metric_crs)
+    calibration = calibrate(observed, predicted)
+    prior = predicted_probability(predicted, calibration, measured=observed, x=x, y=y)
     site_carriers = (
         frozenset(carrier_names(sites["mcc"], sites["mnc"])) if len(sites) else frozenset()
     )
@@ -176,21 +191,38 @@ def analyze(
     )
 
 
+def _nearby(cells: pd.Series, bounds: tuple[float, ...], margin_deg: float = 0.02) -> np.ndarray:
+    """The cells (uint64) whose centres lie within the bounds plus ~2 km."""
+    cells = np.unique(cells.to_numpy(np.uint64))
+    lat, lon = cell_centres(cells)
+    west, south, east, north = bounds
+    inside = (lon >= west - margin_deg) & (lon <= east + margin_deg)
+    inside &= (lat >= south - margin_deg) & (lat <= north + margin_deg)
+    return cells[inside]
+
+
+def _metric_centres(cells: np.ndarray, metric_crs: object) -> tuple[pd.Series, pd.Series]:
+    """Cell centres in the metric CRS, as two Series indexed by the uint64 cell."""
+    lat, lon = cell_centres(cells)
+    to_metric = pyproj.Transformer.from_crs(C.CRS_WGS84, metric_crs, always_xy=True)
+    x, y = to_metric.transform(lon, lat)
+    index = pd.Index(cells, name="h3")
+    return pd.Series(np.asarray(x), index=index), pd.Series(np.asarray(y), index=index)
+
+
 def _predict_cells(
-    grid: np.ndarray, sites: pd.DataFrame, terrain: Raster | None, metric_crs: object
+    x: pd.Series, y: pd.Series, sites: pd.DataFrame, terrain: Raster | None, metric_crs: object
 ) -> pd.DataFrame:
-    """Predicted dBm per (cell, carrier, radio) at the cell centres."""
+    """Predicted dBm per (cell, carrier, radio) at cell centres given in metres."""
     columns = ["h3", "carrier", "radio", "predicted_dbm"]
-    if len(sites) == 0 or len(grid) == 0:
+    if len(sites) == 0 or len(x) == 0:
         return pd.DataFrame({"h3": pd.Series(dtype="uint64"), "carrier": pd.Series(dtype="string"),
                              "radio": pd.Series(dtype=object),
                              "predicted_dbm": pd.Series(dtype=float)})  # fmt: skip
     to_metric = pyproj.Transformer.from_crs(C.CRS_WGS84, metric_crs, always_xy=True)
-    lat, lon = cell_centres(grid)
-    x, y = to_metric.transform(lon, lat)
     site_x, site_y = to_metric.transform(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
     sites = sites.assign(carrier=carrier_names(sites["mcc"], sites["mnc"]))
-    best = predict_signal(sites, np.asarray(x), np.asarray(y), site_x=np.asarray(site_x),
+    best = predict_signal(sites, x.to_numpy(float), y.to_numpy(float), site_x=np.asarray(site_x),
                           site_y=np.asarray(site_y), dem=terrain)  # fmt: skip
-    best["h3"] = grid[best["point"].to_numpy(int)]
+    best["h3"] = x.index.to_numpy(np.uint64)[best["point"].to_numpy(int)]
     return best[columns]

@@ -36,6 +36,24 @@ def usable_mask(readings: pd.DataFrame) -> np.ndarray:
         return ~readings["no_service"].to_numpy(bool) & (signal >= threshold)
 
 
+def service_floors(readings: pd.DataFrame, *, min_readings: int = 200) -> dict[str, float]:
+    """The dBm at which phones lose service, per radio, as the readings show it.
+
+    The 0.5th percentile of readings with service, where a radio has at least
+    ``min_readings`` of them and they reach below the usable threshold (else
+    they never came near the floor and say nothing of it); the 3GPP
+    sensitivity from :data:`geodata.constants.SERVICE_FLOOR_DBM` elsewhere.
+    """
+    floors = dict(C.SERVICE_FLOOR_DBM)
+    served = readings.loc[~readings["no_service"].to_numpy(bool), ["radio", "signal_dbm"]]
+    groups = served.groupby("radio")["signal_dbm"]
+    seen = groups.quantile(0.005)[groups.size() >= min_readings]
+    floors.update({
+        str(radio): float(dbm) for radio, dbm in seen.items() if dbm < C.USABLE_DBM[str(radio)]
+    })  # fmt: skip
+    return floors
+
+
 def select_as_of(readings: pd.DataFrame, as_of: pd.Timestamp | str | None) -> pd.DataFrame:
     """Readings taken at or before ``as_of`` (all of them when None)."""
     if as_of is None or readings.empty:
@@ -115,6 +133,6 @@ def aggregate_readings(
     stats["carrier"] = carrier_names(stats["mcc"], stats["mnc"])
     stats["radio"] = stats["radio"].astype(str)
     stats["last_seen"] = pd.to_datetime(stats["last_seen"], unit="ns", utc=True)
-    for column in ("count", "no_service_count", "usable_count", "devices", "days"):
+    for column in ("count", "no_service_count", "usable_count", "devices", "days"):  # fmt: skip
         stats[column] = stats[column].astype("int64")
     return stats[list(CELL_STATS_COLUMNS)]

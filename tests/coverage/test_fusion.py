@@ -1,11 +1,22 @@
-"""Calibration, fusion and cell classes."""
+"""Calibration, censoring-aware medians, fusion and cell classes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+from scipy.stats import norm
 
-from coverage.fusion import PRIOR_READINGS, calibrate, classify, fuse
+from coverage.fusion import (
+    PRIOR_READINGS,
+    calibrate,
+    classify,
+    fuse,
+    measured_by_carrier,
+    observed_median,
+)
+
+FLOORS = {"lte": -121.0, "umts": -117.0, "gsm": -108.0, "nr": -124.0}
 
 
 def test_classes_follow_probability_then_android_levels() -> None:
@@ -16,13 +27,56 @@ def test_classes_follow_probability_then_android_levels() -> None:
                                                 "unknown"]  # fmt: skip
 
 
+def cell_stats(**columns: object) -> pd.DataFrame:
+    base: dict[str, object] = {"h3": np.array([1], dtype=np.uint64), "carrier": "X",
+                               "radio": "lte", "std_dbm": 5.0}  # fmt: skip
+    base.update(columns)
+    return pd.DataFrame(base)
+
+
+def test_strong_cells_keep_their_mean() -> None:
+    stats = cell_stats(count=[20], no_service_count=[0], usable_count=[20], mean_dbm=[-85.0])
+    row = observed_median(stats, floors=FLOORS, spread_db=5.0).iloc[0]
+    assert row["median_dbm"] == pytest.approx(-85.0, abs=0.01)
+    assert row["p_measured"] > 0.99
+
+
+def test_readings_near_the_floor_reveal_a_lower_median() -> None:
+    # Phones that log nothing without service leave only the lucky readings:
+    # six of them averaging −114.5 dBm just above a −117 floor (UMTS).
+    stats = cell_stats(radio="umts", count=[6], no_service_count=[0], usable_count=[3],
+                       mean_dbm=[-114.5])  # fmt: skip
+    row = observed_median(stats, floors=FLOORS, spread_db=5.0).iloc[0]
+    assert row["median_dbm"] < -120.0
+    assert row["p_measured"] < 0.2
+
+
+def test_a_silent_cell_is_read_from_its_share_of_lost_readings() -> None:
+    stats = cell_stats(count=[20], no_service_count=[20], usable_count=[0], mean_dbm=[np.nan])
+    row = observed_median(stats, floors=FLOORS, spread_db=5.0).iloc[0]
+    expected = -121.0 + 5.0 * norm.ppf(1 - 20.5 / 21)
+    assert row["median_dbm"] == pytest.approx(expected)
+    assert row["p_measured"] < 0.01
+
+
+def test_best_radio_speaks_for_the_carrier() -> None:
+    stats = pd.DataFrame({
+        "h3": np.array([1, 1], dtype=np.uint64), "carrier": ["X", "X"], "radio": ["lte", "umts"],
+        "count": [10, 10], "no_service_count": [10, 0], "usable_count": [0, 10],
+        "mean_dbm": [np.nan, -95.0], "std_dbm": [np.nan, 4.0],
+    })  # fmt: skip
+    pooled = measured_by_carrier(observed_median(stats, floors=FLOORS, spread_db=5.0)).iloc[0]
+    assert pooled["measured_radio"] == "umts"
+    assert pooled["count"] == 20
+    assert pooled["p_measured"] > 0.99
+
+
 def test_readings_outweigh_the_prediction() -> None:
     cells = np.array([1, 2, 3], dtype=np.uint64)
     measured = pd.DataFrame({
-        "h3": np.array([1, 2], dtype=np.uint64), "carrier": ["X", "X"], "count": [20.0, 1.0],
-        "usable_count": [0.0, 1.0], "no_service_count": [20.0, 0.0],
-        "mean_dbm": [np.nan, -90.0], "std_dbm": [np.nan, np.nan], "days": [3.0, 1.0],
-        "measured_radio": ["lte", "lte"],
+        "h3": np.array([1, 2], dtype=np.uint64), "carrier": ["X", "X"], "count": [20, 1],
+        "usable_count": [0, 1], "no_service_count": [20, 0], "mean_dbm": [np.nan, -90.0],
+        "p_measured": [0.0, 1.0], "measured_radio": ["lte", "lte"],
     })  # fmt: skip
     predicted = pd.DataFrame({
         "h3": cells, "carrier": ["X"] * 3, "predicted_radio": ["lte"] * 3,
@@ -40,10 +94,8 @@ def test_calibration_is_robust_to_outliers() -> None:
     h3 = np.arange(1, 21, dtype=np.uint64)
     residual = np.full(20, 7.0)
     residual[:3] = [40.0, -35.0, 60.0]  # three wild cells
-    measured = pd.DataFrame({
-        "h3": h3, "carrier": "X", "radio": "lte", "count": 10, "no_service_count": 0,
-        "mean_dbm": -100.0 + residual,
-    })  # fmt: skip
+    measured = pd.DataFrame({"h3": h3, "carrier": "X", "radio": "lte", "count": 10,
+                             "median_dbm": -100.0 + residual})  # fmt: skip
     predicted = pd.DataFrame({"h3": h3, "carrier": "X", "radio": "lte", "predicted_dbm": -100.0})
     fit = calibrate(measured, predicted).iloc[0]
     assert fit["offset_db"] == 7.0
