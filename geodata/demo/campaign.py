@@ -108,7 +108,7 @@ class _Roads:
 
     def drive(self, stops: list[str]) -> np.ndarray:
         """The polyline of a drive through ``stops`` in order."""
-        parts = []
+        parts: list[np.ndarray] = []
         for a, b in itertools.pairwise(stops):
             i, j = self.index[a], self.index[b]
             hops = [j]
@@ -225,8 +225,9 @@ def simulate_readings(
             xy.append(points)
             seconds.append(day * 86400.0 + rng.uniform(*TRIP_START_UTC_S) + offsets)
             device_index.append(np.full(len(points), k))
-    xy, seconds, who = np.vstack(xy), np.concatenate(seconds), np.concatenate(device_index)
-    return _observe(xy, seconds, who, devices, start, network, field, rng)
+    every_xy, every_second = np.vstack(xy), np.concatenate(seconds)
+    return _observe(every_xy, every_second, np.concatenate(device_index), devices, start, network,
+                    field, rng)  # fmt: skip
 
 
 def _observe(xy, seconds, who, devices, start, network, field, rng) -> pd.DataFrame:

@@ -100,7 +100,7 @@ def build_network(rng: np.random.Generator) -> Network:
             distance_km, bearing = BAN_GIONG_SITES[name]
             x, y = point_from(giong, distance_km, bearing)
         else:
-            x, y = to_utm(commune, x_km, y_km)
+            x, y = to_utm(commune, x_km, float(y_km or 0.0))
         lon, lat = TO_WGS84.transform(x, y)
         site_id = f"{C.MCC_VIETNAM}-{mnc:02d}-{index + 1:03d}"
         height = float(rng.integers(25, 46))

@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import ArrayLike
 from pyproj import Transformer
 
 from geodata import constants as C
@@ -184,7 +185,7 @@ def ban_giong_xy() -> tuple[float, float]:
     return to_utm(THUONG_NONG, x_km, y_km)
 
 
-def point_from(origin: tuple[float, float], distance_km: float, bearing_deg: float):
+def point_from(origin: tuple[float, float], distance_km: float, bearing_deg: ArrayLike):
     """UTM point at a distance and compass bearing from ``origin``."""
     bearing = np.radians(bearing_deg)
     return (
@@ -237,7 +238,8 @@ def build_region(rng: np.random.Generator) -> Region:
     Region
     """
     commune_rows, village_rows = [], []
-    roads, spurs = [], []
+    roads: list[tuple[str, np.ndarray]] = []
+    spurs: list[tuple[str, np.ndarray]] = []
     road_nodes: dict[str, dict[str, tuple[float, float]]] = {}
     road_edges: dict[str, list[tuple[str, str, np.ndarray]]] = {}
     for commune in COMMUNES:
