@@ -1,43 +1,18 @@
-"""Run the coverage analysis on what the store holds, and store its results.
-
-The analysis library is imported lazily through :func:`run_analysis` and
-:func:`touched_villages`, the two seams tests may replace.
-"""
+"""Run the coverage analysis on what the store holds, and store its results."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
 from app.store import Store
+from coverage.pipeline import analyze, villages_touched
 
 # Readings this far (degrees, ~2 km) outside the analysed villages still
 # inform the analysis: dead zones and calibration reach past village edges.
 _READINGS_MARGIN_DEG = 0.02
-
-
-def run_analysis(
-    villages: gpd.GeoDataFrame,
-    sites: pd.DataFrame,
-    readings: pd.DataFrame,
-    *,
-    dem: str | None,
-    population: str | None,
-) -> Any:
-    """Call :func:`coverage.pipeline.analyze` (an ``AnalysisResult``)."""
-    from coverage.pipeline import analyze
-
-    return analyze(villages, sites, readings, dem=dem, population=population)
-
-
-def touched_villages(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> list[str]:
-    """Call :func:`coverage.pipeline.villages_touched`."""
-    from coverage.pipeline import villages_touched
-
-    return list(villages_touched(villages, readings))
 
 
 def _commune_zone_ids(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -74,7 +49,7 @@ def analyze_communes(store: Store, commune_ids: Iterable[str] | None = None) -> 
     minx, miny, maxx, maxy = villages.total_bounds
     margin = _READINGS_MARGIN_DEG
     readings = store.readings(bounds=(minx - margin, miny - margin, maxx + margin, maxy + margin))
-    result = run_analysis(
+    result = analyze(
         villages,
         store.sites(),
         readings,
@@ -102,7 +77,7 @@ def refresh_for_readings(store: Store, readings: pd.DataFrame) -> list[str]:
     villages = store.villages(with_results=False)
     if villages.empty:
         return []
-    touched = touched_villages(villages, readings)
+    touched = villages_touched(villages, readings)
     if not touched:
         return []
     communes = villages.loc[villages["id"].isin(touched), "commune_id"].dropna().unique()

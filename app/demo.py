@@ -69,11 +69,11 @@ def load_demo(store: Store, *, data_dir: Path, seed: int) -> bool:
     store.replace_region(
         read_communes(files.communes), read_villages(files.villages), read_sites(files.sites)
     )
-    store.clear_readings()
+    store.clear_readings(origin="demo")
     validated = validate_readings(read_readings_csv(files.readings))
     if validated.rejected:
         logger.warning("demo readings: %d rejected", len(validated.rejected))
-    store.add_readings(validated.valid)
+    store.add_readings(validated.valid, origin="demo")
     store.set_meta({"dem_path": str(files.dem), "population_path": str(files.population)})
     logger.info("analysing the demo region")
     analyze_communes(store)

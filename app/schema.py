@@ -62,7 +62,10 @@ CREATE TABLE IF NOT EXISTS readings (
     lat REAL NOT NULL, lon REAL NOT NULL, accuracy_m REAL, mcc INTEGER NOT NULL,
     mnc INTEGER NOT NULL, radio TEXT NOT NULL, signal_dbm REAL, no_service INTEGER NOT NULL,
     cell_id INTEGER, area_code INTEGER, pci INTEGER, rsrq_db REAL, sinr_db REAL,
-    device TEXT, source TEXT);
+    device TEXT, source TEXT,
+    -- 'demo' for the bundled campaign, 'upload' for everything users send:
+    -- reloading the demo replaces only its own readings.
+    origin TEXT NOT NULL DEFAULT 'upload');
 CREATE INDEX IF NOT EXISTS readings_place ON readings (lat, lon);
 """
 

@@ -283,7 +283,7 @@ class Store:
         return frame
 
     # --- readings -------------------------------------------------------
-    def add_readings(self, valid: pd.DataFrame) -> tuple[int, int]:
+    def add_readings(self, valid: pd.DataFrame, *, origin: str = "upload") -> tuple[int, int]:
         """Store validated readings; returns ``(new, duplicates)``.
 
         ``valid`` is :attr:`ValidatedReadings.valid`. Devices are hashed here,
@@ -296,7 +296,8 @@ class Store:
         frame["device"] = hash_devices(frame["device"], salt=self._salt)
         frame["time"] = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         frame["no_service"] = frame["no_service"].astype(int)
-        columns = ["content_key", *READING_COLUMNS]
+        frame["origin"] = origin
+        columns = ["content_key", *READING_COLUMNS, "origin"]
         with self._write() as conn:
             before = conn.total_changes
             conn.executemany(
@@ -307,10 +308,10 @@ class Store:
             new = conn.total_changes - before
         return new, len(frame) - new
 
-    def clear_readings(self) -> None:
-        """Delete every stored reading."""
+    def clear_readings(self, *, origin: str) -> None:
+        """Delete the stored readings of one origin (``"demo"``); uploads stay."""
         with self._write() as conn:
-            conn.execute("DELETE FROM readings")
+            conn.execute("DELETE FROM readings WHERE origin = ?", (origin,))
 
     def readings(self, *, bounds: tuple[float, float, float, float] | None = None) -> pd.DataFrame:
         """Stored readings in canonical columns, optionally within ``(minx, miny, maxx, maxy)``."""

@@ -70,3 +70,16 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
         assert len(store.readings()) == 800
     finally:
         store.close()
+
+
+def test_clearing_the_demo_keeps_uploads(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3", device_salt="s")
+    try:
+        assert store.add_readings(batch(5, device="demo-phone"), origin="demo") == (5, 0)
+        assert store.add_readings(batch(3, device="field-phone")) == (3, 0)
+        store.clear_readings(origin="demo")
+        kept = store.readings()
+        assert len(kept) == 3
+        assert kept["device"].nunique() == 1
+    finally:
+        store.close()
