@@ -91,11 +91,8 @@ def ingest_readings(
     report = IngestReport(rejected=list(rejected or []))
     if frame.empty:
         return report
-    positions = frame.index.to_numpy()
     validated = validate_readings(frame)
-    report.rejected += [
-        Rejection(int(positions[r.index]), r.field, r.reason) for r in validated.rejected
-    ]
+    report.rejected += validated.rejected
     report.accepted, report.duplicates = store.add_readings(validated.valid)
     if report.accepted:
         report.villages_refreshed = refresh_for_readings(store, validated.valid)

@@ -152,7 +152,8 @@ def validate_readings(
     Parameters
     ----------
     frame : pandas.DataFrame
-        Rows in the native reading columns (extra columns are ignored).
+        Rows in the native reading columns (extra columns are ignored). An
+        integer index (row or line numbers) names the rows in rejections.
     now : pandas.Timestamp, optional
         The current time, for the "not in the future" check (UTC now by default).
     time_floor : Timestamp or str
@@ -180,6 +181,9 @@ def validate_readings(
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise MissingColumnError(f"missing required column(s): {', '.join(missing)}")
+    # Rejections name rows by the caller's index labels (a row number, a line
+    # number): integer labels are kept, anything else becomes the position.
+    labels = frame.index.to_numpy() if pd.api.types.is_integer_dtype(frame.index) else None
     frame = frame.reset_index(drop=True)
     data = normalise_readings(frame)
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
@@ -247,7 +251,7 @@ def validate_readings(
 
     bad = field_at_fault != ""
     rejected = [
-        Rejection(int(i), str(f), str(r))
+        Rejection(int(labels[i]) if labels is not None else int(i), str(f), str(r))
         for i, f, r in zip(np.flatnonzero(bad), field_at_fault[bad], reason[bad], strict=True)
     ]
     valid = data.loc[~bad].drop(columns=["radio_raw"]).copy()
