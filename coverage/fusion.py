@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration
 from coverage.kriging import fit_variogram, simple_krige
 from geodata import constants as C
 
@@ -18,54 +19,10 @@ from geodata import constants as C
 # cell's own readings (a Beta-binomial prior of strength 2): two readings
 # already move the estimate halfway, as a surveyor would trust them.
 PRIOR_READINGS = 2.0
-# Calibration needs this many cells with both a measured mean and a
-# prediction before a carrier/radio gets an offset of its own.
-MIN_CALIBRATION_CELLS = 5
 # Cells where more than this share of readings had no service have a mean
 # dBm biased upwards (the lost readings carry no dBm): their median is read
 # from the share of usable readings instead (see observed_median).
 MAX_NO_SERVICE_SHARE = 0.2
-# Bounds on the fitted prediction error, in dB.
-SIGMA_BOUNDS_DB = (4.0, 15.0)
-
-
-def calibrate(measured: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
-    """Fit an offset and error σ per carrier and radio: measured − predicted.
-
-    Robust: the offset is the median residual and σ is 1.4826·MAD (the
-    normal-consistent median absolute deviation), over measured cells (see
-    :func:`observed_median`).
-
-    Parameters
-    ----------
-    measured : DataFrame
-        Cell statistics with ``median_dbm`` (from :func:`observed_median`).
-    predicted : DataFrame
-        ``h3, carrier, radio, predicted_dbm``.
-
-    Returns
-    -------
-    DataFrame
-        ``carrier, radio, offset_db, sigma_db, cells``.
-    """
-    enough = measured.loc[measured["count"] >= C.MIN_READINGS_MEASURED]
-    pairs = enough.merge(predicted, on=["h3", "carrier", "radio"], how="inner")
-    pairs["residual"] = pairs["median_dbm"] - pairs["predicted_dbm"]
-    overall_offset = float(pairs["residual"].median()) if len(pairs) else 0.0
-    rows = []
-    for (carrier, radio), _group in predicted.groupby(["carrier", "radio"]):
-        fit = pairs.loc[(pairs["carrier"] == carrier) & (pairs["radio"] == radio), "residual"]
-        basis = fit if len(fit) >= MIN_CALIBRATION_CELLS else pairs["residual"]
-        offset = float(basis.median()) if len(fit) >= MIN_CALIBRATION_CELLS else overall_offset
-        if len(basis) >= MIN_CALIBRATION_CELLS:
-            sigma = 1.4826 * float((basis - basis.median()).abs().median())
-        else:
-            sigma = C.PREDICTION_SIGMA_DB
-        rows.append({
-            "carrier": carrier, "radio": radio, "offset_db": offset,
-            "sigma_db": float(np.clip(sigma, *SIGMA_BOUNDS_DB)), "cells": len(fit),
-        })  # fmt: skip
-    return pd.DataFrame(rows, columns=["carrier", "radio", "offset_db", "sigma_db", "cells"])
 
 
 # w(u) = u + φ(u)/Φ(u): the standardised mean of a normal truncated below
@@ -126,7 +83,7 @@ def observed_median(
 
 def predicted_probability(
     predicted: pd.DataFrame,
-    calibration: pd.DataFrame,
+    calibration: Calibration,
     *,
     measured: pd.DataFrame | None = None,
     x: pd.Series | None = None,
@@ -134,33 +91,34 @@ def predicted_probability(
 ) -> pd.DataFrame:
     """P(usable) per cell and carrier from the calibrated, kriged prediction.
 
-    estimate = predicted + offset + kriged residual (when ``measured`` and the
-    cells' metric coordinates ``x``/``y``, indexed by h3, are given);
-    P = Φ((estimate − usable threshold) / σ), σ from the kriging variance
-    (or the calibration's σ without kriging). A carrier's best radio in the
-    cell is kept.
+    estimate = calibrated prediction (:func:`coverage.calibration.apply_calibration`)
+    + kriged residual (when ``measured`` and the cells' metric coordinates
+    ``x``/``y``, indexed by h3, are given); P = Φ((estimate − usable
+    threshold) / σ), σ from the kriging variance (or the calibration's σ
+    without kriging). A carrier's best radio in the cell is kept.
     """
-    table = predicted.merge(calibration, on=["carrier", "radio"], how="left")
-    table["offset_db"] = table["offset_db"].fillna(0.0)
-    table["sigma_db"] = table["sigma_db"].fillna(C.PREDICTION_SIGMA_DB)
-    table["calibrated_dbm"] = table["predicted_dbm"] + table["offset_db"]
+    table = apply_calibration(predicted, calibration)
     if measured is not None and x is not None and y is not None and len(table):
         enough = measured.loc[measured["count"] >= C.MIN_READINGS_MEASURED]
-        table = _krige_residuals(table, enough, x, y)
+        table = krige_residuals(table, enough, x, y)
     threshold = table["radio"].map(C.USABLE_DBM).to_numpy(float)
     margin = table["calibrated_dbm"].to_numpy(float) - threshold
     table["p_predicted"] = norm.cdf(margin / table["sigma_db"].to_numpy(float))
     table = table.sort_values("p_predicted", ascending=False)
     best = table.drop_duplicates(["h3", "carrier"])
-    return best[["h3", "carrier", "radio", "calibrated_dbm", "p_predicted"]].rename(
+    return best[["h3", "carrier", "radio", "calibrated_dbm", "sigma_db", "p_predicted"]].rename(
         columns={"radio": "predicted_radio"}
     )
 
 
-def _krige_residuals(
+def krige_residuals(
     table: pd.DataFrame, observed: pd.DataFrame, x: pd.Series, y: pd.Series
 ) -> pd.DataFrame:
-    """Add the kriged residual to ``calibrated_dbm`` and set σ, per carrier and radio."""
+    """Add the kriged residual to ``calibrated_dbm`` and set σ, per carrier and radio.
+
+    ``observed`` holds measured cells with ``median_dbm``; ``x``/``y`` are
+    metric cell centres indexed by h3 covering both tables' cells.
+    """
     parts = []
     for (carrier, radio), group in table.groupby(["carrier", "radio"], sort=False):
         mine = observed.loc[(observed["carrier"] == carrier) & (observed["radio"] == radio)]

@@ -11,21 +11,20 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 
+from coverage.calibration import Calibration, calibrate
+from coverage.cells import metric_centres, nearby_cells, predict_cells
 from coverage.dead_zones import find_dead_zones
 from coverage.errors import NoVillagesError
 from coverage.fusion import (
-    calibrate,
     fuse,
     measured_by_carrier,
     observed_median,
     predicted_probability,
     reading_spread_db,
 )
-from coverage.hexgrid import cell_centres, cells_for_points, cells_in_polygons
+from coverage.hexgrid import cells_for_points, cells_in_polygons
 from coverage.households import place_with_raster, spread_evenly
-from coverage.propagation import predict_signal
 from coverage.stats import aggregate_readings, select_as_of, service_floors
 from coverage.verdicts import judge_villages
 from geodata import constants as C
@@ -51,14 +50,14 @@ class AnalysisResult:
         See :data:`coverage.dead_zones.DEAD_ZONE_COLUMNS`.
     cells : DataFrame
         Per (H3 cell, carrier): readings, P(usable), class and evidence.
-    calibration : DataFrame
-        Offset and σ fitted per carrier and radio.
+    calibration : Calibration
+        Offset, slope and σ per carrier and radio; offsets per site.
     """
 
     villages: gpd.GeoDataFrame
     dead_zones: gpd.GeoDataFrame
     cells: pd.DataFrame
-    calibration: pd.DataFrame
+    calibration: Calibration
 
 
 def _as_raster(
@@ -155,8 +154,8 @@ def analyze(
     measured = measured_by_carrier(observed)
     # Predict at the villages' cells and at every measured cell near them: the
     # measured ones calibrate the model and feed the residual kriging.
-    x, y = _metric_centres(np.union1d(grid, _nearby(stats["h3"], bounds)), metric_crs)
-    predicted = _predict_cells(x, y, sites, terrain, metric_crs)
+    x, y = metric_centres(np.union1d(grid, nearby_cells(stats["h3"], bounds)), metric_crs)
+    predicted = predict_cells(x, y, sites, terrain, metric_crs)
     calibration = calibrate(observed, predicted)
     prior = predicted_probability(predicted, calibration, measured=observed, x=x, y=y)
     site_carriers = (
@@ -189,40 +188,3 @@ def analyze(
         cells=fused,
         calibration=calibration,
     )
-
-
-def _nearby(cells: pd.Series, bounds: tuple[float, ...], margin_deg: float = 0.02) -> np.ndarray:
-    """The cells (uint64) whose centres lie within the bounds plus ~2 km."""
-    cells = np.unique(cells.to_numpy(np.uint64))
-    lat, lon = cell_centres(cells)
-    west, south, east, north = bounds
-    inside = (lon >= west - margin_deg) & (lon <= east + margin_deg)
-    inside &= (lat >= south - margin_deg) & (lat <= north + margin_deg)
-    return cells[inside]
-
-
-def _metric_centres(cells: np.ndarray, metric_crs: object) -> tuple[pd.Series, pd.Series]:
-    """Cell centres in the metric CRS, as two Series indexed by the uint64 cell."""
-    lat, lon = cell_centres(cells)
-    to_metric = pyproj.Transformer.from_crs(C.CRS_WGS84, metric_crs, always_xy=True)
-    x, y = to_metric.transform(lon, lat)
-    index = pd.Index(cells, name="h3")
-    return pd.Series(np.asarray(x), index=index), pd.Series(np.asarray(y), index=index)
-
-
-def _predict_cells(
-    x: pd.Series, y: pd.Series, sites: pd.DataFrame, terrain: Raster | None, metric_crs: object
-) -> pd.DataFrame:
-    """Predicted dBm per (cell, carrier, radio) at cell centres given in metres."""
-    columns = ["h3", "carrier", "radio", "predicted_dbm"]
-    if len(sites) == 0 or len(x) == 0:
-        return pd.DataFrame({"h3": pd.Series(dtype="uint64"), "carrier": pd.Series(dtype="string"),
-                             "radio": pd.Series(dtype=object),
-                             "predicted_dbm": pd.Series(dtype=float)})  # fmt: skip
-    to_metric = pyproj.Transformer.from_crs(C.CRS_WGS84, metric_crs, always_xy=True)
-    site_x, site_y = to_metric.transform(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
-    sites = sites.assign(carrier=carrier_names(sites["mcc"], sites["mnc"]))
-    best = predict_signal(sites, x.to_numpy(float), y.to_numpy(float), site_x=np.asarray(site_x),
-                          site_y=np.asarray(site_y), dem=terrain)  # fmt: skip
-    best["h3"] = x.index.to_numpy(np.uint64)[best["point"].to_numpy(int)]
-    return best[columns]

@@ -95,6 +95,21 @@ def knife_edge_loss_db(v: np.ndarray) -> np.ndarray:
     return np.where(v > -0.78, loss, 0.0)
 
 
+def _principal_edge(
+    height: np.ndarray, d1: np.ndarray, d2: np.ndarray, wavelength: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fresnel parameter and index of the highest-v sample in each row.
+
+    ``height`` is the obstacle's height above the line joining the two ends
+    of the (sub-)path; rows with no sample (all -inf) get v = -inf.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = height * np.sqrt(2 * (d1 + d2) / (wavelength * d1 * d2))
+    v = np.where(np.isfinite(v), v, -np.inf)
+    index = np.argmax(v, axis=1)
+    return v[np.arange(len(v)), index], index
+
+
 def diffraction_loss_db(
     dem: Raster,
     site_xy: tuple[float, float],
@@ -103,12 +118,18 @@ def diffraction_loss_db(
     rx_y: np.ndarray,
     freq_mhz: float,
 ) -> np.ndarray:
-    """Terrain loss along each site→receiver profile: the dominant knife edge.
+    """Terrain loss along each site→receiver profile: Deygout, up to 3 edges.
 
-    Samples the DEM at :data:`PROFILE_SAMPLES` points per profile, adds the
-    earth bulge d₁d₂/(2kR) and finds the edge with the largest Fresnel
-    parameter v (the "principal edge" of Deygout's method, ITU-R P.526 §4.5);
-    its J(v) is the loss. Profiles run in the DEM's metric CRS.
+    Samples the DEM at :data:`PROFILE_SAMPLES` points per profile and adds
+    the earth bulge d₁d₂/(2kR). The principal edge (largest Fresnel
+    parameter v over the whole path) gives J(v); then the highest edge
+    between the transmitter and it, and between it and the receiver, each
+    seen on its own sub-path, add theirs (Deygout 1966; ITU-R P.526-15
+    §4.5.1). Secondary edges count only when the principal edge blocks the
+    line of sight (v > 0): on open ground every sub-path grazes its Fresnel
+    zone, and adding those grazing losses would double-count what Hata's
+    median already holds. Profiles run in the DEM's metric CRS; all profiles of a
+    site are computed at once.
     """
     n = len(rx_x)
     if n == 0:
@@ -117,22 +138,40 @@ def diffraction_loss_db(
     sx, sy = site_xy
     px = sx + np.outer(rx_x - sx, t)
     py = sy + np.outer(rx_y - sy, t)
-    terrain = dem.sample(px, py)
+    terrain = np.nan_to_num(dem.sample(px, py), nan=-1e9)
     ground_tx = float(np.nan_to_num(dem.sample(np.array([sx]), np.array([sy]))[0], nan=0.0))
     ground_rx = np.nan_to_num(dem.sample(rx_x, rx_y), nan=0.0)
     distance = np.hypot(rx_x - sx, rx_y - sy)
     d1 = np.outer(distance, t)
     d2 = distance[:, None] - d1
-    bulge = d1 * d2 / (2 * EFFECTIVE_EARTH_RADIUS_M)
+    ground = terrain + d1 * d2 / (2 * EFFECTIVE_EARTH_RADIUS_M)  # terrain plus bulge
     h_tx = ground_tx + site_height_m
     h_rx = ground_rx + C.RECEIVER_HEIGHT_M
-    line_of_sight = h_tx + np.outer(h_rx - h_tx, t)
-    clearance = np.nan_to_num(terrain, nan=-np.inf) + bulge - line_of_sight
     wavelength = SPEED_OF_LIGHT / (freq_mhz * 1e6)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = clearance * np.sqrt(2 * (d1 + d2) / (wavelength * d1 * d2))
-    v_max = np.max(np.where(np.isfinite(v), v, -np.inf), axis=1)
-    return knife_edge_loss_db(np.where(np.isfinite(v_max), v_max, -10.0))
+
+    line = h_tx + np.outer(h_rx - h_tx, t)
+    v_main, edge = _principal_edge(ground - line, d1, d2, wavelength)
+    loss = knife_edge_loss_db(np.where(np.isfinite(v_main), v_main, -10.0))
+    obstructed = v_main > 0.0
+    rows = np.arange(n)
+    d_edge = d1[rows, edge][:, None]
+    h_edge = ground[rows, edge][:, None]
+    columns = np.arange(len(t))[None, :]
+    # Sub-path transmitter -> principal edge.
+    left = columns < edge[:, None]
+    line_left = h_tx + (h_edge - h_tx) * (d1 / d_edge)
+    v_left, _ = _principal_edge(np.where(left, ground - line_left, -np.inf), d1, d_edge - d1,
+                                wavelength)  # fmt: skip
+    # Sub-path principal edge -> receiver.
+    right = columns > edge[:, None]
+    d_rest = distance[:, None] - d_edge
+    line_right = h_edge + (h_rx[:, None] - h_edge) * ((d1 - d_edge) / d_rest)
+    v_right, _ = _principal_edge(np.where(right, ground - line_right, -np.inf), d1 - d_edge,
+                                 distance[:, None] - d1, wavelength)  # fmt: skip
+    for v_sub in (v_left, v_right):
+        extra = knife_edge_loss_db(np.where(np.isfinite(v_sub), v_sub, -10.0))
+        loss = loss + np.where(obstructed, extra, 0.0)
+    return loss
 
 
 def predict_signal(

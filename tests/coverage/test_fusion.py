@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
+from coverage.calibration import calibrate
 from coverage.fusion import (
     PRIOR_READINGS,
-    calibrate,
     classify,
     fuse,
     measured_by_carrier,
@@ -92,12 +92,31 @@ def test_readings_outweigh_the_prediction() -> None:
 
 def test_calibration_is_robust_to_outliers() -> None:
     h3 = np.arange(1, 21, dtype=np.uint64)
-    residual = np.full(20, 7.0)
-    residual[:3] = [40.0, -35.0, 60.0]  # three wild cells
-    measured = pd.DataFrame({"h3": h3, "carrier": "X", "radio": "lte", "count": 10,
-                             "median_dbm": -100.0 + residual})  # fmt: skip
-    predicted = pd.DataFrame({"h3": h3, "carrier": "X", "radio": "lte", "predicted_dbm": -100.0})
-    fit = calibrate(measured, predicted).iloc[0]
-    assert fit["offset_db"] == 7.0
-    assert fit["sigma_db"] == 4.0  # MAD 0 → the lower bound
-    assert fit["cells"] == 20
+    predicted_dbm = np.linspace(-120.0, -80.0, 20)
+    measured = predicted_dbm + 7.0
+    measured[:3] += [40.0, -35.0, 60.0]  # three wild cells
+    observed = pd.DataFrame({"h3": h3, "carrier": "X", "radio": "lte", "count": 10,
+                             "median_dbm": measured})  # fmt: skip
+    predicted = pd.DataFrame({"h3": h3, "carrier": "X", "radio": "lte",
+                              "predicted_dbm": predicted_dbm, "site_id": "s"})  # fmt: skip
+    fit = calibrate(observed, predicted)
+    row = fit.carriers.iloc[0]
+    assert row["offset_db"] == pytest.approx(7.0, abs=0.5)
+    assert row["slope"] == pytest.approx(1.0, abs=0.05)
+    assert row["cells"] == 20
+    # Seventeen cells agree after the carrier fit: the site needs no offset.
+    assert fit.sites["site_offset_db"].abs().max() < 1.0
+
+
+def test_a_hot_site_gets_its_own_offset() -> None:
+    rng = np.random.default_rng(0)
+    h3 = np.arange(1, 61, dtype=np.uint64)
+    predicted_dbm = rng.uniform(-120.0, -80.0, 60)
+    site = np.where(np.arange(60) < 30, "quiet", "hot")
+    measured = predicted_dbm + np.where(site == "hot", 8.0, 0.0)
+    observed = pd.DataFrame({"h3": h3, "carrier": "X", "radio": "lte", "count": 10,
+                             "median_dbm": measured})  # fmt: skip
+    predicted = pd.DataFrame({"h3": h3, "carrier": "X", "radio": "lte",
+                              "predicted_dbm": predicted_dbm, "site_id": site})  # fmt: skip
+    offsets = calibrate(observed, predicted).sites.set_index("site_id")["site_offset_db"]
+    assert offsets["hot"] - offsets["quiet"] > 5.0

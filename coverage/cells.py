@@ -1,0 +1,53 @@
+"""Where the analysis works: cell centres in metres, and predictions at them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyproj
+
+from coverage.hexgrid import cell_centres
+from coverage.propagation import predict_signal
+from geodata import constants as C
+from geodata.raster import Raster
+from geodata.sites import carrier_names
+
+
+def nearby_cells(
+    cells: pd.Series, bounds: tuple[float, ...], margin_deg: float = 0.02
+) -> np.ndarray:
+    """The cells (uint64) whose centres lie within the bounds plus ~2 km."""
+    cells = np.unique(cells.to_numpy(np.uint64))
+    lat, lon = cell_centres(cells)
+    west, south, east, north = bounds
+    inside = (lon >= west - margin_deg) & (lon <= east + margin_deg)
+    inside &= (lat >= south - margin_deg) & (lat <= north + margin_deg)
+    return cells[inside]
+
+
+def metric_centres(cells: np.ndarray, metric_crs: object) -> tuple[pd.Series, pd.Series]:
+    """Cell centres in the metric CRS, as two Series indexed by the uint64 cell."""
+    lat, lon = cell_centres(cells)
+    to_metric = pyproj.Transformer.from_crs(C.CRS_WGS84, metric_crs, always_xy=True)
+    x, y = to_metric.transform(lon, lat)
+    index = pd.Index(cells, name="h3")
+    return pd.Series(np.asarray(x), index=index), pd.Series(np.asarray(y), index=index)
+
+
+def predict_cells(
+    x: pd.Series, y: pd.Series, sites: pd.DataFrame, terrain: Raster | None, metric_crs: object
+) -> pd.DataFrame:
+    """Predicted dBm per (cell, carrier, radio) at cell centres given in metres."""
+    columns = ["h3", "carrier", "radio", "predicted_dbm", "site_id"]
+    if len(sites) == 0 or len(x) == 0:
+        return pd.DataFrame({"h3": pd.Series(dtype="uint64"), "carrier": pd.Series(dtype="string"),
+                             "radio": pd.Series(dtype=object),
+                             "predicted_dbm": pd.Series(dtype=float),
+                             "site_id": pd.Series(dtype=object)})  # fmt: skip
+    to_metric = pyproj.Transformer.from_crs(C.CRS_WGS84, metric_crs, always_xy=True)
+    site_x, site_y = to_metric.transform(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
+    sites = sites.assign(carrier=carrier_names(sites["mcc"], sites["mnc"]))
+    best = predict_signal(sites, x.to_numpy(float), y.to_numpy(float), site_x=np.asarray(site_x),
+                          site_y=np.asarray(site_y), dem=terrain)  # fmt: skip
+    best["h3"] = x.index.to_numpy(np.uint64)[best["point"].to_numpy(int)]
+    return best[columns]
