@@ -56,12 +56,15 @@ def observed_median(
       floor, and their mean overstates μ near it; μ is the median whose
       truncated mean equals the observed one (inverse of :data:`_W`).
 
-    Returns the input rows with ``median_dbm`` and ``p_measured``: the share
-    of usable readings where many lost service, else Φ((μ − usable threshold)/σ).
+    Returns the input rows with ``median_dbm``, ``censored`` (True where the
+    median was read off the share of lost readings: an order of magnitude,
+    not a measurement) and ``p_measured``: the share of usable readings where
+    many lost service, else Φ((μ − usable threshold)/σ).
     """
     cells = measured.copy()
     if cells.empty:
-        return cells.assign(median_dbm=pd.Series(dtype=float), p_measured=pd.Series(dtype=float))
+        return cells.assign(median_dbm=pd.Series(dtype=float), censored=pd.Series(dtype=bool),
+                            p_measured=pd.Series(dtype=float))  # fmt: skip
     count = cells["count"].to_numpy(float)
     lost = cells["no_service_count"].to_numpy(float)
     floor = cells["radio"].map(floors).to_numpy(float)
@@ -71,6 +74,7 @@ def observed_median(
     from_mean = floor + spread_db * np.interp(standardised, _W, _U)
     use_share = (lost > MAX_NO_SERVICE_SHARE * count) | np.isnan(from_mean)
     cells["median_dbm"] = np.where(use_share, from_share, from_mean)
+    cells["censored"] = use_share
     threshold = cells["radio"].map(C.USABLE_DBM).to_numpy(float)
     from_median = norm.cdf((cells["median_dbm"].to_numpy(float) - threshold) / spread_db)
     # Where phones did report losing service, the share of usable readings is
@@ -104,11 +108,51 @@ def predicted_probability(
     threshold = table["radio"].map(C.USABLE_DBM).to_numpy(float)
     margin = table["calibrated_dbm"].to_numpy(float) - threshold
     table["p_predicted"] = norm.cdf(margin / table["sigma_db"].to_numpy(float))
-    table = table.sort_values("p_predicted", ascending=False)
-    best = table.drop_duplicates(["h3", "carrier"])
-    return best[["h3", "carrier", "radio", "calibrated_dbm", "sigma_db", "p_predicted"]].rename(
-        columns={"radio": "predicted_radio"}
-    )
+    return table[["h3", "carrier", "radio", "calibrated_dbm", "sigma_db", "p_predicted"]]
+
+
+def best_radio(predicted: pd.DataFrame) -> pd.DataFrame:
+    """Per cell and carrier, the radio the prediction rates most likely usable."""
+    best = predicted.sort_values("p_predicted", ascending=False).drop_duplicates(["h3", "carrier"])
+    return best.rename(columns={"radio": "predicted_radio"})
+
+
+def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.DataFrame:
+    """The estimate per (cell, carrier, radio): mean dBm, σ, P(usable), evidence.
+
+    Where a cell has measured readings of the radio, its median and the
+    prediction are blended by weight n / (n + k) (k = :data:`PRIOR_READINGS`),
+    the same rule as :func:`fuse`; σ shrinks likewise. ``evidence`` is
+    ``measured`` (readings only), ``predicted`` (model only) or ``both``.
+
+    Parameters
+    ----------
+    predicted : DataFrame
+        From :func:`predicted_probability` (all radios).
+    observed : DataFrame
+        From :func:`observed_median`.
+    """
+    keys = ["h3", "carrier", "radio"]
+    measured = observed.loc[observed["count"] >= C.MIN_READINGS_MEASURED,
+                            [*keys, "count", "median_dbm", "p_measured"]]  # fmt: skip
+    table = predicted.merge(measured, on=keys, how="outer")
+    n = table["count"].fillna(0).to_numpy(float)
+    has_model = table["calibrated_dbm"].notna().to_numpy()
+    has_readings = n > 0
+    weight = np.where(has_model, n / (n + PRIOR_READINGS), 1.0)
+    model = table["calibrated_dbm"].to_numpy(float)
+    seen = table["median_dbm"].to_numpy(float)
+    table["mean_dbm"] = np.where(has_readings, weight * seen + (1 - weight) * np.nan_to_num(model),
+                                 model)  # fmt: skip
+    sigma = table["sigma_db"].fillna(C.PREDICTION_SIGMA_DB).to_numpy(float)
+    table["sigma_db"] = np.where(has_readings, sigma * np.sqrt(1 - weight) + 1e-9, sigma)
+    p_model = table["p_predicted"].fillna(0.0).to_numpy(float)
+    p_seen = table["p_measured"].fillna(0.0).to_numpy(float)
+    table["p_usable"] = np.where(has_readings, weight * p_seen + (1 - weight) * p_model, p_model)
+    table["evidence"] = np.where(has_readings & has_model, "both",
+                                 np.where(has_readings, "measured", "predicted"))  # fmt: skip
+    table["count"] = n.astype(int)
+    return table[[*keys, "mean_dbm", "sigma_db", "p_usable", "evidence", "count"]]
 
 
 def krige_residuals(

@@ -17,11 +17,13 @@ from coverage.cells import metric_centres, nearby_cells, predict_cells
 from coverage.dead_zones import find_dead_zones
 from coverage.errors import NoVillagesError
 from coverage.fusion import (
+    best_radio,
     fuse,
     measured_by_carrier,
     observed_median,
     predicted_probability,
     reading_spread_db,
+    signal_estimates,
 )
 from coverage.hexgrid import cells_for_points, cells_in_polygons
 from coverage.households import place_with_raster, spread_evenly
@@ -50,6 +52,9 @@ class AnalysisResult:
         See :data:`coverage.dead_zones.DEAD_ZONE_COLUMNS`.
     cells : DataFrame
         Per (H3 cell, carrier): readings, P(usable), class and evidence.
+    signal : DataFrame
+        Per (H3 cell, carrier, radio): ``mean_dbm``, ``sigma_db``,
+        ``p_usable``, ``evidence`` (measured / predicted / both), ``count``.
     calibration : Calibration
         Offset, slope and σ per carrier and radio; offsets per site.
     """
@@ -57,6 +62,7 @@ class AnalysisResult:
     villages: gpd.GeoDataFrame
     dead_zones: gpd.GeoDataFrame
     cells: pd.DataFrame
+    signal: pd.DataFrame
     calibration: Calibration
 
 
@@ -157,7 +163,8 @@ def analyze(
     x, y = metric_centres(np.union1d(grid, nearby_cells(stats["h3"], bounds)), metric_crs)
     predicted = predict_cells(x, y, sites, terrain, metric_crs)
     calibration = calibrate(observed, predicted)
-    prior = predicted_probability(predicted, calibration, measured=observed, x=x, y=y)
+    estimates = predicted_probability(predicted, calibration, measured=observed, x=x, y=y)
+    prior = best_radio(estimates)
     site_carriers = (
         frozenset(carrier_names(sites["mcc"], sites["mnc"])) if len(sites) else frozenset()
     )
@@ -186,5 +193,6 @@ def analyze(
         villages=gpd.GeoDataFrame(judged, geometry="geometry", crs=C.CRS_WGS84),
         dead_zones=zones,
         cells=fused,
+        signal=signal_estimates(estimates, observed),
         calibration=calibration,
     )
