@@ -55,6 +55,37 @@ PSC_MAX: Final = 511
 # (android.telephony.CellInfo.UNAVAILABLE and UNAVAILABLE_LONG).
 ANDROID_UNAVAILABLE: Final = frozenset({2**31 - 1, 2**63 - 1})
 
+# --- Parser sentinels and units ---------------------------------------------
+# G-NetTrack Pro writes these for "not measured" in its signal columns (seen
+# in real logs, e.g. NRxRSRQ = 2147483647 in the uccmisl/5Gdataset drives;
+# -200/-205 are its placeholders for an absent RSRP/RSRQ), besides "-".
+GNETTRACK_SENTINELS: Final = frozenset({-200, -205, 2**31 - 1, 2**63 - 1})
+
+# ASU ("arbitrary strength unit") reporting ranges per radio, from 3GPP
+# TS 27.007 (+CSQ 0-31 for GSM; +CESQ RSCP 0-96, RSRP 0-97) and Android's
+# CellSignalStrength*.getAsuLevel() (NR uses LTE's 0-97 scale there).
+ASU_RANGE: Final[dict[str, tuple[int, int]]] = {
+    "gsm": (0, 31),
+    "umts": (0, 96),
+    "lte": (0, 97),
+    "nr": (0, 97),
+}
+# ASU values that mean "unknown": 99 (TS 27.007 +CSQ/+CESQ, Android
+# UNKNOWN_ASU_LEVEL) and 255 (TS 27.007 +CESQ "not known or not detectable").
+ASU_UNKNOWN: Final = frozenset({99, 255})
+# dBm = scale * ASU + offset: GSM RSSI = 2·ASU − 113 (TS 27.007 +CSQ), UMTS
+# RSCP = ASU − 120 (TS 25.133 RSCP_LEV), LTE RSRP = ASU − 140 (TS 36.133
+# RSRP_LEV), NR SS-RSRP = ASU − 140 (Android CellSignalStrengthNr.getAsuLevel).
+ASU_TO_DBM: Final[dict[str, tuple[float, float]]] = {
+    "gsm": (2.0, -113.0),
+    "umts": (1.0, -120.0),
+    "lte": (1.0, -140.0),
+    "nr": (1.0, -140.0),
+}
+# An epoch number above this is milliseconds, below it seconds: 1e11 s is the
+# year 5138, 1e11 ms is 1973, so no real reading is ambiguous.
+EPOCH_MS_THRESHOLD: Final = 1e11
+
 # --- Radios and signal ranges ----------------------------------------------
 RADIOS: Final = ("gsm", "umts", "lte", "nr")
 

@@ -17,3 +17,15 @@ class MissingColumnError(InvalidInputError):
 
 class CRSMismatchError(GeodataError, ValueError):
     """Two spatial inputs disagree on their coordinate reference system."""
+
+
+class UnsupportedFormatError(InvalidInputError):
+    """A readings format lomsong does not know was asked for."""
+
+
+class BadEncodingError(InvalidInputError):
+    """A file's bytes are not valid UTF-8 text."""
+
+
+class BadJSONError(InvalidInputError):
+    """A body or file is not well-formed JSON, or not of the expected shape."""

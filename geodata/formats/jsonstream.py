@@ -1,0 +1,141 @@
+"""Decode a large JSON list one item at a time, in bounded memory.
+
+The standard library's decoder reads one value from a string; this module
+feeds it a sliding text buffer, so a file of hundreds of MB holding a list of
+small objects never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from geodata.errors import BadJSONError
+
+_READ_CHARS = 1 << 16
+_WHITESPACE = " \t\n\r"
+_DECODER = json.JSONDecoder()
+
+
+class _Buffer:
+    """A text window over a stream: characters are read on demand and dropped once used."""
+
+    def __init__(self, stream: TextIO, what: str) -> None:
+        self.stream = stream
+        self.what = what
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+        self.consumed = 0  # characters dropped before ``text``, for error offsets
+
+    def fill(self, more: int = _READ_CHARS) -> bool:
+        """Read more characters; False at end of stream."""
+        if self.eof:
+            return False
+        chunk = self.stream.read(more)
+        if not chunk:
+            self.eof = True
+            return False
+        self.consumed += self.pos
+        self.text = self.text[self.pos :] + chunk
+        self.pos = 0
+        return True
+
+    def peek(self) -> str:
+        """The next non-whitespace character ('' at the end), not consumed."""
+        while True:
+            while self.pos < len(self.text) and self.text[self.pos] in _WHITESPACE:
+                self.pos += 1
+            if self.pos < len(self.text):
+                return self.text[self.pos]
+            if not self.fill():
+                return ""
+
+    def expect(self, allowed: str) -> str:
+        char = self.peek()
+        if not char or char not in allowed:
+            found = repr(char) if char else "the end of the input"
+            raise self.error(f"expected one of {' '.join(allowed)} but found {found}")
+        self.pos += 1
+        return char
+
+    def value(self) -> Any:
+        """Decode the next JSON value, reading more text until it is complete."""
+        self.peek()
+        more = _READ_CHARS
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.text, self.pos)
+            except RecursionError as exc:
+                raise self.error("nested too deeply") from exc
+            except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
+                if self.fill(more):
+                    more *= 2
+                    continue
+                raise self.error(str(exc).split(":")[0]) from exc
+            # A number at the very end of the window may continue in the next read.
+            if end == len(self.text) and self.fill(more):
+                continue
+            self.pos = end
+            return value
+
+    def error(self, message: str) -> BadJSONError:
+        return BadJSONError(
+            f"{self.what}: not valid JSON at character {self.consumed + self.pos}: {message}"
+        )
+
+
+def iter_json_list(stream: TextIO, *, key: str, what: str) -> Iterator[tuple[int, Any]]:
+    """Yield ``(position, item)`` for each item of a top-level list.
+
+    The top level is either the list itself or an object holding it under
+    ``key``; the object's other members are decoded and skipped.
+
+    Raises
+    ------
+    BadJSONError
+        Malformed JSON (raised when reached: earlier items were yielded) or a
+        top level of another shape.
+    """
+    buffer = _Buffer(stream, what)
+    first = buffer.peek()
+    if first == "[":
+        yield from _list_items(buffer)
+    elif first == "{":
+        buffer.expect("{")
+        found = False
+        if buffer.peek() != "}":
+            while True:
+                name = buffer.value()
+                if not isinstance(name, str):
+                    raise buffer.error("an object key must be a string")
+                buffer.expect(":")
+                if name == key and not found and buffer.peek() == "[":
+                    found = True
+                    yield from _list_items(buffer)
+                else:
+                    buffer.value()
+                if buffer.expect(",}") == "}":
+                    break
+        else:
+            buffer.expect("}")
+        if not found:
+            raise BadJSONError(f"{what}: the object has no {key!r} list")
+    else:
+        raise BadJSONError(f"{what}: expected a JSON list or an object with a {key!r} list")
+    if buffer.peek():
+        raise buffer.error("extra data after the top-level value")
+
+
+def _list_items(buffer: _Buffer) -> Iterator[tuple[int, Any]]:
+    buffer.expect("[")
+    if buffer.peek() == "]":
+        buffer.expect("]")
+        return
+    position = 0
+    while True:
+        yield position, buffer.value()
+        position += 1
+        if buffer.expect(",]") == "]":
+            return

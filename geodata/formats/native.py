@@ -1,0 +1,106 @@
+"""lomsong's own readings formats: native CSV and native JSON.
+
+Both carry the columns of DESIGN.md (``time, lat, lon, accuracy_m, mcc, mnc,
+radio, signal_dbm, no_service`` and the optional ``cell_id, area_code, pci,
+rsrq_db, sinr_db, device, source``).
+
+No-service representation
+-------------------------
+Explicit: ``no_service`` is ``true`` (also ``1``/``yes``) and ``signal_dbm``
+is empty. ``radio`` still names the technology the phone would have used;
+``mcc``/``mnc`` name the carrier that gave no service.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+
+from geodata.errors import BadEncodingError
+from geodata.formats._common import (
+    ParsedChunk,
+    Source,
+    csv_chunks,
+    open_binary,
+    readings_frame,
+    text_stream,
+)
+from geodata.formats.jsonstream import iter_json_list
+from geodata.readings import READING_COLUMNS, REQUIRED_COLUMNS, Rejection
+
+# Text columns are read as strings so that pandas' type guessing never turns
+# a timestamp, a flag or a device id into something else.
+_CSV_DTYPES = {c: "string" for c in ("time", "radio", "no_service", "device", "source")}
+_INT64 = 2**63
+
+
+def read_native_csv(source: Source, *, chunk_rows: int) -> Iterator[ParsedChunk]:
+    """Stream a native readings CSV; the index is the physical line number.
+
+    Lines with more fields than the header are rejected (field ``line``);
+    blank lines are counted in ``ignored``. Extra columns are ignored.
+    """
+    for frame, rejected, blank in csv_chunks(
+        source, what="csv", required=REQUIRED_COLUMNS, chunk_rows=chunk_rows, dtype=_CSV_DTYPES
+    ):
+        yield ParsedChunk(frame.reindex(columns=list(READING_COLUMNS)), rejected, blank)
+
+
+def read_native_json(source: Source, *, chunk_rows: int) -> Iterator[ParsedChunk]:
+    """Stream a JSON list of native reading objects (or ``{"readings": [...]}``).
+
+    The list is decoded item by item, so memory stays bounded by
+    ``chunk_rows``. The index is the item's position in the list. An item
+    that is not an object is rejected (field ``item``); nested values in a
+    field are kept as their JSON text, so validation names the field.
+    """
+    with open_binary(source) as stream:
+        text = text_stream(stream)
+        try:
+            batch: list[tuple[int, Any]] = []
+            for position, item in iter_json_list(text, key="readings", what="json"):
+                batch.append((position, item))
+                if len(batch) >= chunk_rows:
+                    yield native_objects(batch)
+                    batch = []
+            if batch:
+                yield native_objects(batch)
+        except UnicodeDecodeError as exc:
+            raise BadEncodingError(f"json: the file is not UTF-8 text ({exc.reason})") from exc
+        finally:
+            text.detach()
+
+
+def native_objects(batch: list[tuple[int, Any]]) -> ParsedChunk:
+    """Map ``(index, decoded JSON value)`` pairs of native reading objects to a chunk."""
+    rejected = [
+        Rejection(i, "item", "not a JSON object") for i, v in batch if not isinstance(v, dict)
+    ]
+    good = [(i, v) for i, v in batch if isinstance(v, dict)]
+    rows = [{c: scalar(v.get(c), c == "time") for c in READING_COLUMNS} for _, v in good]
+    index = pd.Index([i for i, _ in good], dtype="int64")
+    frame = pd.DataFrame(rows, index=index, columns=list(READING_COLUMNS), dtype=object)
+    if not rows:
+        frame = readings_frame({}, index)
+    return ParsedChunk(frame, rejected)
+
+
+def scalar(value: object, text: bool = False) -> object:
+    """A JSON value as a table cell: scalars kept, anything nested as its JSON text.
+
+    With ``text``, numbers become strings too (a timestamp must be ISO 8601
+    text, so ``1700000000`` is refused by validation, not guessed). Integers
+    beyond 64 bits become strings, which validation reads as out of range.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        if text or (isinstance(value, int) and not -_INT64 <= value < _INT64):
+            return str(value)
+        return value
+    return json.dumps(value, separators=(",", ":"), default=str)
