@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import geopandas as gpd
 import pandas as pd
 
+from app.cells import cells_for_storage
 from app.store import Store
 from coverage.pipeline import analyze, villages_touched
 
@@ -58,6 +59,7 @@ def analyze_communes(store: Store, commune_ids: Iterable[str] | None = None) -> 
     )
     store.save_results(result.villages)
     store.replace_dead_zones(_commune_zone_ids(result.dead_zones), commune_ids=communes)
+    store.replace_cells(cells_for_storage(result.cells, result.villages), commune_ids=communes)
     return [str(v) for v in result.villages["id"]]
 
 

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     assets_dir: Path = Field(default_factory=default_assets_dir)
     lang_default: Literal["vi", "en"] = "vi"
+    #: A tile URL template (``.../{z}/{x}/{y}.png``) offered as an extra base map on
+    #: the map pages. Off by default: the pages work offline on the DEM hillshade.
+    online_tiles: str | None = None
 
     @property
     def db_path(self) -> Path:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.config import Settings
+from app.pagecache import PageCache
 from app.store import Store
 
 
@@ -22,5 +23,12 @@ def get_store(request: Request) -> Store:
     return store
 
 
+def get_page_cache(request: Request) -> PageCache:
+    """The app's cache of rendered pages."""
+    cache: PageCache = request.app.state.page_cache
+    return cache
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
+PageCacheDep = Annotated[PageCache, Depends(get_page_cache)]

@@ -13,8 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from app.config import Settings, get_settings
 from app.demo import load_demo
 from app.errors import install_error_handlers
-from app.routes import dead_zones, health, maps, readings, villages
+from app.pagecache import PageCache
+from app.routes import dead_zones, exports, health, maps, readings, reports, villages
 from app.store import Store
+from geodata.maps import STATIC_DIR as MAP_STATIC_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +58,12 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.page_cache = PageCache()
     install_error_handlers(app)
-    for module in (health, readings, villages, dead_zones, maps):
+    for module in (health, readings, villages, dead_zones, maps, exports, reports):
         app.include_router(module.router)
     app.mount("/static/leaflet", StaticFiles(directory=leaflet_dir), name="leaflet")
+    app.mount("/static/lomsong", StaticFiles(directory=MAP_STATIC_DIR), name="lomsong")
     return app
 
 

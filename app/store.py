@@ -33,12 +33,13 @@ from app.schema import (
     to_rows,
     where_clause,
 )
+from app.store_results import RESULTS_SCHEMA, ResultsMixin, bump_results_version
 from geodata.constants import CRS_WGS84
 from geodata.readings import READING_COLUMNS, hash_devices
 from geodata.text import fold
 
 
-class Store:
+class Store(ResultsMixin):
     """All of lomsong's persistent state, in one SQLite file.
 
     Parameters
@@ -60,6 +61,7 @@ class Store:
         self._connections_lock = threading.Lock()
         with self._write() as conn:
             conn.executescript(SCHEMA)
+            conn.executescript(RESULTS_SCHEMA)
 
     # --- connections ----------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -134,7 +136,14 @@ class Store:
             )
         ]
         with self._write() as conn:
-            for table in ("village_results", "dead_zones", "villages", "communes", "sites"):
+            for table in (
+                "village_results",
+                "dead_zones",
+                "cells",
+                "villages",
+                "communes",
+                "sites",
+            ):
                 conn.execute(f"DELETE FROM {table}")
             conn.executemany(
                 "INSERT INTO communes (id, name, district, province, name_folded, geometry)"
@@ -156,6 +165,7 @@ class Store:
                 f" VALUES ({', '.join('?' * len(present))})",
                 to_rows(sites, present),
             )
+            bump_results_version(conn)
 
     def communes(self) -> gpd.GeoDataFrame:
         """All communes (id, name, district, province, geometry)."""
@@ -347,6 +357,7 @@ class Store:
                 f" VALUES ({', '.join('?' * len(columns))})",
                 to_rows(frame, columns),
             )
+            bump_results_version(conn)
 
     def replace_dead_zones(
         self, dead_zones: gpd.GeoDataFrame, *, commune_ids: Iterable[str] | None = None
@@ -371,6 +382,7 @@ class Store:
                 f" VALUES ({', '.join('?' * (len(DEAD_ZONE_COLUMNS) + 1))})",
                 rows,
             )
+            bump_results_version(conn)
 
     def dead_zones(
         self, *, commune_id: str | None = None, verdict: str | None = None

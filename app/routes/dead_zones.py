@@ -1,13 +1,14 @@
-"""Dead zones (contiguous no-signal or patchy areas), as GeoJSON."""
+"""Dead zones (contiguous no-signal or patchy areas), as GeoJSON, for planners."""
 
 from __future__ import annotations
 
-from typing import Literal
-
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from app.deps import StoreDep
-from app.geojson import GEOJSON_MEDIA_TYPE, GeoJSONResponse, feature_collection
+from app.errors import UnprocessableError
+from app.geojson import GEOJSON_MEDIA_TYPE, GeoJSONResponse
+from app.queries import ZoneSort, find_dead_zones, page, sort_dead_zones
+from app.routes.params import LimitParam, OffsetParam, PlaceFilterDep, paged_collection
 
 router = APIRouter(prefix="/api/v1", tags=["dead zones"])
 
@@ -18,11 +19,18 @@ router = APIRouter(prefix="/api/v1", tags=["dead zones"])
     responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}},
 )
 def list_dead_zones(
+    request: Request,
     store: StoreDep,
-    commune_id: str | None = None,
-    verdict: Literal["no_signal", "patchy"] | None = None,
+    where: PlaceFilterDep,
+    sort: ZoneSort | None = None,
+    limit: LimitParam = None,
+    offset: OffsetParam = 0,
 ) -> GeoJSONResponse:
-    """A FeatureCollection of dead zones, optionally of one commune and verdict."""
-    return GeoJSONResponse(
-        feature_collection(store.dead_zones(commune_id=commune_id, verdict=verdict))
-    )
+    """Dead zones, filtered; ``sort=households|area`` (most first) or ``distance``
+    (nearest site first); ``limit``/``offset`` pages, with ``numberMatched`` and a
+    ``next`` link."""
+    if where.verdict in ("covered", "unknown"):
+        raise UnprocessableError("dead zones are 'no_signal' or 'patchy' only")
+    zones = sort_dead_zones(find_dead_zones(store, where), sort)
+    return paged_collection(request, page(zones, limit=limit, offset=offset), total=len(zones),
+                            limit=limit, offset=offset)  # fmt: skip

@@ -1,32 +1,89 @@
-"""Map pages for people: a commune's villages, coloured by verdict."""
+"""Map pages for people: index, province, commune and village, cached with ETags."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
-from app.deps import SettingsDep, StoreDep
-from geodata.maps import render_commune_map
+from app import map_pages
+from app.deps import PageCacheDep, SettingsDep, StoreDep
+from app.errors import NotFoundError
+from app.pagecache import cached_response
+from geodata.maps.hillshade import read_cached_png
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
+Lang = Literal["vi", "en"]
+_HTML = "text/html; charset=utf-8"
 
-@router.get("/communes/{commune_id}", response_class=HTMLResponse)
-def commune_map(
+
+async def _page(
+    request: Request,
     store: StoreDep,
     settings: SettingsDep,
-    commune_id: str,
-    lang: Literal["vi", "en"] | None = None,
-) -> HTMLResponse:
-    """The commune's map page (Vietnamese by default); 404 for an unknown commune."""
-    commune = store.commune(commune_id)
-    page = render_commune_map(
-        store.villages(commune_ids=[commune_id]),
-        dead_zones=store.dead_zones(commune_id=commune_id),
-        commune_name=str(commune["name"]),
+    cache: PageCacheDep,
+    lang: Lang | None,
+    render: Callable[[map_pages.PageSettings], str],
+) -> Response:
+    opts = map_pages.PageSettings(
         lang=lang or settings.lang_default,
-        assets_url="/static/leaflet",
+        cache_dir=settings.data_dir / "cache",
+        online_tiles=settings.online_tiles,
     )
-    return HTMLResponse(page)
+    key = (request.url.path, opts.lang, opts.online_tiles, store.results_version())
+    page = await run_in_threadpool(cache.get_or_render, key, lambda: render(opts))
+    return cached_response(request, page, media_type=_HTML)
+
+
+@router.get("", response_class=HTMLResponse)
+async def index(
+    request: Request, store: StoreDep, settings: SettingsDep, cache: PageCacheDep,
+    lang: Lang | None = None,
+) -> Response:  # fmt: skip
+    """Provinces → districts → communes, and a village search that ignores diacritics."""
+    return await _page(request, store, settings, cache, lang,
+                       lambda o: map_pages.index_page(store, o))  # fmt: skip
+
+
+@router.get("/provinces/{province_id}", response_class=HTMLResponse)
+async def province_map(
+    request: Request, store: StoreDep, settings: SettingsDep, cache: PageCacheDep,
+    province_id: str, lang: Lang | None = None,
+) -> Response:  # fmt: skip
+    """A province overview (``tuyen-quang``); 404 for an unknown province."""
+    return await _page(request, store, settings, cache, lang,
+                       lambda o: map_pages.province_page(store, province_id, o))  # fmt: skip
+
+
+@router.get("/communes/{commune_id}", response_class=HTMLResponse)
+async def commune_map(
+    request: Request, store: StoreDep, settings: SettingsDep, cache: PageCacheDep,
+    commune_id: str, lang: Lang | None = None,
+) -> Response:  # fmt: skip
+    """The commune's map page (Vietnamese by default); 404 for an unknown commune."""
+    return await _page(request, store, settings, cache, lang,
+                       lambda o: map_pages.commune_page(store, commune_id, o))  # fmt: skip
+
+
+@router.get("/villages/{village_id}", response_class=HTMLResponse)
+async def village_map(
+    request: Request, store: StoreDep, settings: SettingsDep, cache: PageCacheDep,
+    village_id: str, lang: Lang | None = None,
+) -> Response:  # fmt: skip
+    """One village's map page; 404 for an unknown village."""
+    return await _page(request, store, settings, cache, lang,
+                       lambda o: map_pages.village_page(store, village_id, o))  # fmt: skip
+
+
+@router.get("/hillshade/{key}.png", response_class=Response)
+def hillshade(settings: SettingsDep, key: str) -> Response:
+    """A cached hillshade image (its key hashes the DEM, so it never changes)."""
+    png = read_cached_png(settings.data_dir / "cache", key)
+    if png is None:
+        raise NotFoundError(f"hillshade {key!r} not found")
+    return Response(png, media_type="image/png",
+                    headers={"Cache-Control": "public, max-age=31536000, immutable"})  # fmt: skip

@@ -1,40 +1,44 @@
-"""Villages and their verdicts, as GeoJSON."""
+"""Villages and their verdicts, as GeoJSON: filters, ranking and pages for planners."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from app.deps import StoreDep
-from app.geojson import GEOJSON_MEDIA_TYPE, GeoJSONResponse, feature, feature_collection
+from app.geojson import GEOJSON_MEDIA_TYPE, GeoJSONResponse, feature
+from app.queries import find_villages, page, rank_villages
+from app.routes.params import LimitParam, OffsetParam, PlaceFilterDep, paged_collection
 
 router = APIRouter(prefix="/api/v1", tags=["villages"])
 
-Verdict = Literal["no_signal", "patchy", "covered", "unknown"]
 _GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {GEOJSON_MEDIA_TYPE: {}}}}
 
 
 @router.get("/villages", response_class=GeoJSONResponse, responses=_GEOJSON)
 def list_villages(
+    request: Request,
     store: StoreDep,
+    where: PlaceFilterDep,
     q: str | None = None,
-    commune_id: str | None = None,
-    verdict: Verdict | None = None,
-    province: str | None = None,
-    district: str | None = None,
-    carrier: str | None = None,
+    rank: Literal["households_without_signal"] | None = None,
+    weight: Literal["poverty"] | None = None,
+    limit: LimitParam = None,
+    offset: OffsetParam = 0,
 ) -> GeoJSONResponse:
-    """A FeatureCollection of villages with verdicts; ``q`` ignores diacritics and case."""
-    frame = store.find_villages(
-        q=q,
-        carrier=carrier,
-        commune_id=commune_id,
-        verdict=verdict,
-        province=province,
-        district=district,
-    )
-    return GeoJSONResponse(feature_collection(frame))
+    """A FeatureCollection of villages with verdicts.
+
+    ``q`` ignores diacritics and case; ``min_households`` bounds the households
+    without usable signal. ``rank=households_without_signal`` orders by them
+    (``weight=poverty``: each poor household counts twice, see ``rank_score``).
+    """
+    frame = find_villages(store, replace(where, q=q))
+    if rank is not None or weight is not None:
+        frame = rank_villages(frame, weight=weight)
+    return paged_collection(request, page(frame, limit=limit, offset=offset), total=len(frame),
+                            limit=limit, offset=offset)  # fmt: skip
 
 
 @router.get("/villages/{village_id}", response_class=GeoJSONResponse, responses=_GEOJSON)

@@ -1,213 +1,254 @@
-"""Commune maps: one Folium renderer shared by the service, the CLI and notebooks.
+"""Map pages: one Folium renderer shared by the service, the CLI and notebooks.
 
-The page is fully offline: no tile layer, and the only scripts and styles it
-loads are Leaflet's own, from a URL the caller chooses (the service serves
-them at ``/static/leaflet``) or inlined from a local directory (the CLI's
-``map.html``). Labels are Vietnamese by default, English on request.
+A page is fully offline: no tile layer unless the caller passes one, and the
+only scripts and styles it loads are Leaflet's and ``lomsong-map.js/.css``,
+from URLs the caller chooses (the service serves them) or inlined (the CLI's
+single-file ``map.html``). Labels are Vietnamese by default, English on request.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import branca.element
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
-from geodata.constants import CRS_WGS84
+from geodata.constants import CELL_CLASSES, CRS_WGS84
 from geodata.errors import InvalidInputError
+from geodata.maps import layers as L
+from geodata.maps.display import display_geometry, encode_rings, sector_wedges
+from geodata.maps.features import dead_zone_collection, site_collection, village_collection
+from geodata.maps.hillshade import Hillshade
+from geodata.maps.text import (
+    CARRIER_COLOURS,
+    CELL_CLASS_COLOURS,
+    CELL_CLASS_LABELS,
+    EVIDENCE_LABELS,
+    OTHER_CARRIER_COLOUR,
+    VERDICT_COLOURS,
+    VERDICT_LABELS,
+    Lang,
+    words,
+)
 
-Lang = Literal["vi", "en"]
-
-#: Fill colour per village verdict (ColorBrewer RdYlGn, diverging; grey = unknown).
-VERDICT_COLOURS: Final[dict[str, str]] = {
-    "no_signal": "#d7191c",
-    "patchy": "#fdae61",
-    "covered": "#1a9641",
-    "unknown": "#9e9e9e",
-}
-
-#: Legend and popup label per verdict, per language.
-VERDICT_LABELS: Final[dict[str, dict[str, str]]] = {
-    "vi": {
-        "no_signal": "Trắng sóng (không có sóng)",
-        "patchy": "Lõm sóng (sóng chập chờn)",
-        "covered": "Có sóng",
-        "unknown": "Chưa đủ dữ liệu",
-    },
-    "en": {
-        "no_signal": "No signal",
-        "patchy": "Patchy signal",
-        "covered": "Covered",
-        "unknown": "Not enough data",
-    },
-}
-
-_TEXT: Final[dict[str, dict[str, str]]] = {
-    "vi": {
-        "village": "Thôn/bản",
-        "verdict": "Tình trạng sóng",
-        "households": "Số hộ",
-        "without": "Hộ không có sóng dùng được",
-        "best_carrier": "Nhà mạng tốt nhất",
-        "villages_layer": "Thôn/bản",
-        "dead_zones_layer": "Vùng lõm sóng, trắng sóng",
-        "centres_layer": "Trung tâm thôn/bản (nhà văn hóa)",
-        "legend_title": "Sóng di động theo thôn/bản",
-        "dead_zone": "Vùng không có sóng ổn định",
-        "area": "Diện tích (km²)",
-        "none": "—",
-        "title": "Bản đồ sóng di động",
-    },
-    "en": {
-        "village": "Village",
-        "verdict": "Mobile signal",
-        "households": "Households",
-        "without": "Households without usable signal",
-        "best_carrier": "Best carrier",
-        "villages_layer": "Villages",
-        "dead_zones_layer": "Dead zones (no or patchy signal)",
-        "centres_layer": "Village centres (cultural house)",
-        "legend_title": "Mobile signal by village",
-        "dead_zone": "Area without reliable signal",
-        "area": "Area (km²)",
-        "none": "—",
-        "title": "Mobile signal map",
-    },
-}
-
-#: CSS class on every village polygon, so a browser test can count them.
-VILLAGE_CLASS: Final = "lomsong-village"
-DEAD_ZONE_CLASS: Final = "lomsong-dead-zone"
-CENTRE_CLASS: Final = "lomsong-village-centre"
-
+Detail = Literal["full", "overview"]
+EVIDENCE_ORDER: Final = ("measured", "predicted", "none")
 # Tuyên Quang province, for an empty map.
 _FALLBACK_CENTRE: Final = (22.15, 105.2)
-
-_LEGEND_TEMPLATE: Final = """
-{% macro html(this, kwargs) %}
-<div class="lomsong-legend" style="position: fixed; bottom: 24px; right: 12px; z-index: 1000;
-     background: rgba(255,255,255,0.92); padding: 8px 12px; border-radius: 4px;
-     font: 13px/1.5 sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,0.3);">
-  <style>.lomsong-legend-swatch { display: inline-block; width: 14px; height: 14px;
-    margin-right: 6px; vertical-align: -2px; border: 1px solid #555; }</style>
-  <div style="font-weight: bold; margin-bottom: 4px;">{{ this.title }}</div>
-  {% for colour, label in this.items %}
-  <div><span class="lomsong-legend-swatch" style="background: {{ colour }};"></span>
-    {{- label }}</div>
-  {% endfor %}
-</div>
-{% endmacro %}
-"""
+# Display simplification per level of detail, in metres (a pixel at zoom 13 ≈ 19 m).
+_TOLERANCE_M: Final[dict[str, float]] = {"full": 2.0, "overview": 25.0}
 
 
-class _Legend(branca.element.MacroElement):
-    """A fixed legend box of verdict colours."""
+@dataclass
+class Nav:
+    """Links of a page: up the hierarchy, down it, and extra ones (report, language)."""
 
-    def __init__(self, title: str, items: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self._name = "LomsongLegend"
-        self.title = html.escape(title)
-        self.items = [(colour, html.escape(label)) for colour, label in items]
-        self._template = branca.element.Template(_LEGEND_TEMPLATE)
-
-
-def _village_properties(villages: gpd.GeoDataFrame, lang: Lang) -> gpd.GeoDataFrame:
-    """The few display columns a village feature needs, as ready-made strings."""
-    text, labels = _TEXT[lang], VERDICT_LABELS[lang]
-    n = len(villages)
-
-    def column(name: str, default: Any) -> pd.Series:
-        if name in villages.columns:
-            return villages[name]
-        return pd.Series([default] * n, index=villages.index, dtype=object)
-
-    verdict = column("verdict", "unknown").fillna("unknown").astype(str)
-    verdict = verdict.where(verdict.isin(list(VERDICT_COLOURS)), "unknown")
-    households = pd.to_numeric(column("households", None), errors="coerce")
-    without = pd.to_numeric(column("households_without_signal", None), errors="coerce")
-    best = column("best_carrier", None)
-    return gpd.GeoDataFrame(
-        {
-            "id": column("id", "").astype(str),
-            "name": column("name", "").astype(str),
-            "verdict": verdict,
-            "verdict_label": verdict.map(labels),
-            "households_text": households.map(lambda v: text["none"] if pd.isna(v) else f"{v:.0f}"),
-            "without_text": without.map(lambda v: text["none"] if pd.isna(v) else f"{v:.0f}"),
-            "best_carrier_text": best.map(lambda v: text["none"] if v is None or pd.isna(v) else v),
-        },
-        geometry=villages.geometry.to_numpy(),
-        crs=villages.crs,
-    )
+    up: list[tuple[str, str]] = field(default_factory=list)
+    down_title: str = ""
+    down: list[tuple[str, str]] = field(default_factory=list)
+    extra: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _village_style(feature: dict[str, Any]) -> dict[str, Any]:
-    colour = VERDICT_COLOURS.get(feature["properties"]["verdict"], VERDICT_COLOURS["unknown"])
-    return {
-        "fillColor": colour,
-        "color": "#333333",
-        "weight": 1.5,
-        "fillOpacity": 0.55,
-        "className": VILLAGE_CLASS,
-    }
+@dataclass
+class MapPage:
+    """Everything a map page shows; only ``villages`` is required.
+
+    ``cells`` holds hexagon polygons with ``carrier``, ``radio``,
+    ``cell_class``, ``evidence`` and ``count``; ``sites`` is in
+    :func:`geodata.sites.read_sites` columns. ``hillshade`` is either a URL
+    (with ``hillshade_bounds``) or a :class:`Hillshade` to embed.
+    """
+
+    villages: gpd.GeoDataFrame
+    title: str
+    dead_zones: gpd.GeoDataFrame | None = None
+    cells: gpd.GeoDataFrame | None = None
+    sites: pd.DataFrame | None = None
+    hillshade: Hillshade | str | None = None
+    hillshade_bounds: list[list[float]] | None = None
+    nav: Nav | None = None
+    village_url: str | None = None  # e.g. "/maps/villages/{id}"
 
 
-def _dead_zone_style(feature: dict[str, Any]) -> dict[str, Any]:
-    colour = VERDICT_COLOURS.get(feature["properties"]["verdict"], VERDICT_COLOURS["unknown"])
-    return {
-        "fillColor": colour,
-        "color": colour,
-        "weight": 2,
-        "dashArray": "6 4",
-        "fillOpacity": 0.25,
-        "className": DEAD_ZONE_CLASS,
-    }
+def render_map(
+    page: MapPage,
+    *,
+    lang: Lang = "vi",
+    detail: Detail = "full",
+    assets_url: str = "/static/leaflet",
+    own_assets_url: str = "/static/lomsong",
+    inline_assets_dir: Path | None = None,
+    online_tiles: str | None = None,
+) -> str:
+    """Render ``page`` as a standalone HTML document.
+
+    Parameters
+    ----------
+    page : MapPage
+    lang : {"vi", "en"}
+        Language of the legend, tooltips and popups.
+    detail : {"full", "overview"}
+        ``overview`` simplifies geometry more, draws hexagons on a canvas and
+        keeps popups short (a province of thousands of villages).
+    assets_url, own_assets_url : str
+        Where Leaflet's files and ``lomsong-map.js/.css`` are served.
+    inline_assets_dir : pathlib.Path, optional
+        Leaflet's ``dist`` directory, to inline every asset instead (one file).
+    online_tiles : str, optional
+        A tile URL template (``{z}/{x}/{y}``) offered as an extra base layer.
+
+    Raises
+    ------
+    InvalidInputError
+        When a frame has no CRS, ``lang`` is unknown, or inline assets are missing.
+    """
+    text = words(lang)
+    if page.villages.crs is None:
+        raise InvalidInputError("villages have no CRS")
+    tolerance = _TOLERANCE_M[detail]
+    villages = display_geometry(page.villages, tolerance_m=tolerance)
+    fmap = folium.Map(location=list(_FALLBACK_CENTRE), zoom_start=9, tiles=None,
+                      control_scale=True, attributionControl=False)  # fmt: skip
+    L.offline_assets(fmap, assets_url=assets_url, own_assets_url=own_assets_url,
+                     inline_assets_dir=inline_assets_dir)  # fmt: skip
+    root: Any = fmap.get_root()
+    title = f"{text['title']} — {page.title}"
+    root.header.add_child(branca.element.Element(f"<title>{html.escape(title)}</title>"),
+                          name="title")  # fmt: skip
+    if page.nav is not None:
+        nav = page.nav
+        down = (nav.down_title, nav.down) if nav.down else None
+        root.html.add_child(branca.element.Element(L.nav_html(page.title, nav.up, down, nav.extra)))
+    if len(villages):
+        minx, miny, maxx, maxy = villages.total_bounds
+        fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+
+    _base_layers(fmap, page, text, online_tiles)
+    if len(villages):
+        collection = village_collection(villages, lang=lang, detail=detail,
+                                        village_url=page.village_url)  # fmt: skip
+        fields = [[text["verdict"], "verdict_label"], [text["households"], "households"],
+                  [text["without"], "without"], [text["best_carrier"], "best_carrier"],
+                  [text["signal"], "signal"], [text["readings"], "readings"],
+                  [text["last_reading"], "last_reading"],
+                  [text["open_village"], "link", "url"]]  # fmt: skip
+        L.feature_layer(collection, {
+            "colourBy": "verdict", "colours": VERDICT_COLOURS, "className": L.VILLAGE_CLASS,
+            "style": {"color": "#333333", "weight": 1.5, "fillOpacity": 0.55},
+            "title": "name", "fields": fields, "tooltip": "name",
+        }, name=text["villages_layer"]).add_to(fmap)  # fmt: skip
+    if page.dead_zones is not None and len(page.dead_zones):
+        zones = display_geometry(page.dead_zones, tolerance_m=tolerance)
+        L.feature_layer(dead_zone_collection(zones, lang=lang), {
+            "colourBy": "verdict", "colours": VERDICT_COLOURS, "strokeByColour": True,
+            "className": L.DEAD_ZONE_CLASS, "tooltip": "label", "title": "label",
+            "style": {"weight": 2, "dashArray": "6 4", "fillOpacity": 0.25},
+            "fields": [[text["area"], "area_km2"], [text["households"], "households"],
+                       [text["carriers_absent"], "carriers_absent"],
+                       [text["nearest_site"], "nearest_site_m"]],
+        }, name=text["dead_zones_layer"]).add_to(fmap)  # fmt: skip
+    if page.cells is not None and len(page.cells):
+        _hex_layers(fmap, page.cells, lang=lang, canvas=detail == "overview")
+    if page.sites is not None and len(page.sites):
+        sites = page.sites
+        L.feature_layer(site_collection(sites, sector_wedges(sites), lang=lang), {
+            "colourBy": "carrier", "colours": CARRIER_COLOURS, "strokeByColour": True,
+            "className": L.SITE_CLASS, "radius": 5, "tooltip": "label", "title": "label",
+            "style": {"weight": 2, "fillOpacity": 0.5},
+            "fields": [[text["carrier"], "carrier"], [text["radio"], "radio"],
+                       [text["azimuth"], "azimuth"]],
+        }, name=text["sites_layer"], show=detail == "full").add_to(fmap)  # fmt: skip
+    if len(villages):
+        centres = gpd.GeoDataFrame({"name": villages["name"].astype(str)},
+                                   geometry=_centre_points(villages), crs=CRS_WGS84)  # fmt: skip
+        L.feature_layer(centres.to_geo_dict(drop_id=True), {
+            "className": L.CENTRE_CLASS, "tooltip": "name",
+            "radius": 3 if detail == "overview" else 4,
+            "style": {"color": "#222222", "fillColor": "#222222", "fillOpacity": 1, "weight": 1},
+        }, name=text["centres_layer"], show=detail == "full").add_to(fmap)  # fmt: skip
+
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    fmap.get_root().add_child(L.Legend(_legend(page, lang)))  # type: ignore[attr-defined]
+    rendered: str = root.render()
+    return rendered
 
 
-def _centre_points(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _base_layers(fmap: folium.Map, page: MapPage, text: dict[str, str],
+                 online_tiles: str | None) -> None:  # fmt: skip
+    if isinstance(page.hillshade, Hillshade):
+        url = "data:image/png;base64," + base64.b64encode(page.hillshade.png).decode()
+        bounds = page.hillshade.leaflet_bounds()
+    elif isinstance(page.hillshade, str) and page.hillshade_bounds is not None:
+        url, bounds = page.hillshade, page.hillshade_bounds
+    else:
+        url, bounds = "", []
+    if url:
+        # A base layer: Leaflet draws the Web-Mercator PNG over its bounds.
+        overlay = f"L.imageOverlay({L.js_literal(url)}, {L.js_literal(bounds)}, {{opacity: 0.7}})"
+        L.ScriptLayer(overlay, name=text["hillshade"], overlay=False).add_to(fmap)
+    if online_tiles:
+        folium.TileLayer(online_tiles, attr="©", name=text["online_tiles"], overlay=False,
+                         show=not url).add_to(fmap)  # fmt: skip
+
+
+def _hex_layers(fmap: folium.Map, cells: gpd.GeoDataFrame, *, lang: Lang, canvas: bool) -> None:
+    """One layer per (carrier, radio); only the first is shown when the page opens."""
+    text = words(lang)
+    cells = cells.to_crs(CRS_WGS84)
+    classes = list(CELL_CLASSES)
+    options = {
+        "colours": [CELL_CLASS_COLOURS[c] for c in classes],
+        "labels": [CELL_CLASS_LABELS[lang][c] for c in classes],
+        "evidence": [EVIDENCE_LABELS[lang][e] for e in EVIDENCE_ORDER],
+        "readings": text["readings"], "className": L.HEX_CLASS, "canvas": canvas,
+    }  # fmt: skip
+    groups = cells.groupby([cells["carrier"].astype(str), cells["radio"].astype(str)], sort=True)
+    for number, ((carrier, radio), group) in enumerate(groups):
+        klass = pd.Categorical(group["cell_class"].fillna("unknown"), categories=classes)
+        evidence = pd.Categorical(group["evidence"].fillna("none"), categories=EVIDENCE_ORDER)
+        data = {
+            "s": 10**5,
+            "c": encode_rings(group.geometry.to_numpy()),
+            "v": np.where(klass.codes < 0, classes.index("unknown"), klass.codes).tolist(),
+            "e": np.where(evidence.codes < 0, 2, evidence.codes).tolist(),
+            "n": pd.to_numeric(group["count"]).fillna(0).astype(int).tolist(),
+        }
+        name = f"{text['hex_layer']}: {carrier} ({radio.upper()})"
+        L.hex_layer(data, options, name=name, show=number == 0).add_to(fmap)
+
+
+def _legend(page: MapPage, lang: Lang) -> list[tuple[str, list[tuple[str, str]]]]:
+    text = words(lang)
+    sections = [(text["legend_title"], [(VERDICT_COLOURS[v], VERDICT_LABELS[lang][v])
+                                        for v in VERDICT_COLOURS])]  # fmt: skip
+    if page.cells is not None and len(page.cells):
+        sections.append((text["legend_cells"], [(CELL_CLASS_COLOURS[c], CELL_CLASS_LABELS[lang][c])
+                                                for c in CELL_CLASSES]))  # fmt: skip
+    if page.sites is not None and len(page.sites) and "carrier" in page.sites:
+        present = sorted(set(page.sites["carrier"].dropna().astype(str)))
+        sections.append((text["legend_sites"],
+                         [(CARRIER_COLOURS.get(c, OTHER_CARRIER_COLOUR), c)
+                          for c in present]))  # fmt: skip
+    return sections
+
+
+def _centre_points(villages: gpd.GeoDataFrame) -> np.ndarray:
     """Village centres: the recorded centre, else a point inside the polygon."""
-    points = villages.geometry.representative_point()
+    points = villages.geometry.representative_point().to_numpy()
     if {"centre_lon", "centre_lat"} <= set(villages.columns):
-        lon = pd.to_numeric(villages["centre_lon"], errors="coerce")
-        lat = pd.to_numeric(villages["centre_lat"], errors="coerce")
+        lon = pd.to_numeric(villages["centre_lon"], errors="coerce").round(5)
+        lat = pd.to_numeric(villages["centre_lat"], errors="coerce").round(5)
         known = (lon.notna() & lat.notna()).to_numpy()
-        given = gpd.points_from_xy(lon.fillna(0.0), lat.fillna(0.0), crs=villages.crs)
-        points = gpd.GeoSeries(
-            [g if k else p for g, p, k in zip(given, points, known, strict=True)],
-            index=villages.index,
-            crs=villages.crs,
-        )
-    return gpd.GeoDataFrame({"name": villages["name"].astype(str)}, geometry=points)
-
-
-def _offline_assets(fmap: folium.Map, *, assets_url: str, inline_assets_dir: Path | None) -> None:
-    """Make the page load nothing but Leaflet, from the service or inlined."""
-    # Instance attributes: folium's class-level lists must stay untouched.
-    if inline_assets_dir is None:
-        base = assets_url.rstrip("/")
-        fmap.default_js = [("leaflet", f"{base}/leaflet.js")]
-        fmap.default_css = [("leaflet_css", f"{base}/leaflet.css")]
-        return
-    js_path, css_path = inline_assets_dir / "leaflet.js", inline_assets_dir / "leaflet.css"
-    if not (js_path.is_file() and css_path.is_file()):
-        raise InvalidInputError(f"Leaflet assets not found in {inline_assets_dir}")
-    fmap.default_js = []
-    fmap.default_css = []
-    header = fmap.get_root().header  # type: ignore[attr-defined]
-    header.add_child(
-        branca.element.Element(f"<style>{css_path.read_text(encoding='utf-8')}</style>"),
-        name="leaflet_css_inline",
-        index=0,
-    )
-    header.add_child(
-        branca.element.Element(f"<script>{js_path.read_text(encoding='utf-8')}</script>"),
-        name="leaflet_inline",
-        index=1,
-    )
+        given = gpd.points_from_xy(lon.fillna(0.0), lat.fillna(0.0))
+        points = np.where(known, np.asarray(given), points)
+    return points
 
 
 def render_commune_map(
@@ -218,37 +259,13 @@ def render_commune_map(
     lang: Lang = "vi",
     assets_url: str = "/static/leaflet",
     inline_assets_dir: Path | None = None,
+    **page_options: Any,
 ) -> str:
     """Render a commune's villages, coloured by verdict, as a standalone HTML page.
 
-    Parameters
-    ----------
-    villages_gdf : geopandas.GeoDataFrame
-        Villages with a CRS and at least ``id``, ``name``, ``geometry``; the
-        columns ``verdict``, ``households``, ``households_without_signal``,
-        ``best_carrier``, ``centre_lon``/``centre_lat`` are shown when present.
-    dead_zones : geopandas.GeoDataFrame, optional
-        Dead-zone polygons with ``verdict`` (and ``area_km2``, ``households``).
-    commune_name : str
-        Shown in the page title.
-    lang : {"vi", "en"}
-        Language of the legend, tooltips and popups (Vietnamese by default).
-    assets_url : str
-        URL prefix under which ``leaflet.js`` and ``leaflet.css`` are served.
-    inline_assets_dir : pathlib.Path, optional
-        Directory holding ``leaflet.js``/``leaflet.css`` to inline instead of
-        linking, for a single file that opens offline.
-
-    Returns
-    -------
-    str
-        The HTML page.
-
-    Raises
-    ------
-    InvalidInputError
-        When ``villages_gdf`` has no CRS, ``lang`` is unknown, or the inline
-        assets are missing.
+    ``page_options`` are further :class:`MapPage` fields (``cells``,
+    ``sites``, ``hillshade``, ``nav``, ...) and :func:`render_map` options
+    (``own_assets_url``, ``online_tiles``).
 
     Examples
     --------
@@ -260,83 +277,9 @@ def render_commune_map(
     >>> "Lõm sóng (sóng chập chờn)" in page and "/static/leaflet/leaflet.js" in page
     True
     """
-    if lang not in _TEXT:
-        raise InvalidInputError(f"unknown language {lang!r}, expected 'vi' or 'en'")
-    if villages_gdf.crs is None:
-        raise InvalidInputError("villages have no CRS")
-    villages = villages_gdf.to_crs(CRS_WGS84)
-    text = _TEXT[lang]
-
-    fmap = folium.Map(
-        location=list(_FALLBACK_CENTRE),
-        zoom_start=9,
-        tiles=None,
-        control_scale=True,
-        attributionControl=False,
-    )
-    _offline_assets(fmap, assets_url=assets_url, inline_assets_dir=inline_assets_dir)
-    title = f"{text['title']} — {commune_name}"
-    fmap.get_root().header.add_child(  # type: ignore[attr-defined]
-        branca.element.Element(f"<title>{html.escape(title)}</title>"), name="title"
-    )
-
-    if len(villages):
-        minx, miny, maxx, maxy = villages.total_bounds
-        fmap.fit_bounds([[miny, minx], [maxy, maxx]])
-        display = _village_properties(villages, lang)
-        fields = ["name", "verdict_label", "households_text", "without_text", "best_carrier_text"]
-        aliases = [
-            text["village"],
-            text["verdict"],
-            text["households"],
-            text["without"],
-            text["best_carrier"],
-        ]
-        folium.GeoJson(
-            display,
-            name=text["villages_layer"],
-            style_function=_village_style,
-            tooltip=folium.GeoJsonTooltip(fields=["name", "verdict_label"], aliases=aliases[:2]),
-            popup=folium.GeoJsonPopup(fields=fields, aliases=aliases),
-        ).add_to(fmap)
-
-    if dead_zones is not None and len(dead_zones):
-        if dead_zones.crs is None:
-            raise InvalidInputError("dead zones have no CRS")
-        zones = dead_zones.to_crs(CRS_WGS84)
-        verdict = zones["verdict"].astype(str)
-        zone_display = gpd.GeoDataFrame(
-            {
-                "verdict": verdict,
-                "label": verdict.map(VERDICT_LABELS[lang]).fillna(text["dead_zone"]),
-                "area_text": pd.to_numeric(zones.get("area_km2"), errors="coerce")
-                .round(2)
-                .astype(str),
-            },
-            geometry=zones.geometry.to_numpy(),
-            crs=CRS_WGS84,
-        )
-        folium.GeoJson(
-            zone_display,
-            name=text["dead_zones_layer"],
-            style_function=_dead_zone_style,
-            tooltip=folium.GeoJsonTooltip(
-                fields=["label", "area_text"], aliases=[text["dead_zone"], text["area"]]
-            ),
-        ).add_to(fmap)
-
-    if len(villages):
-        folium.GeoJson(
-            _centre_points(villages),
-            name=text["centres_layer"],
-            marker=folium.CircleMarker(
-                radius=4, color="#222222", fill=True, fill_opacity=1.0, class_name=CENTRE_CLASS
-            ),
-            tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=[text["village"]]),
-        ).add_to(fmap)
-
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    legend_items = [(VERDICT_COLOURS[v], VERDICT_LABELS[lang][v]) for v in VERDICT_COLOURS]
-    fmap.get_root().add_child(_Legend(text["legend_title"], legend_items))  # type: ignore[attr-defined]
-    page: str = fmap.get_root().render()
-    return page
+    render_keys = {"own_assets_url", "online_tiles", "detail"}
+    render_options = {k: v for k, v in page_options.items() if k in render_keys}
+    fields = {k: v for k, v in page_options.items() if k not in render_keys}
+    page = MapPage(villages_gdf, commune_name, dead_zones=dead_zones, **fields)
+    return render_map(page, lang=lang, assets_url=assets_url,
+                      inline_assets_dir=inline_assets_dir, **render_options)  # fmt: skip

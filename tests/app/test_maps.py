@@ -1,34 +1,64 @@
-"""GET /maps/communes/{id}: the commune's page, offline, Vietnamese by default."""
+"""GET /maps...: index, province, commune and village pages; offline, cached with ETags."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
+import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 
 from app.store import Store
 
-
-def js(text: str) -> str:
-    return json.dumps(text)[1:-1]
-
-
 FORBIDDEN = ("cdn.jsdelivr", "cdnjs", "unpkg", "code.jquery", "bootstrapcdn", "fonts.googleapis")
+HTML = "text/html; charset=utf-8"
 
 
-def test_commune_map_in_vietnamese(client: TestClient, loaded_store: Store) -> None:
+def feature_layers(page: str) -> list[dict]:  # type: ignore[type-arg]
+    decoder = json.JSONDecoder()
+    return [decoder.raw_decode(page, m.end())[0] for m in re.finditer(r"featureLayer\(", page)]
+
+
+@pytest.fixture
+def with_cells(loaded_store: Store) -> Store:
+    loaded_store.replace_cells(pd.DataFrame({
+        "h3": ["89415846573ffff", "89415846573ffff", "89415846547ffff"],
+        "carrier": ["Viettel", "VinaPhone", "Viettel"], "radio": ["lte", "lte", "lte"],
+        "p_usable": [0.95, 0.2, 0.02], "dbm": [-90.0, -112.0, -125.0],
+        "cell_class": ["good", "patchy", "no_signal"],
+        "evidence": ["measured", "measured", "predicted"], "count": [9, 4, 0],
+        "commune_id": ["thuong-nong"] * 3, "lat": [22.565] * 3, "lon": [105.495] * 3,
+    }))  # fmt: skip
+    return loaded_store
+
+
+def test_commune_map_in_vietnamese(client: TestClient, with_cells: Store) -> None:
     response = client.get("/maps/communes/thuong-nong")
 
     assert response.status_code == 200
-    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["content-type"] == HTML
     page = response.text
-    assert "Trắng sóng (không có sóng)" in page
-    assert "Lõm sóng (sóng chập chờn)" in page
-    # Folium embeds the GeoJSON with \u escapes.
-    assert js("Bản Giòng") in page and js("Nà Tà") in page
-    assert js("Đống Đa 1") not in page  # another commune's village
-    assert page.count('"type": "Polygon"') == 2 + 1  # two villages, one dead zone
+    assert "Trắng sóng (không có sóng)" in page and "Lõm sóng (sóng chập chờn)" in page
+    villages, zones, _sites, centres = feature_layers(page)
+    assert [f["properties"]["name"] for f in villages["features"]] == ["Bản Giòng", "Nà Tà"]
+    giong = villages["features"][0]["properties"]
+    assert giong["households"] == "98" and giong["without"] == "40"
+    assert giong["url"] == "/maps/villages/ban-giong"
+    assert giong["signal"] == ["Viettel (LTE): 5% · dự báo", "VinaPhone (LTE): 60% · đo thực tế"]
+    assert [f["properties"]["verdict"] for f in zones["features"]] == ["patchy"]
+    assert len(centres["features"]) == 2
+    assert page.count("lomsong.hexLayer(") == 2  # Viettel LTE, VinaPhone LTE
+    # Links up (index, province), down (villages), the report and English.
+    for href in (
+        "/maps",
+        "/maps/provinces/tuyen-quang",
+        "/maps/villages/na-ta",
+        "/reports/communes/thuong-nong",
+        "/maps/communes/thuong-nong?lang=en",
+    ):
+        assert f'href="{href}"' in page
 
 
 def test_commune_map_in_english(client: TestClient, loaded_store: Store) -> None:
@@ -36,21 +66,109 @@ def test_commune_map_in_english(client: TestClient, loaded_store: Store) -> None
 
     assert "Patchy signal" in page
     assert "Trắng sóng" not in page
+    assert 'href="/maps/villages/na-ta?lang=en"' in page
 
 
-def test_commune_map_loads_assets_from_the_service_only(
-    client: TestClient, loaded_store: Store
+def test_pages_load_assets_from_the_service_only(client: TestClient, with_cells: Store) -> None:
+    for url in ("/maps", "/maps/provinces/tuyen-quang", "/maps/communes/thuong-nong",
+                "/maps/villages/ban-giong", "/reports/communes/thuong-nong"):  # fmt: skip
+        page = client.get(url).text
+        assets = re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', page)
+        assert all(a.startswith("/static/") for a in assets), (url, assets)
+        assert not re.search(r"https?://", page), url
+        assert not any(host in page for host in FORBIDDEN), url
+        for asset in assets:
+            assert client.get(asset).status_code == 200
+
+
+def test_index_lists_provinces_districts_communes(client: TestClient, loaded_store: Store) -> None:
+    page = client.get("/maps").text
+
+    assert '<a href="/maps/provinces/tuyen-quang">Tỉnh Tuyên Quang</a>' in page
+    assert "Huyện Na Hang" in page and "Huyện Chiêm Hóa" in page
+    assert '<a href="/maps/communes/linh-phu">Linh Phú</a>' in page
+    assert '"ban giong","/maps/villages/ban-giong"' in page
+
+
+def test_province_overview(client: TestClient, with_cells: Store) -> None:
+    response = client.get("/maps/provinces/tuyen-quang")
+
+    assert response.status_code == 200
+    page = response.text
+    villages = feature_layers(page)[0]
+    assert sorted(f["properties"]["id"] for f in villages["features"]) == [
+        "ban-giong", "dong-da-1", "na-ta",
+    ]  # fmt: skip
+    assert "signal" not in villages["features"][0]["properties"]  # short popups
+    assert '"canvas":true' in page  # res-8 hexagons on a canvas
+    assert 'href="/maps/communes/linh-phu"' in page and 'href="/maps"' in page
+    assert client.get("/maps/provinces/nowhere").status_code == 404
+
+
+def test_village_map_links_up(client: TestClient, with_cells: Store) -> None:
+    page = client.get("/maps/villages/ban-giong").text
+
+    villages = feature_layers(page)[0]
+    assert [f["properties"]["name"] for f in villages["features"]] == ["Bản Giòng"]
+    for href in ("/maps", "/maps/provinces/tuyen-quang", "/maps/communes/thuong-nong"):
+        assert f'href="{href}"' in page
+    assert client.get("/maps/villages/nowhere").status_code == 404
+
+
+def test_etag_and_304(client: TestClient, loaded_store: Store) -> None:
+    first = client.get("/maps/communes/thuong-nong")
+    etag = first.headers["etag"]
+
+    again = client.get("/maps/communes/thuong-nong", headers={"If-None-Match": etag})
+    english = client.get("/maps/communes/thuong-nong?lang=en")
+
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    assert english.headers["etag"] != etag
+
+
+def test_new_results_invalidate_the_cached_page(
+    client: TestClient, loaded_store: Store, results: pd.DataFrame
 ) -> None:
-    page = client.get("/maps/communes/thuong-nong").text
+    before = client.get("/maps/communes/thuong-nong")
+    version = loaded_store.results_version()
 
-    urls = re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', page)
-    assert urls == ["/static/leaflet/leaflet.js", "/static/leaflet/leaflet.css"]
-    assert not re.search(r"https?://", page)
-    assert not any(host in page for host in FORBIDDEN)
-    for url in urls:
-        asset = client.get(url)
-        assert asset.status_code == 200
-        assert len(asset.content) > 10_000
+    loaded_store.save_results(results.assign(verdict="no_signal"))
+    after = client.get(
+        "/maps/communes/thuong-nong", headers={"If-None-Match": before.headers["etag"]}
+    )
+
+    assert loaded_store.results_version() == version + 1
+    assert after.status_code == 200
+    assert after.headers["etag"] != before.headers["etag"]
+    verdicts = {f["properties"]["verdict"] for f in feature_layers(after.text)[0]["features"]}
+    assert verdicts == {"no_signal"}
+
+
+def test_hillshade_from_the_dem(
+    client: TestClient, loaded_store: Store, results: pd.DataFrame, tmp_path: Path
+) -> None:
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    dem = tmp_path / "dem.tif"
+    hills = np.add.outer(np.sin(np.arange(200) / 9), np.cos(np.arange(200) / 7)) * 300 + 500
+    profile = {"driver": "GTiff", "width": 200, "height": 200, "count": 1, "dtype": "float32"}
+    origin = from_origin(105.44, 22.60, 0.0005, 0.0005)
+    with rasterio.open(dem, "w", crs="EPSG:4326", transform=origin, **profile) as out:
+        out.write(hills.astype("float32"), 1)
+    loaded_store.set_meta({"dem_path": str(dem)})
+    loaded_store.save_results(results)  # new results: the cached page is stale
+
+    page = client.get("/maps/communes/thuong-nong").text
+    (url,) = re.findall(r'"(/maps/hillshade/[0-9a-f]{16}\.png)"', page)
+    image = client.get(url)
+
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.content.startswith(b"\x89PNG")
+    assert "immutable" in image.headers["cache-control"]
+    assert client.get("/maps/hillshade/0123456789abcdef.png").status_code == 404
 
 
 def test_unknown_commune_is_404(client: TestClient, loaded_store: Store) -> None:

@@ -117,6 +117,8 @@ def test_dead_zones(client: TestClient, loaded_store: Store) -> None:
         "village_ids": ["ban-giong"],
         "carriers_absent": ["Viettel"],
         "nearest_site_m": 2600.0,
+        "district": "Na Hang",
+        "province": "Tuyên Quang",
     }
     no_signal = client.get("/api/v1/dead-zones?verdict=no_signal").json()
     assert [f["properties"]["id"] for f in no_signal["features"]] == ["linh-phu-dz-001"]

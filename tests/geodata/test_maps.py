@@ -1,4 +1,4 @@
-"""geodata.maps.render_commune_map: offline, one polygon per village, bilingual legend."""
+"""geodata.maps: offline pages, one polygon per village, bilingual legend, light hexagons."""
 
 from __future__ import annotations
 
@@ -7,15 +7,20 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
 from geodata.errors import InvalidInputError
-from geodata.maps import VILLAGE_CLASS, render_commune_map
+from geodata.maps import MapPage, Nav, render_commune_map, render_index_page, render_map
+from geodata.maps.display import display_geometry, encode_rings, sector_wedges
+from geodata.maps.features import signal_lines
 
 # Hosts folium would load from by default; the page must name none of them.
 FORBIDDEN = ("cdn.jsdelivr", "cdnjs", "unpkg", "code.jquery", "bootstrapcdn", "fonts.googleapis")
 LEAFLET_DIST = Path(__file__).resolve().parents[2] / "node_modules" / "leaflet" / "dist"
+WGS84 = "EPSG:4326"
 
 
 @pytest.fixture
@@ -28,20 +33,44 @@ def villages() -> gpd.GeoDataFrame:
             "households": [98, 40, 61, 30],
             "households_without_signal": [98, 12, 0, None],
             "best_carrier": [None, "VinaPhone", "Viettel", None],
+            "carriers": [
+                {"VinaPhone": {"radio": "lte", "centre_p_usable": 0.05, "evidence": "measured"}},
+                None,
+                None,
+                None,
+            ],
+            "readings_count": [12, 0, 3, 0],
+            "last_reading": ["2026-01-05T03:00:00+00:00", None, None, None],
         },
         geometry=[
             shapely.box(105.49 + 0.01 * i, 22.56, 105.495 + 0.01 * i, 22.57) for i in range(4)
         ],
-        crs="EPSG:4326",
+        crs=WGS84,
     )
 
 
 @pytest.fixture
 def zones() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {"id": ["z"], "verdict": ["no_signal"], "area_km2": [0.31]},
+        {"id": ["z"], "verdict": ["no_signal"], "area_km2": [0.31], "carriers_absent": [["A"]]},
         geometry=[shapely.box(105.491, 22.561, 105.494, 22.564)],
-        crs="EPSG:4326",
+        crs=WGS84,
+    )
+
+
+@pytest.fixture
+def cells() -> gpd.GeoDataFrame:
+    hexes = [shapely.Point(105.49 + 0.002 * i, 22.565).buffer(0.001, 3) for i in range(3)]
+    return gpd.GeoDataFrame(
+        {
+            "carrier": ["Viettel", "Viettel", "VinaPhone"],
+            "radio": ["lte", "lte", "umts"],
+            "cell_class": ["good", "no_signal", "patchy"],
+            "evidence": ["measured", "predicted", "measured"],
+            "count": [5, 0, 3],
+        },
+        geometry=hexes,
+        crs=WGS84,
     )
 
 
@@ -49,20 +78,28 @@ def asset_urls(page: str) -> list[str]:
     return re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', page)
 
 
+def collections(page: str, function: str = "featureLayer") -> list[dict]:  # type: ignore[type-arg]
+    """The JSON data passed to ``lomsong.<function>(data, options)`` calls in the page."""
+    decoder = json.JSONDecoder()
+    out = []
+    for match in re.finditer(rf"lomsong\.{function}\(", page):
+        data, _ = decoder.raw_decode(page, match.end())
+        out.append(data)
+    return out
+
+
 def test_vietnamese_by_default(villages: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> None:
     page = render_commune_map(villages, dead_zones=zones, commune_name="Thượng Nông")
 
-    for label in (
-        "Trắng sóng (không có sóng)",
-        "Lõm sóng (sóng chập chờn)",
-        "Có sóng",
-        "Chưa đủ dữ liệu",
-        "Thượng Nông",
-    ):
+    for label in ("Trắng sóng (không có sóng)", "Lõm sóng (sóng chập chờn)", "Có sóng",
+                  "Chưa đủ dữ liệu", "Thượng Nông", "Hộ không có sóng dùng được"):  # fmt: skip
         assert label in page
-    # Popup aliases and feature data are embedded as JSON, with \u escapes.
-    assert json.dumps("Hộ không có sóng dùng được")[1:-1] in page
-    assert json.dumps("Trắng sóng (không có sóng)")[1:-1] in page  # the popup's verdict
+    props = collections(page)[0]["features"][0]["properties"]
+    assert props["name"] == "Bản Giòng"
+    assert props["verdict_label"] == "Trắng sóng (không có sóng)"
+    assert props["signal"] == ["VinaPhone (LTE): 5% · đo thực tế"]
+    assert (props["households"], props["without"], props["readings"]) == ("98", "98", "12")
+    assert props["last_reading"] == "2026-01-05"
     assert "Patchy signal" not in page
 
 
@@ -74,21 +111,28 @@ def test_english_on_request(villages: gpd.GeoDataFrame) -> None:
     assert "Trắng sóng" not in page
 
 
-def test_each_village_is_one_styled_polygon(villages: gpd.GeoDataFrame) -> None:
+def test_one_feature_per_village_with_its_verdict(villages: gpd.GeoDataFrame) -> None:
     page = render_commune_map(villages, commune_name="Thượng Nông")
 
-    # One style rule per verdict present, each carrying the village class.
-    for colour in ("#d7191c", "#fdae61", "#1a9641", "#9e9e9e"):
-        assert re.search(rf'"className": "{VILLAGE_CLASS}"[^}}]*"fillColor": "{colour}"', page)
-    assert page.count('"type": "Polygon"') == len(villages)
+    village_layer, centres = collections(page)
+    assert [f["geometry"]["type"] for f in village_layer["features"]] == ["Polygon"] * 4
+    verdicts = [f["properties"]["verdict"] for f in village_layer["features"]]
+    assert verdicts == ["no_signal", "patchy", "covered", "unknown"]
+    assert len(centres["features"]) == 4
+    assert '"className":"lomsong-village"' in page
 
 
-def test_loads_only_leaflet_from_the_given_url(
+def test_loads_only_leaflet_and_our_files_from_the_given_urls(
     villages: gpd.GeoDataFrame, zones: gpd.GeoDataFrame
 ) -> None:
     page = render_commune_map(villages, dead_zones=zones, commune_name="X", assets_url="/s/lf/")
 
-    assert asset_urls(page) == ["/s/lf/leaflet.js", "/s/lf/leaflet.css"]
+    assert asset_urls(page) == [
+        "/s/lf/leaflet.js",
+        "/static/lomsong/lomsong-map.js",
+        "/s/lf/leaflet.css",
+        "/static/lomsong/lomsong-map.css",
+    ]
     assert not re.search(r"https?://", page)
     assert not any(host in page for host in FORBIDDEN)
 
@@ -97,7 +141,7 @@ def test_inline_assets_make_a_single_offline_file(villages: gpd.GeoDataFrame) ->
     page = render_commune_map(villages, commune_name="X", inline_assets_dir=LEAFLET_DIST)
 
     assert asset_urls(page) == []
-    assert "L.map(" in page and ".leaflet-container" in page
+    assert "L.map(" in page and ".leaflet-container" in page and "hexLayer" in page
     assert not any(host in page for host in FORBIDDEN)
 
 
@@ -111,7 +155,7 @@ def test_folium_defaults_are_left_alone(villages: gpd.GeoDataFrame) -> None:
 
 
 def test_empty_commune_still_renders() -> None:
-    empty = gpd.GeoDataFrame({"id": [], "name": []}, geometry=[], crs="EPSG:4326")
+    empty = gpd.GeoDataFrame({"id": [], "name": []}, geometry=[], crs=WGS84)
 
     page = render_commune_map(empty, commune_name="X")
 
@@ -125,3 +169,112 @@ def test_refuses_missing_crs_and_unknown_language(villages: gpd.GeoDataFrame) ->
         render_commune_map(villages, commune_name="X", lang="fr")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="Leaflet assets not found"):
         render_commune_map(villages, commune_name="X", inline_assets_dir=Path("/nonexistent"))
+
+
+def test_hex_layers_per_carrier_and_radio(
+    villages: gpd.GeoDataFrame, cells: gpd.GeoDataFrame
+) -> None:
+    page = render_commune_map(villages, commune_name="X", cells=cells)
+
+    hexes = collections(page, "hexLayer")
+    assert [len(h["c"]) for h in hexes] == [2, 1]  # Viettel LTE, VinaPhone UMTS
+    assert hexes[0]["v"] == [0, 4]  # good, no_signal
+    assert hexes[0]["e"] == [0, 1] and hexes[0]["n"] == [5, 0]
+    # The layer control's names are JSON with \u escapes.
+    assert json.dumps("Sóng: Viettel (LTE)")[1:-1] in page
+    assert json.dumps("Sóng: VinaPhone (UMTS)")[1:-1] in page
+    assert "Sóng tốt (3–4 vạch)" in page  # the legend's signal section
+
+
+def test_sites_with_sector_wedges(villages: gpd.GeoDataFrame) -> None:
+    sites = pd.DataFrame({"site_id": ["s1", "s1"], "name": ["Trạm 1", "Trạm 1"],
+                          "carrier": ["Viettel", "Viettel"], "radio": ["lte", "lte"],
+                          "lon": [105.5, 105.5], "lat": [22.56, 22.56],
+                          "azimuth_deg": [90.0, np.nan]})  # fmt: skip
+
+    page = render_commune_map(villages, commune_name="X", sites=sites)
+
+    site_layer = collections(page)[1]
+    kinds = [f["geometry"]["type"] for f in site_layer["features"]]
+    assert kinds == ["Polygon", "Point"]  # one wedge (azimuth known), one point per site
+    wedge = shapely.geometry.shape(site_layer["features"][0]["geometry"])
+    assert wedge.centroid.x > 105.5  # pointing east
+
+
+def test_nav_links_up_and_down(villages: gpd.GeoDataFrame) -> None:
+    nav = Nav(up=[("Tất cả", "/maps")], down_title="Thôn", down=[("Bản Giòng", "/maps/villages/a")])
+
+    page = render_map(MapPage(villages, "Xã <X>", nav=nav))
+
+    assert '<a href="/maps">Tất cả</a>' in page
+    assert '<a href="/maps/villages/a">Bản Giòng</a>' in page
+    assert "Xã &lt;X&gt;" in page
+
+
+def test_overview_is_lighter(villages: gpd.GeoDataFrame) -> None:
+    full = render_map(MapPage(villages, "X"))
+    overview = render_map(MapPage(villages, "X"), detail="overview")
+
+    assert "signal" in collections(full)[0]["features"][0]["properties"]
+    assert "signal" not in collections(overview)[0]["features"][0]["properties"]
+    assert len(overview) < len(full)
+
+
+def test_display_geometry_simplifies_in_metres_and_rounds() -> None:
+    wiggly = shapely.Point(105.5, 22.5).buffer(0.01, 64)
+    frame = gpd.GeoDataFrame(geometry=[wiggly], crs=WGS84)
+
+    light = display_geometry(frame, tolerance_m=25.0).geometry.iloc[0]
+
+    assert shapely.get_num_coordinates(light) < shapely.get_num_coordinates(wiggly) / 2
+    coords = shapely.get_coordinates(light)
+    assert np.allclose(coords, np.round(coords, 5))
+    assert light.symmetric_difference(wiggly).area / wiggly.area < 0.05
+
+
+def test_encode_rings_round_trips() -> None:
+    hexagon = shapely.Point(105.4912345, 22.5654321).buffer(0.001, 2)
+
+    (encoded,) = encode_rings(np.array([hexagon]))
+
+    lat, lng = np.cumsum(encoded[0::2]) / 1e5, np.cumsum(encoded[1::2]) / 1e5
+    decoded = shapely.Polygon(np.column_stack([lng, lat]))
+    assert decoded.symmetric_difference(hexagon).area < 1e-2 * hexagon.area
+
+
+def test_sector_wedges_only_where_azimuth_is_known() -> None:
+    sites = pd.DataFrame({"lon": [105.5, 105.5], "lat": [22.5, 22.5],
+                          "azimuth_deg": [0.0, np.nan]})  # fmt: skip
+
+    north, omni = sector_wedges(sites)
+
+    assert omni is None
+    assert north.centroid.y > 22.5 and abs(north.centroid.x - 105.5) < 1e-4
+
+
+def test_signal_lines() -> None:
+    lines = signal_lines(
+        {"B": {"radio": "nr", "centre_p_usable": None, "evidence": "predicted"},
+         "A": {"radio": "lte", "centre_p_usable": 0.5, "evidence": "measured"}},
+        lang="en",
+    )  # fmt: skip
+
+    assert lines == ["A (LTE): 50% · measured", "B (NR): ? · predicted"]
+    assert signal_lines(None, lang="vi") == ["—"]
+
+
+def test_index_page_lists_the_hierarchy_and_search_entries() -> None:
+    communes = pd.DataFrame({"id": ["tn", "lp"], "name": ["Thượng Nông", "Linh Phú"],
+                             "district": ["Na Hang", "Chiêm Hóa"],
+                             "province": ["Tuyên Quang"] * 2})  # fmt: skip
+    villages = pd.DataFrame({"id": ["bg"], "name": ["Bản Giòng"], "commune_id": ["tn"],
+                             "verdict": ["patchy"]})  # fmt: skip
+
+    page = render_index_page(communes, villages, lang="vi")
+
+    assert '<a href="/maps/provinces/tuyen-quang">Tỉnh Tuyên Quang</a>' in page
+    assert "<h3>Huyện Chiêm Hóa</h3>" in page and "<h3>Huyện Na Hang</h3>" in page
+    assert '<a href="/maps/communes/tn">Thượng Nông</a>' in page
+    assert '["Bản Giòng","ban giong","/maps/villages/bg","Thôn/bản · Thượng Nông"]' in page
+    assert "1 thôn/bản: 1 lõm sóng" in page
+    assert asset_urls(page) == ["/static/lomsong/lomsong-map.css", "/static/lomsong/lomsong-map.js"]

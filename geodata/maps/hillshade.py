@@ -1,0 +1,147 @@
+"""A hillshade of the DEM as a PNG: the offline base layer of the map pages.
+
+The DEM is warped to Web Mercator (what Leaflet draws in, so an image
+overlay sits exactly) and shaded with the classic Horn-gradient formula
+(sun from the north-west, 45° high), in numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.warp
+from PIL import Image
+
+from geodata.errors import InvalidInputError
+
+WEB_MERCATOR = "EPSG:3857"
+#: Longest side of the image, in pixels: ~60 m per pixel over a commune.
+MAX_SIZE_PX = 1024
+
+
+@dataclass(frozen=True)
+class Hillshade:
+    """A PNG and the (south, west, north, east) bounds it covers, in degrees."""
+
+    png: bytes
+    bounds: tuple[float, float, float, float]
+
+    def leaflet_bounds(self) -> list[list[float]]:
+        """``[[south, west], [north, east]]``, as Leaflet wants them."""
+        south, west, north, east = self.bounds
+        return [[south, west], [north, east]]
+
+
+def shade(elevation: np.ndarray, *, pixel_m: float, azimuth: float = 315.0,
+          altitude: float = 45.0) -> np.ndarray:  # fmt: skip
+    """Illumination 0–1 of each cell (NaN stays NaN).
+
+    >>> shade(np.zeros((3, 3)), pixel_m=30.0)[1, 1].round(3)
+    np.float64(0.707)
+    """
+    dz_dy, dz_dx = np.gradient(elevation, pixel_m)
+    slope = np.arctan(np.hypot(dz_dx, dz_dy))
+    # Rows run southwards, so the northward gradient is -dz_dy.
+    aspect = np.arctan2(-dz_dx, dz_dy)
+    zenith = np.radians(90.0 - altitude)
+    sun = np.radians(azimuth)
+    lit = np.cos(zenith) * np.cos(slope) + np.sin(zenith) * np.sin(slope) * np.cos(sun - aspect)
+    return np.clip(lit, 0.0, 1.0)
+
+
+def render_hillshade(
+    dem_path: str | Path,
+    *,
+    bounds_wgs84: tuple[float, float, float, float] | None = None,
+    max_size: int = MAX_SIZE_PX,
+) -> Hillshade:
+    """Shade ``dem_path`` (optionally only ``(west, south, east, north)``) as a grey PNG.
+
+    Raises
+    ------
+    InvalidInputError
+        When the DEM cannot be read or does not cover the bounds.
+    """
+    try:
+        dataset = rasterio.open(dem_path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InvalidInputError(f"{dem_path}: not a readable raster ({exc})") from exc
+    with dataset:
+        if dataset.crs is None:
+            raise InvalidInputError(f"{dem_path}: the raster declares no CRS")
+        if bounds_wgs84 is None:
+            bounds = rasterio.warp.transform_bounds(dataset.crs, WEB_MERCATOR, *dataset.bounds)
+        else:
+            bounds = rasterio.warp.transform_bounds("EPSG:4326", WEB_MERCATOR, *bounds_wgs84)
+        left, bottom, right, top = bounds
+        if right <= left or top <= bottom:
+            raise InvalidInputError("empty hillshade bounds")
+        scale = max(right - left, top - bottom) / max_size
+        width = max(1, round((right - left) / scale))
+        height = max(1, round((top - bottom) / scale))
+        transform = rasterio.transform.from_bounds(left, bottom, right, top, width, height)
+        elevation = np.full((height, width), np.nan)
+        rasterio.warp.reproject(
+            rasterio.band(dataset, 1), elevation, dst_transform=transform, dst_crs=WEB_MERCATOR,
+            resampling=rasterio.warp.Resampling.bilinear, dst_nodata=np.nan,
+        )  # fmt: skip
+    south, west, north, east = _degrees(left, bottom, right, top)
+    if np.isnan(elevation).all():
+        raise InvalidInputError(f"{dem_path}: the DEM does not cover the area")
+    # Web Mercator stretches distances by 1/cos(latitude): ground metres per pixel.
+    pixel_m = scale * np.cos(np.radians((south + north) / 2))
+    lit = shade(elevation, pixel_m=pixel_m)
+    grey = np.nan_to_num(lit * 255, nan=0).astype(np.uint8)
+    alpha = np.where(np.isnan(lit), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(np.dstack([grey, alpha]), "LA").save(buffer, "PNG", optimize=True)
+    return Hillshade(buffer.getvalue(), (south, west, north, east))
+
+
+def _degrees(left: float, bottom: float, right: float, top: float) -> tuple[float, ...]:
+    west, south, east, north = rasterio.warp.transform_bounds(
+        WEB_MERCATOR, "EPSG:4326", left, bottom, right, top
+    )
+    return south, west, north, east
+
+
+def cached_hillshade(
+    dem_path: str | Path,
+    *,
+    cache_dir: Path,
+    bounds_wgs84: tuple[float, float, float, float] | None = None,
+    max_size: int = MAX_SIZE_PX,
+) -> tuple[str, Hillshade]:
+    """:func:`render_hillshade`, cached on disk; returns ``(key, hillshade)``.
+
+    The key hashes the DEM's path, size and modification time with the
+    bounds, so a new DEM makes a new image.
+    """
+    path = Path(dem_path)
+    stat = path.stat()
+    rounded = None if bounds_wgs84 is None else [round(float(b), 4) for b in bounds_wgs84]
+    source = json.dumps([str(path.resolve()), stat.st_size, stat.st_mtime_ns, rounded, max_size])
+    key = hashlib.sha256(source.encode()).hexdigest()[:16]
+    png_path, meta_path = cache_dir / f"hillshade-{key}.png", cache_dir / f"hillshade-{key}.json"
+    if png_path.is_file() and meta_path.is_file():
+        bounds = tuple(json.loads(meta_path.read_text()))
+        return key, Hillshade(png_path.read_bytes(), bounds)  # type: ignore[arg-type]
+    hillshade = render_hillshade(path, bounds_wgs84=bounds_wgs84, max_size=max_size)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    png_path.write_bytes(hillshade.png)
+    meta_path.write_text(json.dumps(list(hillshade.bounds)))
+    return key, hillshade
+
+
+def read_cached_png(cache_dir: Path, key: str) -> bytes | None:
+    """The cached PNG of ``key``, or ``None`` when ``key`` is malformed or not cached."""
+    if not (len(key) == 16 and all(c in "0123456789abcdef" for c in key)):
+        return None
+    path = cache_dir / f"hillshade-{key}.png"
+    return path.read_bytes() if path.is_file() else None

@@ -1,0 +1,151 @@
+"""Folium elements of the map pages: data layers drawn by ``lomsong-map.js``, legend, nav.
+
+Data layers are :class:`folium.map.Layer` subclasses, so the layer control
+lists them; their features are built in the browser by ``lomsong.featureLayer``
+and ``lomsong.hexLayer``, which write popups as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any, Final
+
+import branca.element
+import folium
+from folium.map import Layer
+
+from geodata.errors import InvalidInputError
+
+#: CSS classes on drawn features, so a browser test can count them.
+VILLAGE_CLASS: Final = "lomsong-village"
+DEAD_ZONE_CLASS: Final = "lomsong-dead-zone"
+CENTRE_CLASS: Final = "lomsong-village-centre"
+HEX_CLASS: Final = "lomsong-hex"
+SITE_CLASS: Final = "lomsong-site"
+
+STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
+#: Files of ours every map page loads (after Leaflet's).
+OWN_JS: Final = "lomsong-map.js"
+OWN_CSS: Final = "lomsong-map.css"
+
+
+def js_literal(value: Any) -> str:
+    """``value`` as JSON safe inside a ``<script>`` element (no ``</script>`` break-out)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+class ScriptLayer(Layer):
+    """A layer whose Leaflet object is the JavaScript expression ``expression``."""
+
+    _template = branca.element.Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = {{ this.expression }};
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, expression: str, *, name: str, overlay: bool = True, show: bool = True):
+        super().__init__(name=name, overlay=overlay, show=show)
+        self._name = "LomsongLayer"
+        self.expression = expression
+
+
+def feature_layer(
+    collection: dict[str, Any], options: dict[str, Any], *, name: str, show: bool = True
+) -> ScriptLayer:
+    """A GeoJSON FeatureCollection drawn by ``lomsong.featureLayer`` (see the JS for options)."""
+    return ScriptLayer(
+        f"lomsong.featureLayer({js_literal(collection)}, {js_literal(options)})",
+        name=name,
+        show=show,
+    )
+
+
+def hex_layer(
+    data: dict[str, Any], options: dict[str, Any], *, name: str, show: bool = True
+) -> ScriptLayer:
+    """Delta-encoded hexagons drawn by ``lomsong.hexLayer``."""
+    return ScriptLayer(
+        f"lomsong.hexLayer({js_literal(data)}, {js_literal(options)})", name=name, show=show
+    )
+
+
+_LEGEND_TEMPLATE: Final = """
+{% macro html(this, kwargs) %}
+<div class="lomsong-legend">
+  {% for title, items in this.sections %}
+  <h4>{{ title }}</h4>
+  {% for colour, label in items %}
+  <div><span class="lomsong-legend-swatch" style="background: {{ colour }};"></span>
+    {{- label }}</div>
+  {% endfor %}
+  {% endfor %}
+</div>
+{% endmacro %}
+"""
+
+
+class Legend(branca.element.MacroElement):
+    """A fixed legend box: titled sections of (colour, label) swatches."""
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+        super().__init__()
+        self._name = "LomsongLegend"
+        self.sections = [
+            (html.escape(title), [(colour, html.escape(label)) for colour, label in items])
+            for title, items in sections
+        ]
+        self._template = branca.element.Template(_LEGEND_TEMPLATE)
+
+
+def nav_html(title: str, up: list[tuple[str, str]], down: tuple[str, list[tuple[str, str]]] | None,
+             extra: list[tuple[str, str]]) -> str:  # fmt: skip
+    """The page header: breadcrumb links up the hierarchy, a list of links down it."""
+    crumbs = " › ".join(
+        f'<a href="{html.escape(url)}">{html.escape(label)}</a>' for label, url in up
+    )
+    parts = [f'<nav class="lomsong-nav"><div>{crumbs}</div><h1>{html.escape(title)}</h1>']
+    for label, url in extra:
+        parts.append(f'<a href="{html.escape(url)}">{html.escape(label)}</a> ')
+    if down is not None and down[1]:
+        heading, links = down
+        items = "".join(
+            f'<li><a href="{html.escape(url)}">{html.escape(label)}</a></li>'
+            for label, url in links
+        )
+        parts.append(
+            f"<details><summary>{html.escape(heading)}</summary><ul>{items}</ul></details>"
+        )
+    parts.append("</nav>")
+    return "".join(parts)
+
+
+def offline_assets(
+    fmap: folium.Map, *, assets_url: str, own_assets_url: str, inline_assets_dir: Path | None
+) -> None:
+    """Make the page load only Leaflet and our two files, from the service or inlined."""
+    # Instance attributes: folium's class-level lists must stay untouched.
+    if inline_assets_dir is None:
+        base, own = assets_url.rstrip("/"), own_assets_url.rstrip("/")
+        fmap.default_js = [("leaflet", f"{base}/leaflet.js"), ("lomsong", f"{own}/{OWN_JS}")]
+        fmap.default_css = [
+            ("leaflet_css", f"{base}/leaflet.css"),
+            ("lomsong_css", f"{own}/{OWN_CSS}"),
+        ]
+        return
+    js_path, css_path = inline_assets_dir / "leaflet.js", inline_assets_dir / "leaflet.css"
+    if not (js_path.is_file() and css_path.is_file()):
+        raise InvalidInputError(f"Leaflet assets not found in {inline_assets_dir}")
+    fmap.default_js = []
+    fmap.default_css = []
+    header = fmap.get_root().header  # type: ignore[attr-defined]
+    inline = [
+        ("style", css_path), ("style", STATIC_DIR / OWN_CSS),
+        ("script", js_path), ("script", STATIC_DIR / OWN_JS),
+    ]  # fmt: skip
+    for index, (tag, path) in enumerate(inline):
+        element = branca.element.Element(f"<{tag}>{path.read_text(encoding='utf-8')}</{tag}>")
+        header.add_child(element, name=f"lomsong_inline_{index}", index=index)
