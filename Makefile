@@ -50,6 +50,7 @@ pytest:
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench_aggregate.py
+	$(BIN)/python benchmarks/bench_ingest.py
 
 clean:
 	rm -rf $(VENV) node_modules var test-artifacts

@@ -12,8 +12,13 @@ import pandas as pd
 
 from app.config import default_assets_dir
 from app.geojson import write_feature_collection
+from app.store import Store
 from coverage.errors import CoverageError
 from geodata.errors import GeodataError
+
+# Kept literal so `lomsong --help` needs no heavy import; tests check they match.
+READING_FORMATS = ("csv", "json", "gnettrack", "opencellid")
+ROLES = ("collector", "planner", "admin")
 
 # Exit status for bad input (argparse uses 2 for bad arguments).
 EXIT_BAD_INPUT = 1
@@ -48,6 +53,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="load and serve the demo region")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+
+    ingest = commands.add_parser(
+        "ingest", help="store a readings file in the service's data dir (LOMSONG_DATA_DIR)"
+    )
+    ingest.add_argument("file", type=Path, help="the readings file")
+    ingest.add_argument("--format", choices=READING_FORMATS, default="csv", help="its layout")
+    ingest.add_argument("--tz", help="IANA time zone of a G-NetTrack log (Asia/Ho_Chi_Minh)")
+    ingest.add_argument("--mcc", type=int, help="G-NetTrack: the operator's MCC (452)")
+    ingest.add_argument("--mnc", type=int, help="G-NetTrack: the operator's MNC (4 = Viettel)")
+    ingest.add_argument(
+        "--no-refresh", action="store_true", help="do not re-judge the villages touched"
+    )
+
+    keys = commands.add_parser("keys", help="manage API keys (in LOMSONG_DATA_DIR)")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_commands.add_parser("create", help="create a key and print it (once)")
+    create.add_argument("--role", choices=ROLES, required=True)
+    create.add_argument("--name", help="who holds the key")
+    keys_commands.add_parser("list", help="list keys (ids and roles, never the secrets)")
+    revoke = keys_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("id", help="the key's id, as `keys list` shows it")
     return parser
 
 
@@ -128,6 +154,75 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_store() -> Store:
+    """The store of the service's data dir (``LOMSONG_DATA_DIR``), as the service opens it."""
+    from app.config import Settings
+
+    settings = Settings()
+    return Store(settings.db_path, device_salt=settings.device_salt)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from app.analysis import refresh_for_readings
+    from app.config import Settings
+    from app.ingest import ingest_file
+
+    positions: list[pd.DataFrame] = []
+
+    def remember(valid: pd.DataFrame) -> None:
+        positions.append(valid[["lat", "lon"]].drop_duplicates())
+
+    store = _open_store()
+    try:
+        report = ingest_file(
+            store,
+            args.file,
+            format=args.format,
+            tz=args.tz,
+            mcc=args.mcc,
+            mnc=args.mnc,
+            chunk_rows=Settings().import_chunk_rows,
+            on_stored=None if args.no_refresh else remember,
+        )
+        print(f"accepted   {report.accepted:>9}  new readings stored")
+        print(f"duplicates {report.duplicates:>9}  already stored")
+        print(f"rejected   {report.rejected_total:>9}")
+        for reason, count in sorted(report.rejected_by_reason.items()):
+            print(f"  {count:>9}  {reason}")
+        if positions:
+            touched = refresh_for_readings(store, pd.concat(positions).drop_duplicates())
+            print(f"villages re-judged: {len(touched)}")
+    finally:
+        store.close()
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from app.auth import create_key
+
+    store = _open_store()
+    try:
+        if args.keys_command == "create":
+            stored, key = create_key(store, args.role, name=args.name)
+            print(
+                f"created {stored.role} key {stored.id}" + (f" ({args.name})" if args.name else "")
+            )
+            print("it is shown only now; the service keeps only its hash:")
+            print(key)
+        elif args.keys_command == "list":
+            for k in store.api_keys():
+                state = f"revoked {k.revoked}" if k.revoked else "live"
+                print(f"{k.id}  {k.role:<9}  {k.created}  {state:<30}  {k.name or ''}")
+        elif not store.revoke_api_key(args.id):
+            print(f"lomsong: error: no live API key {args.id!r}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        else:
+            print(f"revoked {args.id}")
+    finally:
+        store.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lomsong`` command; returns the exit status.
 
@@ -136,7 +231,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["analyze", "--help"])  # doctest: +SKIP
     """
     args = _parser().parse_args(argv)
-    handlers = {"demo": _demo, "analyze": _analyze, "serve": _serve}
+    handlers = {
+        "demo": _demo,
+        "analyze": _analyze,
+        "serve": _serve,
+        "ingest": _ingest,
+        "keys": _keys,
+    }
     try:
         return handlers[args.command](args)
     except (GeodataError, CoverageError) as exc:

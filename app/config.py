@@ -17,6 +17,12 @@ PLACEHOLDER_SALT = "changethis"
 
 # 10 MB holds ~40,000 JSON readings: a long field day uploaded in one batch.
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+# A G-NetTrack log of a week's driving or an OpenCelliD measurement export runs
+# to hundreds of MB; imports are spooled to disk and parsed in chunks.
+DEFAULT_MAX_IMPORT_BYTES = 1024 * 1024 * 1024
+# Ten requests a second per key: far above any phone's upload pattern, low
+# enough that a runaway client cannot starve the field teams.
+DEFAULT_RATE_LIMIT_PER_MINUTE = 600
 
 
 def default_assets_dir() -> Path:
@@ -46,6 +52,14 @@ class Settings(BaseSettings):
     #: A tile URL template (``.../{z}/{x}/{y}.png``) offered as an extra base map on
     #: the map pages. Off by default: the pages work offline on the DEM hillshade.
     online_tiles: str | None = None
+    #: Largest file ``POST /api/v1/readings/import`` takes (after gunzip).
+    max_import_bytes: int = Field(default=DEFAULT_MAX_IMPORT_BYTES, gt=0)
+    #: Let uploads through without an API key; follows ``demo`` unless set.
+    allow_anonymous_upload: bool = False
+    #: Requests per minute per API key (per client address when anonymous).
+    rate_limit_per_minute: int = Field(default=DEFAULT_RATE_LIMIT_PER_MINUTE, gt=0)
+    #: Rows per parsed chunk of an imported file (memory is bounded by it).
+    import_chunk_rows: int = Field(default=100_000, gt=0)
 
     @property
     def db_path(self) -> Path:
@@ -56,6 +70,13 @@ class Settings(BaseSettings):
     def leaflet_dir(self) -> Path:
         """Leaflet's ``dist`` directory, served at ``/static/leaflet``."""
         return self.assets_dir / "leaflet" / "dist"
+
+    @model_validator(mode="after")
+    def _anonymous_upload_follows_demo(self) -> Settings:
+        # The demo is for a field team trying the app: uploads work without a key.
+        if "allow_anonymous_upload" not in self.model_fields_set:
+            self.allow_anonymous_upload = self.demo
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_salt(self) -> Settings:

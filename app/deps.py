@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, APIKeyQuery
 
+from app.auth import Caller, RateLimiter, Role, authenticate, authorize
 from app.config import Settings
+from app.errors import AuthenticationError
+from app.idempotency import Idempotency
 from app.pagecache import PageCache
+from app.refresh import RefreshWorker
 from app.store import Store
 
 
@@ -32,3 +37,96 @@ def get_page_cache(request: Request) -> PageCache:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 PageCacheDep = Annotated[PageCache, Depends(get_page_cache)]
+
+
+# --- who is calling: API keys, roles and rate limits ---------------------
+_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key (`lomsong keys create`)."
+)
+_KEY_QUERY = APIKeyQuery(
+    name="key", auto_error=False, description="The API key, as geosubmit clients send it."
+)
+
+
+def get_refresher(request: Request) -> RefreshWorker:
+    """The background worker that refreshes verdicts after uploads."""
+    refresher: RefreshWorker = request.app.state.refresher
+    return refresher
+
+
+def get_idempotency(request: Request) -> Idempotency:
+    """The ``Idempotency-Key`` bookkeeping of the app's store."""
+    idempotency: Idempotency = request.app.state.idempotency
+    return idempotency
+
+
+def identify(
+    request: Request, key: str | None, role: Role, *, action: str, anonymous: bool = False
+) -> Caller:
+    """Authenticate, authorise and rate-limit one request.
+
+    Parameters
+    ----------
+    request : Request
+    key : str or None
+        The API key the client sent.
+    role : Role
+        The role the request needs.
+    action : str
+        What the request does, for the 403 detail ("this key may not <action>").
+    anonymous : bool
+        Whether a request without a key passes when
+        ``settings.allow_anonymous_upload`` is on (uploads only).
+
+    Raises
+    ------
+    AuthenticationError, PermissionDeniedError, RateLimitedError
+    """
+    settings: Settings = request.app.state.settings
+    limiter: RateLimiter = request.app.state.rate_limiter
+    address = f"client:{request.client.host if request.client else 'unknown'}"
+    if not key and anonymous and settings.allow_anonymous_upload:
+        limiter.take(address)
+        return Caller(key=None, identity=address)
+    try:
+        stored = authenticate(request.app.state.store, key)
+    except AuthenticationError:
+        limiter.take(address)  # guessing keys costs tokens too
+        raise
+    caller = Caller(key=stored, identity=f"key:{stored.id}")
+    limiter.take(caller.identity)
+    authorize(stored, role, action=action)
+    return caller
+
+
+def require_upload(request: Request, key: str | None = Security(_KEY_HEADER)) -> Caller:
+    """A caller that may upload readings (a collector key, or anonymous when allowed)."""
+    return identify(request, key, Role.COLLECTOR, action="upload readings", anonymous=True)
+
+
+def require_geosubmit_upload(
+    request: Request,
+    header_key: str | None = Security(_KEY_HEADER),
+    query_key: str | None = Security(_KEY_QUERY),
+) -> Caller:
+    """As :func:`require_upload`, with the key also taken from ``?key=``."""
+    key = header_key or query_key
+    return identify(request, key, Role.COLLECTOR, action="upload readings", anonymous=True)
+
+
+def require_planner(request: Request, key: str | None = Security(_KEY_HEADER)) -> Caller:
+    """A caller that may read raw readings (planner or admin)."""
+    return identify(request, key, Role.PLANNER, action="read raw readings")
+
+
+def require_admin(request: Request, key: str | None = Security(_KEY_HEADER)) -> Caller:
+    """A caller that may manage keys, sites and villages (admin)."""
+    return identify(request, key, Role.ADMIN, action="manage keys, sites or villages")
+
+
+RefresherDep = Annotated[RefreshWorker, Depends(get_refresher)]
+IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
+UploaderDep = Annotated[Caller, Depends(require_upload)]
+GeosubmitUploaderDep = Annotated[Caller, Depends(require_geosubmit_upload)]
+PlannerDep = Annotated[Caller, Depends(require_planner)]
+AdminDep = Annotated[Caller, Depends(require_admin)]

@@ -37,12 +37,38 @@ class PayloadTooLargeError(ServiceError, ValueError):
     """A request body is larger than ``LOMSONG_MAX_BODY_BYTES``."""
 
 
+class AuthenticationError(ServiceError):
+    """No API key, or one that is unknown or revoked (the answer never says which)."""
+
+
+class PermissionDeniedError(ServiceError):
+    """A valid API key whose role does not allow the request."""
+
+
+class RateLimitedError(ServiceError):
+    """A key (or an anonymous client) sent more requests than its rate allows."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class IdempotencyMismatchError(UnprocessableError):
+    """An ``Idempotency-Key`` was reused with a different request."""
+
+
 # Most specific first: the first class an exception is an instance of wins.
 _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (NotFoundError, 404),
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
+    (RateLimitedError, 429),
     (PayloadTooLargeError, 413),
     (BadRequestError, 400),
     (UnprocessableError, 422),
+    # Bytes that are not UTF-8 or not JSON cannot be read at all: the client's request is bad.
+    (geodata_errors.BadEncodingError, 400),
+    (geodata_errors.BadJSONError, 400),
     (geodata_errors.MissingColumnError, 422),
     (geodata_errors.InvalidInputError, 422),
     (geodata_errors.CRSMismatchError, 422),
@@ -65,7 +91,9 @@ async def _domain_error_handler(request: Request, exc: Exception) -> JSONRespons
     if status >= 500:
         logger.exception("unhandled error on %s", request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal error"}, status_code=status)
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    # Some errors carry headers of their own (``Retry-After`` on a 429).
+    headers: dict[str, str] | None = getattr(exc, "headers", None)
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

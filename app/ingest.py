@@ -1,66 +1,83 @@
-"""Readings uploaded as JSON: lenient parsing, strict validation, storage, refresh."""
+"""Uploaded readings: lenient parsing, strict validation, storage, accounting.
+
+Every upload path (JSON batch, imported file, geosubmit, ``lomsong ingest``)
+ends in :func:`ingest_chunks`: each chunk is validated, its good rows stored
+in one transaction, its bad rows counted by reason. A callback learns which
+readings were new, so the service can refresh the villages they touch.
+"""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import pandas as pd
 
-from app.analysis import refresh_for_readings
-from app.errors import BadRequestError, PayloadTooLargeError, UnprocessableError
+from app.errors import UnprocessableError
 from app.store import Store
+from geodata.formats import ParsedChunk, parse_geosubmit, read_readings
 from geodata.readings import REQUIRED_COLUMNS, Rejection, validate_readings
 
-_SHAPE = "expected a JSON list of reading objects or an object with a 'readings' list"
+READINGS_SHAPE = "expected a JSON list of reading objects or an object with a 'readings' list"
+
+#: Rejections listed one by one in an answer; the rest are only counted.
+MAX_LISTED_REJECTIONS = 1000
+
+#: Called with the validated readings of each chunk that stored something new.
+OnStored = Callable[[pd.DataFrame], None]
 
 
 @dataclass
 class IngestReport:
-    """What happened to an uploaded batch (the body of the API's answer)."""
+    """What happened to an upload (the body of the API's answer).
+
+    ``rejected`` lists the first :data:`MAX_LISTED_REJECTIONS` rejections;
+    ``rejected_total`` and ``rejected_by_reason`` count all of them.
+    """
 
     accepted: int = 0
     duplicates: int = 0
+    ignored: int = 0
     rejected: list[Rejection] = field(default_factory=list)
-    villages_refreshed: list[str] = field(default_factory=list)
+    rejected_total: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+
+    def add_rejections(self, rejections: Iterable[Rejection]) -> None:
+        """Count rejections, listing them while there is room."""
+        ordered = sorted(rejections, key=lambda r: r.index)
+        room = MAX_LISTED_REJECTIONS - len(self.rejected)
+        self.rejected += ordered[: max(room, 0)]
+        self.rejected_total += len(ordered)
+        self.rejected_by_reason.update(f"{r.field}: {r.reason}" for r in ordered)
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON answer: counts, each rejection, and rejections by reason."""
-        rejected = sorted(self.rejected, key=lambda r: r.index)
-        by_reason = Counter(str(r.as_dict()["reason"]) for r in rejected)
+        """The JSON answer: counts, each listed rejection, and rejections by reason."""
         return {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
-            "rejected": [r.as_dict() for r in rejected],
-            "rejected_by_reason": dict(by_reason),
-            "villages_refreshed": self.villages_refreshed,
+            "rejected": [r.as_dict() for r in sorted(self.rejected, key=lambda r: r.index)],
+            "rejected_total": self.rejected_total,
+            "rejected_by_reason": dict(self.rejected_by_reason),
         }
 
 
-def parse_readings_body(body: bytes, *, max_bytes: int) -> tuple[pd.DataFrame, list[Rejection]]:
-    """Turn a JSON body into a raw readings table and per-item rejections.
+def parse_readings_payload(payload: Any) -> ParsedChunk:
+    """Turn a decoded JSON batch into a raw readings chunk and per-item rejections.
 
     The table's index is each reading's position in the uploaded list.
 
     Raises
     ------
-    PayloadTooLargeError, BadRequestError, UnprocessableError
-        For a body too large, empty or not JSON, or JSON of the wrong shape.
+    UnprocessableError
+        For JSON of the wrong shape.
     """
-    if len(body) > max_bytes:
-        raise PayloadTooLargeError(f"request body is larger than {max_bytes} bytes")
-    if not body.strip():
-        raise BadRequestError(f"request body is empty; {_SHAPE}")
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequestError(f"request body is not valid JSON: {exc}") from exc
     if isinstance(payload, dict) and "readings" in payload:
         payload = payload["readings"]
     if not isinstance(payload, list):
-        raise UnprocessableError(_SHAPE)
+        raise UnprocessableError(READINGS_SHAPE)
     objects = {i: item for i, item in enumerate(payload) if isinstance(item, dict)}
     rejected = [
         Rejection(i, "reading", "not a JSON object")
@@ -68,32 +85,138 @@ def parse_readings_body(body: bytes, *, max_bytes: int) -> tuple[pd.DataFrame, l
         if not isinstance(item, dict)
     ]
     frame = pd.DataFrame.from_records(list(objects.values()), index=list(objects.keys()))
-    for column in REQUIRED_COLUMNS:
-        if column not in frame.columns:
-            # A field missing from every row rejects each row, not the batch.
-            frame[column] = pd.Series(pd.NA, index=frame.index, dtype=object)
-    return frame, rejected
+    return ParsedChunk(readings=frame, rejected=rejected)
 
 
-def ingest_readings(
-    store: Store, frame: pd.DataFrame, *, rejected: list[Rejection] | None = None
+def _with_required_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add required columns absent from every row, so each row is rejected, not the batch."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if not missing:
+        return frame
+    frame = frame.copy()
+    for column in missing:
+        frame[column] = pd.Series(pd.NA, index=frame.index, dtype=object)
+    return frame
+
+
+def ingest_chunks(
+    store: Store,
+    chunks: Iterable[ParsedChunk],
+    *,
+    on_stored: OnStored | None = None,
+    lenient_columns: bool = False,
 ) -> IngestReport:
-    """Validate, store and account for a batch, then refresh touched villages.
+    """Validate and store parsed chunks one at a time, and account for every row.
 
     Parameters
     ----------
     store : Store
-    frame : pandas.DataFrame
-        Raw readings; the index gives each row's position in the upload.
-    rejected : list of Rejection, optional
-        Rejections already made while parsing (kept in the report).
+    chunks : iterable of ParsedChunk
+        Raw readings (index = row number in the upload) and parser rejections.
+    on_stored : callable, optional, keyword-only
+        Called with a chunk's validated readings when it stored new ones.
+    lenient_columns : bool, keyword-only
+        Reject each row for a required field absent from all rows (JSON
+        objects), instead of refusing the upload (a CSV header without it).
+
+    Returns
+    -------
+    IngestReport
+
+    Raises
+    ------
+    geodata.errors.MissingColumnError
+        When a chunk lacks a required column and ``lenient_columns`` is false.
     """
-    report = IngestReport(rejected=list(rejected or []))
-    if frame.empty:
-        return report
-    validated = validate_readings(frame)
-    report.rejected += validated.rejected
-    report.accepted, report.duplicates = store.add_readings(validated.valid)
-    if report.accepted:
-        report.villages_refreshed = refresh_for_readings(store, validated.valid)
+    report = IngestReport()
+    for chunk in chunks:
+        rejections = list(chunk.rejected)
+        report.ignored += chunk.ignored
+        frame = chunk.readings
+        if not frame.empty:
+            if lenient_columns:
+                frame = _with_required_columns(frame)
+            validated = validate_readings(frame)
+            rejections += validated.rejected
+            new, duplicates = store.add_readings(validated.valid)
+            report.accepted += new
+            report.duplicates += duplicates
+            if new and on_stored is not None:
+                on_stored(validated.valid)
+        report.add_rejections(rejections)
     return report
+
+
+def ingest_readings(
+    store: Store, payload: Any, *, on_stored: OnStored | None = None
+) -> IngestReport:
+    """Validate and store a decoded JSON batch (a list, or ``{"readings": [...]}``).
+
+    Raises
+    ------
+    UnprocessableError
+        For JSON of the wrong shape.
+    """
+    chunk = parse_readings_payload(payload)
+    return ingest_chunks(store, [chunk], on_stored=on_stored, lenient_columns=True)
+
+
+def ingest_file(
+    store: Store,
+    source: str | Path | IO[bytes],
+    *,
+    format: str,
+    tz: str | None = None,
+    mcc: int | None = None,
+    mnc: int | None = None,
+    chunk_rows: int = 100_000,
+    on_stored: OnStored | None = None,
+) -> IngestReport:
+    """Stream a readings file into the store, ``chunk_rows`` rows at a time.
+
+    Parameters
+    ----------
+    store : Store
+    source : path or binary file object
+    format : str
+        One of :data:`geodata.formats.FORMATS`.
+    tz : str, optional
+        Time zone of a G-NetTrack log's local timestamps.
+    mcc, mnc : int, optional
+        The operator of a G-NetTrack log that names it only by brand.
+    chunk_rows : int
+        Rows parsed, validated and stored at once (bounds memory).
+    on_stored : callable, optional
+
+    Raises
+    ------
+    geodata.errors.InvalidInputError
+        When the file cannot be read as ``format`` at all. Chunks stored
+        before the fault stay stored; a retry stores nothing twice.
+    """
+    chunks = read_readings(
+        source,  # type: ignore[arg-type]  # any binary file object will do
+        format=format,
+        tz=tz,
+        mcc=mcc,
+        mnc=mnc,
+        chunk_rows=chunk_rows,
+    )
+    return ingest_chunks(store, chunks, on_stored=on_stored, lenient_columns=format == "json")
+
+
+def ingest_geosubmit(
+    store: Store, payload: Any, *, on_stored: OnStored | None = None
+) -> IngestReport:
+    """Validate and store a decoded geosubmit v2 body (``{"items": [...]}``).
+
+    An item without a ``timestamp`` takes the time of the submission
+    (ichnaea's rule).
+
+    Raises
+    ------
+    geodata.errors.BadJSONError
+        When the body is not an object with an ``items`` list.
+    """
+    chunk = parse_geosubmit(payload, received_at=pd.Timestamp.now(tz="UTC"))
+    return ingest_chunks(store, [chunk], on_stored=on_stored, lenient_columns=True)

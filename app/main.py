@@ -10,11 +10,24 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from app.auth import RateLimiter
 from app.config import Settings, get_settings
 from app.demo import load_demo
 from app.errors import install_error_handlers
+from app.idempotency import Idempotency
 from app.pagecache import PageCache
-from app.routes import dead_zones, exports, health, maps, readings, reports, villages
+from app.refresh import RefreshWorker
+from app.routes import (
+    dead_zones,
+    exports,
+    geosubmit,
+    health,
+    keys,
+    maps,
+    readings,
+    reports,
+    villages,
+)
 from app.store import Store
 from geodata.maps import STATIC_DIR as MAP_STATIC_DIR
 
@@ -43,6 +56,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.db_path, device_salt=settings.device_salt)
         app.state.store = store
+        app.state.idempotency = Idempotency(store)
+        # Uploads queue their readings' positions; one thread re-judges villages.
+        refresher = RefreshWorker(store)
+        app.state.refresher = refresher
+        refresher.start()
         try:
             if settings.demo:
                 await run_in_threadpool(
@@ -50,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
                 )
             yield
         finally:
+            refresher.stop()
             store.close()
 
     app = FastAPI(
@@ -59,8 +78,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.page_cache = PageCache()
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     install_error_handlers(app)
-    for module in (health, readings, villages, dead_zones, maps, exports, reports):
+    for module in (health, readings, geosubmit, keys, villages, dead_zones, maps, exports, reports):
         app.include_router(module.router)
     app.mount("/static/leaflet", StaticFiles(directory=leaflet_dir), name="leaflet")
     app.mount("/static/lomsong", StaticFiles(directory=MAP_STATIC_DIR), name="lomsong")

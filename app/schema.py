@@ -67,6 +67,14 @@ CREATE TABLE IF NOT EXISTS readings (
     -- reloading the demo replaces only its own readings.
     origin TEXT NOT NULL DEFAULT 'upload');
 CREATE INDEX IF NOT EXISTS readings_place ON readings (lat, lon);
+-- API keys: only the SHA-256 of a key is stored, beside a short public id.
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, name TEXT,
+    created TEXT NOT NULL, revoked TEXT);
+-- The first answer to each (caller, endpoint, Idempotency-Key), replayed on retries.
+CREATE TABLE IF NOT EXISTS idempotency (
+    scope TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
+    response TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (scope, key));
 """
 
 
@@ -87,7 +95,7 @@ def to_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]
                 [None if v is None else json.dumps(v, default=_numpy_json) for v in series.tolist()]
             )
         else:
-            values.append(series.astype(object).where(series.notna(), None).tolist())
+            values.append(series.to_numpy(dtype=object, na_value=None).tolist())
     return list(zip(*values, strict=True))
 
 

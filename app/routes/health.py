@@ -6,12 +6,20 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.deps import SettingsDep, StoreDep
+from app.deps import RefresherDep, SettingsDep, StoreDep
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz(store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
-    """``{"status": "ok", "demo": bool, "counts": {table: rows}}``."""
-    return {"status": "ok", "demo": settings.demo, "counts": store.counts()}
+def healthz(store: StoreDep, settings: SettingsDep, refresher: RefresherDep) -> dict[str, Any]:
+    """``{"status": "ok", "demo": bool, "counts": {table: rows}, "refresh_pending": int}``.
+
+    ``refresh_pending`` counts uploads whose villages are still being re-judged.
+    """
+    return {
+        "status": "ok",
+        "demo": settings.demo,
+        "counts": store.counts(),
+        "refresh_pending": refresher.pending,
+    }

@@ -1,0 +1,234 @@
+"""Uploads, end to end: CSV import, the JSON API and geosubmit, each beside a baseline.
+
+1. CSV import (``app.ingest.ingest_file``: parse + validate + store, in
+   chunks) beside a bare ``sqlite3`` ``executemany`` of the same rows,
+   already converted to tuples, into the same table.
+2. ``POST /api/v1/readings`` through a real uvicorn server (``lomsong
+   serve``), 1,000-reading batches, beside the same batches stored in-process
+   through ``app.ingest.ingest_readings`` (the HTTP overhead is the ratio).
+3. ``POST /v2/geosubmit`` through the same server, 100-item gzip posts,
+   beside ``app.ingest.ingest_geosubmit`` in-process.
+
+Figures are printed, never asserted. Targets (issue 3): >= 200,000 readings/s
+for the CSV import, >= 20,000 readings/s for the JSON API.
+
+Run: ``.venv/bin/python benchmarks/bench_ingest.py [N_CSV]``
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from app.ingest import ingest_file, ingest_geosubmit, ingest_readings
+from app.schema import SCHEMA
+from app.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+SALT = "bench-salt"
+
+
+def synthetic_csv(path: Path, n: int, *, seed: int = 0) -> pd.DataFrame:
+    """``n`` native readings (15% no service) written to ``path``; returns the frame."""
+    rng = np.random.default_rng(seed)
+    no_service = rng.random(n) < 0.15
+    times = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(
+        rng.integers(0, 42 * 86400, n), unit="s"
+    )
+    frame = pd.DataFrame({
+        "time": times.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "lat": rng.uniform(21.9, 22.7, n).round(6), "lon": rng.uniform(105.0, 105.6, n).round(6),
+        "accuracy_m": rng.integers(3, 60, n), "mcc": 452, "mnc": rng.choice([1, 2, 4], n),
+        "radio": rng.choice(["lte", "umts", "nr"], n),
+        "signal_dbm": np.where(no_service, np.nan, rng.integers(-115, -60, n)),
+        "no_service": np.where(no_service, "true", "false"),
+        "cell_id": rng.integers(1, 2**20, n), "device": rng.integers(0, 50, n).astype(str),
+        "source": "bench",
+    })  # fmt: skip
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def bare_executemany(db: Path, frame: pd.DataFrame) -> float:
+    """Seconds to insert ``frame``'s rows, pre-converted, with one ``executemany`` per 100k."""
+    columns = ["content_key", *frame.columns, "origin"]
+    keys = np.random.default_rng(1).integers(-(2**62), 2**62, len(frame))
+    rows = list(
+        zip(
+            keys.tolist(),
+            *(frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in frame),
+            ["upload"] * len(frame),
+            strict=True,
+        )
+    )
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(SCHEMA)
+    sql = f"INSERT OR IGNORE INTO readings ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: E501
+    start = time.perf_counter()
+    for i in range(0, len(rows), 100_000):
+        with conn:
+            conn.executemany(sql, rows[i : i + 100_000])
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
+
+
+def report(label: str, count: int, seconds: float, unit: str = "readings") -> float:
+    rate = count / seconds
+    print(f"  {label:<44} {seconds:7.2f} s  {rate:>11,.0f} {unit}/s")
+    return rate
+
+
+def bench_csv(n: int, work: Path) -> None:
+    print(f"CSV import, {n:,} readings (parse + validate + store, chunks of 100,000)")
+    path = work / "readings.csv"
+    frame = synthetic_csv(path, n)
+    print(f"  file: {path.stat().st_size / 2**20:.1f} MiB")
+    base = report(
+        "baseline: bare sqlite3 executemany", n, bare_executemany(work / "bare.db", frame)
+    )
+    store = Store(work / "import.sqlite3", device_salt=SALT)
+    start = time.perf_counter()
+    result = ingest_file(store, path, format="csv", chunk_rows=100_000)
+    ours = report("lomsong ingest_file", result.accepted, time.perf_counter() - start)
+    store.close()
+    print(f"  ratio lomsong / bare executemany: {ours / base:.2f}  (target >= 200,000/s)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LOMSONG_DATA_DIR": str(data_dir),
+        "LOMSONG_DEVICE_SALT": SALT,
+        "LOMSONG_ALLOW_ANONYMOUS_UPLOAD": "true",
+        "LOMSONG_RATE_LIMIT_PER_MINUTE": "1000000",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+def json_batches(count: int, size: int) -> list[list[dict[str, Any]]]:
+    start = pd.Timestamp("2026-01-05T00:00:00Z")
+    return [
+        [
+            {"time": (start + pd.Timedelta(seconds=b * size + i)).isoformat(),
+             "lat": 22.56 + 1e-5 * i, "lon": 105.49 + 1e-5 * b, "accuracy_m": 10, "mcc": 452,
+             "mnc": 4, "radio": "lte", "signal_dbm": -100 - i % 15, "no_service": False,
+             "device": "bench-phone"}
+            for i in range(size)
+        ]
+        for b in range(count)
+    ]  # fmt: skip
+
+
+def geosubmit_bodies(count: int, size: int) -> list[dict[str, Any]]:
+    t0 = 1767571200000
+    return [
+        {"items": [
+            {"timestamp": t0 + 1000 * (b * size + i),
+             "position": {"latitude": 22.56 + 1e-5 * i, "longitude": 105.49 + 1e-5 * b,
+                          "accuracy": 10},
+             "cellTowers": [{"radioType": "lte", "mobileCountryCode": 452,
+                             "mobileNetworkCode": "04", "cellId": 1000 + i, "asu": 40}]}
+            for i in range(size)
+        ]}
+        for b in range(count)
+    ]  # fmt: skip
+
+
+def _timed(func: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+
+def bench_http(work: Path) -> None:
+    batches = json_batches(60, 1000)
+    bodies = geosubmit_bodies(100, 100)
+    store = Store(work / "inprocess.sqlite3", device_salt=SALT)
+    print("JSON API, 60 batches of 1,000 readings")
+    base = report(
+        "baseline: ingest_readings in-process",
+        60_000,
+        _timed(lambda: [ingest_readings(store, b) for b in batches]),
+    )
+    process, url = _serve(work / "served")
+    try:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            http.post("/api/v1/readings", json=json_batches(1, 10)[0])  # warm up
+
+            def post_all() -> None:
+                for b in batches:
+                    answer = http.post("/api/v1/readings", json=b).json()
+                    assert answer["accepted"] + answer["duplicates"] == len(b), answer
+
+            ours = report("POST /api/v1/readings via uvicorn", 60_000, _timed(post_all))
+            print(f"  ratio HTTP / in-process: {ours / base:.2f}  (target >= 20,000/s)")
+
+            print("geosubmit, 100 gzip posts of 100 items")
+            encoded = [gzip.compress(json.dumps(b).encode()) for b in bodies]
+            base = report(
+                "baseline: ingest_geosubmit in-process",
+                10_000,
+                _timed(lambda: [ingest_geosubmit(store, b) for b in bodies]),
+                unit="items",
+            )
+            gz = {"content-encoding": "gzip", "content-type": "application/json"}
+
+            def submit_all() -> None:
+                for body in encoded:
+                    assert http.post("/v2/geosubmit", content=body, headers=gz).status_code == 200
+
+            ours = report("POST /v2/geosubmit via uvicorn", 10_000, _timed(submit_all), "items")
+            print(f"  ratio HTTP / in-process: {ours / base:.2f}")
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        store.close()
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 500_000
+    with tempfile.TemporaryDirectory(prefix="lomsong-bench-") as tmp:
+        bench_csv(n, Path(tmp))
+        bench_http(Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
