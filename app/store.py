@@ -303,7 +303,8 @@ class Store(ResultsMixin, KeysMixin):
                 summary = summaries.get(wanted)
                 return summary is None or int(summary.get("households_without_signal") or 0) > 0
 
-            frame = frame[[lacks(c) for c in frame["carriers"]]]
+            # A boolean array, not a list: an empty list would select no *columns*.
+            frame = frame[np.array([lacks(c) for c in frame["carriers"]], dtype=bool)]
         return frame
 
     def village(self, village_id: str) -> gpd.GeoDataFrame:

@@ -83,3 +83,12 @@ def test_clearing_the_demo_keeps_uploads(tmp_path: Path) -> None:
         assert kept["device"].nunique() == 1
     finally:
         store.close()
+
+
+def test_carrier_filter_that_keeps_nothing_keeps_the_columns(loaded_store: Store) -> None:
+    """Found by schemathesis: an empty selection used to drop every column (and the CRS)."""
+    frame = loaded_store.find_villages(q="no such village", carrier="Viettel")
+
+    assert frame.empty
+    assert {"id", "province", "verdict"} <= set(frame.columns)
+    assert frame.crs is not None
