@@ -1,13 +1,17 @@
-"""The Thượng Nông map in headless Chromium: polygons drawn, legend shown, no outside request."""
+"""The map pages in headless Chromium: polygons, legend, layers, popups, no outside request."""
 
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import shapely.geometry
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -23,39 +27,121 @@ CHROMIUM_ARGS = [
 ]
 
 
-def test_thuong_nong_map_in_chromium(demo_server: str) -> None:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).is_file():
         pytest.fail(
             f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` "
             f"(`make chromium` does); found on PATH: {shutil.which('chromium')}"
         )
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def open_page(browser: Any, url: str, requests: list[str]) -> tuple[Any, float]:
+    """A page at ``url``; returns it and the seconds until its village polygons are drawn."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("request", lambda request: requests.append(request.url))
+    start = time.perf_counter()
+    response = page.goto(url)
+    assert response is not None and response.status == 200
+    page.wait_for_selector(".lomsong-village", state="attached")
+    return page, time.perf_counter() - start
+
+
+def test_thuong_nong_map_in_chromium(demo_server: str, browser: Any) -> None:
+    from playwright.sync_api import expect
 
     expected = httpx.get(
         f"{demo_server}/api/v1/villages", params={"commune_id": "thuong-nong"}
     ).json()
     assert len(expected["features"]) == 12
+    giong = next(f for f in expected["features"] if f["properties"]["name"] == "Bản Giòng")
     requests: list[str] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("request", lambda request: requests.append(request.url))
-            response = page.goto(f"{demo_server}/maps/communes/thuong-nong")
-            assert response is not None and response.status == 200
-            villages = page.locator("path.lomsong-village")
-            expect(villages).to_have_count(12)
-            legend = page.locator(".lomsong-legend")
-            expect(legend).to_be_visible()
-            expect(legend).to_contain_text("Trắng sóng (không có sóng)")
-            expect(legend).to_contain_text("Lõm sóng (sóng chập chờn)")
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "thuong-nong.png"))
-        finally:
-            browser.close()
+    page, seconds = open_page(browser, f"{demo_server}/maps/communes/thuong-nong", requests)
+    print(f"\ncommune page: first render in {seconds:.2f} s")
+    expect(page.locator("path.lomsong-village")).to_have_count(12)
+    legend = page.locator(".lomsong-legend")
+    expect(legend).to_be_visible()
+    expect(legend).to_contain_text("Trắng sóng (không có sóng)")
+    expect(legend).to_contain_text("Lõm sóng (sóng chập chờn)")
+    expect(legend).to_contain_text("Sóng tốt (3–4 vạch)")
+
+    # Toggling a carrier's signal layer changes the hexagons drawn.
+    hexes = page.locator("path.lomsong-hex")
+    before = hexes.count()
+    assert before > 0
+    carrier_boxes = page.locator(".leaflet-control-layers-overlays label", has_text="Sóng:")
+    assert carrier_boxes.count() >= 2
+    carrier_boxes.nth(1).locator("input").check()
+    after_adding = hexes.count()
+    carrier_boxes.nth(0).locator("input").uncheck()
+    after_swapping = hexes.count()
+    assert after_adding > before
+    assert after_swapping < after_adding
+
+    # Clicking Bản Giòng opens its popup with its households. Only the village
+    # layer stays on: hexagons, zones, sites and centres would take the click.
+    page.locator(".leaflet-control-layers-overlays input").evaluate_all(
+        "(inputs) => inputs.forEach((i) => { if (i.checked && "
+        "i.parentElement.textContent.trim() !== 'Thôn/bản') i.click(); })"
+    )
+    expect(page.locator("path.lomsong-hex")).to_have_count(0)
+    inside = shapely.geometry.shape(giong["geometry"]).representative_point()
+    point = page.evaluate(
+        """([lat, lon]) => {
+            const map = Object.values(window).find((v) => v instanceof L.Map);
+            const p = map.latLngToContainerPoint([lat, lon]);
+            const box = map.getContainer().getBoundingClientRect();
+            return [box.left + p.x, box.top + p.y];
+        }""",
+        [inside.y, inside.x],
+    )
+    page.mouse.click(*point)
+    popup = page.locator(".leaflet-popup-content")
+    expect(popup).to_contain_text("Bản Giòng")
+    expect(popup).to_contain_text("Số hộ")
+    expect(popup).to_contain_text(str(giong["properties"]["households"]))
+    expect(popup).to_contain_text("Sóng theo nhà mạng")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "thuong-nong.png"))
+    page.close()
 
     assert requests, "the page made no requests at all"
     outside = [url for url in requests if urlsplit(url).hostname != "127.0.0.1"]
     assert outside == []
     assert f"{demo_server}/static/leaflet/leaflet.js" in requests
+    assert any("/maps/hillshade/" in url for url in requests)
+
+
+def test_province_page_and_search_in_chromium(demo_server: str, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    everything = httpx.get(f"{demo_server}/api/v1/villages").json()
+    requests: list[str] = []
+    page, seconds = open_page(browser, f"{demo_server}/maps/provinces/tuyen-quang", requests)
+    print(f"\nprovince page: first render in {seconds:.2f} s")
+    expect(page.locator("path.lomsong-village")).to_have_count(len(everything["features"]))
+    page.screenshot(path=str(ARTIFACTS / "tuyen-quang.png"))
+    page.close()
+
+    index = browser.new_page()
+    index.on("request", lambda request: requests.append(request.url))
+    index.goto(f"{demo_server}/maps")
+    index.fill("#lomsong-search", "ban giong")
+    result = index.locator("#lomsong-results a")
+    expect(result).to_have_count(1)
+    expect(result).to_have_text("Bản Giòng")
+    result.click()
+    expect(index.locator("path.lomsong-village")).to_have_count(1)
+    index.close()
+
+    outside = [url for url in requests if urlsplit(url).hostname != "127.0.0.1"]
+    assert outside == []

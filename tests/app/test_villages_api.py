@@ -132,3 +132,53 @@ def test_healthz(client: TestClient, loaded_store: Store) -> None:
     body = response.json()
     assert body["status"] == "ok"
     assert body["counts"]["villages"] == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # Households without signal: ban-giong 40, na-ta 0, dong-da-1 61.
+        ("rank=households_without_signal", ["dong-da-1", "ban-giong", "na-ta"]),
+        # × (1 + poverty): dong-da-1 61 × 1.2 = 73.2, ban-giong 40 × 1.6 = 64, na-ta 0.
+        ("rank=households_without_signal&weight=poverty", ["dong-da-1", "ban-giong", "na-ta"]),
+        ("rank=households_without_signal&min_households=1", ["dong-da-1", "ban-giong"]),
+        ("rank=households_without_signal&province=tuyen quang&limit=1", ["dong-da-1"]),
+        ("rank=households_without_signal&limit=2&offset=1", ["ban-giong", "na-ta"]),
+        ("bbox=105.46,22.55,105.485,22.58", ["na-ta"]),
+        ("radio=lte&carrier=VinaPhone", ["ban-giong"]),
+        ("radio=nr", []),
+    ],
+)
+def test_ranks_and_planner_filters(
+    client: TestClient, loaded_store: Store, query: str, expected: list[str]
+) -> None:
+    response = client.get(f"/api/v1/villages?{query}")
+
+    assert response.status_code == 200
+    assert ids(response.json()) == expected
+
+
+def test_poverty_weight_can_change_the_order(
+    client: TestClient, loaded_store: Store, results: object
+) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(results).copy()
+    frame.loc[frame["id"] == "ban-giong", "households_without_signal"] = 50  # 50 × 1.6 = 80
+    loaded_store.save_results(frame)
+
+    plain = client.get("/api/v1/villages?rank=households_without_signal").json()
+    weighted = client.get("/api/v1/villages?rank=households_without_signal&weight=poverty").json()
+
+    assert ids(plain) == ["dong-da-1", "ban-giong", "na-ta"]  # 61 > 50 > 0
+    assert ids(weighted) == ["ban-giong", "dong-da-1", "na-ta"]  # 80 > 73.2 > 0
+    assert [f["properties"]["rank_score"] for f in weighted["features"]] == [80.0, 73.2, 0.0]
+
+
+def test_villages_bbox_must_be_valid(client: TestClient, loaded_store: Store) -> None:
+    response = client.get("/api/v1/villages?bbox=105,22")
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "bbox must be four numbers west,south,east,north (degrees), got '105,22'"
+    }
