@@ -1,6 +1,6 @@
 # lomsong: two commands for a new user.
 #   make run   set up everything, then serve the demo region at http://127.0.0.1:8000
-#   make test  set up everything (Chromium included), then lint, type-check and test
+#   make test  set up everything (Chromium and gdal-bin included), then lint, type-check and test
 # Each step leaves a stamp, so a second run skips what is already done.
 
 PYTHON ?= python3
@@ -10,12 +10,12 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck pytest setup assets chromium benchmark clean
+.PHONY: run test lint typecheck pytest setup assets system-packages benchmark clean
 
 run: setup
 	$(BIN)/lomsong serve --demo --host $(HOST) --port $(PORT)
 
-test: setup chromium lint typecheck pytest
+test: setup system-packages lint typecheck pytest
 
 setup: $(VENV)/.stamp-install assets
 
@@ -32,11 +32,16 @@ node_modules/.stamp-assets: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The browser tests drive Debian's Chromium (Playwright's own download cannot
-# work on this network).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+# Debian packages the tests use, installed only when missing: Chromium for the
+# browser tests (Playwright's own download cannot work on this network), and
+# gdal-bin's gdalinfo/ogrinfo to check the GeoTIFFs and GeoPackage we write.
+SYSTEM_PACKAGES := chromium:chromium gdalinfo:gdal-bin ogrinfo:gdal-bin
+
+system-packages:
+	@missing="$$(for pair in $(SYSTEM_PACKAGES); do \
+		command -v $${pair%%:*} >/dev/null 2>&1 || echo $${pair#*:}; done | sort -u)"; \
+	[ -z "$$missing" ] || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; }
 
 lint:
 	$(BIN)/ruff check .

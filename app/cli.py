@@ -105,6 +105,7 @@ def summary_table(villages: pd.DataFrame) -> str:
 def _analyze(args: argparse.Namespace) -> int:
     from coverage.pipeline import analyze
     from geodata.maps import render_commune_map
+    from geodata.outputs import write_cells_gpkg, write_signal_geotiffs
     from geodata.readings import read_readings_csv, validate_readings
     from geodata.sites import read_sites
     from geodata.villages import read_villages
@@ -119,6 +120,10 @@ def _analyze(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_feature_collection(result.villages, out / "villages.geojson")
     write_feature_collection(result.dead_zones, out / "dead_zones.geojson")
+    write_cells_gpkg(result.signal, out / "cells.gpkg")
+    rasters = write_signal_geotiffs(result.signal, out) + write_signal_geotiffs(
+        result.signal, out, value="p_usable"
+    )
     leaflet = args.assets_dir / "leaflet" / "dist"
     communes = ", ".join(sorted(result.villages["commune"].astype(str).unique()))
     if (leaflet / "leaflet.js").is_file():
@@ -137,6 +142,7 @@ def _analyze(args: argparse.Namespace) -> int:
     for reason, count in sorted(validated.rejected_by_reason.items()):
         print(f"  rejected {count:>6}  {reason}")
     print(f"dead zones: {len(result.dead_zones)}")
+    print(f"cells.gpkg: {len(result.signal)} cell estimates; GeoTIFFs: {len(rasters)}")
     print(summary_table(result.villages))
     print(f"written to {out}")
     return 0
