@@ -110,8 +110,15 @@ def test_thuong_nong_map_in_chromium(demo_server: str, browser: Any) -> None:
     expect(popup).to_contain_text("Số hộ")
     expect(popup).to_contain_text(str(giong["properties"]["households"]))
     expect(popup).to_contain_text("Sóng theo nhà mạng")
+    # The popup pans the map; a screenshot taken mid-pan misses the SVG layers.
+    page.wait_for_function(
+        "() => { const m = Object.values(window).find((v) => v instanceof L.Map);"
+        " return !(m._panAnim && m._panAnim._inProgress); }"
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "thuong-nong.png"))
+    carrier_boxes.nth(0).locator("input").check()
+    page.screenshot(path=str(ARTIFACTS / "thuong-nong-signal.png"))
     page.close()
 
     assert requests, "the page made no requests at all"
