@@ -66,6 +66,19 @@ def _parser() -> argparse.ArgumentParser:
         "--no-refresh", action="store_true", help="do not re-judge the villages touched"
     )
 
+    evaluate = commands.add_parser(
+        "evaluate", help="spatially blocked cross-validation of the signal estimates"
+    )
+    evaluate.add_argument("--readings", type=Path, required=True, help="a readings file")
+    evaluate.add_argument("--format", choices=READING_FORMATS, default="csv", help="its layout")
+    evaluate.add_argument("--tz", help="IANA time zone of a G-NetTrack log")
+    evaluate.add_argument("--mcc", type=int, help="G-NetTrack: the operator's MCC")
+    evaluate.add_argument("--mnc", type=int, help="G-NetTrack: the operator's MNC")
+    evaluate.add_argument("--sites", type=Path, help="site CSV (without: readings only)")
+    evaluate.add_argument("--dem", type=Path, help="terrain GeoTIFF")
+    evaluate.add_argument("--resolution", type=int, default=10, help="H3 resolution (10)")
+    evaluate.add_argument("--folds", type=int, default=5, help="number of folds (5)")
+
     keys = commands.add_parser("keys", help="manage API keys (in LOMSONG_DATA_DIR)")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_commands.add_parser("create", help="create a key and print it (once)")
@@ -203,6 +216,29 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from coverage.evaluate import cross_validate
+    from geodata.formats import read_readings
+    from geodata.readings import validate_readings
+    from geodata.sites import read_sites
+
+    chunks = list(read_readings(args.readings, format=args.format, tz=args.tz, mcc=args.mcc,
+                                mnc=args.mnc))  # fmt: skip
+    raw = pd.concat([c.readings for c in chunks]) if chunks else pd.DataFrame()
+    validated = validate_readings(raw.reset_index(drop=True))
+    sites = read_sites(args.sites) if args.sites else pd.DataFrame()
+    print(f"readings: {len(validated.valid)} valid, "
+          f"{len(validated.rejected) + sum(len(c.rejected) for c in chunks)} rejected")  # fmt: skip
+    result = cross_validate(validated.valid, sites, dem=args.dem, resolution=args.resolution,
+                            folds=args.folds)  # fmt: skip
+    print(
+        f"spatially blocked CV: {args.folds} folds of H3 res-7 blocks (~2.4 km), "
+        f"cells at res {args.resolution}; RMSE/bias over cells with a measured median"
+    )
+    print(result.summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
 def _keys(args: argparse.Namespace) -> int:
     from app.auth import create_key
 
@@ -243,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": _serve,
         "ingest": _ingest,
         "keys": _keys,
+        "evaluate": _evaluate,
     }
     try:
         return handlers[args.command](args)

@@ -31,7 +31,14 @@ SLOPE_BOUNDS = (0.5, 1.5)
 # Bounds on the fitted prediction error, in dB.
 SIGMA_BOUNDS_DB = (4.0, 15.0)
 
-_COLUMNS = ["carrier", "radio", "offset_db", "slope", "sigma_db", "cells"]
+# The calibrated model is the prediction plus a linear correction:
+#   calibrated = predicted + offset + (slope − 1)·(predicted − ref) + site offset
+# A richer correction on distance and diffraction separately (the "Standard
+# Propagation Model" tuning of planning tools) was tried: it lowered the
+# demo's cross-validated RMSE by ~1.5 dB but judged hamlets in shadow worse
+# (verdict accuracy 92 % against 95 % over 12 seeds), so it is not used.
+_TERMS = ("offset_db", "slope")
+_COLUMNS = ["carrier", "radio", *_TERMS, "sigma_db", "cells"]
 
 
 @dataclass(frozen=True)
@@ -43,32 +50,38 @@ class Calibration:
 
     @classmethod
     def none(cls) -> Calibration:
-        """No correction at all (offset 0, slope 1)."""
+        """No correction at all."""
         return cls(pd.DataFrame(columns=_COLUMNS),
                    pd.DataFrame(columns=["site_id", "site_offset_db", "cells"]))  # fmt: skip
 
 
-def _robust_line(predicted: np.ndarray, measured: np.ndarray) -> tuple[float, float, float]:
-    """Offset, slope and σ of measured ≈ ref + offset + slope·(predicted − ref).
+def _features(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The correction terms' regressors for each row (see the model above)."""
+    predicted = table["predicted_dbm"].to_numpy(float)
+    return {"offset_db": np.ones(len(table)), "slope": predicted - REFERENCE_DBM}
+
+
+def _robust_fit(table: pd.DataFrame, measured: np.ndarray) -> tuple[dict[str, float], float]:
+    """Correction terms and σ fitted to ``measured − predicted``, robustly.
 
     Soft-L1 least squares (scipy ``least_squares``, loss="soft_l1"): a few
-    wild cells (a reading taken indoors, a GPS jump) do not drag the line.
+    wild cells (a reading taken indoors, a GPS jump) do not drag the fit.
     σ is 1.4826·MAD of the residuals, normal-consistent.
     """
-    x = predicted - REFERENCE_DBM
-    y = measured - REFERENCE_DBM
-    scale = max(1.4826 * float(np.median(np.abs(y - x - np.median(y - x)))), 1.0)
-    fit = least_squares(
-        lambda p: p[0] + p[1] * x - y,
-        x0=[float(np.median(y - x)), 1.0],
-        bounds=([-np.inf, SLOPE_BOUNDS[0]], [np.inf, SLOPE_BOUNDS[1]]),
-        loss="soft_l1",
-        f_scale=scale,
-    )
-    offset, slope = (float(v) for v in fit.x)
-    residual = y - (offset + slope * x)
+    features = _features(table)
+    names = list(features)
+    design = np.column_stack([features[n] for n in names])
+    target = measured - table["predicted_dbm"].to_numpy(float)
+    scale = max(1.4826 * float(np.median(np.abs(target - np.median(target)))), 1.0)
+    start = [float(np.median(target)) if n == "offset_db" else 0.0 for n in names]
+    lower = [-np.inf, SLOPE_BOUNDS[0] - 1.0]
+    upper = [np.inf, SLOPE_BOUNDS[1] - 1.0]
+    fit = least_squares(lambda k: design @ k - target, x0=start, bounds=(lower, upper),
+                        loss="soft_l1", f_scale=scale)  # fmt: skip
+    residual = target - design @ fit.x
     sigma = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
-    return offset, slope, float(np.clip(sigma, *SIGMA_BOUNDS_DB))
+    terms = {"offset_db": float(fit.x[0]), "slope": float(fit.x[1]) + 1.0}
+    return terms, float(np.clip(sigma, *SIGMA_BOUNDS_DB))
 
 
 def calibrate(observed: pd.DataFrame, predicted: pd.DataFrame) -> Calibration:
@@ -88,19 +101,18 @@ def calibrate(observed: pd.DataFrame, predicted: pd.DataFrame) -> Calibration:
     """
     enough = observed.loc[observed["count"] >= C.MIN_READINGS_MEASURED]
     pairs = enough.merge(predicted, on=["h3", "carrier", "radio"], how="inner")
+    identity = {"offset_db": 0.0, "slope": 1.0}
+    pooled = (identity, C.PREDICTION_SIGMA_DB)
     if len(pairs) >= MIN_CALIBRATION_CELLS:
-        pooled = _robust_line(pairs["predicted_dbm"].to_numpy(float),
-                              pairs["median_dbm"].to_numpy(float))  # fmt: skip
-    else:
-        pooled = (0.0, 1.0, C.PREDICTION_SIGMA_DB)
+        pooled = _robust_fit(pairs, pairs["median_dbm"].to_numpy(float))
     rows = []
     for (carrier, radio), _ in predicted.groupby(["carrier", "radio"], sort=True):
         mine = pairs.loc[(pairs["carrier"] == carrier) & (pairs["radio"] == radio)]
-        fit = pooled
+        terms, sigma = pooled
         if len(mine) >= MIN_CALIBRATION_CELLS:
-            fit = _robust_line(mine["predicted_dbm"].to_numpy(float),
-                               mine["median_dbm"].to_numpy(float))  # fmt: skip
-        rows.append(dict(zip(_COLUMNS, (carrier, radio, *fit, len(mine)), strict=True)))
+            terms, sigma = _robust_fit(mine, mine["median_dbm"].to_numpy(float))
+        rows.append({"carrier": carrier, "radio": radio, **terms, "sigma_db": sigma,
+                     "cells": len(mine)})  # fmt: skip
     carriers = pd.DataFrame(rows, columns=_COLUMNS)
     if "site_id" not in pairs or pairs.empty:
         return Calibration(carriers, Calibration.none().sites)
@@ -117,23 +129,20 @@ def calibrate(observed: pd.DataFrame, predicted: pd.DataFrame) -> Calibration:
 
 
 def apply_calibration(predicted: pd.DataFrame, calibration: Calibration) -> pd.DataFrame:
-    """Add ``calibrated_dbm`` and ``sigma_db`` to predicted rows.
-
-    calibrated = ref + offset + slope·(predicted − ref) + site offset.
-    """
+    """Add ``calibrated_dbm`` and ``sigma_db`` to predicted rows (see the model above)."""
     table = predicted.merge(calibration.carriers.drop(columns="cells"), on=["carrier", "radio"],
                             how="left")  # fmt: skip
-    table["offset_db"] = table["offset_db"].astype(float).fillna(0.0)
-    table["slope"] = table["slope"].astype(float).fillna(1.0)
-    table["sigma_db"] = table["sigma_db"].astype(float).fillna(C.PREDICTION_SIGMA_DB)
-    site_offset = 0.0
+    defaults = {"offset_db": 0.0, "slope": 1.0, "sigma_db": C.PREDICTION_SIGMA_DB}
+    for name, value in defaults.items():
+        table[name] = table[name].astype(float).fillna(value)
+    features = _features(table)
+    correction = sum(
+        (table[name].to_numpy(float) - (1.0 if name == "slope" else 0.0)) * values
+        for name, values in features.items()
+    )
+    site_offset = np.zeros(len(table))
     if "site_id" in table and len(calibration.sites):
         by_site = calibration.sites.set_index("site_id")["site_offset_db"]
-        site_offset = table["site_id"].map(by_site).astype(float).fillna(0.0)
-    table["calibrated_dbm"] = (
-        REFERENCE_DBM
-        + table["offset_db"]
-        + table["slope"] * (table["predicted_dbm"] - REFERENCE_DBM)
-        + site_offset
-    )
-    return table.drop(columns=["offset_db", "slope"])
+        site_offset = table["site_id"].map(by_site).astype(float).fillna(0.0).to_numpy()
+    table["calibrated_dbm"] = table["predicted_dbm"].to_numpy(float) + correction + site_offset
+    return table.drop(columns=list(_TERMS))

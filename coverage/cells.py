@@ -38,7 +38,7 @@ def predict_cells(
     x: pd.Series, y: pd.Series, sites: pd.DataFrame, terrain: Raster | None, metric_crs: object
 ) -> pd.DataFrame:
     """Predicted dBm per (cell, carrier, radio) at cell centres given in metres."""
-    columns = ["h3", "carrier", "radio", "predicted_dbm", "site_id"]
+    columns = ["h3", "carrier", "radio", "predicted_dbm", "site_id", "distance_m", "diffraction_db"]
     if len(sites) == 0 or len(x) == 0:
         return pd.DataFrame({"h3": pd.Series(dtype="uint64"), "carrier": pd.Series(dtype="string"),
                              "radio": pd.Series(dtype=object),

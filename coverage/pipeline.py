@@ -25,7 +25,7 @@ from coverage.fusion import (
     reading_spread_db,
     signal_estimates,
 )
-from coverage.hexgrid import cells_for_points, cells_in_polygons
+from coverage.hexgrid import cells_for_points, cells_in_polygons, neighbourhood
 from coverage.households import place_with_raster, spread_evenly
 from coverage.stats import aggregate_readings, select_as_of, service_floors
 from coverage.verdicts import judge_villages
@@ -145,11 +145,17 @@ def analyze(
     village_cells = cells_in_polygons(villages, resolution=resolution).rename(
         columns={"id": "village_id"}
     )
-    centre_cells = pd.DataFrame({
-        "village_id": villages["id"].to_numpy(),
-        "h3": cells_for_points(villages["centre_lat"].to_numpy(float),
-                               villages["centre_lon"].to_numpy(float), resolution=resolution),
-    })  # fmt: skip
+    centre = cells_for_points(
+        villages["centre_lat"].to_numpy(float),
+        villages["centre_lon"].to_numpy(float),
+        resolution=resolution,
+    )
+    # The centre is judged on its cell and the ring around it (~200 m at res
+    # 10): the cultural house and the yard people stand in to make a call.
+    ring = neighbourhood(centre, k=1).rename(columns={"h3": "centre", "neighbour": "h3"})
+    centre_cells = ring.merge(
+        pd.DataFrame({"village_id": villages["id"].to_numpy(), "centre": centre}), on="centre"
+    )[["village_id", "h3"]]
     grid = np.unique(np.concatenate([village_cells["h3"].to_numpy(np.uint64),
                                      centre_cells["h3"].to_numpy(np.uint64)]))  # fmt: skip
 

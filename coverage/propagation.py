@@ -201,7 +201,7 @@ def predict_signal(
     -------
     pandas.DataFrame
         Rows ``(point, carrier, mcc, mnc, radio, predicted_dbm, site_id,
-        distance_m)``: for each receiver index and carrier/radio, the
+        distance_m, diffraction_db)``: for each receiver index and carrier/radio, the
         strongest cell within range.
     """
     frames = []
@@ -224,22 +224,23 @@ def predict_signal(
             loss = hata_rural_loss_db(
                 distance[near] / 1000.0, cell.freq_mhz, base_height_m=cell.height_m
             )
+            diffraction = terrain_cache.get(key, np.zeros(near.size))
             received = (
                 cell.eirp_dbm
                 - C.REFERENCE_SIGNAL_OFFSET_DB[cell.radio]
                 - loss
-                - terrain_cache.get(key, 0.0)
+                - diffraction
                 + sector_gain_db(bearing, cell.azimuth_deg, cell.beamwidth_deg)
             )
             frames.append(pd.DataFrame({
                 "point": near, "carrier": cell.carrier, "mcc": cell.mcc, "mnc": cell.mnc,
                 "radio": cell.radio, "predicted_dbm": received, "site_id": site_id,
-                "distance_m": distance[near],
+                "distance_m": distance[near], "diffraction_db": diffraction,
             }))  # fmt: skip
     if not frames:
         return pd.DataFrame(
             columns=["point", "carrier", "mcc", "mnc", "radio", "predicted_dbm", "site_id",
-                     "distance_m"]
+                     "distance_m", "diffraction_db"]
         )  # fmt: skip
     every = pd.concat(frames, ignore_index=True)
     best = every.sort_values("predicted_dbm", ascending=False)

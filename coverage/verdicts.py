@@ -56,7 +56,7 @@ def judge_villages(
     households : DataFrame, keyword-only
         ``village_id, h3, households`` weights.
     centre_cells : DataFrame, keyword-only
-        ``village_id, h3`` of each village centre.
+        ``village_id, h3``: the cells that make up each village centre.
 
     Returns
     -------
@@ -72,9 +72,7 @@ def judge_villages(
         .sum()
         .rename(columns={"hh": "households_without_signal"})
     )
-    centre = centre_cells.merge(fused, on="h3", how="inner")[
-        ["village_id", "carrier", "p_usable", "evidence", "radio"]
-    ].rename(columns={"p_usable": "centre_p_usable"})
+    centre = _centre_evidence(centre_cells, fused)
     table = centre.merge(without, on=["village_id", "carrier"], how="outer")
     table["households_without_signal"] = table["households_without_signal"].fillna(0.0)
     table["centre_p_usable"] = table["centre_p_usable"].fillna(0.0)
@@ -110,6 +108,29 @@ def judge_villages(
     out["carriers"] = _carrier_summaries(table).reindex(out.index)
     out["carriers"] = out["carriers"].apply(lambda v: v if isinstance(v, dict) else {})
     return out
+
+
+def _centre_evidence(centre_cells: pd.DataFrame, fused: pd.DataFrame) -> pd.DataFrame:
+    """P(usable) at each village centre, per carrier, from the centre's cells.
+
+    The cells' P are averaged with weights readings + 1: measured cells speak
+    for the centre, a cell without readings adds its prediction once.
+    Evidence is ``measured`` when any centre cell is, and the radio is the
+    most-read measured cell's.
+    """
+    cells = centre_cells.merge(fused, on="h3", how="inner")
+    cells = cells.assign(weight=cells["count"] + 1.0)
+    cells["weighted"] = cells["weight"] * cells["p_usable"]
+    grouped = cells.groupby(["village_id", "carrier"], sort=False)
+    table = grouped[["weighted", "weight"]].sum()
+    table["centre_p_usable"] = table["weighted"] / table["weight"]
+    ranked = cells.assign(measured=cells["evidence"] == "measured").sort_values(
+        ["measured", "count"], ascending=False
+    )
+    first = ranked.drop_duplicates(["village_id", "carrier"]).set_index(["village_id", "carrier"])
+    table["evidence"] = first["evidence"]
+    table["radio"] = first["radio"]
+    return table.reset_index()[["village_id", "carrier", "centre_p_usable", "evidence", "radio"]]
 
 
 def _carrier_summaries(table: pd.DataFrame) -> pd.Series:

@@ -161,10 +161,6 @@ USABLE_P_LOW: Final = 0.1
 # group a commune report names as a hamlet ("xóm") without signal.
 PATCHY_HOUSEHOLD_SHARE: Final = 0.1
 
-# Spread (σ) of measured dBm beyond which a well-visited hex is patchy even
-# when its mean is usable: 10 dB is two Android bars.
-PATCHY_SIGMA_DB: Final = 10.0
-
 # Default temporal fading σ (dB) used to turn a predicted mean into a
 # probability of usable signal when a hex has no readings of its own. 8 dB is
 # the log-normal shadowing σ typical for rural macro cells (3GPP TR 36.942).

@@ -77,3 +77,50 @@ def test_predict_signal_keeps_the_best_cell_per_carrier() -> None:
     best = predict_signal(sites, x, y, site_x=np.zeros(2), site_y=np.zeros(2))
     assert len(best) == 2
     assert best.groupby("point")["predicted_dbm"].max().round(6).nunique() == 1
+
+
+def test_two_ridges_cost_more_than_one() -> None:
+    dem = flat_dem()
+    one = dem.values.copy()
+    one[:, 95:100] = 400.0
+    two = one.copy()
+    two[:, 150:155] = 400.0
+    args = ((300.0, 3000.0), 30.0, np.array([5700.0]), np.array([3000.0]), 1800.0)
+    single = diffraction_loss_db(Raster(one, dem.transform, dem.crs), *args)[0]
+    double = diffraction_loss_db(Raster(two, dem.transform, dem.crs), *args)[0]
+    assert double > single + 3.0  # Deygout adds the second edge
+
+
+def test_dem_in_utm_or_degrees_predicts_the_same(tmp_path) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from geodata.raster import read_raster
+
+    # A ridge across a UTM raster, and the same raster warped to EPSG:4326.
+    values = np.full((300, 300), 200.0, dtype="float32")
+    values[:, 140:150] = 600.0
+    utm = tmp_path / "utm.tif"
+    profile = {"driver": "GTiff", "width": 300, "height": 300, "count": 1, "dtype": "float32",
+               "crs": "EPSG:32648", "transform": from_origin(540000, 2500000, 30, 30)}  # fmt: skip
+    with rasterio.open(utm, "w", **profile) as out:
+        out.write(values, 1)
+    degrees = tmp_path / "wgs84.tif"
+    with rasterio.open(utm) as src:
+        from rasterio.warp import calculate_default_transform, reproject
+
+        transform, width, height = calculate_default_transform(
+            src.crs, "EPSG:4326", src.width, src.height, *src.bounds
+        )
+        with rasterio.open(degrees, "w", **{**profile, "crs": "EPSG:4326", "transform": transform,
+                                            "width": width, "height": height}) as out:  # fmt: skip
+            reproject(rasterio.band(src, 1), rasterio.band(out, 1))
+    site, rx = (540000 + 30 * 50, 2500000 - 30 * 150), (540000 + 30 * 250, 2500000 - 30 * 150)
+    losses = []
+    for path in (utm, degrees):
+        dem = read_raster(path)
+        assert dem.crs.to_epsg() == 32648
+        losses.append(diffraction_loss_db(dem, site, 30.0, np.array([rx[0]]), np.array([rx[1]]),
+                                          1800.0)[0])  # fmt: skip
+    assert losses[0] > 20.0
+    assert abs(losses[0] - losses[1]) < 3.0
