@@ -1,0 +1,185 @@
+"""The whole analysis at province scale, synthesised here (issue 4's benchmark).
+
+New Tuyên Quang: ~14,000 km², 3,800 villages, 1,500 sites, 5 million
+readings, a 30 m DEM. ``--scale`` shrinks every count and the area together
+(0.05 = 700 km², 190 villages, 75 sites, 250,000 readings) so the script
+also runs in CI-sized time. Prints, never asserts:
+
+- the full analysis time and the process's peak memory (ru_maxrss);
+- an incremental refresh after 1,000 new readings (only touched villages);
+- the readings-only part beside a naive baseline: a geopandas ``sjoin`` of
+  readings to villages, then per-village statistics;
+- the terrain step: time per site and profile samples per second.
+
+Run: ``.venv/bin/python benchmarks/bench_province.py --scale 0.05``
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import shapely
+from pyproj import Transformer
+from rasterio.transform import from_origin
+
+from coverage.pipeline import analyze, readings_by_village, villages_touched
+from coverage.propagation import PROFILE_SAMPLES, diffraction_loss_db
+from coverage.stats import aggregate_readings
+from geodata.raster import read_raster
+from geodata.readings import validate_readings
+from geodata.sites import normalise_sites
+from geodata.villages import normalise_villages
+
+FULL = {"area_km2": 14_000, "villages": 3_800, "sites": 1_500, "readings": 5_000_000}
+ORIGIN = (480_000.0, 2_540_000.0)  # UTM 48N, over Tuyên Quang
+TO_WGS84 = Transformer.from_crs("EPSG:32648", "EPSG:4326", always_xy=True)
+
+
+def synthesise(scale: float, out: Path, rng: np.random.Generator) -> dict[str, object]:
+    side = np.sqrt(FULL["area_km2"] * scale) * 1000.0
+    x0, y0 = ORIGIN
+    n_px = int(side / 30)
+    # Terrain: smoothed noise with ridges, 30 m pixels.
+    noise = np.fft.irfft2(np.fft.rfft2(rng.standard_normal((n_px, n_px)))
+                          / (1 + np.hypot(*np.meshgrid(np.fft.fftfreq(n_px),
+                                                       np.fft.rfftfreq(n_px), indexing="ij"))
+                             * n_px / 20) ** 2, s=(n_px, n_px))  # fmt: skip
+    dem = (300 + 900 * (noise - noise.min()) / np.ptp(noise)).astype("float32")
+    dem_path = out / "dem.tif"
+    transform = from_origin(x0, y0 + side, 30, 30)
+    with rasterio.open(dem_path, "w", driver="GTiff", width=n_px, height=n_px, count=1,
+                       dtype="float32", crs="EPSG:32648", transform=transform, tiled=True,
+                       compress="deflate") as dst:  # fmt: skip
+        dst.write(dem, 1)
+
+    n_villages = max(int(FULL["villages"] * scale), 4)
+    centres = rng.uniform([x0, y0], [x0 + side, y0 + side], (n_villages, 2))
+    cells = shapely.voronoi_polygons(shapely.MultiPoint(centres), extend_to=shapely.box(
+        x0, y0, x0 + side, y0 + side))  # fmt: skip
+    polygons = shapely.intersection(
+        shapely.get_parts(cells), shapely.box(x0, y0, x0 + side, y0 + side)
+    )
+    villages = gpd.GeoDataFrame({
+        "id": [f"v{i:05d}" for i in range(len(polygons))],
+        "name": [f"Thôn {i}" for i in range(len(polygons))],
+        "commune": [f"Xã {i // 12}" for i in range(len(polygons))],
+        "district": "Huyện", "province": "Tuyên Quang",
+        "households": rng.integers(40, 250, len(polygons)),
+    }, geometry=polygons, crs="EPSG:32648").to_crs("EPSG:4326")  # fmt: skip
+
+    n_sites = max(int(FULL["sites"] * scale), 3)
+    sx, sy = rng.uniform([x0, y0], [x0 + side, y0 + side], (n_sites, 2)).T
+    lon, lat = TO_WGS84.transform(sx, sy)
+    sites = normalise_sites(pd.DataFrame({
+        "radio": "LTE", "mcc": 452, "net": rng.choice([1, 2, 4], n_sites), "lon": lon, "lat": lat,
+        "site_id": [f"s{i}" for i in range(n_sites)], "height_m": 30.0, "eirp_dbm": 62.0,
+        "freq_mhz": 1800.0, "range": 10_000,
+    }))  # fmt: skip
+
+    n_readings = int(FULL["readings"] * scale)
+    near = rng.integers(0, n_villages, n_readings)
+    rx = centres[near, 0] + rng.normal(0, 400, n_readings)
+    ry = centres[near, 1] + rng.normal(0, 400, n_readings)
+    rlon, rlat = TO_WGS84.transform(rx, ry)
+    dbm = rng.normal(-100, 12, n_readings)
+    lost = dbm < -121
+    raw = pd.DataFrame({
+        "time": pd.Timestamp("2026-01-01", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 60 * 86400, n_readings), unit="s"),
+        "lat": rlat, "lon": rlon, "accuracy_m": 10.0, "mcc": 452,
+        "mnc": rng.choice([1, 2, 4], n_readings), "radio": "lte",
+        "signal_dbm": np.where(lost, np.nan, np.clip(dbm, -140, -44)), "no_service": lost,
+        "device": rng.integers(0, 300, n_readings).astype(str),
+    })  # fmt: skip
+    readings = validate_readings(raw).valid
+    return {"villages": normalise_villages(villages), "sites": sites, "readings": readings,
+            "dem": dem_path, "side_km": side / 1000}  # fmt: skip
+
+
+def naive_readings_only(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> pd.DataFrame:
+    """The baseline: sjoin every reading to its village, then group."""
+    points = gpd.GeoDataFrame(readings[["signal_dbm", "no_service"]],
+                              geometry=gpd.points_from_xy(readings["lon"], readings["lat"]),
+                              crs="EPSG:4326")  # fmt: skip
+    joined = gpd.sjoin(points, villages[["id", "geometry"]], predicate="within")
+    return joined.groupby("id").agg(n=("signal_dbm", "size"), mean=("signal_dbm", "mean"),
+                                    lost=("no_service", "mean"))  # fmt: skip
+
+
+def ours_readings_only(
+    villages: gpd.GeoDataFrame, readings: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.Series]:
+    """lomsong's way: H3 cell statistics, and an STRtree query for villages."""
+    stats = aggregate_readings(readings)
+    inside = readings_by_village(villages, readings)
+    return stats, inside.groupby("village_id").size()
+
+
+def timed(label: str, func, *args, **kwargs):
+    start = time.perf_counter()
+    result = func(*args, **kwargs)
+    elapsed = time.perf_counter() - start
+    print(f"{label:<46} {elapsed:8.2f} s")
+    return result, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=0.05, help="1.0 = the whole province")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    with TemporaryDirectory() as tmp:
+        data, _ = timed("synthesise", synthesise, args.scale, Path(tmp), rng)
+        villages, sites, readings = data["villages"], data["sites"], data["readings"]
+        print(f"scale {args.scale}: {data['side_km']:.0f} km square, {len(villages):,} villages, "
+              f"{sites['site_id'].nunique():,} sites, {len(readings):,} readings")  # fmt: skip
+        result, full = timed("full analysis (res 10, terrain, kriging)", analyze, villages, sites,
+                             readings, dem=data["dem"])  # fmt: skip
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak memory (ru_maxrss)                        {peak:8.0f} MiB")
+        print(f"budget 120 s at scale 1; this run x{1 / args.scale:.0f} area -> "
+              f"~{full / args.scale:,.0f} s if linear")  # fmt: skip
+
+        # A field team's upload: 1,000 readings walked around one village.
+        one = villages.iloc[0]
+        fresh = readings.iloc[:1000].assign(
+            lon=one["centre_lon"] + rng.normal(0, 0.003, 1000),
+            lat=one["centre_lat"] + rng.normal(0, 0.003, 1000),
+            time=pd.Timestamp("2026-03-05", tz="UTC"),
+            signal_dbm=-118.0,
+        )
+        touched = villages_touched(villages, fresh)
+        subset = villages.loc[villages["id"].isin(touched)]
+        west, south, east, north = subset.total_bounds
+        nearby = readings.loc[readings["lon"].between(west - 0.02, east + 0.02)
+                              & readings["lat"].between(south - 0.02, north + 0.02)]  # fmt: skip
+        timed(f"incremental refresh ({len(touched)} villages touched)", analyze, subset, sites,
+              pd.concat([nearby, fresh]), dem=data["dem"])  # fmt: skip
+
+        _, naive = timed("readings-only baseline: sjoin + groupby", naive_readings_only, villages,
+                         readings)  # fmt: skip
+        _, ours = timed("readings-only lomsong: H3 stats + STRtree", ours_readings_only,
+                        villages, readings)  # fmt: skip
+        print(f"ratio baseline / lomsong (readings only): {naive / ours:.1f}x")
+
+        dem = read_raster(data["dem"])
+        site = sites.iloc[0]
+        sx, sy = Transformer.from_crs("EPSG:4326", dem.crs, always_xy=True).transform(
+            site["lon"], site["lat"])  # fmt: skip
+        points = rng.uniform(-10_000, 10_000, (20_000, 2)) + np.array([sx, sy])
+        _, per_site = timed("terrain step, one site, 20,000 cells", diffraction_loss_db, dem,
+                            (sx, sy), 30.0, points[:, 0], points[:, 1], 1800.0)  # fmt: skip
+        print(f"profile samples per second: {20_000 * PROFILE_SAMPLES / per_site:,.0f}")
+        print(f"result: {result.villages['verdict'].value_counts().to_dict()}")
+
+
+if __name__ == "__main__":
+    main()
