@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 from fastapi.responses import JSONResponse
 
 from geodata.constants import CRS_WGS84
 from geodata.errors import InvalidInputError
+from geodata.exports import json_safe
 
 GEOJSON_MEDIA_TYPE = "application/geo+json"
 
@@ -20,19 +19,6 @@ class GeoJSONResponse(JSONResponse):
     """A JSON response sent as ``application/geo+json`` (RFC 7946)."""
 
     media_type = GEOJSON_MEDIA_TYPE
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe value: NaN -> None, numpy scalars -> Python, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def feature_collection(frame: gpd.GeoDataFrame) -> dict[str, Any]:
@@ -47,7 +33,7 @@ def feature_collection(frame: gpd.GeoDataFrame) -> dict[str, Any]:
         raise InvalidInputError("frame has no CRS")
     collection = frame.to_crs(CRS_WGS84).to_geo_dict(na="null", drop_id=True)
     for feature in collection["features"]:
-        feature["properties"] = _plain(feature["properties"])
+        feature["properties"] = json_safe(feature["properties"])
     return collection
 
 

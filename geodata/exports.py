@@ -40,12 +40,12 @@ def _wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.to_crs(CRS_WGS84)
 
 
-def _plain(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe: NaN/NA -> None, numpy -> Python, recursively."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple | np.ndarray):
-        return [_plain(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
@@ -57,7 +57,7 @@ def _plain(value: Any) -> Any:
 
 def _flat(value: Any) -> Any:
     """Nested values as compact JSON text; scalars as they are."""
-    value = _plain(value)
+    value = json_safe(value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return value
@@ -81,7 +81,7 @@ def to_geojson(frame: gpd.GeoDataFrame) -> bytes:
     for properties, geom in zip(records, geometry, strict=True):
         features.append({
             "type": "Feature",
-            "properties": _plain(properties),
+            "properties": json_safe(properties),
             "geometry": None if geom is None else json.loads(shapely.to_geojson(geom)),
         })  # fmt: skip
     collection = {"type": "FeatureCollection", "features": features}
