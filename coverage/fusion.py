@@ -122,7 +122,8 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
 
     Where a cell has measured readings of the radio, its median and the
     prediction are blended by weight n / (n + k) (k = :data:`PRIOR_READINGS`),
-    the same rule as :func:`fuse`; σ shrinks likewise. ``evidence`` is
+    the same rule as :func:`fuse`; σ shrinks likewise. ``mean_dbm`` is
+    floored at the low end of the radio's reporting range. ``evidence`` is
     ``measured`` (readings only), ``predicted`` (model only) or ``both``.
 
     Parameters
@@ -142,8 +143,11 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     weight = np.where(has_model, n / (n + PRIOR_READINGS), 1.0)
     model = table["calibrated_dbm"].to_numpy(float)
     seen = table["median_dbm"].to_numpy(float)
-    table["mean_dbm"] = np.where(has_readings, weight * seen + (1 - weight) * np.nan_to_num(model),
-                                 model)  # fmt: skip
+    mean = np.where(has_readings, weight * seen + (1 - weight) * np.nan_to_num(model), model)
+    # Below its radio's reporting range a value only says "nothing": a phone
+    # cannot show −160 dBm. Estimates are floored at the range's low end.
+    floor = table["radio"].map({r: lo for r, (lo, _) in C.SIGNAL_RANGE_DBM.items()})
+    table["mean_dbm"] = np.maximum(mean, floor.to_numpy(float))
     sigma = table["sigma_db"].fillna(C.PREDICTION_SIGMA_DB).to_numpy(float)
     table["sigma_db"] = np.where(has_readings, sigma * np.sqrt(1 - weight) + 1e-9, sigma)
     p_model = table["p_predicted"].fillna(0.0).to_numpy(float)
