@@ -95,11 +95,20 @@ def _to_bool(values: pd.Series) -> pd.Series:
     """Map true/false spellings to a nullable boolean; anything else to NA."""
     if values.dtype == bool:
         return values.astype("boolean")
-    text = values.astype("string").str.strip().str.lower()
-    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
-    out[text.isin(_TRUE).fillna(False).to_numpy(bool)] = True
-    out[text.isin(_FALSE).fillna(False).to_numpy(bool)] = False
-    return out
+
+    def parse(value: object) -> object:
+        text = str(value).strip().lower()
+        return True if text in _TRUE else False if text in _FALSE else pd.NA
+
+    return _per_distinct(values, parse).astype("boolean")
+
+
+def _per_distinct(values: pd.Series, func: object) -> pd.Series:
+    """Apply ``func`` once per distinct value (a column of 10⁶ readings holds
+    a handful of spellings), NA where the value is missing."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.array([func(u) for u in uniques] + [pd.NA], dtype=object)  # type: ignore[operator]
+    return pd.Series(mapped[codes], index=values.index, dtype=object)
 
 
 def _to_number(values: pd.Series) -> pd.Series:
@@ -127,12 +136,12 @@ def normalise_readings(frame: pd.DataFrame) -> pd.DataFrame:
         # Android's "unavailable" sentinels mean unknown, not an error.
         numbers[numbers.isin([float(v) for v in C.ANDROID_UNAVAILABLE])] = np.nan
         out[column] = numbers
-    radio = out["radio"].astype("string").str.strip().str.lower()
-    out["radio"] = radio.map(_RADIO_ALIASES).astype("string").where(radio.notna(), pd.NA)
-    out["radio_raw"] = radio
+    out["radio"] = _per_distinct(
+        out["radio"], lambda value: _RADIO_ALIASES.get(str(value).strip().lower(), pd.NA)
+    )
     out["no_service"] = _to_bool(out["no_service"])
     for column in ("device", "source"):
-        out[column] = out[column].astype("string")
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out
 
 
@@ -254,7 +263,7 @@ def validate_readings(
         Rejection(int(labels[i]) if labels is not None else int(i), str(f), str(r))
         for i, f, r in zip(np.flatnonzero(bad), field_at_fault[bad], reason[bad], strict=True)
     ]
-    valid = data.loc[~bad].drop(columns=["radio_raw"]).copy()
+    valid = data.loc[~bad].copy()
     valid.loc[valid["no_service"].to_numpy(bool), "signal_dbm"] = np.nan
     for column in ("mcc", "mnc"):
         valid[column] = valid[column].astype("int64")
@@ -285,14 +294,20 @@ def content_keys(readings: pd.DataFrame) -> pd.Series:
         "no_service",
         "device",
     ]
+    numbers = ["mcc", "mnc", "cell_id", "signal_dbm"]
     canonical = pd.DataFrame(
         {
             "time": readings["time"].astype("int64"),
             "lat": readings["lat"].round(7),
             "lon": readings["lon"].round(7),
-            **{c: readings[c].astype("string").fillna("") for c in key_columns[3:]},
+            # Numbers hash as numbers (missing = a value no reading can have),
+            # text as text: no per-row string formatting.
+            **{c: readings[c].astype("float64").fillna(-1e9) for c in numbers},
+            "no_service": readings["no_service"].astype(bool),
+            "radio": readings["radio"].astype(object),
+            "device": readings["device"].astype(object).fillna(""),
         }
-    )
+    )[key_columns]
     hashed = pd.util.hash_pandas_object(canonical, index=False, hash_key="lomsong-readings")
     return pd.Series(
         hashed.to_numpy(np.uint64).view(np.int64), index=readings.index, name="content_key"

@@ -84,4 +84,4 @@ def test_villages_touched_by_readings(villages, readings) -> None:
 def readings_empty() -> pd.DataFrame:
     from geodata.readings import empty_readings, validate_readings
 
-    return validate_readings(empty_readings().drop(columns=["radio_raw"]), now=NOW).valid
+    return validate_readings(empty_readings(), now=NOW).valid
