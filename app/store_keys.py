@@ -10,7 +10,7 @@ import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Retries of one upload come within minutes or, from a phone that lost signal,
 # days; a month of records is cheap and covers both.
@@ -46,11 +46,11 @@ class StoredKey:
 class KeysMixin:
     """API keys and idempotency records (needs the store's ``_conn`` and ``_write``)."""
 
-    def _conn(self) -> sqlite3.Connection:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the Store these mixins are part of
 
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
+        def _conn(self) -> sqlite3.Connection: ...
+
+        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
     # --- API keys ---------------------------------------------------------
     def add_api_key(self, key_id: str, key_hash: str, *, role: str, name: str | None) -> StoredKey:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -43,14 +43,13 @@ def bump_results_version(conn: sqlite3.Connection) -> None:
 class ResultsMixin:
     """Hex cells and the results version (needs the store's ``_conn`` and ``_write``)."""
 
-    def _conn(self) -> sqlite3.Connection:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the Store these mixins are part of
 
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
+        def _conn(self) -> sqlite3.Connection: ...
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        raise NotImplementedError
+        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+        def _query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame: ...
 
     def results_version(self) -> int:
         """How many times results were written; 0 before the first."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,11 +105,11 @@ def _to_bool(values: pd.Series) -> pd.Series:
     return _per_distinct(values, parse).astype("boolean")
 
 
-def _per_distinct(values: pd.Series, func: object) -> pd.Series:
+def _per_distinct(values: pd.Series, func: Callable[[Any], object]) -> pd.Series:
     """Apply ``func`` once per distinct value (a column of 10⁶ readings holds
     a handful of spellings), NA where the value is missing."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([func(u) for u in uniques] + [pd.NA], dtype=object)  # type: ignore[operator]
+    mapped = np.array([*(func(u) for u in uniques), pd.NA], dtype=object)
     return pd.Series(mapped[codes], index=values.index, dtype=object)
 
 
