@@ -7,6 +7,8 @@ distances along terrain profiles are in metres.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +61,25 @@ def _apply(transform: Affine, x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, n
     return a * x + b * y + c, d * x + e * y + f
 
 
+@contextmanager
+def open_raster(path: str | Path) -> Iterator[rasterio.DatasetReader]:
+    """Open a raster that declares a CRS, or raise :class:`InvalidInputError`.
+
+    Raises
+    ------
+    InvalidInputError
+        When the file cannot be opened or has no CRS.
+    """
+    try:
+        dataset = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InvalidInputError(f"{path}: not a readable raster ({exc})") from exc
+    with dataset:
+        if dataset.crs is None:
+            raise InvalidInputError(f"{path}: the raster declares no CRS")
+        yield dataset
+
+
 def utm_crs_for(lon: float, lat: float) -> CRS:
     """The WGS84 UTM zone CRS containing a point (EPSG:326xx / 327xx).
 
@@ -94,13 +115,7 @@ def read_raster(
     InvalidInputError
         When the file cannot be opened, has no CRS, or misses the bounds.
     """
-    try:
-        dataset = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InvalidInputError(f"{path}: not a readable raster ({exc})") from exc
-    with dataset:
-        if dataset.crs is None:
-            raise InvalidInputError(f"{path}: the raster declares no CRS")
+    with open_raster(path) as dataset:
         crs = CRS.from_user_input(dataset.crs)
         window = None
         if bounds_wgs84 is not None:

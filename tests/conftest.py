@@ -25,6 +25,32 @@ def _free_port() -> int:
         return port
 
 
+def start_server(
+    command: list[str], *, env: dict[str, str], log_path: Path, timeout_s: float
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``command`` (a ``lomsong serve --port P``) and wait until ``/healthz`` answers.
+
+    Returns the process and its base URL; fails the test, with the server's
+    log, when it exits or stays unhealthy past ``timeout_s``.
+    """
+    port = command[command.index("--port") + 1]
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"server not healthy in {timeout_s:.0f} s:\n{log_path.read_text()}")
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``lomsong serve --demo`` in a subprocess on a free port; yields its base URL."""
@@ -33,24 +59,10 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "LOMSONG_DATA_DIR": str(data_dir)}
     command = [sys.executable, "-m", "app.cli", "serve", "--demo", "--port", str(port)]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    process, base = start_server(
+        command, env=env, log_path=log_path, timeout_s=SERVER_START_TIMEOUT_S
+    )
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"server exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"server not healthy in {SERVER_START_TIMEOUT_S:.0f} s:\n{log_path.read_text()}"
-                )
-            time.sleep(0.3)
         yield base
     finally:
         process.terminate()

@@ -19,6 +19,7 @@ import rasterio.warp
 from PIL import Image
 
 from geodata.errors import InvalidInputError
+from geodata.raster import open_raster
 
 WEB_MERCATOR = "EPSG:3857"
 #: Longest side of the image, in pixels: ~60 m per pixel over a commune.
@@ -68,13 +69,7 @@ def render_hillshade(
     InvalidInputError
         When the DEM cannot be read or does not cover the bounds.
     """
-    try:
-        dataset = rasterio.open(dem_path)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InvalidInputError(f"{dem_path}: not a readable raster ({exc})") from exc
-    with dataset:
-        if dataset.crs is None:
-            raise InvalidInputError(f"{dem_path}: the raster declares no CRS")
+    with open_raster(dem_path) as dataset:
         if bounds_wgs84 is None:
             bounds = rasterio.warp.transform_bounds(dataset.crs, WEB_MERCATOR, *dataset.bounds)
         else:

@@ -24,7 +24,7 @@ import pytest
 
 from app.store import Store
 from geodata.readings import validate_readings
-from tests.conftest import REPO, _free_port
+from tests.conftest import _free_port, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -49,25 +49,8 @@ class Server:
             "LOMSONG_RATE_LIMIT_PER_MINUTE": "100000",
         }
         command = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)]
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        self._wait_healthy()
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"server exited:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not healthy:\n{self.log.read_text()}")
-            time.sleep(0.2)
+        self.process, _ = start_server(command, env=env, log_path=self.log,
+                                       timeout_s=START_TIMEOUT_S)  # fmt: skip
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
