@@ -57,16 +57,6 @@ CREATE TABLE IF NOT EXISTS sites (
     mnc INTEGER, radio TEXT, cell_id INTEGER, area_code INTEGER, lon REAL, lat REAL,
     height_m REAL, azimuth_deg REAL, beamwidth_deg REAL, eirp_dbm REAL, freq_mhz REAL,
     range_m REAL, created TEXT);
-CREATE TABLE IF NOT EXISTS readings (
-    rowid INTEGER PRIMARY KEY, content_key INTEGER NOT NULL UNIQUE, time TEXT NOT NULL,
-    lat REAL NOT NULL, lon REAL NOT NULL, accuracy_m REAL, mcc INTEGER NOT NULL,
-    mnc INTEGER NOT NULL, radio TEXT NOT NULL, signal_dbm REAL, no_service INTEGER NOT NULL,
-    cell_id INTEGER, area_code INTEGER, pci INTEGER, rsrq_db REAL, sinr_db REAL,
-    device TEXT, source TEXT,
-    -- 'demo' for the bundled campaign, 'upload' for everything users send:
-    -- reloading the demo replaces only its own readings.
-    origin TEXT NOT NULL DEFAULT 'upload');
-CREATE INDEX IF NOT EXISTS readings_place ON readings (lat, lon);
 -- API keys: only the SHA-256 of a key is stored, beside a short public id.
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, name TEXT,

@@ -35,16 +35,16 @@ from app.schema import (
     where_clause,
 )
 from app.store_keys import KeysMixin
+from app.store_readings import READINGS_SCHEMA, ReadingsMixin
 from app.store_results import RESULTS_SCHEMA, ResultsMixin, bump_results_version
 from geodata.constants import CRS_WGS84
-from geodata.readings import READING_COLUMNS, hash_devices
 from geodata.text import fold
 
 # Page cache of the writer connection, in KiB (SQLite's default is 2,000).
 WRITER_CACHE_KIB = 64 * 1024
 
 
-class Store(ResultsMixin, KeysMixin):
+class Store(ReadingsMixin, ResultsMixin, KeysMixin):
     """All of lomsong's persistent state, in one SQLite file.
 
     Parameters
@@ -68,6 +68,8 @@ class Store(ResultsMixin, KeysMixin):
         with self._write() as conn:
             conn.executescript(SCHEMA)
             conn.executescript(RESULTS_SCHEMA)
+            conn.executescript(READINGS_SCHEMA)
+        self.migrate_reading_rows()
 
     # --- connections ----------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -129,9 +131,11 @@ class Store(ResultsMixin, KeysMixin):
 
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables."""
-        tables = ("communes", "villages", "sites", "readings", "village_results", "dead_zones")
+        tables = ("communes", "villages", "sites", "reading_keys", "village_results", "dead_zones")
         conn = self._conn()
-        return {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}
+        counts = {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}
+        counts["readings"] = counts.pop("reading_keys")
+        return counts
 
     # --- region ---------------------------------------------------------
     def replace_region(
@@ -313,76 +317,6 @@ class Store(ResultsMixin, KeysMixin):
         if frame.empty:
             raise NotFoundError(f"village {village_id!r} not found")
         return frame
-
-    # --- readings -------------------------------------------------------
-    def add_readings(self, valid: pd.DataFrame, *, origin: str = "upload") -> tuple[int, int]:
-        """Store validated readings; returns ``(new, duplicates)``.
-
-        ``valid`` is :attr:`ValidatedReadings.valid`. Devices are hashed here,
-        so no caller can store a raw identifier; a reading whose
-        ``content_key`` is already stored is counted as a duplicate.
-        """
-        if valid.empty:
-            return 0, 0
-        frame = valid.copy()
-        frame["device"] = hash_devices(frame["device"], salt=self._salt)
-        # numpy's ISO formatting is ~8x faster than strftime, same text.
-        utc = frame["time"].dt.tz_convert(None).to_numpy().astype("datetime64[us]")
-        frame["time"] = np.datetime_as_string(utc, unit="us").astype(object) + "Z"
-        frame["no_service"] = frame["no_service"].astype(int)
-        frame["origin"] = origin
-        columns = ["content_key", *READING_COLUMNS, "origin"]
-        with self._write() as conn:
-            before = conn.total_changes
-            conn.executemany(
-                f"INSERT OR IGNORE INTO readings ({', '.join(columns)})"
-                f" VALUES ({', '.join('?' * len(columns))})",
-                to_rows(frame, columns),
-            )
-            new = conn.total_changes - before
-        return new, len(frame) - new
-
-    def clear_readings(self, *, origin: str) -> None:
-        """Delete the stored readings of one origin (``"demo"``); uploads stay."""
-        with self._write() as conn:
-            conn.execute("DELETE FROM readings WHERE origin = ?", (origin,))
-
-    def readings(self, *, bounds: tuple[float, float, float, float] | None = None) -> pd.DataFrame:
-        """Stored readings in canonical columns, optionally within ``(minx, miny, maxx, maxy)``."""
-        sql = f"SELECT {', '.join(READING_COLUMNS)}, content_key FROM readings"
-        params: list[float] = []
-        if bounds is not None:
-            minx, miny, maxx, maxy = bounds
-            sql += " WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?"
-            params = [miny, maxy, minx, maxx]
-        frame = self._query(sql + " ORDER BY rowid", params)
-        frame["time"] = pd.to_datetime(frame["time"], utc=True, format="ISO8601")
-        frame["no_service"] = frame["no_service"].astype(bool)
-        for column in ("cell_id", "area_code", "pci"):
-            frame[column] = frame[column].astype("Int64")
-        for column in ("lat", "lon", "accuracy_m", "signal_dbm", "rsrq_db", "sinr_db"):
-            frame[column] = pd.to_numeric(frame[column]).astype("float64")
-        for column in ("device", "source"):
-            frame[column] = frame[column].astype("string")
-        return frame
-
-    def iter_readings(
-        self, columns: Sequence[str], *, batch_rows: int = 50_000
-    ) -> Iterator[pd.DataFrame]:
-        """Stored readings in batches of ``batch_rows``, in upload order.
-
-        Reads on a connection of its own, so the batches may be consumed
-        from any thread (a streamed HTTP answer) and see one snapshot.
-        """
-        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-        try:
-            yield from pd.read_sql_query(
-                f"SELECT {', '.join(columns)} FROM readings ORDER BY rowid",
-                conn,
-                chunksize=batch_rows,
-            )
-        finally:
-            conn.close()
 
     # --- results --------------------------------------------------------
     def save_results(self, villages: pd.DataFrame) -> None:

@@ -44,9 +44,9 @@ def test_devices_are_stored_only_as_salted_hashes(tmp_path: Path) -> None:
     try:
         store.add_readings(batch(2))
         other.add_readings(batch(2))
-        raw = store._conn().execute("SELECT DISTINCT device FROM readings").fetchall()
-        assert len(raw) == 1 and raw[0][0] != "imei-123" and len(raw[0][0]) == 16
-        assert other.readings()["device"].iloc[0] != raw[0][0]
+        stored = store.readings()["device"].unique().tolist()
+        assert len(stored) == 1 and stored[0] != "imei-123" and len(stored[0]) == 16
+        assert other.readings()["device"].iloc[0] != stored[0]
     finally:
         store.close()
         other.close()
