@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -129,21 +130,34 @@ def ingest_chunks(
         When a chunk lacks a required column and ``lenient_columns`` is false.
     """
     report = IngestReport()
-    for chunk in chunks:
-        rejections = list(chunk.rejected)
-        report.ignored += chunk.ignored
-        frame = chunk.readings
-        if not frame.empty:
-            if lenient_columns:
-                frame = _with_required_columns(frame)
-            validated = validate_readings(frame)
-            rejections += validated.rejected
-            new, duplicates = store.add_readings(validated.valid)
-            report.accepted += new
-            report.duplicates += duplicates
-            if new and on_stored is not None:
-                on_stored(validated.valid)
-        report.add_rejections(rejections)
+
+    def stored(pending: Future[tuple[int, int]], valid: pd.DataFrame) -> None:
+        new, duplicates = pending.result()
+        report.accepted += new
+        report.duplicates += duplicates
+        if new and on_stored is not None:
+            on_stored(valid)
+
+    # One chunk is stored on a thread while the next is parsed and validated:
+    # SQLite and Parquet release the GIL, so the two cores both work. At most
+    # one chunk waits, which keeps memory bounded.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lomsong-store") as storer:
+        waiting: tuple[Future[tuple[int, int]], pd.DataFrame] | None = None
+        for chunk in chunks:
+            rejections = list(chunk.rejected)
+            report.ignored += chunk.ignored
+            frame = chunk.readings
+            if not frame.empty:
+                if lenient_columns:
+                    frame = _with_required_columns(frame)
+                validated = validate_readings(frame)
+                rejections += validated.rejected
+                if waiting is not None:
+                    stored(*waiting)
+                waiting = (storer.submit(store.add_readings, validated.valid), validated.valid)
+            report.add_rejections(rejections)
+        if waiting is not None:
+            stored(*waiting)
     return report
 
 

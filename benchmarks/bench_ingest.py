@@ -34,11 +34,14 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from app.config import Settings
 from app.ingest import ingest_file, ingest_geosubmit, ingest_readings
 from app.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SALT = "bench-salt"
+# Rows per chunk of the CSV import: the default of `lomsong ingest` and the service.
+CHUNK_ROWS = Settings.model_fields["import_chunk_rows"].default
 
 
 def synthetic_csv(path: Path, n: int, *, seed: int = 0) -> pd.DataFrame:
@@ -109,7 +112,7 @@ def report(label: str, count: int, seconds: float, unit: str = "readings") -> fl
 
 
 def bench_csv(n: int, work: Path) -> None:
-    print(f"CSV import, {n:,} readings (parse + validate + store, chunks of 100,000)")
+    print(f"CSV import, {n:,} readings (parse + validate + store, chunks of {CHUNK_ROWS:,})")
     path = work / "readings.csv"
     frame = synthetic_csv(path, n)
     print(f"  file: {path.stat().st_size / 2**20:.1f} MiB")
@@ -118,7 +121,7 @@ def bench_csv(n: int, work: Path) -> None:
     )
     store = Store(work / "import.sqlite3", device_salt=SALT)
     start = time.perf_counter()
-    result = ingest_file(store, path, format="csv", chunk_rows=100_000)
+    result = ingest_file(store, path, format="csv", chunk_rows=CHUNK_ROWS)
     ours = report("lomsong ingest_file", result.accepted, time.perf_counter() - start)
     store.close()
     print(f"  ratio lomsong / bare executemany: {ours / base:.2f}  (target >= 200,000/s)")

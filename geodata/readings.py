@@ -201,14 +201,16 @@ def validate_readings(
     floor = pd.Timestamp(time_floor)
     floor = floor if floor.tzinfo else floor.tz_localize("UTC")
 
+    # Each row's first failing check, as an index into ``checks`` (0: none yet).
     n = len(data)
-    field_at_fault = np.full(n, "", dtype=object)
-    reason = np.full(n, "", dtype=object)
+    fault = np.zeros(n, dtype=np.int16)
+    checks: list[tuple[str, str]] = [("", "")]
 
     def reject(mask: pd.Series | np.ndarray, name: str, why: str) -> None:
-        hit = np.asarray(mask, dtype=bool) & (field_at_fault == "")
-        field_at_fault[hit] = name
-        reason[hit] = why
+        hit = np.asarray(mask, dtype=bool) & (fault == 0)
+        if hit.any():
+            checks.append((name, why))
+            fault[hit] = len(checks) - 1
 
     raw = frame.reindex(columns=list(READING_COLUMNS))
     for column in REQUIRED_COLUMNS:
@@ -235,12 +237,21 @@ def validate_readings(
     has_signal_text = raw["signal_dbm"].notna().to_numpy()
     reject(~no_service & ~has_signal_text, "signal_dbm", "required when no_service is false")
     reject(~no_service & signal.isna().to_numpy(), "signal_dbm", "not a number")
-    low = data["radio"].map({r: lo for r, (lo, _) in C.SIGNAL_RANGE_DBM.items()}).astype(float)
-    high = data["radio"].map({r: hi for r, (_, hi) in C.SIGNAL_RANGE_DBM.items()}).astype(float)
-    out_of_range = ~no_service & known_radio & ((signal < low) | (signal > high)).to_numpy(bool)
-    for radio, (lo, hi) in C.SIGNAL_RANGE_DBM.items():
-        mask = out_of_range & (data["radio"] == radio).fillna(False).to_numpy(bool)
-        reject(mask, "signal_dbm", f"outside {lo:g}..{hi:g} dBm for {radio}")
+    # Radios as codes into C.RADIOS (-1 unknown): one pass over the strings.
+    radio_code = pd.Categorical(data["radio"], categories=list(C.RADIOS)).codes
+    ranges = np.array([C.SIGNAL_RANGE_DBM[r] for r in C.RADIOS] + [(np.nan, np.nan)])
+    low, high = ranges[radio_code, 0], ranges[radio_code, 1]
+    signal_values = signal.to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        outside = (signal_values < low) | (signal_values > high)
+    out_of_range = ~no_service & known_radio & outside
+    for code, radio in enumerate(C.RADIOS):
+        lo, hi = C.SIGNAL_RANGE_DBM[radio]
+        reject(
+            out_of_range & (radio_code == code),
+            "signal_dbm",
+            f"outside {lo:g}..{hi:g} dBm for {radio}",
+        )
 
     cell_id = data["cell_id"]
     reject(
@@ -254,16 +265,16 @@ def validate_readings(
         "area_code",
         f"outside {C.LAC_MIN}..{C.LAC_MAX}",
     )
-    pci_max = np.where(data["radio"].fillna("") == "nr", C.PCI_MAX_NR, C.PCI_MAX_LTE)
+    pci_max = np.where(radio_code == C.RADIOS.index("nr"), C.PCI_MAX_NR, C.PCI_MAX_LTE)
     pci = data["pci"]
     reject(
         ~pci.isna() & ((pci < 0) | (pci > pci_max)), "pci", "outside 0..503 (LTE) / 0..1007 (NR)"
     )
 
-    bad = field_at_fault != ""
+    bad = fault != 0
     rejected = [
-        Rejection(int(labels[i]) if labels is not None else int(i), str(f), str(r))
-        for i, f, r in zip(np.flatnonzero(bad), field_at_fault[bad], reason[bad], strict=True)
+        Rejection(int(labels[i]) if labels is not None else int(i), *checks[fault[i]])
+        for i in np.flatnonzero(bad).tolist()
     ]
     valid = data.loc[~bad].copy()
     valid.loc[valid["no_service"].to_numpy(bool), "signal_dbm"] = np.nan
@@ -322,9 +333,10 @@ def hash_devices(devices: pd.Series, *, salt: str) -> pd.Series:
     Raw device ids are never stored; the hash still lets the analysis count
     distinct devices. Loops over *distinct* devices only (a campaign has tens).
     """
-    distinct = devices.dropna().unique()
-    table = {d: hashlib.sha256(f"{salt}:{d}".encode()).hexdigest()[:16] for d in distinct}
-    return devices.map(table).astype("string")
+    codes, distinct = pd.factorize(devices, use_na_sentinel=True)
+    digests = [hashlib.sha256(f"{salt}:{d}".encode()).hexdigest()[:16] for d in distinct]
+    hashed = np.array([*digests, None], dtype=object)[codes]  # code -1 (missing) -> None
+    return pd.Series(hashed, index=devices.index, dtype="string")
 
 
 def read_readings_csv(path: str | Path) -> pd.DataFrame:
