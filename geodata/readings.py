@@ -136,22 +136,30 @@ def _normalised_columns(frame: pd.DataFrame) -> dict[str, Any]:
             return frame[name]
         return pd.Series(np.full(n, None, dtype=object), index=frame.index)
 
+    def numbers(name: str) -> np.ndarray:
+        if name not in frame.columns:
+            return np.full(n, np.nan)
+        return _to_number(frame[name])
+
     out: dict[str, Any] = {}
     # A tz-aware DatetimeArray: the unit pandas infers is kept, and with it
     # every content key stored before.
     out["time"] = pd.to_datetime(column("time"), utc=True, errors="coerce", format="ISO8601").array
     for name in ("lat", "lon", "accuracy_m", "signal_dbm", "rsrq_db", "sinr_db"):
-        out[name] = _to_number(column(name))
+        out[name] = numbers(name)
     for name in ("mcc", "mnc", "cell_id", "area_code", "pci"):
-        numbers = _to_number(column(name))
+        values = numbers(name)
         # Android's "unavailable" sentinels mean unknown, not an error.
-        out[name] = np.where(np.isin(numbers, _SENTINELS), np.nan, numbers)
+        out[name] = np.where(np.isin(values, _SENTINELS), np.nan, values)
     out["radio"] = _per_distinct(
         column("radio"), lambda value: _RADIO_ALIASES.get(str(value).strip().lower())
     )
     out["no_service"] = _to_bool(column("no_service"))
     for name in ("device", "source"):
-        out[name] = column(name).to_numpy(dtype=object, na_value=None)
+        present = name in frame.columns
+        out[name] = (
+            frame[name].to_numpy(dtype=object, na_value=None) if present else np.full(n, None)
+        )
     return out
 
 
