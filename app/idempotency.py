@@ -48,16 +48,20 @@ class Idempotency:
 
     def run(
         self,
-        compute: Callable[[], dict[str, Any]],
+        compute: Callable[[str | None], dict[str, Any]],
         *,
         scope: str,
         key: str | None,
         digest: str,
     ) -> dict[str, Any]:
-        """``compute()``'s answer, or the one stored for ``(scope, key)``.
+        """``compute(request)``'s answer, or the one stored for ``(scope, key)``.
 
-        Without a key, ``compute()`` simply runs. Two requests with one key
-        run one after the other, so the second sees the first's answer.
+        ``compute`` is given the request's name (``None`` without a key) to
+        tag what it stores: if the process dies after storing and before the
+        answer is saved, the retry finds its own readings and answers as the
+        first attempt would have. Without a key, ``compute`` simply runs. Two
+        requests with one key run one after the other, so the second sees the
+        first's answer.
 
         Raises
         ------
@@ -67,7 +71,7 @@ class Idempotency:
             When ``key`` is empty or longer than :data:`MAX_KEY_LENGTH`.
         """
         if key is None:
-            return compute()
+            return compute(None)
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
             raise BadRequestError(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
         with self._lock_for(scope, key):
@@ -81,7 +85,7 @@ class Idempotency:
                     )
                 answer: dict[str, Any] = json.loads(response)
                 return answer
-            answer = compute()
+            answer = compute(f"{scope} {key}")
             self._store.save_idempotent_response(
                 scope, key, request_hash=digest, response=json.dumps(answer)
             )

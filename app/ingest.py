@@ -106,6 +106,7 @@ def ingest_chunks(
     *,
     on_stored: OnStored | None = None,
     lenient_columns: bool = False,
+    request: str | None = None,
 ) -> IngestReport:
     """Validate and store parsed chunks one at a time, and account for every row.
 
@@ -119,6 +120,10 @@ def ingest_chunks(
     lenient_columns : bool, keyword-only
         Reject each row for a required field absent from all rows (JSON
         objects), instead of refusing the upload (a CSV header without it).
+    request : str, optional, keyword-only
+        The idempotent request this is (:class:`app.idempotency.Idempotency`).
+        Readings an earlier, unanswered attempt of it stored count as
+        accepted again, so a retry after a crash gets the first answer.
 
     Returns
     -------
@@ -130,9 +135,14 @@ def ingest_chunks(
         When a chunk lacks a required column and ``lenient_columns`` is false.
     """
     report = IngestReport()
+    earlier_attempts = store.last_batch_id() if request is not None else 0
 
     def stored(pending: Future[tuple[int, int]], valid: pd.DataFrame) -> None:
         new, duplicates = pending.result()
+        if duplicates and request is not None:
+            keys = valid["content_key"]
+            mine = store.stored_by_request(request, keys, up_to_batch=earlier_attempts)
+            new, duplicates = new + mine, duplicates - mine
         report.accepted += new
         report.duplicates += duplicates
         if new and on_stored is not None:
@@ -154,7 +164,8 @@ def ingest_chunks(
                 rejections += validated.rejected
                 if waiting is not None:
                     stored(*waiting)
-                waiting = (storer.submit(store.add_readings, validated.valid), validated.valid)
+                pending = storer.submit(store.add_readings, validated.valid, request=request)
+                waiting = (pending, validated.valid)
             report.add_rejections(rejections)
         if waiting is not None:
             stored(*waiting)
@@ -162,7 +173,7 @@ def ingest_chunks(
 
 
 def ingest_readings(
-    store: Store, payload: Any, *, on_stored: OnStored | None = None
+    store: Store, payload: Any, *, on_stored: OnStored | None = None, request: str | None = None
 ) -> IngestReport:
     """Validate and store a decoded JSON batch (a list, or ``{"readings": [...]}``).
 
@@ -172,7 +183,7 @@ def ingest_readings(
         For JSON of the wrong shape.
     """
     chunk = parse_readings_payload(payload)
-    return ingest_chunks(store, [chunk], on_stored=on_stored, lenient_columns=True)
+    return ingest_chunks(store, [chunk], on_stored=on_stored, lenient_columns=True, request=request)
 
 
 def ingest_file(
@@ -185,6 +196,7 @@ def ingest_file(
     mnc: int | None = None,
     chunk_rows: int = 100_000,
     on_stored: OnStored | None = None,
+    request: str | None = None,
 ) -> IngestReport:
     """Stream a readings file into the store, ``chunk_rows`` rows at a time.
 
@@ -216,7 +228,9 @@ def ingest_file(
         mnc=mnc,
         chunk_rows=chunk_rows,
     )
-    return ingest_chunks(store, chunks, on_stored=on_stored, lenient_columns=format == "json")
+    return ingest_chunks(
+        store, chunks, on_stored=on_stored, lenient_columns=format == "json", request=request
+    )
 
 
 def ingest_geosubmit(

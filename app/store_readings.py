@@ -172,11 +172,17 @@ class ReadingsMixin:
         )
         return len(frame)
 
-    def stored_by_request(self, request: str, keys: pd.Series) -> int:
-        """How many of ``keys`` are stored in batches of the idempotent ``request``.
+    def last_batch_id(self) -> int:
+        """The id of the newest stored batch (0 when there is none)."""
+        row = self._conn().execute("SELECT max(id) FROM reading_batches").fetchone()
+        return int(row[0] or 0)
 
-        A retry after a crash between storing and answering finds its own
-        readings already stored: they count as accepted, not as duplicates.
+    def stored_by_request(self, request: str, keys: pd.Series, *, up_to_batch: int) -> int:
+        """How many of ``keys`` batches up to ``up_to_batch`` stored for ``request``.
+
+        A retry after a crash between storing and answering finds the
+        readings of its first attempt already stored: they count as
+        accepted, not as duplicates.
         """
         if keys.empty:
             return 0
@@ -184,8 +190,9 @@ class ReadingsMixin:
             self._conn()
             .execute(
                 "SELECT count(*) FROM reading_keys k JOIN reading_batches b ON b.id = k.batch_id"
-                " WHERE b.request = ? AND k.content_key IN (SELECT value FROM json_each(?))",
-                (request, json.dumps(keys.astype("int64").tolist())),
+                " WHERE b.request = ? AND b.id <= ?"
+                " AND k.content_key IN (SELECT value FROM json_each(?))",
+                (request, up_to_batch, json.dumps(keys.astype("int64").tolist())),
             )
             .fetchone()
         )

@@ -60,7 +60,9 @@ async def post_readings(
     payload = decode_json(body, expected=READINGS_SHAPE)
     return await run_in_threadpool(
         idempotency.run,
-        lambda: ingest_readings(store, payload, on_stored=refresher.submit).as_dict(),
+        lambda tag: ingest_readings(
+            store, payload, on_stored=refresher.submit, request=tag
+        ).as_dict(),
         scope=f"{caller.scope}:readings",
         key=idempotency_key,
         digest=request_digest(body),
@@ -92,7 +94,7 @@ async def import_readings(
     try:
         return await run_in_threadpool(
             idempotency.run,
-            lambda: ingest_file(
+            lambda tag: ingest_file(
                 store,
                 upload.file,
                 format=format,
@@ -101,6 +103,7 @@ async def import_readings(
                 mnc=mnc,
                 chunk_rows=settings.import_chunk_rows,
                 on_stored=refresher.submit,
+                request=tag,
             ).as_dict(),
             scope=f"{caller.scope}:import",
             key=idempotency_key,

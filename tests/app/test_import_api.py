@@ -265,6 +265,35 @@ def test_idempotency_key_replays_the_first_answer(
     assert len(store.readings()) == 4
 
 
+@pytest.mark.parametrize("url", [f"{URL}?format=csv", "/api/v1/readings"])
+def test_a_retry_after_dying_before_the_answer_was_saved_gets_the_first_answer(
+    client: TestClient, store: Store, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if url.endswith("csv"):
+        body = csv_rows(4).encode()
+    else:
+        body = json.dumps([{"time": f"2026-01-05T03:0{i}:00Z", "lat": 22.565, "lon": 105.495,
+                            "mcc": 452, "mnc": 4, "radio": "lte", "signal_dbm": -99,
+                            "no_service": False} for i in range(4)]).encode()  # fmt: skip
+    key = {"Idempotency-Key": "dies-before-answering"}
+
+    def die(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed after storing, before saving the answer")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Store, "save_idempotent_response", die)
+        with pytest.raises(RuntimeError, match="killed after storing"):
+            client.post(url, content=body, headers=key)
+    assert len(store.readings()) == 4  # stored, but the client never heard
+
+    retry = client.post(url, content=body, headers=key)
+    other = client.post(url, content=body, headers={"Idempotency-Key": "another-request"})
+
+    assert (retry.json()["accepted"], retry.json()["duplicates"]) == (4, 0)
+    assert (other.json()["accepted"], other.json()["duplicates"]) == (0, 4)
+    assert len(store.readings()) == 4
+
+
 def test_import_refreshes_touched_villages_in_the_background(
     client: TestClient, loaded_store: Store
 ) -> None:
