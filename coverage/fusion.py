@@ -12,6 +12,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration
+from coverage.hexgrid import parent_cells
 from coverage.kriging import fit_variogram, simple_krige
 from geodata import constants as C
 
@@ -165,7 +166,9 @@ def krige_residuals(
     """Add the kriged residual to ``calibrated_dbm`` and set σ, per carrier and radio.
 
     ``observed`` holds measured cells with ``median_dbm``; ``x``/``y`` are
-    metric cell centres indexed by h3 covering both tables' cells.
+    metric cell centres indexed by h3 covering both tables' cells. Sibling
+    cells (one H3 parent) share a kriging neighbourhood (see
+    :func:`coverage.kriging.simple_krige`).
     """
     parts = []
     for (carrier, radio), group in table.groupby(["carrier", "radio"], sort=False):
@@ -175,10 +178,11 @@ def krige_residuals(
         ox = x.reindex(mine["h3"]).to_numpy(float)
         oy = y.reindex(mine["h3"]).to_numpy(float)
         variogram = fit_variogram(ox, oy, residual)
+        targets = group["h3"].to_numpy(np.uint64)
         estimate, variance = simple_krige(
-            ox, oy, residual,
-            x.reindex(group["h3"]).to_numpy(float), y.reindex(group["h3"]).to_numpy(float),
-            variogram=variogram,
+            ox, oy, residual, x.reindex(targets).to_numpy(float),
+            y.reindex(targets).to_numpy(float), variogram=variogram,
+            groups=parent_cells(targets),
         )  # fmt: skip
         group = group.assign(
             calibrated_dbm=group["calibrated_dbm"].to_numpy(float) + estimate,

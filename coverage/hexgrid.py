@@ -44,6 +44,26 @@ def cell_polygons(cells: np.ndarray) -> np.ndarray:
     return shapely.from_wkb(np.asarray(wkb.to_pylist(), dtype=object))
 
 
+def parent_cells(cells: np.ndarray) -> np.ndarray:
+    """Each cell's parent, one resolution coarser (res-0 cells are their own).
+
+    >>> cell = cells_for_points(np.array([22.57]), np.array([105.49]), resolution=10)
+    >>> bool(parent_cells(cell)[0] == cells_for_points(np.array([22.57]), np.array([105.49]),
+    ...                                              resolution=9)[0])
+    True
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    if len(cells) == 0:
+        return cells
+    resolution = np.asarray(h3ronpy.cells_resolution(cells)).astype(int)
+    parents = cells.copy()
+    for level in np.unique(resolution[resolution > 0]):  # a handful of resolutions, not cells
+        mine = resolution == level
+        parents[mine] = np.asarray(h3ronpy.change_resolution(cells[mine], int(level) - 1),
+                                   dtype=np.uint64)  # fmt: skip
+    return parents
+
+
 def cells_to_strings(cells: np.ndarray) -> np.ndarray:
     """H3 index strings (what leaves the service) for uint64 cells."""
     if len(cells) == 0:

@@ -167,7 +167,9 @@ def analyze(
     # Predict at the villages' cells and at every measured cell near them: the
     # measured ones calibrate the model and feed the residual kriging.
     x, y = metric_centres(np.union1d(grid, nearby_cells(stats["h3"], bounds)), metric_crs)
-    predicted = predict_cells(x, y, sites, terrain, metric_crs)
+    with_readings = stats.loc[stats["count"] >= C.MIN_READINGS_MEASURED, "h3"]
+    predicted = predict_cells(x, y, sites, terrain, metric_crs,
+                              measured=np.unique(with_readings.to_numpy(np.uint64)))  # fmt: skip
     calibration = calibrate(observed, predicted)
     estimates = predicted_probability(predicted, calibration, measured=observed, x=x, y=y)
     prior = best_radio(estimates)

@@ -7,8 +7,11 @@ written; all work on arrays of receivers at once, one site at a time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from geodata import constants as C
 from geodata.raster import Raster
@@ -20,6 +23,17 @@ SPEED_OF_LIGHT = 299_792_458.0
 # ~300 m, finer than the ridges' width in a 30 m DEM smoothed by the
 # bilinear lookup; enough to find the dominant edge.
 PROFILE_SAMPLES = 48
+# Where a terrain profile per receiver can be spared (see CoarseTerrain):
+# receivers closer to a site than EXACT_TERRAIN_WITHIN_M always get their
+# own, since near a site a receiver's bearing turns fast with position.
+# Farther ones first take their coarse point's loss; a receiver whose
+# signal from the site, so estimated, falls short of the radio's usable
+# level by more than HOPELESS_MARGIN_DB gets no profile of its own: the
+# site cannot serve it. The margin covers the spread of the terrain loss
+# within a res-9 cell (~20 dB RMS on the demo's karst) and the calibration
+# (slope and offset) that follows.
+EXACT_TERRAIN_WITHIN_M = 1500.0
+HOPELESS_MARGIN_DB = 35.0
 # Hata is fitted from 1 km; closer than 100 m free space rules anyway.
 MIN_DISTANCE_KM = 0.1
 
@@ -91,23 +105,57 @@ def knife_edge_loss_db(v: np.ndarray) -> np.ndarray:
     [0.0, 6.0, 19.0]
     """
     v = np.asarray(v, float)
-    loss = 6.9 + 20 * np.log10(np.sqrt((v - 0.1) ** 2 + 1) + v - 0.1)
+    # Evaluated where it applies only: far below −0.78 the root and v cancel.
+    w = np.maximum(v, -0.78) - 0.1
+    loss = 6.9 + 20 * np.log10(np.sqrt(w**2 + 1) + w)
     return np.where(v > -0.78, loss, 0.0)
 
 
-def _principal_edge(
-    height: np.ndarray, d1: np.ndarray, d2: np.ndarray, wavelength: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fresnel parameter and index of the highest-v sample in each row.
+# Profiles are computed in blocks of this many receivers: a block's arrays
+# (receivers × samples, float32) stay within the CPU caches' reach and the
+# memory of one call stays bounded whatever the number of receivers.
+PROFILE_BLOCK = 4096
 
-    ``height`` is the obstacle's height above the line joining the two ends
-    of the (sub-)path; rows with no sample (all -inf) get v = -inf.
+
+def float32_terrain(dem: Raster) -> Raster:
+    """The same DEM with float32 values: half the memory, and what the
+    profile sampler reads (heights need centimetres, not float64)."""
+    if dem.values.dtype == np.float32:
+        return dem
+    return Raster(dem.values.astype(np.float32), dem.transform, dem.crs)
+
+
+def _bilinear(values: np.ndarray, col: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Bilinear values of a float32 grid at fractional pixel positions
+    (pixel centres at +0.5, as in :meth:`geodata.raster.Raster.sample`);
+    NaN outside the grid.
+
+    Written out rather than ``scipy.ndimage.map_coordinates``: four gathers
+    are several times faster than its generic spline machinery, and the
+    profiles need nothing above order 1.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = height * np.sqrt(2 * (d1 + d2) / (wavelength * d1 * d2))
-    v = np.where(np.isfinite(v), v, -np.inf)
-    index = np.argmax(v, axis=1)
-    return v[np.arange(len(v)), index], index
+    height, width = values.shape
+    r = row - np.float32(0.5)
+    c = col - np.float32(0.5)
+    inside = (r >= 0) & (r <= height - 1) & (c >= 0) & (c <= width - 1)
+    r0 = np.clip(np.floor(r), 0, max(height - 2, 0)).astype(np.intp)
+    c0 = np.clip(np.floor(c), 0, max(width - 2, 0)).astype(np.intp)
+    fr = np.clip(r - r0, 0, 1).astype(np.float32)
+    fc = np.clip(c - c0, 0, 1).astype(np.float32)
+    flat = values.ravel()
+    top = r0 * width + c0
+    step_right = 1 if width > 1 else 0
+    step_down = width if height > 1 else 0
+    upper = flat[top] * (1 - fc) + flat[top + step_right] * fc
+    lower = flat[top + step_down] * (1 - fc) + flat[top + step_down + step_right] * fc
+    return np.where(inside, upper * (1 - fr) + lower * fr, np.float32(np.nan))
+
+
+def _pixel_coordinates(dem: Raster, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column and row (fractional) of points given in the DEM's CRS."""
+    a, b, c, d, e, f = (~dem.transform)[:6]
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    return a * x + b * y + c, d * x + e * y + f
 
 
 def diffraction_loss_db(
@@ -129,48 +177,148 @@ def diffraction_loss_db(
     line of sight (v > 0): on open ground every sub-path grazes its Fresnel
     zone, and adding those grazing losses would double-count what Hata's
     median already holds. Profiles run in the DEM's metric CRS; all profiles of a
-    site are computed at once.
+    site are computed at once, in blocks of :data:`PROFILE_BLOCK`.
+
+    With samples at fractions t of a path of length D, d₁ = tD and
+    d₂ = (1 − t)D, so v = h·√(2/(λ D t(1 − t))) separates into a factor per
+    profile and one per sample; heights are float32 (centimetres at 2 km).
     """
     n = len(rx_x)
     if n == 0:
         return np.empty(0)
+    values = float32_terrain(dem).values
+    wavelength = SPEED_OF_LIGHT / (freq_mhz * 1e6)
     t = np.linspace(0.0, 1.0, PROFILE_SAMPLES + 2)[1:-1]  # interior samples only
     sx, sy = site_xy
-    px = sx + np.outer(rx_x - sx, t)
-    py = sy + np.outer(rx_y - sy, t)
-    terrain = np.nan_to_num(dem.sample(px, py), nan=-1e9)
-    ground_tx = float(np.nan_to_num(dem.sample(np.array([sx]), np.array([sy]))[0], nan=0.0))
-    ground_rx = np.nan_to_num(dem.sample(rx_x, rx_y), nan=0.0)
-    distance = np.hypot(rx_x - sx, rx_y - sy)
-    d1 = np.outer(distance, t)
-    d2 = distance[:, None] - d1
-    ground = terrain + d1 * d2 / (2 * EFFECTIVE_EARTH_RADIUS_M)  # terrain plus bulge
-    h_tx = ground_tx + site_height_m
-    h_rx = ground_rx + C.RECEIVER_HEIGHT_M
-    wavelength = SPEED_OF_LIGHT / (freq_mhz * 1e6)
+    site_col, site_row = _pixel_coordinates(dem, np.array([sx]), np.array([sy]))
+    ground_tx = np.nan_to_num(
+        _bilinear(values, site_col.astype(np.float32), site_row.astype(np.float32)), nan=0.0
+    )[0]
+    h_tx = float(ground_tx) + site_height_m
+    rx_x, rx_y = np.asarray(rx_x, float), np.asarray(rx_y, float)
+    rx_col, rx_row = _pixel_coordinates(dem, rx_x, rx_y)
+    ground_rx = np.nan_to_num(_bilinear(values, rx_col, rx_row), nan=0.0)
+    distance = np.maximum(np.hypot(rx_x - sx, rx_y - sy), 1.0)
+    loss = np.empty(n)
+    for first in range(0, n, PROFILE_BLOCK):
+        block = slice(first, first + PROFILE_BLOCK)
+        loss[block] = _deygout_block(
+            values, (site_col[0], site_row[0]), rx_col[block], rx_row[block], t,
+            distance[block], h_tx, ground_rx[block] + C.RECEIVER_HEIGHT_M, wavelength,
+        )  # fmt: skip
+    return loss
 
-    line = h_tx + np.outer(h_rx - h_tx, t)
-    v_main, edge = _principal_edge(ground - line, d1, d2, wavelength)
-    loss = knife_edge_loss_db(np.where(np.isfinite(v_main), v_main, -10.0))
-    obstructed = v_main > 0.0
-    rows = np.arange(n)
-    d_edge = d1[rows, edge][:, None]
-    h_edge = ground[rows, edge][:, None]
+
+def _deygout_block(
+    values: np.ndarray,
+    site_pixel: tuple[float, float],
+    rx_col: np.ndarray,
+    rx_row: np.ndarray,
+    t: np.ndarray,
+    distance: np.ndarray,
+    h_tx: float,
+    h_rx: np.ndarray,
+    wavelength: float,
+) -> np.ndarray:
+    """Deygout loss (dB) for one block of profiles; see :func:`diffraction_loss_db`."""
+    t32 = t.astype(np.float32)
+    col = np.float32(site_pixel[0]) + np.outer(rx_col - site_pixel[0], t).astype(np.float32)
+    row = np.float32(site_pixel[1]) + np.outer(rx_row - site_pixel[1], t).astype(np.float32)
+    terrain = np.nan_to_num(_bilinear(values, col, row), nan=-1e9)
+    bulge = np.outer(distance**2, t * (1 - t) / (2 * EFFECTIVE_EARTH_RADIUS_M))
+    ground = terrain + bulge.astype(np.float32)
+    line = np.float32(h_tx) + np.outer(h_rx - h_tx, t).astype(np.float32)
+    # v = (ground − line)·√(2/(λ D t(1−t))): a factor per profile, one per sample.
+    per_profile = (1.0 / np.sqrt(distance)).astype(np.float32)
+    per_sample = np.sqrt(2.0 / (wavelength * t * (1 - t))).astype(np.float32)
+    v = (ground - line) * per_profile[:, None] * per_sample[None, :]
+    edge = np.argmax(v, axis=1)
+    rows = np.arange(len(v))
+    v_main = v[rows, edge].astype(float)
+    loss = knife_edge_loss_db(v_main)
+    blocked = np.flatnonzero(v_main > 0.0)
+    if blocked.size == 0:
+        return loss
+    # Secondary edges, on the blocked profiles only.
+    ground, edge = ground[blocked], edge[blocked]
+    d = distance[blocked]
+    t_edge = t32[edge][:, None]
+    h_edge = ground[np.arange(len(blocked)), edge][:, None]
     columns = np.arange(len(t))[None, :]
-    # Sub-path transmitter -> principal edge.
-    left = columns < edge[:, None]
-    line_left = h_tx + (h_edge - h_tx) * (d1 / d_edge)
-    v_left, _ = _principal_edge(np.where(left, ground - line_left, -np.inf), d1, d_edge - d1,
-                                wavelength)  # fmt: skip
-    # Sub-path principal edge -> receiver.
-    right = columns > edge[:, None]
-    d_rest = distance[:, None] - d_edge
-    line_right = h_edge + (h_rx[:, None] - h_edge) * ((d1 - d_edge) / d_rest)
-    v_right, _ = _principal_edge(np.where(right, ground - line_right, -np.inf), d1 - d_edge,
-                                 distance[:, None] - d1, wavelength)  # fmt: skip
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # Transmitter -> principal edge: d₁ = tD, d₂ = (t_e − t)D.
+        line_left = np.float32(h_tx) + (h_edge - np.float32(h_tx)) * (t32[None, :] / t_edge)
+        scale_left = np.sqrt(2.0 * t_edge / (wavelength * t32[None, :] * (t_edge - t32[None, :])))
+        v_left = np.where(columns < edge[:, None], (ground - line_left) * scale_left, -np.inf)
+        # Principal edge -> receiver: d₁ = (t − t_e)D, d₂ = (1 − t)D.
+        h_end = h_rx[blocked][:, None].astype(np.float32)
+        line_right = h_edge + (h_end - h_edge) * ((t32[None, :] - t_edge) / (1 - t_edge))
+        scale_right = np.sqrt(
+            2.0 * (1 - t_edge) / (wavelength * (t32[None, :] - t_edge) * (1 - t32[None, :]))
+        )
+        v_right = np.where(columns > edge[:, None], (ground - line_right) * scale_right, -np.inf)
+    per_blocked = (1.0 / np.sqrt(d))[:, None]
     for v_sub in (v_left, v_right):
-        extra = knife_edge_loss_db(np.where(np.isfinite(v_sub), v_sub, -10.0))
-        loss = loss + np.where(obstructed, extra, 0.0)
+        best = np.max(v_sub, axis=1) * per_blocked[:, 0]
+        loss[blocked] += knife_edge_loss_db(np.where(np.isfinite(best), best, -10.0))
+    return loss
+
+
+@dataclass(frozen=True)
+class CoarseTerrain:
+    """Coarser points at which far receivers take their terrain loss.
+
+    Attributes
+    ----------
+    x, y : numpy.ndarray
+        The coarse points (e.g. H3 parents' centres), in the receivers' CRS.
+    of_receiver : numpy.ndarray
+        For each receiver, the index of its coarse point.
+    exact : numpy.ndarray
+        Receivers (boolean mask) that always get their own profile: those
+        with readings, whose predictions are calibrated and kriged.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    of_receiver: np.ndarray
+    exact: np.ndarray
+
+
+_PREDICTION_COLUMNS = ["point", "carrier", "mcc", "mnc", "radio", "predicted_dbm", "site_id",
+                       "distance_m", "diffraction_db"]  # fmt: skip
+
+
+def _site_terrain(
+    dem: Raster,
+    site: tuple[float, float],
+    height_m: float,
+    freq_mhz: float,
+    near: np.ndarray,
+    distance: np.ndarray,
+    headroom: np.ndarray,
+    receivers: tuple[np.ndarray, np.ndarray],
+    coarse: CoarseTerrain | None,
+) -> np.ndarray:
+    """Diffraction loss at the receivers ``near`` a site.
+
+    ``headroom`` is the best the site gives each receiver without terrain,
+    above the usable level (dB). With ``coarse``, receivers beyond
+    :data:`EXACT_TERRAIN_WITHIN_M` take their coarse point's loss when that
+    leaves them more than :data:`HOPELESS_MARGIN_DB` short of usable, and
+    get a profile of their own otherwise.
+    """
+    x, y = receivers
+    if coarse is None:
+        return diffraction_loss_db(dem, site, height_m, x[near], y[near], freq_mhz)
+    loss = np.empty(near.size)
+    far = np.flatnonzero((distance >= EXACT_TERRAIN_WITHIN_M) & ~coarse.exact[near])
+    points, which = np.unique(coarse.of_receiver[near[far]], return_inverse=True)
+    loss[far] = diffraction_loss_db(dem, site, height_m, coarse.x[points], coarse.y[points],
+                                    freq_mhz)[which]  # fmt: skip
+    own = np.ones(near.size, dtype=bool)
+    own[far] = headroom[far] - loss[far] >= -HOPELESS_MARGIN_DB
+    loss[own] = diffraction_loss_db(dem, site, height_m, x[near[own]], y[near[own]], freq_mhz)
     return loss
 
 
@@ -182,6 +330,7 @@ def predict_signal(
     site_x: np.ndarray,
     site_y: np.ndarray,
     dem: Raster | None = None,
+    coarse: CoarseTerrain | None = None,
 ) -> pd.DataFrame:
     """Predicted reference-signal dBm at receivers, best cell per carrier and radio.
 
@@ -196,6 +345,10 @@ def predict_signal(
         Cell coordinates in that CRS, aligned with ``sites``.
     dem : Raster, optional
         Terrain; without it the prediction is the path-loss model alone.
+    coarse : CoarseTerrain, optional, keyword-only
+        Where receivers farther than :data:`EXACT_TERRAIN_WITHIN_M` from a
+        site take their terrain loss (one profile per coarse point, shared
+        by its receivers). Path loss and antenna gain stay per receiver.
 
     Returns
     -------
@@ -203,45 +356,79 @@ def predict_signal(
         Rows ``(point, carrier, mcc, mnc, radio, predicted_dbm, site_id,
         distance_m, diffraction_db)``: for each receiver index and carrier/radio, the
         strongest cell within range.
+
+    Notes
+    -----
+    Receivers within each site's range come from one KD-tree; the best cell
+    per receiver is kept in running arrays, one row per (carrier, radio), so
+    memory grows with receivers × carriers, not receivers × sites.
     """
-    frames = []
-    cells = sites.assign(_x=site_x, _y=site_y)
-    for site_id, site_cells in cells.groupby("site_id", sort=False):
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(sites) == 0 or len(x) == 0:
+        return pd.DataFrame(columns=_PREDICTION_COLUMNS)
+    terrain = float32_terrain(dem) if dem is not None else None
+    cells = sites.reset_index(drop=True).assign(_x=np.asarray(site_x, float),
+                                                _y=np.asarray(site_y, float))  # fmt: skip
+    combo_columns = ["carrier", "mcc", "mnc", "radio"]
+    combo, combos = pd.MultiIndex.from_frame(cells[combo_columns].astype(object)).factorize()
+    site_number, site_ids = pd.factorize(cells["site_id"])
+    n = len(x)
+    best_dbm = np.full((len(combos), n), -np.inf)
+    best_site = np.full((len(combos), n), -1, dtype=np.int32)
+    best_distance = np.zeros((len(combos), n), dtype=np.float32)
+    best_diffraction = np.zeros((len(combos), n), dtype=np.float32)
+    tree = cKDTree(np.column_stack([x, y]))
+    by_site = pd.Series(np.arange(len(cells))).groupby(site_number, sort=False).indices
+    for number, rows in by_site.items():
+        site_cells = cells.iloc[rows]
         sx, sy = float(site_cells["_x"].iloc[0]), float(site_cells["_y"].iloc[0])
-        distance = np.hypot(x - sx, y - sy)
         reach = float(site_cells["range_m"].max())
-        near = np.flatnonzero(distance <= reach)
+        near = np.sort(np.asarray(tree.query_ball_point((sx, sy), reach), dtype=np.intp))
         if near.size == 0:
             continue
+        distance = np.hypot(x[near] - sx, y[near] - sy)
         bearing = np.degrees(np.arctan2(x[near] - sx, y[near] - sy)) % 360.0
-        terrain_cache: dict[tuple[float, float], np.ndarray] = {}
-        for cell in site_cells.itertuples(index=False):
-            key = (float(cell.freq_mhz), float(cell.height_m))
-            if dem is not None and key not in terrain_cache:
-                terrain_cache[key] = diffraction_loss_db(
-                    dem, (sx, sy), cell.height_m, x[near], y[near], cell.freq_mhz
-                )
-            loss = hata_rural_loss_db(
-                distance[near] / 1000.0, cell.freq_mhz, base_height_m=cell.height_m
-            )
-            diffraction = terrain_cache.get(key, np.zeros(near.size))
-            received = (
-                cell.eirp_dbm
-                - C.REFERENCE_SIGNAL_OFFSET_DB[cell.radio]
-                - loss
-                - diffraction
-                + sector_gain_db(bearing, cell.azimuth_deg, cell.beamwidth_deg)
-            )
-            frames.append(pd.DataFrame({
-                "point": near, "carrier": cell.carrier, "mcc": cell.mcc, "mnc": cell.mnc,
-                "radio": cell.radio, "predicted_dbm": received, "site_id": site_id,
-                "distance_m": distance[near], "diffraction_db": diffraction,
-            }))  # fmt: skip
-    if not frames:
-        return pd.DataFrame(
-            columns=["point", "carrier", "mcc", "mnc", "radio", "predicted_dbm", "site_id",
-                     "distance_m", "diffraction_db"]
-        )  # fmt: skip
-    every = pd.concat(frames, ignore_index=True)
-    best = every.sort_values("predicted_dbm", ascending=False)
-    return best.drop_duplicates(["point", "carrier", "radio"]).reset_index(drop=True)
+        open_path = [
+            cell.eirp_dbm
+            - C.REFERENCE_SIGNAL_OFFSET_DB[cell.radio]
+            - hata_rural_loss_db(distance / 1000.0, cell.freq_mhz, base_height_m=cell.height_m)
+            + sector_gain_db(bearing, cell.azimuth_deg, cell.beamwidth_deg)
+            for cell in site_cells.itertuples(index=False)
+        ]
+        keys: list[tuple[float, float]] = [
+            (float(f), float(h))
+            for f, h in zip(site_cells["freq_mhz"], site_cells["height_m"], strict=True)
+        ]
+        usable = site_cells["radio"].map(C.USABLE_DBM).to_numpy(float)
+        terrain_loss: dict[tuple[float, float], np.ndarray] = {}
+        for key in dict.fromkeys(keys):
+            if terrain is None:
+                break
+            sharing = [i for i, other in enumerate(keys) if other == key]  # the site's sectors
+            headroom = np.max([open_path[i] - usable[i] for i in sharing], axis=0)
+            terrain_loss[key] = _site_terrain(terrain, (sx, sy), key[1], key[0], near, distance,
+                                              headroom, (x, y), coarse)  # fmt: skip
+        for i, position in enumerate(rows):
+            diffraction = terrain_loss.get(keys[i], np.zeros(near.size))
+            received = open_path[i] - diffraction
+            k = combo[position]
+            better = received > best_dbm[k, near]
+            where = near[better]
+            best_dbm[k, where] = received[better]
+            best_site[k, where] = number
+            best_distance[k, where] = distance[better]
+            best_diffraction[k, where] = diffraction[better]
+    frames = []
+    for k, (carrier, mcc, mnc, radio) in enumerate(combos):
+        point = np.flatnonzero(best_site[k] >= 0)
+        frames.append(pd.DataFrame({
+            "point": point, "carrier": carrier, "mcc": mcc, "mnc": mnc, "radio": radio,
+            "predicted_dbm": best_dbm[k, point], "site_id": site_ids[best_site[k, point]],
+            "distance_m": best_distance[k, point].astype(float),
+            "diffraction_db": best_diffraction[k, point].astype(float),
+        }))  # fmt: skip
+    best = pd.concat(frames, ignore_index=True)
+    if best.duplicated(["point", "carrier", "radio"]).any():  # one name, several codes
+        best = best.sort_values("predicted_dbm", ascending=False, kind="stable")
+        best = best.drop_duplicates(["point", "carrier", "radio"]).reset_index(drop=True)
+    return best

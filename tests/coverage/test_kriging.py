@@ -39,3 +39,26 @@ def test_too_few_points_mean_no_spatial_model() -> None:
     estimate, _ = simple_krige(np.zeros(3), np.zeros(3), np.ones(3), np.ones(1), np.ones(1),
                                variogram=fitted)  # fmt: skip
     assert estimate.tolist() == [0.0]
+
+
+def test_siblings_sharing_a_neighbourhood_krige_almost_alike() -> None:
+    x, y, values = correlated_field(400, range_m=600.0)
+    variogram = fit_variogram(x, y, values)
+    rng = np.random.default_rng(1)
+    tx, ty = rng.uniform(0, 5000, 700), rng.uniform(0, 5000, 700)
+    groups = (tx // 150) * 1000 + ty // 150  # ~150 m blocks, like an H3 parent's children
+    alone, alone_var = simple_krige(x, y, values, tx, ty, variogram=variogram)
+    shared, shared_var = simple_krige(x, y, values, tx, ty, variogram=variogram, groups=groups)
+    assert np.sqrt(np.mean((alone - shared) ** 2)) < 0.2
+    assert np.abs(alone_var - shared_var).max() < 1.0
+
+
+def test_a_neighbour_beyond_the_search_radius_weighs_nothing() -> None:
+    # Two data: one near the target, one 50 ranges away (outside the search).
+    variogram = Variogram(nugget=1.0, sill=36.0, range_m=100.0)
+    x, y = np.array([0.0, 5000.0]), np.array([0.0, 0.0])
+    near_only, _ = simple_krige(x[:1], y[:1], np.array([10.0]), np.array([20.0]),
+                                np.array([0.0]), variogram=variogram)  # fmt: skip
+    both, _ = simple_krige(x, y, np.array([10.0, -50.0]), np.array([20.0]), np.array([0.0]),
+                           variogram=variogram)  # fmt: skip
+    assert both[0] == near_only[0]

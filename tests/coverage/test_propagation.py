@@ -124,3 +124,44 @@ def test_dem_in_utm_or_degrees_predicts_the_same(tmp_path) -> None:
                                           1800.0)[0])  # fmt: skip
     assert losses[0] > 20.0
     assert abs(losses[0] - losses[1]) < 3.0
+
+
+def test_profile_sampler_matches_the_raster_sampler() -> None:
+    from coverage.propagation import _bilinear, _pixel_coordinates, float32_terrain
+
+    rng = np.random.default_rng(0)
+    dem = Raster(rng.uniform(100, 900, (50, 60)), Affine(30.0, 0, 1000.0, 0, -30.0, 9000.0),
+                 CRS.from_epsg(32648))  # fmt: skip
+    x, y = rng.uniform(900, 2900, 500), rng.uniform(7400, 9100, 500)  # some off the raster
+    col, row = _pixel_coordinates(dem, x, y)
+    ours = _bilinear(float32_terrain(dem).values, col, row)
+    theirs = dem.sample(x, y)
+    assert np.array_equal(np.isnan(ours), np.isnan(theirs))
+    assert np.nanmax(np.abs(ours - theirs)) < 1e-3
+
+
+def test_coarse_terrain_spares_only_hopeless_receivers() -> None:
+    from coverage.propagation import HOPELESS_MARGIN_DB, CoarseTerrain
+
+    dem = flat_dem()
+    ridged = dem.values.copy()
+    ridged[:, 60:64] = 900.0  # a wall 1.8 km east of the site: hopeless behind it
+    wall = Raster(ridged, dem.transform, dem.crs)
+    sites = normalise_sites(pd.DataFrame({
+        "radio": ["LTE"], "mcc": [452], "net": [2], "lon": [0.0], "lat": [0.0], "site_id": ["s"],
+    }))  # fmt: skip
+    x = np.array([2500.0, 2600.0, 5000.0, 5100.0, 1000.0])
+    y = np.full(5, 3000.0)
+    # Receivers 0-1 and 2-3 share a coarse point each; receiver 4 has readings.
+    coarse = CoarseTerrain(x=np.array([2550.0, 5050.0, 1000.0]), y=np.full(3, 3000.0),
+                           of_receiver=np.array([0, 0, 1, 1, 2]),
+                           exact=np.array([False, False, False, False, True]))  # fmt: skip
+    args = {"site_x": np.array([300.0]), "site_y": np.array([3000.0]), "dem": wall}
+    exact = predict_signal(sites, x, y, **args).set_index("point").sort_index()
+    spared = predict_signal(sites, x, y, coarse=coarse, **args).set_index("point").sort_index()
+    # 0 and 1 lie ~90 dB deep behind the wall: they share their coarse point's loss.
+    assert (exact["predicted_dbm"][[0, 1]] < -115 - HOPELESS_MARGIN_DB).all()
+    assert spared["diffraction_db"][0] == spared["diffraction_db"][1]
+    assert np.allclose(spared["predicted_dbm"][[0, 1]], exact["predicted_dbm"][[0, 1]], atol=1.0)
+    # 2 and 3 are within the margin, 4 has readings: profiles of their own.
+    assert spared.loc[[2, 3, 4]].equals(exact.loc[[2, 3, 4]])
