@@ -205,7 +205,9 @@ def test_files_are_stored_chunk_by_chunk(
     sizes: list[int] = []
     add = store.add_readings
     monkeypatch.setattr(
-        store, "add_readings", lambda valid: (sizes.append(len(valid)), add(valid))[1]
+        store,
+        "add_readings",
+        lambda valid, **options: (sizes.append(len(valid)), add(valid, **options))[1],
     )
 
     response = post_csv(small, csv_rows(10).encode())

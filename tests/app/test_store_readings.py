@@ -119,12 +119,16 @@ def test_iter_readings_yields_bounded_frames_in_upload_order(store: Store) -> No
 
 def test_stored_by_request_counts_only_that_requests_batches(store: Store) -> None:
     first, second = readings(3), readings(2, start=10)
-    store.add_readings(first, request="caller:readings:key-1")
-    store.add_readings(second)
+    assert store.last_batch_id() == 0
+    store.add_readings(first, request="caller:readings key-1")
+    first_batch = store.last_batch_id()
+    store.add_readings(second, request="caller:readings key-1")
 
     both = pd.concat([first, second])["content_key"]
-    assert store.stored_by_request("caller:readings:key-1", both) == 3
-    assert store.stored_by_request("caller:readings:other", both) == 0
+    latest = store.last_batch_id()
+    assert store.stored_by_request("caller:readings key-1", both, up_to_batch=latest) == 5
+    assert store.stored_by_request("caller:readings key-1", both, up_to_batch=first_batch) == 3
+    assert store.stored_by_request("caller:readings other", both, up_to_batch=latest) == 0
 
 
 def test_readings_of_the_legacy_row_table_are_moved_into_batches(tmp_path: Path) -> None:
