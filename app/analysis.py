@@ -15,6 +15,20 @@ from coverage.pipeline import analyze, villages_touched
 # inform the analysis: dead zones and calibration reach past village edges.
 _READINGS_MARGIN_DEG = 0.02
 
+#: Meta key: the id of the newest readings batch every verdict already reflects.
+REFRESH_MARK = "refreshed_through_batch"
+
+
+def refreshed_through(store: Store) -> int:
+    """The stored :data:`REFRESH_MARK` (0 when never set)."""
+    return int(store.get_meta(REFRESH_MARK) or 0)
+
+
+def mark_refreshed(store: Store, batch_id: int) -> None:
+    """Move :data:`REFRESH_MARK` forward to ``batch_id`` (never back)."""
+    if batch_id > refreshed_through(store):
+        store.set_meta({REFRESH_MARK: str(batch_id)})
+
 
 def _commune_zone_ids(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Re-number dead zones per commune (``thuong-nong-dz-001``).
@@ -44,6 +58,8 @@ def analyze_communes(store: Store, commune_ids: Iterable[str] | None = None) -> 
         Ids of the villages whose verdicts were stored.
     """
     communes = None if commune_ids is None else sorted(set(commune_ids))
+    # Every reading stored by now is in a full analysis (app.refresh's mark).
+    through_batch = store.last_batch_id()
     villages = store.villages(commune_ids=communes, with_results=False)
     if villages.empty:
         return []
@@ -60,6 +76,8 @@ def analyze_communes(store: Store, commune_ids: Iterable[str] | None = None) -> 
     store.save_results(result.villages)
     store.replace_dead_zones(_commune_zone_ids(result.dead_zones), commune_ids=communes)
     store.replace_cells(cells_for_storage(result.cells, result.villages), commune_ids=communes)
+    if communes is None:
+        mark_refreshed(store, through_batch)
     return [str(v) for v in result.villages["id"]]
 
 

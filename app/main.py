@@ -66,6 +66,8 @@ def create_app(settings: Settings) -> FastAPI:
                 await run_in_threadpool(
                     load_demo, store, data_dir=settings.data_dir, seed=settings.demo_seed
                 )
+            # Readings a killed server stored but never refreshed.
+            await run_in_threadpool(refresher.recover)
             yield
         finally:
             refresher.stop()

@@ -4,6 +4,12 @@ Uploads hand the positions of the readings they stored to :meth:`submit` and
 answer at once. The worker waits a moment for more, takes everything queued,
 and re-analyses the touched communes once: a burst of uploads from one field
 team costs one analysis, not one per batch.
+
+The queue lives in memory, so what a killed server had queued would be lost.
+The store's meta key :data:`app.analysis.REFRESH_MARK` names the newest readings batch
+whose villages are surely judged: a full analysis, a clean stop, and a
+completed recovery move it. On start, :meth:`RefreshWorker.recover` queues
+every batch stored after it.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pandas as pd
 
-from app.analysis import refresh_for_readings
+from app.analysis import mark_refreshed, refresh_for_readings, refreshed_through
 from app.store import Store
 
 logger = logging.getLogger(__name__)
@@ -25,6 +32,14 @@ logger = logging.getLogger(__name__)
 DEFAULT_COALESCE_S = 0.3
 
 _STOP = object()
+
+
+@dataclass(frozen=True)
+class _Recovery:
+    """Positions of readings stored after the mark, and the batch they reach."""
+
+    positions: pd.DataFrame
+    through_batch: int
 
 
 class RefreshWorker:
@@ -53,6 +68,7 @@ class RefreshWorker:
         self._queue: queue.Queue[object] = queue.Queue()
         self._idle = threading.Condition()
         self._pending = 0
+        self._failed = False
         self._thread: threading.Thread | None = None
 
     @property
@@ -68,11 +84,34 @@ class RefreshWorker:
             self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish what is queued, then stop the thread."""
+        """Finish what is queued, then stop the thread.
+
+        When everything queued was refreshed without a failure, the mark
+        moves to the newest batch: the next start has nothing to recover.
+        """
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join(timeout)
+            finished = not self._thread.is_alive()
             self._thread = None
+            if finished and not self._failed and self.pending == 0:
+                mark_refreshed(self._store, self._store.last_batch_id())
+
+    def recover(self) -> int:
+        """Queue the readings stored after :data:`app.analysis.REFRESH_MARK`; returns how many.
+
+        Call it once the store is loaded: a server killed with refreshes
+        still queued re-judges those villages on its next start.
+        """
+        through = self._store.last_batch_id()
+        mark = refreshed_through(self._store)
+        if through <= mark:
+            return 0
+        positions = self._store.reading_positions(after_batch=mark)
+        with self._idle:
+            self._pending += 1
+        self._queue.put(_Recovery(positions.drop_duplicates(), through))
+        return len(positions)
 
     def submit(self, readings: pd.DataFrame) -> None:
         """Queue the positions (``lat``, ``lon``) of newly stored readings."""
@@ -97,10 +136,15 @@ class RefreshWorker:
             batches = [first]
             # Let the rest of a burst arrive, then take it all.
             stopping = self._gather(batches)
+            recoveries = [b for b in batches if isinstance(b, _Recovery)]
             frames = [b for b in batches if isinstance(b, pd.DataFrame)]
+            frames += [r.positions for r in recoveries]
             try:
                 self._refresh(self._store, pd.concat(frames, ignore_index=True).drop_duplicates())
+                for recovery in recoveries:
+                    mark_refreshed(self._store, recovery.through_batch)
             except Exception:  # the worker must outlive one failed analysis
+                self._failed = True
                 logger.exception("refresh after upload failed")
             finally:
                 with self._idle:

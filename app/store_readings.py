@@ -177,6 +177,14 @@ class ReadingsMixin:
         row = self._conn().execute("SELECT max(id) FROM reading_batches").fetchone()
         return int(row[0] or 0)
 
+    def reading_positions(self, *, after_batch: int) -> pd.DataFrame:
+        """``lat``/``lon`` of the readings in batches newer than ``after_batch``."""
+        cursor = self._conn().execute(
+            "SELECT data FROM reading_batches WHERE id > ? ORDER BY id", (after_batch,)
+        )
+        frames = [decode_batch(blob, ["lat", "lon"]) for (blob,) in cursor]
+        return pd.concat(frames, ignore_index=True) if frames else empty_stored(["lat", "lon"])
+
     def stored_by_request(self, request: str, keys: pd.Series, *, up_to_batch: int) -> int:
         """How many of ``keys`` batches up to ``up_to_batch`` stored for ``request``.
 
