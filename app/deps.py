@@ -119,6 +119,11 @@ def require_planner(request: Request, key: str | None = Security(_KEY_HEADER)) -
     return identify(request, key, Role.PLANNER, action="read raw readings")
 
 
+def require_site_reader(request: Request, key: str | None = Security(_KEY_HEADER)) -> Caller:
+    """A caller that may read the carriers' sites and cells (planner or admin)."""
+    return identify(request, key, Role.PLANNER, action="read sites")
+
+
 def require_admin(request: Request, key: str | None = Security(_KEY_HEADER)) -> Caller:
     """A caller that may manage keys, sites and villages (admin)."""
     return identify(request, key, Role.ADMIN, action="manage keys, sites or villages")
@@ -129,4 +134,5 @@ IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
 UploaderDep = Annotated[Caller, Depends(require_upload)]
 GeosubmitUploaderDep = Annotated[Caller, Depends(require_geosubmit_upload)]
 PlannerDep = Annotated[Caller, Depends(require_planner)]
+SiteReaderDep = Annotated[Caller, Depends(require_site_reader)]
 AdminDep = Annotated[Caller, Depends(require_admin)]

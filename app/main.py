@@ -26,6 +26,8 @@ from app.routes import (
     maps,
     readings,
     reports,
+    sites,
+    village_admin,
     villages,
 )
 from app.store import Store
@@ -82,7 +84,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.page_cache = PageCache()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     install_error_handlers(app)
-    for module in (health, readings, geosubmit, keys, villages, dead_zones, maps, exports, reports):
+    for module in (
+        health,
+        readings,
+        geosubmit,
+        keys,
+        sites,
+        villages,
+        village_admin,
+        dead_zones,
+        maps,
+        exports,
+        reports,
+    ):
         app.include_router(module.router)
     app.mount("/static/leaflet", StaticFiles(directory=leaflet_dir), name="leaflet")
     app.mount("/static/lomsong", StaticFiles(directory=MAP_STATIC_DIR), name="lomsong")

@@ -34,6 +34,7 @@ from app.schema import (
     to_rows,
     where_clause,
 )
+from app.store_admin import AdminMixin
 from app.store_keys import KeysMixin
 from app.store_readings import READINGS_SCHEMA, ReadingsMixin
 from app.store_results import RESULTS_SCHEMA, ResultsMixin, bump_results_version
@@ -44,7 +45,7 @@ from geodata.text import fold
 WRITER_CACHE_KIB = 64 * 1024
 
 
-class Store(ReadingsMixin, ResultsMixin, KeysMixin):
+class Store(ReadingsMixin, ResultsMixin, KeysMixin, AdminMixin):
     """All of lomsong's persistent state, in one SQLite file.
 
     Parameters

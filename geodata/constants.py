@@ -198,3 +198,29 @@ REFERENCE_SIGNAL_OFFSET_DB: Final[dict[str, float]] = {
 }
 # Receiver (phone) height above ground, in metres (Hata's reference h_m).
 RECEIVER_HEIGHT_M: Final = 1.5
+
+# --- Site (cell) bounds, checked row by row on import ------------------------
+# NR cell identity (NCI) is 36 bits (3GPP TS 38.300 §8.2), wider than LTE's
+# 28-bit ECI (CELL_ID_MAX above); OpenCelliD lists NR cells with such NCIs.
+NR_CELL_ID_MAX: Final = 2**36 - 1
+# 5GS tracking area code is 24 bits (TS 23.003 §19.4.2.3); LTE's TAC and the
+# GSM/UMTS LAC are 16 bits (LAC_MIN..LAC_MAX above).
+NR_TAC_MAX: Final = 2**24 - 1
+# The tallest guyed masts stand ~630 m; an antenna reported higher is a unit
+# error (feet, centimetres), not a tower.
+SITE_HEIGHT_MAX_M: Final = 650.0
+# Radiated power: a small cell gives ~30 dBm EIRP, a macro sector 60-65 dBm
+# (DEFAULT_EIRP_DBM); 0 dBm is 1 mW and 90 dBm a megawatt, both unit errors.
+EIRP_DBM_MIN: Final = 0.0
+EIRP_DBM_MAX: Final = 90.0
+# Carrier frequency: 3GPP bands run from ~410 MHz (band 31/n31) to 52.6 GHz
+# (FR2 upper edge, TS 38.101-2).
+FREQ_MHZ_MIN: Final = 400.0
+FREQ_MHZ_MAX: Final = 52_600.0
+# OpenCelliD's ``created``/``updated`` are epoch seconds; beyond the year 2100
+# or before 1970 is no database's clock (and keeps pandas' timestamps in range).
+EPOCH_S_MAX: Final = 4.1e9
+# Cells one site import holds in memory before it is stored as one change: the
+# whole of Vietnam in OpenCelliD is ~10^5 cells; the world file (~4·10^7) is
+# not meant for one province's service.
+MAX_SITES_PER_IMPORT: Final = 1_000_000

@@ -7,6 +7,7 @@ defaults in :mod:`geodata.constants`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ import pandas as pd
 
 from geodata import constants as C
 from geodata.errors import InvalidInputError, MissingColumnError
+from geodata.readings import Rejection
+from geodata.text import nfc
 
 #: OpenCelliD's cell_towers.csv header, in order.
 OPENCELLID_COLUMNS: tuple[str, ...] = (
@@ -25,7 +28,12 @@ SITE_EXTRA_COLUMNS: tuple[str, ...] = (
     "site_id", "name", "height_m", "azimuth_deg", "beamwidth_deg", "eirp_dbm", "freq_mhz",
 )  # fmt: skip
 
+#: Columns a site row must carry.
+SITE_REQUIRED: tuple[str, ...] = ("radio", "mcc", "net", "lon", "lat")
+
 _RADIO = {"GSM": "gsm", "UMTS": "umts", "CDMA": "cdma", "LTE": "lte", "NR": "nr"}
+# Radios the analysis models; OpenCelliD also lists CDMA, which it does not.
+_ANALYSED_RADIO = {"GSM": "gsm", "UMTS": "umts", "WCDMA": "umts", "LTE": "lte", "NR": "nr"}
 
 
 def carrier_name(mcc: int, mnc: int) -> str:
@@ -149,3 +157,206 @@ def read_sites(path: str | Path) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InvalidInputError(f"{path}: not a readable sites CSV ({exc})") from exc
     return normalise_sites(frame)
+
+
+@dataclass
+class ValidatedSites:
+    """The outcome of validating a site table: the good cells and the refused rows.
+
+    ``valid`` has :func:`normalise_sites` columns plus ``cell_key`` (see
+    :func:`cell_keys`); its index keeps the caller's row labels.
+    """
+
+    valid: pd.DataFrame
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def cell_keys(sites: pd.DataFrame) -> pd.Series:
+    """Each cell's identity: what an import adds or updates by.
+
+    3GPP's global cell identity: MCC, MNC, LAC and cell id for GSM and UMTS
+    (CGI, TS 23.003 §4.3.1), MCC, MNC and the 28-bit ECI or 36-bit NCI for LTE
+    and NR (ECGI/NCGI, TS 23.003 §19.6 and §19.6A), so a tracking area
+    re-planned does not make a second LTE cell. A row without a cell id is
+    identified by its carrier, radio, site and azimuth.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"radio": ["lte", "gsm", "lte"], "mcc": [452] * 3,
+    ...     "mnc": [4, 2, 4], "area_code": [101, 7, 101], "cell_id": [1001, 55, None],
+    ...     "site_id": ["a", "b", "c"], "azimuth_deg": [None, None, 120.0]})
+    >>> cell_keys(frame).tolist()
+    ['lte:452:4::1001', 'gsm:452:2:7:55', 'lte:452:4:site=c:az=120.0']
+    """
+    radio = sites["radio"].astype(str)
+
+    def integers(column: str) -> pd.Series:
+        values = pd.to_numeric(sites[column], errors="coerce").astype("Int64").astype("string")
+        return values.fillna("")
+
+    plmn = radio + ":" + integers("mcc") + ":" + integers("mnc") + ":"
+    area = integers("area_code").where(radio.isin(["gsm", "umts"]).to_numpy(), "")
+    cell = integers("cell_id")
+    azimuth = pd.to_numeric(sites["azimuth_deg"], errors="coerce").round(1)
+    facing = azimuth.astype("string").fillna("omni")
+    by_site = plmn + "site=" + sites["site_id"].astype("string").fillna("") + ":az=" + facing
+    keys = (plmn + area + ":" + cell).where(cell != "", by_site)
+    return pd.Series(keys.to_numpy(dtype=object), index=sites.index, name="cell_key")
+
+
+class _RowFaults:
+    """The first fault of each row: the field and why (later checks skip it)."""
+
+    def __init__(self, size: int) -> None:
+        self.field = np.full(size, "", dtype=object)
+        self.reason = np.full(size, "", dtype=object)
+
+    def reject(self, mask: pd.Series | np.ndarray, name: str, why: str) -> None:
+        # A nullable comparison is NA where its input is missing: not a hit.
+        flags = mask.fillna(False) if isinstance(mask, pd.Series) else mask
+        hit = np.asarray(flags, dtype=bool) & (self.field == "")
+        self.field[hit] = name
+        self.reason[hit] = why
+
+    @property
+    def bad(self) -> np.ndarray:
+        return np.asarray(self.field != "", dtype=bool)
+
+    def rejections(self, labels: np.ndarray) -> list[Rejection]:
+        bad = self.bad
+        return [
+            Rejection(int(i), str(f), str(r))
+            for i, f, r in zip(labels[bad], self.field[bad], self.reason[bad], strict=True)
+        ]
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Stripped NFC text; empty becomes missing."""
+    text = values.astype("string").str.strip()
+    text = text.where(text != "")
+    return text.map(nfc, na_action="ignore").astype("string")
+
+
+def validate_sites(frame: pd.DataFrame, *, extras: bool = True) -> ValidatedSites:
+    """Split a site table into valid cells and per-row rejections.
+
+    The table has OpenCelliD's ``cell_towers.csv`` columns and, with
+    ``extras``, lomsong's optional ones (``site_id``, ``name``, ``height_m``,
+    ``azimuth_deg``, ``beamwidth_deg``, ``eirp_dbm``, ``freq_mhz``). Each row
+    is checked against :mod:`geodata.constants`; the first failing check
+    names its rejection. A row repeating an earlier row's cell (same
+    :func:`cell_keys`) is refused, so one file never says two things about one
+    cell. Valid rows come back through :func:`normalise_sites`, names in NFC.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Raw rows; an integer index (line numbers) names the rows in rejections.
+    extras : bool, keyword-only
+        Read lomsong's extra columns; ``False`` reads a plain OpenCelliD file
+        and ignores them.
+
+    Returns
+    -------
+    ValidatedSites
+
+    Raises
+    ------
+    MissingColumnError
+        When a required column (:data:`SITE_REQUIRED`) is absent from the table.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"radio": ["LTE", "CDMA"], "mcc": [452, 452], "net": [4, 4],
+    ...     "lon": [105.49, 105.5], "lat": [22.56, 95.0]}, index=[2, 3])
+    >>> result = validate_sites(rows)
+    >>> result.valid["carrier"].tolist()
+    ['Viettel']
+    >>> [(r.index, r.field) for r in result.rejected]
+    [(3, 'radio')]
+    """
+    missing = [c for c in SITE_REQUIRED if c not in frame.columns]
+    if missing:
+        raise MissingColumnError(f"sites: missing required column(s): {', '.join(missing)}")
+    labels = (
+        frame.index.to_numpy()
+        if pd.api.types.is_integer_dtype(frame.index)
+        else np.arange(len(frame))
+    )
+    optional = SITE_EXTRA_COLUMNS if extras else ()
+    raw = frame.reindex(columns=[*OPENCELLID_COLUMNS, *optional]).reset_index(drop=True)
+    faults = _RowFaults(len(raw))
+
+    radio_text = _text(raw["radio"]).str.upper()
+    radio = radio_text.map(_ANALYSED_RADIO).astype(object)
+    faults.reject(radio_text.isna(), "radio", "required field is missing")
+    faults.reject(
+        radio_text == "CDMA", "radio", "CDMA is not analysed; expected GSM, UMTS, LTE or NR"
+    )
+    faults.reject(radio.isna(), "radio", "unknown radio, expected GSM, UMTS, LTE or NR")
+
+    def number(column: str, *, required: bool = False, integer: bool = False) -> pd.Series:
+        given = _text(raw[column]).notna().to_numpy()
+        values = pd.to_numeric(raw[column], errors="coerce").astype("float64")
+        if required:
+            faults.reject(~given, column, "required field is missing")
+        faults.reject(given & values.isna().to_numpy(), column, "not a number")
+        faults.reject(given & ~np.isfinite(values.to_numpy()), column, "not a finite number")
+        if integer:
+            faults.reject(given & (values % 1 != 0).to_numpy(), column, "not an integer")
+        return values
+
+    def within(column: str, values: pd.Series, low: float, high: float) -> None:
+        outside = values.notna() & ~values.between(low, high)
+        faults.reject(outside, column, f"outside {low:g}..{high:g}")
+
+    mcc = number("mcc", required=True, integer=True)
+    within("mcc", mcc, C.MCC_MIN, C.MCC_MAX)
+    mnc = number("net", required=True, integer=True)
+    within("net", mnc, C.MNC_MIN, C.MNC_MAX)
+    lon = number("lon", required=True)
+    within("lon", lon, C.LON_MIN, C.LON_MAX)
+    lat = number("lat", required=True)
+    within("lat", lat, C.LAT_MIN, C.LAT_MAX)
+    is_nr = (radio == "nr").to_numpy(dtype=bool)
+    area = number("area", integer=True)
+    area_max = np.where(is_nr, C.NR_TAC_MAX, C.LAC_MAX)
+    area_bounds = f"outside {C.LAC_MIN}..{C.LAC_MAX} (NR: ..{C.NR_TAC_MAX})"
+    faults.reject(area.notna() & ((area < C.LAC_MIN) | (area > area_max)), "area", area_bounds)
+    cell = number("cell", integer=True)
+    cell_max = np.where(is_nr, C.NR_CELL_ID_MAX, C.CELL_ID_MAX)
+    cell_bounds = f"outside {C.CELL_ID_MIN}..{C.CELL_ID_MAX} (NR: ..{C.NR_CELL_ID_MAX})"
+    faults.reject(cell.notna() & ((cell < C.CELL_ID_MIN) | (cell > cell_max)), "cell", cell_bounds)
+    within("range", number("range"), 0, np.inf)
+    within("created", number("created"), 0, C.EPOCH_S_MAX)
+    if extras:
+        within("height_m", number("height_m"), 0, C.SITE_HEIGHT_MAX_M)
+        number("azimuth_deg")
+        beamwidth = number("beamwidth_deg")
+        narrow = beamwidth.notna() & ~((beamwidth > 0) & (beamwidth <= 360))
+        faults.reject(narrow, "beamwidth_deg", "outside 0..360 (above 0)")
+        within("eirp_dbm", number("eirp_dbm"), C.EIRP_DBM_MIN, C.EIRP_DBM_MAX)
+        within("freq_mhz", number("freq_mhz"), C.FREQ_MHZ_MIN, C.FREQ_MHZ_MAX)
+        for column in ("site_id", "name"):
+            raw[column] = _text(raw[column])
+
+    good = ~faults.bad
+    sites = normalise_sites(raw.loc[good].assign(radio=radio[good].str.upper()))
+    sites.index = pd.Index(labels[good])
+    sites["cell_key"] = cell_keys(sites)
+    rejected = faults.rejections(labels)
+    sites, repeated = drop_repeated_cells(sites)
+    return ValidatedSites(valid=sites, rejected=sorted(rejected + repeated, key=lambda r: r.index))
+
+
+def drop_repeated_cells(sites: pd.DataFrame) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Keep the first row of each ``cell_key``; refuse the rows that repeat it.
+
+    ``sites`` is :attr:`ValidatedSites.valid` (index = row labels).
+    """
+    repeated = sites["cell_key"].duplicated(keep="first").to_numpy()
+    rejections = [
+        Rejection(int(i), "cell", "the same cell (radio, mcc, net, area, cell) as an earlier row")
+        for i in sites.index[repeated]
+    ]
+    return sites.loc[~repeated], rejections
