@@ -297,17 +297,20 @@ def validate_readings(
         )
 
     cell_id, area, pci = data["cell_id"], data["area_code"], data["pci"]
+    # NR cell identities are 36 bits, the others fit in LTE's 28.
+    is_nr = radio_code == C.RADIOS.index("nr")
     reject(
-        ~np.isnan(cell_id) & outside(cell_id, C.CELL_ID_MIN, C.CELL_ID_MAX),
+        ~np.isnan(cell_id)
+        & outside(cell_id, C.CELL_ID_MIN, np.where(is_nr, C.NR_CELL_ID_MAX, C.CELL_ID_MAX)),
         "cell_id",
-        f"outside {C.CELL_ID_MIN}..{C.CELL_ID_MAX}",
+        f"outside {C.CELL_ID_MIN}..{C.CELL_ID_MAX} (NR: ..{C.NR_CELL_ID_MAX})",
     )
     reject(
         ~np.isnan(area) & outside(area, C.LAC_MIN, C.LAC_MAX),
         "area_code",
         f"outside {C.LAC_MIN}..{C.LAC_MAX}",
     )
-    pci_max = np.where(radio_code == C.RADIOS.index("nr"), C.PCI_MAX_NR, C.PCI_MAX_LTE)
+    pci_max = np.where(is_nr, C.PCI_MAX_NR, C.PCI_MAX_LTE)
     reject(~np.isnan(pci) & outside(pci, 0, pci_max), "pci", "outside 0..503 (LTE) / 0..1007 (NR)")
 
     bad = fault != 0

@@ -6,6 +6,7 @@ Private to :mod:`geodata.formats`; the public names are re-exported there.
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import re
 import warnings
@@ -157,10 +158,15 @@ def csv_chunks(
     if chunk_rows < 1:
         raise InvalidInputError(f"chunk_rows must be at least 1, not {chunk_rows}")
     with open_binary(source) as stream:
+        overflows = _leading_overflows(stream)
         try:
             reader = pd.read_csv(
                 stream,  # type: ignore[arg-type]
                 chunksize=chunk_rows,
+                skiprows=[line - 1 for line, _ in overflows] or None,
+                # Never read a first column as the index: with it, a first row
+                # with one field too many would shift every column silently.
+                index_col=False,
                 dtype=dtype,  # type: ignore[arg-type]
                 na_values=na_values,
                 skip_blank_lines=False,
@@ -170,19 +176,29 @@ def csv_chunks(
             )
             with reader:
                 next_line = 2
-                skipped_seen: list[int] = []
+                skipped_seen: list[int] = [line for line, _ in overflows]
+                seen: list[str] = []  # the columns, once a chunk has named them
                 while True:
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
                         try:
                             chunk = reader.get_chunk()
                         except StopIteration:
-                            break
+                            chunk = None
                     skipped = _skipped_lines(caught)
-                    chunk.columns = [str(c).strip() for c in chunk.columns]
+                    if chunk is None:
+                        # Lines refused while pandas looked for a next chunk
+                        # and found none: the file ends with them.
+                        if skipped:
+                            empty = pd.DataFrame(columns=seen, index=pd.Index([], "int64"))
+                            yield empty, [Rejection(n, "line", why) for n, why in skipped], 0
+                        break
+                    if next_line == 2:
+                        skipped = overflows + skipped
+                    chunk.columns = seen = [str(c).strip() for c in chunk.columns]
                     if next_line == 2:
                         _check_header([str(c) for c in chunk.columns], required, what)
-                    skipped_seen.extend(line for line, _ in skipped)
+                    skipped_seen.extend(line for line, _ in skipped if line not in skipped_seen)
                     lines = _line_numbers(next_line, len(chunk), skipped_seen)
                     if len(lines):
                         next_line = int(lines[-1]) + 1
@@ -197,6 +213,31 @@ def csv_chunks(
             raise InvalidInputError(f"{what}: the file is empty (no header line)") from exc
         except pd.errors.ParserError as exc:
             raise InvalidInputError(f"{what}: not a readable CSV ({exc})") from exc
+
+
+def _leading_overflows(stream: BinaryIO) -> list[tuple[int, str]]:
+    """The first data lines with more fields than the header, and why.
+
+    pandas cannot flag those itself: it takes the extra field of the first
+    data line for an index (shifting every column) or, with
+    ``index_col=False``, silently drops it from every line. So they are
+    found here and skipped; later overlong lines pandas reports itself.
+    Only seekable streams (files, spooled uploads) are checked, on their
+    first 64 KiB.
+    """
+    if not stream.seekable():
+        return []
+    start = stream.tell()
+    head = stream.read(1 << 16)
+    stream.seek(start)
+    rows = csv.reader(head.decode("utf-8-sig", errors="replace").splitlines())
+    header = next(rows, [])
+    found = []
+    for line, row in enumerate(rows, start=2):
+        if len(row) <= len(header):
+            break
+        found.append((line, f"expected {len(header)} fields, saw {len(row)}"))
+    return found
 
 
 def _check_header(columns: list[str], required: tuple[str, ...], what: str) -> None:

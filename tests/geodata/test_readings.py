@@ -91,3 +91,21 @@ def test_device_hash_is_salted_and_never_raw() -> None:
     assert "phone" not in "".join(hashed.dropna())
     assert pd.isna(hashed.iloc[3])
     assert hash_devices(devices, salt="s2").iloc[0] != hashed.iloc[0]
+
+
+def test_nr_cell_ids_may_use_36_bits_the_others_28() -> None:
+    batch = pd.DataFrame(
+        [
+            good_row(radio="nr", cell_id=2**36 - 1, pci=None),
+            good_row(radio="nr", cell_id=2**36, pci=None),
+            good_row(radio="lte", cell_id=2**28),
+        ]
+    )
+
+    result = validate_readings(batch, now=NOW)
+
+    assert result.valid["cell_id"].tolist() == [2**36 - 1]
+    assert [(r.index, r.field, r.reason) for r in result.rejected] == [
+        (1, "cell_id", "outside 1..268435455 (NR: ..68719476735)"),
+        (2, "cell_id", "outside 1..268435455 (NR: ..68719476735)"),
+    ]

@@ -57,6 +57,27 @@ def test_bad_rows_are_rejected_by_line_with_field_and_reason() -> None:
     assert len(result.valid) == 2
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 100])
+def test_overlong_lines_first_and_last_are_refused_not_shifted(chunk_rows: int) -> None:
+    """Found in review: an overlong first line used to become the index, shifting
+    every column; an overlong last line was dropped without a rejection."""
+    overlong = GOOD.rstrip("\n") + ",extra\n"
+    text = HEADER + overlong + overlong + GOOD + GOOD.replace("03:04", "03:09") + overlong
+
+    readings, parser_rejected, _ = gather(
+        read_readings(stream(text), format="csv", chunk_rows=chunk_rows)
+    )
+
+    assert as_tuples(parser_rejected) == [
+        (2, "line", "expected 11 fields, saw 12"),
+        (3, "line", "expected 11 fields, saw 12"),
+        (6, "line", "expected 11 fields, saw 12"),
+    ]
+    assert list(readings.index) == [4, 5]
+    assert readings["lat"].tolist() == [22.57, 22.57]
+    assert readings["device"].tolist() == ["phone-1", "phone-1"]
+
+
 def test_streaming_in_chunks_of_two_keeps_line_numbers() -> None:
     bad_line = GOOD.rstrip("\n") + ",x\n"
     text = HEADER + GOOD + bad_line + GOOD + "\n" + GOOD + GOOD.replace("LTE", "wimax") + GOOD
