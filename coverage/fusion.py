@@ -233,7 +233,11 @@ def classify(p_usable: np.ndarray, dbm: np.ndarray, radio: np.ndarray) -> np.nda
     ``unknown`` where P is NaN.
     """
     p = np.asarray(p_usable, float)
-    levels = np.array([C.SIGNAL_LEVELS_DBM.get(r, (np.nan,) * 4) for r in radio]).reshape(-1, 4)
+    # Levels looked up once per distinct radio, then spread to the cells.
+    codes, radios = pd.factorize(np.asarray(radio))
+    table = np.array([*(C.SIGNAL_LEVELS_DBM.get(str(r), (np.nan,) * 4) for r in radios),
+                      (np.nan,) * 4], dtype=float)  # fmt: skip
+    levels = table[codes]  # code -1 (no radio) takes the trailing NaNs
     dbm = np.asarray(dbm, float)
     with np.errstate(invalid="ignore"):
         served = np.where(

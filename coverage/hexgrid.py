@@ -12,6 +12,8 @@ import h3ronpy.vector as h3v
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from geodata import constants as C
 
@@ -118,3 +120,28 @@ def neighbourhood(cells: np.ndarray, *, k: int = 1) -> pd.DataFrame:
             "neighbour": np.concatenate([np.asarray(d, dtype=np.uint64) for d in disks]),
         }
     )
+
+
+def connected_groups(cells: np.ndarray) -> np.ndarray:
+    """A label per cell: cells that touch (share an edge, through any chain
+    of the given cells) get the same label, numbered from 0.
+
+    >>> a = cells_for_points(np.array([22.57]), np.array([105.49]), resolution=10)
+    >>> ring = neighbourhood(a, k=1)["neighbour"].to_numpy()
+    >>> far = cells_for_points(np.array([22.0]), np.array([105.0]), resolution=10)
+    >>> len(set(connected_groups(np.concatenate([ring, far]))))
+    2
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    if len(cells) == 0:
+        return np.empty(0, dtype=np.int64)
+    distinct, of_cell = np.unique(cells, return_inverse=True)
+    pairs = neighbourhood(distinct, k=1)
+    source = np.searchsorted(distinct, pairs["h3"].to_numpy(np.uint64))
+    target = np.searchsorted(distinct, pairs["neighbour"].to_numpy(np.uint64))
+    target = np.minimum(target, len(distinct) - 1)
+    inside = distinct[target] == pairs["neighbour"].to_numpy(np.uint64)
+    graph = coo_matrix((np.ones(int(inside.sum())), (source[inside], target[inside])),
+                       shape=(len(distinct), len(distinct)))  # fmt: skip
+    _, labels = connected_components(graph, directed=False)
+    return labels[of_cell].astype(np.int64)

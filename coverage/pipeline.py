@@ -187,7 +187,9 @@ def analyze(
     verdicts = judge_villages(villages, fused, households=households, centre_cells=centre_cells)
     judged = villages.join(verdicts, on="id")
     inside = readings_by_village(villages, readings)
-    inside["time"] = readings["time"].to_numpy()[inside["reading"].to_numpy(int)]
+    # take() keeps the tz-aware times as an array; to_numpy() would build a
+    # Timestamp object per reading.
+    inside["time"] = readings["time"].array.take(inside["reading"].to_numpy(int))
     per_village = inside.groupby("village_id").agg(readings_count=("reading", "size"),
                                                    last_reading=("time", "max"))  # fmt: skip
     judged = judged.join(per_village, on="id")
