@@ -8,8 +8,11 @@ readings were new, so the service can refresh the villages they touch.
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +175,58 @@ def ingest_chunks(
     return report
 
 
+_DONE = object()
+
+
+def read_ahead(chunks: Iterable[ParsedChunk]) -> Generator[ParsedChunk, None, None]:
+    """Parse the next chunk on a thread while the caller works on this one.
+
+    pandas' CSV tokenizer, like SQLite and Parquet, runs without the GIL, so
+    parsing, validating and storing overlap on the machine's two cores. One
+    chunk waits at most (bounded memory). A parser error is raised in order,
+    after the chunks before it; a caller that stops early stops the parser.
+    """
+    handoff: queue.Queue[object] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        source = iter(chunks)
+        try:
+            for chunk in source:
+                if not offer(chunk):
+                    return
+            offer(_DONE)
+        except BaseException as exc:  # handed to the caller, raised there
+            offer(exc)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="lomsong-parse", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
+
+
 def ingest_readings(
     store: Store, payload: Any, *, on_stored: OnStored | None = None, request: str | None = None
 ) -> IngestReport:
@@ -228,9 +283,11 @@ def ingest_file(
         mnc=mnc,
         chunk_rows=chunk_rows,
     )
-    return ingest_chunks(
-        store, chunks, on_stored=on_stored, lenient_columns=format == "json", request=request
-    )
+    # Closed on the way out, error or not: the parser thread ends with the call.
+    with contextlib.closing(read_ahead(chunks)) as ahead:
+        return ingest_chunks(
+            store, ahead, on_stored=on_stored, lenient_columns=format == "json", request=request
+        )
 
 
 def ingest_geosubmit(

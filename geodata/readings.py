@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from geodata import constants as C
 from geodata.errors import InvalidInputError, MissingColumnError
@@ -93,11 +94,13 @@ def empty_readings() -> pd.DataFrame:
     return normalise_readings(pd.DataFrame({c: [] for c in REQUIRED_COLUMNS}))
 
 
-def _per_distinct(values: pd.Series, func: Callable[[Any], object]) -> np.ndarray:
+def _per_distinct(
+    values: pd.Series, func: Callable[[Any], object], missing: object = None
+) -> np.ndarray:
     """Apply ``func`` once per distinct value (a column of 10⁶ readings holds
-    a handful of spellings); ``None`` where the value is missing."""
+    a handful of spellings); ``missing`` where the value is missing."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([*(func(u) for u in uniques), None], dtype=object)
+    mapped = np.array([*(func(u) for u in uniques), missing], dtype=object)
     return mapped[codes]
 
 
@@ -119,6 +122,9 @@ def _to_number(values: pd.Series) -> np.ndarray:
         values = pd.to_numeric(values, errors="coerce")
     return values.to_numpy(dtype="float64", na_value=np.nan)
 
+
+#: Radio names by code (code -1, unknown, is None).
+_RADIO_NAMES = np.array([*C.RADIOS, None], dtype=object)
 
 _SENTINELS = np.array(sorted(float(v) for v in C.ANDROID_UNAVAILABLE))
 
@@ -151,15 +157,23 @@ def _normalised_columns(frame: pd.DataFrame) -> dict[str, Any]:
         values = numbers(name)
         # Android's "unavailable" sentinels mean unknown, not an error.
         out[name] = np.where(np.isin(values, _SENTINELS), np.nan, values)
-    out["radio"] = _per_distinct(
-        column("radio"), lambda value: _RADIO_ALIASES.get(str(value).strip().lower())
-    )
+    # Radios as codes into C.RADIOS (-1 unknown or missing), one lookup per spelling.
+    radio_index = {radio: code for code, radio in enumerate(C.RADIOS)}
+    out["radio_code"] = _per_distinct(
+        column("radio"),
+        lambda value: radio_index.get(_RADIO_ALIASES.get(str(value).strip().lower(), ""), -1),
+        missing=-1,
+    ).astype(np.int8)
+    out["radio"] = _RADIO_NAMES[out["radio_code"]]
     out["no_service"] = _to_bool(column("no_service"))
     for name in ("device", "source"):
-        present = name in frame.columns
-        out[name] = (
-            frame[name].to_numpy(dtype=object, na_value=None) if present else np.full(n, None)
-        )
+        if name not in frame.columns:
+            out[name] = np.full(n, None)
+        elif isinstance(frame[name].dtype, pd.StringDtype):
+            # Kept in Arrow: no round trip through a million Python strings.
+            out[name] = frame[name].array
+        else:
+            out[name] = frame[name].to_numpy(dtype=object, na_value=None)
     return out
 
 
@@ -274,8 +288,7 @@ def validate_readings(
         reject(accuracy > C.ACCURACY_MAX_M, "accuracy_m", f"worse than {C.ACCURACY_MAX_M:g} m")
     reject(outside(data["mcc"], C.MCC_MIN, C.MCC_MAX), "mcc", f"outside {C.MCC_MIN}..{C.MCC_MAX}")
     reject(outside(data["mnc"], C.MNC_MIN, C.MNC_MAX), "mnc", f"outside {C.MNC_MIN}..{C.MNC_MAX}")
-    # Radios as codes into C.RADIOS (-1 unknown): one pass over the strings.
-    radio_code = pd.Categorical(data["radio"], categories=list(C.RADIOS)).codes
+    radio_code = data["radio_code"]
     known_radio = radio_code >= 0
     reject(~known_radio, "radio", f"unknown radio, expected one of {', '.join(C.RADIOS)}")
     reject(np.isnan(data["no_service"]), "no_service", "not true or false")
@@ -326,7 +339,7 @@ def validate_readings(
             **{c: data[c][keep] for c in ("lat", "lon", "accuracy_m")},
             "mcc": data["mcc"][keep].astype("int64"),
             "mnc": data["mnc"][keep].astype("int64"),
-            "radio": pd.array(data["radio"][keep], dtype="str"),
+            "radio": _radio_names(radio_code[keep]),
             "signal_dbm": np.where(kept_no_service, np.nan, signal[keep]),
             "no_service": kept_no_service,
             **{c: pd.array(data[c][keep], dtype="Int64") for c in ("cell_id", "area_code", "pci")},
@@ -336,6 +349,22 @@ def validate_readings(
     )
     valid["content_key"] = content_keys(valid)
     return ValidatedReadings(valid=valid, rejected=rejected)
+
+
+def _radio_names(codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Known radio codes as a ``str`` array, built in Arrow from the codes."""
+    names = pa.DictionaryArray.from_arrays(
+        pa.array(codes, pa.int8()), pa.array(C.RADIOS, pa.large_string())
+    )
+    return pd.array(names.cast(pa.large_string()), dtype="str")
+
+
+def _as_categories(values: pd.Series) -> pd.Categorical:
+    """Text as a categorical: hashes like the strings themselves (pandas
+    hashes a categorical's categories, then takes its codes), for a pass
+    over the distinct values only."""
+    codes, uniques = pd.factorize(values)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(np.asarray(uniques, dtype=object)))
 
 
 def content_keys(readings: pd.DataFrame) -> pd.Series:
@@ -367,8 +396,8 @@ def content_keys(readings: pd.DataFrame) -> pd.Series:
             # text as text: no per-row string formatting.
             **{c: readings[c].astype("float64").fillna(-1e9) for c in numbers},
             "no_service": readings["no_service"].astype(bool),
-            "radio": readings["radio"].astype(object),
-            "device": readings["device"].astype(object).fillna(""),
+            "radio": _as_categories(readings["radio"]),
+            "device": _as_categories(readings["device"].fillna("")),
         }
     )[key_columns]
     hashed = pd.util.hash_pandas_object(canonical, index=False, hash_key="lomsong-readings")

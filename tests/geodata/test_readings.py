@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import pytest
 
 from geodata.errors import MissingColumnError
+from geodata.formats import read_readings
 from geodata.readings import READING_COLUMNS, hash_devices, validate_readings
 
 NOW = pd.Timestamp("2026-03-01T00:00:00Z")
@@ -82,6 +85,32 @@ def test_content_key_is_stable_across_uploads() -> None:
     other = validate_readings(pd.DataFrame([good_row(signal_dbm=-102)]), now=NOW).valid
     assert first.iloc[0] == again.iloc[0]
     assert other["content_key"].iloc[0] != first.iloc[0]
+
+
+# Keys already stored must keep matching re-uploads: a change to how keys are
+# computed would let every old reading in twice. Pinned on JSON and CSV input.
+PINNED_CSV = (
+    b"time,lat,lon,mcc,mnc,radio,signal_dbm,no_service,device,cell_id\n"
+    b"2026-01-05T03:00:00Z,22.57,105.49,452,2,LTE,-101,false,phone-1,12345\n"
+    b"2026-01-05T03:00:01.250+07:00,22.5712345,105.4912345,452,4,umts,,true,,\n"
+)
+PINNED_KEYS = [-934545887625101283, -7289648651103510533]
+
+
+def test_content_keys_match_those_stored_by_earlier_versions() -> None:
+    rows = [
+        {"time": "2026-01-05T03:00:00Z", "lat": 22.57, "lon": 105.49, "mcc": 452, "mnc": 2,
+         "radio": "LTE", "signal_dbm": -101, "no_service": False, "device": "phone-1",
+         "cell_id": 12345},
+        {"time": "2026-01-05T03:00:01.250+07:00", "lat": 22.5712345, "lon": 105.4912345,
+         "mcc": 452, "mnc": 4, "radio": "umts", "signal_dbm": None, "no_service": True,
+         "device": None},
+    ]  # fmt: skip
+    from_json = validate_readings(pd.DataFrame(rows), now=NOW).valid
+    chunk = next(read_readings(io.BytesIO(PINNED_CSV), format="csv"))
+    from_csv = validate_readings(chunk.readings, now=NOW).valid
+    assert from_json["content_key"].tolist() == PINNED_KEYS
+    assert from_csv["content_key"].tolist() == PINNED_KEYS
 
 
 def test_device_hash_is_salted_and_never_raw() -> None:
