@@ -7,7 +7,12 @@ written; all work on arrays of receivers at once, one site at a time.
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -34,6 +39,10 @@ PROFILE_SAMPLES = 48
 # (slope and offset) that follows.
 EXACT_TERRAIN_WITHIN_M = 1500.0
 HOPELESS_MARGIN_DB = 35.0
+# Sites are worked on by this many threads at most (fewer when the process
+# may use fewer CPUs): numpy releases the GIL in the profiles' gathers and
+# arithmetic, so the terrain step, most of the prediction, runs in parallel.
+MAX_TERRAIN_THREADS = 4
 # Hata is fitted from 1 km; closer than 100 m free space rules anyway.
 MIN_DISTANCE_KM = 0.1
 
@@ -285,6 +294,40 @@ class CoarseTerrain:
     exact: np.ndarray
 
 
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def terrain_threads() -> int:
+    """Threads for the terrain step: the CPUs this process may use, at most
+    :data:`MAX_TERRAIN_THREADS`."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    return max(1, min(available, MAX_TERRAIN_THREADS))
+
+
+def _in_order(func: Callable[[_T], _R], items: Sequence[_T], workers: int) -> Iterator[_R]:
+    """``map(func, items)`` on ``workers`` threads, yielding results in order.
+
+    At most ``2 × workers`` items are in flight, so finished results never
+    pile up while the caller consumes them. numpy releases the GIL in the
+    profile arithmetic and gathers, so threads share the terrain step.
+    """
+    if workers <= 1 or len(items) <= 1:
+        yield from map(func, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[_R]] = deque()
+        for item in items:
+            pending.append(pool.submit(func, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 _PREDICTION_COLUMNS = ["point", "carrier", "mcc", "mnc", "radio", "predicted_dbm", "site_id",
                        "distance_m", "diffraction_db"]  # fmt: skip
 
@@ -320,6 +363,92 @@ def _site_terrain(
     own[far] = headroom[far] - loss[far] >= -HOPELESS_MARGIN_DB
     loss[own] = diffraction_loss_db(dem, site, height_m, x[near[own]], y[near[own]], freq_mhz)
     return loss
+
+
+@dataclass(frozen=True)
+class _SiteTable:
+    """The cells of :func:`predict_signal` as plain arrays (no pandas per site)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    reach: np.ndarray
+    radio: np.ndarray
+    eirp: np.ndarray
+    reference_offset: np.ndarray
+    usable: np.ndarray
+    freq: np.ndarray
+    height: np.ndarray
+    azimuth: np.ndarray
+    beamwidth: np.ndarray
+
+    @classmethod
+    def of(cls, cells: pd.DataFrame, site_x: np.ndarray, site_y: np.ndarray) -> _SiteTable:
+        radio = cells["radio"].to_numpy(object)
+        return cls(
+            x=np.asarray(site_x, float), y=np.asarray(site_y, float),
+            reach=cells["range_m"].to_numpy(float), radio=radio,
+            eirp=cells["eirp_dbm"].to_numpy(float),
+            reference_offset=cells["radio"].map(C.REFERENCE_SIGNAL_OFFSET_DB).to_numpy(float),
+            usable=cells["radio"].map(C.USABLE_DBM).to_numpy(float),
+            freq=cells["freq_mhz"].to_numpy(float), height=cells["height_m"].to_numpy(float),
+            azimuth=cells["azimuth_deg"].to_numpy(float),
+            beamwidth=cells["beamwidth_deg"].to_numpy(float),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _SiteContribution:
+    """What one site's cells give the receivers ``near`` it."""
+
+    number: int
+    rows: np.ndarray  # the site's cells (positions in the cell table)
+    near: np.ndarray  # receiver indices within the site's reach, sorted
+    distance: np.ndarray
+    received: list[np.ndarray]  # per cell: dBm at ``near``
+    diffraction: list[np.ndarray]  # per cell: terrain loss at ``near``
+
+
+def _site_contribution(
+    number: int,
+    rows: np.ndarray,
+    table: _SiteTable,
+    tree: cKDTree,
+    receivers: tuple[np.ndarray, np.ndarray],
+    terrain: Raster | None,
+    coarse: CoarseTerrain | None,
+) -> _SiteContribution | None:
+    """Received dBm from each cell of one site at the receivers within its
+    reach (None when there are none); the site's position is its first
+    cell's, its reach the largest of its cells'."""
+    x, y = receivers
+    first = rows[0]
+    sx, sy = float(table.x[first]), float(table.y[first])
+    reach = float(table.reach[rows].max())
+    near = np.sort(np.asarray(tree.query_ball_point((sx, sy), reach), dtype=np.intp))
+    if near.size == 0:
+        return None
+    distance = np.hypot(x[near] - sx, y[near] - sy)
+    bearing = np.degrees(np.arctan2(x[near] - sx, y[near] - sy)) % 360.0
+    open_path = [
+        table.eirp[i]
+        - table.reference_offset[i]
+        - hata_rural_loss_db(distance / 1000.0, float(table.freq[i]),
+                             base_height_m=float(table.height[i]))
+        + sector_gain_db(bearing, float(table.azimuth[i]), float(table.beamwidth[i]))
+        for i in rows
+    ]  # fmt: skip
+    keys = [(float(table.freq[i]), float(table.height[i])) for i in rows]
+    terrain_loss: dict[tuple[float, float], np.ndarray] = {}
+    for key in dict.fromkeys(keys):
+        if terrain is None:
+            break
+        sharing = [j for j, other in enumerate(keys) if other == key]  # the site's sectors
+        headroom = np.max([open_path[j] - table.usable[rows[j]] for j in sharing], axis=0)
+        terrain_loss[key] = _site_terrain(terrain, (sx, sy), key[1], key[0], near, distance,
+                                          headroom, (x, y), coarse)  # fmt: skip
+    diffraction = [terrain_loss.get(key, np.zeros(near.size)) for key in keys]
+    received = [path - loss for path, loss in zip(open_path, diffraction, strict=True)]
+    return _SiteContribution(number, rows, near, distance, received, diffraction)
 
 
 def predict_signal(
@@ -361,14 +490,16 @@ def predict_signal(
     -----
     Receivers within each site's range come from one KD-tree; the best cell
     per receiver is kept in running arrays, one row per (carrier, radio), so
-    memory grows with receivers × carriers, not receivers × sites.
+    memory grows with receivers × carriers, not receivers × sites. With
+    terrain, sites are worked on by threads (:data:`MAX_TERRAIN_THREADS`);
+    their results are merged in site order, so the outcome does not depend
+    on the threads.
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     if len(sites) == 0 or len(x) == 0:
         return pd.DataFrame(columns=_PREDICTION_COLUMNS)
     terrain = float32_terrain(dem) if dem is not None else None
-    cells = sites.reset_index(drop=True).assign(_x=np.asarray(site_x, float),
-                                                _y=np.asarray(site_y, float))  # fmt: skip
+    cells = sites.reset_index(drop=True)
     combo_columns = ["carrier", "mcc", "mnc", "radio"]
     combo, combos = pd.MultiIndex.from_frame(cells[combo_columns].astype(object)).factorize()
     site_number, site_ids = pd.factorize(cells["site_id"])
@@ -377,46 +508,33 @@ def predict_signal(
     best_site = np.full((len(combos), n), -1, dtype=np.int32)
     best_distance = np.zeros((len(combos), n), dtype=np.float32)
     best_diffraction = np.zeros((len(combos), n), dtype=np.float32)
+    table = _SiteTable.of(cells, site_x, site_y)
     tree = cKDTree(np.column_stack([x, y]))
     by_site = pd.Series(np.arange(len(cells))).groupby(site_number, sort=False).indices
-    for number, rows in by_site.items():
-        site_cells = cells.iloc[rows]
-        sx, sy = float(site_cells["_x"].iloc[0]), float(site_cells["_y"].iloc[0])
-        reach = float(site_cells["range_m"].max())
-        near = np.sort(np.asarray(tree.query_ball_point((sx, sy), reach), dtype=np.intp))
-        if near.size == 0:
+    # Sites whose reach misses every receiver are dropped before the loop
+    # (a refresh of one commune sees a few of the province's sites).
+    gap_x = np.maximum(np.maximum(x.min() - table.x, table.x - x.max()), 0.0)
+    gap_y = np.maximum(np.maximum(y.min() - table.y, table.y - y.max()), 0.0)
+    reaches = np.hypot(gap_x, gap_y) <= table.reach
+    work = [(number, rows) for number, rows in by_site.items() if reaches[rows].any()]
+
+    def contribution(item: tuple[int, np.ndarray]) -> _SiteContribution | None:
+        return _site_contribution(item[0], item[1], table, tree, (x, y), terrain, coarse)
+
+    workers = terrain_threads() if terrain is not None else 1
+    for found in _in_order(contribution, work, workers):
+        if found is None:
             continue
-        distance = np.hypot(x[near] - sx, y[near] - sy)
-        bearing = np.degrees(np.arctan2(x[near] - sx, y[near] - sy)) % 360.0
-        open_path = [
-            cell.eirp_dbm
-            - C.REFERENCE_SIGNAL_OFFSET_DB[cell.radio]
-            - hata_rural_loss_db(distance / 1000.0, cell.freq_mhz, base_height_m=cell.height_m)
-            + sector_gain_db(bearing, cell.azimuth_deg, cell.beamwidth_deg)
-            for cell in site_cells.itertuples(index=False)
-        ]
-        keys: list[tuple[float, float]] = [
-            (float(f), float(h))
-            for f, h in zip(site_cells["freq_mhz"], site_cells["height_m"], strict=True)
-        ]
-        usable = site_cells["radio"].map(C.USABLE_DBM).to_numpy(float)
-        terrain_loss: dict[tuple[float, float], np.ndarray] = {}
-        for key in dict.fromkeys(keys):
-            if terrain is None:
-                break
-            sharing = [i for i, other in enumerate(keys) if other == key]  # the site's sectors
-            headroom = np.max([open_path[i] - usable[i] for i in sharing], axis=0)
-            terrain_loss[key] = _site_terrain(terrain, (sx, sy), key[1], key[0], near, distance,
-                                              headroom, (x, y), coarse)  # fmt: skip
-        for i, position in enumerate(rows):
-            diffraction = terrain_loss.get(keys[i], np.zeros(near.size))
-            received = open_path[i] - diffraction
+        near = found.near
+        for position, received, diffraction in zip(
+            found.rows, found.received, found.diffraction, strict=True
+        ):
             k = combo[position]
             better = received > best_dbm[k, near]
             where = near[better]
             best_dbm[k, where] = received[better]
-            best_site[k, where] = number
-            best_distance[k, where] = distance[better]
+            best_site[k, where] = found.number
+            best_distance[k, where] = found.distance[better]
             best_diffraction[k, where] = diffraction[better]
     frames = []
     for k, (carrier, mcc, mnc, radio) in enumerate(combos):
