@@ -72,7 +72,11 @@ def observed_median(
     share_lost = (lost + 0.5) / (count + 1.0)
     from_share = floor + spread_db * norm.ppf(1.0 - share_lost)
     standardised = (cells["mean_dbm"].to_numpy(float) - floor) / spread_db
-    from_mean = floor + spread_db * np.interp(standardised, _W, _U)
+    # Beyond the table w(u) = u (to 1e-14): far above the floor nothing is
+    # truncated and the mean is the median. np.interp alone would clamp every
+    # strong cell to floor + 8σ (about −81 dBm for LTE).
+    inverse = np.interp(standardised, _W, _U)
+    from_mean = floor + spread_db * np.where(standardised > _W[-1], standardised, inverse)
     use_share = (lost > MAX_NO_SERVICE_SHARE * count) | np.isnan(from_mean)
     cells["median_dbm"] = np.where(use_share, from_share, from_mean)
     cells["censored"] = use_share
