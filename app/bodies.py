@@ -7,6 +7,7 @@ memory. Every failure is a named service error (400 or 413), never a 500.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import tempfile
@@ -15,6 +16,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import orjson
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -84,6 +86,13 @@ def decode_json(data: bytes, *, expected: str | None = None) -> Any:
     """
     if not data.strip():
         raise BadRequestError("request body is empty" + (f"; {expected}" if expected else ""))
+    try:
+        # orjson decodes a 1,000-reading batch ~4x faster. It is stricter
+        # (no NaN literals, integers within 64 bits), so whatever it refuses
+        # goes to the standard library, which also words the errors.
+        return orjson.loads(data.removeprefix(codecs.BOM_UTF8))
+    except orjson.JSONDecodeError:
+        pass
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

