@@ -17,7 +17,6 @@ Readers decode only the batches whose box meets the area asked for.
 from __future__ import annotations
 
 import io
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -62,6 +62,12 @@ def encode_batch(frame: pd.DataFrame) -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink, compression=_CODEC)
     return sink.getvalue()
+
+
+def _json_keys(keys: np.ndarray) -> str:
+    """Content keys as a JSON array for ``json_each`` (orjson: 10x ``json.dumps``)."""
+    contiguous = np.ascontiguousarray(keys, dtype=np.int64)
+    return orjson.dumps(contiguous, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def decode_batch(blob: bytes, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -147,7 +153,7 @@ class ReadingsMixin:
             (origin, stored, request),
         ).lastrowid
         # Sorted keys fill the b-tree's pages in order: ~20% faster than random.
-        keys = json.dumps(np.sort(frame["content_key"].to_numpy(dtype="int64")).tolist())
+        keys = _json_keys(np.sort(frame["content_key"].to_numpy(dtype="int64")))
         # Counting the inserted keys, rather than returning them, is ~40% faster
         # (``RETURNING`` hands every key back to Python); only a batch with
         # duplicates asks which of its keys are now its own.
@@ -212,7 +218,7 @@ class ReadingsMixin:
                 "SELECT count(*) FROM reading_keys k JOIN reading_batches b ON b.id = k.batch_id"
                 " WHERE b.request = ? AND b.id <= ?"
                 " AND k.content_key IN (SELECT value FROM json_each(?))",
-                (request, up_to_batch, json.dumps(keys.astype("int64").tolist())),
+                (request, up_to_batch, _json_keys(keys.to_numpy(dtype="int64"))),
             )
             .fetchone()
         )

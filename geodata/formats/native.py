@@ -33,7 +33,7 @@ from geodata.readings import READING_COLUMNS, REQUIRED_COLUMNS, Rejection
 
 # Text columns are read as strings so that pandas' type guessing never turns
 # a timestamp, a flag or a device id into something else.
-_CSV_DTYPES = {c: "string" for c in ("time", "radio", "no_service", "device", "source")}
+_CSV_DTYPES = {c: "object" for c in ("time", "radio", "no_service", "device", "source")}
 _INT64 = 2**63
 
 
