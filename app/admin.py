@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import pandas as pd
-
 from app.errors import NotFoundError, UnprocessableError
 from app.ingest import MAX_LISTED_REJECTIONS
 from app.store import Store
@@ -189,17 +187,3 @@ def delete_village(store: Store, village_id: str, *, on_changed: OnChanged | Non
         raise NotFoundError(f"village {village_id!r} not found")
     if on_changed is not None:
         on_changed([commune])
-
-
-def refresh_through(store: Store, submit: Callable[[pd.DataFrame], None]) -> OnChanged:
-    """An ``on_changed`` that hands ``submit`` a point inside each affected village.
-
-    ``submit`` is :meth:`app.refresh.RefreshWorker.submit`, which re-analyses
-    the communes of the villages holding the points it is given, in its one
-    background thread (after uploads and admin changes alike, one at a time).
-    """
-
-    def changed(commune_ids: list[str] | None) -> None:
-        submit(store.village_points(commune_ids))
-
-    return changed

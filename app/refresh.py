@@ -8,12 +8,16 @@ team costs one analysis, not one per batch.
 The queue lives in memory, so what a killed server had queued would be lost.
 The store's meta key :data:`app.analysis.REFRESH_MARK` names the newest readings batch
 whose villages are surely judged: a full analysis, a clean stop, and a
-completed recovery move it. On start, :meth:`RefreshWorker.recover` queues
-every batch stored after it.
+completed recovery move it. Admin changes to sites and villages have no
+batch to mark, so :meth:`RefreshWorker.submit_communes` writes the communes
+they leave to re-judge under :data:`STALE_COMMUNES` first, and a refresh
+crosses them off. On start, :meth:`RefreshWorker.recover` queues every batch
+stored after the mark and every commune still on the list.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -32,6 +36,17 @@ logger = logging.getLogger(__name__)
 DEFAULT_COALESCE_S = 0.3
 
 _STOP = object()
+
+#: Meta key: communes admin changes left to re-judge, each with how many
+#: queued refreshes still cover it (JSON ``{"commune id": count}``).
+STALE_COMMUNES = "stale_communes"
+
+
+@dataclass(frozen=True)
+class _Stale:
+    """Communes to re-judge after an admin change (listed under STALE_COMMUNES)."""
+
+    communes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,7 @@ class RefreshWorker:
         self._pending = 0
         self._failed = False
         self._thread: threading.Thread | None = None
+        self._stale_lock = threading.Lock()
 
     @property
     def pending(self) -> int:
@@ -103,24 +119,56 @@ class RefreshWorker:
         Call it once the store is loaded: a server killed with refreshes
         still queued re-judges those villages on its next start.
         """
+        with self._stale_lock:
+            stale = sorted(self._stale())
+            # One queued refresh covers each of them now.
+            self._store.set_meta({STALE_COMMUNES: json.dumps(dict.fromkeys(stale, 1))})
+        if stale:
+            self._enqueue(_Stale(tuple(stale)))
         through = self._store.last_batch_id()
         mark = refreshed_through(self._store)
         if through <= mark:
             return 0
         positions = self._store.reading_positions(after_batch=mark)
+        self._enqueue(_Recovery(positions.drop_duplicates(), through))
+        return len(positions)
+
+    def submit_communes(self, commune_ids: list[str] | None) -> None:
+        """Queue the communes an admin change affects (``None``: every commune).
+
+        They are listed in the store before they are queued, so a server
+        killed first still re-judges them on its next start.
+        """
+        if commune_ids is None:
+            commune_ids = [str(c) for c in self._store.communes()["id"]]
+        communes = tuple(sorted(set(commune_ids)))
+        if not communes:
+            return
+        self._count_stale(communes, +1)
+        self._enqueue(_Stale(communes))
+
+    def _stale(self) -> dict[str, int]:
+        return dict(json.loads(self._store.get_meta(STALE_COMMUNES) or "{}"))
+
+    def _count_stale(self, communes: tuple[str, ...], step: int) -> None:
+        """Add ``step`` to each commune's count of refreshes queued for it."""
+        with self._stale_lock:
+            stale = self._stale()
+            for commune in communes:
+                stale[commune] = stale.get(commune, 0) + step
+            left = {c: n for c, n in stale.items() if n > 0}
+            self._store.set_meta({STALE_COMMUNES: json.dumps(left, sort_keys=True)})
+
+    def _enqueue(self, item: object) -> None:
         with self._idle:
             self._pending += 1
-        self._queue.put(_Recovery(positions.drop_duplicates(), through))
-        return len(positions)
+        self._queue.put(item)
 
     def submit(self, readings: pd.DataFrame) -> None:
         """Queue the positions (``lat``, ``lon``) of newly stored readings."""
         if readings.empty:
             return
-        points = readings[["lat", "lon"]].drop_duplicates()
-        with self._idle:
-            self._pending += 1
-        self._queue.put(points)
+        self._enqueue(readings[["lat", "lon"]].drop_duplicates())
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until nothing is pending; ``False`` if ``timeout`` passed first."""
@@ -137,18 +185,22 @@ class RefreshWorker:
             # Let the rest of a burst arrive, then take it all.
             stopping = self._gather(batches)
             recoveries = [b for b in batches if isinstance(b, _Recovery)]
+            stale = [b for b in batches if isinstance(b, _Stale)]
             frames = [b for b in batches if isinstance(b, pd.DataFrame)]
             frames += [r.positions for r in recoveries]
             try:
+                frames += [self._store.village_points(s.communes) for s in stale]
                 self._refresh(self._store, pd.concat(frames, ignore_index=True).drop_duplicates())
                 for recovery in recoveries:
                     mark_refreshed(self._store, recovery.through_batch)
+                for item in stale:
+                    self._count_stale(item.communes, -1)
             except Exception:  # the worker must outlive one failed analysis
                 self._failed = True
                 logger.exception("refresh after upload failed")
             finally:
                 with self._idle:
-                    self._pending -= len(frames)
+                    self._pending -= len(batches)
                     self._idle.notify_all()
 
     def _gather(self, batches: list[object]) -> bool:

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.admin import delete_site, import_sites, refresh_through
+from app.admin import delete_site, import_sites
 from app.bodies import spool_upload
 from app.deps import AdminDep, RefresherDep, SettingsDep, SiteReaderDep, StoreDep
 from app.geojson import GEOJSON_MEDIA_TYPE, GeoJSONResponse
@@ -100,7 +100,7 @@ async def import_site_file(
             upload.file,
             format=format,
             replace=replace,
-            on_changed=refresh_through(store, refresher.submit),
+            on_changed=refresher.submit_communes,
         )
     finally:
         upload.close()
@@ -121,5 +121,5 @@ def delete_site_cells(
 ) -> Response:
     """Delete a site's cells (only those of ``radio`` / ``cell_id`` when given); 404 when none."""
     delete_site(store, site_id, radio=radio.lower() if radio else None, cell_id=cell_id,
-                on_changed=refresh_through(store, refresher.submit))  # fmt: skip
+                on_changed=refresher.submit_communes)  # fmt: skip
     return Response(status_code=204)

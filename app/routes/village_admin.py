@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.admin import delete_village, import_villages, refresh_through
+from app.admin import delete_village, import_villages
 from app.bodies import spool_upload
 from app.deps import AdminDep, RefresherDep, SettingsDep, StoreDep
 from app.geojson import GEOJSON_MEDIA_TYPE
@@ -55,7 +55,7 @@ async def import_village_file(
     upload = await spool_upload(request, max_bytes=settings.max_import_bytes)
     try:
         report = await run_in_threadpool(
-            import_villages, store, upload.file, on_changed=refresh_through(store, refresher.submit)
+            import_villages, store, upload.file, on_changed=refresher.submit_communes
         )
     finally:
         upload.close()
@@ -67,5 +67,5 @@ def delete_village_by_id(
     store: StoreDep, caller: AdminDep, refresher: RefresherDep, village_id: str
 ) -> Response:
     """Delete a village and its verdict (admins); 404 when unknown."""
-    delete_village(store, village_id, on_changed=refresh_through(store, refresher.submit))
+    delete_village(store, village_id, on_changed=refresher.submit_communes)
     return Response(status_code=204)
