@@ -7,6 +7,8 @@ probability of usable signal, its class and its evidence label.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
@@ -14,6 +16,7 @@ from scipy.stats import norm
 from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration
 from coverage.hexgrid import parent_cells
 from coverage.kriging import fit_variogram, simple_krige
+from coverage.labels import labels_from_codes
 from geodata import constants as C
 
 # A prediction weighs as much as this many readings when blended with a
@@ -141,7 +144,7 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     keys = ["h3", "carrier", "radio"]
     measured = observed.loc[observed["count"] >= C.MIN_READINGS_MEASURED,
                             [*keys, "count", "median_dbm", "p_measured"]]  # fmt: skip
-    table = predicted.merge(measured, on=keys, how="outer")
+    table = _outer_join(predicted, measured, keys)
     n = table["count"].fillna(0).to_numpy(float)
     has_model = table["calibrated_dbm"].notna().to_numpy()
     has_readings = n > 0
@@ -151,8 +154,10 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     mean = np.where(has_readings, weight * seen + (1 - weight) * np.nan_to_num(model), model)
     # Below its radio's reporting range a value only says "nothing": a phone
     # cannot show −160 dBm. Estimates are floored at the range's low end.
-    floor = table["radio"].map({r: lo for r, (lo, _) in C.SIGNAL_RANGE_DBM.items()})
-    table["mean_dbm"] = np.maximum(mean, floor.to_numpy(float))
+    codes, radios = pd.factorize(table["radio"])
+    floors = {r: lo for r, (lo, _) in C.SIGNAL_RANGE_DBM.items()}
+    floor = np.array([*(floors.get(r, np.nan) for r in radios), np.nan])[codes]
+    table["mean_dbm"] = np.maximum(mean, floor)
     sigma = table["sigma_db"].fillna(C.PREDICTION_SIGMA_DB).to_numpy(float)
     table["sigma_db"] = np.where(has_readings, sigma * np.sqrt(1 - weight) + 1e-9, sigma)
     p_model = table["p_predicted"].fillna(0.0).to_numpy(float)
@@ -162,6 +167,41 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
                                  np.where(has_readings, "measured", "predicted"))  # fmt: skip
     table["count"] = n.astype(int)
     return table[[*keys, "mean_dbm", "sigma_db", "p_usable", "evidence", "count"]]
+
+
+def _outer_join(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``left.merge(right, on=keys, how="outer")`` for keys ``h3`` + text
+    columns unique on each side: rows sorted by the keys, as pandas sorts an
+    outer join, but matched on integer codes instead of hashing strings."""
+    text = keys[1:]
+    both = pd.concat([left[text], right[text]], ignore_index=True).astype(object)
+    if both.isna().to_numpy().any():
+        return left.merge(right, on=keys, how="outer")
+    # Text keys -> one code per distinct combination, numbered in sorted order.
+    combos = pd.MultiIndex.from_frame(both).unique().sort_values()
+    code = combos.get_indexer(pd.MultiIndex.from_frame(both))
+    h3 = np.concatenate([left["h3"].to_numpy(np.uint64), right["h3"].to_numpy(np.uint64)])
+    cells, cell = np.unique(h3, return_inverse=True)
+    key = cell.astype(np.int64) * len(combos) + code
+    union, position = np.unique(key, return_inverse=True)  # sorted by (h3, text keys)
+    sides = ((left, position[: len(left)]), (right, position[len(left) :]))
+    if any(len(rows) and np.bincount(rows).max() > 1 for _, rows in sides):
+        return left.merge(right, on=keys, how="outer")  # repeated keys: rows multiply
+    out = pd.DataFrame({"h3": cells[union // len(combos)]})
+    for level, name in enumerate(text):
+        # The dtype pandas' merge gives: the sides' own when they agree.
+        dtype = left[name].dtype if left[name].dtype == right[name].dtype else object
+        values = combos.get_level_values(level).to_numpy(object)[union % len(combos)]
+        out[name] = pd.Series(values, dtype=dtype)
+    for side, rows in sides:
+        for column in side.columns.difference(keys, sort=False):
+            values = side[column].to_numpy()
+            kind = values.dtype.kind
+            filled = np.full(len(union), np.nan if kind in "fiub" else None,
+                             dtype=float if kind in "fiub" else object)  # fmt: skip
+            filled[rows] = values
+            out[column] = filled
+    return out
 
 
 def krige_residuals(
@@ -236,21 +276,55 @@ def classify(p_usable: np.ndarray, dbm: np.ndarray, radio: np.ndarray) -> np.nda
     of the dBm gives ``weak`` (1 bar), ``fair`` (2) or ``good`` (3–4);
     ``unknown`` where P is NaN.
     """
+    codes, radios = pd.factorize(np.asarray(radio))
+    return CELL_CLASSES[_class_codes(p_usable, dbm, codes, radios)]
+
+
+#: Cell classes, indexed by the codes :func:`_class_codes` gives.
+CELL_CLASSES = np.array(["good", "fair", "weak", "patchy", "no_signal", "unknown"])
+
+
+def _class_codes(
+    p_usable: np.ndarray, dbm: np.ndarray, radio_codes: np.ndarray, radios: Sequence[object]
+) -> np.ndarray:
+    """:func:`classify` as codes into :data:`CELL_CLASSES`, the radio given as
+    codes into ``radios`` (−1: none). Integer codes, not strings: np.where
+    on string arrays of millions of cells costs seconds."""
     p = np.asarray(p_usable, float)
     # Levels looked up once per distinct radio, then spread to the cells.
-    codes, radios = pd.factorize(np.asarray(radio))
     table = np.array([*(C.SIGNAL_LEVELS_DBM.get(str(r), (np.nan,) * 4) for r in radios),
                       (np.nan,) * 4], dtype=float)  # fmt: skip
-    levels = table[codes]  # code -1 (no radio) takes the trailing NaNs
+    levels = table[np.asarray(radio_codes)]  # code -1 (no radio) takes the trailing NaNs
     dbm = np.asarray(dbm, float)
     with np.errstate(invalid="ignore"):
-        served = np.where(
-            dbm >= levels[:, 2], "good", np.where(dbm >= levels[:, 1], "fair", "weak")
-        )
-    out = np.where(
-        p >= C.USABLE_P_HIGH, served, np.where(p >= C.USABLE_P_LOW, "patchy", "no_signal")
-    )
-    return np.where(np.isnan(p), "unknown", out)
+        code = np.where(dbm >= levels[:, 2], 0, np.where(dbm >= levels[:, 1], 1, 2))
+    code = np.where(p >= C.USABLE_P_HIGH, code, np.where(p >= C.USABLE_P_LOW, 3, 4))
+    return np.where(np.isnan(p), 5, code)
+
+
+def _grid_rows(
+    table: pd.DataFrame, cells: np.ndarray, carriers: pd.Index
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the rows of ``table`` (``h3``, ``carrier``) fall in the grid of
+    :func:`fuse` (cell-major, carriers inner): (row of ``table``, grid row),
+    for the rows whose cell and carrier are in the grid."""
+    h3 = table["h3"].to_numpy(np.uint64)
+    cell = np.minimum(np.searchsorted(cells, h3), max(len(cells) - 1, 0))
+    carrier = carriers.get_indexer(table["carrier"])
+    inside = np.flatnonzero((cells[cell] == h3) & (carrier >= 0)) if len(cells) else cell[:0]
+    return inside, cell[inside] * len(carriers) + carrier[inside]
+
+
+def _spread(
+    table: pd.DataFrame, column: str, rows: tuple[np.ndarray, np.ndarray], size: int, fill: object
+) -> np.ndarray:
+    """``table[column]`` laid out on ``size`` grid rows (``fill`` elsewhere)."""
+    source, target = rows
+    values = table[column].to_numpy()
+    dtype = float if isinstance(fill, float) else object
+    out = np.full(size, fill, dtype=dtype)
+    out[target] = values[source]
+    return out
 
 
 def fuse(
@@ -275,28 +349,48 @@ def fuse(
         ``h3, carrier, count, usable_count, p_usable, dbm, radio, evidence,
         cell_class``.
     """
-    grid = pd.MultiIndex.from_product([np.unique(cells), carriers], names=["h3", "carrier"])
-    table = pd.DataFrame(index=grid).reset_index()
-    table = table.merge(measured, on=["h3", "carrier"], how="left")
-    table = table.merge(predicted, on=["h3", "carrier"], how="left")
-    n = table["count"].fillna(0).to_numpy(float)
-    usable = table["usable_count"].fillna(0).to_numpy(float)
-    has_prediction = (
-        table["p_predicted"].notna() | table["carrier"].isin(site_carriers)
-    ).to_numpy()
-    prior = table["p_predicted"].fillna(0.0).to_numpy(float)
-    measured_p = table["p_measured"].fillna(0.0).to_numpy(float)
+    cells = np.unique(np.asarray(cells, dtype=np.uint64))
+    names = pd.Index(carriers, dtype=object)
+    size = len(cells) * len(names)
+    # A grid row per (cell, carrier), cell-major; the tables are laid on it
+    # by integer positions (no merge on a string key).
+    on_measured = _grid_rows(measured, cells, names)
+    on_predicted = _grid_rows(predicted, cells, names)
+    n = np.nan_to_num(_spread(measured, "count", on_measured, size, np.nan), nan=0.0)
+    usable = np.nan_to_num(_spread(measured, "usable_count", on_measured, size, np.nan), nan=0.0)
+    p_predicted = _spread(predicted, "p_predicted", on_predicted, size, np.nan)
+    carrier_code = np.tile(np.arange(len(names)), len(cells))
+    known = np.isin(np.asarray(names, dtype=object), list(site_carriers))
+    has_prediction = ~np.isnan(p_predicted) | known[carrier_code]
+    prior = np.nan_to_num(p_predicted, nan=0.0)
+    measured_p = np.nan_to_num(_spread(measured, "p_measured", on_measured, size, np.nan), nan=0.0)
     p = (n * measured_p + PRIOR_READINGS * prior) / (n + PRIOR_READINGS)
-    evidence = np.where(
-        n >= C.MIN_READINGS_MEASURED, "measured", np.where(has_prediction, "predicted", "none")
-    )
-    evidence = np.where((evidence == "none") & (n > 0), "measured", evidence)
-    table["count"] = n.astype(int)
-    table["usable_count"] = usable.astype(int)
-    table["p_usable"] = p
-    table["dbm"] = table["mean_dbm"].where(n >= C.MIN_READINGS_MEASURED, table["calibrated_dbm"])
-    table["radio"] = table["measured_radio"].fillna(table["predicted_radio"]).fillna("lte")
-    table["evidence"] = evidence
-    table["cell_class"] = classify(p, table["dbm"].to_numpy(float), table["radio"].to_numpy(str))
-    return table[["h3", "carrier", "count", "usable_count", "p_usable", "dbm", "radio",
-                  "evidence", "cell_class"]]  # fmt: skip
+    # Evidence codes into _EVIDENCE: readings enough, else a prediction,
+    # else none; a cell with a reading or two and no prediction is measured.
+    evidence = np.where(n >= C.MIN_READINGS_MEASURED, 0, np.where(has_prediction, 1, 2))
+    evidence = np.where((evidence == 2) & (n > 0), 0, evidence)
+    dbm = np.where(n >= C.MIN_READINGS_MEASURED,
+                   _spread(measured, "mean_dbm", on_measured, size, np.nan),
+                   _spread(predicted, "calibrated_dbm", on_predicted, size, np.nan))  # fmt: skip
+    # The measured radio, else the predicted one, else LTE; as codes.
+    measured_radio, measured_radios = pd.factorize(measured["measured_radio"])
+    predicted_radio, predicted_radios = pd.factorize(predicted["predicted_radio"])
+    radios = pd.Index([*measured_radios, *predicted_radios, "lte"], dtype=object).unique()
+    measured_radio = np.append(radios.get_indexer(measured_radios), -1)[measured_radio]
+    predicted_radio = np.append(radios.get_indexer(predicted_radios), -1)[predicted_radio]
+    radio = np.full(size, -1)
+    radio[on_predicted[1]] = predicted_radio[on_predicted[0]]
+    from_measured = measured_radio[on_measured[0]]
+    radio[on_measured[1][from_measured >= 0]] = from_measured[from_measured >= 0]
+    radio[radio < 0] = radios.get_loc("lte")
+    return pd.DataFrame({
+        "h3": np.repeat(cells, len(names)),
+        "carrier": pd.Series(np.asarray(names, dtype=object)[carrier_code], dtype=object),
+        "count": n.astype(int), "usable_count": usable.astype(int), "p_usable": p, "dbm": dbm,
+        "radio": labels_from_codes(radio, radios),
+        "evidence": labels_from_codes(evidence, _EVIDENCE),
+        "cell_class": labels_from_codes(_class_codes(p, dbm, radio, radios), CELL_CLASSES),
+    })  # fmt: skip
+
+
+_EVIDENCE = ("measured", "predicted", "none")

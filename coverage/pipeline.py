@@ -165,7 +165,7 @@ def _readings_per_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) ->
                                           readings["lat"].to_numpy(float))  # fmt: skip
     counts = np.bincount(village, minlength=len(villages))
     out = pd.DataFrame({"readings_count": counts.astype(int)}, index=villages["id"].to_numpy())
-    out["last_reading"] = None
+    last = np.full(len(villages), None, dtype=object)
     if reading.size:
         times = readings["time"]
         nanos = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
@@ -173,7 +173,8 @@ def _readings_per_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) ->
         np.maximum.at(latest, village, nanos.astype(np.int64)[reading])
         seen = np.flatnonzero(counts > 0)
         stamps = pd.to_datetime(latest[seen], unit="ns", utc=True).tz_convert(times.dt.tz)
-        out.iloc[seen, out.columns.get_loc("last_reading")] = [t.isoformat() for t in stamps]
+        last[seen] = [t.isoformat() for t in stamps]
+    out["last_reading"] = pd.Series(last, index=out.index)  # str dtype when any
     return out
 
 
