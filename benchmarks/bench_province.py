@@ -35,8 +35,9 @@ from rasterio.transform import from_origin
 import coverage.cells
 import coverage.propagation
 from coverage.pipeline import analyze, readings_by_village, villages_touched
-from coverage.propagation import PROFILE_SAMPLES, diffraction_loss_db, terrain_threads
+from coverage.propagation import PROFILE_SAMPLES, diffraction_loss_db
 from coverage.stats import aggregate_readings
+from coverage.threads import worker_count
 from geodata.raster import read_raster
 from geodata.readings import validate_readings
 from geodata.sites import normalise_sites
@@ -195,7 +196,7 @@ def main() -> None:
         n_sites = sites["site_id"].nunique()
         samples = terrain.profiles * PROFILE_SAMPLES
         print(f"terrain in the analysis: {terrain.profiles:,} profiles "
-              f"({terrain.profiles / n_sites:,.0f} per site) on {terrain_threads()} thread(s); "
+              f"({terrain.profiles / n_sites:,.0f} per site) on {worker_count()} thread(s); "
               f"profile time summed over threads {terrain.seconds:.2f} s = "
               f"{terrain.seconds / n_sites * 1000:.1f} ms per site, "
               f"{samples / max(terrain.seconds, 1e-9):,.0f} samples/s per thread")  # fmt: skip

@@ -17,6 +17,7 @@ from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration
 from coverage.hexgrid import parent_cells
 from coverage.kriging import fit_variogram, simple_krige
 from coverage.labels import labels_from_codes
+from coverage.threads import map_in_order
 from geodata import constants as C
 
 # A prediction weighs as much as this many readings when blended with a
@@ -212,10 +213,13 @@ def krige_residuals(
     ``observed`` holds measured cells with ``median_dbm``; ``x``/``y`` are
     metric cell centres indexed by h3 covering both tables' cells. Sibling
     cells (one H3 parent) share a kriging neighbourhood (see
-    :func:`coverage.kriging.simple_krige`).
+    :func:`coverage.kriging.simple_krige`). Carriers and radios are kriged
+    on threads (:func:`coverage.threads.map_in_order`): the solves release
+    the GIL.
     """
-    parts = []
-    for (carrier, radio), group in table.groupby(["carrier", "radio"], sort=False):
+
+    def krige(item: tuple[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
+        (carrier, radio), group = item
         mine = observed.loc[(observed["carrier"] == carrier) & (observed["radio"] == radio)]
         mine = mine.merge(group[["h3", "calibrated_dbm"]], on="h3")
         residual = (mine["median_dbm"] - mine["calibrated_dbm"]).to_numpy(float)
@@ -228,12 +232,13 @@ def krige_residuals(
             y.reindex(targets).to_numpy(float), variogram=variogram,
             groups=parent_cells(targets),
         )  # fmt: skip
-        group = group.assign(
+        return group.assign(
             calibrated_dbm=group["calibrated_dbm"].to_numpy(float) + estimate,
             sigma_db=np.clip(np.sqrt(variance), *SIGMA_BOUNDS_DB),
         )
-        parts.append(group)
-    return pd.concat(parts, ignore_index=True)
+
+    groups = list(table.groupby(["carrier", "radio"], sort=False))
+    return pd.concat(list(map_in_order(krige, groups)), ignore_index=True)
 
 
 def measured_by_carrier(observed: pd.DataFrame) -> pd.DataFrame:

@@ -7,17 +7,13 @@ written; all work on arrays of receivers at once, one site at a time.
 
 from __future__ import annotations
 
-import os
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from coverage.threads import map_in_order, worker_count
 from geodata import constants as C
 from geodata.raster import Raster
 
@@ -39,10 +35,6 @@ PROFILE_SAMPLES = 48
 # (slope and offset) that follows.
 EXACT_TERRAIN_WITHIN_M = 1500.0
 HOPELESS_MARGIN_DB = 35.0
-# Sites are worked on by this many threads at most (fewer when the process
-# may use fewer CPUs): numpy releases the GIL in the profiles' gathers and
-# arithmetic, so the terrain step, most of the prediction, runs in parallel.
-MAX_TERRAIN_THREADS = 4
 # Hata is fitted from 1 km; closer than 100 m free space rules anyway.
 MIN_DISTANCE_KM = 0.1
 
@@ -294,40 +286,6 @@ class CoarseTerrain:
     exact: np.ndarray
 
 
-_T = TypeVar("_T")
-_R = TypeVar("_R")
-
-
-def terrain_threads() -> int:
-    """Threads for the terrain step: the CPUs this process may use, at most
-    :data:`MAX_TERRAIN_THREADS`."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        available = os.cpu_count() or 1
-    return max(1, min(available, MAX_TERRAIN_THREADS))
-
-
-def _in_order(func: Callable[[_T], _R], items: Sequence[_T], workers: int) -> Iterator[_R]:
-    """``map(func, items)`` on ``workers`` threads, yielding results in order.
-
-    At most ``2 × workers`` items are in flight, so finished results never
-    pile up while the caller consumes them. numpy releases the GIL in the
-    profile arithmetic and gathers, so threads share the terrain step.
-    """
-    if workers <= 1 or len(items) <= 1:
-        yield from map(func, items)
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Future[_R]] = deque()
-        for item in items:
-            pending.append(pool.submit(func, item))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
 _PREDICTION_COLUMNS = ["point", "carrier", "mcc", "mnc", "radio", "predicted_dbm", "site_id",
                        "distance_m", "diffraction_db"]  # fmt: skip
 
@@ -491,7 +449,7 @@ def predict_signal(
     Receivers within each site's range come from one KD-tree; the best cell
     per receiver is kept in running arrays, one row per (carrier, radio), so
     memory grows with receivers × carriers, not receivers × sites. With
-    terrain, sites are worked on by threads (:data:`MAX_TERRAIN_THREADS`);
+    terrain, sites are worked on by threads (:func:`coverage.threads.worker_count`);
     their results are merged in site order, so the outcome does not depend
     on the threads.
     """
@@ -521,8 +479,8 @@ def predict_signal(
     def contribution(item: tuple[int, np.ndarray]) -> _SiteContribution | None:
         return _site_contribution(item[0], item[1], table, tree, (x, y), terrain, coarse)
 
-    workers = terrain_threads() if terrain is not None else 1
-    for found in _in_order(contribution, work, workers):
+    workers = worker_count() if terrain is not None else 1
+    for found in map_in_order(contribution, work, workers=workers):
         if found is None:
             continue
         near = found.near
