@@ -34,7 +34,7 @@ from rasterio.transform import from_origin
 
 import coverage.cells
 import coverage.propagation
-from coverage.pipeline import analyze, readings_by_village, villages_touched
+from coverage.pipeline import analyze, readings_per_village, villages_touched
 from coverage.propagation import PROFILE_SAMPLES, diffraction_loss_db
 from coverage.stats import aggregate_readings
 from coverage.threads import worker_count
@@ -121,11 +121,10 @@ def naive_readings_only(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> p
 
 def ours_readings_only(
     villages: gpd.GeoDataFrame, readings: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.Series]:
-    """lomsong's way: H3 cell statistics, and readings bucketed per village."""
-    stats = aggregate_readings(readings)
-    inside = readings_by_village(villages, readings)
-    return stats, inside.groupby("village_id").size()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """lomsong's way, as the analysis does it: H3 cell statistics, and each
+    village's readings count and latest reading (grid-bucketed contains_xy)."""
+    return aggregate_readings(readings), readings_per_village(villages, readings)
 
 
 class TerrainMeter:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-from coverage.hexgrid import cell_centres
+from coverage.hexgrid import cell_centres, unique_cells
 from coverage.propagation import CoarseTerrain, predict_signal
 from geodata import constants as C
 from geodata.raster import Raster
@@ -25,7 +25,7 @@ def nearby_cells(
     cells: pd.Series, bounds: tuple[float, ...], margin_deg: float = 0.02
 ) -> np.ndarray:
     """The cells (uint64) whose centres lie within the bounds plus ~2 km."""
-    cells = np.unique(cells.to_numpy(np.uint64))
+    cells = unique_cells(cells.to_numpy(np.uint64))
     lat, lon = cell_centres(cells)
     west, south, east, north = bounds
     inside = (lon >= west - margin_deg) & (lon <= east + margin_deg)

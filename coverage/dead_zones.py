@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from coverage.hexgrid import cell_polygons, connected_groups
+from coverage.hexgrid import cell_polygons, connected_groups, unique_cells
 from coverage.verdicts import SERVED_P, Verdict
 from geodata import constants as C
 
@@ -76,7 +76,7 @@ def find_dead_zones(
     household count first.
     """
     best = fused.groupby("h3")["p_usable"].max()
-    ours = best.reindex(np.unique(village_cells["h3"].to_numpy(np.uint64)))
+    ours = best.reindex(unique_cells(village_cells["h3"].to_numpy(np.uint64)))
     bad = ours[ours < C.USABLE_P_HIGH]
     if bad.empty:
         return _empty(metric_crs)

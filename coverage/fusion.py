@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration
-from coverage.hexgrid import parent_cells
+from coverage.hexgrid import parent_cells, unique_cells
 from coverage.kriging import fit_variogram, simple_krige
 from coverage.labels import labels_from_codes
 from coverage.threads import map_in_order
@@ -354,7 +354,7 @@ def fuse(
         ``h3, carrier, count, usable_count, p_usable, dbm, radio, evidence,
         cell_class``.
     """
-    cells = np.unique(np.asarray(cells, dtype=np.uint64))
+    cells = unique_cells(np.asarray(cells, dtype=np.uint64))
     names = pd.Index(carriers, dtype=object)
     size = len(cells) * len(names)
     # A grid row per (cell, carrier), cell-major; the tables are laid on it

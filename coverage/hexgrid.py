@@ -15,7 +15,12 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from coverage.threads import map_in_order, worker_count
 from geodata import constants as C
+
+# Points are indexed on threads in chunks of at least this many (h3ronpy
+# releases the GIL; below it a thread costs more than it saves).
+_POINTS_PER_THREAD = 200_000
 
 
 def cells_for_points(lat: np.ndarray, lon: np.ndarray, *, resolution: int) -> np.ndarray:
@@ -26,8 +31,30 @@ def cells_for_points(lat: np.ndarray, lon: np.ndarray, *, resolution: int) -> np
     """
     if len(lat) == 0:
         return np.empty(0, dtype=np.uint64)
-    cells = h3v.coordinates_to_cells(np.asarray(lat, float), np.asarray(lon, float), resolution)
-    return np.asarray(cells, dtype=np.uint64)
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+
+    def index(part: slice) -> np.ndarray:
+        cells = h3v.coordinates_to_cells(lat[part], lon[part], resolution)
+        return np.asarray(cells, dtype=np.uint64)
+
+    step = max(-(-len(lat) // worker_count()), _POINTS_PER_THREAD)
+    parts = [slice(first, first + step) for first in range(0, len(lat), step)]
+    return np.concatenate(list(map_in_order(index, parts)))
+
+
+def unique_cells(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted: ``np.unique(values)`` by a plain sort.
+
+    numpy 2.4's ``np.unique`` goes through a hash table first, ~30 times
+    slower on millions of distinct uint64 cells (5 s against 0.15 s).
+
+    >>> unique_cells(np.array([3, 1, 3, 2], dtype=np.uint64)).tolist()
+    [1, 2, 3]
+    """
+    ordered = np.sort(np.asarray(values).ravel())
+    if ordered.size == 0:
+        return ordered
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
 
 
 def cell_centres(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ from coverage.fusion import (
     reading_spread_db,
     signal_estimates,
 )
-from coverage.hexgrid import cells_for_points, cells_in_polygons, neighbourhood
+from coverage.hexgrid import cells_for_points, cells_in_polygons, neighbourhood, unique_cells
 from coverage.households import place_with_raster, spread_evenly
 from coverage.stats import aggregate_readings, select_as_of, service_floors
 from coverage.verdicts import judge_villages
@@ -157,7 +157,7 @@ def villages_touched(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> list
     return sorted(set(readings_by_village(villages, readings)["village_id"]))
 
 
-def _readings_per_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> pd.DataFrame:
+def readings_per_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> pd.DataFrame:
     """``readings_count`` and ``last_reading`` (ISO 8601, None without
     readings), indexed by village id; counted with numpy, not a groupby."""
     reading, village = points_in_polygons(villages.geometry.to_numpy(),
@@ -239,7 +239,7 @@ def analyze(
     centre_cells = ring.merge(
         pd.DataFrame({"village_id": villages["id"].to_numpy(), "centre": centre}), on="centre"
     )[["village_id", "h3"]]
-    grid = np.unique(np.concatenate([village_cells["h3"].to_numpy(np.uint64),
+    grid = unique_cells(np.concatenate([village_cells["h3"].to_numpy(np.uint64),
                                      centre_cells["h3"].to_numpy(np.uint64)]))  # fmt: skip
 
     stats = aggregate_readings(readings, resolution=resolution)
@@ -249,10 +249,12 @@ def analyze(
     measured = measured_by_carrier(observed)
     # Predict at the villages' cells and at every measured cell near them: the
     # measured ones calibrate the model and feed the residual kriging.
-    x, y = metric_centres(np.union1d(grid, nearby_cells(stats["h3"], bounds)), metric_crs)
+    x, y = metric_centres(
+        unique_cells(np.concatenate([grid, nearby_cells(stats["h3"], bounds)])), metric_crs
+    )
     with_readings = stats.loc[stats["count"] >= C.MIN_READINGS_MEASURED, "h3"]
     predicted = predict_cells(x, y, sites, terrain, metric_crs,
-                              measured=np.unique(with_readings.to_numpy(np.uint64)))  # fmt: skip
+                              measured=unique_cells(with_readings.to_numpy(np.uint64)))  # fmt: skip
     calibration = calibrate(observed, predicted)
     estimates = predicted_probability(predicted, calibration, measured=observed, x=x, y=y)
     prior = best_radio(estimates)
@@ -271,7 +273,7 @@ def analyze(
         households = spread_evenly(village_cells, villages)
     verdicts = judge_villages(villages, fused, households=households, centre_cells=centre_cells)
     judged = villages.join(verdicts, on="id")
-    judged = judged.join(_readings_per_village(villages, readings), on="id")
+    judged = judged.join(readings_per_village(villages, readings), on="id")
     zones = find_dead_zones(fused, village_cells=village_cells, households=households,
                             villages=villages, sites=sites, metric_crs=metric_crs)  # fmt: skip
     return AnalysisResult(
