@@ -175,25 +175,39 @@ def _outer_join(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.
     columns unique on each side: rows sorted by the keys, as pandas sorts an
     outer join, but matched on integer codes instead of hashing strings."""
     text = keys[1:]
-    both = pd.concat([left[text], right[text]], ignore_index=True).astype(object)
-    if both.isna().to_numpy().any():
-        return left.merge(right, on=keys, how="outer")
-    # Text keys -> one code per distinct combination, numbered in sorted order.
-    combos = pd.MultiIndex.from_frame(both).unique().sort_values()
-    code = combos.get_indexer(pd.MultiIndex.from_frame(both))
+    # Each text key -> codes numbered in sorted order (factorize per column:
+    # no object arrays), combined into one code per key combination, so
+    # that sorting codes sorts the keys.
+    codes, labels = [], []
+    for name in text:
+        values = pd.concat([left[name], right[name]], ignore_index=True)
+        if values.isna().any():
+            return left.merge(right, on=keys, how="outer")
+        code, distinct = pd.factorize(values, sort=True)
+        codes.append(code.astype(np.int64))
+        labels.append(distinct)
+    combo = np.zeros(len(left) + len(right), dtype=np.int64)
+    for code, distinct in zip(codes, labels, strict=True):
+        combo = combo * len(distinct) + code
+    width = int(np.prod([len(distinct) for distinct in labels]))
     h3 = np.concatenate([left["h3"].to_numpy(np.uint64), right["h3"].to_numpy(np.uint64)])
     cells, cell = np.unique(h3, return_inverse=True)
-    key = cell.astype(np.int64) * len(combos) + code
+    key = cell.astype(np.int64) * width + combo
     union, position = np.unique(key, return_inverse=True)  # sorted by (h3, text keys)
     sides = ((left, position[: len(left)]), (right, position[len(left) :]))
     if any(len(rows) and np.bincount(rows).max() > 1 for _, rows in sides):
         return left.merge(right, on=keys, how="outer")  # repeated keys: rows multiply
-    out = pd.DataFrame({"h3": cells[union // len(combos)]})
-    for level, name in enumerate(text):
+    out = pd.DataFrame({"h3": cells[union // width]})
+    rest = union % width
+    for name, distinct in reversed(list(zip(text, labels, strict=True))):
+        code, rest = rest % len(distinct), rest // len(distinct)
         # The dtype pandas' merge gives: the sides' own when they agree.
         dtype = left[name].dtype if left[name].dtype == right[name].dtype else object
-        values = combos.get_level_values(level).to_numpy(object)[union % len(combos)]
-        out[name] = pd.Series(values, dtype=dtype)
+        if dtype == "str":
+            out[name] = labels_from_codes(code, distinct)
+        else:
+            out[name] = pd.Series(np.asarray(distinct, dtype=object)[code], dtype=dtype)
+    out = out[["h3", *text]]
     for side, rows in sides:
         for column in side.columns.difference(keys, sort=False):
             values = side[column].to_numpy()
@@ -315,7 +329,9 @@ def _grid_rows(
     for the rows whose cell and carrier are in the grid."""
     h3 = table["h3"].to_numpy(np.uint64)
     cell = np.minimum(np.searchsorted(cells, h3), max(len(cells) - 1, 0))
-    carrier = carriers.get_indexer(table["carrier"])
+    # Carriers looked up once per distinct name, not once per row.
+    names, distinct = pd.factorize(table["carrier"])
+    carrier = np.append(carriers.get_indexer(distinct), -1)[names]
     inside = np.flatnonzero((cells[cell] == h3) & (carrier >= 0)) if len(cells) else cell[:0]
     return inside, cell[inside] * len(carriers) + carrier[inside]
 
