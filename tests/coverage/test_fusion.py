@@ -10,6 +10,7 @@ from scipy.stats import norm
 from coverage.calibration import calibrate
 from coverage.fusion import (
     PRIOR_READINGS,
+    _outer_join,
     classify,
     fuse,
     measured_by_carrier,
@@ -120,3 +121,21 @@ def test_a_hot_site_gets_its_own_offset() -> None:
                               "predicted_dbm": predicted_dbm, "site_id": site})  # fmt: skip
     offsets = calibrate(observed, predicted).sites.set_index("site_id")["site_offset_db"]
     assert offsets["hot"] - offsets["quiet"] > 5.0
+
+
+def test_the_estimates_join_is_pandas_outer_merge() -> None:
+    rng = np.random.default_rng(2)
+
+    def table(values: list[str], rows: int) -> pd.DataFrame:
+        frame = pd.DataFrame({
+            "h3": rng.integers(0, 40, rows).astype(np.uint64),
+            "carrier": rng.choice(["Viettel", "MobiFone", "VinaPhone"], rows),
+            "radio": rng.choice(["lte", "umts", "nr"], rows),
+        }).drop_duplicates(["h3", "carrier", "radio"])  # fmt: skip
+        return frame.assign(**{name: rng.normal(size=len(frame)) for name in values})
+
+    left, right = table(["calibrated_dbm"], 200), table(["count", "median_dbm"], 80)
+    left["carrier"] = left["carrier"].astype("string")  # as predictions carry it
+    keys = ["h3", "carrier", "radio"]
+    pd.testing.assert_frame_equal(_outer_join(left, right, keys),
+                                  left.merge(right, on=keys, how="outer"))  # fmt: skip

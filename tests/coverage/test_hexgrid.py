@@ -14,6 +14,7 @@ from coverage.hexgrid import (
     cells_from_strings,
     cells_in_polygons,
     cells_to_strings,
+    unique_cells,
 )
 
 
@@ -37,3 +38,19 @@ def test_every_polygon_gets_at_least_one_cell() -> None:
     tiny = shapely.box(105.49, 22.57, 105.4901, 22.5701)  # ~10 m: no cell centre inside
     frame = gpd.GeoDataFrame({"id": ["tiny"]}, geometry=[tiny], crs="EPSG:4326")
     assert len(cells_in_polygons(frame, resolution=9)) == 1
+
+
+def test_unique_cells_is_numpy_unique() -> None:
+    cells = np.random.default_rng(0).integers(0, 50, 1000).astype(np.uint64)
+    assert np.array_equal(unique_cells(cells), np.unique(cells))
+    assert unique_cells(np.empty(0, np.uint64)).dtype == np.uint64
+
+
+def test_many_points_are_indexed_in_order_across_threads() -> None:
+    rng = np.random.default_rng(1)
+    lat, lon = rng.uniform(21.9, 22.7, 450_000), rng.uniform(105.3, 105.6, 450_000)
+    cells = cells_for_points(lat, lon, resolution=10)
+    probe = rng.integers(0, len(lat), 200)
+    assert [int(c) for c in cells[probe]] == [
+        int(h3.str_to_int(h3.latlng_to_cell(lat[i], lon[i], 10))) for i in probe
+    ]
