@@ -273,18 +273,31 @@ def measured_by_carrier(observed: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in columns}).astype(
             {"h3": "uint64", "carrier": "string", "measured_radio": object}
         )
-    enough = observed["count"] >= C.MIN_READINGS_MEASURED
-    ranked = observed.assign(_enough=enough).sort_values(
-        ["_enough", "p_measured", "count"], ascending=False
-    )
-    best = ranked.drop_duplicates(["h3", "carrier"]).set_index(["h3", "carrier"])
-    pooled = observed.groupby(["h3", "carrier"], sort=False)[
-        ["count", "usable_count", "no_service_count"]
-    ].sum()
-    pooled["mean_dbm"] = best["mean_dbm"]
-    pooled["p_measured"] = best["p_measured"]
-    pooled["measured_radio"] = best["radio"]
-    return pooled.reset_index()[columns]
+    # Groups numbered by first appearance (as groupby(sort=False) lists
+    # them); each group's best row is its first in the ranking (enough
+    # readings, then P, then count, all descending; ties keep their order).
+    group = observed.groupby(["h3", "carrier"], sort=False).ngroup().to_numpy(np.int64)
+    groups = int(group.max()) + 1
+    rows = np.arange(len(observed))
+    count = observed["count"].to_numpy(float)
+    enough = (count >= C.MIN_READINGS_MEASURED).astype(float)
+    order = np.lexsort((-count, -observed["p_measured"].to_numpy(float), -enough))
+    rank = np.empty(len(observed), dtype=np.int64)
+    rank[order] = rows
+    first_rank = np.full(groups, len(observed))
+    np.minimum.at(first_rank, group, rank)
+    best = order[first_rank]
+    first = np.full(groups, len(observed))
+    np.minimum.at(first, group, rows)
+    pooled = observed.iloc[first][["h3", "carrier"]].reset_index(drop=True)
+    for column in ("count", "usable_count", "no_service_count"):
+        values = observed[column].to_numpy()
+        total = np.bincount(group, weights=values.astype(float), minlength=groups)
+        pooled[column] = total.astype(values.dtype)
+    for column, source in (("mean_dbm", "mean_dbm"), ("p_measured", "p_measured"),
+                           ("measured_radio", "radio")):  # fmt: skip
+        pooled[column] = observed[source].iloc[best].reset_index(drop=True)
+    return pooled[columns]
 
 
 def classify(p_usable: np.ndarray, dbm: np.ndarray, radio: np.ndarray) -> np.ndarray:
