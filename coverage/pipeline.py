@@ -107,6 +107,13 @@ def points_in_polygons(
     candidates = np.flatnonzero((x >= west) & (x <= east) & (y >= south) & (y <= north))
     if candidates.size == 0:
         return nothing
+    if candidates.size < present.size:
+        # A handful of points (an upload): query them, not every polygon.
+        tree = shapely.STRtree(polygons)
+        point, polygon = tree.query(shapely.points(x[candidates], y[candidates]),
+                                    predicate="within")  # fmt: skip
+        order = np.lexsort((point, polygon))
+        return candidates[point[order]], polygon[order].astype(np.intp)
     extent = np.maximum(bounds[present, 2] - bounds[present, 0],
                         bounds[present, 3] - bounds[present, 1])  # fmt: skip
     size = float(np.median(extent)) or max(east - west, north - south) or 1.0

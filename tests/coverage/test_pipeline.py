@@ -94,7 +94,8 @@ def readings_empty() -> pd.DataFrame:
     return validate_readings(empty_readings(), now=NOW).valid
 
 
-def test_points_in_polygons_agrees_with_shapely_within() -> None:
+@pytest.mark.parametrize("points", [5004, 3])  # many points (buckets), few (a tree)
+def test_points_in_polygons_agrees_with_shapely_within(points: int) -> None:
     # Concave, holed and overlapping polygons; points inside, outside, on an
     # edge and on a shared edge.
     ring = shapely.box(0, 0, 4, 4).difference(shapely.box(1, 1, 3, 3))
@@ -103,6 +104,7 @@ def test_points_in_polygons_agrees_with_shapely_within() -> None:
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.uniform(-1, 11, 5000), [0.0, 2.0, 4.0, 10.05]])
     y = np.concatenate([rng.uniform(-1, 11, 5000), [2.0, 2.5, 2.5, 10.05]])
+    x, y = x[-points:], y[-points:]
     point, polygon = points_in_polygons(polygons, x, y)
     expected_point, expected_polygon = shapely.STRtree(polygons).query(
         shapely.points(x, y), predicate="within"
