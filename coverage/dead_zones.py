@@ -44,6 +44,19 @@ def _dissolve(polygons: np.ndarray, group: np.ndarray) -> np.ndarray:
     )
 
 
+def _lists(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """``values.groupby(keys).agg(list)`` for rows already sorted by key: one
+    slice per key instead of pandas' per-group Python aggregation."""
+    key = keys.to_numpy(object)
+    if len(key) == 0:
+        return pd.Series(dtype=object)
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    items = values.to_numpy(object)
+    bounds = [*starts.tolist(), len(key)]
+    return pd.Series([items[a:b].tolist() for a, b in itertools.pairwise(bounds)],
+                     index=key[starts], dtype=object)  # fmt: skip
+
+
 def find_dead_zones(
     fused: pd.DataFrame,
     *,
@@ -94,9 +107,10 @@ def find_dead_zones(
     hh = member.merge(households, on="h3").groupby("zone")["households"].sum()
     touched = member[["h3", "zone"]].merge(village_cells, on="h3")[["zone", "village_id"]]
     touched = touched.drop_duplicates().sort_values(["zone", "village_id"])
-    village_ids = touched.groupby("zone")["village_id"].agg(list)
+    village_ids = _lists(touched["zone"], touched["village_id"])
     reach = member.merge(fused, on="h3").groupby(["zone", "carrier"])["p_usable"].max()
-    absent = reach[reach < SERVED_P].reset_index().groupby("zone")["carrier"].agg(sorted)
+    absent = reach[reach < SERVED_P].reset_index()  # sorted by zone, then carrier
+    absent = _lists(absent["zone"], absent["carrier"])
     commune_of = villages.set_index("id")["commune_id"]
 
     zones = zones.set_index("id")
