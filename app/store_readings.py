@@ -52,6 +52,12 @@ STORED_COLUMNS = (*READING_COLUMNS, "content_key")
 # Snappy: the fastest codec pyarrow writes (about 3x zstd's speed here) for
 # 10% more bytes than zstd on readings.
 _CODEC = "snappy"
+# Dictionary encoding pays for columns with few distinct values; on the
+# nearly unique ones it is tried, abandoned, and makes the file bigger.
+# Leaving them plain, and writing no column statistics (readers select
+# batches by the box stored beside them), halves the time to encode.
+_PLAIN = frozenset({"time", "lat", "lon", "content_key"})
+_DICTIONARY = [c for c in STORED_COLUMNS if c not in _PLAIN]
 
 
 def encode_batch(frame: pd.DataFrame) -> bytes:
@@ -60,7 +66,9 @@ def encode_batch(frame: pd.DataFrame) -> bytes:
     # batch. Without pandas' metadata, :func:`decode_batch` restores the dtypes.
     table = pa.table({c: pa.array(frame[c], from_pandas=True) for c in STORED_COLUMNS})
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression=_CODEC)
+    pq.write_table(
+        table, sink, compression=_CODEC, use_dictionary=_DICTIONARY, write_statistics=False
+    )
     return sink.getvalue()
 
 
