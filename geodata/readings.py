@@ -362,12 +362,14 @@ def _radio_names(codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
     return pd.array(names.cast(pa.large_string()), dtype="str")
 
 
-def _as_categories(values: pd.Series) -> pd.Categorical:
-    """Text as a categorical: hashes like the strings themselves (pandas
-    hashes a categorical's categories, then takes its codes), for a pass
-    over the distinct values only."""
+def _hash_text(values: pd.Series) -> np.ndarray:
+    """Text hashed once per distinct value, then spread by code: the same
+    hashes as hashing every string (what pandas does for a categorical)."""
     codes, uniques = pd.factorize(values)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(np.asarray(uniques, dtype=object)))
+    distinct = pd.util.hash_array(
+        np.asarray(uniques, dtype=object), hash_key=_CONTENT_HASH_KEY, categorize=False
+    )
+    return distinct.take(codes)
 
 
 def content_keys(readings: pd.DataFrame) -> pd.Series:
@@ -385,25 +387,24 @@ def content_keys(readings: pd.DataFrame) -> pd.Series:
     cost more than the hashing on a 1,000-reading batch.
     """
 
+    def hashed(values: np.ndarray) -> np.ndarray:
+        return pd.util.hash_array(values, hash_key=_CONTENT_HASH_KEY)
+
     def number(name: str) -> np.ndarray:
-        return readings[name].to_numpy(dtype="float64", na_value=-1e9)
+        return hashed(readings[name].to_numpy(dtype="float64", na_value=-1e9))
 
     # In the order the stored keys hashed them.
-    columns = [
-        readings["time"].astype("int64").to_numpy(),
-        readings["lat"].to_numpy(dtype="float64").round(7),
-        readings["lon"].to_numpy(dtype="float64").round(7),
+    hashes = [
+        hashed(readings["time"].astype("int64").to_numpy()),
+        hashed(readings["lat"].to_numpy(dtype="float64").round(7)),
+        hashed(readings["lon"].to_numpy(dtype="float64").round(7)),
         number("mcc"),
         number("mnc"),
-        _as_categories(readings["radio"]),
+        _hash_text(readings["radio"]),
         number("cell_id"),
         number("signal_dbm"),
-        readings["no_service"].to_numpy(dtype=bool),
-        _as_categories(readings["device"].fillna("")),
-    ]
-    hashes = [
-        pd.util.hash_array(column, hash_key=_CONTENT_HASH_KEY)  # type: ignore[arg-type]
-        for column in columns
+        hashed(readings["no_service"].to_numpy(dtype=bool)),
+        _hash_text(readings["device"].fillna("")),
     ]
     return pd.Series(
         _combine_hashes(hashes).view(np.int64), index=readings.index, name="content_key"
