@@ -1,4 +1,8 @@
-"""How good are the estimates? Spatially blocked cross-validation on readings.
+"""How good are the estimates and the verdicts?
+
+Village verdicts are scored against reference verdicts a user brings (a field
+survey, a commune's own list) by :func:`score_verdicts`; the signal estimates
+by spatially blocked cross-validation on readings.
 
 Cells with readings are grouped into H3 blocks (res 7: ~2.4 km across, well
 over 1 km), blocks into folds. Each fold's cells are estimated from the
@@ -17,6 +21,7 @@ around the held-out cells) keep the test honest (Roberts et al. 2017,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +32,7 @@ from scipy.spatial import cKDTree
 
 from coverage.calibration import apply_calibration, calibrate
 from coverage.cells import metric_centres, predict_cells
+from coverage.errors import CoverageError
 from coverage.fusion import krige_residuals, observed_median, reading_spread_db
 from coverage.kriging import fit_variogram, simple_krige
 from coverage.stats import aggregate_readings, service_floors
@@ -35,6 +41,119 @@ from geodata.raster import Raster, read_raster, utm_crs_for
 
 ESTIMATORS = ("readings", "model", "fused")
 BLOCK_RESOLUTION = 7
+#: Village verdicts, in the order the confusion table lists them.
+VERDICTS = ("no_signal", "patchy", "covered", "unknown")
+# A village "has a problem" (the planner should look at it) when it is
+# trắng sóng or lõm sóng; scoring is binary on that question.
+PROBLEM_VERDICTS = frozenset({"no_signal", "patchy"})
+
+
+class VerdictsError(CoverageError, ValueError):
+    """Verdicts to score are malformed (an unknown verdict, a repeated village)."""
+
+
+@dataclass(frozen=True)
+class VerdictScore:
+    """How village verdicts agree with reference verdicts, on the binary question
+    "does the village have a problem (no_signal or patchy) or is it covered?".
+
+    Rates are NaN when their denominator is zero.
+    """
+
+    accuracy: float  # share of judged villages where found and reference agree
+    false_alarm_rate: float  # covered villages called a problem / covered villages judged
+    miss_rate: float  # problem villages called covered / problem villages judged
+    unknown_share: float  # share of scored villages the analysis left unknown
+    n: int  # villages scored (reference villages not excluded)
+    judged: int  # of those, neither unknown, nor borderline, nor unknown in the reference
+    confusion: pd.DataFrame  # reference verdict (rows) x found verdict (columns), all villages
+
+
+def _check_verdicts(values: pd.Series, what: str) -> None:
+    bad = values.loc[~values.isin(VERDICTS)]
+    if len(bad):
+        raise VerdictsError(f"{what}: village {bad.index[0]!r} has verdict {bad.iloc[0]!r}, "
+                            f"not one of {', '.join(VERDICTS)}")  # fmt: skip
+    repeated = values.index[values.index.duplicated()]
+    if len(repeated):
+        raise VerdictsError(f"{what}: village {repeated[0]!r} appears more than once")
+
+
+def score_verdicts(
+    found: pd.Series, truth: pd.DataFrame, *, exclude: Iterable[str] | None = None
+) -> VerdictScore:
+    """Score village verdicts against reference verdicts.
+
+    Binary question: a problem (``no_signal`` or ``patchy``) or ``covered``.
+    Every reference village not in ``exclude`` is scored; one the analysis
+    did not judge counts as ``unknown``. Accuracy, false alarms and misses
+    cover the *judged* villages: found verdict not ``unknown``, reference
+    verdict not ``unknown`` and not ``borderline`` (a village whose reference
+    verdict hangs on a fraction of a dB, where either answer is defensible).
+    The confusion table covers all scored villages.
+
+    Parameters
+    ----------
+    found : pandas.Series
+        Verdict (``no_signal|patchy|covered|unknown``) indexed by village id.
+    truth : pandas.DataFrame
+        Indexed by village id: ``verdict`` and optionally a boolean
+        ``borderline``.
+    exclude : iterable of str, optional, keyword-only
+        Village ids left out of the score altogether.
+
+    Returns
+    -------
+    VerdictScore
+
+    Raises
+    ------
+    VerdictsError
+        A verdict outside :data:`VERDICTS`, or a village id repeated.
+
+    Examples
+    --------
+    >>> found = pd.Series({"a": "no_signal", "b": "covered", "c": "patchy", "d": "unknown"})
+    >>> truth = pd.DataFrame({"verdict": ["patchy", "covered", "covered", "no_signal"]},
+    ...                      index=["a", "b", "c", "d"])
+    >>> score = score_verdicts(found, truth)
+    >>> score.accuracy, score.false_alarm_rate, score.miss_rate, score.unknown_share
+    (0.6666666666666666, 0.5, 0.0, 0.25)
+    >>> int(score.confusion.loc["covered", "patchy"])
+    1
+    """
+    found = pd.Series(found, dtype=object)
+    if "verdict" not in truth:
+        raise VerdictsError("reference verdicts: no 'verdict' column")
+    reference = truth["verdict"].astype(object)
+    _check_verdicts(found, "found verdicts")
+    _check_verdicts(reference, "reference verdicts")
+    borderline = (truth["borderline"].fillna(False).astype(bool) if "borderline" in truth
+                  else pd.Series(False, index=truth.index))  # fmt: skip
+    keep = ~reference.index.isin(list(exclude or ()))
+    reference, borderline = reference.loc[keep], borderline.loc[keep]
+    called = found.reindex(reference.index).fillna("unknown").astype(object)
+    judged = (called != "unknown") & (reference != "unknown") & ~borderline
+    problem, called_problem = reference.isin(PROBLEM_VERDICTS), called.isin(PROBLEM_VERDICTS)
+
+    def share(numerator: pd.Series, denominator: pd.Series) -> float:
+        total = int(denominator.sum())
+        return float((numerator & denominator).sum() / total) if total else float("nan")
+
+    confusion = pd.crosstab(
+        pd.Categorical(reference, categories=VERDICTS), pd.Categorical(called, categories=VERDICTS),
+        rownames=["reference"], colnames=["found"], dropna=False,
+    )  # fmt: skip
+    confusion = confusion.reindex(index=list(VERDICTS), columns=list(VERDICTS), fill_value=0)
+    return VerdictScore(
+        accuracy=share(problem == called_problem, judged),
+        false_alarm_rate=share(called_problem, judged & ~problem),
+        miss_rate=share(~called_problem, judged & problem),
+        unknown_share=float((called == "unknown").mean()) if len(called) else float("nan"),
+        n=len(reference),
+        judged=int(judged.sum()),
+        confusion=confusion.astype(int),
+    )
 
 
 @dataclass

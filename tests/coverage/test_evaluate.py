@@ -1,11 +1,22 @@
-"""Blocked cross-validation: whole blocks held out, neighbours kept out of training."""
+"""Blocked cross-validation (whole blocks held out, neighbours kept out of
+training) and the scoring of village verdicts."""
 
 from __future__ import annotations
 
 import h3ronpy
 import numpy as np
+import pandas as pd
+import pytest
 
-from coverage.evaluate import ESTIMATORS, cross_validate, spatial_folds, training_mask
+from coverage.evaluate import (
+    ESTIMATORS,
+    VERDICTS,
+    VerdictsError,
+    cross_validate,
+    score_verdicts,
+    spatial_folds,
+    training_mask,
+)
 from coverage.hexgrid import cells_for_points
 
 
@@ -45,3 +56,68 @@ def test_readings_only_cv_without_sites(readings) -> None:
     held = result.estimates
     # Every held-out cell was estimated without its own fold.
     assert held["fold"].nunique() > 1
+
+
+def reference(*verdicts: str, borderline: list[bool] | None = None) -> pd.DataFrame:
+    ids = [f"v{i}" for i in range(len(verdicts))]
+    table = pd.DataFrame({"verdict": list(verdicts)}, index=pd.Index(ids, dtype=object))
+    if borderline is not None:
+        table["borderline"] = borderline
+    return table
+
+
+def test_score_verdicts_binary_rates_and_confusion() -> None:
+    truth = reference("no_signal", "patchy", "covered", "covered", "covered", "patchy")
+    found = pd.Series(["patchy", "covered", "covered", "no_signal", "unknown", "patchy"],
+                      index=truth.index)  # fmt: skip
+    score = score_verdicts(found, truth)
+    # Judged: all but v4 (unknown). Problems v0, v1, v5: v1 missed.
+    # Covered v2, v3: v3 a false alarm. Agreements: v0, v2, v5 of 5.
+    assert (score.n, score.judged) == (6, 5)
+    assert score.accuracy == pytest.approx(3 / 5)
+    assert score.miss_rate == pytest.approx(1 / 3)
+    assert score.false_alarm_rate == pytest.approx(1 / 2)
+    assert score.unknown_share == pytest.approx(1 / 6)
+    assert list(score.confusion.index) == list(VERDICTS)
+    assert list(score.confusion.columns) == list(VERDICTS)
+    assert score.confusion.loc["no_signal", "patchy"] == 1
+    assert score.confusion.loc["covered", "unknown"] == 1
+    assert score.confusion.to_numpy().sum() == 6
+
+
+def test_score_verdicts_borderline_and_exclude_leave_the_rates() -> None:
+    truth = reference("covered", "covered", "patchy", borderline=[False, True, False])
+    found = pd.Series(["covered", "patchy", "covered"], index=truth.index)
+    score = score_verdicts(found, truth, exclude=["v2"])
+    assert (score.n, score.judged) == (2, 1)
+    assert score.accuracy == 1.0 and score.false_alarm_rate == 0.0
+    assert np.isnan(score.miss_rate)  # no true problem judged
+    # The borderline village still shows in the confusion table.
+    assert score.confusion.loc["covered", "patchy"] == 1
+
+
+def test_score_verdicts_missing_village_is_unknown() -> None:
+    truth = reference("patchy", "covered")
+    score = score_verdicts(pd.Series({"v1": "covered", "elsewhere": "patchy"}), truth)
+    assert score.n == 2 and score.judged == 1 and score.unknown_share == 0.5
+    assert score.confusion.loc["patchy", "unknown"] == 1
+
+
+def test_score_verdicts_empty_and_all_unknown() -> None:
+    empty = score_verdicts(pd.Series(dtype=object), reference())
+    assert (empty.n, empty.judged) == (0, 0)
+    assert all(np.isnan(v) for v in (empty.accuracy, empty.false_alarm_rate, empty.miss_rate,
+                                      empty.unknown_share))  # fmt: skip
+    assert empty.confusion.shape == (4, 4) and empty.confusion.to_numpy().sum() == 0
+    truth = reference("patchy", "covered")
+    unknown = score_verdicts(pd.Series("unknown", index=truth.index), truth)
+    assert unknown.unknown_share == 1.0 and unknown.judged == 0
+    assert np.isnan(unknown.accuracy)
+
+
+def test_score_verdicts_refuses_bad_verdicts() -> None:
+    truth = reference("patchy")
+    with pytest.raises(VerdictsError, match="'lom_song'"):
+        score_verdicts(pd.Series({"v0": "lom_song"}), truth)
+    with pytest.raises(VerdictsError, match="more than once"):
+        score_verdicts(pd.Series(["covered", "covered"], index=["v0", "v0"]), truth)
