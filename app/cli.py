@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -14,6 +15,9 @@ from app.config import default_assets_dir
 from app.geojson import write_feature_collection
 from app.store import Store
 from coverage.errors import CoverageError
+
+if TYPE_CHECKING:
+    from coverage.evaluate import VerdictScore
 from geodata.errors import GeodataError
 
 # Kept literal so `lomsong --help` needs no heavy import; tests check they match.
@@ -78,6 +82,20 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dem", type=Path, help="terrain GeoTIFF")
     evaluate.add_argument("--resolution", type=int, default=10, help="H3 resolution (10)")
     evaluate.add_argument("--folds", type=int, default=5, help="number of folds (5)")
+    evaluate.add_argument(
+        "--block-m", type=float, help="square CV blocks of this side, metres (default: H3 res 7)"
+    )
+    evaluate.add_argument("--villages", type=Path, help="villages to judge (with --truth)")
+    evaluate.add_argument("--population", type=Path, help="population GeoTIFF (with --villages)")
+    # dest kept apart from the word "truth": nothing in app/ reads a demo's truth by name.
+    evaluate.add_argument(
+        "--truth", dest="reference", type=Path,
+        help="CSV village_id,verdict[,borderline]: score the villages' verdicts against it",
+    )  # fmt: skip
+    evaluate.add_argument(
+        "--truth-signal", dest="reference_signal", type=Path,
+        help="CSV lat,lon,mcc,mnc,radio,median_dbm,shadowing_db: adds the oracle to the CV",
+    )  # fmt: skip
 
     keys = commands.add_parser("keys", help="manage API keys (in LOMSONG_DATA_DIR)")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -216,12 +234,80 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_text_csv(path: Path, error: type[CoverageError]) -> pd.DataFrame:
+    """A CSV as text cells, or ``error`` saying why not."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise error("no such file") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise error(f"not a readable CSV ({exc})") from None
+
+
+def _two_places(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _rate(numerator: float, denominator: int) -> str:
+    if not denominator:
+        return "n/a (none judged)"
+    return f"{numerator * 100:.1f} % of {denominator}"
+
+
+def verdict_report(score: VerdictScore) -> str:
+    """Accuracy, false alarms, misses and the confusion table, as text."""
+    lines = [
+        f"villages scored: {score.n}, judged: {score.judged} "
+        f"(not unknown, not borderline); unknown: {score.unknown_share * 100:.1f} %"
+        if score.n else "villages scored: 0",
+        f"accuracy      {_rate(score.accuracy, score.judged)}  (problem vs covered)",
+        f"false alarms  {_rate(score.false_alarm_rate, score.judged_covered)}  (covered villages"
+        " called a problem)",
+        f"misses        {_rate(score.miss_rate, score.judged_problems)}  (problem villages"
+        " called covered)",
+        "confusion (rows: reference verdict, columns: found verdict; every scored village):",
+        score.confusion.to_string(),
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _score_verdicts(args: argparse.Namespace, readings: pd.DataFrame, sites: pd.DataFrame) -> None:
+    from coverage.evaluate import VerdictsError, reference_verdicts, score_verdicts
+    from coverage.pipeline import analyze
+    from geodata.villages import read_villages
+
+    try:
+        reference = reference_verdicts(_read_text_csv(args.reference, VerdictsError))
+    except VerdictsError as exc:
+        raise VerdictsError(f"verdicts file {args.reference}: {exc}") from None
+    villages = read_villages(args.villages)
+    result = analyze(villages, sites, readings, dem=args.dem, population=args.population)
+    found = result.villages.set_index("id")["verdict"].astype(object)
+    outside = reference.index.difference(found.index)
+    print(f"\nvillage verdicts against {args.reference}")
+    if len(outside):
+        more = " ..." if len(outside) > 5 else ""
+        print(f"  {len(outside)} reference villages are not among the villages (scored as "
+              f"unknown): {', '.join(map(str, outside[:5]))}{more}")  # fmt: skip
+    print(verdict_report(score_verdicts(found, reference)))
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    from coverage.evaluate import cross_validate
+    from coverage.evaluate import ReferenceSignalError, cross_validate, reference_cells
     from geodata.formats import read_readings
     from geodata.readings import validate_readings
     from geodata.sites import read_sites
 
+    if args.reference is not None and args.villages is None:
+        print("lomsong: error: --truth needs --villages (the villages to judge)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    reference_signal = None
+    if args.reference_signal is not None:
+        try:
+            reference_signal = _read_text_csv(args.reference_signal, ReferenceSignalError)
+            reference_cells(reference_signal, resolution=args.resolution)  # refuse it now
+        except ReferenceSignalError as exc:
+            raise ReferenceSignalError(f"signal file {args.reference_signal}: {exc}") from None
     chunks = list(read_readings(args.readings, format=args.format, tz=args.tz, mcc=args.mcc,
                                 mnc=args.mnc))  # fmt: skip
     raw = pd.concat([c.readings for c in chunks]) if chunks else pd.DataFrame()
@@ -230,12 +316,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"readings: {len(validated.valid)} valid, "
           f"{len(validated.rejected) + sum(len(c.rejected) for c in chunks)} rejected")  # fmt: skip
     result = cross_validate(validated.valid, sites, dem=args.dem, resolution=args.resolution,
-                            folds=args.folds)  # fmt: skip
+                            folds=args.folds, block_m=args.block_m,
+                            reference_signal=reference_signal)  # fmt: skip
+    blocks = f"{args.block_m:g} m squares" if args.block_m else "H3 res-7 blocks (~2.4 km)"
     print(
-        f"spatially blocked CV: {args.folds} folds of H3 res-7 blocks (~2.4 km), "
+        f"spatially blocked CV: {args.folds} folds of {blocks}, "
         f"cells at res {args.resolution}; RMSE/bias over cells with a measured median"
     )
-    print(result.summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(result.summary.to_string(index=False, float_format=_two_places))
+    print("per radio:")
+    print(result.by_radio.to_string(index=False, float_format=_two_places))
+    rmse = result.summary.set_index("estimator")["rmse_db"]
+    if "oracle" in rmse and pd.notna(rmse["fused"]):
+        print(f"fused RMSE {rmse['fused']:.2f} dB; oracle floor {rmse['oracle']:.2f} dB "
+              f"(gap {rmse['fused'] - rmse['oracle']:.2f} dB)")  # fmt: skip
+    if args.reference is not None:
+        _score_verdicts(args, validated.valid, sites)
     return 0
 
 

@@ -21,7 +21,7 @@ around the held-out cells) keep the test honest (Roberts et al. 2017,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,13 +34,21 @@ from coverage.calibration import apply_calibration, calibrate
 from coverage.cells import metric_centres, predict_cells
 from coverage.errors import CoverageError
 from coverage.fusion import krige_residuals, observed_median, reading_spread_db
+from coverage.hexgrid import cells_for_points
 from coverage.kriging import fit_variogram, simple_krige
 from coverage.stats import aggregate_readings, service_floors
 from geodata import constants as C
 from geodata.raster import Raster, read_raster, utm_crs_for
+from geodata.sites import carrier_names
 
-ESTIMATORS = ("readings", "model", "fused")
+ESTIMATORS = ("readings", "idw", "model", "fused")
 BLOCK_RESOLUTION = 7
+# The IDW baseline: the 8 nearest cells, weights 1/d² (Shepard's classic
+# choice; the power 2 is what GIS tools default to).
+IDW_NEIGHBOURS = 8
+IDW_POWER = 2.0
+#: Columns of a reference signal table (see :func:`reference_cells`).
+REFERENCE_SIGNAL_COLUMNS = ("lat", "lon", "mcc", "mnc", "radio", "median_dbm", "shadowing_db")
 #: Village verdicts, in the order the confusion table lists them.
 VERDICTS = ("no_signal", "patchy", "covered", "unknown")
 # A village "has a problem" (the planner should look at it) when it is
@@ -50,6 +58,10 @@ PROBLEM_VERDICTS = frozenset({"no_signal", "patchy"})
 
 class VerdictsError(CoverageError, ValueError):
     """Verdicts to score are malformed (an unknown verdict, a repeated village)."""
+
+
+class ReferenceSignalError(CoverageError, ValueError):
+    """A reference signal table lacks a column the oracle needs."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,8 @@ class VerdictScore:
     unknown_share: float  # share of scored villages the analysis left unknown
     n: int  # villages scored (reference villages not excluded)
     judged: int  # of those, neither unknown, nor borderline, nor unknown in the reference
+    judged_covered: int  # judged villages the reference calls covered (false alarms' base)
+    judged_problems: int  # judged villages the reference calls a problem (misses' base)
     confusion: pd.DataFrame  # reference verdict (rows) x found verdict (columns), all villages
 
 
@@ -77,6 +91,65 @@ def _check_verdicts(values: pd.Series, what: str) -> None:
     repeated = values.index[values.index.duplicated()]
     if len(repeated):
         raise VerdictsError(f"{what}: village {repeated[0]!r} appears more than once")
+
+
+def reference_verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """Check a table of reference verdicts as read from a CSV (text cells).
+
+    Columns ``village_id``, ``verdict`` (one of :data:`VERDICTS`) and an
+    optional ``borderline`` (true/false, 1/0, yes/no; empty is false).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``village_id``: ``verdict`` and ``borderline`` (bool).
+
+    Raises
+    ------
+    VerdictsError
+        Naming the first bad row by its line in the file (the header is
+        line 1), the field, the value and why.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"village_id": ["a", "b"], "verdict": ["Patchy", "covered"],
+    ...                       "borderline": ["", "true"]})
+    >>> reference_verdicts(table).to_dict("list")
+    {'verdict': ['patchy', 'covered'], 'borderline': [False, True]}
+    """
+    missing = [c for c in ("village_id", "verdict") if c not in table]
+    if missing:
+        raise VerdictsError(f"no column {', '.join(missing)} (columns: "
+                            f"{', '.join(map(str, table.columns)) or 'none'})")  # fmt: skip
+    ids = table["village_id"].fillna("").astype(str).str.strip()
+    verdict = table["verdict"].fillna("").astype(str).str.strip().str.lower()
+    flags = table["borderline"] if "borderline" in table else pd.Series("", index=table.index)
+    flags = flags.fillna("").astype(str).str.strip().str.lower()
+    borderline = flags.map(_BOOLEAN_TEXT)
+    seen: dict[str, int] = {}
+    for row, (village, called, flag, raw) in enumerate(
+        zip(ids, verdict, borderline, flags, strict=True)
+    ):
+        line = row + 2
+        if not village:
+            raise VerdictsError(f"line {line}, field village_id, value '': no village id")
+        if village in seen:
+            raise VerdictsError(f"line {line}, field village_id, value {village!r}: "
+                                f"repeated (first on line {seen[village]})")  # fmt: skip
+        seen[village] = line
+        if called not in VERDICTS:
+            raise VerdictsError(f"line {line}, field verdict, value {called!r}: "
+                                f"not one of {', '.join(VERDICTS)}")  # fmt: skip
+        if pd.isna(flag):
+            raise VerdictsError(f"line {line}, field borderline, value {raw!r}: "
+                                "not true/false")  # fmt: skip
+    return pd.DataFrame({"verdict": verdict.to_numpy(object),
+                         "borderline": borderline.astype(bool).to_numpy()},
+                        index=pd.Index(ids.to_numpy(object), name="village_id"))  # fmt: skip
+
+
+_BOOLEAN_TEXT = {"": False, "false": False, "0": False, "no": False,
+                 "true": True, "1": True, "yes": True}  # fmt: skip
 
 
 def score_verdicts(
@@ -152,31 +225,52 @@ def score_verdicts(
         unknown_share=float((called == "unknown").mean()) if len(called) else float("nan"),
         n=len(reference),
         judged=int(judged.sum()),
+        judged_covered=int((judged & ~problem).sum()),
+        judged_problems=int((judged & problem).sum()),
         confusion=confusion.astype(int),
     )
 
 
 @dataclass
 class CrossValidation:
-    """Blocked CV results: the summary table and every held-out estimate."""
+    """Blocked CV results: summary tables and every held-out estimate."""
 
-    summary: pd.DataFrame  # estimator, cells, rmse_db, bias_db, usable_accuracy
+    summary: pd.DataFrame  # estimator, cells, measured_cells, rmse_db, bias_db, usable_accuracy
     estimates: pd.DataFrame  # h3, carrier, radio, fold, observed_dbm, <estimator>_dbm
+    by_radio: pd.DataFrame  # the summary per radio (radio, estimator, ...)
 
 
 def spatial_folds(
-    cells: np.ndarray, *, folds: int = 5, block_resolution: int = BLOCK_RESOLUTION, seed: int = 0
+    cells: np.ndarray,
+    *,
+    folds: int = 5,
+    block_resolution: int = BLOCK_RESOLUTION,
+    seed: int = 0,
+    block_m: float | None = None,
+    x: np.ndarray | None = None,
+    y: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Fold number of each cell: whole H3 blocks go to one fold.
+    """Fold number of each cell: whole blocks go to one fold.
+
+    Blocks are the cells' H3 parents at ``block_resolution``, or, with
+    ``block_m``, squares of that side in metres on the cells' metric
+    coordinates ``x``/``y`` (any block size, not only H3's steps of √7).
 
     >>> cells = np.array([0x89415846567ffff, 0x89415846563ffff], dtype=np.uint64)
     >>> spatial_folds(cells, folds=3).tolist()  # same res-7 block, same fold
     [0, 0]
     """
-    parents = np.asarray(
-        h3ronpy.change_resolution(np.asarray(cells, dtype=np.uint64), block_resolution),
-        dtype=np.uint64,
-    )
+    if block_m is not None:
+        if x is None or y is None or not block_m > 0:
+            raise ValueError("square blocks need block_m > 0 and the cells' x and y")
+        column = np.floor(np.asarray(x, float) / block_m).astype(np.int64)
+        row = np.floor(np.asarray(y, float) / block_m).astype(np.int64)
+        parents = (column - column.min()) * (row.max() - row.min() + 1) + (row - row.min())
+    else:
+        parents = np.asarray(
+            h3ronpy.change_resolution(np.asarray(cells, dtype=np.uint64), block_resolution),
+            dtype=np.uint64,
+        )
     blocks, which = np.unique(parents, return_inverse=True)
     order = np.random.default_rng(seed).permutation(len(blocks))
     return (order % folds)[which]
@@ -197,24 +291,98 @@ def training_mask(
     return train
 
 
-def _readings_only(
-    train: pd.DataFrame, test: pd.DataFrame, x: pd.Series, y: pd.Series
+def idw(
+    x: np.ndarray, y: np.ndarray, values: np.ndarray, tx: np.ndarray, ty: np.ndarray,
+    *, k: int = IDW_NEIGHBOURS, power: float = IDW_POWER,
+) -> np.ndarray:  # fmt: skip
+    """Inverse-distance-weighted mean of the ``k`` nearest values (Shepard 1968).
+
+    >>> idw(np.array([0.0, 10.0]), np.array([0.0, 0.0]), np.array([-80.0, -100.0]),
+    ...     np.array([5.0]), np.array([0.0])).tolist()
+    [-90.0]
+    """
+    if len(values) == 0:
+        return np.full(len(tx), np.nan)
+    k = min(k, len(values))
+    distance, index = cKDTree(np.column_stack([x, y])).query(np.column_stack([tx, ty]), k=k)
+    distance, index = distance.reshape(len(tx), k), index.reshape(len(tx), k)
+    # A target on an observation takes its value (weight 1/0 is the limit).
+    weight = 1.0 / np.maximum(distance, 1e-6) ** power
+    return (weight * np.asarray(values, float)[index]).sum(axis=1) / weight.sum(axis=1)
+
+
+def _per_group(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    x: pd.Series,
+    y: pd.Series,
+    value: str,
+    estimate: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray],
 ) -> np.ndarray:
-    """Mean of the training cells plus kriged deviations, per carrier and radio."""
+    """``estimate(ox, oy, values, tx, ty)`` on the training cells of each
+    test row's carrier and radio (NaN where there are none)."""
     out = np.full(len(test), np.nan)
     for (carrier, radio), rows in test.groupby(["carrier", "radio"], sort=False):
         mine = train.loc[(train["carrier"] == carrier) & (train["radio"] == radio)]
+        mine = mine.loc[mine[value].notna()]
         if mine.empty:
             continue
-        values = mine["median_dbm"].to_numpy(float)
-        mean = float(values.mean())
         ox, oy = x.reindex(mine["h3"]).to_numpy(), y.reindex(mine["h3"]).to_numpy()
-        estimate, _ = simple_krige(
-            ox, oy, values - mean, x.reindex(rows["h3"]).to_numpy(),
-            y.reindex(rows["h3"]).to_numpy(), variogram=fit_variogram(ox, oy, values - mean),
-        )  # fmt: skip
-        out[test.index.get_indexer(rows.index)] = mean + estimate
+        tx, ty = x.reindex(rows["h3"]).to_numpy(), y.reindex(rows["h3"]).to_numpy()
+        out[test.index.get_indexer(rows.index)] = estimate(
+            ox, oy, mine[value].to_numpy(float), tx, ty
+        )
     return out
+
+
+def _kriged_about_mean(
+    ox: np.ndarray, oy: np.ndarray, values: np.ndarray, tx: np.ndarray, ty: np.ndarray
+) -> np.ndarray:
+    """The mean of the values plus their kriged deviations from it."""
+    mean = float(values.mean())
+    estimate, _ = simple_krige(ox, oy, values - mean, tx, ty,
+                               variogram=fit_variogram(ox, oy, values - mean))  # fmt: skip
+    return mean + estimate
+
+
+def _kriged_zero_mean(
+    ox: np.ndarray, oy: np.ndarray, values: np.ndarray, tx: np.ndarray, ty: np.ndarray
+) -> np.ndarray:
+    """Simple kriging of values whose mean is known to be zero (shadowing)."""
+    estimate, _ = simple_krige(ox, oy, values, tx, ty, variogram=fit_variogram(ox, oy, values))
+    return estimate
+
+
+def reference_cells(reference: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
+    """Reference signal at points -> per (cell, carrier, radio): the mean
+    median without shadowing (``trend_dbm``) and the mean shadowing.
+
+    ``reference`` has ``lat, lon, mcc, mnc, radio, median_dbm, shadowing_db``
+    (as the demo region writes them: the simulator's true median where each
+    reading was taken, and the location shadowing inside it).
+    """
+    missing = [c for c in REFERENCE_SIGNAL_COLUMNS if c not in reference]
+    if missing:
+        raise ReferenceSignalError(f"no column {', '.join(missing)}")
+    number = {}
+    for column in ("lat", "lon", "mcc", "mnc", "median_dbm", "shadowing_db"):
+        values = pd.to_numeric(reference[column], errors="coerce").to_numpy(float)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise ReferenceSignalError(
+                f"line {bad[0] + 2}, field {column}, value "
+                f"{reference[column].iloc[bad[0]]!r}: not a number"
+            )
+        number[column] = values
+    table = pd.DataFrame({
+        "h3": cells_for_points(number["lat"], number["lon"], resolution=resolution),
+        "carrier": carrier_names(pd.Series(number["mcc"].astype(int)),
+                                 pd.Series(number["mnc"].astype(int))).astype(str).to_numpy(),
+        "radio": reference["radio"].astype(str).str.lower().to_numpy(),
+        "trend_dbm": number["median_dbm"] - number["shadowing_db"],
+        "shadowing_db": number["shadowing_db"],
+    })  # fmt: skip
+    return table.groupby(["h3", "carrier", "radio"], as_index=False, sort=True).mean()
 
 
 def cross_validate(
@@ -225,23 +393,38 @@ def cross_validate(
     resolution: int = C.H3_RESOLUTION,
     folds: int = 5,
     block_resolution: int = BLOCK_RESOLUTION,
+    block_m: float | None = None,
     buffer_m: float = 0.0,
     seed: int = 0,
+    reference_signal: pd.DataFrame | None = None,
 ) -> CrossValidation:
-    """Spatially blocked cross-validation of the three estimators.
+    """Spatially blocked cross-validation of the estimators.
+
+    ``readings`` (the readings alone: their mean plus kriged deviations),
+    ``idw`` (inverse-distance weighting of the k = 8 nearest cell medians,
+    the baseline any interpolator must beat), ``model`` (the calibrated
+    prediction) and ``fused`` (the prediction plus kriged residuals, as the
+    analysis does); with ``reference_signal``, also ``oracle``: the true
+    median without shadowing plus the true shadowing kriged from the other
+    folds, the floor a model-plus-kriging estimate can hope for (it still
+    misses the readings' own noise and what kriging cannot know).
 
     Parameters
     ----------
     readings : DataFrame
         Validated readings.
     sites : DataFrame
-        Carrier cells (may be empty: then only ``readings`` is scored).
+        Carrier cells (may be empty: then ``model`` and ``fused`` are NaN).
     dem : Raster or path, optional, keyword-only
     resolution : int, keyword-only
         H3 resolution of the cells being estimated.
     folds, block_resolution, buffer_m, seed : keyword-only
         Fold count, H3 resolution of the blocks, the no-training buffer
         around held-out cells (metres), and the shuffling seed.
+    block_m : float, optional, keyword-only
+        Square blocks of this side (metres) instead of H3 blocks.
+    reference_signal : DataFrame, optional, keyword-only
+        The true signal at points (see :func:`reference_cells`).
 
     Returns
     -------
@@ -259,10 +442,18 @@ def cross_validate(
         (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)  # fmt: skip
     cells = np.unique(observed["h3"].to_numpy(np.uint64))
     x, y = metric_centres(cells, metric_crs)
-    predicted = predict_cells(x, y, sites, terrain, metric_crs)
-    observed["fold"] = spatial_folds(observed["h3"].to_numpy(np.uint64), folds=folds,
-                                     block_resolution=block_resolution, seed=seed)  # fmt: skip
+    predicted = predict_cells(x, y, sites, terrain, metric_crs) if len(sites) else sites
+    keys = ["h3", "carrier", "radio"]
+    estimators = [*ESTIMATORS]
+    if reference_signal is not None:
+        estimators.append("oracle")
+        truth = reference_cells(reference_signal, resolution=resolution)
+        observed["carrier"] = observed["carrier"].astype(str)
+        observed = observed.merge(truth, on=keys, how="left")
     ox, oy = x.reindex(observed["h3"]).to_numpy(), y.reindex(observed["h3"]).to_numpy()
+    observed["fold"] = spatial_folds(observed["h3"].to_numpy(np.uint64), folds=folds,
+                                     block_resolution=block_resolution, seed=seed,
+                                     block_m=block_m, x=ox, y=oy)  # fmt: skip
 
     parts = []
     for held_out in range(folds):
@@ -271,24 +462,33 @@ def cross_validate(
         test = observed.loc[observed["fold"] == held_out].copy()
         if test.empty or train.empty:
             continue
-        test["readings_dbm"] = _readings_only(train, test, x, y)
-        test["model"] = np.nan
-        test["fused"] = np.nan
+        test["readings_dbm"] = _per_group(train, test, x, y, "median_dbm", _kriged_about_mean)
+        test["idw_dbm"] = _per_group(train, test, x, y, "median_dbm", idw)
+        if "oracle" in estimators:
+            shadowing = _per_group(train, test, x, y, "shadowing_db", _kriged_zero_mean)
+            test["oracle_dbm"] = test["trend_dbm"].to_numpy(float) + np.nan_to_num(shadowing)
+        test["model_dbm"], test["fused_dbm"] = np.nan, np.nan
         if len(predicted):
-            test = test.drop(columns=["model", "fused"])
             calibration = calibrate(train, predicted)
             model = apply_calibration(predicted, calibration)
             fused = krige_residuals(model.copy(), train, x, y)
-            keys = ["h3", "carrier", "radio"]
             for name, table in (("model", model), ("fused", fused)):
-                estimate = table[[*keys, "calibrated_dbm"]].rename(columns={"calibrated_dbm": name})
-                test = test.merge(estimate, on=keys, how="left")
-        test["model_dbm"], test["fused_dbm"] = test.pop("model"), test.pop("fused")
+                estimate = table[[*keys, "calibrated_dbm"]].rename(
+                    columns={"calibrated_dbm": "estimate"}
+                )
+                test = test.drop(columns=f"{name}_dbm").merge(estimate, on=keys, how="left")
+                test[f"{name}_dbm"] = test.pop("estimate")
         parts.append(test)
+    if not parts:  # one block only: nothing to hold out
+        parts = [observed.iloc[0:0].assign(**{f"{e}_dbm": np.nan for e in estimators})]
     estimates = pd.concat(parts, ignore_index=True).rename(columns={"median_dbm": "observed_dbm"})
-    estimates = estimates[["h3", "carrier", "radio", "fold", "count", "censored", "observed_dbm",
-                           *(f"{e}_dbm" for e in ESTIMATORS)]]  # fmt: skip
-    return CrossValidation(summary=summarise(estimates), estimates=estimates)
+    estimates = estimates[[*keys, "fold", "count", "censored", "observed_dbm",
+                           *(f"{e}_dbm" for e in estimators)]]  # fmt: skip
+    per_radio = [summarise(rows).assign(radio=radio) for radio, rows in estimates.groupby("radio")]
+    by_radio = pd.concat(per_radio, ignore_index=True) if per_radio else summarise(estimates)
+    by_radio = by_radio.assign(radio=by_radio.get("radio", ""))
+    by_radio = by_radio[["radio", *by_radio.columns.drop("radio")]]
+    return CrossValidation(summary=summarise(estimates), estimates=estimates, by_radio=by_radio)
 
 
 def summarise(estimates: pd.DataFrame) -> pd.DataFrame:
@@ -306,7 +506,9 @@ def summarise(estimates: pd.DataFrame) -> pd.DataFrame:
     observed = estimates["observed_dbm"].to_numpy(float)
     measured = ~estimates["censored"].to_numpy(bool)
     rows = []
-    for name in ESTIMATORS:
+    names = [c.removesuffix("_dbm") for c in estimates.columns
+             if c.endswith("_dbm") and c != "observed_dbm"]  # fmt: skip
+    for name in names:
         estimate = estimates[f"{name}_dbm"].to_numpy(float)
         ok = np.isfinite(estimate)
         scored = ok & measured

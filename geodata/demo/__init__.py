@@ -3,7 +3,8 @@
 A deterministic, seeded simulation grounded in public facts (DESIGN.md):
 village boundaries, a synthetic karst DEM, a settlement raster, carrier
 sites, a field campaign of signal readings, and the ground truth that only
-tests read. Nothing here is real data; the simulator's physics (field.py)
+tests and evaluations read (``truth.csv`` per village, ``signal_truth.csv``
+per reading). Nothing here is real data; the simulator's physics (field.py)
 is its own and is not shared with the analysis in ``coverage/``.
 """
 
@@ -17,12 +18,13 @@ import numpy as np
 from geodata.demo.campaign import simulate_readings, write_readings
 from geodata.demo.field import build_field
 from geodata.demo.network import build_network, write_sites
+from geodata.demo.reading_truth import READING_TRUTH_FILE, reading_truth, write_reading_truth
 from geodata.demo.region import TO_WGS84, Region, build_region
 from geodata.demo.settlements import place_households, write_population
 from geodata.demo.terrain import build_terrain, write_dem
 from geodata.demo.truth import village_truth, write_truth
 
-__all__ = ["DemoFiles", "write_demo"]
+__all__ = ["READING_TRUTH_FILE", "DemoFiles", "write_demo"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,9 @@ def write_demo(out_dir: Path, *, seed: int = 7) -> DemoFiles:
     The same seed gives byte-identical tables; the geography the demo is
     grounded in (the twelve villages of Thượng Nông, Bản Giòng's 98
     households and its distances to the VNPT sites) is the same for every
-    seed.
+    seed. Beside the files :class:`DemoFiles` lists, the simulator's true
+    signal at every reading goes into :data:`READING_TRUTH_FILE`
+    (``signal_truth.csv``, see :mod:`geodata.demo.reading_truth`).
 
     Parameters
     ----------
@@ -87,8 +91,9 @@ def write_demo(out_dir: Path, *, seed: int = 7) -> DemoFiles:
     network = build_network(rng)
     field = build_field(region, terrain, network, rng)
     households = place_households(region, rng)
-    readings = simulate_readings(region, households, network, field, rng)
+    readings = simulate_readings(region, households, network, field, rng, true_positions=True)
     truth = village_truth(region, households, field)
+    write_reading_truth(reading_truth(readings, field), out_dir / READING_TRUTH_FILE)
 
     communes_path, villages_path = _write_geojson(region, out_dir)
     return DemoFiles(

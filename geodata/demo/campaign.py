@@ -188,6 +188,8 @@ def simulate_readings(
     network: Network,
     field: SignalField,
     rng: np.random.Generator,
+    *,
+    true_positions: bool = False,
 ) -> pd.DataFrame:
     """Simulate the campaign and return readings in the canonical columns.
 
@@ -196,6 +198,9 @@ def simulate_readings(
     region, households, network, field
         The demo's geography, household points, cells and true median field.
     rng : numpy.random.Generator
+    true_positions : bool, default False, keyword-only
+        Also return ``true_x``/``true_y``: where each reading was taken
+        (UTM), before the GPS error of its reported ``lat``/``lon``.
 
     Returns
     -------
@@ -226,8 +231,9 @@ def simulate_readings(
             seconds.append(day * 86400.0 + rng.uniform(*TRIP_START_UTC_S) + offsets)
             device_index.append(np.full(len(points), k))
     every_xy, every_second = np.vstack(xy), np.concatenate(seconds)
-    return _observe(every_xy, every_second, np.concatenate(device_index), devices, start, network,
-                    field, rng)  # fmt: skip
+    readings = _observe(every_xy, every_second, np.concatenate(device_index), devices, start,
+                        network, field, rng)  # fmt: skip
+    return readings if true_positions else readings.loc[:, list(READING_COLUMNS)]
 
 
 def _observe(xy, seconds, who, devices, start, network, field, rng) -> pd.DataFrame:
@@ -293,16 +299,18 @@ def _observe(xy, seconds, who, devices, start, network, field, rng) -> pd.DataFr
         "sinr_db": np.where(lte_served, sinr, np.nan),
         "device": np.array([d.id for d in devices])[who],
         "source": np.array([d.source for d in devices])[who],
+        "true_x": xy[:, 0],
+        "true_y": xy[:, 1],
         "_order": seconds,
     })  # fmt: skip
     readings.loc[no_service, "signal_dbm"] = pd.NA
     silent = np.array([not d.logs_no_service for d in devices])[who]
     readings = readings.loc[~(silent & no_service)]
     readings = readings.sort_values(["_order", "device"], kind="stable")
-    return readings.loc[:, list(READING_COLUMNS)].reset_index(drop=True)
+    return readings.loc[:, [*READING_COLUMNS, "true_x", "true_y"]].reset_index(drop=True)
 
 
 def write_readings(readings: pd.DataFrame, path: Path) -> Path:
     """Write ``readings.csv`` in the canonical columns (empty cells for nulls)."""
-    readings.to_csv(path, index=False, lineterminator="\n")
+    readings.loc[:, list(READING_COLUMNS)].to_csv(path, index=False, lineterminator="\n")
     return path

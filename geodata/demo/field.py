@@ -69,6 +69,7 @@ class SignalGrid:
     shape: tuple[int, int]
     median: dict[tuple[int, str], np.ndarray]
     serving: dict[tuple[int, str], np.ndarray]  # row index into Network.cells
+    shadowing: dict[tuple[int, str], np.ndarray]  # median − the median without shadowing, dB
 
     def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         rows, cols = self.shape
@@ -85,15 +86,31 @@ class SignalField:
 
     def median(self, x: np.ndarray, y: np.ndarray, mnc: int, radio: str) -> np.ndarray:
         """Median dBm at UTM points (bilinear; :data:`NO_SIGNAL_DBM` where none)."""
-        out = np.full(np.shape(x), NO_SIGNAL_DBM)
+        return self._sample("median", x, y, mnc, radio, NO_SIGNAL_DBM)
+
+    def shadowing(self, x: np.ndarray, y: np.ndarray, mnc: int, radio: str) -> np.ndarray:
+        """The shadowing (dB) inside :meth:`median` (bilinear; 0 where none).
+
+        ``median − shadowing`` is the median the same cells would give without
+        shadowing (path loss, terrain, antenna and clutter alone, the best
+        cell's): all a perfect propagation model could know. The shadowing
+        also holds the gain of a shadowed-up cell outserving the nominal best.
+        """
+        return self._sample("shadowing", x, y, mnc, radio, 0.0)
+
+    def _sample(
+        self, layer: str, x: np.ndarray, y: np.ndarray, mnc: int, radio: str, fill: float
+    ) -> np.ndarray:
+        out = np.full(np.shape(x), fill)
         for grid in self.grids:
             inside = grid.contains(x, y)
-            if (mnc, radio) not in grid.median or not inside.any():
+            values = getattr(grid, layer)
+            if (mnc, radio) not in values or not inside.any():
                 continue
             coords = np.vstack(
                 [(y[inside] - grid.y0) / grid.step, (x[inside] - grid.x0) / grid.step]
             )
-            out[inside] = ndimage.map_coordinates(grid.median[mnc, radio], coords, order=1)
+            out[inside] = ndimage.map_coordinates(values[mnc, radio], coords, order=1)
         return out
 
     def serving_cell(self, x: np.ndarray, y: np.ndarray, mnc: int, radio: str) -> np.ndarray:
@@ -184,7 +201,7 @@ def build_field(
         )
         corr_px = SHADOW_CORR_M / FIELD_STEP_M
         common = gaussian_field(shape, corr_px, rng).ravel()
-        per_key: dict[tuple[int, str], list[tuple[np.ndarray, np.ndarray]]] = {}
+        per_key: dict[tuple[int, str], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         centre = np.array(commune.geometry.centroid.coords[0])
         for _site_id, site in cells.groupby("site_id", sort=True):
             first = site.iloc[0]
@@ -215,13 +232,20 @@ def build_field(
                     - knife_edge_loss_db(geometry / np.sqrt(wavelength))
                     - sector[k] - clutter + shadow
                 )  # fmt: skip
+                unshadowed = signal - shadow
                 signal[distance > SITE_RANGE_M] = NO_SIGNAL_DBM
-                per_key.setdefault((int(cell.net), cell.radio_lc), []).append((signal, index))
-        median, serving = {}, {}
+                unshadowed[distance > SITE_RANGE_M] = NO_SIGNAL_DBM
+                per_key.setdefault((int(cell.net), cell.radio_lc), []).append(
+                    (signal, index, unshadowed)
+                )
+        median, serving, shadowing = {}, {}, {}
         for key, items in per_key.items():
-            stack = np.vstack([s for s, _ in items])
+            stack = np.vstack([s for s, _, _ in items])
             best = stack.argmax(axis=0)
             median[key] = stack.max(axis=0).reshape(shape)
-            serving[key] = np.array([i for _, i in items])[best].reshape(shape)
-        grids.append(SignalGrid(x0, y0, FIELD_STEP_M, shape, median, serving))
+            serving[key] = np.array([i for _, i, _ in items])[best].reshape(shape)
+            best_unshadowed = np.vstack([u for _, _, u in items]).max(axis=0).reshape(shape)
+            shadowing[key] = np.where(median[key] > NO_SIGNAL_DBM,
+                                      median[key] - best_unshadowed, 0.0)  # fmt: skip
+        grids.append(SignalGrid(x0, y0, FIELD_STEP_M, shape, median, serving, shadowing))
     return SignalField(grids=tuple(grids), carriers=tuple(sorted(cells["net"].unique().tolist())))

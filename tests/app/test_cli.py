@@ -1,4 +1,4 @@
-"""`lomsong demo` and `lomsong analyze`, called as `app.cli.main([...])`."""
+"""`lomsong demo`, `analyze` and `evaluate`, called as `app.cli.main([...])`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -156,3 +157,152 @@ def test_demo_writes_the_region(tmp_path: Path, capsys: pytest.CaptureFixture[st
     villages = gpd.read_file(out / "villages.geojson")
     assert (villages["commune_id"] == "thuong-nong").sum() == 12
     assert "villages" in capsys.readouterr().out
+
+
+# --- lomsong evaluate ---------------------------------------------------------
+
+PROJECT = Path(__file__).resolve().parents[2]
+GNETTRACK = (
+    PROJECT.parent / "shared" / "samples" / "ucc5g_gnettrack_driving_B_2020.02.27_20.35.57.csv"
+)
+
+
+@pytest.fixture
+def evaluation(tmp_path: Path, inputs: dict[str, Path]) -> dict[str, Path]:
+    """Readings on 60 cells over ~8 km (several CV blocks), four per cell, a
+    smooth signal; the true signal at each reading; reference verdicts."""
+    rng = np.random.default_rng(3)
+    lat = np.repeat(22.53 + rng.uniform(0, 0.07, 60), 4) + rng.normal(0, 1e-5, 240)
+    lon = np.repeat(105.44 + rng.uniform(0, 0.07, 60), 4) + rng.normal(0, 1e-5, 240)
+    trend = -80.0 - 300.0 * (lat - 22.53)
+    shadowing = 3.0 * np.sin(lon * 2000.0)
+    readings = pd.DataFrame({
+        "time": pd.date_range("2026-01-05", periods=240, freq="7min", tz="UTC").strftime(
+            "%Y-%m-%dT%H:%M:%SZ"),
+        "lat": lat.round(6), "lon": lon.round(6), "accuracy_m": 10.0, "mcc": 452, "mnc": 4,
+        "radio": "lte", "signal_dbm": (trend + shadowing + rng.normal(0, 2, 240)).round(),
+        "no_service": False, "device": [f"p{i % 3}" for i in range(240)],
+    })  # fmt: skip
+    paths = dict(inputs)
+    paths["cv_readings"] = tmp_path / "cv_readings.csv"
+    readings.to_csv(paths["cv_readings"], index=False)
+    paths["signal"] = tmp_path / "signal.csv"
+    pd.DataFrame({"lat": lat.round(6), "lon": lon.round(6), "mcc": 452, "mnc": 4,
+                  "radio": "lte", "median_dbm": trend + shadowing,
+                  "shadowing_db": shadowing}).to_csv(paths["signal"], index=False)  # fmt: skip
+    paths["verdicts"] = tmp_path / "reference.csv"
+    paths["verdicts"].write_text(
+        "village_id,verdict,borderline\nban-giong,patchy,false\nna-ta,covered,\n"
+        "dong-da-1,no_signal,true\n",
+        encoding="utf-8",
+    )
+    return paths
+
+
+def _evaluate_args(paths: dict[str, Path], *extra: str) -> list[str]:
+    return ["evaluate", "--readings", str(paths["cv_readings"]), "--sites", str(paths["sites"]),
+            *extra]  # fmt: skip
+
+
+def test_evaluate_scores_verdicts_against_a_reference(
+    evaluation: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(_evaluate_args(evaluation, "--villages", str(evaluation["villages"]),
+                                 "--truth", str(evaluation["verdicts"])))  # fmt: skip
+
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "estimator" in printed and "idw" in printed and "oracle" not in printed
+    assert re.search(r"villages scored: 3, judged: \d", printed)
+    for label in ("accuracy", "false alarms", "misses"):
+        assert re.search(rf"^{label}\s+(\d+\.\d % of \d+|n/a)", printed, re.MULTILINE), label
+    table = printed[printed.index("confusion") :].splitlines()
+    assert table[1].split() == ["found", "no_signal", "patchy", "covered", "unknown"]
+    assert [row.split()[0] for row in table[3:7]] == ["no_signal", "patchy", "covered", "unknown"]
+    assert sum(int(v) for row in table[3:7] for v in row.split()[1:]) == 3
+
+
+def test_evaluate_prints_the_oracle_beside_the_fused_rmse(
+    evaluation: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(_evaluate_args(evaluation, "--truth-signal", str(evaluation["signal"]),
+                                 "--block-m", "1000"))  # fmt: skip
+
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "1000 m squares" in printed
+    assert re.search(r"^\s+oracle\s+\d+", printed, re.MULTILINE)
+    assert re.search(r"fused RMSE \d+\.\d\d dB; oracle floor \d+\.\d\d dB", printed)
+
+
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [
+        ("village_id,verdict\nban-giong,lom_song\n",
+         "line 2, field verdict, value 'lom_song': not one of no_signal, patchy, covered, unknown"),
+        ("village_id,verdict\nban-giong,patchy\nban-giong,covered\n",
+         "line 3, field village_id, value 'ban-giong': repeated (first on line 2)"),
+        ("village_id,verdict,borderline\nban-giong,patchy,maybe\n",
+         "line 2, field borderline, value 'maybe': not true/false"),
+        ("village_id,verdict\n,patchy\n", "line 2, field village_id, value '': no village id"),
+        ("village,verdict\nban-giong,patchy\n", "no column village_id (columns: village, verdict)"),
+        ("", "not a readable CSV"),
+    ],
+)  # fmt: skip
+def test_evaluate_refuses_a_bad_verdicts_file_without_a_traceback(
+    evaluation: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    content: str, detail: str,
+) -> None:  # fmt: skip
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content, encoding="utf-8")
+
+    status = main(_evaluate_args(evaluation, "--villages", str(evaluation["villages"]),
+                                 "--truth", str(bad)))  # fmt: skip
+
+    assert status == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"lomsong: error: verdicts file {bad}: ")
+    assert detail in error
+    assert "Traceback" not in error
+
+
+def test_evaluate_refuses_a_missing_file_and_a_bad_signal_file(
+    evaluation: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere.csv"
+    assert main(_evaluate_args(evaluation, "--villages", str(evaluation["villages"]),
+                               "--truth", str(missing))) == 1  # fmt: skip
+    assert capsys.readouterr().err == f"lomsong: error: verdicts file {missing}: no such file\n"
+    signal = pd.read_csv(evaluation["signal"], dtype=str)
+    signal.loc[1, "shadowing_db"] = "n/a"
+    bad = tmp_path / "signal.csv"
+    signal.to_csv(bad, index=False)
+    assert main(_evaluate_args(evaluation, "--truth-signal", str(bad))) == 1
+    assert capsys.readouterr().err == (
+        f"lomsong: error: signal file {bad}: line 3, field shadowing_db, value 'n/a': "
+        "not a number\n"
+    )
+    assert main(_evaluate_args(evaluation, "--truth", str(evaluation["verdicts"]))) == 1
+    assert "--truth needs --villages" in capsys.readouterr().err
+
+
+def test_no_module_learns_from_the_truth() -> None:
+    """The truth is only scored: no analysis or service module names a truth
+    file or attribute; the CLI takes whatever path the user gives."""
+    for package in ("app", "coverage"):
+        for module in (PROJECT / package).rglob("*.py"):
+            text = module.read_text(encoding="utf-8")
+            assert "truth.csv" not in text and ".truth" not in text, module
+
+
+@pytest.mark.skipif(not GNETTRACK.is_file(), reason="../shared/samples not present")
+def test_evaluate_a_gnettrack_log_with_1_km_blocks(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["evaluate", "--readings", str(GNETTRACK), "--format", "gnettrack",
+                   "--tz", "Europe/Dublin", "--mcc", "272", "--mnc", "1",
+                   "--block-m", "1000"])  # fmt: skip
+
+    assert status == 0
+    printed = capsys.readouterr().out
+    per_radio = printed[printed.index("per radio:") :]
+    assert re.search(r"^\s+lte\s+readings\s+\d+", per_radio, re.MULTILINE)
+    assert re.search(r"^\s+lte\s+idw\s+\d+", per_radio, re.MULTILINE)

@@ -3,6 +3,8 @@ training) and the scoring of village verdicts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h3ronpy
 import numpy as np
 import pandas as pd
@@ -10,14 +12,18 @@ import pytest
 
 from coverage.evaluate import (
     ESTIMATORS,
+    REFERENCE_SIGNAL_COLUMNS,
     VERDICTS,
+    ReferenceSignalError,
     VerdictsError,
     cross_validate,
+    idw,
     score_verdicts,
     spatial_folds,
     training_mask,
 )
 from coverage.hexgrid import cells_for_points
+from geodata.demo import READING_TRUTH_FILE, write_demo
 
 
 def grid_cells() -> np.ndarray:
@@ -121,3 +127,61 @@ def test_score_verdicts_refuses_bad_verdicts() -> None:
         score_verdicts(pd.Series({"v0": "lom_song"}), truth)
     with pytest.raises(VerdictsError, match="more than once"):
         score_verdicts(pd.Series(["covered", "covered"], index=["v0", "v0"]), truth)
+
+
+def test_square_blocks_of_a_given_side() -> None:
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(0, 5000, 400), rng.uniform(0, 5000, 400)
+    fold = spatial_folds(np.zeros(400, dtype=np.uint64), folds=4, block_m=1000.0, x=x, y=y)
+    block = (x // 1000).astype(int) * 10 + (y // 1000).astype(int)
+    for b in np.unique(block):
+        assert len(set(fold[block == b])) == 1
+    assert set(fold) == {0, 1, 2, 3}
+    with pytest.raises(ValueError, match="block_m"):
+        spatial_folds(np.zeros(3, dtype=np.uint64), block_m=1000.0)
+
+
+def test_idw_weights_the_nearest_by_inverse_square_distance() -> None:
+    x, y = np.array([0.0, 100.0, 300.0]), np.zeros(3)
+    values = np.array([-80.0, -90.0, -120.0])
+    # At 50 m: weights 1/50², 1/50², 1/250² over the three.
+    weights = np.array([1 / 50**2, 1 / 50**2, 1 / 250**2])
+    assert idw(x, y, values, np.array([50.0]), np.zeros(1))[0] == pytest.approx(
+        (weights * values).sum() / weights.sum()
+    )
+    assert idw(x, y, values, np.array([100.0]), np.zeros(1), k=2)[0] == pytest.approx(-90.0)
+    assert np.isnan(idw(x[:0], y[:0], values[:0], np.zeros(2), np.zeros(2))).all()
+
+
+def test_oracle_from_a_reference_signal(readings) -> None:
+    # The tiny region's readings and their own signal as the "truth": no
+    # shadowing, so the oracle is the true median itself.
+    reference = readings.assign(median_dbm=readings["signal_dbm"].fillna(-130.0),
+                                shadowing_db=0.0)  # fmt: skip
+    result = cross_validate(readings, readings.iloc[0:0], resolution=10, block_m=300.0,
+                            reference_signal=reference)  # fmt: skip
+    summary = result.summary.set_index("estimator")
+    assert list(summary.index) == [*ESTIMATORS, "oracle"]
+    assert summary.loc["oracle", "cells"] > 0
+    assert summary.loc["oracle", "rmse_db"] < summary.loc["idw", "rmse_db"] + 1e-9
+    assert set(result.by_radio["radio"]) == {"lte"}
+    with pytest.raises(ReferenceSignalError, match="no column shadowing_db"):
+        cross_validate(readings, readings.iloc[0:0], reference_signal=reference.drop(
+            columns="shadowing_db"))  # fmt: skip
+
+
+def test_demo_signal_file_matches_its_readings(tmp_path: Path) -> None:
+    files = write_demo(tmp_path / "demo", seed=7)
+    signal = pd.read_csv(files.readings.parent / READING_TRUTH_FILE)
+    readings = pd.read_csv(files.readings)
+    assert list(signal.columns) == list(REFERENCE_SIGNAL_COLUMNS)
+    assert len(signal) == len(readings)
+    for column in ("lat", "lon", "mcc", "mnc", "radio"):
+        assert (signal[column] == readings[column]).all(), column
+    # Shadowing is a zero-mean field of σ 6 dB (field.py), here seen along roads.
+    assert abs(signal["shadowing_db"].mean()) < 2.0
+    assert 3.0 < signal["shadowing_db"].std() < 9.0
+    served = readings["signal_dbm"].notna()
+    # Readings are the true median plus 5 dB temporal fading.
+    error = readings.loc[served, "signal_dbm"] - signal.loc[served, "median_dbm"]
+    assert abs(error.median()) < 1.0
