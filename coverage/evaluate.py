@@ -4,14 +4,17 @@ Village verdicts are scored against reference verdicts a user brings (a field
 survey, a commune's own list) by :func:`score_verdicts`; the signal estimates
 by spatially blocked cross-validation on readings.
 
-Cells with readings are grouped into H3 blocks (res 7: ~2.4 km across, well
-over 1 km), blocks into folds. Each fold's cells are estimated from the
-other folds' readings only, by three estimators:
+Cells with readings are grouped into blocks (H3 res 7: ~2.4 km across, or
+squares of a given side), blocks into folds. Each fold's cells are
+estimated from the other folds' readings only, by four estimators:
 
 - ``readings``: the readings alone, interpolated (mean + kriged deviations);
+- ``idw``: inverse-distance weighting of the 8 nearest cells, the baseline;
 - ``model``: the calibrated path-loss prediction, no spatial residuals;
 - ``fused``: the calibrated prediction plus kriged residuals (what
-  :func:`coverage.pipeline.analyze` uses).
+  :func:`coverage.pipeline.analyze` uses);
+
+and, given the true signal (a simulation's), ``oracle``: the floor.
 
 Neighbouring cells are correlated, so a random split would reward an
 estimator for copying the cell next door; blocks (and an optional buffer
