@@ -291,7 +291,12 @@ def write_scenario(out_dir: Path, *, seed: int) -> ScenarioFiles:
     villages = make_villages(rng, terrain, prefix=prefix)
     sites, cells = make_sites(rng, terrain, villages)
     villages += make_remote_villages(
-        rng, terrain, sites[["x", "y"]].to_numpy(), prefix=prefix, start=len(villages) + 1
+        rng,
+        terrain,
+        sites[["x", "y"]].to_numpy(),
+        prefix=prefix,
+        start=len(villages) + 1,
+        taken={v.name for v in villages},
     )
     routes = make_routes(rng, terrain, villages)
 

@@ -197,13 +197,16 @@ def make_remote_villages(
     *,
     prefix: str,
     start: int,
+    taken: set[str],
 ) -> list[Village]:
-    """2-3 villages 55-75 km from the square's centre: ≥ 40 km from every site."""
+    """2-3 villages 55-75 km from the square's centre, ≥ 45 km from every site,
+    named unlike the ``taken`` names."""
     west, south, east, north = terrain.bounds
     cx, cy = (west + east) / 2, (south + north) / 2
     villages: list[Village] = []
-    used = set()
-    while len(villages) < int(rng.integers(2, 4)) or not villages:
+    used = {i for i, n in enumerate(VILLAGE_NAMES) if nfc(n) in taken}
+    wanted = int(rng.integers(2, 4))
+    while len(villages) < wanted:
         angle = rng.uniform(0, 2 * np.pi)
         reach = rng.uniform(55_000.0, 75_000.0)
         x, y = cx + reach * np.sin(angle), cy + reach * np.cos(angle)
@@ -223,7 +226,7 @@ def make_remote_villages(
         villages.append(
             Village(
                 id=f"{prefix}-r{k:02d}",
-                name=nfc(VILLAGE_NAMES[int(name)] + " Trên"),
+                name=nfc(VILLAGE_NAMES[int(name)]),
                 commune=nfc("Thượng Lâm"),
                 district=nfc("Lâm Bình"),
                 polygon=polygon,
