@@ -13,17 +13,11 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from coverage.diffraction import FIXED_PROFILE_SAMPLES, diffraction_loss_db, float32_terrain
 from coverage.threads import map_in_order, worker_count
 from geodata import constants as C
 from geodata.raster import Raster
 
-# Effective earth radius with the standard k = 4/3 refraction (ITU-R P.452).
-EFFECTIVE_EARTH_RADIUS_M = 4 / 3 * 6_371_000.0
-SPEED_OF_LIGHT = 299_792_458.0
-# Samples along each terrain profile: at 15 km and 48 samples a step is
-# ~300 m, finer than the ridges' width in a 30 m DEM smoothed by the
-# bilinear lookup; enough to find the dominant edge.
-PROFILE_SAMPLES = 48
 # Where a terrain profile per receiver can be spared (see CoarseTerrain):
 # receivers closer to a site than EXACT_TERRAIN_WITHIN_M always get their
 # own, since near a site a receiver's bearing turns fast with position.
@@ -37,6 +31,19 @@ EXACT_TERRAIN_WITHIN_M = 1500.0
 HOPELESS_MARGIN_DB = 35.0
 # Hata is fitted from 1 km; closer than 100 m free space rules anyway.
 MIN_DISTANCE_KM = 0.1
+# A cell's reach ends where its open path (no terrain, boresight) leaves it
+# this far below its radio's service floor: shadowing would have to lift it
+# by 2.33 σ, the 1 % tail of log-normal shadowing with σ = PREDICTION_SIGMA_DB
+# (8 dB for rural macro cells, 3GPP TR 36.942), to bring service back.
+REACH_SHADOWING_MARGIN_DB = 2.33 * C.PREDICTION_SIGMA_DB
+# Samples per terrain profile in predict_signal, by default: the exact
+# search at the DEM's resolution (coverage.diffraction) costs ~25x the
+# 48-sample profiles per profile in numpy, far over the province budget
+# (120 s for ~4·10^7 profiles); pass profile_samples=None for it.
+PREDICTION_PROFILE_SAMPLES: int | None = FIXED_PROFILE_SAMPLES
+# Distances at which the reach is looked for (log-spaced, interpolated):
+# 512 points from 100 m to 15 km are ~1 % apart.
+_REACH_GRID_POINTS = 512
 
 
 def free_space_loss_db(distance_km: np.ndarray, freq_mhz: float | np.ndarray) -> np.ndarray:
@@ -97,172 +104,49 @@ def sector_gain_db(bearing_deg: np.ndarray, azimuth_deg: float, beamwidth_deg: f
     return -np.minimum(12.0 * (phi / beamwidth_deg) ** 2, C.SECTOR_BACKLOBE_DB)
 
 
-def knife_edge_loss_db(v: np.ndarray) -> np.ndarray:
-    """Single knife-edge diffraction loss J(v) (ITU-R P.526-15, eq. 31).
-
-    J(v) = 6.9 + 20 log10(√((v−0.1)² + 1) + v − 0.1) for v > −0.78, else 0.
-
-    >>> knife_edge_loss_db(np.array([-1.0, 0.0, 2.0])).round(1).tolist()
-    [0.0, 6.0, 19.0]
-    """
-    v = np.asarray(v, float)
-    # Evaluated where it applies only: far below −0.78 the root and v cancel.
-    w = np.maximum(v, -0.78) - 0.1
-    loss = 6.9 + 20 * np.log10(np.sqrt(w**2 + 1) + w)
-    return np.where(v > -0.78, loss, 0.0)
-
-
-# Profiles are computed in blocks of this many receivers: a block's arrays
-# (receivers × samples, float32) stay within the CPU caches' reach and the
-# memory of one call stays bounded whatever the number of receivers.
-PROFILE_BLOCK = 4096
-
-
-def float32_terrain(dem: Raster) -> Raster:
-    """The same DEM with float32 values: half the memory, and what the
-    profile sampler reads (heights need centimetres, not float64)."""
-    if dem.values.dtype == np.float32:
-        return dem
-    return Raster(dem.values.astype(np.float32), dem.transform, dem.crs)
-
-
-def _bilinear(values: np.ndarray, col: np.ndarray, row: np.ndarray) -> np.ndarray:
-    """Bilinear values of a float32 grid at fractional pixel positions
-    (pixel centres at +0.5, as in :meth:`geodata.raster.Raster.sample`);
-    NaN outside the grid.
-
-    Written out rather than ``scipy.ndimage.map_coordinates``: four gathers
-    are several times faster than its generic spline machinery, and the
-    profiles need nothing above order 1.
-    """
-    height, width = values.shape
-    r = row - np.float32(0.5)
-    c = col - np.float32(0.5)
-    inside = (r >= 0) & (r <= height - 1) & (c >= 0) & (c <= width - 1)
-    r0 = np.clip(np.floor(r), 0, max(height - 2, 0)).astype(np.intp)
-    c0 = np.clip(np.floor(c), 0, max(width - 2, 0)).astype(np.intp)
-    fr = np.clip(r - r0, 0, 1).astype(np.float32)
-    fc = np.clip(c - c0, 0, 1).astype(np.float32)
-    flat = values.ravel()
-    top = r0 * width + c0
-    step_right = 1 if width > 1 else 0
-    step_down = width if height > 1 else 0
-    upper = flat[top] * (1 - fc) + flat[top + step_right] * fc
-    lower = flat[top + step_down] * (1 - fc) + flat[top + step_down + step_right] * fc
-    return np.where(inside, upper * (1 - fr) + lower * fr, np.float32(np.nan))
-
-
-def _pixel_coordinates(dem: Raster, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column and row (fractional) of points given in the DEM's CRS."""
-    a, b, c, d, e, f = (~dem.transform)[:6]
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    return a * x + b * y + c, d * x + e * y + f
-
-
-def diffraction_loss_db(
-    dem: Raster,
-    site_xy: tuple[float, float],
-    site_height_m: float,
-    rx_x: np.ndarray,
-    rx_y: np.ndarray,
-    freq_mhz: float,
+def cell_reach_m(
+    eirp_dbm: np.ndarray,
+    reference_offset_db: np.ndarray,
+    floor_dbm: np.ndarray,
+    freq_mhz: np.ndarray,
+    height_m: np.ndarray,
+    *,
+    margin_db: float = REACH_SHADOWING_MARGIN_DB,
+    cap_m: float = C.MAX_CELL_RANGE_M,
 ) -> np.ndarray:
-    """Terrain loss along each site→receiver profile: Deygout, up to 3 edges.
+    """How far each cell is worth predicting: its link budget, not a database's range.
 
-    Samples the DEM at :data:`PROFILE_SAMPLES` points per profile and adds
-    the earth bulge d₁d₂/(2kR). The principal edge (largest Fresnel
-    parameter v over the whole path) gives J(v); then the highest edge
-    between the transmitter and it, and between it and the receiver, each
-    seen on its own sub-path, add theirs (Deygout 1966; ITU-R P.526-15
-    §4.5.1). Secondary edges count only when the principal edge blocks the
-    line of sight (v > 0): on open ground every sub-path grazes its Fresnel
-    zone, and adding those grazing losses would double-count what Hata's
-    median already holds. Profiles run in the DEM's metric CRS; all profiles of a
-    site are computed at once, in blocks of :data:`PROFILE_BLOCK`.
+    The distance at which the open-path reference signal, EIRP − offset −
+    :func:`hata_rural_loss_db` at boresight, falls to ``floor_dbm`` −
+    ``margin_db`` (the radio's service floor less a shadowing margin),
+    capped at ``cap_m`` (:data:`geodata.constants.MAX_CELL_RANGE_M`).
+    Terrain only takes signal away, so past this distance no receiver can
+    be served; within it the terrain profiles decide. OpenCelliD's
+    ``range`` (the spread of the readings it was sent) plays no part.
 
-    With samples at fractions t of a path of length D, d₁ = tD and
-    d₂ = (1 − t)D, so v = h·√(2/(λ D t(1 − t))) separates into a factor per
-    profile and one per sample; heights are float32 (centimetres at 2 km).
+    Examples
+    --------
+    >>> reach = cell_reach_m(np.array([62.0, 30.0]), np.array([30.8, 30.8]),
+    ...                      np.array([-124.0, -124.0]), np.array([1800.0, 1800.0]),
+    ...                      np.array([30.0, 30.0]))
+    >>> reach.round(-2).tolist()  # a macro sector: the cap; a 30 dBm small cell: ~10 km
+    [15000.0, 10300.0]
     """
-    n = len(rx_x)
-    if n == 0:
-        return np.empty(0)
-    values = float32_terrain(dem).values
-    wavelength = SPEED_OF_LIGHT / (freq_mhz * 1e6)
-    t = np.linspace(0.0, 1.0, PROFILE_SAMPLES + 2)[1:-1]  # interior samples only
-    sx, sy = site_xy
-    site_col, site_row = _pixel_coordinates(dem, np.array([sx]), np.array([sy]))
-    ground_tx = np.nan_to_num(
-        _bilinear(values, site_col.astype(np.float32), site_row.astype(np.float32)), nan=0.0
-    )[0]
-    h_tx = float(ground_tx) + site_height_m
-    rx_x, rx_y = np.asarray(rx_x, float), np.asarray(rx_y, float)
-    rx_col, rx_row = _pixel_coordinates(dem, rx_x, rx_y)
-    ground_rx = np.nan_to_num(_bilinear(values, rx_col, rx_row), nan=0.0)
-    distance = np.maximum(np.hypot(rx_x - sx, rx_y - sy), 1.0)
-    loss = np.empty(n)
-    for first in range(0, n, PROFILE_BLOCK):
-        block = slice(first, first + PROFILE_BLOCK)
-        loss[block] = _deygout_block(
-            values, (site_col[0], site_row[0]), rx_col[block], rx_row[block], t,
-            distance[block], h_tx, ground_rx[block] + C.RECEIVER_HEIGHT_M, wavelength,
-        )  # fmt: skip
-    return loss
-
-
-def _deygout_block(
-    values: np.ndarray,
-    site_pixel: tuple[float, float],
-    rx_col: np.ndarray,
-    rx_row: np.ndarray,
-    t: np.ndarray,
-    distance: np.ndarray,
-    h_tx: float,
-    h_rx: np.ndarray,
-    wavelength: float,
-) -> np.ndarray:
-    """Deygout loss (dB) for one block of profiles; see :func:`diffraction_loss_db`."""
-    t32 = t.astype(np.float32)
-    col = np.float32(site_pixel[0]) + np.outer(rx_col - site_pixel[0], t).astype(np.float32)
-    row = np.float32(site_pixel[1]) + np.outer(rx_row - site_pixel[1], t).astype(np.float32)
-    terrain = np.nan_to_num(_bilinear(values, col, row), nan=-1e9)
-    bulge = np.outer(distance**2, t * (1 - t) / (2 * EFFECTIVE_EARTH_RADIUS_M))
-    ground = terrain + bulge.astype(np.float32)
-    line = np.float32(h_tx) + np.outer(h_rx - h_tx, t).astype(np.float32)
-    # v = (ground − line)·√(2/(λ D t(1−t))): a factor per profile, one per sample.
-    per_profile = (1.0 / np.sqrt(distance)).astype(np.float32)
-    per_sample = np.sqrt(2.0 / (wavelength * t * (1 - t))).astype(np.float32)
-    v = (ground - line) * per_profile[:, None] * per_sample[None, :]
-    edge = np.argmax(v, axis=1)
-    rows = np.arange(len(v))
-    v_main = v[rows, edge].astype(float)
-    loss = knife_edge_loss_db(v_main)
-    blocked = np.flatnonzero(v_main > 0.0)
-    if blocked.size == 0:
-        return loss
-    # Secondary edges, on the blocked profiles only.
-    ground, edge = ground[blocked], edge[blocked]
-    d = distance[blocked]
-    t_edge = t32[edge][:, None]
-    h_edge = ground[np.arange(len(blocked)), edge][:, None]
-    columns = np.arange(len(t))[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # Transmitter -> principal edge: d₁ = tD, d₂ = (t_e − t)D.
-        line_left = np.float32(h_tx) + (h_edge - np.float32(h_tx)) * (t32[None, :] / t_edge)
-        scale_left = np.sqrt(2.0 * t_edge / (wavelength * t32[None, :] * (t_edge - t32[None, :])))
-        v_left = np.where(columns < edge[:, None], (ground - line_left) * scale_left, -np.inf)
-        # Principal edge -> receiver: d₁ = (t − t_e)D, d₂ = (1 − t)D.
-        h_end = h_rx[blocked][:, None].astype(np.float32)
-        line_right = h_edge + (h_end - h_edge) * ((t32[None, :] - t_edge) / (1 - t_edge))
-        scale_right = np.sqrt(
-            2.0 * (1 - t_edge) / (wavelength * (t32[None, :] - t_edge) * (1 - t32[None, :]))
-        )
-        v_right = np.where(columns > edge[:, None], (ground - line_right) * scale_right, -np.inf)
-    per_blocked = (1.0 / np.sqrt(d))[:, None]
-    for v_sub in (v_left, v_right):
-        best = np.max(v_sub, axis=1) * per_blocked[:, 0]
-        loss[blocked] += knife_edge_loss_db(np.where(np.isfinite(best), best, -10.0))
-    return loss
+    eirp = np.asarray(eirp_dbm, float)
+    budget = eirp - np.asarray(reference_offset_db, float) - (np.asarray(floor_dbm, float)
+                                                              - margin_db)  # fmt: skip
+    freq = np.broadcast_to(np.asarray(freq_mhz, float), eirp.shape)
+    height = np.broadcast_to(np.asarray(height_m, float), eirp.shape)
+    log_d = np.linspace(np.log10(MIN_DISTANCE_KM), np.log10(cap_m / 1000.0), _REACH_GRID_POINTS)
+    reach = np.empty(eirp.shape)
+    pairs, which = np.unique(np.column_stack([freq, height]).reshape(-1, 2), axis=0,
+                             return_inverse=True)  # fmt: skip
+    which = which.reshape(eirp.shape)
+    for k, (f, h) in enumerate(pairs):
+        loss = hata_rural_loss_db(10**log_d, float(f), base_height_m=float(h))
+        mine = which == k
+        reach[mine] = 1000.0 * 10 ** np.interp(budget[mine], loss, log_d)
+    return np.minimum(reach, cap_m)
 
 
 @dataclass(frozen=True)
@@ -300,6 +184,7 @@ def _site_terrain(
     headroom: np.ndarray,
     receivers: tuple[np.ndarray, np.ndarray],
     coarse: CoarseTerrain | None,
+    samples: int | None = PREDICTION_PROFILE_SAMPLES,
 ) -> np.ndarray:
     """Diffraction loss at the receivers ``near`` a site.
 
@@ -307,19 +192,29 @@ def _site_terrain(
     above the usable level (dB). With ``coarse``, receivers beyond
     :data:`EXACT_TERRAIN_WITHIN_M` take their coarse point's loss when that
     leaves them more than :data:`HOPELESS_MARGIN_DB` short of usable, and
-    get a profile of their own otherwise.
+    get a profile of their own otherwise. A receiver without readings
+    whose terrain loss passes ``headroom`` + :data:`HOPELESS_MARGIN_DB` gets
+    a lower bound of it (the search stops there: see ``enough_db`` in
+    :func:`coverage.diffraction.diffraction_loss_db`).
     """
     x, y = receivers
     if coarse is None:
-        return diffraction_loss_db(dem, site, height_m, x[near], y[near], freq_mhz)
+        return diffraction_loss_db(dem, site, height_m, x[near], y[near], freq_mhz,
+                                   samples=samples)  # fmt: skip
+    # The loss past which a receiver is hopeless: its exact value is not needed.
+    enough = np.where(coarse.exact[near], np.inf, headroom + HOPELESS_MARGIN_DB)
     loss = np.empty(near.size)
     far = np.flatnonzero((distance >= EXACT_TERRAIN_WITHIN_M) & ~coarse.exact[near])
     points, which = np.unique(coarse.of_receiver[near[far]], return_inverse=True)
+    enough_point = np.full(points.size, -np.inf)
+    np.maximum.at(enough_point, which, enough[far])
     loss[far] = diffraction_loss_db(dem, site, height_m, coarse.x[points], coarse.y[points],
-                                    freq_mhz)[which]  # fmt: skip
+                                    freq_mhz, samples=samples,
+                                    enough_db=enough_point)[which]  # fmt: skip
     own = np.ones(near.size, dtype=bool)
     own[far] = headroom[far] - loss[far] >= -HOPELESS_MARGIN_DB
-    loss[own] = diffraction_loss_db(dem, site, height_m, x[near[own]], y[near[own]], freq_mhz)
+    loss[own] = diffraction_loss_db(dem, site, height_m, x[near[own]], y[near[own]], freq_mhz,
+                                    samples=samples, enough_db=enough[own])  # fmt: skip
     return loss
 
 
@@ -342,11 +237,18 @@ class _SiteTable:
     @classmethod
     def of(cls, cells: pd.DataFrame, site_x: np.ndarray, site_y: np.ndarray) -> _SiteTable:
         radio = cells["radio"].to_numpy(object)
+        eirp = cells["eirp_dbm"].to_numpy(float)
+        offset = cells["radio"].map(C.REFERENCE_SIGNAL_OFFSET_DB).to_numpy(float)
+        reach = cell_reach_m(
+            eirp,
+            offset,
+            cells["radio"].map(C.SERVICE_FLOOR_DBM).to_numpy(float),
+            cells["freq_mhz"].to_numpy(float),
+            cells["height_m"].to_numpy(float),
+        )
         return cls(
-            x=np.asarray(site_x, float), y=np.asarray(site_y, float),
-            reach=cells["range_m"].to_numpy(float), radio=radio,
-            eirp=cells["eirp_dbm"].to_numpy(float),
-            reference_offset=cells["radio"].map(C.REFERENCE_SIGNAL_OFFSET_DB).to_numpy(float),
+            x=np.asarray(site_x, float), y=np.asarray(site_y, float), reach=reach, radio=radio,
+            eirp=eirp, reference_offset=offset,
             usable=cells["radio"].map(C.USABLE_DBM).to_numpy(float),
             freq=cells["freq_mhz"].to_numpy(float), height=cells["height_m"].to_numpy(float),
             azimuth=cells["azimuth_deg"].to_numpy(float),
@@ -374,6 +276,7 @@ def _site_contribution(
     receivers: tuple[np.ndarray, np.ndarray],
     terrain: Raster | None,
     coarse: CoarseTerrain | None,
+    samples: int | None = PREDICTION_PROFILE_SAMPLES,
 ) -> _SiteContribution | None:
     """Received dBm from each cell of one site at the receivers within its
     reach (None when there are none); the site's position is its first
@@ -403,7 +306,7 @@ def _site_contribution(
         sharing = [j for j, other in enumerate(keys) if other == key]  # the site's sectors
         headroom = np.max([open_path[j] - table.usable[rows[j]] for j in sharing], axis=0)
         terrain_loss[key] = _site_terrain(terrain, (sx, sy), key[1], key[0], near, distance,
-                                          headroom, (x, y), coarse)  # fmt: skip
+                                          headroom, (x, y), coarse, samples)  # fmt: skip
     diffraction = [terrain_loss.get(key, np.zeros(near.size)) for key in keys]
     received = [path - loss for path, loss in zip(open_path, diffraction, strict=True)]
     return _SiteContribution(number, rows, near, distance, received, diffraction)
@@ -418,6 +321,7 @@ def predict_signal(
     site_y: np.ndarray,
     dem: Raster | None = None,
     coarse: CoarseTerrain | None = None,
+    profile_samples: int | None = PREDICTION_PROFILE_SAMPLES,
 ) -> pd.DataFrame:
     """Predicted reference-signal dBm at receivers, best cell per carrier and radio.
 
@@ -436,13 +340,18 @@ def predict_signal(
         Where receivers farther than :data:`EXACT_TERRAIN_WITHIN_M` from a
         site take their terrain loss (one profile per coarse point, shared
         by its receivers). Path loss and antenna gain stay per receiver.
+    profile_samples : int or None, keyword-only
+        Samples per terrain profile (:data:`PREDICTION_PROFILE_SAMPLES`);
+        None samples every DEM pixel (exact, slower: see
+        :func:`coverage.diffraction.diffraction_loss_db`).
 
     Returns
     -------
     pandas.DataFrame
         Rows ``(point, carrier, mcc, mnc, radio, predicted_dbm, site_id,
         distance_m, diffraction_db)``: for each receiver index and carrier/radio, the
-        strongest cell within range.
+        strongest cell within reach (:func:`cell_reach_m`: the link budget,
+        never OpenCelliD's ``range_m``).
 
     Notes
     -----
@@ -477,7 +386,8 @@ def predict_signal(
     work = [(number, rows) for number, rows in by_site.items() if reaches[rows].any()]
 
     def contribution(item: tuple[int, np.ndarray]) -> _SiteContribution | None:
-        return _site_contribution(item[0], item[1], table, tree, (x, y), terrain, coarse)
+        return _site_contribution(item[0], item[1], table, tree, (x, y), terrain, coarse,
+                                  profile_samples)  # fmt: skip
 
     workers = worker_count() if terrain is not None else 1
     for found in map_in_order(contribution, work, workers=workers):

@@ -184,7 +184,13 @@ DEFAULT_FREQ_MHZ: Final[dict[str, float]] = {
 # 3GPP TR 36.814 macro sector: 65° half-power beamwidth, 25 dB front-to-back.
 DEFAULT_BEAMWIDTH_DEG: Final = 65.0
 SECTOR_BACKLOBE_DB: Final = 25.0
-# Beyond this distance a cell is not considered at all (rural macro range).
+# Beyond this distance a cell is not considered at all, whatever its link
+# budget (coverage.propagation.cell_reach_m): the cell radius LTE's default
+# random-access preamble supports, format 0 (3GPP TS 36.211 Table 5.7.1-1:
+# guard time 2976 Ts = 96.9 µs, c·T/2 ≈ 14.5 km; NR's long format 0 is the
+# same, TS 38.211 Table 6.3.3.1-1), rounded up. Longer formats exist for
+# sea and desert cells; 2G, whose timing advance allows 35 km (TS 45.010),
+# was switched off here in 2024. OpenCelliD's ``range`` is not a reach.
 MAX_CELL_RANGE_M: Final = 15000.0
 # EIRP -> reference-signal power: LTE RSRP is per resource element, so
 # subtract 10·log10(12·N_RB) with N_RB = 100 (20 MHz) -> 30.8 dB. UMTS RSCP is

@@ -7,14 +7,20 @@ import pandas as pd
 from affine import Affine
 from pyproj import CRS
 
-from coverage.propagation import (
+from coverage.diffraction import (
+    FIXED_PROFILE_SAMPLES,
+    dense_deygout_reference,
     diffraction_loss_db,
+    knife_edge_loss_db,
+)
+from coverage.propagation import (
+    cell_reach_m,
     free_space_loss_db,
     hata_rural_loss_db,
-    knife_edge_loss_db,
     predict_signal,
     sector_gain_db,
 )
+from geodata import constants as C
 from geodata.raster import Raster
 from geodata.sites import normalise_sites
 
@@ -127,7 +133,7 @@ def test_dem_in_utm_or_degrees_predicts_the_same(tmp_path) -> None:
 
 
 def test_profile_sampler_matches_the_raster_sampler() -> None:
-    from coverage.propagation import _bilinear, _pixel_coordinates, float32_terrain
+    from coverage.diffraction import _bilinear, _pixel_coordinates, float32_terrain
 
     rng = np.random.default_rng(0)
     dem = Raster(rng.uniform(100, 900, (50, 60)), Affine(30.0, 0, 1000.0, 0, -30.0, 9000.0),
@@ -165,3 +171,70 @@ def test_coarse_terrain_spares_only_hopeless_receivers() -> None:
     assert np.allclose(spared["predicted_dbm"][[0, 1]], exact["predicted_dbm"][[0, 1]], atol=1.0)
     # 2 and 3 are within the margin, 4 has readings: profiles of their own.
     assert spared.loc[[2, 3, 4]].equals(exact.loc[[2, 3, 4]])
+
+
+def test_a_thin_ridge_between_two_fixed_samples_is_found() -> None:
+    # 48 samples over 5.4 km fall every ~110 m; a 30 m crest between two of
+    # them is stepped over by the fixed scheme and found at the DEM's resolution.
+    dem = flat_dem()
+    ridged = dem.values.copy()
+    ridged[:, 104] = 400.0  # x 3120-3150 m, between samples at ~3083 and ~3193 m
+    wall = Raster(ridged, dem.transform, dem.crs)
+    args = ((300.0, 3000.0), 30.0, np.array([5700.0]), np.array([3000.0]), 1800.0)
+    fixed = diffraction_loss_db(wall, *args, samples=FIXED_PROFILE_SAMPLES)[0]
+    found = diffraction_loss_db(wall, *args)[0]
+    assert fixed < 2.0
+    assert found > 25.0
+
+
+def test_the_search_equals_a_profile_read_at_every_pixel() -> None:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    values = ndimage.gaussian_filter(rng.standard_normal((240, 240)), 3)
+    values = 200 + 600 * (values - values.min()) / np.ptp(values)
+    values[rng.random(values.shape) < 0.002] += 150.0  # single-pixel spikes
+    dem = Raster(values, Affine(30.0, 0, 0, 0, -30.0, 7200.0), CRS.from_epsg(32648))
+    site = (3600.0, 3600.0)
+    rx = rng.uniform(0, 7200, (120, 2))
+    found = diffraction_loss_db(dem, site, 30.0, rx[:, 0], rx[:, 1], 1800.0)
+    dense = [dense_deygout_reference(dem, site, 30.0, x, y, 1800.0) for x, y in rx]
+    assert np.max(np.abs(found - np.array(dense))) < 0.01
+
+
+def test_enough_db_stops_at_a_lower_bound() -> None:
+    dem = flat_dem()
+    ridged = dem.values.copy()
+    ridged[:, 60:64] = 900.0
+    wall = Raster(ridged, dem.transform, dem.crs)
+    args = ((300.0, 3000.0), 30.0, np.array([5000.0]), np.array([3000.0]), 1800.0)
+    exact = diffraction_loss_db(wall, *args)[0]
+    bounded = diffraction_loss_db(wall, *args, enough_db=np.array([20.0]))[0]
+    assert 20.0 <= bounded <= exact + 1e-9
+
+
+def reach_of(**change: float) -> float:
+    cell = {"eirp_dbm": 62.0, "height_m": 30.0} | change
+    return float(cell_reach_m(np.array([cell["eirp_dbm"]]), np.array([30.8]), np.array([-124.0]),
+                              np.array([1800.0]), np.array([cell["height_m"]]))[0])  # fmt: skip
+
+
+def test_reach_grows_with_eirp_and_height() -> None:
+    assert reach_of(eirp_dbm=20.0) < reach_of(eirp_dbm=30.0) < reach_of(eirp_dbm=40.0)
+    assert reach_of(eirp_dbm=30.0, height_m=15.0) < reach_of(eirp_dbm=30.0, height_m=45.0)
+    assert reach_of() == C.MAX_CELL_RANGE_M  # a macro sector: the physical bound
+
+
+def test_reach_does_not_depend_on_opencellid_range() -> None:
+    # OpenCelliD says 500 m (the spread of its readings); the link budget
+    # of a 62 dBm sector serves 5 km on open ground.
+    sites = normalise_sites(pd.DataFrame({
+        "radio": ["LTE"], "mcc": [452], "net": [2], "lon": [0.0], "lat": [0.0], "site_id": ["s"],
+        "range": [500],
+    }))  # fmt: skip
+    assert sites["range_m"].tolist() == [500.0]  # still parsed
+    best = predict_signal(sites, np.array([0.0, 5000.0]), np.array([0.0, 0.0]),
+                          site_x=np.zeros(1), site_y=np.zeros(1))  # fmt: skip
+    assert sorted(best["point"]) == [0, 1]
+    far = best.set_index("point").loc[1, "predicted_dbm"]
+    assert far > C.USABLE_DBM["lte"]
