@@ -130,7 +130,7 @@ def cell_reach_m(
     ...                      np.array([-124.0, -124.0]), np.array([1800.0, 1800.0]),
     ...                      np.array([30.0, 30.0]))
     >>> reach.round(-2).tolist()  # a macro sector: the cap; a 30 dBm small cell: ~10 km
-    [15000.0, 10300.0]
+    [15000.0, 11700.0]
     """
     eirp = np.asarray(eirp_dbm, float)
     budget = eirp - np.asarray(reference_offset_db, float) - (np.asarray(floor_dbm, float)
