@@ -9,7 +9,8 @@ import pandas as pd
 
 from app.cells import cells_for_storage
 from app.store import Store
-from coverage.pipeline import analyze, villages_touched
+from coverage.pipeline import analyze
+from coverage.points import villages_touched
 
 # Readings this far (degrees, ~2 km) outside the analysed villages still
 # inform the analysis: dead zones and calibration reach past village edges.

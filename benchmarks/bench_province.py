@@ -35,7 +35,8 @@ from rasterio.transform import from_origin
 import coverage.cells
 import coverage.propagation
 from coverage.diffraction import diffraction_loss_db
-from coverage.pipeline import analyze, readings_per_village, villages_touched
+from coverage.pipeline import analyze
+from coverage.points import readings_per_village, villages_touched
 from coverage.propagation import PREDICTION_PROFILE_SAMPLES as PROFILE_SAMPLES
 from coverage.stats import aggregate_readings
 from coverage.threads import worker_count

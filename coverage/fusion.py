@@ -28,6 +28,21 @@ PRIOR_READINGS = 2.0
 # dBm biased upwards (the lost readings carry no dBm): their median is read
 # from the share of usable readings instead (see observed_median).
 MAX_NO_SERVICE_SHARE = 0.2
+# Temporal spread (σ_t, dB) of readings in one place when the readings are
+# too few to show it: 6 dB, the fast-fading-averaged spread 3GPP TR 36.942
+# assumes for a pedestrian; measured per region by reading_spread_db.
+DEFAULT_FADING_DB = 6.0
+# The standard error of a median of n normal readings is √(π/2)·σ/√n ≈
+# 1.25·σ/√n (Kendall & Stuart, The Advanced Theory of Statistics, §10.10).
+MEDIAN_ERROR_FACTOR = 1.25
+# No estimate of a median is surer than this (dB): readings of one place
+# still differ by phone model (Android's calibration spread is ~2 dB).
+MIN_SIGMA_DB = 1.0
+# A carrier whose known sites all lie beyond reach of a cell (another
+# carrier's site reaches it, so the site database covers the place) is
+# predicted this far below the usable level: past its link budget, well
+# under the service floor (SERVICE_FLOOR_DBM is ~9 dB below usable).
+ABSENT_MARGIN_DB = -30.0
 
 
 # w(u) = u + φ(u)/Φ(u): the standardised mean of a normal truncated below
@@ -44,7 +59,7 @@ def reading_spread_db(stats: pd.DataFrame) -> float:
     any floor. 6 dB when there are none (3GPP TR 36.942 fading)."""
     served = stats["count"] - stats["no_service_count"]
     well = stats.loc[served >= 10, "std_dbm"].dropna()
-    return float(np.clip(well.median(), 2.0, 10.0)) if len(well) else 6.0
+    return float(np.clip(well.median(), 2.0, 10.0)) if len(well) else DEFAULT_FADING_DB
 
 
 def observed_median(
@@ -101,14 +116,18 @@ def predicted_probability(
     measured: pd.DataFrame | None = None,
     x: pd.Series | None = None,
     y: pd.Series | None = None,
+    fading_db: float = DEFAULT_FADING_DB,
 ) -> pd.DataFrame:
-    """P(usable) per cell and carrier from the calibrated, kriged prediction.
+    """Availability per cell, carrier and radio from the calibrated, kriged prediction.
 
     estimate = calibrated prediction (:func:`coverage.calibration.apply_calibration`)
     + kriged residual (when ``measured`` and the cells' metric coordinates
-    ``x``/``y``, indexed by h3, are given); P = Φ((estimate − usable
-    threshold) / σ), σ from the kriging variance (or the calibration's σ
-    without kriging). A carrier's best radio in the cell is kept.
+    ``x``/``y``, indexed by h3, are given); ``sigma_db`` is its standard
+    error (the kriging variance, or the calibration's σ without kriging).
+    ``p_predicted`` = Φ((estimate − usable threshold) / σ_t): the share of
+    time service is usable at that median, with σ_t = ``fading_db`` the
+    temporal spread of readings. Our uncertainty about the estimate stays in
+    ``sigma_db``; it is not mixed into the availability.
     """
     table = apply_calibration(predicted, calibration)
     if measured is not None and x is not None and y is not None and len(table):
@@ -116,13 +135,16 @@ def predicted_probability(
         table = krige_residuals(table, enough, x, y)
     threshold = table["radio"].map(C.USABLE_DBM).to_numpy(float)
     margin = table["calibrated_dbm"].to_numpy(float) - threshold
-    table["p_predicted"] = norm.cdf(margin / table["sigma_db"].to_numpy(float))
+    table["p_predicted"] = norm.cdf(margin / fading_db)
     return table[["h3", "carrier", "radio", "calibrated_dbm", "sigma_db", "p_predicted"]]
 
 
 def best_radio(predicted: pd.DataFrame) -> pd.DataFrame:
-    """Per cell and carrier, the radio the prediction rates most likely usable."""
-    best = predicted.sort_values("p_predicted", ascending=False).drop_duplicates(["h3", "carrier"])
+    """Per cell and carrier, the radio the prediction rates most likely usable
+    (the largest margin above its radio's usable level)."""
+    margin = predicted["calibrated_dbm"] - predicted["radio"].map(C.USABLE_DBM).astype(float)
+    order = np.argsort(-margin.to_numpy(float), kind="stable")
+    best = predicted.iloc[order].drop_duplicates(["h3", "carrier"])
     return best.rename(columns={"radio": "predicted_radio"})
 
 
@@ -368,20 +390,38 @@ def fuse(
     measured: pd.DataFrame,
     predicted: pd.DataFrame,
     site_carriers: frozenset[str] = frozenset(),
+    fading_db: float = DEFAULT_FADING_DB,
 ) -> pd.DataFrame:
-    """P(usable) per (cell, carrier) from readings and the prediction.
+    """Availability and how sure we are of it, per (cell, carrier).
 
-    P = (n·P_measured + k·P_predicted) / (n + k), with n the cell's readings
-    and k = :data:`PRIOR_READINGS`: the measured evidence outweighs the
-    prediction as readings accumulate. A carrier listed in ``site_carriers`` (its sites are known)
-    but with none in range gets a prior of 0: predicted absent. A carrier
-    without known sites and without readings in the cell has evidence ``none``.
+    Two things are kept apart (issue: "not knowing is not *lõm sóng*"):
+
+    - **availability** (``p_usable``): the share of the time service is
+      usable, Φ(m / σ_t), from the *margin* m (median dBm above the radio's
+      usable level) and the temporal spread σ_t of readings (``fading_db``,
+      the physics of *lõm sóng*);
+    - **uncertainty** (``sigma_db``): the standard error of m itself. The
+      prediction's comes from the calibration and kriging; readings add
+      precision n / (1.25 σ_t)² (the standard error of a median of n
+      readings is about 1.25 σ/√n). The two are combined by precision,
+      as a normal prior and a normal measurement combine.
+
+    The readings' margin is σ_t·Φ⁻¹(P) with P their share of usable time
+    (:func:`observed_median`), smoothed as (k + ½)/(n + 1) at the ends.
+    ``p_served`` = Φ(m / σ): how likely the median is usable at all.
+
+    A carrier listed in ``site_carriers`` (its sites are known) with none
+    within reach of a cell that another carrier's site reaches is predicted
+    absent (margin :data:`ABSENT_MARGIN_DB`): the site database covers the
+    place. Where no known site reaches a cell and no reading was taken,
+    the evidence is ``none`` and availability is unknown (NaN): an area the
+    site database does not cover is not an area without signal.
 
     Returns
     -------
     DataFrame
-        ``h3, carrier, count, usable_count, p_usable, dbm, radio, evidence,
-        cell_class``.
+        ``h3, carrier, count, usable_count, p_usable, p_served, margin_db,
+        sigma_db, dbm, radio, evidence, cell_class``.
     """
     cells = unique_cells(np.asarray(cells, dtype=np.uint64))
     names = pd.Index(carriers, dtype=object)
@@ -392,39 +432,88 @@ def fuse(
     on_predicted = _grid_rows(predicted, cells, names)
     n = np.nan_to_num(_spread(measured, "count", on_measured, size, np.nan), nan=0.0)
     usable = np.nan_to_num(_spread(measured, "usable_count", on_measured, size, np.nan), nan=0.0)
-    p_predicted = _spread(predicted, "p_predicted", on_predicted, size, np.nan)
     carrier_code = np.tile(np.arange(len(names)), len(cells))
-    known = np.isin(np.asarray(names, dtype=object), list(site_carriers))
-    has_prediction = ~np.isnan(p_predicted) | known[carrier_code]
-    prior = np.nan_to_num(p_predicted, nan=0.0)
-    measured_p = np.nan_to_num(_spread(measured, "p_measured", on_measured, size, np.nan), nan=0.0)
-    p = (n * measured_p + PRIOR_READINGS * prior) / (n + PRIOR_READINGS)
-    # Evidence codes into _EVIDENCE: readings enough, else a prediction,
-    # else none; a cell with a reading or two and no prediction is measured.
-    evidence = np.where(n >= C.MIN_READINGS_MEASURED, 0, np.where(has_prediction, 1, 2))
-    evidence = np.where((evidence == 2) & (n > 0), 0, evidence)
-    dbm = np.where(n >= C.MIN_READINGS_MEASURED,
-                   _spread(measured, "mean_dbm", on_measured, size, np.nan),
-                   _spread(predicted, "calibrated_dbm", on_predicted, size, np.nan))  # fmt: skip
     # The measured radio, else the predicted one, else LTE; as codes.
     measured_radio, measured_radios = pd.factorize(measured["measured_radio"])
     predicted_radio, predicted_radios = pd.factorize(predicted["predicted_radio"])
     radios = pd.Index([*measured_radios, *predicted_radios, "lte"], dtype=object).unique()
     measured_radio = np.append(radios.get_indexer(measured_radios), -1)[measured_radio]
     predicted_radio = np.append(radios.get_indexer(predicted_radios), -1)[predicted_radio]
-    radio = np.full(size, -1)
-    radio[on_predicted[1]] = predicted_radio[on_predicted[0]]
+    model_radio = np.full(size, -1)
+    model_radio[on_predicted[1]] = predicted_radio[on_predicted[0]]
+    radio = model_radio.copy()
     from_measured = measured_radio[on_measured[0]]
     radio[on_measured[1][from_measured >= 0]] = from_measured[from_measured >= 0]
     radio[radio < 0] = radios.get_loc("lte")
-    return pd.DataFrame({
-        "h3": np.repeat(cells, len(names)),
-        "carrier": pd.Series(np.asarray(names, dtype=object)[carrier_code], dtype=object),
-        "count": n.astype(int), "usable_count": usable.astype(int), "p_usable": p, "dbm": dbm,
-        "radio": labels_from_codes(radio, radios),
-        "evidence": labels_from_codes(evidence, _EVIDENCE),
-        "cell_class": labels_from_codes(_class_codes(p, dbm, radio, radios), CELL_CLASSES),
-    })  # fmt: skip
+    usable_level = np.array([C.USABLE_DBM.get(str(r), np.nan) for r in radios])
+
+    # The model's margin and its standard error.
+    model_dbm = _spread(predicted, "calibrated_dbm", on_predicted, size, np.nan)
+    model_margin = model_dbm - usable_level[np.maximum(model_radio, 0)]
+    model_sigma = (
+        _spread(predicted, "sigma_db", on_predicted, size, np.nan)
+        if "sigma_db" in predicted
+        else np.full(size, C.PREDICTION_SIGMA_DB)
+    )
+    model_sigma = np.where(np.isnan(model_sigma), C.PREDICTION_SIGMA_DB, model_sigma)
+    has_model = ~np.isnan(model_margin)
+    known = np.isin(np.asarray(names, dtype=object), list(site_carriers))
+    reached = (
+        has_model.reshape(len(cells), len(names)).any(axis=1)
+        if len(names)
+        else np.zeros(len(cells), dtype=bool)
+    )
+    absent = ~has_model & known[carrier_code] & np.repeat(reached, len(names))
+    model_margin = np.where(absent, ABSENT_MARGIN_DB, model_margin)
+    has_model |= absent
+
+    # The readings' margin and its standard error.
+    measured_p = _spread(measured, "p_measured", on_measured, size, np.nan)
+    has_readings = (n > 0) & ~np.isnan(measured_p)
+    edge = 0.5 / (n + 1.0)
+    share = np.clip(np.nan_to_num(measured_p, nan=0.5), edge, 1.0 - edge)
+    reading_margin = fading_db * norm.ppf(share)
+    reading_sigma = MEDIAN_ERROR_FACTOR * fading_db / np.sqrt(np.maximum(n, 1.0))
+
+    # Precision-weighted: a normal prior (the model) and a normal measurement.
+    model_precision = np.where(has_model, 1.0 / model_sigma**2, 0.0)
+    reading_precision = np.where(has_readings, 1.0 / reading_sigma**2, 0.0)
+    precision = model_precision + reading_precision
+    with np.errstate(invalid="ignore", divide="ignore"):
+        margin = (
+            model_precision * np.nan_to_num(model_margin) + reading_precision * reading_margin
+        ) / precision
+        sigma = np.maximum(1.0 / np.sqrt(precision), MIN_SIGMA_DB)
+    known_here = precision > 0
+    margin = np.where(known_here, margin, np.nan)
+    sigma = np.where(known_here, sigma, np.nan)
+    p = norm.cdf(margin / fading_db)
+    p_served = norm.cdf(margin / sigma)
+    # Evidence codes into _EVIDENCE: readings enough, else a prediction,
+    # else none; a cell with a reading or two and no prediction is measured.
+    evidence = np.where(n >= C.MIN_READINGS_MEASURED, 0, np.where(has_model, 1, 2))
+    evidence = np.where((evidence == 2) & (n > 0), 0, evidence)
+    dbm = np.where(
+        n >= C.MIN_READINGS_MEASURED,
+        _spread(measured, "mean_dbm", on_measured, size, np.nan),
+        model_dbm,
+    )
+    return pd.DataFrame(
+        {
+            "h3": np.repeat(cells, len(names)),
+            "carrier": pd.Series(np.asarray(names, dtype=object)[carrier_code], dtype=object),
+            "count": n.astype(int),
+            "usable_count": usable.astype(int),
+            "p_usable": p,
+            "p_served": p_served,
+            "margin_db": margin,
+            "sigma_db": sigma,
+            "dbm": dbm,
+            "radio": labels_from_codes(radio, radios),
+            "evidence": labels_from_codes(evidence, _EVIDENCE),
+            "cell_class": labels_from_codes(_class_codes(p, dbm, radio, radios), CELL_CLASSES),
+        }
+    )
 
 
 _EVIDENCE = ("measured", "predicted", "none")

@@ -162,3 +162,122 @@ def aggregate_readings(
     for column in ("count", "no_service_count", "usable_count", "devices", "days"):  # fmt: skip
         stats[column] = stats[column].astype("int64")
     return stats[list(CELL_STATS_COLUMNS)]
+
+
+# A site "could serve" a cell, for the ageing of older readings, when its
+# uncalibrated prediction there is within this margin of the usable level:
+# the calibration moves predictions by a few dB, and the 90 % spread of the
+# prediction error is about 1.3 × 8 dB.
+NEW_SITE_MARGIN_DB = 10.0
+
+
+def _site_starts(predicted: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
+    """Predicted rows that a dated site could serve: ``h3, carrier, site_id, since``."""
+    columns = ["h3", "carrier", "site_id", "since", "predicted_dbm"]
+    if "created" not in sites or predicted.empty or sites["created"].isna().all():
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    since = sites.groupby("site_id")["created"].min()
+    rows = predicted.assign(since=predicted["site_id"].map(since))
+    level = rows["radio"].map(C.USABLE_DBM).astype(float) - NEW_SITE_MARGIN_DB
+    return rows.loc[rows["since"].notna() & (rows["predicted_dbm"] >= level), columns]
+
+
+def retired_readings(
+    readings: pd.DataFrame, predicted: pd.DataFrame, sites: pd.DataFrame, *, resolution: int
+) -> np.ndarray:
+    """Readings that a newer site has retired (a boolean mask over ``readings``).
+
+    A reading of a carrier taken before a site of that carrier started
+    (its ``created`` date), in a cell the site could serve, says nothing of
+    the network as it is: it no longer vetoes the site's predicted coverage,
+    as ichnaea and Ookla age out observations older than a network change.
+
+    Parameters
+    ----------
+    readings : DataFrame
+        Canonical readings (``time``, ``lat``, ``lon``, ``mcc``, ``mnc``).
+    predicted : DataFrame
+        ``h3, carrier, radio, predicted_dbm, site_id`` (uncalibrated).
+    sites : DataFrame
+        Cells with ``site_id`` and ``created`` (UTC).
+    resolution : int, keyword-only
+        H3 resolution of ``predicted``'s cells.
+    """
+    retired = np.zeros(len(readings), dtype=bool)
+    starts = _site_starts(predicted, sites)
+    if starts.empty or readings.empty:
+        return retired
+    cutoff = starts.groupby(["h3", "carrier"])["since"].max()
+    candidates = np.flatnonzero((readings["time"] < cutoff.max()).to_numpy(bool))
+    if candidates.size == 0:
+        return retired
+    subset = readings.iloc[candidates]
+    keys = pd.MultiIndex.from_arrays(
+        [
+            cells_for_points(
+                subset["lat"].to_numpy(float), subset["lon"].to_numpy(float), resolution=resolution
+            ),
+            carrier_names(subset["mcc"], subset["mnc"]).astype(object),
+        ]
+    )
+    started = cutoff.reindex(keys).to_numpy()
+    times = subset["time"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        older = pd.notna(started) & (times < np.where(pd.notna(started), started, times))
+    retired[candidates[np.asarray(older, dtype=bool)]] = True
+    return retired
+
+
+def new_sites_near(
+    centre_cells: pd.DataFrame,
+    readings: pd.DataFrame,
+    retired: np.ndarray,
+    predicted: pd.DataFrame,
+    sites: pd.DataFrame,
+    *,
+    resolution: int,
+) -> pd.DataFrame:
+    """Sites that retired readings at a village centre and have not been
+    measured there since: ``village_id, site_id, carrier, since``.
+
+    One row per (village, carrier): the strongest such site at the centre.
+    """
+    columns = ["village_id", "site_id", "carrier", "since"]
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    if not retired.any():
+        return empty
+    starts = _site_starts(predicted, sites).merge(centre_cells, on="h3")
+    old = readings.loc[retired]
+    old_keys = pd.DataFrame(
+        {
+            "h3": cells_for_points(
+                old["lat"].to_numpy(float), old["lon"].to_numpy(float), resolution=resolution
+            ),
+            "carrier": carrier_names(old["mcc"], old["mnc"]).astype(object),
+        }
+    ).drop_duplicates()
+    starts = starts.merge(old_keys, on=["h3", "carrier"])
+    if starts.empty:
+        return empty
+    starts = starts.sort_values("predicted_dbm", ascending=False)
+    starts = starts.drop_duplicates(["village_id", "carrier"])
+    later = readings.loc[readings["time"] >= starts["since"].min()]
+    if len(later):
+        seen = pd.DataFrame(
+            {
+                "h3": cells_for_points(
+                    later["lat"].to_numpy(float),
+                    later["lon"].to_numpy(float),
+                    resolution=resolution,
+                ),
+                "carrier": carrier_names(later["mcc"], later["mnc"]).astype(object),
+                "time": later["time"].to_numpy(),
+            }
+        ).merge(centre_cells, on="h3")
+        last = seen.groupby(["village_id", "carrier"])["time"].max()
+        measured_after = starts.set_index(["village_id", "carrier"]).index.map(last)
+        keep = pd.isna(measured_after) | (
+            pd.Series(measured_after, dtype=object).to_numpy() < starts["since"].to_numpy()
+        )
+        starts = starts.loc[np.asarray(keep, dtype=bool)]
+    return starts[columns].reset_index(drop=True)

@@ -1,32 +1,70 @@
 """Village verdicts with the official criteria (step 5 of the pipeline).
 
-- ``no_signal`` (*trắng sóng*): no carrier gives usable signal at the village
-  centre (its cultural house): the best carrier's P(usable) there is below
-  :data:`~geodata.constants.USABLE_P_LOW`.
-- ``patchy`` (*lõm sóng*): the centre has signal, but it comes and goes
-  (P below :data:`~geodata.constants.USABLE_P_HIGH`), or the best carrier
-  leaves at least :data:`~geodata.constants.PATCHY_HOUSEHOLD_SHARE` of the
-  households without usable signal.
-- ``covered``: neither.
-- ``unknown``: no carrier has any evidence at the centre (no readings and no
-  site in range).
+Two things are kept apart: how often service is usable (the physics of
+*lõm sóng*) and how sure we are of that (the evidence).
 
-A household is without usable signal from a carrier where that carrier's
-P(usable) is below one half: more often without than with.
+Each (cell, carrier) from :func:`coverage.fusion.fuse` carries a margin m
+(median dBm above the usable level), its standard error σ and the
+temporal spread σ_t; availability is A = Φ(m / σ_t). The official rules,
+read on the point estimate (m as estimated):
+
+- ``no_signal`` (*trắng sóng*): no carrier gives usable signal at the
+  village centre (its cultural house): the best carrier's availability
+  there is below :data:`~geodata.constants.USABLE_P_LOW`;
+- ``patchy`` (*lõm sóng*): the centre has signal, but it comes and goes
+  (best availability below :data:`~geodata.constants.USABLE_P_HIGH`), or
+  at least :data:`~geodata.constants.PATCHY_HOUSEHOLD_SHARE` of the
+  households live where **no carrier** serves them (a household is served
+  when any carrier's availability at its place is at least one half:
+  people carry several SIMs);
+- ``covered``: neither.
+
+How sure: the estimate's error is taken as one standardised shift z ~ N(0, 1)
+per village, shared by its cells and carriers (true m = m̂ + z·σ). A model's
+error is a local bias (a ridge it mis-reads, a site's real power), correlated
+over a village's few km, so the cells do not average it away; the shift is
+the pessimistic, simple end of that. Every rule above is monotone in z, so
+"problem" holds exactly for z < z₀, with z₀ found per village in closed
+form, and P(problem) = Φ(z₀). ``confidence`` is the probability of the side
+(problem or covered) the verdict takes.
+
+``unknown`` (never a verdict of its own, a statement that we do not know):
+
+- no evidence at the centre: no reading, and no known site of any carrier
+  within reach (an area the site database does not cover is not an area
+  without signal);
+- or the evidence cannot decide: ``confidence`` below :data:`MIN_CONFIDENCE`.
+
+Every village gets ``reasons``: plain sentences saying why (English in
+``reasons``, Vietnamese in ``reasons_vi``).
+
+Constructed cases (``tests/coverage/test_verdicts.py``):
+
+>>> from scipy.stats import norm
+>>> round(float(norm.cdf((5.0 - 0.0) / 8.0)), 2)  # m̂ = +5 dB, σ = 8: not sure
+0.73
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
+from coverage.fusion import DEFAULT_FADING_DB
 from geodata import constants as C
 
-# A household counts as served by a carrier when P(usable) is at least this.
+# A household counts as served by a carrier when availability is at least
+# this: more often with usable signal than without (DESIGN.md).
 SERVED_P = 0.5
+# Below this confidence the evidence cannot decide between a problem and
+# coverage, and the village says so (``unknown``) instead of guessing: two
+# to one odds, the weakest a field team would act on.
+MIN_CONFIDENCE = 2 / 3
 
 
 class Verdict(enum.StrEnum):
@@ -38,99 +76,240 @@ class Verdict(enum.StrEnum):
     UNKNOWN = "unknown"  # chưa đủ dữ liệu
 
 
+@dataclass(frozen=True)
+class NewSite:
+    """A site that started after the readings around it (see :func:`judge_villages`)."""
+
+    site_id: str
+    carrier: str
+    since: pd.Timestamp
+
+
 def judge_villages(
     villages: gpd.GeoDataFrame,
     fused: pd.DataFrame,
     *,
     households: pd.DataFrame,
     centre_cells: pd.DataFrame,
+    fading_db: float = DEFAULT_FADING_DB,
+    readings: pd.DataFrame | None = None,
+    new_sites: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Verdict and households without usable signal, per village.
+    """Verdict, confidence, reasons and households without usable signal, per village.
 
     Parameters
     ----------
     villages : GeoDataFrame
         With ``id`` and ``households``.
     fused : DataFrame
-        ``h3, carrier, p_usable, evidence, radio`` (from :func:`coverage.fusion.fuse`).
+        ``h3, carrier, margin_db, sigma_db, evidence, radio, count`` (from
+        :func:`coverage.fusion.fuse`).
     households : DataFrame, keyword-only
         ``village_id, h3, households`` weights.
     centre_cells : DataFrame, keyword-only
         ``village_id, h3``: the cells that make up each village centre.
+    fading_db : float, keyword-only
+        The temporal spread σ_t of readings (dB).
+    readings : DataFrame, optional, keyword-only
+        ``readings_count``, ``last_reading`` indexed by village id, for the reasons.
+    new_sites : DataFrame, optional, keyword-only
+        ``village_id, site_id, carrier, since``: sites that started after
+        the readings near the village and are not yet measured.
 
     Returns
     -------
-    DataFrame indexed like ``villages`` with ``verdict``,
-    ``households_without_signal``, ``best_carrier``, ``centre_p_usable`` and
-    ``carriers`` (a dict per village: carrier -> summary).
+    DataFrame indexed by village id with ``verdict``, ``confidence``,
+    ``p_problem``, ``households_without_signal``, ``best_carrier``,
+    ``centre_p_usable``, ``carriers`` (a dict per village: carrier ->
+    summary), ``reasons`` and ``reasons_vi`` (lists of sentences).
     """
-    served = fused.assign(unserved=fused["p_usable"] < SERVED_P)
-    per_cell = households.merge(served, on="h3", how="inner")
-    without = (
-        per_cell.assign(hh=per_cell["households"] * per_cell["unserved"])
-        .groupby(["village_id", "carrier"], as_index=False)["hh"]
-        .sum()
-        .rename(columns={"hh": "households_without_signal"})
-    )
-    centre = _centre_evidence(centre_cells, fused)
-    table = centre.merge(without, on=["village_id", "carrier"], how="outer")
-    table["households_without_signal"] = table["households_without_signal"].fillna(0.0)
-    table["centre_p_usable"] = table["centre_p_usable"].fillna(0.0)
-    table["evidence"] = table["evidence"].fillna("none")
-    # Best carrier: fewest households without signal, then the surest centre.
-    ranked = table.sort_values(
-        ["village_id", "households_without_signal", "centre_p_usable"],
-        ascending=[True, True, False],
-    )
-    best = ranked.drop_duplicates("village_id").set_index("village_id")
-    centre_best = table.groupby("village_id")["centre_p_usable"].max()
-    has_evidence = (table["evidence"] != "none").groupby(table["village_id"]).any()
+    ids = villages["id"].to_numpy()
+    total = villages.set_index("id")["households"].astype(float).reindex(ids)
+    index = pd.Index(ids)
+    fused = fused.loc[fused["margin_db"].notna()]
+    centre = _centre_evidence(centre_cells, fused, fading_db=fading_db)
+    rows = households.merge(fused[["h3", "carrier", "margin_db", "sigma_db"]], on="h3")
+    # z at which a carrier starts to serve a household's cell: m + zσ = 0.
+    rows["z_serve"] = -rows["margin_db"] / rows["sigma_db"]
+    per_carrier = _households_per_carrier(rows, households)
+    share_z, without_any, known_households = _share_threshold(households, rows, index)
 
-    out = pd.DataFrame(index=villages["id"].to_numpy())
-    total = villages.set_index("id")["households"].astype(float)
-    out["centre_p_usable"] = centre_best.reindex(out.index).fillna(0.0)
-    out["best_carrier"] = best["carrier"].reindex(out.index)
-    hh_without = best["households_without_signal"].reindex(out.index).fillna(total)
-    out["households_without_signal"] = np.rint(hh_without.clip(upper=total)).astype(int)
-    share = (hh_without / total.where(total > 0)).fillna(0.0)
-    verdict = np.where(
-        out["centre_p_usable"] < C.USABLE_P_LOW,
-        Verdict.NO_SIGNAL.value,
-        np.where(
-            (out["centre_p_usable"] < C.USABLE_P_HIGH) | (share >= C.PATCHY_HOUSEHOLD_SHARE),
-            Verdict.PATCHY.value,
-            Verdict.COVERED.value,
-        ),
+    level_high = fading_db * norm.ppf(C.USABLE_P_HIGH)
+    level_low = fading_db * norm.ppf(C.USABLE_P_LOW)
+    # z below which the best carrier at the centre stays under a level.
+    centre_high = (
+        ((level_high - centre["margin_db"]) / centre["sigma_db"])
+        .groupby(centre["village_id"])
+        .min()
     )
-    known = has_evidence.reindex(out.index).fillna(False).to_numpy(bool)
-    out["verdict"] = np.where(known, verdict, Verdict.UNKNOWN.value)
-    out.loc[~known, "best_carrier"] = None
-    out["carriers"] = _carrier_summaries(table).reindex(out.index)
+    centre_low = (
+        ((level_low - centre["margin_db"]) / centre["sigma_db"]).groupby(centre["village_id"]).min()
+    )
+    centre_known = centre_high.reindex(index).notna().to_numpy()
+    z_problem = np.fmax(share_z.to_numpy(float), centre_high.reindex(index).to_numpy(float))
+    z_no_signal = centre_low.reindex(index).to_numpy(float)
+    p_problem = norm.cdf(z_problem)
+    p_no_signal = norm.cdf(z_no_signal)
+
+    out = pd.DataFrame(index=index)
+    best_p = centre.groupby("village_id")["centre_p_usable"].max()
+    out["centre_p_usable"] = best_p.reindex(index).astype(float).round(3)
+    problem = p_problem >= 0.5
+    verdict = np.where(
+        problem,
+        np.where(p_no_signal >= 0.5, Verdict.NO_SIGNAL.value, Verdict.PATCHY.value),
+        Verdict.COVERED.value,
+    )
+    confidence = np.where(problem, p_problem, 1.0 - p_problem)
+    undecided = confidence < MIN_CONFIDENCE
+    verdict = np.where(centre_known & ~undecided, verdict, Verdict.UNKNOWN.value)
+    out["verdict"] = verdict
+    out["confidence"] = np.where(centre_known, np.round(confidence, 3), 0.0)
+    out["p_problem"] = np.where(centre_known, np.round(p_problem, 3), np.nan)
+    hh_without = without_any.reindex(index).fillna(0.0)
+    out["households_without_signal"] = np.rint(
+        np.minimum(hh_without.to_numpy(float), total.fillna(0).to_numpy(float))
+    ).astype(int)
+    table = _carrier_table(centre, per_carrier)
+    best = _best_carrier(table)
+    out["best_carrier"] = best.reindex(index).where(centre_known, None)
+    out["best_carrier"] = (
+        out["best_carrier"].astype(object).where(out["best_carrier"].notna(), None)
+    )
+    out["carriers"] = _carrier_summaries(table).reindex(index)
     out["carriers"] = out["carriers"].apply(lambda v: v if isinstance(v, dict) else {})
+    facts = pd.DataFrame(
+        {
+            "verdict": verdict,
+            "confidence": confidence,
+            "centre_known": centre_known,
+            "undecided": undecided & centre_known,
+            "households": total.to_numpy(float),
+            "without": hh_without.to_numpy(float),
+            "known_households": known_households.reindex(index).fillna(0.0).to_numpy(float),
+            "share_z": share_z.to_numpy(float),
+            "centre_z": centre_high.reindex(index).to_numpy(float),
+        },
+        index=index,
+    )
+    texts = _reasons(facts, centre, best, readings, new_sites)
+    out["reasons"] = texts["en"]
+    out["reasons_vi"] = texts["vi"]
     return out
 
 
-def _centre_evidence(centre_cells: pd.DataFrame, fused: pd.DataFrame) -> pd.DataFrame:
-    """P(usable) at each village centre, per carrier, from the centre's cells.
+def _centre_evidence(
+    centre_cells: pd.DataFrame, fused: pd.DataFrame, *, fading_db: float
+) -> pd.DataFrame:
+    """Margin, its error and availability at each village centre, per carrier.
 
-    The cells' P are averaged with weights readings + 1: measured cells speak
-    for the centre, a cell without readings adds its prediction once.
-    Evidence is ``measured`` when any centre cell is, and the radio is the
-    most-read measured cell's.
+    The centre's cells are averaged with weights readings + 1: measured
+    cells speak for the centre, a cell without readings adds its prediction
+    once. Evidence is ``measured`` when any centre cell is, and the radio is
+    the most-read measured cell's.
     """
     cells = centre_cells.merge(fused, on="h3", how="inner")
+    columns = [
+        "village_id",
+        "carrier",
+        "margin_db",
+        "sigma_db",
+        "centre_p_usable",
+        "evidence",
+        "radio",
+        "count",
+    ]
+    if cells.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     cells = cells.assign(weight=cells["count"] + 1.0)
-    cells["weighted"] = cells["weight"] * cells["p_usable"]
+    cells["weighted_m"] = cells["weight"] * cells["margin_db"]
+    cells["weighted_s"] = cells["weight"] * cells["sigma_db"]
     grouped = cells.groupby(["village_id", "carrier"], sort=False)
-    table = grouped[["weighted", "weight"]].sum()
-    table["centre_p_usable"] = table["weighted"] / table["weight"]
+    table = grouped[["weighted_m", "weighted_s", "weight", "count"]].sum()
+    table["margin_db"] = table["weighted_m"] / table["weight"]
+    table["sigma_db"] = table["weighted_s"] / table["weight"]
+    table["centre_p_usable"] = norm.cdf(table["margin_db"] / fading_db)
     ranked = cells.assign(measured=cells["evidence"] == "measured").sort_values(
         ["measured", "count"], ascending=False
     )
     first = ranked.drop_duplicates(["village_id", "carrier"]).set_index(["village_id", "carrier"])
     table["evidence"] = first["evidence"]
     table["radio"] = first["radio"]
-    return table.reset_index()[["village_id", "carrier", "centre_p_usable", "evidence", "radio"]]
+    return table.reset_index()[columns]
+
+
+def _households_per_carrier(rows: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
+    """Households each carrier leaves without usable signal, per village.
+
+    A household is unserved by a carrier where its availability there is
+    below :data:`SERVED_P`, i.e. the margin is negative (Φ(m/σ_t) < ½).
+    Households in cells where the carrier has no evidence count as unserved
+    by it.
+    """
+    served = rows.assign(hh=rows["households"] * (rows["margin_db"] >= 0.0))
+    served_hh = served.groupby(["village_id", "carrier"])["hh"].sum()
+    total = households.groupby("village_id")["households"].sum()
+    table = served_hh.rename("served").reset_index()
+    table["households_without_signal"] = (
+        table["village_id"].map(total).astype(float) - table["served"]
+    ).clip(lower=0.0)
+    return table[["village_id", "carrier", "households_without_signal"]]
+
+
+def _share_threshold(
+    households: pd.DataFrame, rows: pd.DataFrame, index: pd.Index
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per village: z below which ≥ PATCHY_HOUSEHOLD_SHARE of households are
+    unserved by every carrier; households unserved at z = 0; households
+    with any evidence.
+
+    A household cell is served at shift z when any carrier's m + zσ ≥ 0,
+    i.e. z ≥ min over carriers of −m/σ (``z_serve``). The unserved share
+    S(z) = Σ w·[z_serve > z] / W falls as z grows, so S(z) ≥ s holds for z
+    below the weighted upper quantile of z_serve: found by one sort.
+    Households in cells without any evidence are left out of W (unknown,
+    not unserved).
+    """
+    cell = rows.groupby(["village_id", "h3"], sort=False)["z_serve"].min()
+    placed = households.groupby(["village_id", "h3"], sort=False)["households"].sum()
+    frame = pd.DataFrame({"households": placed}).join(cell.rename("z_serve"), how="inner")
+    frame = frame.reset_index()
+    if frame.empty:
+        nothing = pd.Series(0.0, index=index)
+        return pd.Series(-np.inf, index=index), nothing, nothing
+    known = frame.groupby("village_id")["households"].sum()
+    without = frame.loc[frame["z_serve"] > 0.0].groupby("village_id")["households"].sum()
+    frame = frame.sort_values(["village_id", "z_serve"], ascending=[True, False], kind="stable")
+    cumulative = frame.groupby("village_id")["households"].cumsum()
+    needed = frame["village_id"].map(known).astype(float) * C.PATCHY_HOUSEHOLD_SHARE
+    reached = frame.loc[(cumulative >= needed - 1e-9) & (frame["households"] > 0)]
+    threshold = reached.drop_duplicates("village_id").set_index("village_id")["z_serve"]
+    threshold = threshold.reindex(index).fillna(-np.inf).clip(-8.0, 8.0)
+    return threshold, without.reindex(index).fillna(0.0), known.reindex(index).fillna(0.0)
+
+
+def _carrier_table(centre: pd.DataFrame, per_carrier: pd.DataFrame) -> pd.DataFrame:
+    """Centre evidence and households without signal, per (village, carrier)."""
+    table = centre.merge(per_carrier, on=["village_id", "carrier"], how="outer")
+    table["evidence"] = table["evidence"].fillna("none")
+    return table
+
+
+def _best_carrier(table: pd.DataFrame) -> pd.Series:
+    """Per village, the carrier leaving the fewest households without signal
+    (then the surest centre); none where no carrier gives usable signal at
+    the centre or to any household."""
+    if table.empty:
+        return pd.Series(dtype=object)
+    ranked = table.assign(
+        hh=table["households_without_signal"].fillna(np.inf),
+        p=table["centre_p_usable"].astype(float).fillna(0.0),
+    ).sort_values(["village_id", "hh", "p"], ascending=[True, True, False])
+    first = ranked.drop_duplicates("village_id").set_index("village_id")
+    useless = (first["p"] < C.USABLE_P_LOW) & (
+        first["hh"] >= table.groupby("village_id")["households_without_signal"].max() - 1e-9
+    )
+    return first["carrier"].where(~useless)
 
 
 def _carrier_summaries(table: pd.DataFrame) -> pd.Series:
@@ -140,10 +319,175 @@ def _carrier_summaries(table: pd.DataFrame) -> pd.Series:
     """
     summaries: dict[str, dict[str, dict[str, object]]] = {}
     for row in table.itertuples(index=False):
+        p = float(row.centre_p_usable) if pd.notna(row.centre_p_usable) else None
+        hh = row.households_without_signal
         summaries.setdefault(row.village_id, {})[row.carrier] = {
-            "households_without_signal": round(row.households_without_signal),
-            "centre_p_usable": round(float(row.centre_p_usable), 3),
+            "households_without_signal": round(hh) if pd.notna(hh) else None,
+            "centre_p_usable": round(p, 3) if p is not None else None,
             "radio": row.radio if isinstance(row.radio, str) else None,
             "evidence": row.evidence,
         }
     return pd.Series(summaries, dtype=object)
+
+
+# --- Reasons, in plain words -------------------------------------------------
+
+_RADIO_NAMES = {"gsm": "2G", "umts": "3G", "lte": "4G", "nr": "5G"}
+_EVIDENCE_WORDS = {
+    "en": {"measured": "measured", "predicted": "predicted from sites and terrain"},
+    "vi": {"measured": "đo thực tế", "predicted": "dự báo từ trạm và địa hình"},
+}
+_TEXT = {
+    "no_centre": {
+        "en": "No readings here and no known site of any carrier within reach: "
+        "the site database does not cover this place.",
+        "vi": "Chưa có số đo và không có trạm nào đã biết trong tầm phủ: "
+        "dữ liệu trạm chưa phủ tới nơi này.",
+    },
+    "undecided": {
+        "en": "The evidence cannot decide (confidence {confidence:.0%}); a field visit would.",
+        "vi": "Dữ liệu chưa đủ để kết luận (độ tin cậy {confidence:.0%}); cần đo thực địa.",
+    },
+    "centre_none": {
+        "en": "At the village centre no carrier gives usable signal "
+        "(best: {carrier} {radio}, usable {p:.0%} of the time, {evidence}).",
+        "vi": "Tại trung tâm thôn không nhà mạng nào có sóng dùng được "
+        "(tốt nhất: {carrier} {radio}, dùng được {p:.0%} thời gian, {evidence}).",
+    },
+    "centre_intermittent": {
+        "en": "At the village centre signal comes and goes: {carrier} {radio} "
+        "is usable {p:.0%} of the time ({evidence}).",
+        "vi": "Tại trung tâm thôn sóng lúc có lúc mất: {carrier} {radio} "
+        "dùng được {p:.0%} thời gian ({evidence}).",
+    },
+    "centre_good": {
+        "en": "At the village centre {carrier} {radio} is usable {p:.0%} of the time ({evidence}).",
+        "vi": "Tại trung tâm thôn {carrier} {radio} dùng được {p:.0%} thời gian ({evidence}).",
+    },
+    "households": {
+        "en": "{without:.0f} of {total:.0f} households live where no carrier gives usable signal.",
+        "vi": "{without:.0f}/{total:.0f} hộ ở nơi không nhà mạng nào có sóng dùng được.",
+    },
+    "households_unknown": {
+        "en": "No evidence for {unknown:.0f} of {total:.0f} households' places.",
+        "vi": "Chưa có dữ liệu cho nơi ở của {unknown:.0f}/{total:.0f} hộ.",
+    },
+    "readings": {
+        "en": "{count} readings in the village, the latest on {date}.",
+        "vi": "{count} số đo trong thôn, gần nhất ngày {date}.",
+    },
+    "no_readings": {
+        "en": "No readings in the village: prediction from sites and terrain only.",
+        "vi": "Chưa có số đo trong thôn: chỉ dự báo từ trạm và địa hình.",
+    },
+    "new_site": {
+        "en": "Site {site} ({carrier}) since {date}, not yet measured.",
+        "vi": "Trạm {site} ({carrier}) hoạt động từ {date}, chưa được đo.",
+    },
+}
+
+
+def _say(key: str, **values: object) -> dict[str, str]:
+    return {lang: text.format(**values) for lang, text in _TEXT[key].items()}
+
+
+def people_date(value: object) -> str:
+    """A date as people read it here: dd/mm/yyyy.
+
+    >>> people_date("2026-01-10T03:04:05+00:00")
+    '10/01/2026'
+    """
+    return pd.Timestamp(value).strftime("%d/%m/%Y")
+
+
+def _reasons(
+    facts: pd.DataFrame,
+    centre: pd.DataFrame,
+    best: pd.Series,
+    readings: pd.DataFrame | None,
+    new_sites: pd.DataFrame | None,
+) -> dict[str, pd.Series]:
+    """Sentences per village saying why, in English and Vietnamese.
+
+    A loop over villages (thousands), not cells or readings.
+    """
+    at_centre = centre.set_index(["village_id", "carrier"]) if len(centre) else None
+    strongest = (
+        centre.sort_values("centre_p_usable", ascending=False)
+        .drop_duplicates("village_id")
+        .set_index("village_id")
+        if len(centre)
+        else pd.DataFrame()
+    )
+    started = new_sites.groupby("village_id") if new_sites is not None and len(new_sites) else None
+    started_ids = set(started.groups) if started is not None else set()
+    english: dict[object, list[str]] = {}
+    vietnamese: dict[object, list[str]] = {}
+    for village, fact in facts.iterrows():
+        said: list[dict[str, str]] = []
+        if not fact["centre_known"]:
+            said.append(_say("no_centre"))
+        else:
+            carrier = best.get(village)
+            key = (village, carrier)
+            row = (
+                at_centre.loc[key]
+                if at_centre is not None and isinstance(carrier, str) and key in at_centre.index
+                else strongest.loc[village]
+            )
+            carrier_name = (
+                carrier if isinstance(carrier, str) else strongest.loc[village, "carrier"]
+            )
+            p = float(row["centre_p_usable"])
+            values = {
+                "carrier": carrier_name,
+                "radio": _RADIO_NAMES.get(str(row["radio"]), ""),
+                "p": p,
+            }
+            evidence = str(row["evidence"])
+            pick = (
+                "centre_none"
+                if p < C.USABLE_P_LOW
+                else "centre_intermittent"
+                if p < C.USABLE_P_HIGH
+                else "centre_good"
+            )
+            said.append(
+                {
+                    lang: _TEXT[pick][lang].format(
+                        **values, evidence=_EVIDENCE_WORDS[lang].get(evidence, evidence)
+                    )
+                    for lang in ("en", "vi")
+                }
+            )
+            said.append(_say("households", without=fact["without"], total=fact["households"]))
+            unknown = fact["households"] - fact["known_households"]
+            if unknown >= 1.0:
+                said.append(_say("households_unknown", unknown=unknown, total=fact["households"]))
+            if fact["undecided"]:
+                said.append(_say("undecided", confidence=fact["confidence"]))
+        if readings is not None and village in readings.index:
+            count = int(readings.at[village, "readings_count"])
+            if count:
+                said.append(
+                    _say(
+                        "readings",
+                        count=count,
+                        date=people_date(readings.at[village, "last_reading"]),
+                    )
+                )
+            else:
+                said.append(_say("no_readings"))
+        if village in started_ids and started is not None:
+            for site in started.get_group(village).itertuples(index=False):
+                said.append(
+                    _say(
+                        "new_site",
+                        site=site.site_id,
+                        carrier=site.carrier,
+                        date=people_date(site.since),
+                    )
+                )
+        english[village] = [s["en"] for s in said]
+        vietnamese[village] = [s["vi"] for s in said]
+    return {"en": pd.Series(english, dtype=object), "vi": pd.Series(vietnamese, dtype=object)}

@@ -21,7 +21,14 @@ from geodata.demo.region import Region
 
 TRUTH_COLUMNS = (
     "village_id", "verdict", "households_without_signal", "centre_p_usable", "best_carrier",
+    "borderline",
 )  # fmt: skip
+
+# A village is borderline when its truth sits this close to a verdict
+# boundary: no estimator can be held to a side there (a household more or
+# less, a few dB at the centre).
+BORDERLINE_SHARE: tuple[float, float] = (0.05, 0.2)
+BORDERLINE_P = 0.05
 
 
 def p_usable(field: SignalField, x: np.ndarray, y: np.ndarray, mnc: int) -> np.ndarray:
@@ -35,6 +42,10 @@ def p_usable(field: SignalField, x: np.ndarray, y: np.ndarray, mnc: int) -> np.n
 
 def village_truth(region: Region, households: pd.DataFrame, field: SignalField) -> pd.DataFrame:
     """The verdict and households without signal of every village.
+
+    ``households_without_signal`` counts households no carrier serves;
+    ``borderline`` marks villages within :data:`BORDERLINE_SHARE` or
+    :data:`BORDERLINE_P` of a verdict boundary.
 
     Parameters
     ----------
@@ -54,16 +65,20 @@ def village_truth(region: Region, households: pd.DataFrame, field: SignalField) 
     cx, cy = villages["centre_x"].to_numpy(), villages["centre_y"].to_numpy()
     centre_p = np.column_stack([p_usable(field, cx, cy, mnc) for mnc in carriers])
     hx, hy = households["x"].to_numpy(), households["y"].to_numpy()
-    without = pd.DataFrame(
-        {mnc: p_usable(field, hx, hy, mnc) < 0.5 for mnc in carriers}, index=households.index
+    served_by = pd.DataFrame(
+        {mnc: p_usable(field, hx, hy, mnc) >= 0.5 for mnc in carriers}, index=households.index
     )
-    counts = without.groupby(households["village_id"]).sum().reindex(villages["id"]).to_numpy()
-    # Fewest households without signal; ties go to the stronger centre.
+    counts = (~served_by).groupby(households["village_id"]).sum().reindex(villages["id"])
+    # DESIGN.md: a household is served when any carrier serves it (people
+    # carry several SIMs); the best carrier is reported beside.
+    without_any = (~served_by.any(axis=1)).groupby(households["village_id"]).sum()
+    without_any = without_any.reindex(villages["id"]).fillna(0).to_numpy()
+    counts = counts.to_numpy()
+    # Best carrier: fewest households without signal; ties go to the stronger centre.
     rank = counts * 10.0 - centre_p  # centre_p <= 1, so it only breaks ties
     best = rank.argmin(axis=1)
-    without_best = counts[np.arange(len(villages)), best]
     centre_best = centre_p.max(axis=1)
-    share = without_best / villages["households"].to_numpy()
+    share = without_any / villages["households"].to_numpy()
     verdict = np.where(
         centre_best < C.USABLE_P_LOW,
         "no_signal",
@@ -73,12 +88,18 @@ def village_truth(region: Region, households: pd.DataFrame, field: SignalField) 
             "covered",
         ),
     )
+    low, high = BORDERLINE_SHARE
+    borderline = ((share >= low) & (share < high)) | (
+        np.minimum(np.abs(centre_best - C.USABLE_P_HIGH), np.abs(centre_best - C.USABLE_P_LOW))
+        < BORDERLINE_P
+    )
     return pd.DataFrame({
         "village_id": villages["id"].to_numpy(),
         "verdict": verdict,
-        "households_without_signal": without_best.astype(int),
+        "households_without_signal": without_any.astype(int),
         "centre_p_usable": np.round(centre_best, 4),
         "best_carrier": [C.CARRIERS[carriers[i]] for i in best],
+        "borderline": borderline,
     })  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from scipy.stats import norm
 
 from coverage.calibration import calibrate
 from coverage.fusion import (
-    PRIOR_READINGS,
+    ABSENT_MARGIN_DB,
     _outer_join,
     classify,
     fuse,
@@ -81,14 +81,46 @@ def test_readings_outweigh_the_prediction() -> None:
     })  # fmt: skip
     predicted = pd.DataFrame({
         "h3": cells, "carrier": ["X"] * 3, "predicted_radio": ["lte"] * 3,
-        "calibrated_dbm": [-90.0] * 3, "p_predicted": [1.0, 1.0, 1.0],
+        "calibrated_dbm": [-90.0] * 3, "sigma_db": [8.0] * 3,
     })  # fmt: skip
-    fused = fuse(cells, ["X"], measured=measured, predicted=predicted).set_index("h3")
-    assert fused.loc[1, "p_usable"] == PRIOR_READINGS / (20 + PRIOR_READINGS)
+    fused = fuse(cells, ["X"], measured=measured, predicted=predicted, fading_db=6.0)
+    fused = fused.set_index("h3")
+    # Twenty silent readings: margin 6·Φ⁻¹(0.5/21) with error 1.25·6/√20,
+    # against the model's +25 dB with error 8: precision-weighted.
+    reading, reading_sigma = 6.0 * norm.ppf(0.5 / 21), 1.25 * 6.0 / np.sqrt(20)
+    w = (1 / reading_sigma**2) / (1 / reading_sigma**2 + 1 / 64.0)
+    assert fused.loc[1, "margin_db"] == pytest.approx(w * reading + (1 - w) * 25.0)
+    assert fused.loc[1, "sigma_db"] == pytest.approx(np.sqrt(1 / (1 / reading_sigma**2 + 1 / 64)))
+    assert fused.loc[1, "p_usable"] < 0.1
     assert fused.loc[1, "evidence"] == "measured"
     assert fused.loc[1, "cell_class"] == "no_signal"
     assert fused.loc[2, "evidence"] == "predicted"  # one reading is not a measurement
-    assert fused.loc[3, "p_usable"] == 1.0
+    # The model alone: usable Φ(25/6) of the time, and we are as sure as its σ.
+    assert fused.loc[3, "p_usable"] == pytest.approx(norm.cdf(25 / 6))
+    assert fused.loc[3, "sigma_db"] == 8.0
+    assert fused.loc[3, "p_served"] == pytest.approx(norm.cdf(25 / 8))
+
+
+def test_where_no_site_reaches_and_nobody_measured_nothing_is_known() -> None:
+    cells = np.array([1, 2], dtype=np.uint64)
+    empty = pd.DataFrame({"h3": pd.Series(dtype=np.uint64), "carrier": pd.Series(dtype=object),
+                          "count": pd.Series(dtype=float), "usable_count": pd.Series(dtype=float),
+                          "mean_dbm": pd.Series(dtype=float), "p_measured": pd.Series(dtype=float),
+                          "measured_radio": pd.Series(dtype=object)})  # fmt: skip
+    # Y's site reaches cell 1 only; X has sites, none within reach of either.
+    predicted = pd.DataFrame({"h3": np.array([1], dtype=np.uint64), "carrier": ["Y"],
+                              "predicted_radio": ["lte"], "calibrated_dbm": [-100.0],
+                              "sigma_db": [8.0]})  # fmt: skip
+    fused = fuse(cells, ["X", "Y"], measured=empty, predicted=predicted,
+                 site_carriers=frozenset({"X", "Y"})).set_index(["h3", "carrier"])  # fmt: skip
+    # Cell 1: the site database covers it, so X is predicted absent there.
+    assert fused.loc[(1, "X"), "margin_db"] == ABSENT_MARGIN_DB
+    assert fused.loc[(1, "X"), "evidence"] == "predicted"
+    # Cell 2: no known site reaches it: not "no signal", unknown.
+    for carrier in ("X", "Y"):
+        assert np.isnan(fused.loc[(2, carrier), "p_usable"])
+        assert fused.loc[(2, carrier), "evidence"] == "none"
+        assert fused.loc[(2, carrier), "cell_class"] == "unknown"
 
 
 def test_calibration_is_robust_to_outliers() -> None:

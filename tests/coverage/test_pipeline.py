@@ -9,12 +9,9 @@ import pytest
 import shapely
 
 from coverage.errors import NoVillagesError
-from coverage.pipeline import (
-    analyze,
-    points_in_polygons,
-    readings_per_village,
-    villages_touched,
-)
+from coverage.pipeline import analyze
+from coverage.points import points_in_polygons, readings_per_village, villages_touched
+from geodata.sites import normalise_sites
 from tests.coverage.conftest import NOW
 
 
@@ -55,14 +52,52 @@ def test_intermittent_service_is_patchy(villages, sites, readings) -> None:
 
 
 def test_without_readings_the_prediction_decides(villages, sites) -> None:
-    # The site reaches 2 km: village a (0.7 km) is predicted served, b (4 km) is
-    # out of its range, so predicted without signal.
-    short = sites.assign(range_m=2000.0)
-    judged = analyze(villages, short, readings_empty()).villages.set_index("id")
+    # The site stands 0.7 km from village a: predicted served, no reading needed.
+    judged = analyze(villages, sites, readings_empty()).villages.set_index("id")
     assert judged.loc["a", "verdict"] == "covered"
     assert judged.loc["a", "carriers"]["VinaPhone"]["evidence"] == "predicted"
-    assert judged.loc["b", "verdict"] == "no_signal"
-    assert judged.loc["b", "carriers"]["VinaPhone"]["evidence"] == "predicted"
+    assert "No readings in the village" in judged.loc["a", "reasons"][-1]
+
+
+def test_a_village_no_known_site_reaches_is_unknown_not_no_signal(villages, sites) -> None:
+    # The only known site stands ~60 km east: no reading, no site within
+    # reach. The site database does not cover the place; that is not trắng sóng.
+    far = sites.assign(lon=sites["lon"] + 0.6)
+    judged = analyze(villages, far, readings_empty()).villages.set_index("id")
+    assert judged["verdict"].tolist() == ["unknown", "unknown"]
+    assert judged["best_carrier"].isna().all()
+    assert "site database does not cover" in judged.loc["b", "reasons"][0]
+
+
+def _site_at_b(created: str) -> pd.DataFrame:
+    return normalise_sites(pd.DataFrame({
+        "radio": ["LTE"] * 3, "mcc": [452] * 3, "net": [2] * 3, "area": [1201] * 3,
+        "cell": [2001, 2002, 2003], "lon": [105.525] * 3, "lat": [22.565] * 3,
+        "site_id": ["s2"] * 3, "height_m": [30.0] * 3, "azimuth_deg": [0.0, 120.0, 240.0],
+        "eirp_dbm": [62.0] * 3, "freq_mhz": [1800.0] * 3,
+        "created": [pd.Timestamp(created).timestamp()] * 3,
+    }))  # fmt: skip
+
+
+def test_a_site_built_after_the_readings_changes_the_verdict(villages, sites, readings) -> None:
+    # Village b's readings (January 2026) all lost service. A 3-sector site
+    # at its centre since 15/02/2026 retires them: they say nothing of it.
+    before = analyze(villages, sites, readings).villages.set_index("id").loc["b"]
+    assert before["verdict"] == "no_signal"
+    new = pd.concat([sites, _site_at_b("2026-02-15T00:00:00Z")], ignore_index=True)
+    after = analyze(villages, new, readings).villages.set_index("id").loc["b"]
+    assert after["verdict"] == "covered"
+    assert after["households_without_signal"] < before["households_without_signal"]
+    assert "Site s2 (VinaPhone) since 15/02/2026, not yet measured." in after["reasons"]
+
+
+def test_measured_silence_outweighs_an_older_site(villages, sites, readings) -> None:
+    # The same site, standing since 2025, before the readings: they measured
+    # it and found no service, so they rule.
+    old = pd.concat([sites, _site_at_b("2025-06-01T00:00:00Z")], ignore_index=True)
+    judged = analyze(villages, old, readings).villages.set_index("id").loc["b"]
+    assert judged["verdict"] == "no_signal"
+    assert not any("Site s2" in reason for reason in judged["reasons"])
 
 
 def test_no_sites_and_no_readings_is_unknown(villages, sites) -> None:

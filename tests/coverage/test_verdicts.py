@@ -1,44 +1,162 @@
-"""The patchy rule (lõm sóng) on constructed villages."""
+"""The verdict rules (trắng sóng, lõm sóng) and their confidence, on constructed villages.
+
+Each village has a centre cell (100) and household cells (1, 2, ...); every
+cell carries a margin (median dBm above the usable level), its standard
+error σ and, through ``fading_db``, the temporal spread of readings.
+"""
 
 from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pytest
 import shapely
+from scipy.stats import norm
 
-from coverage.verdicts import judge_villages
+from coverage.verdicts import MIN_CONFIDENCE, judge_villages, people_date
+
+FADING_DB = 6.0
+CENTRE = np.uint64(100)
 
 
-def judge(centre_p: float, cell_p: list[float], households: list[float]) -> pd.Series:
-    villages = gpd.GeoDataFrame({"id": ["v"], "households": [sum(households)]},
-                                geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326")  # fmt: skip
-    cells = np.arange(1, len(cell_p) + 1, dtype=np.uint64)
-    fused = pd.DataFrame({
-        "h3": np.concatenate([[np.uint64(100)], cells]), "carrier": "X",
-        "p_usable": [centre_p, *cell_p], "evidence": "measured", "radio": "lte",
-        "count": 20,
-    })  # fmt: skip
-    weights = pd.DataFrame({"village_id": "v", "h3": cells, "households": households})
-    centre = pd.DataFrame({"village_id": ["v"], "h3": np.array([100], dtype=np.uint64)})
-    return judge_villages(villages, fused, households=weights, centre_cells=centre).iloc[0]
+def judge(
+    centre: dict[str, tuple[float, float]],
+    cells: list[dict[str, tuple[float, float]]],
+    households: list[float],
+    *,
+    evidence: str = "measured",
+) -> pd.Series:
+    """Judge one village; ``centre`` and each cell map carrier -> (margin, σ)."""
+    villages = gpd.GeoDataFrame(
+        {"id": ["v"], "households": [sum(households)]},
+        geometry=[shapely.box(0, 0, 1, 1)],
+        crs="EPSG:4326",
+    )
+    rows = [(CENTRE, carrier, m, s) for carrier, (m, s) in centre.items()]
+    for number, cell in enumerate(cells, start=1):
+        rows += [(np.uint64(number), carrier, m, s) for carrier, (m, s) in cell.items()]
+    fused = pd.DataFrame(rows, columns=["h3", "carrier", "margin_db", "sigma_db"]).assign(
+        evidence=evidence, radio="lte", count=20 if evidence == "measured" else 0
+    )
+    fused["h3"] = fused["h3"].astype(np.uint64)
+    weights = pd.DataFrame(
+        {
+            "village_id": "v",
+            "households": households,
+            "h3": np.arange(1, len(cells) + 1, dtype=np.uint64),
+        }
+    )
+    centre_cells = pd.DataFrame({"village_id": ["v"], "h3": np.array([CENTRE])})
+    return judge_villages(
+        villages, fused, households=weights, centre_cells=centre_cells, fading_db=FADING_DB
+    ).iloc[0]
+
+
+SURE = 1.0  # σ of a well-measured cell (dB)
+GOOD = (20.0, SURE)  # 20 dB above usable: available Φ(20/6) ≈ 99.96 % of the time
+NONE = (-25.0, SURE)
 
 
 def test_no_usable_signal_at_the_centre_is_no_signal() -> None:
-    assert judge(0.05, [0.95, 0.95], [50, 50])["verdict"] == "no_signal"
+    row = judge({"X": NONE}, [{"X": GOOD}, {"X": GOOD}], [50, 50])
+    assert row["verdict"] == "no_signal"
+    assert row["confidence"] > 0.99
+    assert row["centre_p_usable"] < 0.01
+    assert "no carrier gives usable signal" in row["reasons"][0]
+    assert "không nhà mạng nào có sóng" in row["reasons_vi"][0]
 
 
-def test_intermittent_centre_is_patchy() -> None:
-    assert judge(0.5, [0.95, 0.95], [50, 50])["verdict"] == "patchy"
+def test_an_intermittent_centre_is_patchy() -> None:
+    # 3 dB above usable with a 6 dB temporal spread: usable Φ(0.5) = 69 % of the time.
+    row = judge({"X": (3.0, SURE)}, [{"X": GOOD}, {"X": GOOD}], [50, 50])
+    assert row["verdict"] == "patchy"
+    assert row["centre_p_usable"] == pytest.approx(norm.cdf(0.5), abs=1e-3)
+    assert "comes and goes" in row["reasons"][0]
 
 
 def test_a_hamlet_without_signal_makes_the_village_patchy() -> None:
-    row = judge(0.97, [0.95, 0.2], [85, 15])  # 15 % of households unserved
+    row = judge({"X": GOOD}, [{"X": GOOD}, {"X": NONE}], [85, 15])  # 15 % unserved
     assert row["verdict"] == "patchy"
     assert row["households_without_signal"] == 15
+    assert "15 of 100 households" in row["reasons"][1]
 
 
 def test_a_few_households_short_stay_covered() -> None:
-    row = judge(0.97, [0.95, 0.2], [95, 5])  # 5 % < the 10 % share
+    row = judge({"X": GOOD}, [{"X": GOOD}, {"X": NONE}], [95, 5])  # 5 % < the 10 % share
     assert row["verdict"] == "covered"
     assert row["households_without_signal"] == 5
+    assert row["confidence"] > 0.99
+
+
+def test_a_household_is_served_when_any_carrier_serves_it() -> None:
+    # X serves the east half, Y the west half: every household has a carrier.
+    row = judge({"X": GOOD, "Y": GOOD}, [{"X": GOOD, "Y": NONE}, {"X": NONE, "Y": GOOD}], [50, 50])
+    assert row["verdict"] == "covered"
+    assert row["households_without_signal"] == 0
+    # Per carrier, each leaves half the village without signal.
+    assert row["carriers"]["X"]["households_without_signal"] == 50
+    assert row["carriers"]["Y"]["households_without_signal"] == 50
+
+
+def test_not_knowing_is_not_patchy() -> None:
+    # The same 6 dB margin: measured (σ 1 dB) it is truly intermittent
+    # (usable 84 % of the time); predicted only (σ 8 dB) we cannot tell.
+    measured = judge({"X": (6.0, SURE)}, [{"X": (6.0, SURE)}], [40])
+    assert measured["verdict"] == "patchy"
+    assert measured["confidence"] > 0.9
+    guessed = judge({"X": (6.0, 8.0)}, [{"X": (6.0, 8.0)}], [40], evidence="predicted")
+    assert guessed["verdict"] == "unknown"
+    assert guessed["confidence"] < MIN_CONFIDENCE
+    assert any("cannot decide" in reason for reason in guessed["reasons"])
+
+
+def test_confidence_grows_with_the_evidence() -> None:
+    # A centre 12 dB above usable: covered, more surely as σ shrinks.
+    confidence = [
+        judge({"X": (12.0, s)}, [{"X": (12.0, s)}], [40])["confidence"] for s in (8.0, 4.0, 1.0)
+    ]
+    assert confidence == sorted(confidence)
+    assert confidence[-1] > 0.99
+    # P(problem) = Φ(z₀), z₀ = (6·Φ⁻¹(0.9) − 12) / 8 for the centre rule.
+    expected = 1 - norm.cdf((FADING_DB * norm.ppf(0.9) - 12.0) / 8.0)
+    assert confidence[0] == pytest.approx(expected, abs=1e-3)
+
+
+def test_no_evidence_at_all_is_unknown_never_no_signal() -> None:
+    villages = gpd.GeoDataFrame(
+        {"id": ["v"], "households": [30]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326"
+    )
+    empty = pd.DataFrame(
+        {
+            "h3": pd.Series(dtype=np.uint64),
+            "carrier": pd.Series(dtype=object),
+            "margin_db": pd.Series(dtype=float),
+            "sigma_db": pd.Series(dtype=float),
+            "evidence": pd.Series(dtype=object),
+            "radio": pd.Series(dtype=object),
+            "count": pd.Series(dtype=int),
+        }
+    )
+    row = judge_villages(
+        villages,
+        empty,
+        households=pd.DataFrame(
+            {"village_id": ["v"], "h3": np.array([1], np.uint64), "households": [30.0]}
+        ),
+        centre_cells=pd.DataFrame({"village_id": ["v"], "h3": np.array([CENTRE])}),
+    ).iloc[0]
+    assert row["verdict"] == "unknown"
+    assert row["confidence"] == 0.0
+    assert row["best_carrier"] is None
+    assert "site database does not cover" in row["reasons"][0]
+
+
+def test_no_best_carrier_where_none_works() -> None:
+    row = judge({"X": NONE, "Y": NONE}, [{"X": NONE, "Y": NONE}], [40])
+    assert row["verdict"] == "no_signal"
+    assert row["best_carrier"] is None
+
+
+def test_dates_for_people_are_day_month_year() -> None:
+    assert people_date(pd.Timestamp("2026-07-01T23:00:00Z")) == "01/07/2026"
