@@ -46,7 +46,10 @@ def _parser() -> argparse.ArgumentParser:
         "--readings", type=Path, action="append", required=True, help="readings CSV (repeatable)"
     )
     analyze.add_argument("--dem", type=Path, help="terrain GeoTIFF")
-    analyze.add_argument("--population", type=Path, help="population GeoTIFF")
+    analyze.add_argument("--population", type=Path, help="population GeoTIFF (WorldPop, GHSL)")
+    analyze.add_argument(
+        "--buildings", type=Path, help="building footprints or points (GeoJSON/GPKG/FlatGeobuf)"
+    )
     analyze.add_argument("--out", type=Path, required=True, help="directory for the results")
     analyze.add_argument("--lang", choices=("vi", "en"), default="vi", help="map language")
     analyze.add_argument(
@@ -145,7 +148,18 @@ def _analyze(args: argparse.Namespace) -> int:
     sites = read_sites(args.sites)
     raw = pd.concat([read_readings_csv(path) for path in args.readings], ignore_index=True)
     validated = validate_readings(raw)
-    result = analyze(villages, sites, validated.valid, dem=args.dem, population=args.population)
+    buildings = None
+    if args.buildings is not None:
+        from geodata.buildings import read_buildings
+
+        west, south, east, north = villages.to_crs("EPSG:4326").total_bounds
+        found = read_buildings(args.buildings, bbox=(west, south, east, north))
+        buildings = found.points
+        print(f"buildings: {len(buildings)} read")
+        for reason, count in sorted(found.rejected_by_reason.items()):
+            print(f"  left out {count:>6}  {reason}")
+    result = analyze(villages, sites, validated.valid, dem=args.dem, population=args.population,
+                     buildings=buildings)  # fmt: skip
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)

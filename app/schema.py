@@ -24,13 +24,13 @@ SITE_COLUMNS = (
 )  # fmt: skip
 RESULT_COLUMNS = (
     "verdict", "households_without_signal", "best_carrier", "carriers", "readings_count",
-    "last_reading",
+    "last_reading", "confidence", "reasons", "reasons_vi",
 )  # fmt: skip
 DEAD_ZONE_COLUMNS = (
     "id", "commune_id", "verdict", "area_km2", "households", "village_ids", "carriers_absent",
     "nearest_site_m",
 )  # fmt: skip
-JSON_COLUMNS = frozenset({"carriers", "village_ids", "carriers_absent"})
+JSON_COLUMNS = frozenset({"carriers", "village_ids", "carriers_absent", "reasons", "reasons_vi"})
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,7 +46,8 @@ CREATE INDEX IF NOT EXISTS villages_commune ON villages (commune_id);
 CREATE TABLE IF NOT EXISTS village_results (
     village_id TEXT PRIMARY KEY REFERENCES villages (id) ON DELETE CASCADE,
     verdict TEXT NOT NULL, households_without_signal INTEGER, best_carrier TEXT,
-    carriers TEXT, readings_count INTEGER, last_reading TEXT);
+    carriers TEXT, readings_count INTEGER, last_reading TEXT, confidence REAL, reasons TEXT,
+    reasons_vi TEXT);
 CREATE TABLE IF NOT EXISTS dead_zones (
     id TEXT PRIMARY KEY, commune_id TEXT, verdict TEXT NOT NULL, area_km2 REAL,
     households INTEGER, village_ids TEXT, carriers_absent TEXT, nearest_site_m REAL,
@@ -66,6 +67,29 @@ CREATE TABLE IF NOT EXISTS idempotency (
     scope TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
     response TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (scope, key));
 """
+
+
+# Columns added to a table after its first release: a database made by an
+# earlier version gains them (NULL until the next analysis) when opened.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("village_results", "confidence", "REAL"),
+    ("village_results", "reasons", "TEXT"),
+    ("village_results", "reasons_vi", "TEXT"),
+)
+
+
+def add_missing_columns(conn: Any) -> list[str]:
+    """``ALTER TABLE … ADD COLUMN`` for each of :data:`ADDED_COLUMNS` a table lacks.
+
+    Returns the ``table.column`` names added.
+    """
+    added = []
+    for table, column, kind in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            added.append(f"{table}.{column}")
+    return added
 
 
 def _numpy_json(value: Any) -> Any:
@@ -91,7 +115,8 @@ def to_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]
 
 def parse_json_columns(frame: pd.DataFrame) -> pd.DataFrame:
     for column in JSON_COLUMNS & set(frame.columns):
-        frame[column] = [None if v is None else json.loads(v) for v in frame[column]]
+        # NULL (a village not yet judged) may reach pandas as None or NaN.
+        frame[column] = [json.loads(v) if isinstance(v, str) else None for v in frame[column]]
     return frame
 
 

@@ -28,6 +28,7 @@ from app.schema import (
     SCHEMA,
     SITE_COLUMNS,
     VILLAGE_COLUMNS,
+    add_missing_columns,
     iso_or_none,
     qualify,
     to_geoframe,
@@ -70,6 +71,7 @@ class Store(ReadingsMixin, ResultsMixin, KeysMixin, AdminMixin):
             conn.executescript(SCHEMA)
             conn.executescript(RESULTS_SCHEMA)
             conn.executescript(READINGS_SCHEMA)
+            add_missing_columns(conn)
         self.migrate_reading_rows()
 
     # --- connections ----------------------------------------------------

@@ -552,7 +552,7 @@ def test_deleting_a_communes_last_village_drops_its_dead_zones(
 
 # --- the analysis follows the change ---------------------------------------------------
 def test_site_changes_refresh_the_verdicts(admin: TestClient, loaded_store: Store) -> None:
-    """With the real analysis: Bản Giòng is covered by the cell at its centre, then not."""
+    """With the real analysis: Bản Giòng is covered by the cell at its centre, then unknown."""
     app.analysis.analyze_communes(loaded_store)
     assert loaded_store.village("ban-giong")["verdict"].iloc[0] == "covered"
 
@@ -565,8 +565,10 @@ def test_site_changes_refresh_the_verdicts(admin: TestClient, loaded_store: Stor
     wait_for_refresh(admin)
     again = loaded_store.village("ban-giong").iloc[0]
 
-    assert without["verdict"] != "covered"
-    assert without["households_without_signal"] == 98
+    # No site left and no reading: not trắng sóng, unknown (nothing is known there).
+    assert without["verdict"] == "unknown"
+    assert without["households_without_signal"] == 0
+    assert "site database does not cover" in without["reasons"][0]
     assert again["verdict"] == "covered"
     assert again["best_carrier"] == "Viettel"
 
