@@ -55,7 +55,9 @@ def spread_evenly(village_cells: pd.DataFrame, villages: gpd.GeoDataFrame) -> pd
     """
     sizes = village_cells.groupby("village_id")["h3"].transform("size")
     totals = village_cells["village_id"].map(villages.set_index("id")["households"])
-    return village_cells.assign(households=totals.to_numpy(float) / sizes.to_numpy(float))
+    return village_cells.assign(
+        households=totals.to_numpy(float) / sizes.to_numpy(float), placed_by="even"
+    )
 
 
 def place_with_raster(
@@ -88,19 +90,21 @@ def place_with_raster(
         joined.geometry.y.to_numpy(), joined.geometry.x.to_numpy(), resolution=resolution
     )
     weights = joined.groupby(["id", "h3"], as_index=False)["weight"].sum()
-    placed = _scaled(weights.rename(columns={"id": "village_id"}), villages)
+    placed = _scaled(weights.rename(columns={"id": "village_id"}), villages, placed_by="raster")
     if fallback is None:
         fallback = spread_evenly(village_cells, villages)
     missing = ~fallback["village_id"].isin(placed["village_id"])
     return pd.concat([placed, fallback.loc[missing]], ignore_index=True)
 
 
-def _scaled(weights: pd.DataFrame, villages: gpd.GeoDataFrame) -> pd.DataFrame:
-    """``village_id, h3, weight`` -> ``village_id, h3, households`` scaled to
-    each village's recorded households."""
+def _scaled(weights: pd.DataFrame, villages: gpd.GeoDataFrame, *, placed_by: str) -> pd.DataFrame:
+    """``village_id, h3, weight`` -> ``village_id, h3, households, placed_by``,
+    scaled to each village's recorded households; ``placed_by`` names the
+    source (see :data:`coverage.verdicts.SETTLEMENTS`)."""
     share = weights["weight"] / weights.groupby("village_id")["weight"].transform("sum")
     totals = weights["village_id"].map(villages.set_index("id")["households"]).astype(float)
-    return weights.assign(households=share * totals)[["village_id", "h3", "households"]]
+    placed = weights.assign(households=share * totals, placed_by=placed_by)
+    return placed[["village_id", "h3", "households", "placed_by"]]
 
 
 def slope_degrees(terrain: Raster) -> Raster:
@@ -145,10 +149,10 @@ def settle_from_evidence(
     Returns
     -------
     DataFrame
-        ``village_id, h3, households``.
+        ``village_id, h3, households, placed_by``.
     """
     if village_cells.empty:
-        return village_cells.assign(households=pd.Series(dtype=float))
+        return village_cells.assign(households=pd.Series(dtype=float), placed_by="evidence")
     cells = village_cells["h3"].to_numpy(np.uint64)
     lat, lon = cell_centres(cells)
     to_metric = pyproj.Transformer.from_crs(C.CRS_WGS84, metric_crs, always_xy=True)
@@ -176,7 +180,7 @@ def settle_from_evidence(
     if reading_cells is not None and len(reading_cells):
         weight *= 1.0 + READINGS_BOOST * np.isin(cells, reading_cells)
     weights = village_cells.assign(weight=np.maximum(weight, 1e-9))
-    return _scaled(weights, villages)
+    return _scaled(weights, villages, placed_by="evidence")
 
 
 def place_with_buildings(
@@ -217,7 +221,7 @@ def place_with_buildings(
         }
     )
     weights = inside.groupby(["village_id", "h3"], as_index=False)["weight"].sum()
-    placed = _scaled(weights, villages)
+    placed = _scaled(weights, villages, placed_by="buildings")
     missing = ~fallback["village_id"].isin(placed["village_id"])
     return pd.concat([placed, fallback.loc[missing]], ignore_index=True)
 

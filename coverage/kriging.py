@@ -14,10 +14,11 @@ exponential model, ~40 lines; a dependency would cost more than it gives.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.spatial import cKDTree
 
 # Residuals are correlated over a few hundred metres in hilly terrain
@@ -88,12 +89,16 @@ def fit_variogram(x: np.ndarray, y: np.ndarray, residual: np.ndarray) -> Variogr
     centres = (edges[:-1] + 75.0)[keep]
     gamma = sums[keep] / counts[keep]
     try:
-        (nugget, sill, range_m), _ = curve_fit(
-            _exponential, centres, gamma,
-            p0=(0.5 * total, 0.5 * total, 300.0),
-            bounds=([0.0, 0.0, RANGE_BOUNDS_M[0]], [2 * total, 2 * total, RANGE_BOUNDS_M[1]]),
-            sigma=1.0 / np.sqrt(counts[keep]),
-        )  # fmt: skip
+        # Only the parameters are used: a covariance curve_fit cannot
+        # estimate (three lag bins fit exactly) is no reason to warn.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)
+            (nugget, sill, range_m), _ = curve_fit(
+                _exponential, centres, gamma,
+                p0=(0.5 * total, 0.5 * total, 300.0),
+                bounds=([0.0, 0.0, RANGE_BOUNDS_M[0]], [2 * total, 2 * total, RANGE_BOUNDS_M[1]]),
+                sigma=1.0 / np.sqrt(counts[keep]),
+            )  # fmt: skip
     except (RuntimeError, ValueError):
         return Variogram(nugget=total, sill=0.0, range_m=RANGE_BOUNDS_M[0])
     return Variogram(nugget=float(max(nugget, 1e-6)), sill=float(sill), range_m=float(range_m))

@@ -32,6 +32,7 @@ from coverage.points import (
 )
 from coverage.stats import (
     aggregate_readings,
+    infer_silent_gaps,
     new_sites_near,
     retired_readings,
     select_as_of,
@@ -93,6 +94,7 @@ def analyze(
     buildings: gpd.GeoDataFrame | None = None,
     as_of: pd.Timestamp | str | None = None,
     resolution: int = C.H3_RESOLUTION_VERDICT,
+    infer_gaps: bool = True,
 ) -> AnalysisResult:
     """Judge every village from the readings, the sites and the terrain.
 
@@ -116,6 +118,9 @@ def analyze(
         H3 resolution on which villages are judged (10 by default; see
         :data:`geodata.constants.H3_RESOLUTION_VERDICT`). Cell statistics
         for maps come at res 9 from :func:`coverage.stats.aggregate_readings`.
+    infer_gaps : bool, keyword-only
+        Add no-service readings where a phone that never logs them fell
+        silent (see :func:`coverage.stats.infer_silent_gaps`).
 
     Raises
     ------
@@ -126,6 +131,11 @@ def analyze(
         raise NoVillagesError("no villages to analyse")
     villages = normalise_villages(villages)
     readings = select_as_of(readings, as_of)
+    observed_readings = readings
+    if infer_gaps:
+        silent = infer_silent_gaps(readings)
+        if len(silent):
+            readings = pd.concat([readings, silent], ignore_index=True)
     if as_of is not None and "created" in sites and len(sites):
         cutoff = pd.Timestamp(as_of)
         cutoff = cutoff if cutoff.tzinfo else cutoff.tz_localize("UTC")
@@ -185,7 +195,7 @@ def analyze(
         population=_as_raster(population, bounds, 0.0), buildings=buildings,
         reading_cells=unique_cells(stats["h3"].to_numpy(np.uint64)),
     )  # fmt: skip
-    per_village = readings_per_village(villages, readings)
+    per_village = readings_per_village(villages, observed_readings)
     verdicts = judge_villages(
         villages, fused, households=households, centre_cells=centre_cells, fading_db=fading,
         readings=per_village,

@@ -281,3 +281,106 @@ def new_sites_near(
         )
         starts = starts.loc[np.asarray(keep, dtype=bool)]
     return starts[columns].reset_index(drop=True)
+
+
+# Silent gaps (see infer_silent_gaps). A phone that logs nothing without
+# service leaves a gap in its track where service was lost: the gap counts
+# when the phone moved on (ends farther apart than SILENT_GAP_MIN_M), fell
+# silent for longer than SILENT_GAP_FACTOR of its usual interval (and at
+# least SILENT_GAP_MIN_S), not so long that it may have been switched off
+# (SILENT_GAP_MAX_S), and when the signal at one end was within
+# SILENT_GAP_FADING_DB of unusable: the signal faded, then the log stopped.
+SILENT_GAP_MIN_S = 60.0
+SILENT_GAP_FACTOR = 3.0
+SILENT_GAP_MAX_S = 1800.0
+SILENT_GAP_MIN_M = 100.0
+SILENT_GAP_FADING_DB = 5.0
+# One inferred no-service point per this many metres of the gap's path.
+SILENT_GAP_STEP_M = 60.0
+SILENT_GAP_MAX_POINTS = 40
+
+
+def infer_silent_gaps(readings: pd.DataFrame) -> pd.DataFrame:
+    """No-service readings inferred where a phone that hides them fell silent.
+
+    Many apps write nothing while a phone has no service (in the demo and in
+    the field, about half the phones do), so the readings alone over-report
+    coverage exactly where it fails. A device that never logged a
+    no-service reading is taken to be such a phone; where its track has a
+    silent gap (see the constants above) the straight path between the two
+    ends gets no-service points, one per :data:`SILENT_GAP_STEP_M`, with the
+    carrier and radio of the reading before the gap and ``source``
+    ``"inferred-gap"``.
+
+    Parameters
+    ----------
+    readings : DataFrame
+        Canonical readings with ``device``.
+
+    Returns
+    -------
+    DataFrame
+        Inferred readings (same columns as ``readings``), possibly empty.
+
+    Examples
+    --------
+    >>> t = pd.to_datetime(["2026-01-05T00:00:00Z", "2026-01-05T00:00:30Z",
+    ...                     "2026-01-05T00:01:00Z", "2026-01-05T00:06:00Z"])
+    >>> track = pd.DataFrame({"time": t, "lat": [22.5, 22.5003, 22.5006, 22.505],
+    ...     "lon": [105.5] * 4, "mcc": 452, "mnc": 4, "radio": "lte",
+    ...     "signal_dbm": [-100.0, -106.0, -112.0, -104.0], "no_service": False, "device": "d1"})
+    >>> gap = infer_silent_gaps(track)  # 5 silent minutes over ~490 m after −112 dBm
+    >>> len(gap), bool(gap["no_service"].all()), set(gap["source"])
+    (8, True, {'inferred-gap'})
+    """
+    if readings.empty or "device" not in readings or readings["device"].isna().all():
+        return readings.iloc[0:0]
+    device, _ = pd.factorize(readings["device"])
+    hides = np.bincount(device[device >= 0], weights=readings["no_service"].to_numpy(bool)[
+        device >= 0].astype(float), minlength=int(device.max()) + 1) == 0  # fmt: skip
+    candidates = np.flatnonzero((device >= 0) & hides[np.maximum(device, 0)])
+    if candidates.size < 2:
+        return readings.iloc[0:0]
+    nanos = readings["time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+    seconds = nanos.astype("int64")[candidates] / 1e9
+    order = candidates[np.lexsort((seconds, device[candidates]))]
+    seconds = nanos.astype("int64")[order] / 1e9
+    same = device[order][1:] == device[order][:-1]
+    interval = np.diff(seconds)
+    usual = pd.Series(np.where(same, interval, np.nan)).groupby(device[order][1:]).transform(
+        "median").to_numpy()  # fmt: skip
+    lat = readings["lat"].to_numpy(float)[order]
+    lon = readings["lon"].to_numpy(float)[order]
+    metres = np.hypot(
+        np.diff(lat) * 111_320.0, np.diff(lon) * 111_320.0 * np.cos(np.radians(lat[1:]))
+    )
+    signal = readings["signal_dbm"].to_numpy(float)[order]
+    level = readings["radio"].map(C.USABLE_DBM).to_numpy(float)[order]
+    weak = np.fmin(signal[:-1] - level[:-1], signal[1:] - level[1:]) <= SILENT_GAP_FADING_DB
+    gap = (
+        same & (interval >= np.maximum(SILENT_GAP_MIN_S, SILENT_GAP_FACTOR * usual))
+        & (interval <= SILENT_GAP_MAX_S) & (metres >= SILENT_GAP_MIN_M) & weak
+    )  # fmt: skip
+    start = np.flatnonzero(gap)
+    if start.size == 0:
+        return readings.iloc[0:0]
+    points = np.clip((metres[start] // SILENT_GAP_STEP_M).astype(int), 1, SILENT_GAP_MAX_POINTS)
+    which = np.repeat(start, points)
+    step = np.arange(points.sum()) - np.repeat(np.cumsum(points) - points, points)
+    fraction = (step + 1.0) / (np.repeat(points, points) + 1.0)
+    first = readings.iloc[order[which]].reset_index(drop=True)
+    inferred = first.assign(
+        lat=lat[which] + fraction * (lat[which + 1] - lat[which]),
+        lon=lon[which] + fraction * (lon[which + 1] - lon[which]),
+        time=first["time"] + pd.to_timedelta(fraction * interval[which], unit="s"),
+        signal_dbm=np.nan,
+        no_service=True,
+    )
+    if "source" in inferred:
+        inferred["source"] = "inferred-gap"
+    else:
+        inferred = inferred.assign(source="inferred-gap")
+    for column in ("rsrq_db", "sinr_db", "pci", "cell_id", "area_code"):
+        if column in inferred:
+            inferred[column] = inferred[column].where(np.zeros(len(inferred), dtype=bool))
+    return inferred

@@ -76,6 +76,11 @@ def village_collection(
         ),
     }
     if detail == "full":
+        properties["confidence"] = _column(villages, "confidence").map(
+            lambda v: none if _blank(v) else f"{float(v):.0%}"
+        )
+        reasons = _column(villages, "reasons_vi" if lang == "vi" else "reasons")
+        properties["why"] = [list(r) if isinstance(r, list | tuple) else [] for r in reasons]
         properties["signal"] = [signal_lines(c, lang=lang) for c in _column(villages, "carriers")]
         properties["readings"] = _column(villages, "readings_count").map(lambda v: _count(v, "0"))
         properties["last_reading"] = _column(villages, "last_reading").map(

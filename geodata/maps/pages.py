@@ -134,7 +134,8 @@ def render_map(
     if len(villages):
         collection = village_collection(villages, lang=lang, detail=detail,
                                         village_url=page.village_url)  # fmt: skip
-        fields = [[text["verdict"], "verdict_label"], [text["households"], "households"],
+        fields = [[text["verdict"], "verdict_label"], [text["confidence"], "confidence"],
+                  [text["why"], "why"], [text["households"], "households"],
                   [text["without"], "without"], [text["best_carrier"], "best_carrier"],
                   [text["signal"], "signal"], [text["readings"], "readings"],
                   [text["last_reading"], "last_reading"],
