@@ -19,7 +19,8 @@ test: setup system-packages lint typecheck pytest
 
 setup: $(VENV)/.stamp-install assets
 
-$(VENV)/.stamp-install: pyproject.toml
+# The C kernel is compiled by the editable install: a changed source reinstalls.
+$(VENV)/.stamp-install: pyproject.toml coverage/_deygout.c
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -36,10 +36,14 @@ MIN_DISTANCE_KM = 0.1
 # by 2.33 σ, the 1 % tail of log-normal shadowing with σ = PREDICTION_SIGMA_DB
 # (8 dB for rural macro cells, 3GPP TR 36.942), to bring service back.
 REACH_SHADOWING_MARGIN_DB = 2.33 * C.PREDICTION_SIGMA_DB
-# Samples per terrain profile in predict_signal, by default: the exact
-# search at the DEM's resolution (coverage.diffraction) costs ~25x the
-# 48-sample profiles per profile in numpy, far over the province budget
-# (120 s for ~4·10^7 profiles); pass profile_samples=None for it.
+# Samples per terrain profile in predict_signal, by default. Profiles at
+# every DEM pixel (None: the exact search, compiled in coverage/_deygout.c)
+# catch every crest, but even compiled they cost ~3.3x the 48 samples per
+# profile inside the analysis (7.8 vs 2.35 µs): the province benchmark at
+# scale 1 takes 183 s instead of 86 s, over its 120 s budget. So 48 samples
+# stay the default (they step over ridges narrower than ~300 m at 15 km,
+# ~15-19 dB RMS of terrain-loss error); pass profile_samples=None for the
+# exact loss where the time is there.
 PREDICTION_PROFILE_SAMPLES: int | None = FIXED_PROFILE_SAMPLES
 # Distances at which the reach is looked for (log-spaced, interpolated):
 # 512 points from 100 m to 15 km are ~1 % apart.

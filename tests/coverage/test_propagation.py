@@ -8,8 +8,6 @@ from affine import Affine
 from pyproj import CRS
 
 from coverage.diffraction import (
-    FIXED_PROFILE_SAMPLES,
-    dense_deygout_reference,
     diffraction_loss_db,
     knife_edge_loss_db,
 )
@@ -132,20 +130,6 @@ def test_dem_in_utm_or_degrees_predicts_the_same(tmp_path) -> None:
     assert abs(losses[0] - losses[1]) < 3.0
 
 
-def test_profile_sampler_matches_the_raster_sampler() -> None:
-    from coverage.diffraction import _bilinear, _pixel_coordinates, float32_terrain
-
-    rng = np.random.default_rng(0)
-    dem = Raster(rng.uniform(100, 900, (50, 60)), Affine(30.0, 0, 1000.0, 0, -30.0, 9000.0),
-                 CRS.from_epsg(32648))  # fmt: skip
-    x, y = rng.uniform(900, 2900, 500), rng.uniform(7400, 9100, 500)  # some off the raster
-    col, row = _pixel_coordinates(dem, x, y)
-    ours = _bilinear(float32_terrain(dem).values, col, row)
-    theirs = dem.sample(x, y)
-    assert np.array_equal(np.isnan(ours), np.isnan(theirs))
-    assert np.nanmax(np.abs(ours - theirs)) < 1e-3
-
-
 def test_coarse_terrain_spares_only_hopeless_receivers() -> None:
     from coverage.propagation import HOPELESS_MARGIN_DB, CoarseTerrain
 
@@ -173,46 +157,6 @@ def test_coarse_terrain_spares_only_hopeless_receivers() -> None:
     assert spared.loc[[2, 3, 4]].equals(exact.loc[[2, 3, 4]])
 
 
-def test_a_thin_ridge_between_two_fixed_samples_is_found() -> None:
-    # 48 samples over 5.4 km fall every ~110 m; a 30 m crest between two of
-    # them is stepped over by the fixed scheme and found at the DEM's resolution.
-    dem = flat_dem()
-    ridged = dem.values.copy()
-    ridged[:, 104] = 400.0  # x 3120-3150 m, between samples at ~3083 and ~3193 m
-    wall = Raster(ridged, dem.transform, dem.crs)
-    args = ((300.0, 3000.0), 30.0, np.array([5700.0]), np.array([3000.0]), 1800.0)
-    fixed = diffraction_loss_db(wall, *args, samples=FIXED_PROFILE_SAMPLES)[0]
-    found = diffraction_loss_db(wall, *args)[0]
-    assert fixed < 2.0
-    assert found > 25.0
-
-
-def test_the_search_equals_a_profile_read_at_every_pixel() -> None:
-    from scipy import ndimage
-
-    rng = np.random.default_rng(3)
-    values = ndimage.gaussian_filter(rng.standard_normal((240, 240)), 3)
-    values = 200 + 600 * (values - values.min()) / np.ptp(values)
-    values[rng.random(values.shape) < 0.002] += 150.0  # single-pixel spikes
-    dem = Raster(values, Affine(30.0, 0, 0, 0, -30.0, 7200.0), CRS.from_epsg(32648))
-    site = (3600.0, 3600.0)
-    rx = rng.uniform(0, 7200, (120, 2))
-    found = diffraction_loss_db(dem, site, 30.0, rx[:, 0], rx[:, 1], 1800.0)
-    dense = [dense_deygout_reference(dem, site, 30.0, x, y, 1800.0) for x, y in rx]
-    assert np.max(np.abs(found - np.array(dense))) < 0.01
-
-
-def test_enough_db_stops_at_a_lower_bound() -> None:
-    dem = flat_dem()
-    ridged = dem.values.copy()
-    ridged[:, 60:64] = 900.0
-    wall = Raster(ridged, dem.transform, dem.crs)
-    args = ((300.0, 3000.0), 30.0, np.array([5000.0]), np.array([3000.0]), 1800.0)
-    exact = diffraction_loss_db(wall, *args)[0]
-    bounded = diffraction_loss_db(wall, *args, enough_db=np.array([20.0]))[0]
-    assert 20.0 <= bounded <= exact + 1e-9
-
-
 def reach_of(**change: float) -> float:
     cell = {"eirp_dbm": 62.0, "height_m": 30.0} | change
     return float(cell_reach_m(np.array([cell["eirp_dbm"]]), np.array([30.8]), np.array([-124.0]),
@@ -238,3 +182,24 @@ def test_reach_does_not_depend_on_opencellid_range() -> None:
     assert sorted(best["point"]) == [0, 1]
     far = best.set_index("point").loc[1, "predicted_dbm"]
     assert far > C.USABLE_DBM["lte"]
+
+
+def test_every_pixel_profiles_see_a_one_pixel_ridge_the_default_steps_over() -> None:
+    # The default stays 48 samples (PREDICTION_PROFILE_SAMPLES: every-pixel
+    # profiles miss the province budget); profile_samples=None finds the crest.
+    from coverage.propagation import PREDICTION_PROFILE_SAMPLES
+
+    dem = flat_dem()
+    ridged = dem.values.copy()
+    ridged[:, 104] = 400.0  # one 30 m pixel, between two of the 48 samples
+    sites = normalise_sites(pd.DataFrame({
+        "radio": ["LTE"], "mcc": [452], "net": [2], "lon": [0.0], "lat": [0.0], "site_id": ["s"],
+    }))  # fmt: skip
+    args = {"site_x": np.array([300.0]), "site_y": np.array([3000.0]),
+            "dem": Raster(ridged, dem.transform, dem.crs)}  # fmt: skip
+    x, y = np.array([5700.0]), np.array([3000.0])
+    default = predict_signal(sites, x, y, **args)
+    exact = predict_signal(sites, x, y, profile_samples=None, **args)
+    assert PREDICTION_PROFILE_SAMPLES == 48
+    assert default["diffraction_db"][0] < 2.0
+    assert exact["diffraction_db"][0] > 25.0
