@@ -351,6 +351,8 @@ def infer_silent_gaps(readings: pd.DataFrame) -> pd.DataFrame:
         "median").to_numpy()  # fmt: skip
     lat = readings["lat"].to_numpy(float)[order]
     lon = readings["lon"].to_numpy(float)[order]
+    # Gaps of tens of metres to a few km: the local equirectangular distance
+    # is within 0.1 % of the geodesic there, and needs no projection.
     metres = np.hypot(
         np.diff(lat) * 111_320.0, np.diff(lon) * 111_320.0 * np.cos(np.radians(lat[1:]))
     )
