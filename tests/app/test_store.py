@@ -92,3 +92,22 @@ def test_carrier_filter_that_keeps_nothing_keeps_the_columns(loaded_store: Store
     assert frame.empty
     assert {"id", "province", "verdict"} <= set(frame.columns)
     assert frame.crs is not None
+
+
+def test_a_database_from_before_confidence_gains_its_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:  # village_results as an earlier version made it
+        conn.execute(
+            "CREATE TABLE village_results (village_id TEXT PRIMARY KEY, verdict TEXT NOT NULL,"
+            " households_without_signal INTEGER, best_carrier TEXT, carriers TEXT,"
+            " readings_count INTEGER, last_reading TEXT)"
+        )
+        conn.execute("INSERT INTO village_results (village_id, verdict) VALUES ('v', 'covered')")
+    Store(path, device_salt="test-salt")
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(village_results)")}
+        kept = conn.execute("SELECT verdict, confidence, reasons FROM village_results").fetchall()
+    assert {"confidence", "reasons", "reasons_vi"} <= columns
+    assert kept == [("covered", None, None)]

@@ -182,3 +182,18 @@ def test_villages_bbox_must_be_valid(client: TestClient, loaded_store: Store) ->
     assert response.json() == {
         "detail": "bbox must be four numbers west,south,east,north (degrees), got '105,22'"
     }
+
+
+def test_a_judged_village_says_how_sure_and_why(client: TestClient, loaded_store: Store) -> None:
+    import app.analysis
+
+    app.analysis.analyze_communes(loaded_store)
+    response = client.get("/api/v1/villages/ban-giong")
+    assert response.status_code == 200
+    props = response.json()["properties"]
+    assert props["verdict"] in {"no_signal", "patchy", "covered", "unknown"}
+    assert 0.0 <= props["confidence"] <= 1.0
+    assert props["reasons"] and all(isinstance(r, str) for r in props["reasons"])
+    assert len(props["reasons_vi"]) == len(props["reasons"])
+    assert any("households" in r for r in props["reasons"])
+    assert any(" hộ " in r for r in props["reasons_vi"])
