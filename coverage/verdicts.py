@@ -184,7 +184,7 @@ def judge_villages(
         np.minimum(hh_without.to_numpy(float), total.fillna(0).to_numpy(float))
     ).astype(int)
     table = _carrier_table(centre, per_carrier)
-    best = _best_carrier(table)
+    best = _best_carrier(table, total)
     out["best_carrier"] = best.reindex(index).where(centre_known, None)
     out["best_carrier"] = (
         out["best_carrier"].astype(object).where(out["best_carrier"].notna(), None)
@@ -348,10 +348,11 @@ def _carrier_table(centre: pd.DataFrame, per_carrier: pd.DataFrame) -> pd.DataFr
     return table
 
 
-def _best_carrier(table: pd.DataFrame) -> pd.Series:
+def _best_carrier(table: pd.DataFrame, total: pd.Series) -> pd.Series:
     """Per village, the carrier leaving the fewest households without signal
-    (then the surest centre); none where no carrier gives usable signal at
-    the centre or to any household."""
+    (then the surest centre); none where no carrier works: the best gives no
+    usable signal at the centre and serves under
+    :data:`~geodata.constants.PATCHY_HOUSEHOLD_SHARE` of the households."""
     if table.empty:
         return pd.Series(dtype=object)
     ranked = table.assign(
@@ -359,9 +360,9 @@ def _best_carrier(table: pd.DataFrame) -> pd.Series:
         p=table["centre_p_usable"].astype(float).fillna(0.0),
     ).sort_values(["village_id", "hh", "p"], ascending=[True, True, False])
     first = ranked.drop_duplicates("village_id").set_index("village_id")
-    useless = (first["p"] < C.USABLE_P_LOW) & (
-        first["hh"] >= table.groupby("village_id")["households_without_signal"].max() - 1e-9
-    )
+    households = total.reindex(first.index).astype(float)
+    served = (households - first["hh"].clip(upper=households)).fillna(0.0)
+    useless = (first["p"] < C.USABLE_P_LOW) & (served < C.PATCHY_HOUSEHOLD_SHARE * households)
     return first["carrier"].where(~useless)
 
 

@@ -83,8 +83,9 @@ def village_collection(
         properties["why"] = [list(r) if isinstance(r, list | tuple) else [] for r in reasons]
         properties["signal"] = [signal_lines(c, lang=lang) for c in _column(villages, "carriers")]
         properties["readings"] = _column(villages, "readings_count").map(lambda v: _count(v, "0"))
+        # dd/mm/yyyy, as dates are read here.
         properties["last_reading"] = _column(villages, "last_reading").map(
-            lambda v: none if _blank(v) else str(v)[:10]
+            lambda v: none if _blank(v) else pd.Timestamp(v).strftime("%d/%m/%Y")
         )
     if village_url:
         properties["link"] = [text["open_village"]] * len(villages)

@@ -110,6 +110,10 @@ def test_thuong_nong_map_in_chromium(demo_server: str, browser: Any) -> None:
     expect(popup).to_contain_text("Số hộ")
     expect(popup).to_contain_text(str(giong["properties"]["households"]))
     expect(popup).to_contain_text("Sóng theo nhà mạng")
+    # How sure, and why, in Vietnamese.
+    expect(popup).to_contain_text("Độ tin cậy")
+    expect(popup).to_contain_text("Vì sao")
+    expect(popup).to_contain_text("Tại trung tâm thôn")
     # The popup pans the map; a screenshot taken mid-pan misses the SVG layers.
     page.wait_for_function(
         "() => { const m = Object.values(window).find((v) => v instanceof L.Map);"

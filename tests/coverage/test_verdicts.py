@@ -160,3 +160,11 @@ def test_no_best_carrier_where_none_works() -> None:
 
 def test_dates_for_people_are_day_month_year() -> None:
     assert people_date(pd.Timestamp("2026-07-01T23:00:00Z")) == "01/07/2026"
+
+
+def test_a_carrier_serving_one_household_is_no_best_carrier() -> None:
+    # Bản Giòng's case: X reaches one house of 98, not the centre.
+    row = judge({"X": NONE}, [{"X": GOOD}, {"X": NONE}], [1, 97])
+    assert row["verdict"] == "no_signal"
+    assert row["households_without_signal"] == 97
+    assert row["best_carrier"] is None

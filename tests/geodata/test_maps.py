@@ -99,7 +99,7 @@ def test_vietnamese_by_default(villages: gpd.GeoDataFrame, zones: gpd.GeoDataFra
     assert props["verdict_label"] == "Trắng sóng (không có sóng)"
     assert props["signal"] == ["VinaPhone (LTE): 5% · đo thực tế"]
     assert (props["households"], props["without"], props["readings"]) == ("98", "98", "12")
-    assert props["last_reading"] == "2026-01-05"
+    assert props["last_reading"] == "05/01/2026"  # dd/mm/yyyy for people
     assert "Patchy signal" not in page
 
 
