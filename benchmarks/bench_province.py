@@ -10,8 +10,16 @@ also runs in CI-sized time. Prints, never asserts:
 - the readings-only part beside a naive baseline: a geopandas ``sjoin`` of
   readings to villages, then per-village statistics;
 - the terrain step: inside the analysis (time per site, profiles computed,
-  time per profile), and one site's 20,000 profiles on their own, with 48
-  fixed samples and at every pixel (the default, compiled search).
+  how many of them were recomputed exactly, time per profile), and one
+  site's 20,000 profiles on their own, with 48 fixed samples and at every
+  pixel (the compiled search);
+- the default profiles (48 samples, exact where they decide) against 48
+  samples alone and every pixel everywhere, at 10 sites' receivers: the
+  share refined, the dB error and the served/unserved flips against every
+  pixel.
+
+``--profiles fixed`` (48 samples, no refinement) or ``exact`` (every pixel)
+runs the analysis with another scheme than the default, for comparison.
 
 Run: ``.venv/bin/python benchmarks/bench_province.py --scale 0.05``
 """
@@ -43,9 +51,16 @@ from coverage.diffraction import (
 )
 from coverage.pipeline import analyze
 from coverage.points import readings_per_village, villages_touched
-from coverage.propagation import PREDICTION_PROFILE_SAMPLES
+from coverage.propagation import (
+    PREDICTION_PROFILE_SAMPLES,
+    PREDICTION_REFINES,
+    REFINE_ABOVE_USABLE_DB,
+    REFINE_BELOW_USABLE_DB,
+    predict_signal,
+)
 from coverage.stats import aggregate_readings
 from coverage.threads import worker_count
+from geodata import constants as C
 from geodata.raster import read_raster
 from geodata.readings import validate_readings
 from geodata.sites import normalise_sites
@@ -54,9 +69,24 @@ from geodata.villages import normalise_villages
 FULL = {"area_km2": 14_000, "villages": 3_800, "sites": 1_500, "readings": 5_000_000}
 ORIGIN = (480_000.0, 2_540_000.0)  # UTM 48N, over Tuyên Quang
 TO_WGS84 = Transformer.from_crs("EPSG:32648", "EPSG:4326", always_xy=True)
-SCHEME = (f"{PREDICTION_PROFILE_SAMPLES} fixed samples" if PREDICTION_PROFILE_SAMPLES
-          else "every DEM pixel, exact search "
-          + ("(compiled kernel)" if COMPILED_SEARCH else "(numpy: kernel not built)"))  # fmt: skip
+KERNEL = "(compiled kernel)" if COMPILED_SEARCH else "(numpy: kernel not built)"
+# The analysis's profile schemes: predict_signal's keywords for each.
+SCHEMES = {
+    "default": {},
+    "fixed": {"profile_samples": FIXED_PROFILE_SAMPLES, "refine_profiles": False},
+    "exact": {"profile_samples": None},
+}
+
+
+def scheme_label(name: str) -> str:
+    samples = SCHEMES[name].get("profile_samples", PREDICTION_PROFILE_SAMPLES)
+    refines = SCHEMES[name].get("refine_profiles", PREDICTION_REFINES)
+    if samples is None:
+        return f"every DEM pixel, exact search {KERNEL}"
+    if refines:
+        return (f"{samples} fixed samples, exact {KERNEL} within -{REFINE_BELOW_USABLE_DB:.0f}"
+                f"/+{REFINE_ABOVE_USABLE_DB:.0f} dB of usable and at readings")  # fmt: skip
+    return f"{samples} fixed samples"
 
 
 def synthesise(scale: float, out: Path, rng: np.random.Generator) -> dict[str, object]:
@@ -146,9 +176,11 @@ class TerrainMeter:
     the whole prediction step (``coverage.cells.predict_signal``: path loss,
     antenna and terrain) is measured too."""
 
-    def __init__(self) -> None:
+    def __init__(self, **keywords: object) -> None:
         self.seconds = 0.0
         self.profiles = 0
+        self.exact_profiles = 0  # of those: profiles read at every pixel
+        self.keywords = keywords
         self.wall = 0.0
         self._lock = threading.Lock()
         self._original = coverage.propagation.diffraction_loss_db
@@ -161,11 +193,13 @@ class TerrainMeter:
             with self._lock:
                 self.seconds += time.perf_counter() - start
                 self.profiles += len(loss)
+                if kwargs.get("samples") is None:
+                    self.exact_profiles += len(loss)
             return loss
 
         def predict(*args, **kwargs):
             start = time.perf_counter()
-            best = self._predict(*args, **kwargs)
+            best = self._predict(*args, **kwargs, **self.keywords)
             self.wall += time.perf_counter() - start
             return best
 
@@ -189,6 +223,8 @@ def timed(label: str, func, *args, **kwargs):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.05, help="1.0 = the whole province")
+    parser.add_argument("--profiles", choices=sorted(SCHEMES), default="default",
+                        help="terrain profile scheme of the analysis")  # fmt: skip
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     with TemporaryDirectory() as tmp:
@@ -197,16 +233,17 @@ def main() -> None:
         print(f"scale {args.scale}: {data['side_km']:.0f} km square, {len(villages):,} villages, "
               f"{sites['site_id'].nunique():,} sites, {len(readings):,} readings")  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        with TerrainMeter() as terrain:
+        with TerrainMeter(**SCHEMES[args.profiles]) as terrain:
             result, full = timed("full analysis (res 10, terrain, kriging)", analyze, villages,
                                  sites, readings, dem=data["dem"])  # fmt: skip
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak memory (ru_maxrss, whole process)         {peak:8.0f} MiB "
               f"(before the analysis: {before:,.0f} MiB)")  # fmt: skip
         n_sites = sites["site_id"].nunique()
-        print(f"profiles: {SCHEME}")
+        print(f"profiles: {scheme_label(args.profiles)}")
         print(f"terrain in the analysis: {terrain.profiles:,} profiles "
-              f"({terrain.profiles / n_sites:,.0f} per site) on {worker_count()} thread(s); "
+              f"({terrain.profiles / n_sites:,.0f} per site; "
+              f"{terrain.exact_profiles:,} at every pixel) on {worker_count()} thread(s); "
               f"profile time summed over threads {terrain.seconds:.2f} s = "
               f"{terrain.seconds / n_sites * 1000:.1f} ms per site, "
               f"{terrain.seconds / max(terrain.profiles, 1) * 1e6:.2f} µs per profile "
@@ -252,6 +289,41 @@ def main() -> None:
                                 points[:, 1], 1800.0, samples=samples)  # fmt: skip
             print(f"  {per_site / 20_000 * 1e6:.2f} µs per profile")
         print(f"result: {result.villages['verdict'].value_counts().to_dict()}")
+        compare_schemes(sites, dem, rng)
+
+
+def compare_schemes(sites: pd.DataFrame, dem, rng: np.random.Generator) -> None:
+    """The default profiles and 48 samples alone against every pixel
+    everywhere, at 2,000 random receivers within 12 km of each of 10 sites
+    (each site alone, its best sector)."""
+    to_metric = Transformer.from_crs("EPSG:4326", dem.crs, always_xy=True)
+    usable = C.USABLE_DBM["lte"]
+    got: dict[str, list[np.ndarray]] = {name: [] for name in SCHEMES}
+    for site_id in sites["site_id"].drop_duplicates().iloc[:10]:
+        cells = sites.loc[sites["site_id"] == site_id]
+        sx, sy = to_metric.transform(cells["lon"].to_numpy(float), cells["lat"].to_numpy(float))
+        r, a = 12_000 * np.sqrt(rng.uniform(0.01, 1, 2000)), rng.uniform(0, 2 * np.pi, 2000)
+        x, y = sx[0] + r * np.sin(a), sy[0] + r * np.cos(a)
+        for name, keywords in SCHEMES.items():
+            best = predict_signal(cells, x, y, site_x=np.asarray(sx), site_y=np.asarray(sy),
+                                  dem=dem, **keywords)  # fmt: skip
+            dbm = np.full(len(x), -np.inf)
+            dbm[best["point"].to_numpy(int)] = best["predicted_dbm"].to_numpy(float)
+            got[name].append(dbm)
+    exact = np.concatenate(got["exact"])
+    seen = np.isfinite(exact)
+    # The decided receivers: those whose exact signal is within 10 dB of usable.
+    decided = seen & (np.abs(exact - usable) <= 10.0)
+    print(f"schemes against every pixel at {seen.sum():,} receivers of 10 sites "
+          f"({decided.sum():,} within 10 dB of usable by every pixel):")  # fmt: skip
+    for name in ("fixed", "default"):
+        dbm = np.concatenate(got[name])
+        error = dbm[decided] - exact[decided]
+        flips = (dbm[seen] >= usable) != (exact[seen] >= usable)
+        rms = np.sqrt(np.mean(error**2))
+        print(f"  {scheme_label(name)}:\n    at the decided receivers RMS {rms:.1f} dB, "
+              f"max {np.abs(error).max():.1f} dB; served/unserved flipped at "
+              f"{flips.sum():,} receivers ({flips.mean():.2%})")  # fmt: skip
 
 
 if __name__ == "__main__":

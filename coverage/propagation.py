@@ -36,15 +36,36 @@ MIN_DISTANCE_KM = 0.1
 # by 2.33 σ, the 1 % tail of log-normal shadowing with σ = PREDICTION_SIGMA_DB
 # (8 dB for rural macro cells, 3GPP TR 36.942), to bring service back.
 REACH_SHADOWING_MARGIN_DB = 2.33 * C.PREDICTION_SIGMA_DB
-# Samples per terrain profile in predict_signal, by default. Profiles at
-# every DEM pixel (None: the exact search, compiled in coverage/_deygout.c)
-# catch every crest, but even compiled they cost ~3.3x the 48 samples per
-# profile inside the analysis (7.8 vs 2.35 µs): the province benchmark at
-# scale 1 takes 183 s instead of 86 s, over its 120 s budget. So 48 samples
-# stay the default (they step over ridges narrower than ~300 m at 15 km,
-# ~15-19 dB RMS of terrain-loss error); pass profile_samples=None for the
-# exact loss where the time is there.
+# Samples per terrain profile in predict_signal, by default: 48 evenly
+# spaced samples for every receiver, then the exact search (every DEM pixel,
+# compiled in coverage/_deygout.c) where the loss decides (see
+# PREDICTION_REFINES). None: the exact search everywhere, ~3.3x the cost
+# per profile (7.8 vs 2.35 µs; 183 s at scale 1 against the 120 s budget).
 PREDICTION_PROFILE_SAMPLES: int | None = FIXED_PROFILE_SAMPLES
+# Whether predict_signal recomputes exactly the receivers whose 48-sample
+# signal lies in the band where a missed crest could flip served/unserved
+# (48 samples step over ridges narrower than ~300 m at 15 km: ~15-19 dB RMS
+# of terrain-loss error against every pixel), and those with readings.
+PREDICTION_REFINES = True
+# The band, around the radio's usable level, of the signal from a site
+# (open path − 48-sample loss, best sector) where the profile is exact.
+# It is lopsided because the error mostly is: the 48 samples read the same
+# profile at fewer points, so they miss edges and under-estimate the loss
+# (the receiver is at best as well off as they say). Below the band the
+# exact loss would mostly sink a receiver deeper; what can still lift it is
+# the calibration, whose spread σ is at most SIGMA_BOUNDS_DB[1] = 15 dB,
+# and a receiver 1.28 σ (≈19 dB) below usable has P(usable) below
+# USABLE_P_LOW = 0.1 even then: 20 dB. Not always: Deygout is not monotone
+# in the edges it sees (a lesser principal edge leaves the real one on a
+# sub-path, counted twice), so 48 samples over-estimate the loss by > 1 dB
+# at 13 % of receivers of the benchmark's terrain (1st percentile −26 dB);
+# still, below −20 dB none of 48,000 receivers of 12 sites turned usable at
+# every pixel (5 of them below −15 dB). Above usable the missed crest
+# matters, and it can take any loss away: 48 samples +20-30 dB above usable
+# were unserved at every pixel for 1.9 % of those receivers, +30-40 dB for
+# none (the 99th percentile of the missed loss is ~40 dB): 40 dB.
+REFINE_BELOW_USABLE_DB = 20.0
+REFINE_ABOVE_USABLE_DB = 40.0
 # Distances at which the reach is looked for (log-spaced, interpolated):
 # 512 points from 100 m to 15 km are ~1 % apart.
 _REACH_GRID_POINTS = 512
@@ -178,6 +199,39 @@ _PREDICTION_COLUMNS = ["point", "carrier", "mcc", "mnc", "radio", "predicted_dbm
                        "distance_m", "diffraction_db"]  # fmt: skip
 
 
+def _refined_loss(
+    dem: Raster,
+    site: tuple[float, float],
+    height_m: float,
+    freq_mhz: float,
+    rx: tuple[np.ndarray, np.ndarray],
+    headroom: np.ndarray,
+    always: np.ndarray,
+    enough: np.ndarray | None,
+    samples: int | None,
+    refine: bool,
+) -> np.ndarray:
+    """Terrain loss at receivers ``rx``: ``samples`` per profile, then, with
+    ``refine``, the exact search where the loss decides — the receivers
+    whose signal so found lies within :data:`REFINE_BELOW_USABLE_DB` below
+    and :data:`REFINE_ABOVE_USABLE_DB` above usable, and the ``always``
+    ones (readings: the calibration fits their loss) the site can serve,
+    within :data:`HOPELESS_MARGIN_DB` of usable."""
+    x, y = rx
+    loss = diffraction_loss_db(dem, site, height_m, x, y, freq_mhz, samples=samples,
+                               enough_db=enough)  # fmt: skip
+    if samples is None or not refine:
+        return loss
+    margin = headroom - loss
+    redo = (margin >= -REFINE_BELOW_USABLE_DB) & (margin <= REFINE_ABOVE_USABLE_DB)
+    redo |= always & (margin >= -HOPELESS_MARGIN_DB)
+    if redo.any():
+        stop = None if enough is None else enough[redo]
+        loss[redo] = diffraction_loss_db(dem, site, height_m, x[redo], y[redo], freq_mhz,
+                                         enough_db=stop)  # fmt: skip
+    return loss
+
+
 def _site_terrain(
     dem: Raster,
     site: tuple[float, float],
@@ -189,6 +243,7 @@ def _site_terrain(
     receivers: tuple[np.ndarray, np.ndarray],
     coarse: CoarseTerrain | None,
     samples: int | None = PREDICTION_PROFILE_SAMPLES,
+    refine: bool = PREDICTION_REFINES,
 ) -> np.ndarray:
     """Diffraction loss at the receivers ``near`` a site.
 
@@ -199,16 +254,19 @@ def _site_terrain(
     get a profile of their own otherwise. A receiver without readings
     whose terrain loss passes ``headroom`` + :data:`HOPELESS_MARGIN_DB` gets
     a lower bound of it (the search stops there: see ``enough_db`` in
-    :func:`coverage.diffraction.diffraction_loss_db`).
+    :func:`coverage.diffraction.diffraction_loss_db`). With ``refine``, own
+    profiles of ``samples`` are recomputed exactly where they decide
+    (:func:`_refined_loss`).
     """
     x, y = receivers
     if coarse is None:
-        return diffraction_loss_db(dem, site, height_m, x[near], y[near], freq_mhz,
-                                   samples=samples)  # fmt: skip
+        return _refined_loss(dem, site, height_m, freq_mhz, (x[near], y[near]), headroom,
+                             np.zeros(near.size, dtype=bool), None, samples, refine)  # fmt: skip
     # The loss past which a receiver is hopeless: its exact value is not needed.
-    enough = np.where(coarse.exact[near], np.inf, headroom + HOPELESS_MARGIN_DB)
+    exact = coarse.exact[near]
+    enough = np.where(exact, np.inf, headroom + HOPELESS_MARGIN_DB)
     loss = np.empty(near.size)
-    far = np.flatnonzero((distance >= EXACT_TERRAIN_WITHIN_M) & ~coarse.exact[near])
+    far = np.flatnonzero((distance >= EXACT_TERRAIN_WITHIN_M) & ~exact)
     points, which = np.unique(coarse.of_receiver[near[far]], return_inverse=True)
     enough_point = np.full(points.size, -np.inf)
     np.maximum.at(enough_point, which, enough[far])
@@ -217,8 +275,9 @@ def _site_terrain(
                                     enough_db=enough_point)[which]  # fmt: skip
     own = np.ones(near.size, dtype=bool)
     own[far] = headroom[far] - loss[far] >= -HOPELESS_MARGIN_DB
-    loss[own] = diffraction_loss_db(dem, site, height_m, x[near[own]], y[near[own]], freq_mhz,
-                                    samples=samples, enough_db=enough[own])  # fmt: skip
+    loss[own] = _refined_loss(dem, site, height_m, freq_mhz, (x[near[own]], y[near[own]]),
+                              headroom[own], exact[own], enough[own], samples,
+                              refine)  # fmt: skip
     return loss
 
 
@@ -281,6 +340,7 @@ def _site_contribution(
     terrain: Raster | None,
     coarse: CoarseTerrain | None,
     samples: int | None = PREDICTION_PROFILE_SAMPLES,
+    refine: bool = PREDICTION_REFINES,
 ) -> _SiteContribution | None:
     """Received dBm from each cell of one site at the receivers within its
     reach (None when there are none); the site's position is its first
@@ -310,7 +370,7 @@ def _site_contribution(
         sharing = [j for j, other in enumerate(keys) if other == key]  # the site's sectors
         headroom = np.max([open_path[j] - table.usable[rows[j]] for j in sharing], axis=0)
         terrain_loss[key] = _site_terrain(terrain, (sx, sy), key[1], key[0], near, distance,
-                                          headroom, (x, y), coarse, samples)  # fmt: skip
+                                          headroom, (x, y), coarse, samples, refine)  # fmt: skip
     diffraction = [terrain_loss.get(key, np.zeros(near.size)) for key in keys]
     received = [path - loss for path, loss in zip(open_path, diffraction, strict=True)]
     return _SiteContribution(number, rows, near, distance, received, diffraction)
@@ -326,6 +386,7 @@ def predict_signal(
     dem: Raster | None = None,
     coarse: CoarseTerrain | None = None,
     profile_samples: int | None = PREDICTION_PROFILE_SAMPLES,
+    refine_profiles: bool = PREDICTION_REFINES,
 ) -> pd.DataFrame:
     """Predicted reference-signal dBm at receivers, best cell per carrier and radio.
 
@@ -348,6 +409,12 @@ def predict_signal(
         Samples per terrain profile (:data:`PREDICTION_PROFILE_SAMPLES`);
         None samples every DEM pixel (exact, slower: see
         :func:`coverage.diffraction.diffraction_loss_db`).
+    refine_profiles : bool, keyword-only
+        With ``profile_samples``, recompute exactly (every DEM pixel) the
+        receivers whose signal from a site lies near the usable level, where
+        a crest the samples missed could flip served/unserved, and those
+        with readings (:data:`PREDICTION_REFINES`, the band
+        :data:`REFINE_BELOW_USABLE_DB` / :data:`REFINE_ABOVE_USABLE_DB`).
 
     Returns
     -------
@@ -391,7 +458,7 @@ def predict_signal(
 
     def contribution(item: tuple[int, np.ndarray]) -> _SiteContribution | None:
         return _site_contribution(item[0], item[1], table, tree, (x, y), terrain, coarse,
-                                  profile_samples)  # fmt: skip
+                                  profile_samples, refine_profiles)  # fmt: skip
 
     workers = worker_count() if terrain is not None else 1
     for found in map_in_order(contribution, work, workers=workers):

@@ -184,10 +184,12 @@ def test_reach_does_not_depend_on_opencellid_range() -> None:
     assert far > C.USABLE_DBM["lte"]
 
 
-def test_every_pixel_profiles_see_a_one_pixel_ridge_the_default_steps_over() -> None:
-    # The default stays 48 samples (PREDICTION_PROFILE_SAMPLES: every-pixel
-    # profiles miss the province budget); profile_samples=None finds the crest.
-    from coverage.propagation import PREDICTION_PROFILE_SAMPLES
+def test_the_default_finds_a_one_pixel_ridge_before_a_marginal_receiver() -> None:
+    # 48 samples step over the crest and leave the receiver ~16 dB above
+    # usable (within PREDICTION_REFINES's band): the default recomputes its
+    # profile at every pixel, finds the ridge and, as every pixel does,
+    # leaves it without usable signal.
+    from coverage.propagation import PREDICTION_PROFILE_SAMPLES, PREDICTION_REFINES
 
     dem = flat_dem()
     ridged = dem.values.copy()
@@ -198,8 +200,12 @@ def test_every_pixel_profiles_see_a_one_pixel_ridge_the_default_steps_over() -> 
     args = {"site_x": np.array([300.0]), "site_y": np.array([3000.0]),
             "dem": Raster(ridged, dem.transform, dem.crs)}  # fmt: skip
     x, y = np.array([5700.0]), np.array([3000.0])
+    sampled = predict_signal(sites, x, y, refine_profiles=False, **args)
     default = predict_signal(sites, x, y, **args)
     exact = predict_signal(sites, x, y, profile_samples=None, **args)
-    assert PREDICTION_PROFILE_SAMPLES == 48
-    assert default["diffraction_db"][0] < 2.0
-    assert exact["diffraction_db"][0] > 25.0
+    assert PREDICTION_PROFILE_SAMPLES == 48 and PREDICTION_REFINES
+    assert sampled["diffraction_db"][0] < 2.0
+    assert sampled["predicted_dbm"][0] > C.USABLE_DBM["lte"]
+    assert default["diffraction_db"][0] > 25.0
+    assert default["predicted_dbm"][0] < C.USABLE_DBM["lte"]
+    assert default["predicted_dbm"][0] == exact["predicted_dbm"][0]
