@@ -165,9 +165,10 @@ def delete_site(
     deleted = store.delete_sites(site_id, radio=radio, cell_id=cell_id)
     if not deleted:
         which = "".join(
-            f", {name} {value!r}" for name, value in (("radio", radio), ("cell_id", cell_id))
+            f", {name} {value!r}"
+            for name, value in (("radio", radio), ("cell_id", cell_id))
             if value is not None
-        )  # fmt: skip
+        )
         raise NotFoundError(f"no site {site_id!r}{which}")
     if on_changed is not None:
         on_changed(None)

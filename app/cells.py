@@ -51,14 +51,21 @@ def coarsen_cells(cells: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
     weight = count + PRIOR_READINGS
     p = pd.to_numeric(cells["p_usable"]).to_numpy(float)
     dbm = pd.to_numeric(cells["dbm"]).to_numpy(float)
-    frame = pd.DataFrame({
-        "parent": parent, "carrier": cells["carrier"].astype(str).to_numpy(),
-        "wp": np.where(np.isnan(p), 0, p * weight), "w_p": np.where(np.isnan(p), 0, weight),
-        "wd": np.where(np.isnan(dbm), 0, dbm * weight), "w_d": np.where(np.isnan(dbm), 0, weight),
-        "count": count, "weight": weight, "radio": cells["radio"].astype(str).to_numpy(),
-        "measured": (cells["evidence"] == "measured").to_numpy(),
-        "predicted": (cells["evidence"] == "predicted").to_numpy(),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "parent": parent,
+            "carrier": cells["carrier"].astype(str).to_numpy(),
+            "wp": np.where(np.isnan(p), 0, p * weight),
+            "w_p": np.where(np.isnan(p), 0, weight),
+            "wd": np.where(np.isnan(dbm), 0, dbm * weight),
+            "w_d": np.where(np.isnan(dbm), 0, weight),
+            "count": count,
+            "weight": weight,
+            "radio": cells["radio"].astype(str).to_numpy(),
+            "measured": (cells["evidence"] == "measured").to_numpy(),
+            "predicted": (cells["evidence"] == "predicted").to_numpy(),
+        }
+    )
     keys = ["parent", "carrier"]
     sums = frame.groupby(keys, sort=True)[["wp", "w_p", "wd", "w_d", "count"]].sum()
     flags = frame.groupby(keys, sort=True)[["measured", "predicted"]].any()
@@ -69,14 +76,22 @@ def coarsen_cells(cells: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
         dbm_mean = (sums["wd"] / sums["w_d"]).to_numpy(float)
     out = sums.index.to_frame(index=False)
     lat, lon = cell_centres(out["parent"].to_numpy(np.uint64))
-    out = pd.DataFrame({
-        "h3": cells_to_strings(out["parent"].to_numpy(np.uint64)), "carrier": out["carrier"],
-        "radio": radio.to_numpy(), "p_usable": p_mean, "dbm": dbm_mean,
-        "cell_class": classify(p_mean, dbm_mean, radio.to_numpy(str)),
-        "evidence": np.where(flags["measured"], "measured",
-                             np.where(flags["predicted"], "predicted", "none")),
-        "count": sums["count"].to_numpy(int), "lat": lat, "lon": lon,
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "h3": cells_to_strings(out["parent"].to_numpy(np.uint64)),
+            "carrier": out["carrier"],
+            "radio": radio.to_numpy(),
+            "p_usable": p_mean,
+            "dbm": dbm_mean,
+            "cell_class": classify(p_mean, dbm_mean, radio.to_numpy(str)),
+            "evidence": np.where(
+                flags["measured"], "measured", np.where(flags["predicted"], "predicted", "none")
+            ),
+            "count": sums["count"].to_numpy(int),
+            "lat": lat,
+            "lon": lon,
+        }
+    )
     return out
 
 

@@ -92,13 +92,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--population", type=Path, help="population GeoTIFF (with --villages)")
     # dest kept apart from the word "truth": nothing in app/ reads a demo's truth by name.
     evaluate.add_argument(
-        "--truth", dest="reference", type=Path,
+        "--truth",
+        dest="reference",
+        type=Path,
         help="CSV village_id,verdict[,borderline]: score the villages' verdicts against it",
-    )  # fmt: skip
+    )
     evaluate.add_argument(
-        "--truth-signal", dest="reference_signal", type=Path,
+        "--truth-signal",
+        dest="reference_signal",
+        type=Path,
         help="CSV lat,lon,mcc,mnc,radio,median_dbm,shadowing_db: adds the oracle to the CV",
-    )  # fmt: skip
+    )
 
     keys = commands.add_parser("keys", help="manage API keys (in LOMSONG_DATA_DIR)")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -158,8 +162,14 @@ def _analyze(args: argparse.Namespace) -> int:
         print(f"buildings: {len(buildings)} read")
         for reason, count in sorted(found.rejected_by_reason.items()):
             print(f"  left out {count:>6}  {reason}")
-    result = analyze(villages, sites, validated.valid, dem=args.dem, population=args.population,
-                     buildings=buildings)  # fmt: skip
+    result = analyze(
+        villages,
+        sites,
+        validated.valid,
+        dem=args.dem,
+        population=args.population,
+        buildings=buildings,
+    )
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -273,7 +283,8 @@ def verdict_report(score: VerdictScore) -> str:
     lines = [
         f"villages scored: {score.n}, judged: {score.judged} "
         f"(not unknown, not borderline); unknown: {score.unknown_share * 100:.1f} %"
-        if score.n else "villages scored: 0",
+        if score.n
+        else "villages scored: 0",
         f"accuracy      {_rate(score.accuracy, score.judged)}  (problem vs covered)",
         f"false alarms  {_rate(score.false_alarm_rate, score.judged_covered)}  (covered villages"
         " called a problem)",
@@ -281,7 +292,7 @@ def verdict_report(score: VerdictScore) -> str:
         " called covered)",
         "confusion (rows: reference verdict, columns: found verdict; every scored village):",
         score.confusion.to_string(),
-    ]  # fmt: skip
+    ]
     return "\n".join(lines)
 
 
@@ -301,8 +312,10 @@ def _score_verdicts(args: argparse.Namespace, readings: pd.DataFrame, sites: pd.
     print(f"\nvillage verdicts against {args.reference}")
     if len(outside):
         more = " ..." if len(outside) > 5 else ""
-        print(f"  {len(outside)} reference villages are not among the villages (scored as "
-              f"unknown): {', '.join(map(str, outside[:5]))}{more}")  # fmt: skip
+        print(
+            f"  {len(outside)} reference villages are not among the villages (scored as "
+            f"unknown): {', '.join(map(str, outside[:5]))}{more}"
+        )
     print(verdict_report(score_verdicts(found, reference)))
 
 
@@ -322,16 +335,25 @@ def _evaluate(args: argparse.Namespace) -> int:
             reference_cells(reference_signal, resolution=args.resolution)  # refuse it now
         except ReferenceSignalError as exc:
             raise ReferenceSignalError(f"signal file {args.reference_signal}: {exc}") from None
-    chunks = list(read_readings(args.readings, format=args.format, tz=args.tz, mcc=args.mcc,
-                                mnc=args.mnc))  # fmt: skip
+    chunks = list(
+        read_readings(args.readings, format=args.format, tz=args.tz, mcc=args.mcc, mnc=args.mnc)
+    )
     raw = pd.concat([c.readings for c in chunks]) if chunks else pd.DataFrame()
     validated = validate_readings(raw.reset_index(drop=True))
     sites = read_sites(args.sites) if args.sites else pd.DataFrame()
-    print(f"readings: {len(validated.valid)} valid, "
-          f"{len(validated.rejected) + sum(len(c.rejected) for c in chunks)} rejected")  # fmt: skip
-    result = cross_validate(validated.valid, sites, dem=args.dem, resolution=args.resolution,
-                            folds=args.folds, block_m=args.block_m,
-                            reference_signal=reference_signal)  # fmt: skip
+    print(
+        f"readings: {len(validated.valid)} valid, "
+        f"{len(validated.rejected) + sum(len(c.rejected) for c in chunks)} rejected"
+    )
+    result = cross_validate(
+        validated.valid,
+        sites,
+        dem=args.dem,
+        resolution=args.resolution,
+        folds=args.folds,
+        block_m=args.block_m,
+        reference_signal=reference_signal,
+    )
     blocks = f"{args.block_m:g} m squares" if args.block_m else "H3 res-7 blocks (~2.4 km)"
     print(
         f"spatially blocked CV: {args.folds} folds of {blocks}, "
@@ -342,8 +364,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(result.by_radio.to_string(index=False, float_format=_two_places))
     rmse = result.summary.set_index("estimator")["rmse_db"]
     if "oracle" in rmse and pd.notna(rmse["fused"]):
-        print(f"fused RMSE {rmse['fused']:.2f} dB; oracle floor {rmse['oracle']:.2f} dB "
-              f"(gap {rmse['fused'] - rmse['oracle']:.2f} dB)")  # fmt: skip
+        print(
+            f"fused RMSE {rmse['fused']:.2f} dB; oracle floor {rmse['oracle']:.2f} dB "
+            f"(gap {rmse['fused'] - rmse['oracle']:.2f} dB)"
+        )
     if args.reference is not None:
         _score_verdicts(args, validated.valid, sites)
     return 0

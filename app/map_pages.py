@@ -51,8 +51,10 @@ def _hillshade(store: Store, bounds: tuple[float, ...], opts: PageSettings) -> d
     except (GeodataError, OSError) as exc:
         logger.warning("no hillshade from %s: %s", dem, exc)
         return {}
-    return {"hillshade": f"{opts.base_url}/hillshade/{key}.png",
-            "hillshade_bounds": shade.leaflet_bounds()}  # fmt: skip
+    return {
+        "hillshade": f"{opts.base_url}/hillshade/{key}.png",
+        "hillshade_bounds": shade.leaflet_bounds(),
+    }
 
 
 def _sites_near(store: Store, bounds: tuple[float, ...]) -> pd.DataFrame:
@@ -95,17 +97,24 @@ def province_page(store: Store, province_id: str, opts: PageSettings) -> str:
     villages = store.villages(commune_ids=ids)
     cells = coarsen_cells(store.cells(commune_ids=ids), resolution=OVERVIEW_RESOLUTION)
     bounds = tuple(villages.total_bounds) if len(villages) else tuple(communes.total_bounds)
-    down = [(f"{c.name} ({c.district})", f"{base}/communes/{c.id}{q}")
-            for c in communes.sort_values(["district", "name"]).itertuples()]  # fmt: skip
+    down = [
+        (f"{c.name} ({c.district})", f"{base}/communes/{c.id}{q}")
+        for c in communes.sort_values(["district", "name"]).itertuples()
+    ]
     page = MapPage(
-        villages, f"{text['province']} {province}",
+        villages,
+        f"{text['province']} {province}",
         dead_zones=store.dead_zones().loc[lambda z: z["commune_id"].isin(ids)],
         cells=cells_geoframe(cells),
-        nav=Nav(up=[(text["all_maps"], f"{base}{q}")], down_title=text["communes"], down=down,
-                extra=_extra(opts, f"{base}/provinces/{province_id}")),
+        nav=Nav(
+            up=[(text["all_maps"], f"{base}{q}")],
+            down_title=text["communes"],
+            down=down,
+            extra=_extra(opts, f"{base}/provinces/{province_id}"),
+        ),
         village_url=f"{base}/villages/{{id}}{q}",
         **_hillshade(store, bounds, opts),  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
     return render_map(page, lang=opts.lang, detail="overview", online_tiles=opts.online_tiles)
 
 
@@ -118,18 +127,25 @@ def commune_page(store: Store, commune_id: str, opts: PageSettings) -> str:
     province = str(commune["province"])
     down = [(str(v.name), f"{base}/villages/{v.id}{q}") for v in villages.itertuples()]
     page = MapPage(
-        villages, f"{text['commune']} {commune['name']}",
+        villages,
+        f"{text['commune']} {commune['name']}",
         dead_zones=store.dead_zones(commune_id=commune_id),
         cells=cells_geoframe(store.cells(commune_ids=[commune_id])),
         sites=_sites_near(store, bounds) if len(villages) else None,
-        nav=Nav(up=[(text["all_maps"], f"{base}{q}"),
-                    (province, f"{base}/provinces/{slug(province)}{q}")],
-                down_title=text["villages"], down=down,
-                extra=_extra(opts, f"{base}/communes/{commune_id}",
-                             report=f"/reports/communes/{commune_id}{q}")),
+        nav=Nav(
+            up=[
+                (text["all_maps"], f"{base}{q}"),
+                (province, f"{base}/provinces/{slug(province)}{q}"),
+            ],
+            down_title=text["villages"],
+            down=down,
+            extra=_extra(
+                opts, f"{base}/communes/{commune_id}", report=f"/reports/communes/{commune_id}{q}"
+            ),
+        ),
         village_url=f"{base}/villages/{{id}}{q}",
         **(_hillshade(store, bounds, opts) if len(villages) else {}),  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
     return render_map(page, lang=opts.lang, online_tiles=opts.online_tiles)
 
 
@@ -145,13 +161,19 @@ def village_page(store: Store, village_id: str, opts: PageSettings) -> str:
     zones = zones.loc[[village_id in (ids or []) for ids in zones["village_ids"]]]
     cells = store.cells(commune_ids=[commune_id], bbox=(west, south, east, north))
     page = MapPage(
-        village, f"{text['village']} {row['name']}",
-        dead_zones=zones, cells=cells_geoframe(cells),
+        village,
+        f"{text['village']} {row['name']}",
+        dead_zones=zones,
+        cells=cells_geoframe(cells),
         sites=_sites_near(store, (west, south, east, north)),
-        nav=Nav(up=[(text["all_maps"], f"{base}{q}"),
-                    (province, f"{base}/provinces/{slug(province)}{q}"),
-                    (str(row["commune"]), f"{base}/communes/{commune_id}{q}")],
-                extra=_extra(opts, f"{base}/villages/{village_id}")),
+        nav=Nav(
+            up=[
+                (text["all_maps"], f"{base}{q}"),
+                (province, f"{base}/provinces/{slug(province)}{q}"),
+                (str(row["commune"]), f"{base}/communes/{commune_id}{q}"),
+            ],
+            extra=_extra(opts, f"{base}/villages/{village_id}"),
+        ),
         **_hillshade(store, tuple(commune_villages.total_bounds), opts),  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
     return render_map(page, lang=opts.lang, online_tiles=opts.online_tiles)

@@ -93,16 +93,18 @@ def _has_radio(carriers: Any, radio: str, carrier: str | None) -> bool:
 
 def find_villages(store: Store, where: PlaceFilter) -> gpd.GeoDataFrame:
     """Villages matching ``where``; ``min_households`` bounds households without signal."""
-    frame = store.find_villages(q=where.q, carrier=where.carrier, commune_id=where.commune_id,
-                                verdict=where.verdict)  # fmt: skip
+    frame = store.find_villages(
+        q=where.q, carrier=where.carrier, commune_id=where.commune_id, verdict=where.verdict
+    )
     keep = np.ones(len(frame), dtype=bool)
     if where.province:
         keep &= _folded_equal(frame["province"], where.province)
     if where.district:
         keep &= _folded_equal(frame["district"], where.district)
     if where.radio:
-        keep &= np.array([_has_radio(c, where.radio, where.carrier) for c in frame["carriers"]],
-                         dtype=bool)  # fmt: skip
+        keep &= np.array(
+            [_has_radio(c, where.radio, where.carrier) for c in frame["carriers"]], dtype=bool
+        )
     if where.min_households is not None:
         without = pd.to_numeric(frame["households_without_signal"]).fillna(0).to_numpy()
         keep &= without >= where.min_households
@@ -135,8 +137,7 @@ def find_dead_zones(store: Store, where: PlaceFilter) -> gpd.GeoDataFrame:
     ``carrier`` keeps zones that carrier is absent from; ``radio`` keeps zones
     holding a stored cell of that radio (and carrier) without reliable signal.
     """
-    zones = store.dead_zones(commune_id=where.commune_id,
-                             verdict=where.verdict)  # type: ignore[arg-type]  # fmt: skip
+    zones = store.dead_zones(commune_id=where.commune_id, verdict=where.verdict)  # type: ignore[arg-type]
     communes = pd.DataFrame(store.communes().drop(columns="geometry"))
     places = communes.set_index("id")[["district", "province"]]
     zones = zones.join(places, on="commune_id")
@@ -147,8 +148,10 @@ def find_dead_zones(store: Store, where: PlaceFilter) -> gpd.GeoDataFrame:
         keep &= _folded_equal(zones["district"], where.district)
     if where.carrier:
         wanted = fold(where.carrier)
-        keep &= np.array([wanted in {fold(str(c)) for c in (a or [])}
-                          for a in zones["carriers_absent"]], dtype=bool)  # fmt: skip
+        keep &= np.array(
+            [wanted in {fold(str(c)) for c in (a or [])} for a in zones["carriers_absent"]],
+            dtype=bool,
+        )
     if where.min_households is not None:
         keep &= pd.to_numeric(zones["households"]).fillna(0).to_numpy() >= where.min_households
     if where.bbox:
@@ -167,10 +170,14 @@ def sort_dead_zones(zones: gpd.GeoDataFrame, by: ZoneSort | None) -> gpd.GeoData
     """Most households or largest area first, or nearest site first (ties by id)."""
     if by is None:
         return zones
-    column, ascending = {"households": ("households", False), "area": ("area_km2", False),
-                         "distance": ("nearest_site_m", True)}[by]  # fmt: skip
-    return zones.sort_values([column, "id"], ascending=[ascending, True], kind="stable",
-                             na_position="last")  # fmt: skip
+    column, ascending = {
+        "households": ("households", False),
+        "area": ("area_km2", False),
+        "distance": ("nearest_site_m", True),
+    }[by]
+    return zones.sort_values(
+        [column, "id"], ascending=[ascending, True], kind="stable", na_position="last"
+    )
 
 
 def find_cells(store: Store, where: PlaceFilter) -> pd.DataFrame:

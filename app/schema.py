@@ -15,21 +15,58 @@ from geodata.constants import CRS_WGS84
 
 COMMUNE_COLUMNS = ("id", "name", "district", "province")
 VILLAGE_COLUMNS = (
-    "id", "name", "commune_id", "commune", "district", "province", "households",
-    "population", "poverty_rate", "centre_lon", "centre_lat",
-)  # fmt: skip
+    "id",
+    "name",
+    "commune_id",
+    "commune",
+    "district",
+    "province",
+    "households",
+    "population",
+    "poverty_rate",
+    "centre_lon",
+    "centre_lat",
+)
 SITE_COLUMNS = (
-    "site_id", "name", "carrier", "mcc", "mnc", "radio", "cell_id", "area_code", "lon", "lat",
-    "height_m", "azimuth_deg", "beamwidth_deg", "eirp_dbm", "freq_mhz", "range_m", "created",
-)  # fmt: skip
+    "site_id",
+    "name",
+    "carrier",
+    "mcc",
+    "mnc",
+    "radio",
+    "cell_id",
+    "area_code",
+    "lon",
+    "lat",
+    "height_m",
+    "azimuth_deg",
+    "beamwidth_deg",
+    "eirp_dbm",
+    "freq_mhz",
+    "range_m",
+    "created",
+)
 RESULT_COLUMNS = (
-    "verdict", "households_without_signal", "best_carrier", "carriers", "readings_count",
-    "last_reading", "confidence", "reasons", "reasons_vi",
-)  # fmt: skip
+    "verdict",
+    "households_without_signal",
+    "best_carrier",
+    "carriers",
+    "readings_count",
+    "last_reading",
+    "confidence",
+    "reasons",
+    "reasons_vi",
+)
 DEAD_ZONE_COLUMNS = (
-    "id", "commune_id", "verdict", "area_km2", "households", "village_ids", "carriers_absent",
+    "id",
+    "commune_id",
+    "verdict",
+    "area_km2",
+    "households",
+    "village_ids",
+    "carriers_absent",
     "nearest_site_m",
-)  # fmt: skip
+)
 JSON_COLUMNS = frozenset({"carriers", "village_ids", "carriers_absent", "reasons", "reasons_vi"})
 
 SCHEMA = """

@@ -218,8 +218,16 @@ class Store(ReadingsMixin, ResultsMixin, KeysMixin, AdminMixin):
             frame[column] = frame[column].astype("Int64")
         for column in ("mcc", "mnc"):
             frame[column] = frame[column].astype("int64")
-        for column in ("lon", "lat", "height_m", "azimuth_deg", "beamwidth_deg", "eirp_dbm",
-                       "freq_mhz", "range_m"):  # fmt: skip
+        for column in (
+            "lon",
+            "lat",
+            "height_m",
+            "azimuth_deg",
+            "beamwidth_deg",
+            "eirp_dbm",
+            "freq_mhz",
+            "range_m",
+        ):
             frame[column] = pd.to_numeric(frame[column]).astype("float64")
         for column in ("site_id", "name", "carrier", "radio"):
             frame[column] = frame[column].astype("string")

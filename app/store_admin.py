@@ -239,8 +239,15 @@ class AdminMixin:
             for row, wkb, box in zip(to_rows(frame, VILLAGE_COLUMNS), wkbs, bounds, strict=True)
         }
         compared = len(VILLAGE_COLUMNS)  # + name_folded and geometry below
-        columns = [*VILLAGE_COLUMNS, "name_folded", "geometry", "min_lon", "min_lat", "max_lon",
-                   "max_lat"]  # fmt: skip
+        columns = [
+            *VILLAGE_COLUMNS,
+            "name_folded",
+            "geometry",
+            "min_lon",
+            "min_lat",
+            "max_lon",
+            "max_lat",
+        ]
         with self._write() as conn:
             stored = {
                 str(row[0]): tuple(row)
@@ -286,8 +293,16 @@ class AdminMixin:
             first = group.iloc[0]
             outline = shapely.union_all(group.geometry.values)
             name = str(first["commune"])
-            rows.append((str(commune_id), name, fold(name), first["district"], first["province"],
-                         shapely.to_wkb(outline)))  # fmt: skip
+            rows.append(
+                (
+                    str(commune_id),
+                    name,
+                    fold(name),
+                    first["district"],
+                    first["province"],
+                    shapely.to_wkb(outline),
+                )
+            )
         conn.executemany(
             "INSERT INTO communes (id, name, name_folded, district, province, geometry)"
             " VALUES (?, ?, ?, ?, ?, ?)",

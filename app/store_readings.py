@@ -86,12 +86,24 @@ def decode_batch(blob: bytes, columns: Sequence[str] | None = None) -> pd.DataFr
 
 #: dtypes of stored readings, as :func:`geodata.readings.validate_readings` makes them.
 STORED_DTYPES: dict[str, str] = {
-    "time": "datetime64[us, UTC]", "lat": "float64", "lon": "float64", "accuracy_m": "float64",
-    "mcc": "int64", "mnc": "int64", "radio": "str", "signal_dbm": "float64",
-    "no_service": "bool", "cell_id": "Int64", "area_code": "Int64", "pci": "Int64",
-    "rsrq_db": "float64", "sinr_db": "float64", "device": "string", "source": "string",
+    "time": "datetime64[us, UTC]",
+    "lat": "float64",
+    "lon": "float64",
+    "accuracy_m": "float64",
+    "mcc": "int64",
+    "mnc": "int64",
+    "radio": "str",
+    "signal_dbm": "float64",
+    "no_service": "bool",
+    "cell_id": "Int64",
+    "area_code": "Int64",
+    "pci": "Int64",
+    "rsrq_db": "float64",
+    "sinr_db": "float64",
+    "device": "string",
+    "source": "string",
     "content_key": "int64",
-}  # fmt: skip
+}
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,9 +16,18 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 CELL_COLUMNS = (
-    "h3", "carrier", "radio", "p_usable", "dbm", "cell_class", "evidence", "count",
-    "commune_id", "lat", "lon",
-)  # fmt: skip
+    "h3",
+    "carrier",
+    "radio",
+    "p_usable",
+    "dbm",
+    "cell_class",
+    "evidence",
+    "count",
+    "commune_id",
+    "lat",
+    "lon",
+)
 
 RESULTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS cells (
@@ -74,8 +83,9 @@ class ResultsMixin:
             if commune_ids is None:
                 conn.execute("DELETE FROM cells")
             else:
-                conn.executemany("DELETE FROM cells WHERE commune_id = ?",
-                                 [(c,) for c in commune_ids])  # fmt: skip
+                conn.executemany(
+                    "DELETE FROM cells WHERE commune_id = ?", [(c,) for c in commune_ids]
+                )
             conn.executemany(
                 f"INSERT OR REPLACE INTO cells ({', '.join(CELL_COLUMNS)})"
                 f" VALUES ({', '.join('?' * len(CELL_COLUMNS))})",

@@ -23,14 +23,20 @@ from coverage.stats import aggregate_readings
 def synthetic_readings(n: int, *, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     no_service = rng.random(n) < 0.15
-    return pd.DataFrame({
-        "time": pd.Timestamp("2026-01-01", tz="UTC")
-        + pd.to_timedelta(rng.integers(0, 42 * 86400, n), unit="s"),
-        "lat": rng.uniform(21.9, 22.7, n), "lon": rng.uniform(105.0, 105.6, n),
-        "mcc": 452, "mnc": rng.choice([1, 2, 4], n), "radio": rng.choice(["lte", "umts"], n),
-        "signal_dbm": np.where(no_service, np.nan, rng.normal(-100, 10, n)),
-        "no_service": no_service, "device": rng.integers(0, 50, n).astype(str),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "time": pd.Timestamp("2026-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 42 * 86400, n), unit="s"),
+            "lat": rng.uniform(21.9, 22.7, n),
+            "lon": rng.uniform(105.0, 105.6, n),
+            "mcc": 452,
+            "mnc": rng.choice([1, 2, 4], n),
+            "radio": rng.choice(["lte", "umts"], n),
+            "signal_dbm": np.where(no_service, np.nan, rng.normal(-100, 10, n)),
+            "no_service": no_service,
+            "device": rng.integers(0, 50, n).astype(str),
+        }
+    )
 
 
 def baseline(readings: pd.DataFrame) -> pd.DataFrame:
@@ -39,9 +45,11 @@ def baseline(readings: pd.DataFrame) -> pd.DataFrame:
     ]
     frame = readings.assign(h3=cells)
     return frame.groupby(["h3", "mcc", "mnc", "radio"]).agg(
-        count=("signal_dbm", "size"), mean_dbm=("signal_dbm", "mean"),
-        no_service_count=("no_service", "sum"), devices=("device", "nunique"),
-    )  # fmt: skip
+        count=("signal_dbm", "size"),
+        mean_dbm=("signal_dbm", "mean"),
+        no_service_count=("no_service", "sum"),
+        devices=("device", "nunique"),
+    )
 
 
 def timed(label: str, func, *args):

@@ -25,16 +25,25 @@ def write_synthetic_csv(path: Path, n: int, *, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     no_service = rng.random(n) < 0.15
     seconds = rng.integers(0, 42 * 86400, n)
-    frame = pd.DataFrame({
-        "time": (pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(seconds, unit="s"))
-        .strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "lat": rng.uniform(21.9, 22.7, n).round(6), "lon": rng.uniform(105.0, 105.6, n).round(6),
-        "accuracy_m": rng.uniform(3, 40, n).round(1), "mcc": 452,
-        "mnc": rng.choice([1, 2, 4], n), "radio": rng.choice(["lte", "umts"], n),
-        "signal_dbm": pd.array(np.where(no_service, 0, rng.integers(-120, -60, n)), dtype="Int64"),
-        "no_service": np.where(no_service, "true", "false"),
-        "cell_id": rng.integers(1, 2**20, n), "device": rng.integers(0, 50, n).astype(str),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "time": (
+                pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(seconds, unit="s")
+            ).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "lat": rng.uniform(21.9, 22.7, n).round(6),
+            "lon": rng.uniform(105.0, 105.6, n).round(6),
+            "accuracy_m": rng.uniform(3, 40, n).round(1),
+            "mcc": 452,
+            "mnc": rng.choice([1, 2, 4], n),
+            "radio": rng.choice(["lte", "umts"], n),
+            "signal_dbm": pd.array(
+                np.where(no_service, 0, rng.integers(-120, -60, n)), dtype="Int64"
+            ),
+            "no_service": np.where(no_service, "true", "false"),
+            "cell_id": rng.integers(1, 2**20, n),
+            "device": rng.integers(0, 50, n).astype(str),
+        }
+    )
     frame.loc[no_service, "signal_dbm"] = pd.NA
     frame.to_csv(path, index=False)
 

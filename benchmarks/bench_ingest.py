@@ -51,16 +51,22 @@ def synthetic_csv(path: Path, n: int, *, seed: int = 0) -> pd.DataFrame:
     times = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(
         rng.integers(0, 42 * 86400, n), unit="s"
     )
-    frame = pd.DataFrame({
-        "time": times.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "lat": rng.uniform(21.9, 22.7, n).round(6), "lon": rng.uniform(105.0, 105.6, n).round(6),
-        "accuracy_m": rng.integers(3, 60, n), "mcc": 452, "mnc": rng.choice([1, 2, 4], n),
-        "radio": rng.choice(["lte", "umts", "nr"], n),
-        "signal_dbm": np.where(no_service, np.nan, rng.integers(-115, -60, n)),
-        "no_service": np.where(no_service, "true", "false"),
-        "cell_id": rng.integers(1, 2**20, n), "device": rng.integers(0, 50, n).astype(str),
-        "source": "bench",
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "time": times.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "lat": rng.uniform(21.9, 22.7, n).round(6),
+            "lon": rng.uniform(105.0, 105.6, n).round(6),
+            "accuracy_m": rng.integers(3, 60, n),
+            "mcc": 452,
+            "mnc": rng.choice([1, 2, 4], n),
+            "radio": rng.choice(["lte", "umts", "nr"], n),
+            "signal_dbm": np.where(no_service, np.nan, rng.integers(-115, -60, n)),
+            "no_service": np.where(no_service, "true", "false"),
+            "cell_id": rng.integers(1, 2**20, n),
+            "device": rng.integers(0, 50, n).astype(str),
+            "source": "bench",
+        }
+    )
     frame.to_csv(path, index=False)
     return frame
 
@@ -145,8 +151,11 @@ def _serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -163,29 +172,51 @@ def json_batches(count: int, size: int) -> list[list[dict[str, Any]]]:
     start = pd.Timestamp("2026-01-05T00:00:00Z")
     return [
         [
-            {"time": (start + pd.Timedelta(seconds=b * size + i)).isoformat(),
-             "lat": 22.56 + 1e-5 * i, "lon": 105.49 + 1e-5 * b, "accuracy_m": 10, "mcc": 452,
-             "mnc": 4, "radio": "lte", "signal_dbm": -100 - i % 15, "no_service": False,
-             "device": "bench-phone"}
+            {
+                "time": (start + pd.Timedelta(seconds=b * size + i)).isoformat(),
+                "lat": 22.56 + 1e-5 * i,
+                "lon": 105.49 + 1e-5 * b,
+                "accuracy_m": 10,
+                "mcc": 452,
+                "mnc": 4,
+                "radio": "lte",
+                "signal_dbm": -100 - i % 15,
+                "no_service": False,
+                "device": "bench-phone",
+            }
             for i in range(size)
         ]
         for b in range(count)
-    ]  # fmt: skip
+    ]
 
 
 def geosubmit_bodies(count: int, size: int) -> list[dict[str, Any]]:
     t0 = 1767571200000
     return [
-        {"items": [
-            {"timestamp": t0 + 1000 * (b * size + i),
-             "position": {"latitude": 22.56 + 1e-5 * i, "longitude": 105.49 + 1e-5 * b,
-                          "accuracy": 10},
-             "cellTowers": [{"radioType": "lte", "mobileCountryCode": 452,
-                             "mobileNetworkCode": "04", "cellId": 1000 + i, "asu": 40}]}
-            for i in range(size)
-        ]}
+        {
+            "items": [
+                {
+                    "timestamp": t0 + 1000 * (b * size + i),
+                    "position": {
+                        "latitude": 22.56 + 1e-5 * i,
+                        "longitude": 105.49 + 1e-5 * b,
+                        "accuracy": 10,
+                    },
+                    "cellTowers": [
+                        {
+                            "radioType": "lte",
+                            "mobileCountryCode": 452,
+                            "mobileNetworkCode": "04",
+                            "cellId": 1000 + i,
+                            "asu": 40,
+                        }
+                    ],
+                }
+                for i in range(size)
+            ]
+        }
         for b in range(count)
-    ]  # fmt: skip
+    ]
 
 
 def _timed(func: Callable[[], Any]) -> float:

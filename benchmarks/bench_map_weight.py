@@ -45,8 +45,12 @@ CARRIERS = ("Viettel", "VinaPhone", "MobiFone")
 
 
 def assets_bytes() -> int:
-    files = [LEAFLET / "leaflet.js", LEAFLET / "leaflet.css", STATIC_DIR / OWN_JS,
-             STATIC_DIR / OWN_CSS]  # fmt: skip
+    files = [
+        LEAFLET / "leaflet.js",
+        LEAFLET / "leaflet.css",
+        STATIC_DIR / OWN_JS,
+        STATIC_DIR / OWN_CSS,
+    ]
     return sum(f.stat().st_size for f in files)
 
 
@@ -54,9 +58,11 @@ def report(name: str, html: str, budget: float, seconds: float) -> None:
     raw = len(html.encode("utf-8"))
     total = raw + assets_bytes()
     zipped = len(gzip.compress(html.encode("utf-8")))
-    print(f"{name:<28} html {raw / MB:6.2f} MB  + assets = {total / MB:6.2f} MB"
-          f"  ({total / budget:5.1%} of {budget / MB:.1f} MB)  gzip html {zipped / MB:5.2f} MB"
-          f"  rendered in {seconds:5.2f} s")  # fmt: skip
+    print(
+        f"{name:<28} html {raw / MB:6.2f} MB  + assets = {total / MB:6.2f} MB"
+        f"  ({total / budget:5.1%} of {budget / MB:.1f} MB)  gzip html {zipped / MB:5.2f} MB"
+        f"  rendered in {seconds:5.2f} s"
+    )
 
 
 def commune_page() -> None:
@@ -77,12 +83,18 @@ def commune_page() -> None:
         cells = cells_geoframe(stored.loc[stored["commune_id"] == "thuong-nong"])
         shade = render_hillshade(files.dem, bounds_wgs84=tuple(chosen.total_bounds))
         start = time.perf_counter()
-        html = render_map(MapPage(
-            chosen, "Xã Thượng Nông",
-            dead_zones=result.dead_zones.loc[result.dead_zones["commune_id"] == "thuong-nong"],
-            cells=cells, sites=sites, hillshade="/maps/hillshade/0123456789abcdef.png",
-            hillshade_bounds=shade.leaflet_bounds(), village_url="/maps/villages/{id}",
-        ))  # fmt: skip
+        html = render_map(
+            MapPage(
+                chosen,
+                "Xã Thượng Nông",
+                dead_zones=result.dead_zones.loc[result.dead_zones["commune_id"] == "thuong-nong"],
+                cells=cells,
+                sites=sites,
+                hillshade="/maps/hillshade/0123456789abcdef.png",
+                hillshade_bounds=shade.leaflet_bounds(),
+                village_url="/maps/villages/{id}",
+            )
+        )
         seconds = time.perf_counter() - start
     report(f"commune ({len(chosen)} villages)", html, COMMUNE_BUDGET, seconds)
     print(f"{'':<28} {len(cells)} res-9 hexagons; hillshade PNG {len(shade.png) / MB:.2f} MB")
@@ -106,23 +118,28 @@ def synthetic_province(n_villages: int = 3800, seed: int = 1) -> tuple[gpd.GeoDa
     frame = frame.assign(
         id=[f"v{i:04d}" for i in range(n_villages)],
         name=[f"Thôn Bản {i}" for i in range(n_villages)],
-        verdict=verdicts, households=households,
+        verdict=verdicts,
+        households=households,
         households_without_signal=np.where(verdicts == "covered", 0, households // 2),
         best_carrier=rng.choice(list(CARRIERS), n_villages),
-    )  # fmt: skip
+    )
     zones = frame.loc[frame["verdict"].isin(["no_signal", "patchy"])].copy()
     zones["geometry"] = zones.to_crs("EPSG:32648").buffer(-150).to_crs("EPSG:4326")
     zones = zones.loc[~zones.geometry.is_empty]
     zones = zones.assign(area_km2=1.0, carriers_absent=[["Viettel"]] * len(zones))
     nested = h3v.wkb_to_cells(list(shapely.to_wkb(polygons)), 9).to_pylist()
     fine = np.unique(np.concatenate(nested))
-    rows = pd.DataFrame({
-        "h3": np.repeat(np.asarray(fine, np.uint64), len(CARRIERS)),
-        "carrier": np.tile(CARRIERS, len(fine)),
-        "radio": "lte", "count": rng.poisson(2, len(fine) * len(CARRIERS)),
-        "p_usable": rng.beta(4, 1, len(fine) * len(CARRIERS)),
-        "dbm": rng.normal(-100, 10, len(fine) * len(CARRIERS)), "evidence": "predicted",
-    })  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "h3": np.repeat(np.asarray(fine, np.uint64), len(CARRIERS)),
+            "carrier": np.tile(CARRIERS, len(fine)),
+            "radio": "lte",
+            "count": rng.poisson(2, len(fine) * len(CARRIERS)),
+            "p_usable": rng.beta(4, 1, len(fine) * len(CARRIERS)),
+            "dbm": rng.normal(-100, 10, len(fine) * len(CARRIERS)),
+            "evidence": "predicted",
+        }
+    )
     return frame, zones, rows
 
 
@@ -131,10 +148,15 @@ def province_page() -> None:
     coarse = coarsen_cells(fine, resolution=8)
     start = time.perf_counter()
     html = render_map(
-        MapPage(villages, "Tỉnh Tuyên Quang", dead_zones=zones, cells=cells_geoframe(coarse),
-                village_url="/maps/villages/{id}"),
+        MapPage(
+            villages,
+            "Tỉnh Tuyên Quang",
+            dead_zones=zones,
+            cells=cells_geoframe(coarse),
+            village_url="/maps/villages/{id}",
+        ),
         detail="overview",
-    )  # fmt: skip
+    )
     seconds = time.perf_counter() - start
     report(f"province ({len(villages)} villages)", html, PROVINCE_BUDGET, seconds)
     vertices = int(shapely.get_num_coordinates(villages.geometry.to_numpy()).sum())

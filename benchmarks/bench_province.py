@@ -84,8 +84,10 @@ def scheme_label(name: str) -> str:
     if samples is None:
         return f"every DEM pixel, exact search {KERNEL}"
     if refines:
-        return (f"{samples} fixed samples, exact {KERNEL} within -{REFINE_BELOW_USABLE_DB:.0f}"
-                f"/+{REFINE_ABOVE_USABLE_DB:.0f} dB of usable and at readings")  # fmt: skip
+        return (
+            f"{samples} fixed samples, exact {KERNEL} within -{REFINE_BELOW_USABLE_DB:.0f}"
+            f"/+{REFINE_ABOVE_USABLE_DB:.0f} dB of usable and at readings"
+        )
     return f"{samples} fixed samples"
 
 
@@ -94,41 +96,75 @@ def synthesise(scale: float, out: Path, rng: np.random.Generator) -> dict[str, o
     x0, y0 = ORIGIN
     n_px = int(side / 30)
     # Terrain: smoothed noise with ridges, 30 m pixels.
-    noise = np.fft.irfft2(np.fft.rfft2(rng.standard_normal((n_px, n_px)))
-                          / (1 + np.hypot(*np.meshgrid(np.fft.fftfreq(n_px),
-                                                       np.fft.rfftfreq(n_px), indexing="ij"))
-                             * n_px / 20) ** 2, s=(n_px, n_px))  # fmt: skip
+    noise = np.fft.irfft2(
+        np.fft.rfft2(rng.standard_normal((n_px, n_px)))
+        / (
+            1
+            + np.hypot(*np.meshgrid(np.fft.fftfreq(n_px), np.fft.rfftfreq(n_px), indexing="ij"))
+            * n_px
+            / 20
+        )
+        ** 2,
+        s=(n_px, n_px),
+    )
     dem = (300 + 900 * (noise - noise.min()) / np.ptp(noise)).astype("float32")
     dem_path = out / "dem.tif"
     transform = from_origin(x0, y0 + side, 30, 30)
-    with rasterio.open(dem_path, "w", driver="GTiff", width=n_px, height=n_px, count=1,
-                       dtype="float32", crs="EPSG:32648", transform=transform, tiled=True,
-                       compress="deflate") as dst:  # fmt: skip
+    with rasterio.open(
+        dem_path,
+        "w",
+        driver="GTiff",
+        width=n_px,
+        height=n_px,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32648",
+        transform=transform,
+        tiled=True,
+        compress="deflate",
+    ) as dst:
         dst.write(dem, 1)
 
     n_villages = max(int(FULL["villages"] * scale), 4)
     centres = rng.uniform([x0, y0], [x0 + side, y0 + side], (n_villages, 2))
-    cells = shapely.voronoi_polygons(shapely.MultiPoint(centres), extend_to=shapely.box(
-        x0, y0, x0 + side, y0 + side))  # fmt: skip
+    cells = shapely.voronoi_polygons(
+        shapely.MultiPoint(centres), extend_to=shapely.box(x0, y0, x0 + side, y0 + side)
+    )
     polygons = shapely.intersection(
         shapely.get_parts(cells), shapely.box(x0, y0, x0 + side, y0 + side)
     )
-    villages = gpd.GeoDataFrame({
-        "id": [f"v{i:05d}" for i in range(len(polygons))],
-        "name": [f"Thôn {i}" for i in range(len(polygons))],
-        "commune": [f"Xã {i // 12}" for i in range(len(polygons))],
-        "district": "Huyện", "province": "Tuyên Quang",
-        "households": rng.integers(40, 250, len(polygons)),
-    }, geometry=polygons, crs="EPSG:32648").to_crs("EPSG:4326")  # fmt: skip
+    villages = gpd.GeoDataFrame(
+        {
+            "id": [f"v{i:05d}" for i in range(len(polygons))],
+            "name": [f"Thôn {i}" for i in range(len(polygons))],
+            "commune": [f"Xã {i // 12}" for i in range(len(polygons))],
+            "district": "Huyện",
+            "province": "Tuyên Quang",
+            "households": rng.integers(40, 250, len(polygons)),
+        },
+        geometry=polygons,
+        crs="EPSG:32648",
+    ).to_crs("EPSG:4326")
 
     n_sites = max(int(FULL["sites"] * scale), 3)
     sx, sy = rng.uniform([x0, y0], [x0 + side, y0 + side], (n_sites, 2)).T
     lon, lat = TO_WGS84.transform(sx, sy)
-    sites = normalise_sites(pd.DataFrame({
-        "radio": "LTE", "mcc": 452, "net": rng.choice([1, 2, 4], n_sites), "lon": lon, "lat": lat,
-        "site_id": [f"s{i}" for i in range(n_sites)], "height_m": 30.0, "eirp_dbm": 62.0,
-        "freq_mhz": 1800.0, "range": 10_000,
-    }))  # fmt: skip
+    sites = normalise_sites(
+        pd.DataFrame(
+            {
+                "radio": "LTE",
+                "mcc": 452,
+                "net": rng.choice([1, 2, 4], n_sites),
+                "lon": lon,
+                "lat": lat,
+                "site_id": [f"s{i}" for i in range(n_sites)],
+                "height_m": 30.0,
+                "eirp_dbm": 62.0,
+                "freq_mhz": 1800.0,
+                "range": 10_000,
+            }
+        )
+    )
 
     n_readings = int(FULL["readings"] * scale)
     near = rng.integers(0, n_villages, n_readings)
@@ -137,27 +173,42 @@ def synthesise(scale: float, out: Path, rng: np.random.Generator) -> dict[str, o
     rlon, rlat = TO_WGS84.transform(rx, ry)
     dbm = rng.normal(-100, 12, n_readings)
     lost = dbm < -121
-    raw = pd.DataFrame({
-        "time": pd.Timestamp("2026-01-01", tz="UTC")
-        + pd.to_timedelta(rng.integers(0, 60 * 86400, n_readings), unit="s"),
-        "lat": rlat, "lon": rlon, "accuracy_m": 10.0, "mcc": 452,
-        "mnc": rng.choice([1, 2, 4], n_readings), "radio": "lte",
-        "signal_dbm": np.where(lost, np.nan, np.clip(dbm, -140, -44)), "no_service": lost,
-        "device": rng.integers(0, 300, n_readings).astype(str),
-    })  # fmt: skip
+    raw = pd.DataFrame(
+        {
+            "time": pd.Timestamp("2026-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 60 * 86400, n_readings), unit="s"),
+            "lat": rlat,
+            "lon": rlon,
+            "accuracy_m": 10.0,
+            "mcc": 452,
+            "mnc": rng.choice([1, 2, 4], n_readings),
+            "radio": "lte",
+            "signal_dbm": np.where(lost, np.nan, np.clip(dbm, -140, -44)),
+            "no_service": lost,
+            "device": rng.integers(0, 300, n_readings).astype(str),
+        }
+    )
     readings = validate_readings(raw).valid
-    return {"villages": normalise_villages(villages), "sites": sites, "readings": readings,
-            "dem": dem_path, "side_km": side / 1000}  # fmt: skip
+    return {
+        "villages": normalise_villages(villages),
+        "sites": sites,
+        "readings": readings,
+        "dem": dem_path,
+        "side_km": side / 1000,
+    }
 
 
 def naive_readings_only(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> pd.DataFrame:
     """The baseline: sjoin every reading to its village, then group."""
-    points = gpd.GeoDataFrame(readings[["signal_dbm", "no_service"]],
-                              geometry=gpd.points_from_xy(readings["lon"], readings["lat"]),
-                              crs="EPSG:4326")  # fmt: skip
+    points = gpd.GeoDataFrame(
+        readings[["signal_dbm", "no_service"]],
+        geometry=gpd.points_from_xy(readings["lon"], readings["lat"]),
+        crs="EPSG:4326",
+    )
     joined = gpd.sjoin(points, villages[["id", "geometry"]], predicate="within")
-    return joined.groupby("id").agg(n=("signal_dbm", "size"), mean=("signal_dbm", "mean"),
-                                    lost=("no_service", "mean"))  # fmt: skip
+    return joined.groupby("id").agg(
+        n=("signal_dbm", "size"), mean=("signal_dbm", "mean"), lost=("no_service", "mean")
+    )
 
 
 def ours_readings_only(
@@ -223,36 +274,56 @@ def timed(label: str, func, *args, **kwargs):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.05, help="1.0 = the whole province")
-    parser.add_argument("--profiles", choices=sorted(SCHEMES), default="default",
-                        help="terrain profile scheme of the analysis")  # fmt: skip
+    parser.add_argument(
+        "--profiles",
+        choices=sorted(SCHEMES),
+        default="default",
+        help="terrain profile scheme of the analysis",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     with TemporaryDirectory() as tmp:
         data, _ = timed("synthesise", synthesise, args.scale, Path(tmp), rng)
         villages, sites, readings = data["villages"], data["sites"], data["readings"]
-        print(f"scale {args.scale}: {data['side_km']:.0f} km square, {len(villages):,} villages, "
-              f"{sites['site_id'].nunique():,} sites, {len(readings):,} readings")  # fmt: skip
+        print(
+            f"scale {args.scale}: {data['side_km']:.0f} km square, {len(villages):,} villages, "
+            f"{sites['site_id'].nunique():,} sites, {len(readings):,} readings"
+        )
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         with TerrainMeter(**SCHEMES[args.profiles]) as terrain:
-            result, full = timed("full analysis (res 10, terrain, kriging)", analyze, villages,
-                                 sites, readings, dem=data["dem"])  # fmt: skip
+            result, full = timed(
+                "full analysis (res 10, terrain, kriging)",
+                analyze,
+                villages,
+                sites,
+                readings,
+                dem=data["dem"],
+            )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak memory (ru_maxrss, whole process)         {peak:8.0f} MiB "
-              f"(before the analysis: {before:,.0f} MiB)")  # fmt: skip
+        print(
+            f"peak memory (ru_maxrss, whole process)         {peak:8.0f} MiB "
+            f"(before the analysis: {before:,.0f} MiB)"
+        )
         n_sites = sites["site_id"].nunique()
         print(f"profiles: {scheme_label(args.profiles)}")
-        print(f"terrain in the analysis: {terrain.profiles:,} profiles "
-              f"({terrain.profiles / n_sites:,.0f} per site; "
-              f"{terrain.exact_profiles:,} at every pixel) on {worker_count()} thread(s); "
-              f"profile time summed over threads {terrain.seconds:.2f} s = "
-              f"{terrain.seconds / n_sites * 1000:.1f} ms per site, "
-              f"{terrain.seconds / max(terrain.profiles, 1) * 1e6:.2f} µs per profile "
-              f"per thread")  # fmt: skip
-        print(f"prediction step (path loss + terrain), wall: {terrain.wall:.2f} s = "
-              f"{terrain.wall / n_sites * 1000:.1f} ms per site, "
-              f"{terrain.profiles / max(terrain.wall, 1e-9):,.0f} profiles/s overall")  # fmt: skip
-        print(f"budget 120 s at scale 1; this run x{1 / args.scale:.0f} area -> "
-              f"~{full / args.scale:,.0f} s if linear")  # fmt: skip
+        print(
+            f"terrain in the analysis: {terrain.profiles:,} profiles "
+            f"({terrain.profiles / n_sites:,.0f} per site; "
+            f"{terrain.exact_profiles:,} at every pixel) on {worker_count()} thread(s); "
+            f"profile time summed over threads {terrain.seconds:.2f} s = "
+            f"{terrain.seconds / n_sites * 1000:.1f} ms per site, "
+            f"{terrain.seconds / max(terrain.profiles, 1) * 1e6:.2f} µs per profile "
+            f"per thread"
+        )
+        print(
+            f"prediction step (path loss + terrain), wall: {terrain.wall:.2f} s = "
+            f"{terrain.wall / n_sites * 1000:.1f} ms per site, "
+            f"{terrain.profiles / max(terrain.wall, 1e-9):,.0f} profiles/s overall"
+        )
+        print(
+            f"budget 120 s at scale 1; this run x{1 / args.scale:.0f} area -> "
+            f"~{full / args.scale:,.0f} s if linear"
+        )
 
         # A field team's upload: 1,000 readings walked around one village.
         one = villages.iloc[0]
@@ -265,28 +336,49 @@ def main() -> None:
         touched = villages_touched(villages, fresh)
         subset = villages.loc[villages["id"].isin(touched)]
         west, south, east, north = subset.total_bounds
-        nearby = readings.loc[readings["lon"].between(west - 0.02, east + 0.02)
-                              & readings["lat"].between(south - 0.02, north + 0.02)]  # fmt: skip
-        timed(f"incremental refresh ({len(touched)} villages touched)", analyze, subset, sites,
-              pd.concat([nearby, fresh]), dem=data["dem"])  # fmt: skip
+        nearby = readings.loc[
+            readings["lon"].between(west - 0.02, east + 0.02)
+            & readings["lat"].between(south - 0.02, north + 0.02)
+        ]
+        timed(
+            f"incremental refresh ({len(touched)} villages touched)",
+            analyze,
+            subset,
+            sites,
+            pd.concat([nearby, fresh]),
+            dem=data["dem"],
+        )
 
-        _, naive = timed("readings-only baseline: sjoin + groupby", naive_readings_only, villages,
-                         readings)  # fmt: skip
-        _, ours = timed("readings-only lomsong: H3 stats + contains_xy", ours_readings_only,
-                        villages, readings)  # fmt: skip
+        _, naive = timed(
+            "readings-only baseline: sjoin + groupby", naive_readings_only, villages, readings
+        )
+        _, ours = timed(
+            "readings-only lomsong: H3 stats + contains_xy", ours_readings_only, villages, readings
+        )
         print(f"ratio baseline / lomsong (readings only): {naive / ours:.1f}x")
 
         dem = float32_terrain(read_raster(data["dem"]))  # once: its envelopes are cached
         diffraction_loss_db(dem, (0.0, 0.0), 30.0, np.zeros(1), np.zeros(1), 1800.0)  # build them
         site = sites.iloc[0]
         sx, sy = Transformer.from_crs("EPSG:4326", dem.crs, always_xy=True).transform(
-            site["lon"], site["lat"])  # fmt: skip
+            site["lon"], site["lat"]
+        )
         points = rng.uniform(-10_000, 10_000, (20_000, 2)) + np.array([sx, sy])
-        for label, samples in ((f"{FIXED_PROFILE_SAMPLES} samples", FIXED_PROFILE_SAMPLES),
-                               ("every pixel", None)):  # fmt: skip
-            _, per_site = timed(f"terrain step, one site, 20,000 cells, {label}",
-                                diffraction_loss_db, dem, (sx, sy), 30.0, points[:, 0],
-                                points[:, 1], 1800.0, samples=samples)  # fmt: skip
+        for label, samples in (
+            (f"{FIXED_PROFILE_SAMPLES} samples", FIXED_PROFILE_SAMPLES),
+            ("every pixel", None),
+        ):
+            _, per_site = timed(
+                f"terrain step, one site, 20,000 cells, {label}",
+                diffraction_loss_db,
+                dem,
+                (sx, sy),
+                30.0,
+                points[:, 0],
+                points[:, 1],
+                1800.0,
+                samples=samples,
+            )
             print(f"  {per_site / 20_000 * 1e6:.2f} µs per profile")
         print(f"result: {result.villages['verdict'].value_counts().to_dict()}")
         compare_schemes(sites, dem, rng)
@@ -305,8 +397,9 @@ def compare_schemes(sites: pd.DataFrame, dem, rng: np.random.Generator) -> None:
         r, a = 12_000 * np.sqrt(rng.uniform(0.01, 1, 2000)), rng.uniform(0, 2 * np.pi, 2000)
         x, y = sx[0] + r * np.sin(a), sy[0] + r * np.cos(a)
         for name, keywords in SCHEMES.items():
-            best = predict_signal(cells, x, y, site_x=np.asarray(sx), site_y=np.asarray(sy),
-                                  dem=dem, **keywords)  # fmt: skip
+            best = predict_signal(
+                cells, x, y, site_x=np.asarray(sx), site_y=np.asarray(sy), dem=dem, **keywords
+            )
             dbm = np.full(len(x), -np.inf)
             dbm[best["point"].to_numpy(int)] = best["predicted_dbm"].to_numpy(float)
             got[name].append(dbm)
@@ -314,16 +407,20 @@ def compare_schemes(sites: pd.DataFrame, dem, rng: np.random.Generator) -> None:
     seen = np.isfinite(exact)
     # The decided receivers: those whose exact signal is within 10 dB of usable.
     decided = seen & (np.abs(exact - usable) <= 10.0)
-    print(f"schemes against every pixel at {seen.sum():,} receivers of 10 sites "
-          f"({decided.sum():,} within 10 dB of usable by every pixel):")  # fmt: skip
+    print(
+        f"schemes against every pixel at {seen.sum():,} receivers of 10 sites "
+        f"({decided.sum():,} within 10 dB of usable by every pixel):"
+    )
     for name in ("fixed", "default"):
         dbm = np.concatenate(got[name])
         error = dbm[decided] - exact[decided]
         flips = (dbm[seen] >= usable) != (exact[seen] >= usable)
         rms = np.sqrt(np.mean(error**2))
-        print(f"  {scheme_label(name)}:\n    at the decided receivers RMS {rms:.1f} dB, "
-              f"max {np.abs(error).max():.1f} dB; served/unserved flipped at "
-              f"{flips.sum():,} receivers ({flips.mean():.2%})")  # fmt: skip
+        print(
+            f"  {scheme_label(name)}:\n    at the decided receivers RMS {rms:.1f} dB, "
+            f"max {np.abs(error).max():.1f} dB; served/unserved flipped at "
+            f"{flips.sum():,} receivers ({flips.mean():.2%})"
+        )
 
 
 if __name__ == "__main__":

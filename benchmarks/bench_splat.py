@@ -73,12 +73,18 @@ def write_sdf(dem_path: Path, out: Path, *, hd: bool, srtm2sdf: str) -> None:
             for lon in range(int(np.floor(west)), int(np.floor(east)) + 1):
                 tile = np.full((size, size), SRTM_VOID, dtype=np.float32)
                 # Sample centres on whole multiples of the step, row 0 at the north edge.
-                reproject(rasterio.band(src, 1), tile, dst_crs="EPSG:4326",
-                          dst_transform=from_origin(lon - step / 2, lat + 1 + step / 2, step,
-                                                    step),
-                          resampling=Resampling.bilinear, dst_nodata=SRTM_VOID)  # fmt: skip
-                name = f"{'N' if lat >= 0 else 'S'}{abs(lat):02d}" \
-                       f"{'E' if lon >= 0 else 'W'}{abs(lon):03d}.hgt"  # fmt: skip
+                reproject(
+                    rasterio.band(src, 1),
+                    tile,
+                    dst_crs="EPSG:4326",
+                    dst_transform=from_origin(lon - step / 2, lat + 1 + step / 2, step, step),
+                    resampling=Resampling.bilinear,
+                    dst_nodata=SRTM_VOID,
+                )
+                name = (
+                    f"{'N' if lat >= 0 else 'S'}{abs(lat):02d}"
+                    f"{'E' if lon >= 0 else 'W'}{abs(lon):03d}.hgt"
+                )
                 np.round(tile).astype(">i2").tofile(out / name)
                 subprocess.run([srtm2sdf, name], cwd=out, check=True, capture_output=True)
 
@@ -111,9 +117,13 @@ def splat_loss(
         qth(work / "rx.qth", "rx", lat, lon, C.RECEIVER_HEIGHT_M)
         (work / "tx-to-rx.txt").unlink(missing_ok=True)
         try:
-            subprocess.run([splat, "-t", "tx.qth", "-r", "rx.qth", "-d", str(sdf), "-metric",
-                            "-olditm"], cwd=work, check=True, capture_output=True,
-                           timeout=SPLAT_TIMEOUT_S)  # fmt: skip
+            subprocess.run(
+                [splat, "-t", "tx.qth", "-r", "rx.qth", "-d", str(sdf), "-metric", "-olditm"],
+                cwd=work,
+                check=True,
+                capture_output=True,
+                timeout=SPLAT_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             hung += 1
             continue
@@ -140,8 +150,9 @@ def main() -> None:
         if demo is None:
             demo = root / "demo"
             lomsong = Path(sys.executable).parent / "lomsong"
-            subprocess.run([str(lomsong), "demo", "--out", str(demo)], check=True,
-                           capture_output=True)  # fmt: skip
+            subprocess.run(
+                [str(lomsong), "demo", "--out", str(demo)], check=True, capture_output=True
+            )
         sdf = root / "sdf"
         sdf.mkdir()
         write_sdf(demo / "dem.tif", sdf, hd=args.hd, srtm2sdf=srtm2sdf)
@@ -150,11 +161,15 @@ def main() -> None:
         to_wgs84 = Transformer.from_crs(dem.crs, "EPSG:4326", always_xy=True)
         sites = pd.read_csv(demo / "sites.csv").drop_duplicates("site_id")
         sites = sites.iloc[rng.choice(len(sites), min(args.sites, len(sites)), replace=False)]
-        print(f"SPLAT! {'HD 1' if args.hd else '3'} arc-second, Longley-Rice (-olditm); "
-              f"{args.receivers} receivers per site at {C.RECEIVER_HEIGHT_M} m; "
-              f"difference = lomsong - SPLAT! (dB)")  # fmt: skip
-        header = (f"{'site':<22}{'scheme':<14}{'time ratio':>11}{'median':>9}{'RMS':>8}"
-                  f"{'ITM err':>9}{'hung':>6}")  # fmt: skip
+        print(
+            f"SPLAT! {'HD 1' if args.hd else '3'} arc-second, Longley-Rice (-olditm); "
+            f"{args.receivers} receivers per site at {C.RECEIVER_HEIGHT_M} m; "
+            f"difference = lomsong - SPLAT! (dB)"
+        )
+        header = (
+            f"{'site':<22}{'scheme':<14}{'time ratio':>11}{'median':>9}{'RMS':>8}"
+            f"{'ITM err':>9}{'hung':>6}"
+        )
         print(header)
         every: dict[str, list[np.ndarray]] = {"48 samples": [], "every pixel": []}
         for _, site in sites.iterrows():
@@ -166,11 +181,14 @@ def main() -> None:
             on_dem = np.isfinite(dem.sample(rx, ry))
             rx, ry = rx[on_dem][: args.receivers], ry[on_dem][: args.receivers]
             lon, lat = to_wgs84.transform(rx, ry)
-            theirs, errors, hung, splat_s = splat_loss(splat, root, sdf, site, np.asarray(lat),
-                                                 np.asarray(lon))  # fmt: skip
-            hata = hata_rural_loss_db(np.hypot(rx - sx, ry - sy) / 1000.0,
-                                      float(site["freq_mhz"]),
-                                      base_height_m=float(site["height_m"]))  # fmt: skip
+            theirs, errors, hung, splat_s = splat_loss(
+                splat, root, sdf, site, np.asarray(lat), np.asarray(lon)
+            )
+            hata = hata_rural_loss_db(
+                np.hypot(rx - sx, ry - sy) / 1000.0,
+                float(site["freq_mhz"]),
+                base_height_m=float(site["height_m"]),
+            )
             for scheme, samples in (("48 samples", FIXED_PROFILE_SAMPLES), ("every pixel", None)):
                 diffraction_loss_db(
                     dem, (sx, sy), 30.0, rx[:1], ry[:1], 1800.0, samples=samples
@@ -188,13 +206,17 @@ def main() -> None:
                 ours_s = time.perf_counter() - start
                 diff = (ours - theirs)[np.isfinite(theirs)]
                 every[scheme].append(diff)
-                print(f"{site['site_id']:<22}{scheme:<14}{splat_s / ours_s:>10,.0f}x"
-                      f"{np.median(diff):>9.1f}{np.sqrt(np.mean(diff**2)):>8.1f}"
-                      f"{errors:>9}{hung:>6}")  # fmt: skip
+                print(
+                    f"{site['site_id']:<22}{scheme:<14}{splat_s / ours_s:>10,.0f}x"
+                    f"{np.median(diff):>9.1f}{np.sqrt(np.mean(diff**2)):>8.1f}"
+                    f"{errors:>9}{hung:>6}"
+                )
         for scheme, diffs in every.items():
             diff = np.concatenate(diffs)
-            print(f"{'all sites':<22}{scheme:<14}{'':>11}{np.median(diff):>9.1f}"
-                  f"{np.sqrt(np.mean(diff**2)):>8.1f}")  # fmt: skip
+            print(
+                f"{'all sites':<22}{scheme:<14}{'':>11}{np.median(diff):>9.1f}"
+                f"{np.sqrt(np.mean(diff**2)):>8.1f}"
+            )
 
 
 if __name__ == "__main__":

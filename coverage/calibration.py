@@ -61,8 +61,11 @@ _TERMS = ("offset_db", "slope", "diffraction_scale")
 # Terms shared by every carrier and radio (fitted on them all).
 _SHAPE_TERMS = ("slope", "diffraction_scale")
 _IDENTITY = {"offset_db": 0.0, "slope": 1.0, "diffraction_scale": 1.0}
-_BOUNDS = {"offset_db": (-np.inf, np.inf), "slope": SLOPE_BOUNDS,
-           "diffraction_scale": DIFFRACTION_SCALE_BOUNDS}  # fmt: skip
+_BOUNDS = {
+    "offset_db": (-np.inf, np.inf),
+    "slope": SLOPE_BOUNDS,
+    "diffraction_scale": DIFFRACTION_SCALE_BOUNDS,
+}
 _COLUMNS = ["carrier", "radio", *_TERMS, "sigma_db", "cells"]
 
 
@@ -76,18 +79,26 @@ class Calibration:
     @classmethod
     def none(cls) -> Calibration:
         """No correction at all."""
-        return cls(pd.DataFrame(columns=_COLUMNS),
-                   pd.DataFrame(columns=["site_id", "site_offset_db", "cells"]))  # fmt: skip
+        return cls(
+            pd.DataFrame(columns=_COLUMNS),
+            pd.DataFrame(columns=["site_id", "site_offset_db", "cells"]),
+        )
 
 
 def _features(table: pd.DataFrame) -> dict[str, np.ndarray]:
     """The correction terms' regressors for each row (see the model above);
     without a ``diffraction_db`` column (no terrain) that term is zero."""
     predicted = table["predicted_dbm"].to_numpy(float)
-    diffraction = (table["diffraction_db"].to_numpy(float) if "diffraction_db" in table
-                   else np.zeros(len(table)))  # fmt: skip
-    return {"offset_db": np.ones(len(table)), "slope": predicted - REFERENCE_DBM,
-            "diffraction_scale": -np.nan_to_num(diffraction)}  # fmt: skip
+    diffraction = (
+        table["diffraction_db"].to_numpy(float)
+        if "diffraction_db" in table
+        else np.zeros(len(table))
+    )
+    return {
+        "offset_db": np.ones(len(table)),
+        "slope": predicted - REFERENCE_DBM,
+        "diffraction_scale": -np.nan_to_num(diffraction),
+    }
 
 
 def _robust_fit(
@@ -124,8 +135,11 @@ def _robust_fit(
     target = measured - table["predicted_dbm"].to_numpy(float)
     for name, value in fixed.items():
         target = target - (value - _IDENTITY[name]) * features[name]
-    bound = (table["upper_bound"].to_numpy(bool) if "upper_bound" in table
-             else np.zeros(len(table), dtype=bool))  # fmt: skip
+    bound = (
+        table["upper_bound"].to_numpy(bool)
+        if "upper_bound" in table
+        else np.zeros(len(table), dtype=bool)
+    )
     points = target[~bound] if (~bound).any() else target
     scale = max(1.4826 * float(np.median(np.abs(points - np.median(points)))), 1.0)
     start = [float(np.median(points))] * n_groups + [0.0] * len(shape)
@@ -141,11 +155,15 @@ def _robust_fit(
         active = ~bound | (design @ k > target)
         return design * active[:, None]
 
-    fit = least_squares(residuals, x0=start, jac=jacobian, bounds=(lower, upper),
-                        loss="soft_l1", f_scale=scale)  # fmt: skip
+    fit = least_squares(
+        residuals, x0=start, jac=jacobian, bounds=(lower, upper), loss="soft_l1", f_scale=scale
+    )
     residual = (target - design @ fit.x)[~bound]
-    sigma = (1.4826 * float(np.median(np.abs(residual - np.median(residual))))
-             if len(residual) else C.PREDICTION_SIGMA_DB)  # fmt: skip
+    sigma = (
+        1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+        if len(residual)
+        else C.PREDICTION_SIGMA_DB
+    )
     weight = np.bincount(codes, minlength=n_groups) / len(codes)
     terms = {n: float(v) + _IDENTITY[n] for n, v in zip(shape, fit.x[n_groups:], strict=True)}
     terms["offset_db"] = float(weight @ fit.x[:n_groups])
@@ -188,8 +206,9 @@ def calibrate(observed: pd.DataFrame, predicted: pd.DataFrame) -> Calibration:
         terms, sigma = pooled
         if len(mine) >= MIN_CALIBRATION_CELLS:
             terms, sigma = _robust_fit(mine, mine["median_dbm"].to_numpy(float), fixed=shape)
-        rows.append({"carrier": carrier, "radio": radio, **terms, "sigma_db": sigma,
-                     "cells": len(mine)})  # fmt: skip
+        rows.append(
+            {"carrier": carrier, "radio": radio, **terms, "sigma_db": sigma, "cells": len(mine)}
+        )
     carriers = pd.DataFrame(rows, columns=_COLUMNS)
     if "site_id" not in pairs or pairs.empty:
         return Calibration(carriers, Calibration.none().sites)
@@ -200,17 +219,21 @@ def calibrate(observed: pd.DataFrame, predicted: pd.DataFrame) -> Calibration:
     per_site = corrected.groupby("site_id")["residual"].agg(["median", "size"])
     per_site = per_site.loc[per_site["size"] >= MIN_SITE_CELLS]
     shrink = per_site["size"] / (per_site["size"] + SITE_SHRINKAGE_CELLS)
-    sites = pd.DataFrame({
-        "site_id": per_site.index, "site_offset_db": (per_site["median"] * shrink).to_numpy(),
-        "cells": per_site["size"].to_numpy(),
-    })  # fmt: skip
+    sites = pd.DataFrame(
+        {
+            "site_id": per_site.index,
+            "site_offset_db": (per_site["median"] * shrink).to_numpy(),
+            "cells": per_site["size"].to_numpy(),
+        }
+    )
     return Calibration(carriers, sites)
 
 
 def apply_calibration(predicted: pd.DataFrame, calibration: Calibration) -> pd.DataFrame:
     """Add ``calibrated_dbm`` and ``sigma_db`` to predicted rows (see the model above)."""
-    table = predicted.merge(calibration.carriers.drop(columns="cells"), on=["carrier", "radio"],
-                            how="left")  # fmt: skip
+    table = predicted.merge(
+        calibration.carriers.drop(columns="cells"), on=["carrier", "radio"], how="left"
+    )
     defaults = {**_IDENTITY, "sigma_db": C.PREDICTION_SIGMA_DB}
     for name, value in defaults.items():
         table[name] = table[name].astype(float).fillna(value)

@@ -81,17 +81,29 @@ def predict_cells(
     """
     columns = ["h3", "carrier", "radio", "predicted_dbm", "site_id", "distance_m", "diffraction_db"]
     if len(sites) == 0 or len(x) == 0:
-        return pd.DataFrame({"h3": pd.Series(dtype="uint64"), "carrier": pd.Series(dtype="string"),
-                             "radio": pd.Series(dtype=object),
-                             "predicted_dbm": pd.Series(dtype=float),
-                             "site_id": pd.Series(dtype=object)})  # fmt: skip
+        return pd.DataFrame(
+            {
+                "h3": pd.Series(dtype="uint64"),
+                "carrier": pd.Series(dtype="string"),
+                "radio": pd.Series(dtype=object),
+                "predicted_dbm": pd.Series(dtype=float),
+                "site_id": pd.Series(dtype=object),
+            }
+        )
     to_metric = pyproj.Transformer.from_crs(C.CRS_WGS84, metric_crs, always_xy=True)
     site_x, site_y = to_metric.transform(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
     sites = sites.assign(carrier=carrier_names(sites["mcc"], sites["mnc"]))
     coarse = None
     if terrain is not None and measured is not None:
         coarse = coarse_terrain(x.index.to_numpy(np.uint64), metric_crs, exact=measured)
-    best = predict_signal(sites, x.to_numpy(float), y.to_numpy(float), site_x=np.asarray(site_x),
-                          site_y=np.asarray(site_y), dem=terrain, coarse=coarse)  # fmt: skip
+    best = predict_signal(
+        sites,
+        x.to_numpy(float),
+        y.to_numpy(float),
+        site_x=np.asarray(site_x),
+        site_y=np.asarray(site_y),
+        dem=terrain,
+        coarse=coarse,
+    )
     best["h3"] = x.index.to_numpy(np.uint64)[best["point"].to_numpy(int)]
     return best[columns]

@@ -18,14 +18,22 @@ from coverage.verdicts import SERVED_P, Verdict
 from geodata import constants as C
 
 DEAD_ZONE_COLUMNS: tuple[str, ...] = (
-    "id", "verdict", "area_km2", "households", "village_ids", "carriers_absent",
-    "nearest_site_m", "commune_id", "geometry",
-)  # fmt: skip
+    "id",
+    "verdict",
+    "area_km2",
+    "households",
+    "village_ids",
+    "carriers_absent",
+    "nearest_site_m",
+    "commune_id",
+    "geometry",
+)
 
 
 def _empty(metric_crs: object) -> gpd.GeoDataFrame:
-    frame = gpd.GeoDataFrame({c: [] for c in DEAD_ZONE_COLUMNS}, geometry="geometry",
-                             crs=C.CRS_WGS84)  # fmt: skip
+    frame = gpd.GeoDataFrame(
+        {c: [] for c in DEAD_ZONE_COLUMNS}, geometry="geometry", crs=C.CRS_WGS84
+    )
     return frame
 
 
@@ -53,8 +61,11 @@ def _lists(keys: pd.Series, values: pd.Series) -> pd.Series:
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     items = values.to_numpy(object)
     bounds = [*starts.tolist(), len(key)]
-    return pd.Series([items[a:b].tolist() for a, b in itertools.pairwise(bounds)],
-                     index=key[starts], dtype=object)  # fmt: skip
+    return pd.Series(
+        [items[a:b].tolist() for a, b in itertools.pairwise(bounds)],
+        index=key[starts],
+        dtype=object,
+    )
 
 
 def find_dead_zones(
@@ -97,8 +108,9 @@ def find_dead_zones(
     group = connected_groups(cells)
     zones = gpd.GeoDataFrame(
         {"id": [f"dz-{i + 1:04d}" for i in range(int(group.max()) + 1)]},
-        geometry=_dissolve(cell_polygons(cells), group), crs=C.CRS_WGS84,
-    )  # fmt: skip
+        geometry=_dissolve(cell_polygons(cells), group),
+        crs=C.CRS_WGS84,
+    )
     member = pd.DataFrame(
         {"h3": cells, "p_best": bad.to_numpy(), "zone": zones["id"].to_numpy()[group]}
     )
@@ -137,14 +149,17 @@ def find_dead_zones(
     metric = zones.to_crs(metric_crs)
     zones["area_km2"] = (metric.area / 1e6).round(3)
     if len(sites):
-        site_points = gpd.GeoSeries(gpd.points_from_xy(sites["lon"], sites["lat"]),
-                                    crs=C.CRS_WGS84).to_crs(metric_crs)  # fmt: skip
+        site_points = gpd.GeoSeries(
+            gpd.points_from_xy(sites["lon"], sites["lat"]), crs=C.CRS_WGS84
+        ).to_crs(metric_crs)
         tree = shapely.STRtree(site_points.values)
-        _, distance = tree.query_nearest(metric.geometry.values, return_distance=True,
-                                         all_matches=False)  # fmt: skip
+        _, distance = tree.query_nearest(
+            metric.geometry.values, return_distance=True, all_matches=False
+        )
         zones["nearest_site_m"] = np.round(distance, 0)
     else:
         zones["nearest_site_m"] = np.nan
     zones = zones.reset_index().sort_values(["households", "area_km2"], ascending=False)
-    return gpd.GeoDataFrame(zones[list(DEAD_ZONE_COLUMNS)], geometry="geometry",
-                            crs=C.CRS_WGS84).reset_index(drop=True)  # fmt: skip
+    return gpd.GeoDataFrame(
+        zones[list(DEAD_ZONE_COLUMNS)], geometry="geometry", crs=C.CRS_WGS84
+    ).reset_index(drop=True)

@@ -255,9 +255,16 @@ def diffraction_loss_db(
         for first in range(0, n, PROFILE_BLOCK):
             rows = slice(first, first + PROFILE_BLOCK)
             loss[rows] = _fixed_deygout_block(
-                values, site_pixel, rx_col[rows], rx_row[rows], t, distance[rows], h_tx,
-                h_rx[rows], wavelength,
-            )  # fmt: skip
+                values,
+                site_pixel,
+                rx_col[rows],
+                rx_row[rows],
+                t,
+                distance[rows],
+                h_tx,
+                h_rx[rows],
+                wavelength,
+            )
         return loss
     length_px = np.hypot(rx_col - site_pixel[0], rx_row - site_pixel[1])
     steps = np.maximum(np.ceil(length_px / PROFILE_STEP_PX), 2).astype(np.int64)
@@ -270,21 +277,39 @@ def diffraction_loss_db(
         order = np.argsort(np.arctan2(drow, dcol), kind="stable")
         found = np.empty(n)
         _compiled.deygout(
-            np.ascontiguousarray(values), *values.shape, coarse, *coarse.shape, _COMPILED_LEVELS[0],
-            fine, *fine.shape, _COMPILED_LEVELS[1], *site_pixel, dcol[order].astype(np.float32),
-            drow[order].astype(np.float32), steps[order], distance[order], h_tx,
-            np.asarray(h_rx, dtype=float)[order], np.asarray(enough_v, dtype=float)[order],
-            wavelength, found,
-        )  # fmt: skip
+            np.ascontiguousarray(values),
+            *values.shape,
+            coarse,
+            *coarse.shape,
+            _COMPILED_LEVELS[0],
+            fine,
+            *fine.shape,
+            _COMPILED_LEVELS[1],
+            *site_pixel,
+            dcol[order].astype(np.float32),
+            drow[order].astype(np.float32),
+            steps[order],
+            distance[order],
+            h_tx,
+            np.asarray(h_rx, dtype=float)[order],
+            np.asarray(enough_v, dtype=float)[order],
+            wavelength,
+            found,
+        )
         loss[order] = found
         return loss
     order = np.argsort(steps, kind="stable")  # blocks of similar length: little padding
     for first in range(0, n, PROFILE_BLOCK):
         block = order[first : first + PROFILE_BLOCK]
         path = _Path(
-            values, site_pixel, rx_col[block], rx_row[block], steps[block], distance[block],
+            values,
+            site_pixel,
+            rx_col[block],
+            rx_row[block],
+            steps[block],
+            distance[block],
             wavelength,
-        )  # fmt: skip
+        )
         loss[block] = _deygout(path, h_tx, h_rx[block], enough_v[block])
     return loss
 

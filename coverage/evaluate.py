@@ -89,8 +89,10 @@ class VerdictScore:
 def _check_verdicts(values: pd.Series, what: str) -> None:
     bad = values.loc[~values.isin(VERDICTS)]
     if len(bad):
-        raise VerdictsError(f"{what}: village {bad.index[0]!r} has verdict {bad.iloc[0]!r}, "
-                            f"not one of {', '.join(VERDICTS)}")  # fmt: skip
+        raise VerdictsError(
+            f"{what}: village {bad.index[0]!r} has verdict {bad.iloc[0]!r}, "
+            f"not one of {', '.join(VERDICTS)}"
+        )
     repeated = values.index[values.index.duplicated()]
     if len(repeated):
         raise VerdictsError(f"{what}: village {repeated[0]!r} appears more than once")
@@ -122,8 +124,10 @@ def reference_verdicts(table: pd.DataFrame) -> pd.DataFrame:
     """
     missing = [c for c in ("village_id", "verdict") if c not in table]
     if missing:
-        raise VerdictsError(f"no column {', '.join(missing)} (columns: "
-                            f"{', '.join(map(str, table.columns)) or 'none'})")  # fmt: skip
+        raise VerdictsError(
+            f"no column {', '.join(missing)} (columns: "
+            f"{', '.join(map(str, table.columns)) or 'none'})"
+        )
     ids = table["village_id"].fillna("").astype(str).str.strip()
     verdict = table["verdict"].fillna("").astype(str).str.strip().str.lower()
     flags = table["borderline"] if "borderline" in table else pd.Series("", index=table.index)
@@ -137,22 +141,32 @@ def reference_verdicts(table: pd.DataFrame) -> pd.DataFrame:
         if not village:
             raise VerdictsError(f"line {line}, field village_id, value '': no village id")
         if village in seen:
-            raise VerdictsError(f"line {line}, field village_id, value {village!r}: "
-                                f"repeated (first on line {seen[village]})")  # fmt: skip
+            raise VerdictsError(
+                f"line {line}, field village_id, value {village!r}: "
+                f"repeated (first on line {seen[village]})"
+            )
         seen[village] = line
         if called not in VERDICTS:
-            raise VerdictsError(f"line {line}, field verdict, value {called!r}: "
-                                f"not one of {', '.join(VERDICTS)}")  # fmt: skip
+            raise VerdictsError(
+                f"line {line}, field verdict, value {called!r}: not one of {', '.join(VERDICTS)}"
+            )
         if pd.isna(flag):
-            raise VerdictsError(f"line {line}, field borderline, value {raw!r}: "
-                                "not true/false")  # fmt: skip
-    return pd.DataFrame({"verdict": verdict.to_numpy(object),
-                         "borderline": borderline.astype(bool).to_numpy()},
-                        index=pd.Index(ids.to_numpy(object), name="village_id"))  # fmt: skip
+            raise VerdictsError(f"line {line}, field borderline, value {raw!r}: not true/false")
+    return pd.DataFrame(
+        {"verdict": verdict.to_numpy(object), "borderline": borderline.astype(bool).to_numpy()},
+        index=pd.Index(ids.to_numpy(object), name="village_id"),
+    )
 
 
-_BOOLEAN_TEXT = {"": False, "false": False, "0": False, "no": False,
-                 "true": True, "1": True, "yes": True}  # fmt: skip
+_BOOLEAN_TEXT = {
+    "": False,
+    "false": False,
+    "0": False,
+    "no": False,
+    "true": True,
+    "1": True,
+    "yes": True,
+}
 
 
 def score_verdicts(
@@ -204,8 +218,11 @@ def score_verdicts(
     reference = truth["verdict"].astype(object)
     _check_verdicts(found, "found verdicts")
     _check_verdicts(reference, "reference verdicts")
-    borderline = (truth["borderline"].fillna(False).astype(bool) if "borderline" in truth
-                  else pd.Series(False, index=truth.index))  # fmt: skip
+    borderline = (
+        truth["borderline"].fillna(False).astype(bool)
+        if "borderline" in truth
+        else pd.Series(False, index=truth.index)
+    )
     keep = ~reference.index.isin(list(exclude or ()))
     reference, borderline = reference.loc[keep], borderline.loc[keep]
     called = found.reindex(reference.index).fillna("unknown").astype(object)
@@ -217,9 +234,12 @@ def score_verdicts(
         return float((numerator & denominator).sum() / total) if total else float("nan")
 
     confusion = pd.crosstab(
-        pd.Categorical(reference, categories=VERDICTS), pd.Categorical(called, categories=VERDICTS),
-        rownames=["reference"], colnames=["found"], dropna=False,
-    )  # fmt: skip
+        pd.Categorical(reference, categories=VERDICTS),
+        pd.Categorical(called, categories=VERDICTS),
+        rownames=["reference"],
+        colnames=["found"],
+        dropna=False,
+    )
     confusion = confusion.reindex(index=list(VERDICTS), columns=list(VERDICTS), fill_value=0)
     return VerdictScore(
         accuracy=share(problem == called_problem, judged),
@@ -295,9 +315,15 @@ def training_mask(
 
 
 def idw(
-    x: np.ndarray, y: np.ndarray, values: np.ndarray, tx: np.ndarray, ty: np.ndarray,
-    *, k: int = IDW_NEIGHBOURS, power: float = IDW_POWER,
-) -> np.ndarray:  # fmt: skip
+    x: np.ndarray,
+    y: np.ndarray,
+    values: np.ndarray,
+    tx: np.ndarray,
+    ty: np.ndarray,
+    *,
+    k: int = IDW_NEIGHBOURS,
+    power: float = IDW_POWER,
+) -> np.ndarray:
     """Inverse-distance-weighted mean of the ``k`` nearest values (Shepard 1968).
 
     >>> idw(np.array([0.0, 10.0]), np.array([0.0, 0.0]), np.array([-80.0, -100.0]),
@@ -343,8 +369,9 @@ def _kriged_about_mean(
 ) -> np.ndarray:
     """The mean of the values plus their kriged deviations from it."""
     mean = float(values.mean())
-    estimate, _ = simple_krige(ox, oy, values - mean, tx, ty,
-                               variogram=fit_variogram(ox, oy, values - mean))  # fmt: skip
+    estimate, _ = simple_krige(
+        ox, oy, values - mean, tx, ty, variogram=fit_variogram(ox, oy, values - mean)
+    )
     return mean + estimate
 
 
@@ -377,14 +404,19 @@ def reference_cells(reference: pd.DataFrame, *, resolution: int) -> pd.DataFrame
                 f"{reference[column].iloc[bad[0]]!r}: not a number"
             )
         number[column] = values
-    table = pd.DataFrame({
-        "h3": cells_for_points(number["lat"], number["lon"], resolution=resolution),
-        "carrier": carrier_names(pd.Series(number["mcc"].astype(int)),
-                                 pd.Series(number["mnc"].astype(int))).astype(str).to_numpy(),
-        "radio": reference["radio"].astype(str).str.lower().to_numpy(),
-        "trend_dbm": number["median_dbm"] - number["shadowing_db"],
-        "shadowing_db": number["shadowing_db"],
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "h3": cells_for_points(number["lat"], number["lon"], resolution=resolution),
+            "carrier": carrier_names(
+                pd.Series(number["mcc"].astype(int)), pd.Series(number["mnc"].astype(int))
+            )
+            .astype(str)
+            .to_numpy(),
+            "radio": reference["radio"].astype(str).str.lower().to_numpy(),
+            "trend_dbm": number["median_dbm"] - number["shadowing_db"],
+            "shadowing_db": number["shadowing_db"],
+        }
+    )
     return table.groupby(["h3", "carrier", "radio"], as_index=False, sort=True).mean()
 
 
@@ -434,15 +466,22 @@ def cross_validate(
     CrossValidation
     """
     stats = aggregate_readings(readings, resolution=resolution)
-    observed = observed_median(stats, floors=service_floors(readings),
-                               spread_db=reading_spread_db(stats))  # fmt: skip
+    observed = observed_median(
+        stats, floors=service_floors(readings), spread_db=reading_spread_db(stats)
+    )
     observed = observed.loc[observed["count"] >= C.MIN_READINGS_MEASURED].reset_index(drop=True)
     lon, lat = readings["lon"].to_numpy(float), readings["lat"].to_numpy(float)
     bounds = (lon.min(), lat.min(), lon.max(), lat.max())
-    terrain = dem if dem is None or isinstance(dem, Raster) else read_raster(
-        dem, bounds_wgs84=bounds, margin_m=C.MAX_CELL_RANGE_M)  # fmt: skip
-    metric_crs = terrain.crs if terrain is not None else utm_crs_for(
-        (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)  # fmt: skip
+    terrain = (
+        dem
+        if dem is None or isinstance(dem, Raster)
+        else read_raster(dem, bounds_wgs84=bounds, margin_m=C.MAX_CELL_RANGE_M)
+    )
+    metric_crs = (
+        terrain.crs
+        if terrain is not None
+        else utm_crs_for((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
+    )
     cells = np.unique(observed["h3"].to_numpy(np.uint64))
     x, y = metric_centres(cells, metric_crs)
     predicted = predict_cells(x, y, sites, terrain, metric_crs) if len(sites) else sites
@@ -454,9 +493,15 @@ def cross_validate(
         observed["carrier"] = observed["carrier"].astype(str)
         observed = observed.merge(truth, on=keys, how="left")
     ox, oy = x.reindex(observed["h3"]).to_numpy(), y.reindex(observed["h3"]).to_numpy()
-    observed["fold"] = spatial_folds(observed["h3"].to_numpy(np.uint64), folds=folds,
-                                     block_resolution=block_resolution, seed=seed,
-                                     block_m=block_m, x=ox, y=oy)  # fmt: skip
+    observed["fold"] = spatial_folds(
+        observed["h3"].to_numpy(np.uint64),
+        folds=folds,
+        block_resolution=block_resolution,
+        seed=seed,
+        block_m=block_m,
+        x=ox,
+        y=oy,
+    )
 
     parts = []
     for held_out in range(folds):
@@ -485,8 +530,9 @@ def cross_validate(
     if not parts:  # one block only: nothing to hold out
         parts = [observed.iloc[0:0].assign(**{f"{e}_dbm": np.nan for e in estimators})]
     estimates = pd.concat(parts, ignore_index=True).rename(columns={"median_dbm": "observed_dbm"})
-    estimates = estimates[[*keys, "fold", "count", "censored", "observed_dbm",
-                           *(f"{e}_dbm" for e in estimators)]]  # fmt: skip
+    estimates = estimates[
+        [*keys, "fold", "count", "censored", "observed_dbm", *(f"{e}_dbm" for e in estimators)]
+    ]
     per_radio = [summarise(rows).assign(radio=radio) for radio, rows in estimates.groupby("radio")]
     by_radio = pd.concat(per_radio, ignore_index=True) if per_radio else summarise(estimates)
     by_radio = by_radio.assign(radio=by_radio.get("radio", ""))
@@ -509,18 +555,25 @@ def summarise(estimates: pd.DataFrame) -> pd.DataFrame:
     observed = estimates["observed_dbm"].to_numpy(float)
     measured = ~estimates["censored"].to_numpy(bool)
     rows = []
-    names = [c.removesuffix("_dbm") for c in estimates.columns
-             if c.endswith("_dbm") and c != "observed_dbm"]  # fmt: skip
+    names = [
+        c.removesuffix("_dbm")
+        for c in estimates.columns
+        if c.endswith("_dbm") and c != "observed_dbm"
+    ]
     for name in names:
         estimate = estimates[f"{name}_dbm"].to_numpy(float)
         ok = np.isfinite(estimate)
         scored = ok & measured
         error = estimate[scored] - observed[scored]
         agree = (estimate[ok] >= threshold[ok]) == (observed[ok] >= threshold[ok])
-        rows.append({
-            "estimator": name, "cells": int(ok.sum()), "measured_cells": int(scored.sum()),
-            "rmse_db": float(np.sqrt(np.mean(error**2))) if scored.any() else np.nan,
-            "bias_db": float(np.mean(error)) if scored.any() else np.nan,
-            "usable_accuracy": float(np.mean(agree)) if ok.any() else np.nan,
-        })  # fmt: skip
+        rows.append(
+            {
+                "estimator": name,
+                "cells": int(ok.sum()),
+                "measured_cells": int(scored.sum()),
+                "rmse_db": float(np.sqrt(np.mean(error**2))) if scored.any() else np.nan,
+                "bias_db": float(np.mean(error)) if scored.any() else np.nan,
+                "usable_accuracy": float(np.mean(agree)) if ok.any() else np.nan,
+            }
+        )
     return pd.DataFrame(rows)

@@ -83,8 +83,11 @@ def observed_median(
     """
     cells = measured.copy()
     if cells.empty:
-        return cells.assign(median_dbm=pd.Series(dtype=float), censored=pd.Series(dtype=bool),
-                            p_measured=pd.Series(dtype=float))  # fmt: skip
+        return cells.assign(
+            median_dbm=pd.Series(dtype=float),
+            censored=pd.Series(dtype=bool),
+            p_measured=pd.Series(dtype=float),
+        )
     count = cells["count"].to_numpy(float)
     lost = cells["no_service_count"].to_numpy(float)
     floor = cells["radio"].map(floors).to_numpy(float)
@@ -165,8 +168,9 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
         From :func:`observed_median`.
     """
     keys = ["h3", "carrier", "radio"]
-    measured = observed.loc[observed["count"] >= C.MIN_READINGS_MEASURED,
-                            [*keys, "count", "median_dbm", "p_measured"]]  # fmt: skip
+    measured = observed.loc[
+        observed["count"] >= C.MIN_READINGS_MEASURED, [*keys, "count", "median_dbm", "p_measured"]
+    ]
     table = _outer_join(predicted, measured, keys)
     n = table["count"].fillna(0).to_numpy(float)
     has_model = table["calibrated_dbm"].notna().to_numpy()
@@ -186,8 +190,9 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     p_model = table["p_predicted"].fillna(0.0).to_numpy(float)
     p_seen = table["p_measured"].fillna(0.0).to_numpy(float)
     table["p_usable"] = np.where(has_readings, weight * p_seen + (1 - weight) * p_model, p_model)
-    table["evidence"] = np.where(has_readings & has_model, "both",
-                                 np.where(has_readings, "measured", "predicted"))  # fmt: skip
+    table["evidence"] = np.where(
+        has_readings & has_model, "both", np.where(has_readings, "measured", "predicted")
+    )
     table["count"] = n.astype(int)
     return table[[*keys, "mean_dbm", "sigma_db", "p_usable", "evidence", "count"]]
 
@@ -234,8 +239,11 @@ def _outer_join(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.
         for column in side.columns.difference(keys, sort=False):
             values = side[column].to_numpy()
             kind = values.dtype.kind
-            filled = np.full(len(union), np.nan if kind in "fiub" else None,
-                             dtype=float if kind in "fiub" else object)  # fmt: skip
+            filled = np.full(
+                len(union),
+                np.nan if kind in "fiub" else None,
+                dtype=float if kind in "fiub" else object,
+            )
             filled[rows] = values
             out[column] = filled
     return out
@@ -264,10 +272,14 @@ def krige_residuals(
         variogram = fit_variogram(ox, oy, residual)
         targets = group["h3"].to_numpy(np.uint64)
         estimate, variance = simple_krige(
-            ox, oy, residual, x.reindex(targets).to_numpy(float),
-            y.reindex(targets).to_numpy(float), variogram=variogram,
+            ox,
+            oy,
+            residual,
+            x.reindex(targets).to_numpy(float),
+            y.reindex(targets).to_numpy(float),
+            variogram=variogram,
             groups=parent_cells(targets),
-        )  # fmt: skip
+        )
         return group.assign(
             calibrated_dbm=group["calibrated_dbm"].to_numpy(float) + estimate,
             sigma_db=np.clip(np.sqrt(variance), *SIGMA_BOUNDS_DB),
@@ -289,8 +301,16 @@ def measured_by_carrier(observed: pd.DataFrame) -> pd.DataFrame:
     observed : DataFrame
         Output of :func:`observed_median`.
     """
-    columns = ["h3", "carrier", "count", "usable_count", "no_service_count", "mean_dbm",
-               "p_measured", "measured_radio"]  # fmt: skip
+    columns = [
+        "h3",
+        "carrier",
+        "count",
+        "usable_count",
+        "no_service_count",
+        "mean_dbm",
+        "p_measured",
+        "measured_radio",
+    ]
     if observed.empty:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in columns}).astype(
             {"h3": "uint64", "carrier": "string", "measured_radio": object}
@@ -316,8 +336,11 @@ def measured_by_carrier(observed: pd.DataFrame) -> pd.DataFrame:
         values = observed[column].to_numpy()
         total = np.bincount(group, weights=values.astype(float), minlength=groups)
         pooled[column] = total.astype(values.dtype)
-    for column, source in (("mean_dbm", "mean_dbm"), ("p_measured", "p_measured"),
-                           ("measured_radio", "radio")):  # fmt: skip
+    for column, source in (
+        ("mean_dbm", "mean_dbm"),
+        ("p_measured", "p_measured"),
+        ("measured_radio", "radio"),
+    ):
         pooled[column] = observed[source].iloc[best].reset_index(drop=True)
     return pooled[columns]
 
@@ -346,8 +369,10 @@ def _class_codes(
     on string arrays of millions of cells costs seconds."""
     p = np.asarray(p_usable, float)
     # Levels looked up once per distinct radio, then spread to the cells.
-    table = np.array([*(C.SIGNAL_LEVELS_DBM.get(str(r), (np.nan,) * 4) for r in radios),
-                      (np.nan,) * 4], dtype=float)  # fmt: skip
+    table = np.array(
+        [*(C.SIGNAL_LEVELS_DBM.get(str(r), (np.nan,) * 4) for r in radios), (np.nan,) * 4],
+        dtype=float,
+    )
     levels = table[np.asarray(radio_codes)]  # code -1 (no radio) takes the trailing NaNs
     dbm = np.asarray(dbm, float)
     with np.errstate(invalid="ignore"):

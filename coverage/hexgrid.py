@@ -88,8 +88,9 @@ def parent_cells(cells: np.ndarray) -> np.ndarray:
     parents = cells.copy()
     for level in np.unique(resolution[resolution > 0]):  # a handful of resolutions, not cells
         mine = resolution == level
-        parents[mine] = np.asarray(h3ronpy.change_resolution(cells[mine], int(level) - 1),
-                                   dtype=np.uint64)  # fmt: skip
+        parents[mine] = np.asarray(
+            h3ronpy.change_resolution(cells[mine], int(level) - 1), dtype=np.uint64
+        )
     return parents
 
 
@@ -168,7 +169,9 @@ def connected_groups(cells: np.ndarray) -> np.ndarray:
     target = np.searchsorted(distinct, pairs["neighbour"].to_numpy(np.uint64))
     target = np.minimum(target, len(distinct) - 1)
     inside = distinct[target] == pairs["neighbour"].to_numpy(np.uint64)
-    graph = coo_matrix((np.ones(int(inside.sum())), (source[inside], target[inside])),
-                       shape=(len(distinct), len(distinct)))  # fmt: skip
+    graph = coo_matrix(
+        (np.ones(int(inside.sum())), (source[inside], target[inside])),
+        shape=(len(distinct), len(distinct)),
+    )
     _, labels = connected_components(graph, directed=False)
     return labels[of_cell].astype(np.int64)

@@ -94,11 +94,13 @@ def fit_variogram(x: np.ndarray, y: np.ndarray, residual: np.ndarray) -> Variogr
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
             (nugget, sill, range_m), _ = curve_fit(
-                _exponential, centres, gamma,
+                _exponential,
+                centres,
+                gamma,
                 p0=(0.5 * total, 0.5 * total, 300.0),
                 bounds=([0.0, 0.0, RANGE_BOUNDS_M[0]], [2 * total, 2 * total, RANGE_BOUNDS_M[1]]),
                 sigma=1.0 / np.sqrt(counts[keep]),
-            )  # fmt: skip
+            )
     except (RuntimeError, ValueError):
         return Variogram(nugget=total, sill=0.0, range_m=RANGE_BOUNDS_M[0])
     return Variogram(nugget=float(max(nugget, 1e-6)), sill=float(sill), range_m=float(range_m))
@@ -192,8 +194,9 @@ def simple_krige(
         owner = np.repeat(np.arange(len(block)), counts)
         before = np.cumsum(counts) - counts  # targets of earlier groups in the block
         targets = order[(starts[block] - before)[owner] + np.arange(counts.sum())]
-        to_target = np.hypot(x[neighbours[owner]] - tx[targets, None],
-                             y[neighbours[owner]] - ty[targets, None])  # fmt: skip
+        to_target = np.hypot(
+            x[neighbours[owner]] - tx[targets, None], y[neighbours[owner]] - ty[targets, None]
+        )
         target_cov = np.where(found[owner], variogram.covariance(to_target), 0.0)
         # One solve per group, its targets' covariances as the right-hand
         # sides (padded to the largest group of the block with zeros).

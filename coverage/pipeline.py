@@ -159,8 +159,11 @@ def analyze(
     centre_cells = ring.merge(
         pd.DataFrame({"village_id": villages["id"].to_numpy(), "centre": centre}), on="centre"
     )[["village_id", "h3"]]
-    grid = unique_cells(np.concatenate([village_cells["h3"].to_numpy(np.uint64),
-                                     centre_cells["h3"].to_numpy(np.uint64)]))  # fmt: skip
+    grid = unique_cells(
+        np.concatenate(
+            [village_cells["h3"].to_numpy(np.uint64), centre_cells["h3"].to_numpy(np.uint64)]
+        )
+    )
 
     stats = aggregate_readings(readings, resolution=resolution)
     # Predict at the villages' cells and at every measured cell near them: the
@@ -169,8 +172,9 @@ def analyze(
         unique_cells(np.concatenate([grid, nearby_cells(stats["h3"], bounds)])), metric_crs
     )
     with_readings = stats.loc[stats["count"] >= C.MIN_READINGS_MEASURED, "h3"]
-    predicted = predict_cells(x, y, sites, terrain, metric_crs,
-                              measured=unique_cells(with_readings.to_numpy(np.uint64)))  # fmt: skip
+    predicted = predict_cells(
+        x, y, sites, terrain, metric_crs, measured=unique_cells(with_readings.to_numpy(np.uint64))
+    )
     retired = retired_readings(readings, predicted, sites, resolution=resolution)
     if retired.any():
         stats = aggregate_readings(readings.loc[~retired], resolution=resolution)
@@ -178,8 +182,9 @@ def analyze(
     observed = observed_median(stats, floors=service_floors(readings), spread_db=fading)
     measured = measured_by_carrier(observed)
     calibration = calibrate(observed, predicted)
-    estimates = predicted_probability(predicted, calibration, measured=observed, x=x, y=y,
-                                      fading_db=fading)  # fmt: skip
+    estimates = predicted_probability(
+        predicted, calibration, measured=observed, x=x, y=y, fading_db=fading
+    )
     prior = best_radio(estimates)
     site_carriers = (
         frozenset(carrier_names(sites["mcc"], sites["mnc"])) if len(sites) else frozenset()
@@ -187,25 +192,47 @@ def analyze(
     carriers = sorted(
         set(prior["carrier"].unique()) | set(measured["carrier"].unique()) | site_carriers
     )
-    fused = fuse(grid, carriers, measured=measured, predicted=prior, site_carriers=site_carriers,
-                 fading_db=fading)  # fmt: skip
+    fused = fuse(
+        grid,
+        carriers,
+        measured=measured,
+        predicted=prior,
+        site_carriers=site_carriers,
+        fading_db=fading,
+    )
 
     households = place_households(
-        villages, village_cells, resolution=resolution, metric_crs=metric_crs, terrain=terrain,
-        population=_as_raster(population, bounds, 0.0), buildings=buildings,
+        villages,
+        village_cells,
+        resolution=resolution,
+        metric_crs=metric_crs,
+        terrain=terrain,
+        population=_as_raster(population, bounds, 0.0),
+        buildings=buildings,
         reading_cells=unique_cells(stats["h3"].to_numpy(np.uint64)),
-    )  # fmt: skip
+    )
     per_village = readings_per_village(villages, observed_readings)
     verdicts = judge_villages(
-        villages, fused, households=households, centre_cells=centre_cells, fading_db=fading,
+        villages,
+        fused,
+        households=households,
+        centre_cells=centre_cells,
+        fading_db=fading,
         readings=per_village,
-        new_sites=new_sites_near(centre_cells, readings, retired, predicted, sites,
-                                 resolution=resolution),
-    )  # fmt: skip
+        new_sites=new_sites_near(
+            centre_cells, readings, retired, predicted, sites, resolution=resolution
+        ),
+    )
     judged = villages.join(verdicts, on="id")
     judged = judged.join(per_village, on="id")
-    zones = find_dead_zones(fused, village_cells=village_cells, households=households,
-                            villages=villages, sites=sites, metric_crs=metric_crs)  # fmt: skip
+    zones = find_dead_zones(
+        fused,
+        village_cells=village_cells,
+        households=households,
+        villages=villages,
+        sites=sites,
+        metric_crs=metric_crs,
+    )
     return AnalysisResult(
         villages=gpd.GeoDataFrame(judged, geometry="geometry", crs=C.CRS_WGS84),
         dead_zones=zones,

@@ -48,12 +48,14 @@ def points_in_polygons(
     if candidates.size < present.size:
         # A handful of points (an upload): query them, not every polygon.
         tree = shapely.STRtree(polygons)
-        point, polygon = tree.query(shapely.points(x[candidates], y[candidates]),
-                                    predicate="within")  # fmt: skip
+        point, polygon = tree.query(
+            shapely.points(x[candidates], y[candidates]), predicate="within"
+        )
         order = np.lexsort((point, polygon))
         return candidates[point[order]], polygon[order].astype(np.intp)
-    extent = np.maximum(bounds[present, 2] - bounds[present, 0],
-                        bounds[present, 3] - bounds[present, 1])  # fmt: skip
+    extent = np.maximum(
+        bounds[present, 2] - bounds[present, 0], bounds[present, 3] - bounds[present, 1]
+    )
     size = float(np.median(extent)) or max(east - west, north - south) or 1.0
     columns = int((east - west) // size) + 1
 
@@ -85,8 +87,10 @@ def points_in_polygons(
     # shapely and numpy release the GIL: chunks of polygons on threads,
     # joined in polygon order.
     parts = list(map_in_order(inside, np.array_split(present, 4 * worker_count())))
-    return (np.concatenate([found for found, _ in parts]),
-            np.concatenate([polygon for _, polygon in parts]))  # fmt: skip
+    return (
+        np.concatenate([found for found, _ in parts]),
+        np.concatenate([polygon for _, polygon in parts]),
+    )
 
 
 def readings_by_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> pd.DataFrame:
@@ -94,12 +98,15 @@ def readings_by_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> p
     which village (see :func:`points_in_polygons`), ordered by reading."""
     if readings.empty or villages.empty:
         return pd.DataFrame({"village_id": pd.Series(dtype=str), "reading": pd.Series(dtype=int)})
-    reading, village = points_in_polygons(villages.geometry.to_numpy(),
-                                          readings["lon"].to_numpy(float),
-                                          readings["lat"].to_numpy(float))  # fmt: skip
+    reading, village = points_in_polygons(
+        villages.geometry.to_numpy(),
+        readings["lon"].to_numpy(float),
+        readings["lat"].to_numpy(float),
+    )
     order = np.lexsort((village, reading))
-    return pd.DataFrame({"village_id": villages["id"].to_numpy()[village[order]],
-                         "reading": reading[order]})  # fmt: skip
+    return pd.DataFrame(
+        {"village_id": villages["id"].to_numpy()[village[order]], "reading": reading[order]}
+    )
 
 
 def villages_touched(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> list[str]:
@@ -117,9 +124,11 @@ def villages_touched(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> list
 def readings_per_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> pd.DataFrame:
     """``readings_count`` and ``last_reading`` (ISO 8601, None without
     readings), indexed by village id; counted with numpy, not a groupby."""
-    reading, village = points_in_polygons(villages.geometry.to_numpy(),
-                                          readings["lon"].to_numpy(float),
-                                          readings["lat"].to_numpy(float))  # fmt: skip
+    reading, village = points_in_polygons(
+        villages.geometry.to_numpy(),
+        readings["lon"].to_numpy(float),
+        readings["lat"].to_numpy(float),
+    )
     counts = np.bincount(village, minlength=len(villages))
     out = pd.DataFrame({"readings_count": counts.astype(int)}, index=villages["id"].to_numpy())
     last = np.full(len(villages), None, dtype=object)

@@ -158,14 +158,16 @@ def cell_reach_m(
     [15000.0, 11700.0]
     """
     eirp = np.asarray(eirp_dbm, float)
-    budget = eirp - np.asarray(reference_offset_db, float) - (np.asarray(floor_dbm, float)
-                                                              - margin_db)  # fmt: skip
+    budget = (
+        eirp - np.asarray(reference_offset_db, float) - (np.asarray(floor_dbm, float) - margin_db)
+    )
     freq = np.broadcast_to(np.asarray(freq_mhz, float), eirp.shape)
     height = np.broadcast_to(np.asarray(height_m, float), eirp.shape)
     log_d = np.linspace(np.log10(MIN_DISTANCE_KM), np.log10(cap_m / 1000.0), _REACH_GRID_POINTS)
     reach = np.empty(eirp.shape)
-    pairs, which = np.unique(np.column_stack([freq, height]).reshape(-1, 2), axis=0,
-                             return_inverse=True)  # fmt: skip
+    pairs, which = np.unique(
+        np.column_stack([freq, height]).reshape(-1, 2), axis=0, return_inverse=True
+    )
     which = which.reshape(eirp.shape)
     for k, (f, h) in enumerate(pairs):
         loss = hata_rural_loss_db(10**log_d, float(f), base_height_m=float(h))
@@ -195,8 +197,17 @@ class CoarseTerrain:
     exact: np.ndarray
 
 
-_PREDICTION_COLUMNS = ["point", "carrier", "mcc", "mnc", "radio", "predicted_dbm", "site_id",
-                       "distance_m", "diffraction_db"]  # fmt: skip
+_PREDICTION_COLUMNS = [
+    "point",
+    "carrier",
+    "mcc",
+    "mnc",
+    "radio",
+    "predicted_dbm",
+    "site_id",
+    "distance_m",
+    "diffraction_db",
+]
 
 
 def _refined_loss(
@@ -218,8 +229,9 @@ def _refined_loss(
     ones (readings: the calibration fits their loss) the site can serve,
     within :data:`HOPELESS_MARGIN_DB` of usable."""
     x, y = rx
-    loss = diffraction_loss_db(dem, site, height_m, x, y, freq_mhz, samples=samples,
-                               enough_db=enough)  # fmt: skip
+    loss = diffraction_loss_db(
+        dem, site, height_m, x, y, freq_mhz, samples=samples, enough_db=enough
+    )
     if samples is None or not refine:
         return loss
     margin = headroom - loss
@@ -227,8 +239,9 @@ def _refined_loss(
     redo |= always & (margin >= -HOPELESS_MARGIN_DB)
     if redo.any():
         stop = None if enough is None else enough[redo]
-        loss[redo] = diffraction_loss_db(dem, site, height_m, x[redo], y[redo], freq_mhz,
-                                         enough_db=stop)  # fmt: skip
+        loss[redo] = diffraction_loss_db(
+            dem, site, height_m, x[redo], y[redo], freq_mhz, enough_db=stop
+        )
     return loss
 
 
@@ -260,8 +273,18 @@ def _site_terrain(
     """
     x, y = receivers
     if coarse is None:
-        return _refined_loss(dem, site, height_m, freq_mhz, (x[near], y[near]), headroom,
-                             np.zeros(near.size, dtype=bool), None, samples, refine)  # fmt: skip
+        return _refined_loss(
+            dem,
+            site,
+            height_m,
+            freq_mhz,
+            (x[near], y[near]),
+            headroom,
+            np.zeros(near.size, dtype=bool),
+            None,
+            samples,
+            refine,
+        )
     # The loss past which a receiver is hopeless: its exact value is not needed.
     exact = coarse.exact[near]
     enough = np.where(exact, np.inf, headroom + HOPELESS_MARGIN_DB)
@@ -270,14 +293,30 @@ def _site_terrain(
     points, which = np.unique(coarse.of_receiver[near[far]], return_inverse=True)
     enough_point = np.full(points.size, -np.inf)
     np.maximum.at(enough_point, which, enough[far])
-    loss[far] = diffraction_loss_db(dem, site, height_m, coarse.x[points], coarse.y[points],
-                                    freq_mhz, samples=samples,
-                                    enough_db=enough_point)[which]  # fmt: skip
+    loss[far] = diffraction_loss_db(
+        dem,
+        site,
+        height_m,
+        coarse.x[points],
+        coarse.y[points],
+        freq_mhz,
+        samples=samples,
+        enough_db=enough_point,
+    )[which]
     own = np.ones(near.size, dtype=bool)
     own[far] = headroom[far] - loss[far] >= -HOPELESS_MARGIN_DB
-    loss[own] = _refined_loss(dem, site, height_m, freq_mhz, (x[near[own]], y[near[own]]),
-                              headroom[own], exact[own], enough[own], samples,
-                              refine)  # fmt: skip
+    loss[own] = _refined_loss(
+        dem,
+        site,
+        height_m,
+        freq_mhz,
+        (x[near[own]], y[near[own]]),
+        headroom[own],
+        exact[own],
+        enough[own],
+        samples,
+        refine,
+    )
     return loss
 
 
@@ -310,13 +349,18 @@ class _SiteTable:
             cells["height_m"].to_numpy(float),
         )
         return cls(
-            x=np.asarray(site_x, float), y=np.asarray(site_y, float), reach=reach, radio=radio,
-            eirp=eirp, reference_offset=offset,
+            x=np.asarray(site_x, float),
+            y=np.asarray(site_y, float),
+            reach=reach,
+            radio=radio,
+            eirp=eirp,
+            reference_offset=offset,
             usable=cells["radio"].map(C.USABLE_DBM).to_numpy(float),
-            freq=cells["freq_mhz"].to_numpy(float), height=cells["height_m"].to_numpy(float),
+            freq=cells["freq_mhz"].to_numpy(float),
+            height=cells["height_m"].to_numpy(float),
             azimuth=cells["azimuth_deg"].to_numpy(float),
             beamwidth=cells["beamwidth_deg"].to_numpy(float),
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -357,11 +401,12 @@ def _site_contribution(
     open_path = [
         table.eirp[i]
         - table.reference_offset[i]
-        - hata_rural_loss_db(distance / 1000.0, float(table.freq[i]),
-                             base_height_m=float(table.height[i]))
+        - hata_rural_loss_db(
+            distance / 1000.0, float(table.freq[i]), base_height_m=float(table.height[i])
+        )
         + sector_gain_db(bearing, float(table.azimuth[i]), float(table.beamwidth[i]))
         for i in rows
-    ]  # fmt: skip
+    ]
     keys = [(float(table.freq[i]), float(table.height[i])) for i in rows]
     terrain_loss: dict[tuple[float, float], np.ndarray] = {}
     for key in dict.fromkeys(keys):
@@ -369,8 +414,19 @@ def _site_contribution(
             break
         sharing = [j for j, other in enumerate(keys) if other == key]  # the site's sectors
         headroom = np.max([open_path[j] - table.usable[rows[j]] for j in sharing], axis=0)
-        terrain_loss[key] = _site_terrain(terrain, (sx, sy), key[1], key[0], near, distance,
-                                          headroom, (x, y), coarse, samples, refine)  # fmt: skip
+        terrain_loss[key] = _site_terrain(
+            terrain,
+            (sx, sy),
+            key[1],
+            key[0],
+            near,
+            distance,
+            headroom,
+            (x, y),
+            coarse,
+            samples,
+            refine,
+        )
     diffraction = [terrain_loss.get(key, np.zeros(near.size)) for key in keys]
     received = [path - loss for path, loss in zip(open_path, diffraction, strict=True)]
     return _SiteContribution(number, rows, near, distance, received, diffraction)
@@ -457,8 +513,9 @@ def predict_signal(
     work = [(number, rows) for number, rows in by_site.items() if reaches[rows].any()]
 
     def contribution(item: tuple[int, np.ndarray]) -> _SiteContribution | None:
-        return _site_contribution(item[0], item[1], table, tree, (x, y), terrain, coarse,
-                                  profile_samples, refine_profiles)  # fmt: skip
+        return _site_contribution(
+            item[0], item[1], table, tree, (x, y), terrain, coarse, profile_samples, refine_profiles
+        )
 
     workers = worker_count() if terrain is not None else 1
     for found in map_in_order(contribution, work, workers=workers):
@@ -478,12 +535,21 @@ def predict_signal(
     frames = []
     for k, (carrier, mcc, mnc, radio) in enumerate(combos):
         point = np.flatnonzero(best_site[k] >= 0)
-        frames.append(pd.DataFrame({
-            "point": point, "carrier": carrier, "mcc": mcc, "mnc": mnc, "radio": radio,
-            "predicted_dbm": best_dbm[k, point], "site_id": site_ids[best_site[k, point]],
-            "distance_m": best_distance[k, point].astype(float),
-            "diffraction_db": best_diffraction[k, point].astype(float),
-        }))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "point": point,
+                    "carrier": carrier,
+                    "mcc": mcc,
+                    "mnc": mnc,
+                    "radio": radio,
+                    "predicted_dbm": best_dbm[k, point],
+                    "site_id": site_ids[best_site[k, point]],
+                    "distance_m": best_distance[k, point].astype(float),
+                    "diffraction_db": best_diffraction[k, point].astype(float),
+                }
+            )
+        )
     best = pd.concat(frames, ignore_index=True)
     if best.duplicated(["point", "carrier", "radio"]).any():  # one name, several codes
         best = best.sort_values("predicted_dbm", ascending=False, kind="stable")

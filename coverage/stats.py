@@ -15,15 +15,33 @@ from geodata.sites import carrier_names
 
 #: Columns of a cell-statistics table.
 CELL_STATS_COLUMNS: tuple[str, ...] = (
-    "h3", "carrier", "mcc", "mnc", "radio", "count", "no_service_count", "usable_count",
-    "mean_dbm", "std_dbm", "p10_dbm", "devices", "days", "last_seen",
-)  # fmt: skip
+    "h3",
+    "carrier",
+    "mcc",
+    "mnc",
+    "radio",
+    "count",
+    "no_service_count",
+    "usable_count",
+    "mean_dbm",
+    "std_dbm",
+    "p10_dbm",
+    "devices",
+    "days",
+    "last_seen",
+)
 
 
 def empty_cell_stats() -> pd.DataFrame:
     """A cell-statistics table with no rows and the right dtypes."""
-    dtypes = {"h3": "uint64", "carrier": "string", "mcc": "int64", "mnc": "int64",
-              "radio": "object", "last_seen": "datetime64[ns, UTC]"}  # fmt: skip
+    dtypes = {
+        "h3": "uint64",
+        "carrier": "string",
+        "mcc": "int64",
+        "mnc": "int64",
+        "radio": "object",
+        "last_seen": "datetime64[ns, UTC]",
+    }
     return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "float64")) for c in CELL_STATS_COLUMNS})
 
 
@@ -51,9 +69,9 @@ def service_floors(readings: pd.DataFrame, *, min_readings: int = 200) -> dict[s
     served = readings.loc[~readings["no_service"].to_numpy(bool), ["radio", "signal_dbm"]]
     groups = served.groupby("radio")["signal_dbm"]
     seen = groups.quantile(0.005)[groups.size() >= min_readings]
-    floors.update({
-        str(radio): float(dbm) for radio, dbm in seen.items() if dbm < C.USABLE_DBM[str(radio)]
-    })  # fmt: skip
+    floors.update(
+        {str(radio): float(dbm) for radio, dbm in seen.items() if dbm < C.USABLE_DBM[str(radio)]}
+    )
     return floors
 
 
@@ -128,17 +146,22 @@ def aggregate_readings(
     nanos = readings["time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
     nanos = nanos.astype("int64")
     devices = readings["device"] if "device" in readings else pd.Series("?", index=readings.index)
-    work = pd.DataFrame({
-        "h3": cells_for_points(readings["lat"].to_numpy(float), readings["lon"].to_numpy(float),
-                               resolution=resolution),
-        "mcc": readings["mcc"].to_numpy(int),
-        "mnc": readings["mnc"].to_numpy(int),
-        "radio": readings["radio"].astype("category").to_numpy(),
-        "signal": readings["signal_dbm"].to_numpy(float),
-        "no_service": readings["no_service"].to_numpy(bool),
-        "usable": usable_mask(readings),
-        "time": nanos,
-    })  # fmt: skip
+    work = pd.DataFrame(
+        {
+            "h3": cells_for_points(
+                readings["lat"].to_numpy(float),
+                readings["lon"].to_numpy(float),
+                resolution=resolution,
+            ),
+            "mcc": readings["mcc"].to_numpy(int),
+            "mnc": readings["mnc"].to_numpy(int),
+            "radio": readings["radio"].astype("category").to_numpy(),
+            "signal": readings["signal_dbm"].to_numpy(float),
+            "no_service": readings["no_service"].to_numpy(bool),
+            "usable": usable_mask(readings),
+            "time": nanos,
+        }
+    )
     groups = work.groupby(["h3", "mcc", "mnc", "radio"], sort=False, observed=True)
     stats = groups.agg(
         count=("signal", "size"),
@@ -159,7 +182,7 @@ def aggregate_readings(
     stats["carrier"] = carrier_names(stats["mcc"], stats["mnc"])
     stats["radio"] = stats["radio"].astype(str)
     stats["last_seen"] = pd.to_datetime(stats["last_seen"], unit="ns", utc=True)
-    for column in ("count", "no_service_count", "usable_count", "devices", "days"):  # fmt: skip
+    for column in ("count", "no_service_count", "usable_count", "devices", "days"):
         stats[column] = stats[column].astype("int64")
     return stats[list(CELL_STATS_COLUMNS)]
 
@@ -336,8 +359,14 @@ def infer_silent_gaps(readings: pd.DataFrame) -> pd.DataFrame:
     if readings.empty or "device" not in readings or readings["device"].isna().all():
         return readings.iloc[0:0]
     device, _ = pd.factorize(readings["device"])
-    hides = np.bincount(device[device >= 0], weights=readings["no_service"].to_numpy(bool)[
-        device >= 0].astype(float), minlength=int(device.max()) + 1) == 0  # fmt: skip
+    hides = (
+        np.bincount(
+            device[device >= 0],
+            weights=readings["no_service"].to_numpy(bool)[device >= 0].astype(float),
+            minlength=int(device.max()) + 1,
+        )
+        == 0
+    )
     candidates = np.flatnonzero((device >= 0) & hides[np.maximum(device, 0)])
     if candidates.size < 2:
         return readings.iloc[0:0]
@@ -347,8 +376,12 @@ def infer_silent_gaps(readings: pd.DataFrame) -> pd.DataFrame:
     seconds = nanos.astype("int64")[order] / 1e9
     same = device[order][1:] == device[order][:-1]
     interval = np.diff(seconds)
-    usual = pd.Series(np.where(same, interval, np.nan)).groupby(device[order][1:]).transform(
-        "median").to_numpy()  # fmt: skip
+    usual = (
+        pd.Series(np.where(same, interval, np.nan))
+        .groupby(device[order][1:])
+        .transform("median")
+        .to_numpy()
+    )
     lat = readings["lat"].to_numpy(float)[order]
     lon = readings["lon"].to_numpy(float)[order]
     # Gaps of tens of metres to a few km: the local equirectangular distance
@@ -360,9 +393,12 @@ def infer_silent_gaps(readings: pd.DataFrame) -> pd.DataFrame:
     level = readings["radio"].map(C.USABLE_DBM).to_numpy(float)[order]
     weak = np.fmin(signal[:-1] - level[:-1], signal[1:] - level[1:]) <= SILENT_GAP_FADING_DB
     gap = (
-        same & (interval >= np.maximum(SILENT_GAP_MIN_S, SILENT_GAP_FACTOR * usual))
-        & (interval <= SILENT_GAP_MAX_S) & (metres >= SILENT_GAP_MIN_M) & weak
-    )  # fmt: skip
+        same
+        & (interval >= np.maximum(SILENT_GAP_MIN_S, SILENT_GAP_FACTOR * usual))
+        & (interval <= SILENT_GAP_MAX_S)
+        & (metres >= SILENT_GAP_MIN_M)
+        & weak
+    )
     start = np.flatnonzero(gap)
     if start.size == 0:
         return readings.iloc[0:0]

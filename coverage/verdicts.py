@@ -330,8 +330,9 @@ def _share_problem_by_z(
             exact = (share >= C.PATCHY_HOUSEHOLD_SHARE - 1e-12).astype(float)
             a, b = share * n, (1.0 - share) * n
             spread = np.isfinite(n) & (share > 0) & (share < 1)
-            prior = beta.sf(C.PATCHY_HOUSEHOLD_SHARE, np.where(spread, a, 1.0),
-                            np.where(spread, b, 1.0))  # fmt: skip
+            prior = beta.sf(
+                C.PATCHY_HOUSEHOLD_SHARE, np.where(spread, a, 1.0), np.where(spread, b, 1.0)
+            )
             out[:, column] = np.where(spread, prior, exact)
     return out
 

@@ -84,8 +84,11 @@ def read_buildings(
     x, y = shapely.get_x(points), shapely.get_y(points)
     with np.errstate(invalid="ignore"):
         outside = ~missing & ~wrong & ~((np.abs(x) <= 180) & (np.abs(y) <= 90))
-    for reason, mask in (("no geometry", missing), ("not a point or polygon", wrong),
-                         ("outside longitude/latitude range", outside)):  # fmt: skip
+    for reason, mask in (
+        ("no geometry", missing),
+        ("not a point or polygon", wrong),
+        ("outside longitude/latitude range", outside),
+    ):
         if mask.any():
             rejected[reason] = int(mask.sum())
     keep = ~(missing | wrong | outside)

@@ -79,11 +79,13 @@ def to_geojson(frame: gpd.GeoDataFrame) -> bytes:
     features = []
     records = pd.DataFrame(frame.drop(columns=frame.geometry.name)).to_dict("records")
     for properties, geom in zip(records, geometry, strict=True):
-        features.append({
-            "type": "Feature",
-            "properties": json_safe(properties),
-            "geometry": None if geom is None else json.loads(shapely.to_geojson(geom)),
-        })  # fmt: skip
+        features.append(
+            {
+                "type": "Feature",
+                "properties": json_safe(properties),
+                "geometry": None if geom is None else json.loads(shapely.to_geojson(geom)),
+            }
+        )
     collection = {"type": "FeatureCollection", "features": features}
     return json.dumps(collection, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

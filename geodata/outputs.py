@@ -228,17 +228,34 @@ def write_signal_geotiffs(
         quantity = QUANTITY.get(str(radio), "signal") if value == "mean_dbm" else value
         path = out / f"{prefix}_{_slug(carrier)}_{_slug(radio)}.tif"
         with rasterio.open(
-            path, "w", driver="COG", width=width, height=height, count=1, dtype="float32",
-            crs=metric, transform=transform, nodata=NODATA, blocksize=BLOCK_SIZE,
-            compress="DEFLATE", predictor="FLOATING_POINT",
+            path,
+            "w",
+            driver="COG",
+            width=width,
+            height=height,
+            count=1,
+            dtype="float32",
+            crs=metric,
+            transform=transform,
+            nodata=NODATA,
+            blocksize=BLOCK_SIZE,
+            compress="DEFLATE",
+            predictor="FLOATING_POINT",
             # Averages for the zoomed-out views; GDAL leaves nodata out of them.
-            overview_resampling="average", overview_count=_overview_count(width, height),
-        ) as dst:  # fmt: skip
+            overview_resampling="average",
+            overview_count=_overview_count(width, height),
+        ) as dst:
             dst.write(band, 1)
             dst.set_band_description(1, f"{carrier} {str(radio).upper()} {quantity} ({value})")
             dst.set_band_unit(1, UNITS.get(value, ""))
-            dst.update_tags(1, carrier=str(carrier), radio=str(radio), value=value,
-                            quantity=quantity, units=UNITS.get(value, ""))  # fmt: skip
+            dst.update_tags(
+                1,
+                carrier=str(carrier),
+                radio=str(radio),
+                value=value,
+                quantity=quantity,
+                units=UNITS.get(value, ""),
+            )
             dst.update_tags(source="lomsong", h3_resolution=resolution)
         written.append(path)
     return written
@@ -304,7 +321,12 @@ def write_cells_gpkg(table: pd.DataFrame, path: str | Path, *, layer: str = GPKG
     target.parent.mkdir(parents=True, exist_ok=True)
     # GeoPackage 1.2: GDAL 3.10 writes 1.4 by default, which older ogrinfo
     # and QGIS builds (GDAL 3.6, Debian 12) open only with a warning.
-    pyogrio.write_dataframe(frame, target, layer=layer, driver="GPKG",
-                            dataset_options={"VERSION": "1.2"},
-                            layer_options={"OVERWRITE": "YES"})  # fmt: skip
+    pyogrio.write_dataframe(
+        frame,
+        target,
+        layer=layer,
+        driver="GPKG",
+        dataset_options={"VERSION": "1.2"},
+        layer_options={"OVERWRITE": "YES"},
+    )
     return target

@@ -153,7 +153,14 @@ def _warp_to_utm(values: np.ndarray, transform: Affine, crs: CRS, resampling) ->
     )
     out = np.full((dst_height, dst_width), np.nan)
     rasterio.warp.reproject(
-        values, out, src_transform=transform, src_crs=crs, dst_transform=dst_transform,
-        dst_crs=target, resampling=resampling, src_nodata=np.nan, dst_nodata=np.nan,
-    )  # fmt: skip
+        values,
+        out,
+        src_transform=transform,
+        src_crs=crs,
+        dst_transform=dst_transform,
+        dst_crs=target,
+        resampling=resampling,
+        src_nodata=np.nan,
+        dst_nodata=np.nan,
+    )
     return Raster(out, dst_transform, target)

@@ -28,11 +28,19 @@ from geodata.maps.text import VERDICT_COLOURS, VERDICT_LABELS, Lang, words
 VERDICT_ORDER = ("no_signal", "patchy", "unknown", "covered")
 
 _REPORT_TEXT = {
-    "vi": {"title": "Báo cáo sóng di động", "generated": "Tình trạng theo thôn/bản",
-           "no_readings": "chưa có", "totals": "Tổng"},
-    "en": {"title": "Mobile signal report", "generated": "Signal by village",
-           "no_readings": "none yet", "totals": "Total"},
-}  # fmt: skip
+    "vi": {
+        "title": "Báo cáo sóng di động",
+        "generated": "Tình trạng theo thôn/bản",
+        "no_readings": "chưa có",
+        "totals": "Tổng",
+    },
+    "en": {
+        "title": "Mobile signal report",
+        "generated": "Signal by village",
+        "no_readings": "none yet",
+        "totals": "Total",
+    },
+}
 
 _CSS = """
 body { font: 12pt/1.4 system-ui, "Segoe UI", Roboto, Arial, sans-serif; margin: 16px; color: #111; }
@@ -60,22 +68,33 @@ def static_map_png(
         colours = verdict.map(VERDICT_COLOURS).fillna(VERDICT_COLOURS["unknown"])
         villages.plot(ax=ax, color=colours.tolist(), edgecolor="#333333", linewidth=0.8, alpha=0.8)
         if dead_zones is not None and len(dead_zones):
-            dead_zones.to_crs(CRS_WGS84).plot(ax=ax, facecolor="none", edgecolor="#7f0000",
-                                              hatch="///", linewidth=0.6)  # fmt: skip
+            dead_zones.to_crs(CRS_WGS84).plot(
+                ax=ax, facecolor="none", edgecolor="#7f0000", hatch="///", linewidth=0.6
+            )
         points = villages.geometry.representative_point()
         for point, name in zip(points, villages["name"].astype(str), strict=True):
-            ax.annotate(name, (point.x, point.y), ha="center", fontsize=7,
-                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7,
-                              "lw": 0})  # fmt: skip
+            ax.annotate(
+                name,
+                (point.x, point.y),
+                ha="center",
+                fontsize=7,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0},
+            )
         if len(villages):
             mid_lat = float(villages.total_bounds[[1, 3]].mean())
             ax.set_aspect(1 / math.cos(math.radians(mid_lat)))
         ax.set_xticks([])
         ax.set_yticks([])
         labels = VERDICT_LABELS[lang]
-        ax.legend(handles=[Patch(facecolor=VERDICT_COLOURS[v], edgecolor="#333", label=labels[v])
-                           for v in VERDICT_ORDER], loc="lower left", fontsize=7,
-                  framealpha=0.9)  # fmt: skip
+        ax.legend(
+            handles=[
+                Patch(facecolor=VERDICT_COLOURS[v], edgecolor="#333", label=labels[v])
+                for v in VERDICT_ORDER
+            ],
+            loc="lower left",
+            fontsize=7,
+            framealpha=0.9,
+        )
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", bbox_inches="tight")
     finally:
@@ -127,8 +146,9 @@ def render_commune_report(
     table["verdict"] = table.get("verdict", pd.Series(dtype=object)).fillna("unknown")
     table["order"] = table["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)})
     without = pd.to_numeric(table.get("households_without_signal"), errors="coerce")
-    table = table.assign(without=without).sort_values(["order", "without", "name"],
-                                                      ascending=[True, False, True])  # fmt: skip
+    table = table.assign(without=without).sort_values(
+        ["order", "without", "name"], ascending=[True, False, True]
+    )
     rows = []
     for row in table.itertuples():
         verdict = str(row.verdict)

@@ -20,13 +20,31 @@ from geodata.text import nfc
 
 #: OpenCelliD's cell_towers.csv header, in order.
 OPENCELLID_COLUMNS: tuple[str, ...] = (
-    "radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
-    "changeable", "created", "updated", "averageSignal",
-)  # fmt: skip
+    "radio",
+    "mcc",
+    "net",
+    "area",
+    "cell",
+    "unit",
+    "lon",
+    "lat",
+    "range",
+    "samples",
+    "changeable",
+    "created",
+    "updated",
+    "averageSignal",
+)
 #: lomsong's optional extra site columns.
 SITE_EXTRA_COLUMNS: tuple[str, ...] = (
-    "site_id", "name", "height_m", "azimuth_deg", "beamwidth_deg", "eirp_dbm", "freq_mhz",
-)  # fmt: skip
+    "site_id",
+    "name",
+    "height_m",
+    "azimuth_deg",
+    "beamwidth_deg",
+    "eirp_dbm",
+    "freq_mhz",
+)
 
 #: Columns a site row must carry.
 SITE_REQUIRED: tuple[str, ...] = ("radio", "mcc", "net", "lon", "lat")

@@ -299,8 +299,16 @@ def validate_village_features(features: Iterable[tuple[int, Any]]) -> ValidatedV
         seen.add(row["id"])
         rows.append(row)
         positions.append(position)
-    columns = ["id", *_TEXT_FIELDS, "commune_id", "households", "population", "poverty_rate",
-               "centre_lon", "centre_lat"]  # fmt: skip
+    columns = [
+        "id",
+        *_TEXT_FIELDS,
+        "commune_id",
+        "households",
+        "population",
+        "poverty_rate",
+        "centre_lon",
+        "centre_lat",
+    ]
     frame = gpd.GeoDataFrame(
         pd.DataFrame(
             rows, columns=[*columns, "geometry"], index=pd.Index(positions, dtype="int64")

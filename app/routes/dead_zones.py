@@ -32,5 +32,10 @@ def list_dead_zones(
     if where.verdict in ("covered", "unknown"):
         raise UnprocessableError("dead zones are 'no_signal' or 'patchy' only")
     zones = sort_dead_zones(find_dead_zones(store, where), sort)
-    return paged_collection(request, page(zones, limit=limit, offset=offset), total=len(zones),
-                            limit=limit, offset=offset)  # fmt: skip
+    return paged_collection(
+        request,
+        page(zones, limit=limit, offset=offset),
+        total=len(zones),
+        limit=limit,
+        offset=offset,
+    )

@@ -41,42 +41,76 @@ async def _page(
 
 @router.get("", response_class=HTMLResponse)
 async def index(
-    request: Request, store: StoreDep, settings: SettingsDep, cache: PageCacheDep,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: PageCacheDep,
     lang: Lang | None = None,
-) -> Response:  # fmt: skip
+) -> Response:
     """Provinces → districts → communes, and a village search that ignores diacritics."""
-    return await _page(request, store, settings, cache, lang,
-                       lambda o: map_pages.index_page(store, o))  # fmt: skip
+    return await _page(
+        request, store, settings, cache, lang, lambda o: map_pages.index_page(store, o)
+    )
 
 
 @router.get("/provinces/{province_id}", response_class=HTMLResponse)
 async def province_map(
-    request: Request, store: StoreDep, settings: SettingsDep, cache: PageCacheDep,
-    province_id: str, lang: Lang | None = None,
-) -> Response:  # fmt: skip
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: PageCacheDep,
+    province_id: str,
+    lang: Lang | None = None,
+) -> Response:
     """A province overview (``tuyen-quang``); 404 for an unknown province."""
-    return await _page(request, store, settings, cache, lang,
-                       lambda o: map_pages.province_page(store, province_id, o))  # fmt: skip
+    return await _page(
+        request,
+        store,
+        settings,
+        cache,
+        lang,
+        lambda o: map_pages.province_page(store, province_id, o),
+    )
 
 
 @router.get("/communes/{commune_id}", response_class=HTMLResponse)
 async def commune_map(
-    request: Request, store: StoreDep, settings: SettingsDep, cache: PageCacheDep,
-    commune_id: str, lang: Lang | None = None,
-) -> Response:  # fmt: skip
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: PageCacheDep,
+    commune_id: str,
+    lang: Lang | None = None,
+) -> Response:
     """The commune's map page (Vietnamese by default); 404 for an unknown commune."""
-    return await _page(request, store, settings, cache, lang,
-                       lambda o: map_pages.commune_page(store, commune_id, o))  # fmt: skip
+    return await _page(
+        request,
+        store,
+        settings,
+        cache,
+        lang,
+        lambda o: map_pages.commune_page(store, commune_id, o),
+    )
 
 
 @router.get("/villages/{village_id}", response_class=HTMLResponse)
 async def village_map(
-    request: Request, store: StoreDep, settings: SettingsDep, cache: PageCacheDep,
-    village_id: str, lang: Lang | None = None,
-) -> Response:  # fmt: skip
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: PageCacheDep,
+    village_id: str,
+    lang: Lang | None = None,
+) -> Response:
     """One village's map page; 404 for an unknown village."""
-    return await _page(request, store, settings, cache, lang,
-                       lambda o: map_pages.village_page(store, village_id, o))  # fmt: skip
+    return await _page(
+        request,
+        store,
+        settings,
+        cache,
+        lang,
+        lambda o: map_pages.village_page(store, village_id, o),
+    )
 
 
 @router.get("/hillshade/{key}.png", response_class=Response)
@@ -85,5 +119,8 @@ def hillshade(settings: SettingsDep, key: str) -> Response:
     png = read_cached_png(settings.data_dir / "cache", key)
     if png is None:
         raise NotFoundError(f"hillshade {key!r} not found")
-    return Response(png, media_type="image/png",
-                    headers={"Cache-Control": "public, max-age=31536000, immutable"})  # fmt: skip
+    return Response(
+        png,
+        media_type="image/png",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )

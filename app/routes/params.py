@@ -27,10 +27,15 @@ def place_filter(
 ) -> PlaceFilter:
     """The filters of a planner query; an invalid ``bbox`` is a 422 with a clear detail."""
     return PlaceFilter(
-        province=province, district=district, commune_id=commune_id, carrier=carrier,
-        radio=radio.lower() if radio else None, verdict=verdict, min_households=min_households,
+        province=province,
+        district=district,
+        commune_id=commune_id,
+        carrier=carrier,
+        radio=radio.lower() if radio else None,
+        verdict=verdict,
+        min_households=min_households,
         bbox=parse_bbox(bbox),
-    )  # fmt: skip
+    )
 
 
 PlaceFilterDep = Annotated[PlaceFilter, Depends(place_filter)]

@@ -33,9 +33,13 @@ def commune_report(store: Store, commune_id: str, lang: Literal["vi", "en"]) -> 
 
 @router.get("/communes/{commune_id}", response_class=HTMLResponse)
 async def commune_report_page(
-    request: Request, store: StoreDep, settings: SettingsDep, cache: PageCacheDep,
-    commune_id: str, lang: Literal["vi", "en"] | None = None,
-) -> Response:  # fmt: skip
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: PageCacheDep,
+    commune_id: str,
+    lang: Literal["vi", "en"] | None = None,
+) -> Response:
     """One printable HTML page: static map, villages with verdicts and households."""
     chosen = lang or settings.lang_default
     key = (request.url.path, chosen, store.results_version())

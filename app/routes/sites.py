@@ -64,8 +64,13 @@ def list_sites(
     antenna height, azimuth (``null``: omni), beamwidth, EIRP, frequency and range.
     """
     frame = store.find_sites(carrier=carrier, radio=radio, site_id=site_id, bbox=parse_bbox(bbox))
-    return paged_collection(request, page(frame, limit=limit, offset=offset), total=len(frame),
-                            limit=limit, offset=offset)  # fmt: skip
+    return paged_collection(
+        request,
+        page(frame, limit=limit, offset=offset),
+        total=len(frame),
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.post("/import", openapi_extra=_CSV_BODY)
@@ -120,6 +125,11 @@ def delete_site_cells(
     ] = None,
 ) -> Response:
     """Delete a site's cells (only those of ``radio`` / ``cell_id`` when given); 404 when none."""
-    delete_site(store, site_id, radio=radio.lower() if radio else None, cell_id=cell_id,
-                on_changed=refresher.submit_communes)  # fmt: skip
+    delete_site(
+        store,
+        site_id,
+        radio=radio.lower() if radio else None,
+        cell_id=cell_id,
+        on_changed=refresher.submit_communes,
+    )
     return Response(status_code=204)

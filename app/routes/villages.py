@@ -37,8 +37,13 @@ def list_villages(
     frame = find_villages(store, replace(where, q=q))
     if rank is not None or weight is not None:
         frame = rank_villages(frame, weight=weight)
-    return paged_collection(request, page(frame, limit=limit, offset=offset), total=len(frame),
-                            limit=limit, offset=offset)  # fmt: skip
+    return paged_collection(
+        request,
+        page(frame, limit=limit, offset=offset),
+        total=len(frame),
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/villages/{village_id}", response_class=GeoJSONResponse, responses=_GEOJSON)

@@ -47,9 +47,19 @@ def _write_geojson(region: Region, out_dir: Path) -> tuple[Path, Path]:
     lon, lat = TO_WGS84.transform(villages["centre_x"].to_numpy(), villages["centre_y"].to_numpy())
     villages["centre_lon"], villages["centre_lat"] = lon.round(6), lat.round(6)
     columns = [
-        "id", "name", "commune_id", "commune", "district", "province", "households",
-        "population", "poverty_rate", "centre_lon", "centre_lat", "geometry",
-    ]  # fmt: skip
+        "id",
+        "name",
+        "commune_id",
+        "commune",
+        "district",
+        "province",
+        "households",
+        "population",
+        "poverty_rate",
+        "centre_lon",
+        "centre_lat",
+        "geometry",
+    ]
     villages.loc[:, columns].to_crs(4326).to_file(villages_path, driver="GeoJSON")
     return communes_path, villages_path
 

@@ -231,8 +231,9 @@ def simulate_readings(
             seconds.append(day * 86400.0 + rng.uniform(*TRIP_START_UTC_S) + offsets)
             device_index.append(np.full(len(points), k))
     every_xy, every_second = np.vstack(xy), np.concatenate(seconds)
-    readings = _observe(every_xy, every_second, np.concatenate(device_index), devices, start,
-                        network, field, rng)  # fmt: skip
+    readings = _observe(
+        every_xy, every_second, np.concatenate(device_index), devices, start, network, field, rng
+    )
     return readings if true_positions else readings.loc[:, list(READING_COLUMNS)]
 
 
@@ -282,27 +283,29 @@ def _observe(xy, seconds, who, devices, start, network, field, rng) -> pd.DataFr
     reported = xy + rng.normal(0.0, 1.0, (n, 2)) * (accuracy / 1.5)[:, None]
     lon, lat = TO_WGS84.transform(reported[:, 0], reported[:, 1])
     times = start + pd.to_timedelta(np.round(seconds), unit="s")
-    readings = pd.DataFrame({
-        "time": times.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "lat": np.round(lat, 6),
-        "lon": np.round(lon, 6),
-        "accuracy_m": accuracy,
-        "mcc": C.MCC_VIETNAM,
-        "mnc": mnc,
-        "radio": radio,
-        "signal_dbm": pd.array(np.where(no_service, 0, signal).astype(int), dtype="Int64"),
-        "no_service": np.where(no_service, "true", "false"),
-        "cell_id": cell_id,
-        "area_code": area,
-        "pci": pci,
-        "rsrq_db": np.where(lte_served, rsrq, np.nan),
-        "sinr_db": np.where(lte_served, sinr, np.nan),
-        "device": np.array([d.id for d in devices])[who],
-        "source": np.array([d.source for d in devices])[who],
-        "true_x": xy[:, 0],
-        "true_y": xy[:, 1],
-        "_order": seconds,
-    })  # fmt: skip
+    readings = pd.DataFrame(
+        {
+            "time": times.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "lat": np.round(lat, 6),
+            "lon": np.round(lon, 6),
+            "accuracy_m": accuracy,
+            "mcc": C.MCC_VIETNAM,
+            "mnc": mnc,
+            "radio": radio,
+            "signal_dbm": pd.array(np.where(no_service, 0, signal).astype(int), dtype="Int64"),
+            "no_service": np.where(no_service, "true", "false"),
+            "cell_id": cell_id,
+            "area_code": area,
+            "pci": pci,
+            "rsrq_db": np.where(lte_served, rsrq, np.nan),
+            "sinr_db": np.where(lte_served, sinr, np.nan),
+            "device": np.array([d.id for d in devices])[who],
+            "source": np.array([d.source for d in devices])[who],
+            "true_x": xy[:, 0],
+            "true_y": xy[:, 1],
+            "_order": seconds,
+        }
+    )
     readings.loc[no_service, "signal_dbm"] = pd.NA
     silent = np.array([not d.logs_no_service for d in devices])[who]
     readings = readings.loc[~(silent & no_service)]

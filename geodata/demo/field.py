@@ -228,10 +228,15 @@ def build_field(
                 )
                 conversion = LTE_RE_DB if cell.radio_lc == "lte" else UMTS_PILOT_DB
                 signal = (
-                    cell.eirp_dbm + cell.offset_db - conversion - path_loss
+                    cell.eirp_dbm
+                    + cell.offset_db
+                    - conversion
+                    - path_loss
                     - knife_edge_loss_db(geometry / np.sqrt(wavelength))
-                    - sector[k] - clutter + shadow
-                )  # fmt: skip
+                    - sector[k]
+                    - clutter
+                    + shadow
+                )
                 unshadowed = signal - shadow
                 signal[distance > SITE_RANGE_M] = NO_SIGNAL_DBM
                 unshadowed[distance > SITE_RANGE_M] = NO_SIGNAL_DBM
@@ -245,7 +250,8 @@ def build_field(
             median[key] = stack.max(axis=0).reshape(shape)
             serving[key] = np.array([i for _, i, _ in items])[best].reshape(shape)
             best_unshadowed = np.vstack([u for _, _, u in items]).max(axis=0).reshape(shape)
-            shadowing[key] = np.where(median[key] > NO_SIGNAL_DBM,
-                                      median[key] - best_unshadowed, 0.0)  # fmt: skip
+            shadowing[key] = np.where(
+                median[key] > NO_SIGNAL_DBM, median[key] - best_unshadowed, 0.0
+            )
         grids.append(SignalGrid(x0, y0, FIELD_STEP_M, shape, median, serving, shadowing))
     return SignalField(grids=tuple(grids), carriers=tuple(sorted(cells["net"].unique().tolist())))

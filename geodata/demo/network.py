@@ -30,10 +30,28 @@ VNPT, VIETTEL, MOBIFONE = 2, 4, 1
 
 #: OpenCelliD cell_towers.csv columns, then lomsong's optional site columns.
 SITE_COLUMNS: tuple[str, ...] = (
-    "radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
-    "changeable", "created", "updated", "averageSignal",
-    "site_id", "name", "height_m", "azimuth_deg", "beamwidth_deg", "eirp_dbm", "freq_mhz",
-)  # fmt: skip
+    "radio",
+    "mcc",
+    "net",
+    "area",
+    "cell",
+    "unit",
+    "lon",
+    "lat",
+    "range",
+    "samples",
+    "changeable",
+    "created",
+    "updated",
+    "averageSignal",
+    "site_id",
+    "name",
+    "height_m",
+    "azimuth_deg",
+    "beamwidth_deg",
+    "eirp_dbm",
+    "freq_mhz",
+)
 
 # Layers a site can carry: (radio, frequency MHz, sectored?).
 LTE1800 = ("lte", 1800.0, True)
@@ -125,19 +143,35 @@ def build_network(rng: np.random.Generator) -> Network:
                 cell_eirp = eirp if sectored else OMNI_EIRP_DBM
                 if radio == "umts":
                     cell_eirp -= UMTS_EIRP_BACKOFF_DB
-                rows.append({
-                    "radio": radio.upper(), "mcc": C.MCC_VIETNAM, "net": mnc,
-                    "area": area + (500 if radio == "umts" else 0), "cell": cell, "unit": unit,
-                    "lon": round(lon, 6), "lat": round(lat, 6),
-                    "range": int(rng.integers(1500, 6000)), "samples": int(rng.integers(3, 400)),
-                    "changeable": 1, "created": created,
-                    "updated": created + int(rng.integers(200, 900)) * 86400,
-                    "averageSignal": 0, "site_id": site_id, "name": name, "height_m": height,
-                    "azimuth_deg": round(azimuth, 1) if azimuth is not None else np.nan,
-                    "beamwidth_deg": SECTOR_BEAMWIDTH_DEG if sectored else np.nan,
-                    "eirp_dbm": round(cell_eirp, 1), "freq_mhz": freq,
-                    "x": x, "y": y, "radio_lc": radio, "offset_db": offset,
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "radio": radio.upper(),
+                        "mcc": C.MCC_VIETNAM,
+                        "net": mnc,
+                        "area": area + (500 if radio == "umts" else 0),
+                        "cell": cell,
+                        "unit": unit,
+                        "lon": round(lon, 6),
+                        "lat": round(lat, 6),
+                        "range": int(rng.integers(1500, 6000)),
+                        "samples": int(rng.integers(3, 400)),
+                        "changeable": 1,
+                        "created": created,
+                        "updated": created + int(rng.integers(200, 900)) * 86400,
+                        "averageSignal": 0,
+                        "site_id": site_id,
+                        "name": name,
+                        "height_m": height,
+                        "azimuth_deg": round(azimuth, 1) if azimuth is not None else np.nan,
+                        "beamwidth_deg": SECTOR_BEAMWIDTH_DEG if sectored else np.nan,
+                        "eirp_dbm": round(cell_eirp, 1),
+                        "freq_mhz": freq,
+                        "x": x,
+                        "y": y,
+                        "radio_lc": radio,
+                        "offset_db": offset,
+                    }
+                )
     return Network(cells=pd.DataFrame(rows))
 
 

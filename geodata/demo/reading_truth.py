@@ -47,11 +47,17 @@ def reading_truth(readings: pd.DataFrame, field: SignalField) -> pd.DataFrame:
             mine = (mnc == carrier) & (radio == name)
             median[mine] = field.median(x[mine], y[mine], int(carrier), str(name))
             shadowing[mine] = field.shadowing(x[mine], y[mine], int(carrier), str(name))
-    return pd.DataFrame({
-        "lat": readings["lat"].to_numpy(), "lon": readings["lon"].to_numpy(),
-        "mcc": readings["mcc"].to_numpy(), "mnc": mnc, "radio": radio,
-        "median_dbm": median.round(2), "shadowing_db": shadowing.round(2),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "lat": readings["lat"].to_numpy(),
+            "lon": readings["lon"].to_numpy(),
+            "mcc": readings["mcc"].to_numpy(),
+            "mnc": mnc,
+            "radio": radio,
+            "median_dbm": median.round(2),
+            "shadowing_db": shadowing.round(2),
+        }
+    )
 
 
 def write_reading_truth(truth: pd.DataFrame, path: Path) -> Path:

@@ -129,10 +129,19 @@ BAN_GIONG_HOUSEHOLDS = 98
 THUONG_NONG_HOUSEHOLDS = 923
 # Households of Thượng Nông's villages; they sum to the 2016 figure of 923.
 _THUONG_NONG_HOUSEHOLDS = {
-    "Nà Khản": 86, "Bản Khẻ": 62, "Nà Tà": 74, "Bản Hun": 68, "Khoan Hạ": 75,
-    "Khoan Thượng": 66, "Đống Đa 1": 95, "Đống Đa 2": 71, "Pắc Củng": 77,
-    "Bản Giòng": BAN_GIONG_HOUSEHOLDS, "Nà Cào": 70, "Thôm Luông": 81,
-}  # fmt: skip
+    "Nà Khản": 86,
+    "Bản Khẻ": 62,
+    "Nà Tà": 74,
+    "Bản Hun": 68,
+    "Khoan Hạ": 75,
+    "Khoan Thượng": 66,
+    "Đống Đa 1": 95,
+    "Đống Đa 2": 71,
+    "Pắc Củng": 77,
+    "Bản Giòng": BAN_GIONG_HOUSEHOLDS,
+    "Nà Cào": 70,
+    "Thôm Luông": 81,
+}
 # Nearest VNPT sites to Bản Giòng: distance (km) and compass bearing (deg).
 # ThuongGiap_TQG stands north, in neighbouring Thượng Giáp; Thuong-NongII_TQG
 # west-south-west; the limestone ridge arcs between them and the village.
@@ -244,10 +253,15 @@ def build_region(rng: np.random.Generator) -> Region:
     road_edges: dict[str, list[tuple[str, str, np.ndarray]]] = {}
     for commune in COMMUNES:
         polygon = commune_polygon(commune)
-        commune_rows.append({
-            "id": commune.id, "name": nfc(commune.name), "district": nfc(commune.district),
-            "province": nfc(PROVINCE), "geometry": polygon,
-        })  # fmt: skip
+        commune_rows.append(
+            {
+                "id": commune.id,
+                "name": nfc(commune.name),
+                "district": nfc(commune.district),
+                "province": nfc(PROVINCE),
+                "geometry": polygon,
+            }
+        )
         names = [nfc(n) for n, _, _ in commune.villages]
         centres = np.array([to_utm(commune, x, y) for _, x, y in commune.villages])
         cells = shapely.voronoi_polygons(
@@ -264,14 +278,22 @@ def build_region(rng: np.random.Generator) -> Region:
         for i, name in enumerate(names):
             # Over 60 % of Bản Giòng's households are poor (DESIGN.md).
             rate = rng.uniform(0.61, 0.70) if name == nfc(BAN_GIONG) else poverty[i]
-            village_rows.append({
-                "id": f"{commune.id}-{slug(name)}", "name": name, "commune_id": commune.id,
-                "commune": nfc(commune.name), "district": nfc(commune.district),
-                "province": nfc(PROVINCE), "households": int(households[i]),
-                "population": round(households[i] * persons[i]),
-                "poverty_rate": round(float(rate), 3),
-                "centre_x": centres[i, 0], "centre_y": centres[i, 1], "geometry": cells[i],
-            })  # fmt: skip
+            village_rows.append(
+                {
+                    "id": f"{commune.id}-{slug(name)}",
+                    "name": name,
+                    "commune_id": commune.id,
+                    "commune": nfc(commune.name),
+                    "district": nfc(commune.district),
+                    "province": nfc(PROVINCE),
+                    "households": int(households[i]),
+                    "population": round(households[i] * persons[i]),
+                    "poverty_rate": round(float(rate), 3),
+                    "centre_x": centres[i, 0],
+                    "centre_y": centres[i, 1],
+                    "geometry": cells[i],
+                }
+            )
         nodes = dict(zip(names, map(tuple, centres), strict=True))
         nodes |= {w: to_utm(commune, x, y) for w, x, y in commune.waypoints}
         road_nodes[commune.id] = nodes

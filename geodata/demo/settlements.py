@@ -52,10 +52,12 @@ def place_households(region: Region, rng: np.random.Generator) -> pd.DataFrame:
     spurs: dict[str, list[np.ndarray]] = {}
     for village_id, line in region.spurs:
         spurs.setdefault(village_id, []).append(line)
-    road_points = np.vstack([
-        shapely.get_coordinates(shapely.segmentize(shapely.LineString(line), 25.0))
-        for _, line in region.roads
-    ])  # fmt: skip
+    road_points = np.vstack(
+        [
+            shapely.get_coordinates(shapely.segmentize(shapely.LineString(line), 25.0))
+            for _, line in region.roads
+        ]
+    )
     frames = []
     for village in region.villages.itertuples():
         centre = np.array([village.centre_x, village.centre_y])
@@ -103,10 +105,16 @@ def write_population(households: pd.DataFrame, terrain: Terrain, path: Path) -> 
     np.add.at(grid, (row, col), 1.0)
     transform = Affine(POPULATION_PIXEL_M, 0.0, left, 0.0, -POPULATION_PIXEL_M, top)
     profile = {
-        "driver": "GTiff", "height": n_rows, "width": n_cols, "count": 1, "dtype": "float32",
-        "crs": CRS_UTM, "transform": transform,
-        "nodata": POPULATION_NODATA, "compress": "deflate",
-    }  # fmt: skip
+        "driver": "GTiff",
+        "height": n_rows,
+        "width": n_cols,
+        "count": 1,
+        "dtype": "float32",
+        "crs": CRS_UTM,
+        "transform": transform,
+        "nodata": POPULATION_NODATA,
+        "compress": "deflate",
+    }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(grid, 1)
     return path

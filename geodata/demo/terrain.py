@@ -81,10 +81,9 @@ def _distance_to_lines(
     for line in lines:
         seg = np.diff(line, axis=0)
         steps = np.maximum(np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / 10.0), 1).astype(int)
-        points = np.vstack([
-            line[i] + np.linspace(0.0, 1.0, n + 1)[:, None] * seg[i]
-            for i, n in enumerate(steps)
-        ])  # fmt: skip
+        points = np.vstack(
+            [line[i] + np.linspace(0.0, 1.0, n + 1)[:, None] * seg[i] for i, n in enumerate(steps)]
+        )
         col, row = _pixel_of(transform, points[:, 0], points[:, 1])
         row, col = row.astype(int), col.astype(int)
         inside = (row >= 0) & (row < shape[0]) & (col >= 0) & (col < shape[1])
@@ -149,14 +148,16 @@ def build_terrain(region: Region, rng: np.random.Generator) -> Terrain:
         np.array([[x, y], [x + 1.0, y]])
         for x, y in region.villages[["centre_x", "centre_y"]].to_numpy()
     ]
-    valley_shape = np.minimum.reduce([
-        _smoothstep((_distance_to_lines(lines, shape, transform) - lo) / (hi - lo))
-        for lines, (lo, hi) in (
-            ([line for _, line in region.roads], _ROAD_VALLEY_M),
-            (centres, _BASIN_M),
-            ([line for _, line in region.spurs], _SPUR_VALLEY_M),
-        )
-    ])  # fmt: skip
+    valley_shape = np.minimum.reduce(
+        [
+            _smoothstep((_distance_to_lines(lines, shape, transform) - lo) / (hi - lo))
+            for lines, (lo, hi) in (
+                ([line for _, line in region.roads], _ROAD_VALLEY_M),
+                (centres, _BASIN_M),
+                ([line for _, line in region.spurs], _SPUR_VALLEY_M),
+            )
+        ]
+    )
     elevation = floor + valley_shape * relief
     ridge_distance = _distance_to_lines(ridge_lines(), shape, transform)
     crest = (
@@ -177,11 +178,20 @@ def write_dem(terrain: Terrain, path: Path) -> Path:
     """Write the DEM as a tiled, compressed float32 GeoTIFF in EPSG:32648."""
     rows, cols = terrain.elevation.shape
     profile = {
-        "driver": "GTiff", "height": rows, "width": cols, "count": 1, "dtype": "float32",
-        "crs": CRS_UTM, "transform": terrain.transform, "nodata": DEM_NODATA,
-        "compress": "deflate", "predictor": 3, "tiled": True, "blockxsize": 256,
+        "driver": "GTiff",
+        "height": rows,
+        "width": cols,
+        "count": 1,
+        "dtype": "float32",
+        "crs": CRS_UTM,
+        "transform": terrain.transform,
+        "nodata": DEM_NODATA,
+        "compress": "deflate",
+        "predictor": 3,
+        "tiled": True,
+        "blockxsize": 256,
         "blockysize": 256,
-    }  # fmt: skip
+    }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(terrain.elevation, 1)
     return path

@@ -20,9 +20,13 @@ from geodata.demo.field import TEMPORAL_SIGMA_DB, SignalField
 from geodata.demo.region import Region
 
 TRUTH_COLUMNS = (
-    "village_id", "verdict", "households_without_signal", "centre_p_usable", "best_carrier",
+    "village_id",
+    "verdict",
+    "households_without_signal",
+    "centre_p_usable",
+    "best_carrier",
     "borderline",
-)  # fmt: skip
+)
 
 # A village is borderline when its truth sits this close to a verdict
 # boundary: no estimator can be held to a side there (a household more or
@@ -93,14 +97,16 @@ def village_truth(region: Region, households: pd.DataFrame, field: SignalField) 
         np.minimum(np.abs(centre_best - C.USABLE_P_HIGH), np.abs(centre_best - C.USABLE_P_LOW))
         < BORDERLINE_P
     )
-    return pd.DataFrame({
-        "village_id": villages["id"].to_numpy(),
-        "verdict": verdict,
-        "households_without_signal": without_any.astype(int),
-        "centre_p_usable": np.round(centre_best, 4),
-        "best_carrier": [C.CARRIERS[carriers[i]] for i in best],
-        "borderline": borderline,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "village_id": villages["id"].to_numpy(),
+            "verdict": verdict,
+            "households_without_signal": without_any.astype(int),
+            "centre_p_usable": np.round(centre_best, 4),
+            "best_carrier": [C.CARRIERS[carriers[i]] for i in best],
+            "borderline": borderline,
+        }
+    )
 
 
 def write_truth(truth: pd.DataFrame, path: Path) -> Path:

@@ -51,18 +51,38 @@ from geodata.readings import READING_COLUMNS, Rejection
 
 # A tower row, flattened: item-level fields, then tower fields, then a problem.
 _FIELDS = (
-    "index", "timestamp", "has_position", "latitude", "longitude", "accuracy",
-    "radioType", "mobileCountryCode", "mobileNetworkCode", "locationAreaCode", "cellId",
-    "primaryScramblingCode", "asu", "signalStrength", "age", "noService",
-)  # fmt: skip
+    "index",
+    "timestamp",
+    "has_position",
+    "latitude",
+    "longitude",
+    "accuracy",
+    "radioType",
+    "mobileCountryCode",
+    "mobileNetworkCode",
+    "locationAreaCode",
+    "cellId",
+    "primaryScramblingCode",
+    "asu",
+    "signalStrength",
+    "age",
+    "noService",
+)
 _TOWER_KEYS = _FIELDS[6:]
 # Numeric source fields, and the reading field each one fills.
 _NUMERIC_KEYS = (
-    ("latitude", "lat"), ("longitude", "lon"), ("accuracy", "accuracy_m"),
-    ("mobileCountryCode", "mcc"), ("mobileNetworkCode", "mnc"),
-    ("locationAreaCode", "area_code"), ("cellId", "cell_id"), ("primaryScramblingCode", "pci"),
-    ("signalStrength", "signal_dbm"), ("asu", "signal_dbm"), ("age", "time"),
-)  # fmt: skip
+    ("latitude", "lat"),
+    ("longitude", "lon"),
+    ("accuracy", "accuracy_m"),
+    ("mobileCountryCode", "mcc"),
+    ("mobileNetworkCode", "mnc"),
+    ("locationAreaCode", "area_code"),
+    ("cellId", "cell_id"),
+    ("primaryScramblingCode", "pci"),
+    ("signalStrength", "signal_dbm"),
+    ("asu", "signal_dbm"),
+    ("age", "time"),
+)
 _RADIO = {"gsm": "gsm", "wcdma": "umts", "umts": "umts", "lte": "lte", "nr": "nr"}
 # Milliseconds since the epoch that pandas can hold and a phone could send.
 _MS_MAX = 4.1e12  # 2099-12-04

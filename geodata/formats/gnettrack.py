@@ -72,9 +72,21 @@ _MODES = {
     **dict.fromkeys(("EDGE", "GPRS", "GSM", "2G"), "gsm"),
 }
 _NO_SERVICE_MODES = frozenset(
-    ("", "-", "NO SERVICE", "NO_SERVICE", "NOSERVICE", "OUT OF SERVICE", "OUT_OF_SERVICE",
-     "NONE", "NO SIGNAL", "EMERGENCY", "EMERGENCY ONLY", "SEARCHING")
-)  # fmt: skip
+    (
+        "",
+        "-",
+        "NO SERVICE",
+        "NO_SERVICE",
+        "NOSERVICE",
+        "OUT OF SERVICE",
+        "OUT_OF_SERVICE",
+        "NONE",
+        "NO SIGNAL",
+        "EMERGENCY",
+        "EMERGENCY ONLY",
+        "SEARCHING",
+    )
+)
 _TIME_FORMAT = "%Y.%m.%d_%H.%M.%S"
 _SIGNALS = ("RSRP", "RSRQ", "SNR", "RSSI", "NRxRSRP", "NRxRSRQ")
 
@@ -98,9 +110,13 @@ def read_gnettrack(
     zone = check_tz(tz)
     dtype = {c: "string" for c in ("Timestamp", "NetworkMode", "LACHEX", "Operatorname")}
     for frame, rejected, blank in csv_chunks(
-        source, what="gnettrack", required=REQUIRED, chunk_rows=chunk_rows,
-        dtype=dtype, na_values=["-"],
-    ):  # fmt: skip
+        source,
+        what="gnettrack",
+        required=REQUIRED,
+        chunk_rows=chunk_rows,
+        dtype=dtype,
+        na_values=["-"],
+    ):
         chunk = map_gnettrack(frame, tz=zone, mcc=mcc, mnc=mnc)
         chunk.rejected = rejected + chunk.rejected
         chunk.ignored = blank

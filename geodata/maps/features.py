@@ -130,11 +130,14 @@ def site_collection(sites: pd.DataFrame, wedges: np.ndarray, *, lang: Lang) -> d
     azimuth = pd.to_numeric(_column(sites, "azimuth_deg"), errors="coerce")
     lon = pd.to_numeric(sites["lon"], errors="coerce").round(5)
     lat = pd.to_numeric(sites["lat"], errors="coerce").round(5)
-    base = pd.DataFrame({
-        "carrier": carrier.to_numpy(), "radio": radio.to_numpy(),
-        "label": (text["site"] + " " + name + " · " + carrier).to_numpy(),
-        "azimuth": azimuth.map(lambda v: "omni" if pd.isna(v) else f"{v:.0f}").to_numpy(),
-    })  # fmt: skip
+    base = pd.DataFrame(
+        {
+            "carrier": carrier.to_numpy(),
+            "radio": radio.to_numpy(),
+            "label": (text["site"] + " " + name + " · " + carrier).to_numpy(),
+            "azimuth": azimuth.map(lambda v: "omni" if pd.isna(v) else f"{v:.0f}").to_numpy(),
+        }
+    )
     points = base.assign(lon=lon.to_numpy(), lat=lat.to_numpy())
     points = points.drop_duplicates(subset=["lon", "lat", "carrier", "radio"])
     point_frame = gpd.GeoDataFrame(

@@ -39,8 +39,9 @@ class Hillshade:
         return [[south, west], [north, east]]
 
 
-def shade(elevation: np.ndarray, *, pixel_m: float, azimuth: float = 315.0,
-          altitude: float = 45.0) -> np.ndarray:  # fmt: skip
+def shade(
+    elevation: np.ndarray, *, pixel_m: float, azimuth: float = 315.0, altitude: float = 45.0
+) -> np.ndarray:
     """Illumination 0–1 of each cell (NaN stays NaN).
 
     >>> shade(np.zeros((3, 3)), pixel_m=30.0)[1, 1].round(3)
@@ -83,9 +84,13 @@ def render_hillshade(
         transform = rasterio.transform.from_bounds(left, bottom, right, top, width, height)
         elevation = np.full((height, width), np.nan)
         rasterio.warp.reproject(
-            rasterio.band(dataset, 1), elevation, dst_transform=transform, dst_crs=WEB_MERCATOR,
-            resampling=rasterio.warp.Resampling.bilinear, dst_nodata=np.nan,
-        )  # fmt: skip
+            rasterio.band(dataset, 1),
+            elevation,
+            dst_transform=transform,
+            dst_crs=WEB_MERCATOR,
+            resampling=rasterio.warp.Resampling.bilinear,
+            dst_nodata=np.nan,
+        )
     south, west, north, east = _degrees(left, bottom, right, top)
     if np.isnan(elevation).all():
         raise InvalidInputError(f"{dem_path}: the DEM does not cover the area")

@@ -38,8 +38,11 @@ def _verdict_counts(villages: pd.DataFrame, lang: Lang) -> dict[str, str]:
     verdicts = villages.get("verdict", pd.Series("unknown", index=villages.index)).fillna("unknown")
     for commune_id, group in villages.assign(verdict=verdicts).groupby("commune_id"):
         counts = group["verdict"].value_counts()
-        bad = [f"{counts[v]} {VERDICT_LABELS[lang][v].split(' (')[0].lower()}"
-               for v in ("no_signal", "patchy") if v in counts]  # fmt: skip
+        bad = [
+            f"{counts[v]} {VERDICT_LABELS[lang][v].split(' (')[0].lower()}"
+            for v in ("no_signal", "patchy")
+            if v in counts
+        ]
         summary = f"{len(group)} {text['village'].lower()}"
         out[str(commune_id)] = summary + (": " + ", ".join(bad) if bad else "")
     return out
@@ -85,15 +88,23 @@ def render_index_page(
     esc = html.escape
     names = dict(zip(communes["id"].astype(str), communes["name"].astype(str), strict=True))
     entries = [
-        [str(c.name), fold(str(c.name)), f"{base_url}/communes/{c.id}{suffix}",
-         f"{text['commune']} · {c.district} · {c.province}"]
+        [
+            str(c.name),
+            fold(str(c.name)),
+            f"{base_url}/communes/{c.id}{suffix}",
+            f"{text['commune']} · {c.district} · {c.province}",
+        ]
         for c in communes.itertuples()
-    ]  # fmt: skip
+    ]
     entries += [
-        [str(v.name), fold(str(v.name)), f"{base_url}/villages/{v.id}{suffix}",
-         f"{text['village']} · {names.get(str(v.commune_id), '')}"]
+        [
+            str(v.name),
+            fold(str(v.name)),
+            f"{base_url}/villages/{v.id}{suffix}",
+            f"{text['village']} · {names.get(str(v.commune_id), '')}",
+        ]
         for v in villages.itertuples()
-    ]  # fmt: skip
+    ]
     summaries = _verdict_counts(villages, lang)
     body = []
     for province, by_province in communes.groupby("province", sort=True):
@@ -106,8 +117,10 @@ def render_index_page(
             for c in by_district.sort_values("name").itertuples():
                 link = f"{base_url}/communes/{c.id}{suffix}"
                 note = summaries.get(str(c.id), "")
-                body.append(f'<li><a href="{esc(link)}">{esc(str(c.name))}</a> '
-                            f'<span class="lomsong-context">{esc(note)}</span></li>')  # fmt: skip
+                body.append(
+                    f'<li><a href="{esc(link)}">{esc(str(c.name))}</a> '
+                    f'<span class="lomsong-context">{esc(note)}</span></li>'
+                )
             body.append("</ul>")
     if inline_assets:
         css = (STATIC_DIR / OWN_CSS).read_text(encoding="utf-8")
@@ -115,8 +128,10 @@ def render_index_page(
         head = f"<style>{css}</style><script>{script}</script>"
     else:
         base = own_assets_url.rstrip("/")
-        head = (f'<link rel="stylesheet" href="{base}/{OWN_CSS}">'
-                f'<script src="{base}/{OWN_JS}"></script>')  # fmt: skip
+        head = (
+            f'<link rel="stylesheet" href="{base}/{OWN_CSS}">'
+            f'<script src="{base}/{OWN_JS}"></script>'
+        )
     switch = f"{base_url}{lang_query(other)}"
     return f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8">

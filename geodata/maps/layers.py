@@ -101,8 +101,12 @@ class Legend(branca.element.MacroElement):
         self._template = branca.element.Template(_LEGEND_TEMPLATE)
 
 
-def nav_html(title: str, up: list[tuple[str, str]], down: tuple[str, list[tuple[str, str]]] | None,
-             extra: list[tuple[str, str]]) -> str:  # fmt: skip
+def nav_html(
+    title: str,
+    up: list[tuple[str, str]],
+    down: tuple[str, list[tuple[str, str]]] | None,
+    extra: list[tuple[str, str]],
+) -> str:
     """The page header: breadcrumb links up the hierarchy, a list of links down it."""
     crumbs = " › ".join(
         f'<a href="{html.escape(url)}">{html.escape(label)}</a>' for label, url in up
@@ -143,9 +147,11 @@ def offline_assets(
     fmap.default_css = []
     header = fmap.get_root().header  # type: ignore[attr-defined]
     inline = [
-        ("style", css_path), ("style", STATIC_DIR / OWN_CSS),
-        ("script", js_path), ("script", STATIC_DIR / OWN_JS),
-    ]  # fmt: skip
+        ("style", css_path),
+        ("style", STATIC_DIR / OWN_CSS),
+        ("script", js_path),
+        ("script", STATIC_DIR / OWN_JS),
+    ]
     for index, (tag, path) in enumerate(inline):
         element = branca.element.Element(f"<{tag}>{path.read_text(encoding='utf-8')}</{tag}>")
         header.add_child(element, name=f"lomsong_inline_{index}", index=index)

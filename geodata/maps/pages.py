@@ -114,14 +114,24 @@ def render_map(
         raise InvalidInputError("villages have no CRS")
     tolerance = _TOLERANCE_M[detail]
     villages = display_geometry(page.villages, tolerance_m=tolerance)
-    fmap = folium.Map(location=list(_FALLBACK_CENTRE), zoom_start=9, tiles=None,
-                      control_scale=True, attributionControl=False)  # fmt: skip
-    L.offline_assets(fmap, assets_url=assets_url, own_assets_url=own_assets_url,
-                     inline_assets_dir=inline_assets_dir)  # fmt: skip
+    fmap = folium.Map(
+        location=list(_FALLBACK_CENTRE),
+        zoom_start=9,
+        tiles=None,
+        control_scale=True,
+        attributionControl=False,
+    )
+    L.offline_assets(
+        fmap,
+        assets_url=assets_url,
+        own_assets_url=own_assets_url,
+        inline_assets_dir=inline_assets_dir,
+    )
     root: Any = fmap.get_root()
     title = f"{text['title']} — {page.title}"
-    root.header.add_child(branca.element.Element(f"<title>{html.escape(title)}</title>"),
-                          name="title")  # fmt: skip
+    root.header.add_child(
+        branca.element.Element(f"<title>{html.escape(title)}</title>"), name="title"
+    )
     if page.nav is not None:
         nav = page.nav
         down = (nav.down_title, nav.down) if nav.down else None
@@ -132,48 +142,99 @@ def render_map(
 
     _base_layers(fmap, page, text, online_tiles)
     if len(villages):
-        collection = village_collection(villages, lang=lang, detail=detail,
-                                        village_url=page.village_url)  # fmt: skip
-        fields = [[text["verdict"], "verdict_label"], [text["confidence"], "confidence"],
-                  [text["why"], "why"], [text["households"], "households"],
-                  [text["without"], "without"], [text["best_carrier"], "best_carrier"],
-                  [text["signal"], "signal"], [text["readings"], "readings"],
-                  [text["last_reading"], "last_reading"],
-                  [text["open_village"], "link", "url"]]  # fmt: skip
-        L.feature_layer(collection, {
-            "colourBy": "verdict", "colours": VERDICT_COLOURS, "className": L.VILLAGE_CLASS,
-            "style": {"color": "#333333", "weight": 1.5, "fillOpacity": 0.55},
-            "title": "name", "fields": fields, "tooltip": "name",
-        }, name=text["villages_layer"]).add_to(fmap)  # fmt: skip
+        collection = village_collection(
+            villages, lang=lang, detail=detail, village_url=page.village_url
+        )
+        fields = [
+            [text["verdict"], "verdict_label"],
+            [text["confidence"], "confidence"],
+            [text["why"], "why"],
+            [text["households"], "households"],
+            [text["without"], "without"],
+            [text["best_carrier"], "best_carrier"],
+            [text["signal"], "signal"],
+            [text["readings"], "readings"],
+            [text["last_reading"], "last_reading"],
+            [text["open_village"], "link", "url"],
+        ]
+        L.feature_layer(
+            collection,
+            {
+                "colourBy": "verdict",
+                "colours": VERDICT_COLOURS,
+                "className": L.VILLAGE_CLASS,
+                "style": {"color": "#333333", "weight": 1.5, "fillOpacity": 0.55},
+                "title": "name",
+                "fields": fields,
+                "tooltip": "name",
+            },
+            name=text["villages_layer"],
+        ).add_to(fmap)
     if page.dead_zones is not None and len(page.dead_zones):
         zones = display_geometry(page.dead_zones, tolerance_m=tolerance)
-        L.feature_layer(dead_zone_collection(zones, lang=lang), {
-            "colourBy": "verdict", "colours": VERDICT_COLOURS, "strokeByColour": True,
-            "className": L.DEAD_ZONE_CLASS, "tooltip": "label", "title": "label",
-            "style": {"weight": 2, "dashArray": "6 4", "fillOpacity": 0.25},
-            "fields": [[text["area"], "area_km2"], [text["households"], "households"],
-                       [text["carriers_absent"], "carriers_absent"],
-                       [text["nearest_site"], "nearest_site_m"]],
-        }, name=text["dead_zones_layer"]).add_to(fmap)  # fmt: skip
+        L.feature_layer(
+            dead_zone_collection(zones, lang=lang),
+            {
+                "colourBy": "verdict",
+                "colours": VERDICT_COLOURS,
+                "strokeByColour": True,
+                "className": L.DEAD_ZONE_CLASS,
+                "tooltip": "label",
+                "title": "label",
+                "style": {"weight": 2, "dashArray": "6 4", "fillOpacity": 0.25},
+                "fields": [
+                    [text["area"], "area_km2"],
+                    [text["households"], "households"],
+                    [text["carriers_absent"], "carriers_absent"],
+                    [text["nearest_site"], "nearest_site_m"],
+                ],
+            },
+            name=text["dead_zones_layer"],
+        ).add_to(fmap)
     if page.cells is not None and len(page.cells):
         _hex_layers(fmap, page.cells, lang=lang, canvas=detail == "overview")
     if page.sites is not None and len(page.sites):
         sites = page.sites
-        L.feature_layer(site_collection(sites, sector_wedges(sites), lang=lang), {
-            "colourBy": "carrier", "colours": CARRIER_COLOURS, "strokeByColour": True,
-            "className": L.SITE_CLASS, "radius": 5, "tooltip": "label", "title": "label",
-            "style": {"weight": 2, "fillOpacity": 0.5},
-            "fields": [[text["carrier"], "carrier"], [text["radio"], "radio"],
-                       [text["azimuth"], "azimuth"]],
-        }, name=text["sites_layer"], show=detail == "full").add_to(fmap)  # fmt: skip
+        L.feature_layer(
+            site_collection(sites, sector_wedges(sites), lang=lang),
+            {
+                "colourBy": "carrier",
+                "colours": CARRIER_COLOURS,
+                "strokeByColour": True,
+                "className": L.SITE_CLASS,
+                "radius": 5,
+                "tooltip": "label",
+                "title": "label",
+                "style": {"weight": 2, "fillOpacity": 0.5},
+                "fields": [
+                    [text["carrier"], "carrier"],
+                    [text["radio"], "radio"],
+                    [text["azimuth"], "azimuth"],
+                ],
+            },
+            name=text["sites_layer"],
+            show=detail == "full",
+        ).add_to(fmap)
     if len(villages):
-        centres = gpd.GeoDataFrame({"name": villages["name"].astype(str)},
-                                   geometry=_centre_points(villages), crs=CRS_WGS84)  # fmt: skip
-        L.feature_layer(centres.to_geo_dict(drop_id=True), {
-            "className": L.CENTRE_CLASS, "tooltip": "name",
-            "radius": 3 if detail == "overview" else 4,
-            "style": {"color": "#222222", "fillColor": "#222222", "fillOpacity": 1, "weight": 1},
-        }, name=text["centres_layer"], show=detail == "full").add_to(fmap)  # fmt: skip
+        centres = gpd.GeoDataFrame(
+            {"name": villages["name"].astype(str)}, geometry=_centre_points(villages), crs=CRS_WGS84
+        )
+        L.feature_layer(
+            centres.to_geo_dict(drop_id=True),
+            {
+                "className": L.CENTRE_CLASS,
+                "tooltip": "name",
+                "radius": 3 if detail == "overview" else 4,
+                "style": {
+                    "color": "#222222",
+                    "fillColor": "#222222",
+                    "fillOpacity": 1,
+                    "weight": 1,
+                },
+            },
+            name=text["centres_layer"],
+            show=detail == "full",
+        ).add_to(fmap)
 
     folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.get_root().add_child(L.Legend(_legend(page, lang)))  # type: ignore[attr-defined]
@@ -181,8 +242,9 @@ def render_map(
     return rendered
 
 
-def _base_layers(fmap: folium.Map, page: MapPage, text: dict[str, str],
-                 online_tiles: str | None) -> None:  # fmt: skip
+def _base_layers(
+    fmap: folium.Map, page: MapPage, text: dict[str, str], online_tiles: str | None
+) -> None:
     if isinstance(page.hillshade, Hillshade):
         url = "data:image/png;base64," + base64.b64encode(page.hillshade.png).decode()
         bounds = page.hillshade.leaflet_bounds()
@@ -195,8 +257,9 @@ def _base_layers(fmap: folium.Map, page: MapPage, text: dict[str, str],
         overlay = f"L.imageOverlay({L.js_literal(url)}, {L.js_literal(bounds)}, {{opacity: 0.7}})"
         L.ScriptLayer(overlay, name=text["hillshade"], overlay=False).add_to(fmap)
     if online_tiles:
-        folium.TileLayer(online_tiles, attr="©", name=text["online_tiles"], overlay=False,
-                         show=not url).add_to(fmap)  # fmt: skip
+        folium.TileLayer(
+            online_tiles, attr="©", name=text["online_tiles"], overlay=False, show=not url
+        ).add_to(fmap)
 
 
 def _hex_layers(fmap: folium.Map, cells: gpd.GeoDataFrame, *, lang: Lang, canvas: bool) -> None:
@@ -208,8 +271,10 @@ def _hex_layers(fmap: folium.Map, cells: gpd.GeoDataFrame, *, lang: Lang, canvas
         "colours": [CELL_CLASS_COLOURS[c] for c in classes],
         "labels": [CELL_CLASS_LABELS[lang][c] for c in classes],
         "evidence": [EVIDENCE_LABELS[lang][e] for e in EVIDENCE_ORDER],
-        "readings": text["readings"], "className": L.HEX_CLASS, "canvas": canvas,
-    }  # fmt: skip
+        "readings": text["readings"],
+        "className": L.HEX_CLASS,
+        "canvas": canvas,
+    }
     groups = cells.groupby([cells["carrier"].astype(str), cells["radio"].astype(str)], sort=True)
     for number, ((carrier, radio), group) in enumerate(groups):
         klass = pd.Categorical(group["cell_class"].fillna("unknown"), categories=classes)
@@ -227,16 +292,27 @@ def _hex_layers(fmap: folium.Map, cells: gpd.GeoDataFrame, *, lang: Lang, canvas
 
 def _legend(page: MapPage, lang: Lang) -> list[tuple[str, list[tuple[str, str]]]]:
     text = words(lang)
-    sections = [(text["legend_title"], [(VERDICT_COLOURS[v], VERDICT_LABELS[lang][v])
-                                        for v in VERDICT_COLOURS])]  # fmt: skip
+    sections = [
+        (
+            text["legend_title"],
+            [(VERDICT_COLOURS[v], VERDICT_LABELS[lang][v]) for v in VERDICT_COLOURS],
+        )
+    ]
     if page.cells is not None and len(page.cells):
-        sections.append((text["legend_cells"], [(CELL_CLASS_COLOURS[c], CELL_CLASS_LABELS[lang][c])
-                                                for c in CELL_CLASSES]))  # fmt: skip
+        sections.append(
+            (
+                text["legend_cells"],
+                [(CELL_CLASS_COLOURS[c], CELL_CLASS_LABELS[lang][c]) for c in CELL_CLASSES],
+            )
+        )
     if page.sites is not None and len(page.sites) and "carrier" in page.sites:
         present = sorted(set(page.sites["carrier"].dropna().astype(str)))
-        sections.append((text["legend_sites"],
-                         [(CARRIER_COLOURS.get(c, OTHER_CARRIER_COLOUR), c)
-                          for c in present]))  # fmt: skip
+        sections.append(
+            (
+                text["legend_sites"],
+                [(CARRIER_COLOURS.get(c, OTHER_CARRIER_COLOUR), c) for c in present],
+            )
+        )
     return sections
 
 
@@ -282,5 +358,10 @@ def render_commune_map(
     render_options = {k: v for k, v in page_options.items() if k in render_keys}
     fields = {k: v for k, v in page_options.items() if k not in render_keys}
     page = MapPage(villages_gdf, commune_name, dead_zones=dead_zones, **fields)
-    return render_map(page, lang=lang, assets_url=assets_url,
-                      inline_assets_dir=inline_assets_dir, **render_options)  # fmt: skip
+    return render_map(
+        page,
+        lang=lang,
+        assets_url=assets_url,
+        inline_assets_dir=inline_assets_dir,
+        **render_options,
+    )

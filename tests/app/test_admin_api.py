@@ -51,12 +51,28 @@ NATIVE_HEADER = (
 def native_row(cell: int, *, site: str = "TN-01", name: str = "Thượng Nông 1", **kw: Any) -> str:
     """One native site-file row: a Viettel LTE sector at the Thượng Nông site."""
     values: dict[str, Any] = {
-        "radio": "LTE", "mcc": 452, "net": 4, "area": 22300, "cell": cell, "unit": "",
-        "lon": 105.48, "lat": 22.565, "range": 5000, "samples": "", "changeable": 1,
-        "created": 1700000000, "updated": "", "averageSignal": "", "site_id": site,
-        "name": name, "height_m": 35, "azimuth_deg": 120, "beamwidth_deg": 65,
-        "eirp_dbm": 61.5, "freq_mhz": 1800,
-    }  # fmt: skip
+        "radio": "LTE",
+        "mcc": 452,
+        "net": 4,
+        "area": 22300,
+        "cell": cell,
+        "unit": "",
+        "lon": 105.48,
+        "lat": 22.565,
+        "range": 5000,
+        "samples": "",
+        "changeable": 1,
+        "created": 1700000000,
+        "updated": "",
+        "averageSignal": "",
+        "site_id": site,
+        "name": name,
+        "height_m": 35,
+        "azimuth_deg": 120,
+        "beamwidth_deg": 65,
+        "eirp_dbm": 61.5,
+        "freq_mhz": 1800,
+    }
     values.update(kw)
     return ",".join(str(v) for v in values.values())
 
@@ -66,17 +82,28 @@ def native_file(*rows: str) -> bytes:
 
 
 def square(west: float, south: float, size: float = 0.01) -> dict[str, Any]:
-    ring = [[west, south], [west + size, south], [west + size, south + size],
-            [west, south + size], [west, south]]  # fmt: skip
+    ring = [
+        [west, south],
+        [west + size, south],
+        [west + size, south + size],
+        [west, south + size],
+        [west, south],
+    ]
     return {"type": "Polygon", "coordinates": [ring]}
 
 
 def village_feature(village_id: str = "khuon-ha", **properties: Any) -> dict[str, Any]:
     """A village feature in Thượng Nông, as the demo's villages.geojson carries it."""
     props: dict[str, Any] = {
-        "id": village_id, "name": "Khuôn Hạ", "commune": "Thượng Nông", "district": "Na Hang",
-        "province": "Tuyên Quang", "households": 75, "population": 310, "poverty_rate": 0.4,
-    }  # fmt: skip
+        "id": village_id,
+        "name": "Khuôn Hạ",
+        "commune": "Thượng Nông",
+        "district": "Na Hang",
+        "province": "Tuyên Quang",
+        "households": 75,
+        "population": 310,
+        "poverty_rate": 0.4,
+    }
     props.update(properties)
     return {"type": "Feature", "properties": props, "geometry": square(105.480, 22.560)}
 
@@ -181,16 +208,37 @@ def test_sites_as_geojson_points(admin: TestClient, loaded_store: Store) -> None
     assert response.headers["content-type"] == GEOJSON
     body = response.json()
     assert (body["type"], body["numberMatched"], body["numberReturned"]) == (
-        "FeatureCollection", 1, 1,
-    )  # fmt: skip
+        "FeatureCollection",
+        1,
+        1,
+    )
     [cell] = body["features"]
     assert cell["geometry"] == {"type": "Point", "coordinates": [105.495, 22.565]}
     props = cell["properties"]
-    assert {k: props[k] for k in ("site_id", "carrier", "mcc", "mnc", "radio", "cell_id",
-                                  "area_code", "azimuth_deg", "range_m")} == {
-        "site_id": CONFTEST_SITE, "carrier": "Viettel", "mcc": 452, "mnc": 4, "radio": "lte",
-        "cell_id": 1001, "area_code": 101, "azimuth_deg": None, "range_m": 3000.0,
-    }  # fmt: skip
+    assert {
+        k: props[k]
+        for k in (
+            "site_id",
+            "carrier",
+            "mcc",
+            "mnc",
+            "radio",
+            "cell_id",
+            "area_code",
+            "azimuth_deg",
+            "range_m",
+        )
+    } == {
+        "site_id": CONFTEST_SITE,
+        "carrier": "Viettel",
+        "mcc": 452,
+        "mnc": 4,
+        "radio": "lte",
+        "cell_id": 1001,
+        "area_code": 101,
+        "azimuth_deg": None,
+        "range_m": 3000.0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -244,28 +292,57 @@ def test_native_site_file_is_stored_and_bad_rows_named(admin: TestClient, store:
     assert response.headers["content-type"] == "application/json"
     rejected = [
         {"index": 3, "field": "lat", "reason": "lat: outside -90..90"},
-        {"index": 4, "field": "radio",
-         "reason": "radio: unknown radio, expected GSM, UMTS, LTE or NR"},
+        {
+            "index": 4,
+            "field": "radio",
+            "reason": "radio: unknown radio, expected GSM, UMTS, LTE or NR",
+        },
         {"index": 5, "field": "height_m", "reason": "height_m: outside 0..650"},
         {"index": 6, "field": "mcc", "reason": "mcc: required field is missing"},
         {"index": 7, "field": "azimuth_deg", "reason": "azimuth_deg: not a number"},
-        {"index": 8, "field": "cell",
-         "reason": "cell: the same cell (radio, mcc, net, area, cell) as an earlier row"},
+        {
+            "index": 8,
+            "field": "cell",
+            "reason": "cell: the same cell (radio, mcc, net, area, cell) as an earlier row",
+        },
         {"index": 9, "field": "eirp_dbm", "reason": "eirp_dbm: outside 0..90"},
-    ]  # fmt: skip
+    ]
     assert response.json() == {
-        "added": 1, "updated": 0, "unchanged": 0, "removed": 0,
-        "rejected": rejected, "rejected_total": 7,
+        "added": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "removed": 0,
+        "rejected": rejected,
+        "rejected_total": 7,
         "rejected_by_reason": {r["reason"]: 1 for r in rejected},
         "refreshing": True,
-    }  # fmt: skip
+    }
     [cell] = store.sites().to_dict("records")
     assert cell["name"] == "Thượng Nông 1" and unicodedata.is_normalized("NFC", cell["name"])
-    assert {k: cell[k] for k in ("site_id", "carrier", "radio", "cell_id", "area_code",
-                                 "height_m", "azimuth_deg", "eirp_dbm", "freq_mhz")} == {
-        "site_id": "TN-01", "carrier": "Viettel", "radio": "lte", "cell_id": 1, "area_code": 22300,
-        "height_m": 35.0, "azimuth_deg": 120.0, "eirp_dbm": 61.5, "freq_mhz": 1800.0,
-    }  # fmt: skip
+    assert {
+        k: cell[k]
+        for k in (
+            "site_id",
+            "carrier",
+            "radio",
+            "cell_id",
+            "area_code",
+            "height_m",
+            "azimuth_deg",
+            "eirp_dbm",
+            "freq_mhz",
+        )
+    } == {
+        "site_id": "TN-01",
+        "carrier": "Viettel",
+        "radio": "lte",
+        "cell_id": 1,
+        "area_code": 22300,
+        "height_m": 35.0,
+        "azimuth_deg": 120.0,
+        "eirp_dbm": 61.5,
+        "freq_mhz": 1800.0,
+    }
     assert str(cell["created"]) == "2023-11-14 22:13:20+00:00"
 
 
@@ -309,9 +386,15 @@ def test_reimport_changes_nothing(admin: TestClient, store: Store) -> None:
 
     assert (first["added"], first["refreshing"]) == (3, True)
     assert again.json() == {
-        "added": 0, "updated": 0, "unchanged": 3, "removed": 0, "rejected": [],
-        "rejected_total": 0, "rejected_by_reason": {}, "refreshing": False,
-    }  # fmt: skip
+        "added": 0,
+        "updated": 0,
+        "unchanged": 3,
+        "removed": 0,
+        "rejected": [],
+        "rejected_total": 0,
+        "rejected_by_reason": {},
+        "refreshing": False,
+    }
     assert store.sites().equals(before)
     assert store.results_version() == version
 
@@ -324,8 +407,10 @@ def test_import_updates_a_cell_by_its_identity(admin: TestClient, store: Store) 
     response = admin.post(IMPORT_SITES, content=changed)
 
     assert {k: response.json()[k] for k in ("added", "updated", "unchanged")} == {
-        "added": 0, "updated": 1, "unchanged": 1,
-    }  # fmt: skip
+        "added": 0,
+        "updated": 1,
+        "unchanged": 1,
+    }
     sites = store.sites().set_index("cell_id")
     assert (sites.loc[2, "area_code"], sites.loc[2, "eirp_dbm"]) == (22301, 63.0)
     assert len(sites) == 2
@@ -355,10 +440,13 @@ def test_replace_with_refused_rows_changes_nothing(admin: TestClient, loaded_sto
 def test_replace_with_no_cells_is_refused(admin: TestClient, loaded_store: Store) -> None:
     response = admin.post(f"{IMPORT_SITES}?replace=true", content=native_file())
 
-    assert (response.status_code, response.json()) == (422, {
-        "detail": "replace=true with a file of no cells would delete every site."
-        " Nothing was changed."
-    })  # fmt: skip
+    assert (response.status_code, response.json()) == (
+        422,
+        {
+            "detail": "replace=true with a file of no cells would delete every site."
+            " Nothing was changed."
+        },
+    )
     assert len(loaded_store.sites()) == 1
 
 
@@ -366,14 +454,20 @@ def test_replace_with_no_cells_is_refused(admin: TestClient, loaded_store: Store
     ("body", "status", "detail"),
     [
         (b"", 422, "sites: the file is empty (no header line)"),
-        (b"radio,mcc,lon,lat\r\nLTE,452,105.5,22.5\r\n", 422,
-         "sites: the header line lacks required column(s) net"
-         " (the first line must name the columns)"),
-        (b"radio,mcc,net,lon,lat\n\xff\xfe,452,4,105,22\n", 400,
-         "sites: the file is not UTF-8 text (invalid start byte)"),
+        (
+            b"radio,mcc,lon,lat\r\nLTE,452,105.5,22.5\r\n",
+            422,
+            "sites: the header line lacks required column(s) net"
+            " (the first line must name the columns)",
+        ),
+        (
+            b"radio,mcc,net,lon,lat\n\xff\xfe,452,4,105,22\n",
+            400,
+            "sites: the file is not UTF-8 text (invalid start byte)",
+        ),
         (b"\x1f\x8b\x08garbage", 400, None),
     ],
-)  # fmt: skip
+)
 def test_unreadable_site_files(
     admin: TestClient, loaded_store: Store, body: bytes, status: int, detail: str | None
 ) -> None:
@@ -419,8 +513,10 @@ def test_villages_import_adds_updates_and_names_bad_features(
     nfd = unicodedata.normalize("NFD", "Khuôn Hạ")
     features = [
         village_feature(name=nfd),
-        {**village_feature("ban-giong", name="Bản Giòng", households=101),
-         "geometry": square(105.490, 22.560)},
+        {
+            **village_feature("ban-giong", name="Bản Giòng", households=101),
+            "geometry": square(105.490, 22.560),
+        },
         village_feature("x1", households=-3),
         village_feature("x2", households="many"),
         {**village_feature("x3"), "geometry": {"type": "Point", "coordinates": [105.5, 22.5]}},
@@ -430,36 +526,46 @@ def test_villages_import_adds_updates_and_names_bad_features(
         village_feature("khuon-ha"),
         "not a feature",
         village_feature("x7", centre_lon=105.485),
-    ]  # fmt: skip
+    ]
 
-    response = admin.post(IMPORT_VILLAGES, content=collection(*features),
-                          headers={"content-type": GEOJSON})  # fmt: skip
+    response = admin.post(
+        IMPORT_VILLAGES, content=collection(*features), headers={"content-type": GEOJSON}
+    )
 
     assert response.status_code == 200
     rejected = [
         (2, "households", "households: outside 0..1e+07"),
         (3, "households", "households: not a number"),
         (4, "geometry", "geometry: not a Polygon or MultiPolygon"),
-        (5, "geometry",
-         "geometry: coordinates outside lon -180..180, lat -90..90 (GeoJSON is EPSG:4326)"),
+        (
+            5,
+            "geometry",
+            "geometry: coordinates outside lon -180..180, lat -90..90 (GeoJSON is EPSG:4326)",
+        ),
         (6, "name", "name: required field is missing"),
         (7, "poverty_rate", "poverty_rate: outside 0..1"),
         (8, "id", "id: the same id as an earlier feature"),
         (9, "feature", "feature: not a GeoJSON Feature object"),
         (10, "centre_lat", "centre_lat: give both or neither"),
-    ]  # fmt: skip
+    ]
     body = response.json()
     assert [(r["index"], r["field"], r["reason"]) for r in body.pop("rejected")] == rejected
     assert body == {
-        "added": 1, "updated": 1, "unchanged": 0, "communes_added": 0, "rejected_total": 9,
-        "rejected_by_reason": {reason: 1 for _, _, reason in rejected}, "refreshing": True,
-    }  # fmt: skip
+        "added": 1,
+        "updated": 1,
+        "unchanged": 0,
+        "communes_added": 0,
+        "rejected_total": 9,
+        "rejected_by_reason": {reason: 1 for _, _, reason in rejected},
+        "refreshing": True,
+    }
     new = admin.get("/api/v1/villages/khuon-ha").json()["properties"]
     assert new["name"] == "Khuôn Hạ" and unicodedata.is_normalized("NFC", new["name"])
     assert (new["commune_id"], new["households"], new["poverty_rate"]) == ("thuong-nong", 75, 0.4)
     assert loaded_store.village("ban-giong")["households"].iloc[0] == 101
-    assert "Khuôn Hạ" in [v["properties"]["name"] for v in
-                          admin.get("/api/v1/villages?q=khuon ha").json()["features"]]  # fmt: skip
+    assert "Khuôn Hạ" in [
+        v["properties"]["name"] for v in admin.get("/api/v1/villages?q=khuon ha").json()["features"]
+    ]
 
 
 def test_villages_reimport_changes_nothing(admin: TestClient, loaded_store: Store) -> None:
@@ -472,24 +578,30 @@ def test_villages_reimport_changes_nothing(admin: TestClient, loaded_store: Stor
 
     assert (first["added"], first["refreshing"]) == (2, True)
     assert {k: again[k] for k in ("added", "updated", "unchanged", "refreshing")} == {
-        "added": 0, "updated": 0, "unchanged": 2, "refreshing": False,
-    }  # fmt: skip
+        "added": 0,
+        "updated": 0,
+        "unchanged": 2,
+        "refreshing": False,
+    }
     assert loaded_store.results_version() == version
 
 
 def test_village_of_a_new_commune_brings_its_commune(
     admin: TestClient, loaded_store: Store
 ) -> None:
-    feature = village_feature("ban-pac", name="Bản Pắc", commune="Yên Hoa",
-                              centre_lon=105.485, centre_lat=22.565)  # fmt: skip
+    feature = village_feature(
+        "ban-pac", name="Bản Pắc", commune="Yên Hoa", centre_lon=105.485, centre_lat=22.565
+    )
 
     response = admin.post(IMPORT_VILLAGES, content=collection(feature))
 
     assert response.json()["communes_added"] == 1
     communes = loaded_store.communes().set_index("id")
     assert communes.loc["yen-hoa", ["name", "district", "province"]].tolist() == [
-        "Yên Hoa", "Na Hang", "Tuyên Quang",
-    ]  # fmt: skip
+        "Yên Hoa",
+        "Na Hang",
+        "Tuyên Quang",
+    ]
     village = loaded_store.village("ban-pac").iloc[0]
     assert (village["commune_id"], village["centre_lon"]) == ("yen-hoa", 105.485)
 
@@ -609,9 +721,14 @@ def test_admin_endpoints_never_answer_500(
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, database=None, derandomize=True,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @settings(
+            max_examples=25,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def fuzz(case: schemathesis.Case) -> None:
             case.call_and_validate(
                 headers={"X-API-Key": keys["admin"]}, checks=[not_a_server_error]

@@ -176,20 +176,37 @@ def evaluation(tmp_path: Path, inputs: dict[str, Path]) -> dict[str, Path]:
     lon = np.repeat(105.44 + rng.uniform(0, 0.07, 60), 4) + rng.normal(0, 1e-5, 240)
     trend = -80.0 - 300.0 * (lat - 22.53)
     shadowing = 3.0 * np.sin(lon * 2000.0)
-    readings = pd.DataFrame({
-        "time": pd.date_range("2026-01-05", periods=240, freq="7min", tz="UTC").strftime(
-            "%Y-%m-%dT%H:%M:%SZ"),
-        "lat": lat.round(6), "lon": lon.round(6), "accuracy_m": 10.0, "mcc": 452, "mnc": 4,
-        "radio": "lte", "signal_dbm": (trend + shadowing + rng.normal(0, 2, 240)).round(),
-        "no_service": False, "device": [f"p{i % 3}" for i in range(240)],
-    })  # fmt: skip
+    readings = pd.DataFrame(
+        {
+            "time": pd.date_range("2026-01-05", periods=240, freq="7min", tz="UTC").strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+            "lat": lat.round(6),
+            "lon": lon.round(6),
+            "accuracy_m": 10.0,
+            "mcc": 452,
+            "mnc": 4,
+            "radio": "lte",
+            "signal_dbm": (trend + shadowing + rng.normal(0, 2, 240)).round(),
+            "no_service": False,
+            "device": [f"p{i % 3}" for i in range(240)],
+        }
+    )
     paths = dict(inputs)
     paths["cv_readings"] = tmp_path / "cv_readings.csv"
     readings.to_csv(paths["cv_readings"], index=False)
     paths["signal"] = tmp_path / "signal.csv"
-    pd.DataFrame({"lat": lat.round(6), "lon": lon.round(6), "mcc": 452, "mnc": 4,
-                  "radio": "lte", "median_dbm": trend + shadowing,
-                  "shadowing_db": shadowing}).to_csv(paths["signal"], index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "lat": lat.round(6),
+            "lon": lon.round(6),
+            "mcc": 452,
+            "mnc": 4,
+            "radio": "lte",
+            "median_dbm": trend + shadowing,
+            "shadowing_db": shadowing,
+        }
+    ).to_csv(paths["signal"], index=False)
     paths["verdicts"] = tmp_path / "reference.csv"
     paths["verdicts"].write_text(
         "village_id,verdict,borderline\nban-giong,patchy,false\nna-ta,covered,\n"
@@ -200,15 +217,28 @@ def evaluation(tmp_path: Path, inputs: dict[str, Path]) -> dict[str, Path]:
 
 
 def _evaluate_args(paths: dict[str, Path], *extra: str) -> list[str]:
-    return ["evaluate", "--readings", str(paths["cv_readings"]), "--sites", str(paths["sites"]),
-            *extra]  # fmt: skip
+    return [
+        "evaluate",
+        "--readings",
+        str(paths["cv_readings"]),
+        "--sites",
+        str(paths["sites"]),
+        *extra,
+    ]
 
 
 def test_evaluate_scores_verdicts_against_a_reference(
     evaluation: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status = main(_evaluate_args(evaluation, "--villages", str(evaluation["villages"]),
-                                 "--truth", str(evaluation["verdicts"])))  # fmt: skip
+    status = main(
+        _evaluate_args(
+            evaluation,
+            "--villages",
+            str(evaluation["villages"]),
+            "--truth",
+            str(evaluation["verdicts"]),
+        )
+    )
 
     assert status == 0
     printed = capsys.readouterr().out
@@ -225,8 +255,9 @@ def test_evaluate_scores_verdicts_against_a_reference(
 def test_evaluate_prints_the_oracle_beside_the_fused_rmse(
     evaluation: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status = main(_evaluate_args(evaluation, "--truth-signal", str(evaluation["signal"]),
-                                 "--block-m", "1000"))  # fmt: skip
+    status = main(
+        _evaluate_args(evaluation, "--truth-signal", str(evaluation["signal"]), "--block-m", "1000")
+    )
 
     assert status == 0
     printed = capsys.readouterr().out
@@ -238,26 +269,37 @@ def test_evaluate_prints_the_oracle_beside_the_fused_rmse(
 @pytest.mark.parametrize(
     ("content", "detail"),
     [
-        ("village_id,verdict\nban-giong,lom_song\n",
-         "line 2, field verdict, value 'lom_song': not one of no_signal, patchy, covered, unknown"),
-        ("village_id,verdict\nban-giong,patchy\nban-giong,covered\n",
-         "line 3, field village_id, value 'ban-giong': repeated (first on line 2)"),
-        ("village_id,verdict,borderline\nban-giong,patchy,maybe\n",
-         "line 2, field borderline, value 'maybe': not true/false"),
+        (
+            "village_id,verdict\nban-giong,lom_song\n",
+            "line 2, field verdict, value 'lom_song':"
+            " not one of no_signal, patchy, covered, unknown",
+        ),
+        (
+            "village_id,verdict\nban-giong,patchy\nban-giong,covered\n",
+            "line 3, field village_id, value 'ban-giong': repeated (first on line 2)",
+        ),
+        (
+            "village_id,verdict,borderline\nban-giong,patchy,maybe\n",
+            "line 2, field borderline, value 'maybe': not true/false",
+        ),
         ("village_id,verdict\n,patchy\n", "line 2, field village_id, value '': no village id"),
         ("village,verdict\nban-giong,patchy\n", "no column village_id (columns: village, verdict)"),
         ("", "not a readable CSV"),
     ],
-)  # fmt: skip
+)
 def test_evaluate_refuses_a_bad_verdicts_file_without_a_traceback(
-    evaluation: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    content: str, detail: str,
-) -> None:  # fmt: skip
+    evaluation: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    detail: str,
+) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(content, encoding="utf-8")
 
-    status = main(_evaluate_args(evaluation, "--villages", str(evaluation["villages"]),
-                                 "--truth", str(bad)))  # fmt: skip
+    status = main(
+        _evaluate_args(evaluation, "--villages", str(evaluation["villages"]), "--truth", str(bad))
+    )
 
     assert status == 1
     error = capsys.readouterr().err
@@ -270,8 +312,14 @@ def test_evaluate_refuses_a_missing_file_and_a_bad_signal_file(
     evaluation: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "nowhere.csv"
-    assert main(_evaluate_args(evaluation, "--villages", str(evaluation["villages"]),
-                               "--truth", str(missing))) == 1  # fmt: skip
+    assert (
+        main(
+            _evaluate_args(
+                evaluation, "--villages", str(evaluation["villages"]), "--truth", str(missing)
+            )
+        )
+        == 1
+    )
     assert capsys.readouterr().err == f"lomsong: error: verdicts file {missing}: no such file\n"
     signal = pd.read_csv(evaluation["signal"], dtype=str)
     signal.loc[1, "shadowing_db"] = "n/a"
@@ -297,9 +345,23 @@ def test_no_module_learns_from_the_truth() -> None:
 
 @pytest.mark.skipif(not GNETTRACK.is_file(), reason="../shared/samples not present")
 def test_evaluate_a_gnettrack_log_with_1_km_blocks(capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["evaluate", "--readings", str(GNETTRACK), "--format", "gnettrack",
-                   "--tz", "Europe/Dublin", "--mcc", "272", "--mnc", "1",
-                   "--block-m", "1000"])  # fmt: skip
+    status = main(
+        [
+            "evaluate",
+            "--readings",
+            str(GNETTRACK),
+            "--format",
+            "gnettrack",
+            "--tz",
+            "Europe/Dublin",
+            "--mcc",
+            "272",
+            "--mnc",
+            "1",
+            "--block-m",
+            "1000",
+        ]
+    )
 
     assert status == 0
     printed = capsys.readouterr().out

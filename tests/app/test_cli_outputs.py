@@ -32,11 +32,23 @@ def test_analyze_writes_cells_gpkg_and_signal_geotiffs(
     readings.to_csv(tmp_path / "readings.csv", index=False)
     out = tmp_path / "out"
 
-    status = main([
-        "analyze", "--villages", str(tmp_path / "villages.geojson"), "--sites", str(demo.sites),
-        "--readings", str(tmp_path / "readings.csv"), "--dem", str(demo.dem),
-        "--population", str(demo.population), "--out", str(out),
-    ])  # fmt: skip
+    status = main(
+        [
+            "analyze",
+            "--villages",
+            str(tmp_path / "villages.geojson"),
+            "--sites",
+            str(demo.sites),
+            "--readings",
+            str(tmp_path / "readings.csv"),
+            "--dem",
+            str(demo.dem),
+            "--population",
+            str(demo.population),
+            "--out",
+            str(out),
+        ]
+    )
 
     assert status == 0
     cells = gpd.read_file(out / "cells.gpkg", layer="cells")

@@ -96,12 +96,22 @@ def test_pages_with_next_links(client: TestClient, zones_store: Store) -> None:
 def test_radio_keeps_zones_holding_a_bad_cell_of_that_radio(
     client: TestClient, zones_store: Store
 ) -> None:
-    zones_store.replace_cells(pd.DataFrame({
-        "h3": ["a", "b"], "carrier": ["Viettel", "Viettel"], "radio": ["nr", "lte"],
-        "p_usable": [0.05, 0.05], "cell_class": ["no_signal"] * 2, "evidence": ["measured"] * 2,
-        "count": [5, 5], "commune_id": ["thuong-nong", "linh-phu"],
-        "lat": [22.562, 22.012], "lon": [105.496, 105.416],
-    }))  # fmt: skip
+    zones_store.replace_cells(
+        pd.DataFrame(
+            {
+                "h3": ["a", "b"],
+                "carrier": ["Viettel", "Viettel"],
+                "radio": ["nr", "lte"],
+                "p_usable": [0.05, 0.05],
+                "cell_class": ["no_signal"] * 2,
+                "evidence": ["measured"] * 2,
+                "count": [5, 5],
+                "commune_id": ["thuong-nong", "linh-phu"],
+                "lat": [22.562, 22.012],
+                "lon": [105.496, 105.416],
+            }
+        )
+    )
 
     assert ids(client.get("/api/v1/dead-zones?radio=NR").json()) == ["z2"]
     assert ids(client.get("/api/v1/dead-zones?radio=lte&carrier=viettel").json()) == ["z5"]
@@ -134,9 +144,14 @@ def test_invalid_parameters_are_422(
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("sort=size", "sort"), ("limit=0", "limit"), ("offset=-1", "offset"),
-     ("radio=5g", "radio"), ("min_households=-3", "min_households")],
-)  # fmt: skip
+    [
+        ("sort=size", "sort"),
+        ("limit=0", "limit"),
+        ("offset=-1", "offset"),
+        ("radio=5g", "radio"),
+        ("min_households=-3", "min_households"),
+    ],
+)
 def test_invalid_query_values_name_the_field(
     client: TestClient, zones_store: Store, query: str, field: str
 ) -> None:

@@ -49,8 +49,9 @@ class Server:
             "LOMSONG_RATE_LIMIT_PER_MINUTE": "100000",
         }
         command = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)]
-        self.process, _ = start_server(command, env=env, log_path=self.log,
-                                       timeout_s=START_TIMEOUT_S)  # fmt: skip
+        self.process, _ = start_server(
+            command, env=env, log_path=self.log, timeout_s=START_TIMEOUT_S
+        )
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

@@ -21,13 +21,23 @@ OGRINFO = shutil.which("ogrinfo")
 
 @pytest.fixture
 def export_store(loaded_store: Store) -> Store:
-    loaded_store.replace_cells(pd.DataFrame({
-        "h3": ["89415846573ffff", "89415846547ffff"], "carrier": ["Viettel", "VinaPhone"],
-        "radio": ["lte", "umts"], "p_usable": [0.95, 0.02], "dbm": [-90.0, -125.0],
-        "cell_class": ["good", "no_signal"], "evidence": ["measured", "predicted"],
-        "count": [9, 0], "commune_id": ["thuong-nong"] * 2,
-        "lat": [22.565, 22.567], "lon": [105.495, 105.498],
-    }))  # fmt: skip
+    loaded_store.replace_cells(
+        pd.DataFrame(
+            {
+                "h3": ["89415846573ffff", "89415846547ffff"],
+                "carrier": ["Viettel", "VinaPhone"],
+                "radio": ["lte", "umts"],
+                "p_usable": [0.95, 0.02],
+                "dbm": [-90.0, -125.0],
+                "cell_class": ["good", "no_signal"],
+                "evidence": ["measured", "predicted"],
+                "count": [9, 0],
+                "commune_id": ["thuong-nong"] * 2,
+                "lat": [22.565, 22.567],
+                "lon": [105.495, 105.498],
+            }
+        )
+    )
     return loaded_store
 
 

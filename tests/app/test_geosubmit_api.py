@@ -56,9 +56,13 @@ def test_tower_collector_batch(client: TestClient, store: Store, key: str) -> No
     items = [item(i) for i in range(85)]
     items[0]["cellTowers"][0].update(locationAreaCode=UNAVAILABLE, cellId=UNAVAILABLE)
     items[1]["cellTowers"][0] = {
-        "radioType": "gsm", "mobileCountryCode": 452, "mobileNetworkCode": 2, "asu": 10,
-        "timingAdvance": 1, "age": 2000,
-    }  # fmt: skip
+        "radioType": "gsm",
+        "mobileCountryCode": 452,
+        "mobileNetworkCode": 2,
+        "asu": 10,
+        "timingAdvance": 1,
+        "age": 2000,
+    }
     items[2]["wifiAccessPoints"] = [{"macAddress": "01:23:45:67:89:ab", "signalStrength": -51}]
     items[3]["somethingNew"] = {"x": 1}
 
@@ -79,9 +83,13 @@ def test_neostumbler_gzip_batch_with_string_codes(
 ) -> None:
     items = [item(i, mobileCountryCode="452", mobileNetworkCode="04") for i in range(950)]
     items[0]["cellTowers"].append(
-        {"radioType": "nr", "mobileCountryCode": "452", "mobileNetworkCode": "04",
-         "signalStrength": -95}
-    )  # fmt: skip
+        {
+            "radioType": "nr",
+            "mobileCountryCode": "452",
+            "mobileNetworkCode": "04",
+            "signalStrength": -95,
+        }
+    )
     body = gzip.compress(json.dumps({"items": items}).encode())
 
     response = submit(client, key, body, **{"content-encoding": "gzip"})
@@ -188,13 +196,24 @@ _JSON = st.recursive(
     max_leaves=20,
 )
 _TOWER_VALUES = st.one_of(
-    st.none(), st.integers(), st.sampled_from([UNAVAILABLE, 2**63 - 1, "04", "", "lte", "nr"]),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5),
-)  # fmt: skip
+    st.none(),
+    st.integers(),
+    st.sampled_from([UNAVAILABLE, 2**63 - 1, "04", "", "lte", "nr"]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+)
 _TOWER_KEYS = (
-    "radioType", "mobileCountryCode", "mobileNetworkCode", "locationAreaCode", "cellId",
-    "primaryScramblingCode", "asu", "signalStrength", "age", "noService",
-)  # fmt: skip
+    "radioType",
+    "mobileCountryCode",
+    "mobileNetworkCode",
+    "locationAreaCode",
+    "cellId",
+    "primaryScramblingCode",
+    "asu",
+    "signalStrength",
+    "age",
+    "noService",
+)
 _TOWER = st.fixed_dictionaries({}, optional=dict.fromkeys(_TOWER_KEYS, _TOWER_VALUES))
 _ITEM = st.fixed_dictionaries(
     {},

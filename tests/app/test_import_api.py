@@ -92,11 +92,25 @@ def test_multipart_upload(client: TestClient, store: Store, name: str) -> None:
 
 def test_json_file(client: TestClient, store: Store) -> None:
     items = [
-        {"time": "2026-01-05T03:00:00Z", "lat": 22.565, "lon": 105.495, "mcc": 452, "mnc": 4,
-         "radio": "lte", "no_service": True},
-        {"time": "2026-01-05T03:01:00Z", "lat": 22.565, "lon": 105.495, "mcc": 452, "mnc": 4,
-         "radio": "lte", "signal_dbm": -101},
-    ]  # fmt: skip
+        {
+            "time": "2026-01-05T03:00:00Z",
+            "lat": 22.565,
+            "lon": 105.495,
+            "mcc": 452,
+            "mnc": 4,
+            "radio": "lte",
+            "no_service": True,
+        },
+        {
+            "time": "2026-01-05T03:01:00Z",
+            "lat": 22.565,
+            "lon": 105.495,
+            "mcc": 452,
+            "mnc": 4,
+            "radio": "lte",
+            "signal_dbm": -101,
+        },
+    ]
 
     response = client.post(f"{URL}?format=json", json={"readings": items})
 
@@ -246,9 +260,19 @@ def test_idempotency_key_replays_the_first_answer(
     if url.endswith("csv"):
         body, other = csv_rows(4).encode(), csv_rows(5).encode()
     else:
-        rows = [{"time": f"2026-01-05T03:0{i}:00Z", "lat": 22.565, "lon": 105.495, "mcc": 452,
-                 "mnc": 4, "radio": "lte", "signal_dbm": -99, "no_service": False}
-                for i in range(5)]  # fmt: skip
+        rows = [
+            {
+                "time": f"2026-01-05T03:0{i}:00Z",
+                "lat": 22.565,
+                "lon": 105.495,
+                "mcc": 452,
+                "mnc": 4,
+                "radio": "lte",
+                "signal_dbm": -99,
+                "no_service": False,
+            }
+            for i in range(5)
+        ]
         body, other = json.dumps(rows[:4]).encode(), json.dumps(rows).encode()
     key = {"Idempotency-Key": "batch-2026-01-05-001"}
 
@@ -274,9 +298,21 @@ def test_a_retry_after_dying_before_the_answer_was_saved_gets_the_first_answer(
     if url.endswith("csv"):
         body = csv_rows(4).encode()
     else:
-        body = json.dumps([{"time": f"2026-01-05T03:0{i}:00Z", "lat": 22.565, "lon": 105.495,
-                            "mcc": 452, "mnc": 4, "radio": "lte", "signal_dbm": -99,
-                            "no_service": False} for i in range(4)]).encode()  # fmt: skip
+        body = json.dumps(
+            [
+                {
+                    "time": f"2026-01-05T03:0{i}:00Z",
+                    "lat": 22.565,
+                    "lon": 105.495,
+                    "mcc": 452,
+                    "mnc": 4,
+                    "radio": "lte",
+                    "signal_dbm": -99,
+                    "no_service": False,
+                }
+                for i in range(4)
+            ]
+        ).encode()
     key = {"Idempotency-Key": "dies-before-answering"}
 
     def die(*args: object, **kwargs: object) -> None:

@@ -23,14 +23,23 @@ def feature_layers(page: str) -> list[dict]:  # type: ignore[type-arg]
 
 @pytest.fixture
 def with_cells(loaded_store: Store) -> Store:
-    loaded_store.replace_cells(pd.DataFrame({
-        "h3": ["89415846573ffff", "89415846573ffff", "89415846547ffff"],
-        "carrier": ["Viettel", "VinaPhone", "Viettel"], "radio": ["lte", "lte", "lte"],
-        "p_usable": [0.95, 0.2, 0.02], "dbm": [-90.0, -112.0, -125.0],
-        "cell_class": ["good", "patchy", "no_signal"],
-        "evidence": ["measured", "measured", "predicted"], "count": [9, 4, 0],
-        "commune_id": ["thuong-nong"] * 3, "lat": [22.565] * 3, "lon": [105.495] * 3,
-    }))  # fmt: skip
+    loaded_store.replace_cells(
+        pd.DataFrame(
+            {
+                "h3": ["89415846573ffff", "89415846573ffff", "89415846547ffff"],
+                "carrier": ["Viettel", "VinaPhone", "Viettel"],
+                "radio": ["lte", "lte", "lte"],
+                "p_usable": [0.95, 0.2, 0.02],
+                "dbm": [-90.0, -112.0, -125.0],
+                "cell_class": ["good", "patchy", "no_signal"],
+                "evidence": ["measured", "measured", "predicted"],
+                "count": [9, 4, 0],
+                "commune_id": ["thuong-nong"] * 3,
+                "lat": [22.565] * 3,
+                "lon": [105.495] * 3,
+            }
+        )
+    )
     return loaded_store
 
 
@@ -70,8 +79,13 @@ def test_commune_map_in_english(client: TestClient, loaded_store: Store) -> None
 
 
 def test_pages_load_assets_from_the_service_only(client: TestClient, with_cells: Store) -> None:
-    for url in ("/maps", "/maps/provinces/tuyen-quang", "/maps/communes/thuong-nong",
-                "/maps/villages/ban-giong", "/reports/communes/thuong-nong"):  # fmt: skip
+    for url in (
+        "/maps",
+        "/maps/provinces/tuyen-quang",
+        "/maps/communes/thuong-nong",
+        "/maps/villages/ban-giong",
+        "/reports/communes/thuong-nong",
+    ):
         page = client.get(url).text
         assets = re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', page)
         assert all(a.startswith("/static/") for a in assets), (url, assets)
@@ -97,8 +111,10 @@ def test_province_overview(client: TestClient, with_cells: Store) -> None:
     page = response.text
     villages = feature_layers(page)[0]
     assert sorted(f["properties"]["id"] for f in villages["features"]) == [
-        "ban-giong", "dong-da-1", "na-ta",
-    ]  # fmt: skip
+        "ban-giong",
+        "dong-da-1",
+        "na-ta",
+    ]
     assert "signal" not in villages["features"][0]["properties"]  # short popups
     assert '"canvas":true' in page  # res-8 hexagons on a canvas
     assert 'href="/maps/communes/linh-phu"' in page and 'href="/maps"' in page

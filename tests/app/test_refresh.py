@@ -20,10 +20,16 @@ def readings(lats: list[float], *, minute: int = 0) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "time": [f"2026-01-05T03:{minute:02d}:{i:02d}Z" for i in range(len(lats))],
-            "lat": lats, "lon": 105.495, "mcc": 452, "mnc": 4, "radio": "lte",
-            "signal_dbm": -100.0, "no_service": False, "device": "phone",
+            "lat": lats,
+            "lon": 105.495,
+            "mcc": 452,
+            "mnc": 4,
+            "radio": "lte",
+            "signal_dbm": -100.0,
+            "no_service": False,
+            "device": "phone",
         }
-    )  # fmt: skip
+    )
     return validate_readings(frame, now=NOW).valid
 
 

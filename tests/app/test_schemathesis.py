@@ -33,11 +33,15 @@ WGS84 = "EPSG:4326"
 def _tiny_region(path: Path) -> None:
     store = Store(path, device_salt="schemathesis")
     communes = gpd.GeoDataFrame(
-        {"id": ["thuong-nong"], "name": ["Thượng Nông"], "district": ["Na Hang"],
-         "province": ["Tuyên Quang"]},
+        {
+            "id": ["thuong-nong"],
+            "name": ["Thượng Nông"],
+            "district": ["Na Hang"],
+            "province": ["Tuyên Quang"],
+        },
         geometry=[shapely.box(105.46, 22.55, 105.51, 22.58)],
         crs=WGS84,
-    )  # fmt: skip
+    )
     villages = normalise_villages(
         gpd.GeoDataFrame(
             {
@@ -56,9 +60,19 @@ def _tiny_region(path: Path) -> None:
         )
     )
     sites = normalise_sites(
-        pd.DataFrame({"radio": ["LTE"], "mcc": [452], "net": [4], "area": [101],
-                      "cell": [1001], "lon": [105.495], "lat": [22.565], "range": [3000]})
-    )  # fmt: skip
+        pd.DataFrame(
+            {
+                "radio": ["LTE"],
+                "mcc": [452],
+                "net": [4],
+                "area": [101],
+                "cell": [1001],
+                "lon": [105.495],
+                "lat": [22.565],
+                "range": [3000],
+            }
+        )
+    )
     store.replace_region(communes, villages, sites)
     store.close()
 

@@ -14,11 +14,16 @@ def cells(n: int, *, seed: int = 0) -> pd.DataFrame:
     """Predicted cells of two carriers with a spread of diffraction losses."""
     rng = np.random.default_rng(seed)
     diffraction = rng.uniform(0.0, 60.0, n)
-    return pd.DataFrame({
-        "h3": np.arange(1, n + 1, dtype=np.uint64), "carrier": np.where(np.arange(n) % 2, "X", "Y"),
-        "radio": "lte", "site_id": "s", "diffraction_db": diffraction,
-        "predicted_dbm": rng.uniform(-90.0, -70.0, n) - diffraction,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "h3": np.arange(1, n + 1, dtype=np.uint64),
+            "carrier": np.where(np.arange(n) % 2, "X", "Y"),
+            "radio": "lte",
+            "site_id": "s",
+            "diffraction_db": diffraction,
+            "predicted_dbm": rng.uniform(-90.0, -70.0, n) - diffraction,
+        }
+    )
 
 
 def test_the_terrain_loss_scale_is_learnt_once_for_every_carrier() -> None:
@@ -57,10 +62,17 @@ def test_cells_that_lost_all_service_only_bound_the_fit() -> None:
 def test_a_strong_cell_keeps_its_median() -> None:
     # Far above the phones' floor nothing is truncated: the median is the
     # mean, not clamped to floor + 8σ.
-    stats = pd.DataFrame({
-        "h3": np.array([1, 2], dtype=np.uint64), "carrier": "X", "radio": "lte",
-        "count": 20, "no_service_count": 0, "usable_count": 20, "mean_dbm": [-60.0, -100.0],
-    })  # fmt: skip
+    stats = pd.DataFrame(
+        {
+            "h3": np.array([1, 2], dtype=np.uint64),
+            "carrier": "X",
+            "radio": "lte",
+            "count": 20,
+            "no_service_count": 0,
+            "usable_count": 20,
+            "mean_dbm": [-60.0, -100.0],
+        }
+    )
     median = observed_median(stats, floors={"lte": -121.0}, spread_db=5.0)["median_dbm"]
     assert median.iloc[0] == pytest.approx(-60.0)
     assert median.iloc[1] == pytest.approx(-100.0, abs=0.1)

@@ -37,8 +37,11 @@ def test_profile_sampler_matches_the_raster_sampler() -> None:
     from coverage.diffraction import _bilinear, _pixel_coordinates, float32_terrain
 
     rng = np.random.default_rng(0)
-    dem = Raster(rng.uniform(100, 900, (50, 60)), Affine(30.0, 0, 1000.0, 0, -30.0, 9000.0),
-                 CRS.from_epsg(32648))  # fmt: skip
+    dem = Raster(
+        rng.uniform(100, 900, (50, 60)),
+        Affine(30.0, 0, 1000.0, 0, -30.0, 9000.0),
+        CRS.from_epsg(32648),
+    )
     x, y = rng.uniform(900, 2900, 500), rng.uniform(7400, 9100, 500)  # some off the raster
     col, row = _pixel_coordinates(dem, x, y)
     ours = _bilinear(float32_terrain(dem).values, col, row)
@@ -123,8 +126,9 @@ def test_the_default_search_error_against_every_pixel_is_bounded() -> None:
     site = (7500.0, 7500.0)
     rx = rng.uniform(0, 15000, (150, 2))
     found = diffraction_loss_db(dem, site, 30.0, rx[:, 0], rx[:, 1], 1800.0)
-    fixed = diffraction_loss_db(dem, site, 30.0, rx[:, 0], rx[:, 1], 1800.0,
-                                samples=FIXED_PROFILE_SAMPLES)  # fmt: skip
+    fixed = diffraction_loss_db(
+        dem, site, 30.0, rx[:, 0], rx[:, 1], 1800.0, samples=FIXED_PROFILE_SAMPLES
+    )
     dense = np.array([dense_deygout_reference(dem, site, 30.0, x, y, 1800.0) for x, y in rx])
     assert np.max(np.abs(found - dense)) < 0.01
     assert np.sqrt(np.mean((fixed - dense) ** 2)) > 5.0

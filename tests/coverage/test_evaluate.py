@@ -74,8 +74,9 @@ def reference(*verdicts: str, borderline: list[bool] | None = None) -> pd.DataFr
 
 def test_score_verdicts_binary_rates_and_confusion() -> None:
     truth = reference("no_signal", "patchy", "covered", "covered", "covered", "patchy")
-    found = pd.Series(["patchy", "covered", "covered", "no_signal", "unknown", "patchy"],
-                      index=truth.index)  # fmt: skip
+    found = pd.Series(
+        ["patchy", "covered", "covered", "no_signal", "unknown", "patchy"], index=truth.index
+    )
     score = score_verdicts(found, truth)
     # Judged: all but v4 (unknown). Problems v0, v1, v5: v1 missed.
     # Covered v2, v3: v3 a false alarm. Agreements: v0, v2, v5 of 5.
@@ -112,8 +113,10 @@ def test_score_verdicts_missing_village_is_unknown() -> None:
 def test_score_verdicts_empty_and_all_unknown() -> None:
     empty = score_verdicts(pd.Series(dtype=object), reference())
     assert (empty.n, empty.judged) == (0, 0)
-    assert all(np.isnan(v) for v in (empty.accuracy, empty.false_alarm_rate, empty.miss_rate,
-                                      empty.unknown_share))  # fmt: skip
+    assert all(
+        np.isnan(v)
+        for v in (empty.accuracy, empty.false_alarm_rate, empty.miss_rate, empty.unknown_share)
+    )
     assert empty.confusion.shape == (4, 4) and empty.confusion.to_numpy().sum() == 0
     truth = reference("patchy", "covered")
     unknown = score_verdicts(pd.Series("unknown", index=truth.index), truth)
@@ -156,18 +159,19 @@ def test_idw_weights_the_nearest_by_inverse_square_distance() -> None:
 def test_oracle_from_a_reference_signal(readings) -> None:
     # The tiny region's readings and their own signal as the "truth": no
     # shadowing, so the oracle is the true median itself.
-    reference = readings.assign(median_dbm=readings["signal_dbm"].fillna(-130.0),
-                                shadowing_db=0.0)  # fmt: skip
-    result = cross_validate(readings, readings.iloc[0:0], resolution=10, block_m=300.0,
-                            reference_signal=reference)  # fmt: skip
+    reference = readings.assign(median_dbm=readings["signal_dbm"].fillna(-130.0), shadowing_db=0.0)
+    result = cross_validate(
+        readings, readings.iloc[0:0], resolution=10, block_m=300.0, reference_signal=reference
+    )
     summary = result.summary.set_index("estimator")
     assert list(summary.index) == [*ESTIMATORS, "oracle"]
     assert summary.loc["oracle", "cells"] > 0
     assert summary.loc["oracle", "rmse_db"] < summary.loc["idw", "rmse_db"] + 1e-9
     assert set(result.by_radio["radio"]) == {"lte"}
     with pytest.raises(ReferenceSignalError, match="no column shadowing_db"):
-        cross_validate(readings, readings.iloc[0:0], reference_signal=reference.drop(
-            columns="shadowing_db"))  # fmt: skip
+        cross_validate(
+            readings, readings.iloc[0:0], reference_signal=reference.drop(columns="shadowing_db")
+        )
 
 
 def test_demo_signal_file_matches_its_readings(tmp_path: Path) -> None:

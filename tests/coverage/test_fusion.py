@@ -24,13 +24,23 @@ def test_classes_follow_probability_then_android_levels() -> None:
     p = np.array([0.95, 0.95, 0.95, 0.5, 0.05, np.nan])
     dbm = np.array([-80.0, -100.0, -112.0, -100.0, -130.0, np.nan])
     radio = np.array(["lte"] * 6)
-    assert classify(p, dbm, radio).tolist() == ["good", "fair", "weak", "patchy", "no_signal",
-                                                "unknown"]  # fmt: skip
+    assert classify(p, dbm, radio).tolist() == [
+        "good",
+        "fair",
+        "weak",
+        "patchy",
+        "no_signal",
+        "unknown",
+    ]
 
 
 def cell_stats(**columns: object) -> pd.DataFrame:
-    base: dict[str, object] = {"h3": np.array([1], dtype=np.uint64), "carrier": "X",
-                               "radio": "lte", "std_dbm": 5.0}  # fmt: skip
+    base: dict[str, object] = {
+        "h3": np.array([1], dtype=np.uint64),
+        "carrier": "X",
+        "radio": "lte",
+        "std_dbm": 5.0,
+    }
     base.update(columns)
     return pd.DataFrame(base)
 
@@ -45,8 +55,9 @@ def test_strong_cells_keep_their_mean() -> None:
 def test_readings_near_the_floor_reveal_a_lower_median() -> None:
     # Phones that log nothing without service leave only the lucky readings:
     # six of them averaging −114.5 dBm just above a −117 floor (UMTS).
-    stats = cell_stats(radio="umts", count=[6], no_service_count=[0], usable_count=[3],
-                       mean_dbm=[-114.5])  # fmt: skip
+    stats = cell_stats(
+        radio="umts", count=[6], no_service_count=[0], usable_count=[3], mean_dbm=[-114.5]
+    )
     row = observed_median(stats, floors=FLOORS, spread_db=5.0).iloc[0]
     assert row["median_dbm"] < -120.0
     assert row["p_measured"] < 0.2
@@ -61,11 +72,18 @@ def test_a_silent_cell_is_read_from_its_share_of_lost_readings() -> None:
 
 
 def test_best_radio_speaks_for_the_carrier() -> None:
-    stats = pd.DataFrame({
-        "h3": np.array([1, 1], dtype=np.uint64), "carrier": ["X", "X"], "radio": ["lte", "umts"],
-        "count": [10, 10], "no_service_count": [10, 0], "usable_count": [0, 10],
-        "mean_dbm": [np.nan, -95.0], "std_dbm": [np.nan, 4.0],
-    })  # fmt: skip
+    stats = pd.DataFrame(
+        {
+            "h3": np.array([1, 1], dtype=np.uint64),
+            "carrier": ["X", "X"],
+            "radio": ["lte", "umts"],
+            "count": [10, 10],
+            "no_service_count": [10, 0],
+            "usable_count": [0, 10],
+            "mean_dbm": [np.nan, -95.0],
+            "std_dbm": [np.nan, 4.0],
+        }
+    )
     pooled = measured_by_carrier(observed_median(stats, floors=FLOORS, spread_db=5.0)).iloc[0]
     assert pooled["measured_radio"] == "umts"
     assert pooled["count"] == 20
@@ -74,15 +92,27 @@ def test_best_radio_speaks_for_the_carrier() -> None:
 
 def test_readings_outweigh_the_prediction() -> None:
     cells = np.array([1, 2, 3], dtype=np.uint64)
-    measured = pd.DataFrame({
-        "h3": np.array([1, 2], dtype=np.uint64), "carrier": ["X", "X"], "count": [20, 1],
-        "usable_count": [0, 1], "no_service_count": [20, 0], "mean_dbm": [np.nan, -90.0],
-        "p_measured": [0.0, 1.0], "measured_radio": ["lte", "lte"],
-    })  # fmt: skip
-    predicted = pd.DataFrame({
-        "h3": cells, "carrier": ["X"] * 3, "predicted_radio": ["lte"] * 3,
-        "calibrated_dbm": [-90.0] * 3, "sigma_db": [8.0] * 3,
-    })  # fmt: skip
+    measured = pd.DataFrame(
+        {
+            "h3": np.array([1, 2], dtype=np.uint64),
+            "carrier": ["X", "X"],
+            "count": [20, 1],
+            "usable_count": [0, 1],
+            "no_service_count": [20, 0],
+            "mean_dbm": [np.nan, -90.0],
+            "p_measured": [0.0, 1.0],
+            "measured_radio": ["lte", "lte"],
+        }
+    )
+    predicted = pd.DataFrame(
+        {
+            "h3": cells,
+            "carrier": ["X"] * 3,
+            "predicted_radio": ["lte"] * 3,
+            "calibrated_dbm": [-90.0] * 3,
+            "sigma_db": [8.0] * 3,
+        }
+    )
     fused = fuse(cells, ["X"], measured=measured, predicted=predicted, fading_db=6.0)
     fused = fused.set_index("h3")
     # Twenty silent readings: margin 6·Φ⁻¹(0.5/21) with error 1.25·6/√20,
@@ -103,16 +133,30 @@ def test_readings_outweigh_the_prediction() -> None:
 
 def test_where_no_site_reaches_and_nobody_measured_nothing_is_known() -> None:
     cells = np.array([1, 2], dtype=np.uint64)
-    empty = pd.DataFrame({"h3": pd.Series(dtype=np.uint64), "carrier": pd.Series(dtype=object),
-                          "count": pd.Series(dtype=float), "usable_count": pd.Series(dtype=float),
-                          "mean_dbm": pd.Series(dtype=float), "p_measured": pd.Series(dtype=float),
-                          "measured_radio": pd.Series(dtype=object)})  # fmt: skip
+    empty = pd.DataFrame(
+        {
+            "h3": pd.Series(dtype=np.uint64),
+            "carrier": pd.Series(dtype=object),
+            "count": pd.Series(dtype=float),
+            "usable_count": pd.Series(dtype=float),
+            "mean_dbm": pd.Series(dtype=float),
+            "p_measured": pd.Series(dtype=float),
+            "measured_radio": pd.Series(dtype=object),
+        }
+    )
     # Y's site reaches cell 1 only; X has sites, none within reach of either.
-    predicted = pd.DataFrame({"h3": np.array([1], dtype=np.uint64), "carrier": ["Y"],
-                              "predicted_radio": ["lte"], "calibrated_dbm": [-100.0],
-                              "sigma_db": [8.0]})  # fmt: skip
-    fused = fuse(cells, ["X", "Y"], measured=empty, predicted=predicted,
-                 site_carriers=frozenset({"X", "Y"})).set_index(["h3", "carrier"])  # fmt: skip
+    predicted = pd.DataFrame(
+        {
+            "h3": np.array([1], dtype=np.uint64),
+            "carrier": ["Y"],
+            "predicted_radio": ["lte"],
+            "calibrated_dbm": [-100.0],
+            "sigma_db": [8.0],
+        }
+    )
+    fused = fuse(
+        cells, ["X", "Y"], measured=empty, predicted=predicted, site_carriers=frozenset({"X", "Y"})
+    ).set_index(["h3", "carrier"])
     # Cell 1: the site database covers it, so X is predicted absent there.
     assert fused.loc[(1, "X"), "margin_db"] == ABSENT_MARGIN_DB
     assert fused.loc[(1, "X"), "evidence"] == "predicted"
@@ -128,10 +172,12 @@ def test_calibration_is_robust_to_outliers() -> None:
     predicted_dbm = np.linspace(-120.0, -80.0, 20)
     measured = predicted_dbm + 7.0
     measured[:3] += [40.0, -35.0, 60.0]  # three wild cells
-    observed = pd.DataFrame({"h3": h3, "carrier": "X", "radio": "lte", "count": 10,
-                             "median_dbm": measured})  # fmt: skip
-    predicted = pd.DataFrame({"h3": h3, "carrier": "X", "radio": "lte",
-                              "predicted_dbm": predicted_dbm, "site_id": "s"})  # fmt: skip
+    observed = pd.DataFrame(
+        {"h3": h3, "carrier": "X", "radio": "lte", "count": 10, "median_dbm": measured}
+    )
+    predicted = pd.DataFrame(
+        {"h3": h3, "carrier": "X", "radio": "lte", "predicted_dbm": predicted_dbm, "site_id": "s"}
+    )
     fit = calibrate(observed, predicted)
     row = fit.carriers.iloc[0]
     assert row["offset_db"] == pytest.approx(7.0, abs=0.5)
@@ -147,10 +193,12 @@ def test_a_hot_site_gets_its_own_offset() -> None:
     predicted_dbm = rng.uniform(-120.0, -80.0, 60)
     site = np.where(np.arange(60) < 30, "quiet", "hot")
     measured = predicted_dbm + np.where(site == "hot", 8.0, 0.0)
-    observed = pd.DataFrame({"h3": h3, "carrier": "X", "radio": "lte", "count": 10,
-                             "median_dbm": measured})  # fmt: skip
-    predicted = pd.DataFrame({"h3": h3, "carrier": "X", "radio": "lte",
-                              "predicted_dbm": predicted_dbm, "site_id": site})  # fmt: skip
+    observed = pd.DataFrame(
+        {"h3": h3, "carrier": "X", "radio": "lte", "count": 10, "median_dbm": measured}
+    )
+    predicted = pd.DataFrame(
+        {"h3": h3, "carrier": "X", "radio": "lte", "predicted_dbm": predicted_dbm, "site_id": site}
+    )
     offsets = calibrate(observed, predicted).sites.set_index("site_id")["site_offset_db"]
     assert offsets["hot"] - offsets["quiet"] > 5.0
 
@@ -159,15 +207,18 @@ def test_the_estimates_join_is_pandas_outer_merge() -> None:
     rng = np.random.default_rng(2)
 
     def table(values: list[str], rows: int) -> pd.DataFrame:
-        frame = pd.DataFrame({
-            "h3": rng.integers(0, 40, rows).astype(np.uint64),
-            "carrier": rng.choice(["Viettel", "MobiFone", "VinaPhone"], rows),
-            "radio": rng.choice(["lte", "umts", "nr"], rows),
-        }).drop_duplicates(["h3", "carrier", "radio"])  # fmt: skip
+        frame = pd.DataFrame(
+            {
+                "h3": rng.integers(0, 40, rows).astype(np.uint64),
+                "carrier": rng.choice(["Viettel", "MobiFone", "VinaPhone"], rows),
+                "radio": rng.choice(["lte", "umts", "nr"], rows),
+            }
+        ).drop_duplicates(["h3", "carrier", "radio"])
         return frame.assign(**{name: rng.normal(size=len(frame)) for name in values})
 
     left, right = table(["calibrated_dbm"], 200), table(["count", "median_dbm"], 80)
     left["carrier"] = left["carrier"].astype("string")  # as predictions carry it
     keys = ["h3", "carrier", "radio"]
-    pd.testing.assert_frame_equal(_outer_join(left, right, keys),
-                                  left.merge(right, on=keys, how="outer"))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        _outer_join(left, right, keys), left.merge(right, on=keys, how="outer")
+    )

@@ -21,11 +21,19 @@ from geodata.villages import normalise_villages
 def village() -> gpd.GeoDataFrame:
     # 2 km × 1 km; the centre in the western half.
     frame = gpd.GeoDataFrame(
-        {"id": ["v"], "name": ["Bản Thử"], "commune": ["Thượng Nông"], "district": ["Na Hang"],
-         "province": ["Tuyên Quang"], "households": [60],
-         "centre_lon": [105.485], "centre_lat": [22.565]},
-        geometry=[shapely.box(105.480, 22.560, 105.500, 22.570)], crs="EPSG:4326",
-    )  # fmt: skip
+        {
+            "id": ["v"],
+            "name": ["Bản Thử"],
+            "commune": ["Thượng Nông"],
+            "district": ["Na Hang"],
+            "province": ["Tuyên Quang"],
+            "households": [60],
+            "centre_lon": [105.485],
+            "centre_lat": [22.565],
+        },
+        geometry=[shapely.box(105.480, 22.560, 105.500, 22.570)],
+        crs="EPSG:4326",
+    )
     return normalise_villages(frame)
 
 
@@ -47,8 +55,9 @@ def _valley_and_cliff(metric: CRS) -> Raster:
 def test_households_live_on_the_valley_floor_not_the_cliff(village) -> None:
     metric = utm_crs_for(105.49, 22.565)
     cells = _cells(village)
-    placed = settle_from_evidence(cells, village, metric_crs=metric,
-                                  terrain=_valley_and_cliff(metric))  # fmt: skip
+    placed = settle_from_evidence(
+        cells, village, metric_crs=metric, terrain=_valley_and_cliff(metric)
+    )
     assert placed["households"].sum() == pytest.approx(60.0)
     _, lon = cell_centres(placed["h3"].to_numpy(np.uint64))
     on_floor = placed.loc[lon < 105.489, "households"].sum()

@@ -26,8 +26,9 @@ def test_variogram_recovers_the_correlation_range() -> None:
 def test_kriging_follows_nearby_data_and_reverts_far_away() -> None:
     variogram = Variogram(nugget=1.0, sill=36.0, range_m=300.0)
     x, y, r = np.array([0.0, 50.0]), np.array([0.0, 0.0]), np.array([10.0, 10.0])
-    estimate, variance = simple_krige(x, y, r, np.array([25.0, 20000.0]), np.array([0.0, 0.0]),
-                                      variogram=variogram)  # fmt: skip
+    estimate, variance = simple_krige(
+        x, y, r, np.array([25.0, 20000.0]), np.array([0.0, 0.0]), variogram=variogram
+    )
     assert 8.0 < estimate[0] <= 10.0
     assert abs(estimate[1]) < 1e-6
     assert variance[0] < variance[1] == 37.0
@@ -36,8 +37,9 @@ def test_kriging_follows_nearby_data_and_reverts_far_away() -> None:
 def test_too_few_points_mean_no_spatial_model() -> None:
     fitted = fit_variogram(np.zeros(3), np.zeros(3), np.array([1.0, 2.0, 3.0]))
     assert fitted.sill == 0.0
-    estimate, _ = simple_krige(np.zeros(3), np.zeros(3), np.ones(3), np.ones(1), np.ones(1),
-                               variogram=fitted)  # fmt: skip
+    estimate, _ = simple_krige(
+        np.zeros(3), np.zeros(3), np.ones(3), np.ones(1), np.ones(1), variogram=fitted
+    )
     assert estimate.tolist() == [0.0]
 
 
@@ -57,8 +59,10 @@ def test_a_neighbour_beyond_the_search_radius_weighs_nothing() -> None:
     # Two data: one near the target, one 50 ranges away (outside the search).
     variogram = Variogram(nugget=1.0, sill=36.0, range_m=100.0)
     x, y = np.array([0.0, 5000.0]), np.array([0.0, 0.0])
-    near_only, _ = simple_krige(x[:1], y[:1], np.array([10.0]), np.array([20.0]),
-                                np.array([0.0]), variogram=variogram)  # fmt: skip
-    both, _ = simple_krige(x, y, np.array([10.0, -50.0]), np.array([20.0]), np.array([0.0]),
-                           variogram=variogram)  # fmt: skip
+    near_only, _ = simple_krige(
+        x[:1], y[:1], np.array([10.0]), np.array([20.0]), np.array([0.0]), variogram=variogram
+    )
+    both, _ = simple_krige(
+        x, y, np.array([10.0, -50.0]), np.array([20.0]), np.array([0.0]), variogram=variogram
+    )
     assert both[0] == near_only[0]

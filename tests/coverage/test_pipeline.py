@@ -70,13 +70,25 @@ def test_a_village_no_known_site_reaches_is_unknown_not_no_signal(villages, site
 
 
 def _site_at_b(created: str) -> pd.DataFrame:
-    return normalise_sites(pd.DataFrame({
-        "radio": ["LTE"] * 3, "mcc": [452] * 3, "net": [2] * 3, "area": [1201] * 3,
-        "cell": [2001, 2002, 2003], "lon": [105.525] * 3, "lat": [22.565] * 3,
-        "site_id": ["s2"] * 3, "height_m": [30.0] * 3, "azimuth_deg": [0.0, 120.0, 240.0],
-        "eirp_dbm": [62.0] * 3, "freq_mhz": [1800.0] * 3,
-        "created": [pd.Timestamp(created).timestamp()] * 3,
-    }))  # fmt: skip
+    return normalise_sites(
+        pd.DataFrame(
+            {
+                "radio": ["LTE"] * 3,
+                "mcc": [452] * 3,
+                "net": [2] * 3,
+                "area": [1201] * 3,
+                "cell": [2001, 2002, 2003],
+                "lon": [105.525] * 3,
+                "lat": [22.565] * 3,
+                "site_id": ["s2"] * 3,
+                "height_m": [30.0] * 3,
+                "azimuth_deg": [0.0, 120.0, 240.0],
+                "eirp_dbm": [62.0] * 3,
+                "freq_mhz": [1800.0] * 3,
+                "created": [pd.Timestamp(created).timestamp()] * 3,
+            }
+        )
+    )
 
 
 def test_a_site_built_after_the_readings_changes_the_verdict(villages, sites, readings) -> None:
@@ -134,8 +146,14 @@ def test_points_in_polygons_agrees_with_shapely_within(points: int) -> None:
     # Concave, holed and overlapping polygons; points inside, outside, on an
     # edge and on a shared edge.
     ring = shapely.box(0, 0, 4, 4).difference(shapely.box(1, 1, 3, 3))
-    polygons = np.array([ring, shapely.box(2, 2, 6, 3), shapely.Polygon([(5, 0), (9, 0), (5, 4)]),
-                         shapely.box(10, 10, 10.1, 10.1)])  # fmt: skip
+    polygons = np.array(
+        [
+            ring,
+            shapely.box(2, 2, 6, 3),
+            shapely.Polygon([(5, 0), (9, 0), (5, 4)]),
+            shapely.box(10, 10, 10.1, 10.1),
+        ]
+    )
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.uniform(-1, 11, 5000), [0.0, 2.0, 4.0, 10.05]])
     y = np.concatenate([rng.uniform(-1, 11, 5000), [2.0, 2.5, 2.5, 10.05]])

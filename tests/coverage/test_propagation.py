@@ -60,22 +60,33 @@ def flat_dem(height: float = 100.0) -> Raster:
 
 def test_a_ridge_between_site_and_receiver_adds_loss() -> None:
     dem = flat_dem()
-    flat = diffraction_loss_db(dem, (300.0, 3000.0), 30.0, np.array([5700.0]),
-                               np.array([3000.0]), 1800.0)  # fmt: skip
+    flat = diffraction_loss_db(
+        dem, (300.0, 3000.0), 30.0, np.array([5700.0]), np.array([3000.0]), 1800.0
+    )
     ridged = dem.values.copy()
     ridged[:, 95:100] = 500.0  # a 400 m wall halfway
     wall = Raster(ridged, dem.transform, dem.crs)
-    blocked = diffraction_loss_db(wall, (300.0, 3000.0), 30.0, np.array([5700.0]),
-                                  np.array([3000.0]), 1800.0)  # fmt: skip
+    blocked = diffraction_loss_db(
+        wall, (300.0, 3000.0), 30.0, np.array([5700.0]), np.array([3000.0]), 1800.0
+    )
     assert flat[0] < 2.0  # ground near a 1.5 m receiver grazes the Fresnel zone
     assert blocked[0] > 25.0
 
 
 def test_predict_signal_keeps_the_best_cell_per_carrier() -> None:
-    sites = normalise_sites(pd.DataFrame({
-        "radio": ["LTE", "LTE"], "mcc": [452, 452], "net": [2, 2], "lon": [0.0, 0.0],
-        "lat": [0.0, 0.0], "site_id": ["s", "s"], "azimuth_deg": [0.0, 180.0],
-    }))  # fmt: skip
+    sites = normalise_sites(
+        pd.DataFrame(
+            {
+                "radio": ["LTE", "LTE"],
+                "mcc": [452, 452],
+                "net": [2, 2],
+                "lon": [0.0, 0.0],
+                "lat": [0.0, 0.0],
+                "site_id": ["s", "s"],
+                "azimuth_deg": [0.0, 180.0],
+            }
+        )
+    )
     x = np.array([0.0, 0.0])
     y = np.array([1000.0, -1000.0])  # north and south of the site
     best = predict_signal(sites, x, y, site_x=np.zeros(2), site_y=np.zeros(2))
@@ -105,8 +116,15 @@ def test_dem_in_utm_or_degrees_predicts_the_same(tmp_path) -> None:
     values = np.full((300, 300), 200.0, dtype="float32")
     values[:, 140:150] = 600.0
     utm = tmp_path / "utm.tif"
-    profile = {"driver": "GTiff", "width": 300, "height": 300, "count": 1, "dtype": "float32",
-               "crs": "EPSG:32648", "transform": from_origin(540000, 2500000, 30, 30)}  # fmt: skip
+    profile = {
+        "driver": "GTiff",
+        "width": 300,
+        "height": 300,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:32648",
+        "transform": from_origin(540000, 2500000, 30, 30),
+    }
     with rasterio.open(utm, "w", **profile) as out:
         out.write(values, 1)
     degrees = tmp_path / "wgs84.tif"
@@ -116,16 +134,26 @@ def test_dem_in_utm_or_degrees_predicts_the_same(tmp_path) -> None:
         transform, width, height = calculate_default_transform(
             src.crs, "EPSG:4326", src.width, src.height, *src.bounds
         )
-        with rasterio.open(degrees, "w", **{**profile, "crs": "EPSG:4326", "transform": transform,
-                                            "width": width, "height": height}) as out:  # fmt: skip
+        with rasterio.open(
+            degrees,
+            "w",
+            **{
+                **profile,
+                "crs": "EPSG:4326",
+                "transform": transform,
+                "width": width,
+                "height": height,
+            },
+        ) as out:
             reproject(rasterio.band(src, 1), rasterio.band(out, 1))
     site, rx = (540000 + 30 * 50, 2500000 - 30 * 150), (540000 + 30 * 250, 2500000 - 30 * 150)
     losses = []
     for path in (utm, degrees):
         dem = read_raster(path)
         assert dem.crs.to_epsg() == 32648
-        losses.append(diffraction_loss_db(dem, site, 30.0, np.array([rx[0]]), np.array([rx[1]]),
-                                          1800.0)[0])  # fmt: skip
+        losses.append(
+            diffraction_loss_db(dem, site, 30.0, np.array([rx[0]]), np.array([rx[1]]), 1800.0)[0]
+        )
     assert losses[0] > 20.0
     assert abs(losses[0] - losses[1]) < 3.0
 
@@ -137,15 +165,27 @@ def test_coarse_terrain_spares_only_hopeless_receivers() -> None:
     ridged = dem.values.copy()
     ridged[:, 60:64] = 900.0  # a wall 1.8 km east of the site: hopeless behind it
     wall = Raster(ridged, dem.transform, dem.crs)
-    sites = normalise_sites(pd.DataFrame({
-        "radio": ["LTE"], "mcc": [452], "net": [2], "lon": [0.0], "lat": [0.0], "site_id": ["s"],
-    }))  # fmt: skip
+    sites = normalise_sites(
+        pd.DataFrame(
+            {
+                "radio": ["LTE"],
+                "mcc": [452],
+                "net": [2],
+                "lon": [0.0],
+                "lat": [0.0],
+                "site_id": ["s"],
+            }
+        )
+    )
     x = np.array([2500.0, 2600.0, 5000.0, 5100.0, 1000.0])
     y = np.full(5, 3000.0)
     # Receivers 0-1 and 2-3 share a coarse point each; receiver 4 has readings.
-    coarse = CoarseTerrain(x=np.array([2550.0, 5050.0, 1000.0]), y=np.full(3, 3000.0),
-                           of_receiver=np.array([0, 0, 1, 1, 2]),
-                           exact=np.array([False, False, False, False, True]))  # fmt: skip
+    coarse = CoarseTerrain(
+        x=np.array([2550.0, 5050.0, 1000.0]),
+        y=np.full(3, 3000.0),
+        of_receiver=np.array([0, 0, 1, 1, 2]),
+        exact=np.array([False, False, False, False, True]),
+    )
     args = {"site_x": np.array([300.0]), "site_y": np.array([3000.0]), "dem": wall}
     exact = predict_signal(sites, x, y, **args).set_index("point").sort_index()
     spared = predict_signal(sites, x, y, coarse=coarse, **args).set_index("point").sort_index()
@@ -159,8 +199,15 @@ def test_coarse_terrain_spares_only_hopeless_receivers() -> None:
 
 def reach_of(**change: float) -> float:
     cell = {"eirp_dbm": 62.0, "height_m": 30.0} | change
-    return float(cell_reach_m(np.array([cell["eirp_dbm"]]), np.array([30.8]), np.array([-124.0]),
-                              np.array([1800.0]), np.array([cell["height_m"]]))[0])  # fmt: skip
+    return float(
+        cell_reach_m(
+            np.array([cell["eirp_dbm"]]),
+            np.array([30.8]),
+            np.array([-124.0]),
+            np.array([1800.0]),
+            np.array([cell["height_m"]]),
+        )[0]
+    )
 
 
 def test_reach_grows_with_eirp_and_height() -> None:
@@ -172,13 +219,23 @@ def test_reach_grows_with_eirp_and_height() -> None:
 def test_reach_does_not_depend_on_opencellid_range() -> None:
     # OpenCelliD says 500 m (the spread of its readings); the link budget
     # of a 62 dBm sector serves 5 km on open ground.
-    sites = normalise_sites(pd.DataFrame({
-        "radio": ["LTE"], "mcc": [452], "net": [2], "lon": [0.0], "lat": [0.0], "site_id": ["s"],
-        "range": [500],
-    }))  # fmt: skip
+    sites = normalise_sites(
+        pd.DataFrame(
+            {
+                "radio": ["LTE"],
+                "mcc": [452],
+                "net": [2],
+                "lon": [0.0],
+                "lat": [0.0],
+                "site_id": ["s"],
+                "range": [500],
+            }
+        )
+    )
     assert sites["range_m"].tolist() == [500.0]  # still parsed
-    best = predict_signal(sites, np.array([0.0, 5000.0]), np.array([0.0, 0.0]),
-                          site_x=np.zeros(1), site_y=np.zeros(1))  # fmt: skip
+    best = predict_signal(
+        sites, np.array([0.0, 5000.0]), np.array([0.0, 0.0]), site_x=np.zeros(1), site_y=np.zeros(1)
+    )
     assert sorted(best["point"]) == [0, 1]
     far = best.set_index("point").loc[1, "predicted_dbm"]
     assert far > C.USABLE_DBM["lte"]
@@ -194,11 +251,23 @@ def test_the_default_finds_a_one_pixel_ridge_before_a_marginal_receiver() -> Non
     dem = flat_dem()
     ridged = dem.values.copy()
     ridged[:, 104] = 400.0  # one 30 m pixel, between two of the 48 samples
-    sites = normalise_sites(pd.DataFrame({
-        "radio": ["LTE"], "mcc": [452], "net": [2], "lon": [0.0], "lat": [0.0], "site_id": ["s"],
-    }))  # fmt: skip
-    args = {"site_x": np.array([300.0]), "site_y": np.array([3000.0]),
-            "dem": Raster(ridged, dem.transform, dem.crs)}  # fmt: skip
+    sites = normalise_sites(
+        pd.DataFrame(
+            {
+                "radio": ["LTE"],
+                "mcc": [452],
+                "net": [2],
+                "lon": [0.0],
+                "lat": [0.0],
+                "site_id": ["s"],
+            }
+        )
+    )
+    args = {
+        "site_x": np.array([300.0]),
+        "site_y": np.array([3000.0]),
+        "dem": Raster(ridged, dem.transform, dem.crs),
+    }
     x, y = np.array([5700.0]), np.array([3000.0])
     sampled = predict_signal(sites, x, y, refine_profiles=False, **args)
     default = predict_signal(sites, x, y, **args)

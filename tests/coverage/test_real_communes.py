@@ -35,10 +35,20 @@ pytestmark = pytest.mark.skipif(not COMMUNES.is_file(), reason="../shared/realda
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory: pytest.TempPathFactory) -> gpd.GeoDataFrame:
     gadm = gpd.read_file(COMMUNES)
-    communes = normalise_villages(gpd.GeoDataFrame({
-        "id": gadm["GID_3"], "name": gadm["NAME_3"], "commune": gadm["NAME_3"],
-        "district": gadm["NAME_2"], "province": gadm["NAME_1"], "households": 500,
-    }, geometry=gadm.geometry, crs="EPSG:4326"))  # fmt: skip
+    communes = normalise_villages(
+        gpd.GeoDataFrame(
+            {
+                "id": gadm["GID_3"],
+                "name": gadm["NAME_3"],
+                "commune": gadm["NAME_3"],
+                "district": gadm["NAME_2"],
+                "province": gadm["NAME_1"],
+                "households": 500,
+            },
+            geometry=gadm.geometry,
+            crs="EPSG:4326",
+        )
+    )
     files = write_demo(tmp_path_factory.mktemp("demo"), seed=7)
     readings = validate_readings(read_readings_csv(files.readings)).valid
     sites = read_sites(files.sites)
@@ -52,8 +62,9 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> gpd.GeoDataFrame:
 
 
 def test_no_evidence_is_unknown_never_no_signal(judged: gpd.GeoDataFrame) -> None:
-    beyond = judged.loc[(judged["nearest_site_m"] > C.MAX_CELL_RANGE_M)
-                        & (judged["readings_count"] == 0)]  # fmt: skip
+    beyond = judged.loc[
+        (judged["nearest_site_m"] > C.MAX_CELL_RANGE_M) & (judged["readings_count"] == 0)
+    ]
     assert len(beyond) >= 100  # most of the province, Sơn Dương among it
     assert (beyond["verdict"] == "unknown").all(), beyond.loc[
         beyond["verdict"] != "unknown", ["name", "verdict"]

@@ -26,11 +26,13 @@ def test_as_of_drops_later_readings(readings) -> None:
 
 
 def test_usable_uses_each_radios_threshold() -> None:
-    frame = pd.DataFrame({
-        "radio": ["lte", "lte", "nr", "gsm", "lte"],
-        "signal_dbm": [-115.0, -116.0, -111.0, -107.0, np.nan],
-        "no_service": [False, False, False, False, True],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "radio": ["lte", "lte", "nr", "gsm", "lte"],
+            "signal_dbm": [-115.0, -116.0, -111.0, -107.0, np.nan],
+            "no_service": [False, False, False, False, True],
+        }
+    )
     assert usable_mask(frame).tolist() == [True, False, False, True, False]
 
 
@@ -40,16 +42,28 @@ def test_empty_readings_give_an_empty_typed_table(readings) -> None:
     assert list(stats.columns) == list(CELL_STATS_COLUMNS)
 
 
-def _walk(signal: list[float], seconds: list[float], *, device: str = "d1",
-          no_service: list[bool] | None = None) -> pd.DataFrame:  # fmt: skip
+def _walk(
+    signal: list[float],
+    seconds: list[float],
+    *,
+    device: str = "d1",
+    no_service: list[bool] | None = None,
+) -> pd.DataFrame:
     """A phone walking north, one reading at each time (s) and signal (dBm)."""
     n = len(signal)
-    return pd.DataFrame({
-        "time": pd.Timestamp("2026-01-05T00:00:00Z") + pd.to_timedelta(seconds, unit="s"),
-        "lat": 22.5 + np.asarray(seconds) * 1.2 / 111_320,  # 1.2 m/s
-        "lon": 105.5, "mcc": 452, "mnc": 4, "radio": "lte",
-        "signal_dbm": signal, "no_service": no_service or [False] * n, "device": device,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "time": pd.Timestamp("2026-01-05T00:00:00Z") + pd.to_timedelta(seconds, unit="s"),
+            "lat": 22.5 + np.asarray(seconds) * 1.2 / 111_320,  # 1.2 m/s
+            "lon": 105.5,
+            "mcc": 452,
+            "mnc": 4,
+            "radio": "lte",
+            "signal_dbm": signal,
+            "no_service": no_service or [False] * n,
+            "device": device,
+        }
+    )
 
 
 SECONDS = [0, 30, 60, 90, 120, 600, 630, 660]  # 8 silent minutes between 120 s and 600 s

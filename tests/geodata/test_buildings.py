@@ -13,15 +13,17 @@ from geodata.errors import InvalidInputError
 
 
 def footprints(crs: str = "EPSG:4326") -> gpd.GeoDataFrame:
-    houses = [shapely.box(105.49 + i * 0.001, 22.56, 105.4905 + i * 0.001, 22.5605)
-              for i in range(3)]  # fmt: skip
+    houses = [
+        shapely.box(105.49 + i * 0.001, 22.56, 105.4905 + i * 0.001, 22.5605) for i in range(3)
+    ]
     return gpd.GeoDataFrame({"building": ["house"] * 3}, geometry=houses, crs="EPSG:4326").to_crs(
         crs
     )
 
 
-@pytest.mark.parametrize("driver, suffix", [("GeoJSON", "geojson"), ("GPKG", "gpkg"),
-                                            ("FlatGeobuf", "fgb")])  # fmt: skip
+@pytest.mark.parametrize(
+    "driver, suffix", [("GeoJSON", "geojson"), ("GPKG", "gpkg"), ("FlatGeobuf", "fgb")]
+)
 def test_footprints_become_points_inside_them(tmp_path: Path, driver: str, suffix: str) -> None:
     path = tmp_path / f"buildings.{suffix}"
     frame = footprints("EPSG:32648" if driver != "GeoJSON" else "EPSG:4326")
@@ -32,7 +34,7 @@ def test_footprints_become_points_inside_them(tmp_path: Path, driver: str, suffi
     assert len(found.points) == 3
     # Each point lies inside a footprint (FlatGeobuf may reorder features).
     houses = shapely.union_all(footprints().geometry.to_numpy())
-    assert shapely.contains(houses, found.points.geometry.to_numpy()).all()  # fmt: skip
+    assert shapely.contains(houses, found.points.geometry.to_numpy()).all()
 
 
 def test_only_the_box_is_read(tmp_path: Path) -> None:

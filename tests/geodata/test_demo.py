@@ -19,14 +19,42 @@ from geodata.readings import READING_COLUMNS, read_readings_csv, validate_readin
 SEED = 7
 UTM = "EPSG:32648"
 THUONG_NONG_NAMES = {
-    "Nà Khản", "Nà Tà", "Bản Hun", "Đống Đa 1", "Đống Đa 2", "Bản Giòng", "Pắc Củng",
-    "Bản Khẻ", "Nà Cào", "Thôm Luông", "Khoan Hạ", "Khoan Thượng",
-}  # fmt: skip
+    "Nà Khản",
+    "Nà Tà",
+    "Bản Hun",
+    "Đống Đa 1",
+    "Đống Đa 2",
+    "Bản Giòng",
+    "Pắc Củng",
+    "Bản Khẻ",
+    "Nà Cào",
+    "Thôm Luông",
+    "Khoan Hạ",
+    "Khoan Thượng",
+}
 SITE_COLUMNS = [
-    "radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
-    "changeable", "created", "updated", "averageSignal", "site_id", "name", "height_m",
-    "azimuth_deg", "beamwidth_deg", "eirp_dbm", "freq_mhz",
-]  # fmt: skip
+    "radio",
+    "mcc",
+    "net",
+    "area",
+    "cell",
+    "unit",
+    "lon",
+    "lat",
+    "range",
+    "samples",
+    "changeable",
+    "created",
+    "updated",
+    "averageSignal",
+    "site_id",
+    "name",
+    "height_m",
+    "azimuth_deg",
+    "beamwidth_deg",
+    "eirp_dbm",
+    "freq_mhz",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +84,14 @@ def _ban_giong(villages: gpd.GeoDataFrame) -> pd.Series:
 def test_files_have_the_contract_names(demo: DemoFiles) -> None:
     names = {p.name for p in vars(demo).values()}
     assert names == {
-        "communes.geojson", "villages.geojson", "sites.csv", "readings.csv", "dem.tif",
-        "population.tif", "truth.csv",
-    }  # fmt: skip
+        "communes.geojson",
+        "villages.geojson",
+        "sites.csv",
+        "readings.csv",
+        "dem.tif",
+        "population.tif",
+        "truth.csv",
+    }
     assert all(p.exists() for p in vars(demo).values())
 
 
@@ -199,9 +232,13 @@ def test_every_centre_is_measured_by_every_carrier(readings, villages) -> None:
 def test_truth(demo: DemoFiles, villages) -> None:
     truth = pd.read_csv(demo.truth)
     assert list(truth.columns) == [
-        "village_id", "verdict", "households_without_signal", "centre_p_usable", "best_carrier",
+        "village_id",
+        "verdict",
+        "households_without_signal",
+        "centre_p_usable",
+        "best_carrier",
         "borderline",
-    ]  # fmt: skip
+    ]
     assert sorted(truth["village_id"]) == sorted(villages["id"])
     # Borderline villages (truth on a verdict boundary) are a minority.
     assert truth["borderline"].dtype == bool and truth["borderline"].mean() <= 0.3

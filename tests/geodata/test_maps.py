@@ -91,8 +91,14 @@ def collections(page: str, function: str = "featureLayer") -> list[dict]:  # typ
 def test_vietnamese_by_default(villages: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> None:
     page = render_commune_map(villages, dead_zones=zones, commune_name="Thượng Nông")
 
-    for label in ("Trắng sóng (không có sóng)", "Lõm sóng (sóng chập chờn)", "Có sóng",
-                  "Chưa đủ dữ liệu", "Thượng Nông", "Hộ không có sóng dùng được"):  # fmt: skip
+    for label in (
+        "Trắng sóng (không có sóng)",
+        "Lõm sóng (sóng chập chờn)",
+        "Có sóng",
+        "Chưa đủ dữ liệu",
+        "Thượng Nông",
+        "Hộ không có sóng dùng được",
+    ):
         assert label in page
     props = collections(page)[0]["features"][0]["properties"]
     assert props["name"] == "Bản Giòng"
@@ -187,10 +193,17 @@ def test_hex_layers_per_carrier_and_radio(
 
 
 def test_sites_with_sector_wedges(villages: gpd.GeoDataFrame) -> None:
-    sites = pd.DataFrame({"site_id": ["s1", "s1"], "name": ["Trạm 1", "Trạm 1"],
-                          "carrier": ["Viettel", "Viettel"], "radio": ["lte", "lte"],
-                          "lon": [105.5, 105.5], "lat": [22.56, 22.56],
-                          "azimuth_deg": [90.0, np.nan]})  # fmt: skip
+    sites = pd.DataFrame(
+        {
+            "site_id": ["s1", "s1"],
+            "name": ["Trạm 1", "Trạm 1"],
+            "carrier": ["Viettel", "Viettel"],
+            "radio": ["lte", "lte"],
+            "lon": [105.5, 105.5],
+            "lat": [22.56, 22.56],
+            "azimuth_deg": [90.0, np.nan],
+        }
+    )
 
     page = render_commune_map(villages, commune_name="X", sites=sites)
 
@@ -243,8 +256,7 @@ def test_encode_rings_round_trips() -> None:
 
 
 def test_sector_wedges_only_where_azimuth_is_known() -> None:
-    sites = pd.DataFrame({"lon": [105.5, 105.5], "lat": [22.5, 22.5],
-                          "azimuth_deg": [0.0, np.nan]})  # fmt: skip
+    sites = pd.DataFrame({"lon": [105.5, 105.5], "lat": [22.5, 22.5], "azimuth_deg": [0.0, np.nan]})
 
     north, omni = sector_wedges(sites)
 
@@ -254,21 +266,29 @@ def test_sector_wedges_only_where_azimuth_is_known() -> None:
 
 def test_signal_lines() -> None:
     lines = signal_lines(
-        {"B": {"radio": "nr", "centre_p_usable": None, "evidence": "predicted"},
-         "A": {"radio": "lte", "centre_p_usable": 0.5, "evidence": "measured"}},
+        {
+            "B": {"radio": "nr", "centre_p_usable": None, "evidence": "predicted"},
+            "A": {"radio": "lte", "centre_p_usable": 0.5, "evidence": "measured"},
+        },
         lang="en",
-    )  # fmt: skip
+    )
 
     assert lines == ["A (LTE): 50% · measured", "B (NR): ? · predicted"]
     assert signal_lines(None, lang="vi") == ["—"]
 
 
 def test_index_page_lists_the_hierarchy_and_search_entries() -> None:
-    communes = pd.DataFrame({"id": ["tn", "lp"], "name": ["Thượng Nông", "Linh Phú"],
-                             "district": ["Na Hang", "Chiêm Hóa"],
-                             "province": ["Tuyên Quang"] * 2})  # fmt: skip
-    villages = pd.DataFrame({"id": ["bg"], "name": ["Bản Giòng"], "commune_id": ["tn"],
-                             "verdict": ["patchy"]})  # fmt: skip
+    communes = pd.DataFrame(
+        {
+            "id": ["tn", "lp"],
+            "name": ["Thượng Nông", "Linh Phú"],
+            "district": ["Na Hang", "Chiêm Hóa"],
+            "province": ["Tuyên Quang"] * 2,
+        }
+    )
+    villages = pd.DataFrame(
+        {"id": ["bg"], "name": ["Bản Giòng"], "commune_id": ["tn"], "verdict": ["patchy"]}
+    )
 
     page = render_index_page(communes, villages, lang="vi")
 

@@ -42,11 +42,18 @@ def _patch(k: int = 3) -> np.ndarray:
 def signal() -> pd.DataFrame:
     """Viettel LTE on the whole patch, VinaPhone UMTS on its first half."""
     cells = _patch()
-    lte = pd.DataFrame({
-        "h3": cells, "carrier": "Viettel", "radio": "lte",
-        "mean_dbm": -120.0 + np.arange(len(cells)), "sigma_db": 6.0,
-        "p_usable": np.linspace(0, 1, len(cells)), "evidence": "predicted", "count": 0,
-    })  # fmt: skip
+    lte = pd.DataFrame(
+        {
+            "h3": cells,
+            "carrier": "Viettel",
+            "radio": "lte",
+            "mean_dbm": -120.0 + np.arange(len(cells)),
+            "sigma_db": 6.0,
+            "p_usable": np.linspace(0, 1, len(cells)),
+            "evidence": "predicted",
+            "count": 0,
+        }
+    )
     umts = lte.iloc[: len(cells) // 2].assign(
         carrier="VinaPhone", radio="umts", mean_dbm=-100.0, evidence="both", count=4
     )
@@ -136,8 +143,11 @@ def test_gdalinfo_reads_the_georeferencing(signal: pd.DataFrame, tmp_path: Path)
     with rasterio.open(path) as src:
         origin = (src.transform.c, src.transform.f)
 
-    info = json.loads(subprocess.run([gdalinfo, "-json", str(path)], capture_output=True,
-                                     text=True, check=True).stdout)  # fmt: skip
+    info = json.loads(
+        subprocess.run(
+            [gdalinfo, "-json", str(path)], capture_output=True, text=True, check=True
+        ).stdout
+    )
     assert '"EPSG",32648' in info["coordinateSystem"]["wkt"].replace(" ", "")
     assert info["geoTransform"] == [origin[0], 30.0, 0.0, origin[1], 0.0, -30.0]
     assert info["bands"][0]["noDataValue"] == NODATA
@@ -145,8 +155,9 @@ def test_gdalinfo_reads_the_georeferencing(signal: pd.DataFrame, tmp_path: Path)
     assert info["bands"][0]["block"] == [512, 512]
     assert info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"] == "COG"
     if COG_VALIDATOR.is_file() and Path("/usr/bin/python3").is_file():
-        check = subprocess.run(["/usr/bin/python3", str(COG_VALIDATOR), str(path)],
-                               capture_output=True, text=True)  # fmt: skip
+        check = subprocess.run(
+            ["/usr/bin/python3", str(COG_VALIDATOR), str(path)], capture_output=True, text=True
+        )
         if "No module named" not in check.stderr:
             assert check.returncode == 0, check.stdout + check.stderr
 
@@ -189,8 +200,9 @@ def test_gpkg_needs_the_cell_column(tmp_path: Path) -> None:
 
 def test_the_cells_table_works_too(tmp_path: Path) -> None:
     """``AnalysisResult.cells`` (per carrier, ``dbm``) has no ``mean_dbm``: kept as is."""
-    cells = pd.DataFrame({"h3": _patch(1), "carrier": "MobiFone", "dbm": -101.0,
-                          "cell_class": "fair"})  # fmt: skip
+    cells = pd.DataFrame(
+        {"h3": _patch(1), "carrier": "MobiFone", "dbm": -101.0, "cell_class": "fair"}
+    )
     back = gpd.read_file(write_cells_gpkg(cells, tmp_path / "c.gpkg"))
     pd.testing.assert_frame_equal(
         back[["carrier", "dbm", "cell_class"]], cells.drop(columns="h3"), check_dtype=False

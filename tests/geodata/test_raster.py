@@ -14,9 +14,18 @@ from geodata.raster import read_raster
 
 
 def write(path: Path, values: np.ndarray, transform, crs: str) -> None:
-    with rasterio.open(path, "w", driver="GTiff", width=values.shape[1], height=values.shape[0],
-                       count=1, dtype="float32", crs=crs, transform=transform,
-                       nodata=-9999) as out:  # fmt: skip
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=values.shape[1],
+        height=values.shape[0],
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=transform,
+        nodata=-9999,
+    ) as out:
         out.write(values.astype("float32"), 1)
 
 

@@ -16,17 +16,33 @@ NOW = pd.Timestamp("2026-03-01T00:00:00Z")
 
 def good_row(**overrides: object) -> dict[str, object]:
     row: dict[str, object] = {
-        "time": "2026-01-10T03:04:05Z", "lat": 22.57, "lon": 105.49, "accuracy_m": 12.0,
-        "mcc": 452, "mnc": 2, "radio": "lte", "signal_dbm": -101.0, "no_service": False,
-        "cell_id": 12345, "area_code": 1201, "pci": 77, "device": "phone-1", "source": "test",
-    }  # fmt: skip
+        "time": "2026-01-10T03:04:05Z",
+        "lat": 22.57,
+        "lon": 105.49,
+        "accuracy_m": 12.0,
+        "mcc": 452,
+        "mnc": 2,
+        "radio": "lte",
+        "signal_dbm": -101.0,
+        "no_service": False,
+        "cell_id": 12345,
+        "area_code": 1201,
+        "pci": 77,
+        "device": "phone-1",
+        "source": "test",
+    }
     row.update(overrides)
     return row
 
 
 def test_valid_rows_come_back_canonical() -> None:
-    batch = pd.DataFrame([good_row(), good_row(radio="WCDMA", signal_dbm=-90, pci=None),
-                          good_row(no_service="true", signal_dbm=None)])  # fmt: skip
+    batch = pd.DataFrame(
+        [
+            good_row(),
+            good_row(radio="WCDMA", signal_dbm=-90, pci=None),
+            good_row(no_service="true", signal_dbm=None),
+        ]
+    )
     result = validate_readings(batch, now=NOW)
     assert result.rejected == []
     assert list(result.valid["radio"]) == ["lte", "umts", "lte"]
@@ -99,13 +115,30 @@ PINNED_KEYS = [-934545887625101283, -7289648651103510533]
 
 def test_content_keys_match_those_stored_by_earlier_versions() -> None:
     rows = [
-        {"time": "2026-01-05T03:00:00Z", "lat": 22.57, "lon": 105.49, "mcc": 452, "mnc": 2,
-         "radio": "LTE", "signal_dbm": -101, "no_service": False, "device": "phone-1",
-         "cell_id": 12345},
-        {"time": "2026-01-05T03:00:01.250+07:00", "lat": 22.5712345, "lon": 105.4912345,
-         "mcc": 452, "mnc": 4, "radio": "umts", "signal_dbm": None, "no_service": True,
-         "device": None},
-    ]  # fmt: skip
+        {
+            "time": "2026-01-05T03:00:00Z",
+            "lat": 22.57,
+            "lon": 105.49,
+            "mcc": 452,
+            "mnc": 2,
+            "radio": "LTE",
+            "signal_dbm": -101,
+            "no_service": False,
+            "device": "phone-1",
+            "cell_id": 12345,
+        },
+        {
+            "time": "2026-01-05T03:00:01.250+07:00",
+            "lat": 22.5712345,
+            "lon": 105.4912345,
+            "mcc": 452,
+            "mnc": 4,
+            "radio": "umts",
+            "signal_dbm": None,
+            "no_service": True,
+            "device": None,
+        },
+    ]
     from_json = validate_readings(pd.DataFrame(rows), now=NOW).valid
     chunk = next(read_readings(io.BytesIO(PINNED_CSV), format="csv"))
     from_csv = validate_readings(chunk.readings, now=NOW).valid

@@ -17,9 +17,14 @@ def test_nfc_composes_decomposed_input() -> None:
 
 @pytest.mark.parametrize(
     ("query", "name"),
-    [("ban giong", "Bản Giòng"), ("BAN GIÒNG", "Bản Giòng"), ("dong da", "Đống Đa 1"),
-     ("thuong nong", "Thượng Nông"), ("khoan ha", "Khoan Hạ")],
-)  # fmt: skip
+    [
+        ("ban giong", "Bản Giòng"),
+        ("BAN GIÒNG", "Bản Giòng"),
+        ("dong da", "Đống Đa 1"),
+        ("thuong nong", "Thượng Nông"),
+        ("khoan ha", "Khoan Hạ"),
+    ],
+)
 def test_search_ignores_diacritics_and_case(query: str, name: str) -> None:
     assert matches(query, name)
     assert matches(query, unicodedata.normalize("NFD", name))

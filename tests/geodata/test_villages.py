@@ -15,10 +15,13 @@ from geodata.villages import commune_id, read_villages
 
 def village_frame(**overrides: object) -> gpd.GeoDataFrame:
     data: dict[str, object] = {
-        "id": ["v1", "v2"], "name": [unicodedata.normalize("NFD", "Bản Giòng"), "Nà Tà"],
-        "commune": ["Thượng Nông"] * 2, "district": ["Na Hang"] * 2,
-        "province": ["Tuyên Quang"] * 2, "households": [98, 60],
-    }  # fmt: skip
+        "id": ["v1", "v2"],
+        "name": [unicodedata.normalize("NFD", "Bản Giòng"), "Nà Tà"],
+        "commune": ["Thượng Nông"] * 2,
+        "district": ["Na Hang"] * 2,
+        "province": ["Tuyên Quang"] * 2,
+        "households": [98, 60],
+    }
     data.update(overrides)
     return gpd.GeoDataFrame(
         data,

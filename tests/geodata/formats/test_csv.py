@@ -39,11 +39,13 @@ def test_bad_rows_are_rejected_by_line_with_field_and_reason() -> None:
         + GOOD
         + "\n"  # line 3: blank, ignored
         + GOOD.replace("22.57", "95")  # line 4
-        + GOOD.rstrip("\n") + ",extra\n"  # line 5: one field too many
+        + GOOD.rstrip("\n")
+        + ",extra\n"  # line 5: one field too many
         + GOOD.replace("-101", "")  # line 6
-        + "yesterday" + GOOD[20:]  # line 7
+        + "yesterday"
+        + GOOD[20:]  # line 7
         + GOOD  # line 8
-    )  # fmt: skip
+    )
     chunks = list(read_readings(stream(text), format="csv"))
     _, parser_rejected, ignored = gather(chunks)
     assert ignored == 1

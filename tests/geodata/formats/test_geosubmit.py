@@ -28,10 +28,17 @@ def item(*towers: dict[str, object], **overrides: object) -> dict[str, object]:
 
 def tower(**overrides: object) -> dict[str, object]:
     out: dict[str, object] = {
-        "radioType": "lte", "mobileCountryCode": 452, "mobileNetworkCode": 4,
-        "locationAreaCode": 1201, "cellId": 25601, "primaryScramblingCode": 77,
-        "signalStrength": -101, "timingAdvance": 3, "serving": 1, "age": 1500,
-    }  # fmt: skip
+        "radioType": "lte",
+        "mobileCountryCode": 452,
+        "mobileNetworkCode": 4,
+        "locationAreaCode": 1201,
+        "cellId": 25601,
+        "primaryScramblingCode": 77,
+        "signalStrength": -101,
+        "timingAdvance": 3,
+        "serving": 1,
+        "age": 1500,
+    }
     out.update(overrides)
     return out
 
@@ -72,9 +79,13 @@ def test_asu_is_converted_by_radio(radio: str, asu: int, dbm: float) -> None:
 
 def test_tower_collector_and_neostumbler_quirks() -> None:
     quirky = tower(
-        mobileCountryCode="452", mobileNetworkCode="04", locationAreaCode=2147483647,
-        cellId=9223372036854775807, primaryScramblingCode=2147483647, age=2147483647,
-    )  # fmt: skip
+        mobileCountryCode="452",
+        mobileNetworkCode="04",
+        locationAreaCode=2147483647,
+        cellId=9223372036854775807,
+        primaryScramblingCode=2147483647,
+        age=2147483647,
+    )
     result = validate_readings(parse_geosubmit({"items": [item(quirky)]}).readings, now=NOW)
     assert result.rejected == []
     row = result.valid.iloc[0]

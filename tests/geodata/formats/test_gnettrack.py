@@ -62,7 +62,7 @@ def test_bad_rows_are_rejected_with_line_field_and_reason() -> None:
         + LTE.replace("9CBA", "XYZ")  # 7
         + NR.replace("-98.0", "-")  # 8: no NR signal, the LTE anchor still counts
         + LTE  # 9
-    )  # fmt: skip
+    )
     readings, rejected, _ = gather(read_readings(stream(text), format="gnettrack", **KW))
     assert as_tuples(rejected) == [
         (2, "time", "not a G-NetTrack timestamp (YYYY.MM.DD_HH.MM.SS)"),
@@ -107,8 +107,9 @@ def test_time_zone_is_required_and_checked() -> None:
 
 def test_dst_gap_is_rejected() -> None:
     row = LTE.replace("2026.01.10_10.00.00", "2026.03.29_01.30.00")  # Dublin springs forward
-    _, rejected, _ = gather(read_readings(stream(HEADER + row), format="gnettrack",
-                                          tz="Europe/Dublin", mcc=272, mnc=1))  # fmt: skip
+    _, rejected, _ = gather(
+        read_readings(stream(HEADER + row), format="gnettrack", tz="Europe/Dublin", mcc=272, mnc=1)
+    )
     assert as_tuples(rejected) == [
         (2, "time", "local time does not exist or is ambiguous in Europe/Dublin")
     ]

@@ -14,10 +14,19 @@ from tests.geodata.formats.helpers import as_tuples, gather, validated
 
 def reading(**overrides: object) -> dict[str, object]:
     row: dict[str, object] = {
-        "time": "2026-01-10T03:04:05Z", "lat": 22.57, "lon": 105.49, "accuracy_m": 12.0,
-        "mcc": 452, "mnc": "04", "radio": "LTE", "signal_dbm": -101, "no_service": False,
-        "cell_id": 2147483647, "device": "phone-1", "extra": {"ignored": True},
-    }  # fmt: skip
+        "time": "2026-01-10T03:04:05Z",
+        "lat": 22.57,
+        "lon": 105.49,
+        "accuracy_m": 12.0,
+        "mcc": 452,
+        "mnc": "04",
+        "radio": "LTE",
+        "signal_dbm": -101,
+        "no_service": False,
+        "cell_id": 2147483647,
+        "device": "phone-1",
+        "extra": {"ignored": True},
+    }
     row.update(overrides)
     return row
 

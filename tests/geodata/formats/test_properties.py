@@ -23,12 +23,46 @@ from tests.geodata.formats.test_opencellid import HEADER as OPENCELLID_HEADER
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Cell values real files contain, sentinels and junk included.
-CELLS = st.sampled_from([
-    "", "-", "0", "-1", "31", "99", "255", "-101", "-200", "-205", "2147483647",
-    "9223372036854775807", "1e400", "nan", "true", "false", "maybe", "LTE", "5G", "HSPA+",
-    "EDGE", "NO SERVICE", "nr", "wcdma", "22.57", "105.49", "452", "04", "9CBA", "0",
-    "2026-01-10T03:04:05Z", "2026.01.10_10.00.00", "1768014245000", '"a,b"', "é", "\t",
-])  # fmt: skip
+CELLS = st.sampled_from(
+    [
+        "",
+        "-",
+        "0",
+        "-1",
+        "31",
+        "99",
+        "255",
+        "-101",
+        "-200",
+        "-205",
+        "2147483647",
+        "9223372036854775807",
+        "1e400",
+        "nan",
+        "true",
+        "false",
+        "maybe",
+        "LTE",
+        "5G",
+        "HSPA+",
+        "EDGE",
+        "NO SERVICE",
+        "nr",
+        "wcdma",
+        "22.57",
+        "105.49",
+        "452",
+        "04",
+        "9CBA",
+        "0",
+        "2026-01-10T03:04:05Z",
+        "2026.01.10_10.00.00",
+        "1768014245000",
+        '"a,b"',
+        "é",
+        "\t",
+    ]
+)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
     lambda inner: (

@@ -22,11 +22,39 @@ from geodata.villages import validate_village_features
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEADER = ",".join([*OPENCELLID_COLUMNS, *SITE_EXTRA_COLUMNS])
 # Cell values real site files contain, junk included.
-CELLS = st.sampled_from([
-    "", "0", "-1", "4", "452", "65534", "2147483647", "68719476735", "1e400", "nan", "inf",
-    "LTE", "lte", "NR", "CDMA", "WCDMA", "GSM", "UMTS", "105.49", "22.57", "-200", "95",
-    "1700000000", "99999999999", "2026-01-10", "Bản Giòng", '"a,b"', "\t", "x/y",
-])  # fmt: skip
+CELLS = st.sampled_from(
+    [
+        "",
+        "0",
+        "-1",
+        "4",
+        "452",
+        "65534",
+        "2147483647",
+        "68719476735",
+        "1e400",
+        "nan",
+        "inf",
+        "LTE",
+        "lte",
+        "NR",
+        "CDMA",
+        "WCDMA",
+        "GSM",
+        "UMTS",
+        "105.49",
+        "22.57",
+        "-200",
+        "95",
+        "1700000000",
+        "99999999999",
+        "2026-01-10",
+        "Bản Giòng",
+        '"a,b"',
+        "\t",
+        "x/y",
+    ]
+)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
     lambda inner: (
@@ -34,10 +62,21 @@ JSON = st.recursive(
     ),
     max_leaves=20,
 )
-PROPERTY_KEYS = st.sampled_from([
-    "id", "name", "commune", "district", "province", "households", "population",
-    "poverty_rate", "centre_lon", "centre_lat", "commune_id",
-])  # fmt: skip
+PROPERTY_KEYS = st.sampled_from(
+    [
+        "id",
+        "name",
+        "commune",
+        "district",
+        "province",
+        "households",
+        "population",
+        "poverty_rate",
+        "centre_lon",
+        "centre_lat",
+        "commune_id",
+    ]
+)
 
 
 @FAST
@@ -71,13 +110,16 @@ def test_any_bytes_are_a_site_file_or_refused(data: bytes) -> None:
 @given(
     features=st.lists(
         st.fixed_dictionaries(
-            {"type": st.sampled_from(["Feature", "feature", 1]),
-             "properties": st.dictionaries(PROPERTY_KEYS, JSON, max_size=11) | JSON,
-             "geometry": JSON},
-        ) | JSON,
+            {
+                "type": st.sampled_from(["Feature", "feature", 1]),
+                "properties": st.dictionaries(PROPERTY_KEYS, JSON, max_size=11) | JSON,
+                "geometry": JSON,
+            },
+        )
+        | JSON,
         max_size=5,
     )
-)  # fmt: skip
+)
 def test_any_features_are_villages_or_rejections(features: list[object]) -> None:
     result = validate_village_features(enumerate(features))
 
@@ -98,12 +140,32 @@ def test_a_valid_feature_with_every_property() -> None:
     feature = {
         "type": "Feature",
         "id": 7,  # the GeoJSON member, used when the properties carry no id
-        "properties": {"name": " Bản  Giòng ", "commune": "Thượng Nông", "district": "Na Hang",
-                       "province": "Tuyên Quang", "households": "98", "population": 420.0,
-                       "poverty_rate": 0.6, "centre_lon": 105.495, "centre_lat": 22.565},
-        "geometry": {"type": "MultiPolygon", "coordinates": [[[[105.49, 22.56], [105.5, 22.56],
-                     [105.5, 22.57], [105.49, 22.57], [105.49, 22.56]]]]},
-    }  # fmt: skip
+        "properties": {
+            "name": " Bản  Giòng ",
+            "commune": "Thượng Nông",
+            "district": "Na Hang",
+            "province": "Tuyên Quang",
+            "households": "98",
+            "population": 420.0,
+            "poverty_rate": 0.6,
+            "centre_lon": 105.495,
+            "centre_lat": 22.565,
+        },
+        "geometry": {
+            "type": "MultiPolygon",
+            "coordinates": [
+                [
+                    [
+                        [105.49, 22.56],
+                        [105.5, 22.56],
+                        [105.5, 22.57],
+                        [105.49, 22.57],
+                        [105.49, 22.56],
+                    ]
+                ]
+            ],
+        },
+    }
 
     result = validate_village_features([(0, feature)])
 
@@ -115,11 +177,24 @@ def test_a_valid_feature_with_every_property() -> None:
 
 
 def test_a_bow_tie_polygon_is_repaired() -> None:
-    bow_tie = {"type": "Polygon", "coordinates": [[[105.49, 22.56], [105.5, 22.57],
-               [105.5, 22.56], [105.49, 22.57], [105.49, 22.56]]]}  # fmt: skip
-    feature = {"type": "Feature", "geometry": bow_tie, "properties": {
-        "id": "a", "name": "A", "commune": "C", "district": "D", "province": "P", "households": 1,
-    }}  # fmt: skip
+    bow_tie = {
+        "type": "Polygon",
+        "coordinates": [
+            [[105.49, 22.56], [105.5, 22.57], [105.5, 22.56], [105.49, 22.57], [105.49, 22.56]]
+        ],
+    }
+    feature = {
+        "type": "Feature",
+        "geometry": bow_tie,
+        "properties": {
+            "id": "a",
+            "name": "A",
+            "commune": "C",
+            "district": "D",
+            "province": "P",
+            "households": 1,
+        },
+    }
 
     result = validate_village_features([(0, feature)])
 
