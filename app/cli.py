@@ -18,6 +18,7 @@ from coverage.errors import CoverageError
 
 if TYPE_CHECKING:
     from coverage.evaluate import VerdictScore
+from geodata.constants import Verdict
 from geodata.errors import GeodataError
 
 # Kept literal so `lomsong --help` needs no heavy import; tests check they match.
@@ -126,7 +127,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def summary_table(villages: pd.DataFrame) -> str:
     """Villages and households per verdict, as aligned text."""
-    order = ["no_signal", "patchy", "covered", "unknown"]
+    order = list(Verdict)
     table = (
         villages.groupby("verdict")
         .agg(

@@ -15,10 +15,10 @@ import pandas as pd
 from app.cells import OVERVIEW_RESOLUTION, cells_geoframe, coarsen_cells
 from app.errors import NotFoundError
 from app.store import Store
+from geodata.constants import Lang
 from geodata.errors import GeodataError
 from geodata.maps import MapPage, Nav, cached_hillshade, render_index_page, render_map, words
 from geodata.maps.index import lang_query, slug
-from geodata.maps.text import Lang
 
 logger = logging.getLogger(__name__)
 

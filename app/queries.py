@@ -18,9 +18,9 @@ import shapely
 from app.errors import UnprocessableError
 from app.store import Store
 from geodata import constants as C
+from geodata.constants import Verdict
 from geodata.text import fold
 
-Verdict = Literal["no_signal", "patchy", "covered", "unknown"]
 ZoneSort = Literal["households", "area", "distance"]
 #: Cell classes that count as each village verdict, for filtering cells by verdict.
 _CLASSES_OF_VERDICT: dict[str, tuple[str, ...]] = {

@@ -358,7 +358,7 @@ def classify(p_usable: np.ndarray, dbm: np.ndarray, radio: np.ndarray) -> np.nda
 
 
 #: Cell classes, indexed by the codes :func:`_class_codes` gives.
-CELL_CLASSES = np.array(["good", "fair", "weak", "patchy", "no_signal", "unknown"])
+CELL_CLASSES = np.array(C.CELL_CLASSES)
 
 
 def _class_codes(

@@ -50,8 +50,6 @@ Constructed cases (``tests/coverage/test_verdicts.py``):
 
 from __future__ import annotations
 
-import enum
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -59,6 +57,7 @@ from scipy.stats import beta, norm
 
 from coverage.fusion import DEFAULT_FADING_DB
 from geodata import constants as C
+from geodata.constants import Verdict
 
 # A household counts as served by a carrier when availability is at least
 # this: more often with usable signal than without (DESIGN.md).
@@ -81,15 +80,6 @@ SETTLEMENTS: dict[str, float] = {
     "evidence": 5.0,
     "even": 5.0,
 }
-
-
-class Verdict(enum.StrEnum):
-    """A village's verdict; the Vietnamese terms are the official ones."""
-
-    NO_SIGNAL = "no_signal"  # trắng sóng
-    PATCHY = "patchy"  # lõm sóng
-    COVERED = "covered"  # có sóng
-    UNKNOWN = "unknown"  # chưa đủ dữ liệu
 
 
 def judge_villages(

@@ -6,7 +6,8 @@ code imports from here; nothing else hard-codes a bound.
 
 from __future__ import annotations
 
-from typing import Final
+import enum
+from typing import Final, Literal
 
 # --- Coordinates -----------------------------------------------------------
 # WGS84 (EPSG:4326) ranges; everything entering or leaving lomsong uses it.
@@ -88,6 +89,8 @@ EPOCH_MS_THRESHOLD: Final = 1e11
 
 # --- Radios and signal ranges ----------------------------------------------
 RADIOS: Final = ("gsm", "umts", "lte", "nr")
+# A radio in a query string, any case (FastAPI's `Query(pattern=...)`).
+RADIO_PATTERN: Final = "^(?i:" + "|".join(RADIOS) + ")$"
 
 # Physical reporting range of the measured quantity, in dBm, per radio:
 # GSM RSSI (TS 45.008 RXLEV 0-63 -> -110..-48; ichnaea accepts -113..-51),
@@ -124,8 +127,41 @@ SERVICE_FLOOR_DBM: Final[dict[str, float]] = {
 # "Usable" signal: at or above the lowest Android boundary (DESIGN.md).
 USABLE_DBM: Final[dict[str, float]] = {r: t[0] for r, t in SIGNAL_LEVELS_DBM.items()}
 
+# --- Vocabulary --------------------------------------------------------------
+# The one home of the words the analysis answers in: the service, the CLI, the
+# maps and the report all take them from here.
+
+
+class Verdict(enum.StrEnum):
+    """A village's verdict; the Vietnamese terms are the official ones."""
+
+    NO_SIGNAL = "no_signal"  # trắng sóng
+    PATCHY = "patchy"  # lõm sóng
+    COVERED = "covered"  # có sóng
+    UNKNOWN = "unknown"  # chưa đủ dữ liệu
+
+
+# The order people read verdicts in: the problems first, what is not known before
+# what is fine (the report's table and the CLI's summary).
+VERDICT_ORDER: Final = (Verdict.NO_SIGNAL, Verdict.PATCHY, Verdict.UNKNOWN, Verdict.COVERED)
+
+
+class CellClass(enum.StrEnum):
+    """A map cell's class, from best to worst."""
+
+    GOOD = "good"
+    FAIR = "fair"
+    WEAK = "weak"
+    PATCHY = "patchy"
+    NO_SIGNAL = "no_signal"
+    UNKNOWN = "unknown"
+
+
 # Cell classes, from best to worst; the analysis labels each hex with one.
-CELL_CLASSES: Final = ("good", "fair", "weak", "patchy", "no_signal", "unknown")
+CELL_CLASSES: Final = tuple(CellClass)
+
+# The languages pages are written in: Vietnamese first, English for visitors.
+Lang = Literal["vi", "en"]
 
 # --- Time ------------------------------------------------------------------
 # Readings older than this are refused: LTE in Vietnam began in 2016, and a

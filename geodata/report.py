@@ -20,12 +20,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.patches import Patch
 
-from geodata.constants import CRS_WGS84
+from geodata.constants import CRS_WGS84, VERDICT_ORDER, Lang
 from geodata.errors import InvalidInputError
-from geodata.maps.text import VERDICT_COLOURS, VERDICT_LABELS, Lang, words
+from geodata.maps.text import VERDICT_COLOURS, VERDICT_LABELS, words
 
 #: Villages are listed worst first.
-VERDICT_ORDER = ("no_signal", "patchy", "unknown", "covered")
 
 _REPORT_TEXT = {
     "vi": {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -13,11 +12,11 @@ from app import map_pages
 from app.deps import PageCacheDep, SettingsDep, StoreDep
 from app.errors import NotFoundError
 from app.pagecache import cached_response
+from geodata.constants import Lang
 from geodata.maps.hillshade import read_cached_png
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
-Lang = Literal["vi", "en"]
 _HTML = "text/html; charset=utf-8"
 
 

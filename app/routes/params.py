@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 
 from app.geojson import GeoJSONResponse, feature_collection
-from app.queries import PlaceFilter, Verdict, parse_bbox
+from app.queries import PlaceFilter, parse_bbox
+from geodata import constants as C
+from geodata.constants import Verdict
 
 #: Most features one page returns.
 MAX_LIMIT = 1000
@@ -18,7 +20,7 @@ def place_filter(
     district: str | None = None,
     commune_id: str | None = None,
     carrier: str | None = None,
-    radio: Annotated[str | None, Query(pattern="^(?i:gsm|umts|lte|nr)$")] = None,
+    radio: Annotated[str | None, Query(pattern=C.RADIO_PATTERN)] = None,
     verdict: Verdict | None = None,
     min_households: Annotated[int | None, Query(ge=0)] = None,
     bbox: Annotated[

@@ -22,7 +22,7 @@ from geodata import constants as C
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 
 RadioParam = Annotated[
-    str | None, Query(pattern="^(?i:gsm|umts|lte|nr)$", description="gsm, umts, lte or nr")
+    str | None, Query(pattern=C.RADIO_PATTERN, description="gsm, umts, lte or nr")
 ]
 _GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {GEOJSON_MEDIA_TYPE: {}}}}
 # The file is the body itself (raw CSV) or a multipart upload, gzip or not.

@@ -7,6 +7,7 @@ with a search box that ignores diacritics.
 
 from __future__ import annotations
 
+from geodata.constants import Lang
 from geodata.maps.hillshade import Hillshade, cached_hillshade, render_hillshade
 from geodata.maps.index import render_index_page
 from geodata.maps.layers import (
@@ -22,7 +23,6 @@ from geodata.maps.text import (
     CELL_CLASS_COLOURS,
     VERDICT_COLOURS,
     VERDICT_LABELS,
-    Lang,
     words,
 )
 

@@ -9,8 +9,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.constants import CRS_WGS84
-from geodata.maps.text import EVIDENCE_LABELS, VERDICT_COLOURS, VERDICT_LABELS, Lang, words
+from geodata.constants import CRS_WGS84, Lang
+from geodata.maps.text import EVIDENCE_LABELS, VERDICT_COLOURS, VERDICT_LABELS, words
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:

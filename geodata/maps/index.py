@@ -7,8 +7,9 @@ import re
 
 import pandas as pd
 
+from geodata.constants import Lang
 from geodata.maps.layers import OWN_CSS, OWN_JS, STATIC_DIR, js_literal
-from geodata.maps.text import VERDICT_LABELS, Lang, words
+from geodata.maps.text import VERDICT_LABELS, words
 from geodata.text import fold
 
 #: Search results shown at most (the list stays readable on a phone).

@@ -20,7 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.constants import CELL_CLASSES, CRS_WGS84
+from geodata.constants import CELL_CLASSES, CRS_WGS84, Lang
 from geodata.errors import InvalidInputError
 from geodata.maps import layers as L
 from geodata.maps.display import display_geometry, encode_rings, sector_wedges
@@ -34,7 +34,6 @@ from geodata.maps.text import (
     OTHER_CARRIER_COLOUR,
     VERDICT_COLOURS,
     VERDICT_LABELS,
-    Lang,
     words,
 )
 
@@ -266,7 +265,7 @@ def _hex_layers(fmap: folium.Map, cells: gpd.GeoDataFrame, *, lang: Lang, canvas
     """One layer per (carrier, radio); only the first is shown when the page opens."""
     text = words(lang)
     cells = cells.to_crs(CRS_WGS84)
-    classes = list(CELL_CLASSES)
+    classes = [str(c) for c in CELL_CLASSES]
     options = {
         "colours": [CELL_CLASS_COLOURS[c] for c in classes],
         "labels": [CELL_CLASS_LABELS[lang][c] for c in classes],

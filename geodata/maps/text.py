@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final
 
 from geodata.errors import InvalidInputError
-
-Lang = Literal["vi", "en"]
 
 #: Fill colour per village verdict (ColorBrewer RdYlGn, diverging; grey = unknown).
 VERDICT_COLOURS: Final[dict[str, str]] = {
