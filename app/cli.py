@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from app.config import default_assets_dir
-from app.geojson import write_feature_collection
+from app.api.responses import write_feature_collection
+from app.core.config import DEFAULT_DEMO_SEED, default_assets_dir
 from app.store import Store
 from coverage.errors import CoverageError
 
 if TYPE_CHECKING:
+    from app.core.config import Settings
     from coverage.evaluate import VerdictScore
 from geodata.constants import Verdict
 from geodata.errors import GeodataError
@@ -38,7 +39,12 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="write the demo region's files")
     demo.add_argument("--out", type=Path, required=True, help="directory to write into")
-    demo.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
+    demo.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_DEMO_SEED,
+        help=f"generator seed (default {DEFAULT_DEMO_SEED})",
+    )
 
     analyze = commands.add_parser("analyze", help="judge villages from files, write results")
     analyze.add_argument("--villages", type=Path, required=True, help="GeoJSON/GPKG/Shapefile")
@@ -207,7 +213,7 @@ def _analyze(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.config import Settings
+    from app.core.config import Settings
     from app.main import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
@@ -216,25 +222,26 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_store() -> Store:
+def _open_store(settings: Settings | None = None) -> Store:
     """The store of the service's data dir (``LOMSONG_DATA_DIR``), as the service opens it."""
-    from app.config import Settings
+    from app.core.config import Settings
 
-    settings = Settings()
+    settings = settings or Settings()
     return Store(settings.db_path, device_salt=settings.device_salt)
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from app.analysis import refresh_for_readings
-    from app.config import Settings
-    from app.ingest import ingest_file
+    from app.core.config import Settings
+    from app.services.analysis import refresh_for_readings
+    from app.services.ingest import ingest_file
 
     positions: list[pd.DataFrame] = []
 
     def remember(valid: pd.DataFrame) -> None:
         positions.append(valid[["lat", "lon"]].drop_duplicates())
 
-    store = _open_store()
+    settings = Settings()
+    store = _open_store(settings)
     try:
         report = ingest_file(
             store,
@@ -243,7 +250,7 @@ def _ingest(args: argparse.Namespace) -> int:
             tz=args.tz,
             mcc=args.mcc,
             mnc=args.mnc,
-            chunk_rows=Settings().import_chunk_rows,
+            chunk_rows=settings.import_chunk_rows,
             on_stored=None if args.no_refresh else remember,
         )
         print(f"accepted   {report.accepted:>9}  new readings stored")
@@ -252,7 +259,9 @@ def _ingest(args: argparse.Namespace) -> int:
         for reason, count in sorted(report.rejected_by_reason.items()):
             print(f"  {count:>9}  {reason}")
         if positions:
-            touched = refresh_for_readings(store, pd.concat(positions).drop_duplicates())
+            touched = refresh_for_readings(
+                store, pd.concat(positions).drop_duplicates(), rasters=settings.rasters
+            )
             print(f"villages re-judged: {len(touched)}")
     finally:
         store.close()
@@ -375,7 +384,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from app.auth import create_key
+    from app.services.keys import create_key
 
     store = _open_store()
     try:

@@ -5,19 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from app.auth import RateLimiter
-from app.config import Settings, get_settings
-from app.demo import load_demo
-from app.errors import install_error_handlers
-from app.idempotency import Idempotency
-from app.pagecache import PageCache
-from app.refresh import RefreshWorker
-from app.routes import (
+from app.api.ratelimit import RateLimiter
+from app.api.responses import PageCache
+from app.api.routes import (
     dead_zones,
     exports,
     geosubmit,
@@ -30,6 +26,12 @@ from app.routes import (
     village_admin,
     villages,
 )
+from app.core.config import Settings, get_settings
+from app.core.errors import install_error_handlers
+from app.services.analysis import refresh_for_readings
+from app.services.demo import load_demo
+from app.services.idempotency import Idempotency
+from app.services.refresh import RefreshWorker
 from app.store import Store
 from geodata.maps import STATIC_DIR as MAP_STATIC_DIR
 
@@ -60,7 +62,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.store = store
         app.state.idempotency = Idempotency(store)
         # Uploads queue their readings' positions; one thread re-judges villages.
-        refresher = RefreshWorker(store)
+        refresher = RefreshWorker(
+            store, refresh=partial(refresh_for_readings, rasters=settings.rasters)
+        )
         app.state.refresher = refresher
         refresher.start()
         try:

@@ -1,13 +1,13 @@
 """Uploads, end to end: CSV import, the JSON API and geosubmit, each beside a baseline.
 
-1. CSV import (``app.ingest.ingest_file``: parse + validate + store, in
+1. CSV import (``app.services.ingest.ingest_file``: parse + validate + store, in
    chunks) beside a bare ``sqlite3`` ``executemany`` of the same rows,
    already converted to tuples, into the same table.
 2. ``POST /api/v1/readings`` through a real uvicorn server (``lomsong
    serve``), 1,000-reading batches, beside the same batches stored in-process
-   through ``app.ingest.ingest_readings`` (the HTTP overhead is the ratio).
+   through ``app.services.ingest.ingest_readings`` (the HTTP overhead is the ratio).
 3. ``POST /v2/geosubmit`` through the same server, 100-item gzip posts,
-   beside ``app.ingest.ingest_geosubmit`` in-process.
+   beside ``app.services.ingest.ingest_geosubmit`` in-process.
 
 Figures are printed, never asserted. Targets (issue 3): >= 200,000 readings/s
 for the CSV import, >= 20,000 readings/s for the JSON API.
@@ -34,8 +34,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from app.config import Settings
-from app.ingest import ingest_file, ingest_geosubmit, ingest_readings
+from app.core.config import Settings
+from app.services.ingest import ingest_file, ingest_geosubmit, ingest_readings
 from app.store import Store
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
 from app.store import Store
 from geodata.sites import normalise_sites

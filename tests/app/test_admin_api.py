@@ -18,9 +18,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 
-import app.analysis
-from app.auth import INVALID_KEY_DETAIL, create_key
+import app.services.analysis
 from app.cli import ROLES
+from app.core.security import INVALID_KEY_DETAIL
+from app.services.keys import create_key
 from app.store import Store
 
 SITES_URL = "/api/v1/sites"
@@ -665,7 +666,7 @@ def test_deleting_a_communes_last_village_drops_its_dead_zones(
 # --- the analysis follows the change ---------------------------------------------------
 def test_site_changes_refresh_the_verdicts(admin: TestClient, loaded_store: Store) -> None:
     """With the real analysis: Bản Giòng is covered by the cell at its centre, then unknown."""
-    app.analysis.analyze_communes(loaded_store)
+    app.services.analysis.analyze_communes(loaded_store)
     assert loaded_store.village("ban-giong")["verdict"].iloc[0] == "covered"
 
     assert admin.delete(f"{SITES_URL}/{CONFTEST_SITE}").status_code == 204

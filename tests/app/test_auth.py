@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from app.auth import INVALID_KEY_DETAIL, RateLimiter, create_key, hash_key
+from app.api.ratelimit import RateLimiter
 from app.cli import READING_FORMATS, ROLES, main
-from app.config import Settings
-from app.errors import RateLimitedError
+from app.core.config import Settings
+from app.core.errors import RateLimitedError
+from app.core.security import INVALID_KEY_DETAIL, hash_key
 from app.main import create_app
+from app.services.keys import create_key
 from app.store import Store
 from geodata.formats import FORMATS
 

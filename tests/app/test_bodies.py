@@ -1,4 +1,4 @@
-"""Contract of app.bodies.decode_json: what the standard library accepted, and its errors."""
+"""Contract of app.api.bodies.decode_json: what the standard library accepted, and its errors."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from app.bodies import decode_json
-from app.errors import BadRequestError
+from app.api.bodies import decode_json
+from app.core.errors import BadRequestError
 
 
 @pytest.mark.parametrize(

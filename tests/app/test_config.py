@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.config import PLACEHOLDER_SALT, Settings
+from app.core.config import PLACEHOLDER_SALT, Settings
 
 
 def test_reads_the_lomsong_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

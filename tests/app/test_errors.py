@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.errors import BadRequestError, NotFoundError, PayloadTooLargeError, status_for
+from app.core.errors import BadRequestError, NotFoundError, PayloadTooLargeError, status_for
 from coverage.errors import NoVillagesError
 from geodata.errors import CRSMismatchError, GeodataError, InvalidInputError, MissingColumnError
 

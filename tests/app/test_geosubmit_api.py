@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.auth import create_key
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
+from app.services.keys import create_key
 from app.store import Store
 
 URL = "/v2/geosubmit"

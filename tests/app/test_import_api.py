@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.auth import create_key
 from app.cli import main
-from app.config import Settings
-from app.ingest import MAX_LISTED_REJECTIONS
+from app.core.config import Settings
 from app.main import create_app
+from app.services.ingest import MAX_LISTED_REJECTIONS
+from app.services.keys import create_key
 from app.store import Store
 
 URL = "/api/v1/readings/import"

@@ -1,4 +1,4 @@
-"""Contract of app.ingest.read_ahead: order, errors in place, early stop."""
+"""Contract of app.services.ingest.read_ahead: order, errors in place, early stop."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from app.ingest import read_ahead
+from app.services.ingest import read_ahead
 from geodata.errors import InvalidInputError
 from geodata.formats import ParsedChunk
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import app.analysis
-from app.auth import create_key
+import app.services.analysis
+from app.services.keys import create_key
 from app.store import Store
 
 URL = "/api/v1/readings"
@@ -201,7 +201,7 @@ def test_upload_changes_the_verdict_of_a_touched_village(
     client: TestClient, loaded_store: Store
 ) -> None:
     """With the real analysis: a site at the centre, then a campaign finding no service."""
-    app.analysis.analyze_communes(loaded_store)
+    app.services.analysis.analyze_communes(loaded_store)
     before = loaded_store.village("ban-giong")["verdict"].iloc[0]
     assert before == "covered"
     campaign = [

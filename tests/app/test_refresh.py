@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from app.analysis import REFRESH_MARK, mark_refreshed, refreshed_through
-from app.refresh import RefreshWorker
+from app.services.refresh import RefreshWorker
 from app.store import Store
+from app.store.meta import REFRESH_MARK
 from geodata.readings import validate_readings
 
 NOW = pd.Timestamp("2026-02-01", tz="UTC")
@@ -68,7 +68,7 @@ def test_submitted_batches_in_one_burst_cost_one_refresh(store: Store) -> None:
 
 def test_recover_queues_batches_stored_after_the_mark(store: Store) -> None:
     store.add_readings(readings([22.1]))
-    mark_refreshed(store, store.last_batch_id())
+    store.mark_refreshed(store.last_batch_id())
     store.add_readings(readings([22.3, 22.4], minute=1))  # stored, never refreshed: killed
     recorder = Recorder()
     worker = RefreshWorker(store, refresh=recorder, coalesce_s=0.01)
@@ -77,7 +77,7 @@ def test_recover_queues_batches_stored_after_the_mark(store: Store) -> None:
         assert worker.recover() == 2
         assert worker.wait_idle(10)
         assert recorder.calls == [[22.3, 22.4]]
-        assert refreshed_through(store) == store.last_batch_id()
+        assert store.refresh_mark() == store.last_batch_id()
         assert worker.recover() == 0  # nothing left to recover
     finally:
         worker.stop()
@@ -103,4 +103,4 @@ def test_a_clean_stop_marks_everything_refreshed(store: Store) -> None:
     worker.submit(readings([22.5]))
     worker.stop()
 
-    assert refreshed_through(store) == store.last_batch_id() == 1
+    assert store.refresh_mark() == store.last_batch_id() == 1

@@ -10,8 +10,9 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from app.refresh import STALE_COMMUNES, RefreshWorker
+from app.services.refresh import RefreshWorker
 from app.store import Store
+from app.store.meta import STALE_COMMUNES
 
 
 @pytest.fixture

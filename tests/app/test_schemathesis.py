@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
 from app.store import Store
 from geodata.sites import normalise_sites

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from app.services.queries import PlaceFilter, find_villages
 from app.store import Store
 from geodata.readings import validate_readings
 
@@ -87,7 +88,7 @@ def test_clearing_the_demo_keeps_uploads(tmp_path: Path) -> None:
 
 def test_carrier_filter_that_keeps_nothing_keeps_the_columns(loaded_store: Store) -> None:
     """Found by schemathesis: an empty selection used to drop every column (and the CRS)."""
-    frame = loaded_store.find_villages(q="no such village", carrier="Viettel")
+    frame = find_villages(loaded_store, PlaceFilter(q="no such village", carrier="Viettel"))
 
     assert frame.empty
     assert {"id", "province", "verdict"} <= set(frame.columns)

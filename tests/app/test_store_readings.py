@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.store import Store
-from app.store_readings import STORED_COLUMNS, STORED_DTYPES
+from app.store.readings import STORED_COLUMNS, STORED_DTYPES
 from geodata.readings import content_keys, validate_readings
 
 NOW = pd.Timestamp("2026-02-01", tz="UTC")

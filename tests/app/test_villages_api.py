@@ -185,9 +185,9 @@ def test_villages_bbox_must_be_valid(client: TestClient, loaded_store: Store) ->
 
 
 def test_a_judged_village_says_how_sure_and_why(client: TestClient, loaded_store: Store) -> None:
-    import app.analysis
+    import app.services.analysis
 
-    app.analysis.analyze_communes(loaded_store)
+    app.services.analysis.analyze_communes(loaded_store)
     response = client.get("/api/v1/villages/ban-giong")
     assert response.status_code == 200
     props = response.json()["properties"]

@@ -1,0 +1,1 @@
+"""The HTTP edge: dependencies, parameters, bodies, answers and one router per resource."""

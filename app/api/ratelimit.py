@@ -1,0 +1,78 @@
+"""Per-caller rate limits behind a small protocol, with the one-process token bucket.
+
+The service needs one method, :meth:`RateLimit.take`. The in-memory
+:class:`RateLimiter` is right for one process; the multi-process deployment
+of DESIGN.md plugs a shared counter (``limits`` with Redis storage, say)
+behind the same protocol.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from app.core.errors import RateLimitedError
+
+
+class RateLimit(Protocol):
+    """What the API asks of a rate limiter."""
+
+    def take(self, identity: str) -> None:
+        """Spend one request of ``identity``; raise :class:`RateLimitedError` when none is left."""
+
+
+class RateLimiter:
+    """A token bucket per caller, in memory: ``per_minute`` requests, refilled evenly.
+
+    A caller may burst up to a minute's allowance, then is held to the rate.
+
+    Examples
+    --------
+    >>> limiter = RateLimiter(2, clock=lambda: 0.0)
+    >>> limiter.take("a"); limiter.take("a")
+    >>> limiter.take("a")
+    Traceback (most recent call last):
+    ...
+    app.core.errors.RateLimitedError: too many requests: at most 2 a minute; retry in 30 s
+    """
+
+    # Forget callers whose buckets are full once this many are tracked.
+    _MAX_TRACKED = 10_000
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity = float(per_minute)
+        self.rate_per_s = per_minute / 60.0
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, identity: str) -> None:
+        """Spend one token of ``identity``'s bucket.
+
+        Raises
+        ------
+        RateLimitedError
+            When the bucket is empty; ``Retry-After`` says when a token is back.
+        """
+        with self._lock:
+            now = self._clock()
+            tokens, last = self._buckets.get(identity, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate_per_s)
+            if tokens < 1.0:
+                self._buckets[identity] = (tokens, now)
+                wait = max(1, math.ceil((1.0 - tokens) / self.rate_per_s))
+                raise RateLimitedError(
+                    f"too many requests: at most {self.capacity:g} a minute; retry in {wait} s",
+                    retry_after_s=wait,
+                )
+            self._buckets[identity] = (tokens - 1.0, now)
+            if len(self._buckets) > self._MAX_TRACKED:
+                self._forget_full(now)
+
+    def _forget_full(self, now: float) -> None:
+        for identity, (tokens, last) in list(self._buckets.items()):
+            if tokens + (now - last) * self.rate_per_s >= self.capacity:
+                del self._buckets[identity]

@@ -1,0 +1,144 @@
+"""Answers the API sends beyond plain JSON: GeoJSON (paged or not) and cached pages.
+
+- :class:`GeoJSONResponse` and :func:`paged_collection`: RFC 7946 collections
+  with ``numberMatched``/``numberReturned`` and a ``next`` link.
+- :class:`PageCache` and :func:`cached_response`: rendered pages kept in memory,
+  keyed by page, language and results version, with ETags. A key carries the
+  store's ``results_version``: when results change, the version moves, old
+  entries stop matching and age out of the LRU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+
+from geodata.constants import CRS_WGS84
+from geodata.errors import InvalidInputError
+from geodata.exports import json_safe
+
+GEOJSON_MEDIA_TYPE = "application/geo+json"
+
+
+class GeoJSONResponse(JSONResponse):
+    """A JSON response sent as ``application/geo+json`` (RFC 7946)."""
+
+    media_type = GEOJSON_MEDIA_TYPE
+
+
+def feature_collection(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection dict of ``frame``'s rows.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``frame`` has no CRS.
+    """
+    if frame.crs is None:
+        raise InvalidInputError("frame has no CRS")
+    collection = frame.to_crs(CRS_WGS84).to_geo_dict(na="null", drop_id=True)
+    for feature in collection["features"]:
+        feature["properties"] = json_safe(feature["properties"])
+    return collection
+
+
+def feature(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    """The first row of ``frame`` as one GeoJSON Feature dict."""
+    return feature_collection(frame.iloc[:1])["features"][0]  # type: ignore[no-any-return]
+
+
+def write_feature_collection(frame: gpd.GeoDataFrame, path: Any) -> None:
+    """Write ``frame`` as a GeoJSON file (UTF-8, Vietnamese kept readable)."""
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(feature_collection(frame), out, ensure_ascii=False)
+
+
+def paged_collection(
+    request: Request, frame: gpd.GeoDataFrame, *, total: int, limit: int | None, offset: int
+) -> GeoJSONResponse:
+    """A FeatureCollection with ``numberMatched``/``numberReturned`` and a ``next`` link.
+
+    The ``next`` link (also sent as an HTTP ``Link`` header) is there only
+    when more features follow.
+    """
+    collection = feature_collection(frame)
+    collection["numberMatched"] = total
+    collection["numberReturned"] = len(frame)
+    headers = {}
+    if limit is not None and offset + len(frame) < total:
+        url = str(request.url.include_query_params(offset=offset + limit, limit=limit))
+        collection["links"] = [{"rel": "next", "href": url, "type": "application/geo+json"}]
+        headers["Link"] = f'<{url}>; rel="next"'
+    return GeoJSONResponse(collection, headers=headers)
+
+
+#: Pages kept (a province overview is a few MB; a commune page ~0.5 MB).
+MAX_ENTRIES = 64
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    """A rendered page and its strong ETag (a digest of the body)."""
+
+    body: bytes
+    etag: str
+
+
+class PageCache:
+    """A thread-safe LRU of rendered pages.
+
+    Examples
+    --------
+    >>> cache = PageCache()
+    >>> first = cache.get_or_render(("x", 1), lambda: "<p>hi</p>")
+    >>> cache.get_or_render(("x", 1), lambda: "other") is first
+    True
+    """
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self._pages: OrderedDict[Hashable, CachedPage] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def get_or_render(self, key: Hashable, render: Callable[[], str | bytes]) -> CachedPage:
+        """The cached page of ``key``, rendering (outside the lock) when absent."""
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+                return page
+        body = render()
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        page = CachedPage(data, f'"{hashlib.sha256(data).hexdigest()[:32]}"')
+        with self._lock:
+            self._pages[key] = page
+            while len(self._pages) > self._max:
+                self._pages.popitem(last=False)
+        return page
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or etag in tags
+
+
+def cached_response(request: Request, page: CachedPage, *, media_type: str) -> Response:
+    """``page`` with its ETag, or ``304 Not Modified`` when the client holds it already."""
+    headers = {"ETag": page.etag, "Cache-Control": "no-cache"}
+    if _matches(request.headers.get("if-none-match"), page.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(page.body, media_type=media_type, headers=headers)

@@ -1,0 +1,41 @@
+"""Dead zones (contiguous no-signal or patchy areas), as GeoJSON, for planners."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from app.api.deps import StoreDep
+from app.api.params import LimitParam, OffsetParam, PlaceFilterDep
+from app.api.responses import GEOJSON_MEDIA_TYPE, GeoJSONResponse, paged_collection
+from app.core.errors import UnprocessableError
+from app.services.queries import ZoneSort, find_dead_zones, page, sort_dead_zones
+
+router = APIRouter(prefix="/api/v1", tags=["dead zones"])
+
+
+@router.get(
+    "/dead-zones",
+    response_class=GeoJSONResponse,
+    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}},
+)
+def list_dead_zones(
+    request: Request,
+    store: StoreDep,
+    where: PlaceFilterDep,
+    sort: ZoneSort | None = None,
+    limit: LimitParam = None,
+    offset: OffsetParam = 0,
+) -> GeoJSONResponse:
+    """Dead zones, filtered; ``sort=households|area`` (most first) or ``distance``
+    (nearest site first); ``limit``/``offset`` pages, with ``numberMatched`` and a
+    ``next`` link."""
+    if where.verdict in ("covered", "unknown"):
+        raise UnprocessableError("dead zones are 'no_signal' or 'patchy' only")
+    zones = sort_dead_zones(find_dead_zones(store, where), sort)
+    return paged_collection(
+        request,
+        page(zones, limit=limit, offset=offset),
+        total=len(zones),
+        limit=limit,
+        offset=offset,
+    )

@@ -1,0 +1,137 @@
+"""Uploads of signal readings (JSON batches, files) and the planners' raw export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.api.bodies import decode_json, gunzip_bytes, is_gzip, read_body, spool_upload
+from app.api.deps import (
+    IdempotencyDep,
+    PlannerDep,
+    RefresherDep,
+    SettingsDep,
+    StoreDep,
+    UploaderDep,
+)
+from app.services.idempotency import request_digest
+from app.services.ingest import READINGS_SHAPE, ingest_file, ingest_readings
+from app.store import Store
+from geodata.readings import READING_COLUMNS
+
+router = APIRouter(prefix="/api/v1", tags=["readings"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retry-safe uploads: the same key and body replay the first answer.",
+    ),
+]
+ImportFormat = Literal["csv", "json", "gnettrack", "opencellid"]
+
+#: Columns of the raw export: everything but the (hashed) device, still an identifier.
+EXPORT_COLUMNS = tuple(c for c in READING_COLUMNS if c != "device")
+
+_UPLOAD_ANSWER = (
+    'Answers ``{"accepted", "duplicates", "rejected": [{"index", "field", "reason"}],'
+    ' "rejected_total", "rejected_by_reason"}``; bad rows never sink the good ones.'
+)
+
+
+@router.post("/readings", description=f"Store a JSON batch of readings. {_UPLOAD_ANSWER}")
+async def post_readings(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: UploaderDep,
+    refresher: RefresherDep,
+    idempotency: IdempotencyDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Store a JSON batch of readings: a list, or ``{"readings": [...]}`` (gzip accepted)."""
+    body = await read_body(request, max_bytes=settings.max_body_bytes)
+    if is_gzip(request.headers, body):
+        body = gunzip_bytes(body, max_bytes=settings.max_body_bytes)
+    payload = decode_json(body, expected=READINGS_SHAPE)
+    return await run_in_threadpool(
+        idempotency.run,
+        lambda tag: ingest_readings(
+            store, payload, on_stored=refresher.submit, request=tag
+        ).as_dict(),
+        scope=f"{caller.scope}:readings",
+        key=idempotency_key,
+        digest=request_digest(body),
+    )
+
+
+@router.post("/readings/import", description=f"Import a readings file. {_UPLOAD_ANSWER}")
+async def import_readings(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: UploaderDep,
+    refresher: RefresherDep,
+    idempotency: IdempotencyDep,
+    format: Annotated[ImportFormat, Query(description="The file's layout.")],
+    tz: Annotated[
+        str | None, Query(description="IANA time zone of a G-NetTrack log, e.g. Asia/Ho_Chi_Minh")
+    ] = None,
+    mcc: Annotated[int | None, Query(ge=1, le=999, description="G-NetTrack: the MCC")] = None,
+    mnc: Annotated[int | None, Query(ge=0, le=999, description="G-NetTrack: the MNC")] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Import a file sent as the raw body or as a multipart upload, gzip or not.
+
+    The body is spooled to disk (at most ``LOMSONG_MAX_IMPORT_BYTES``), then
+    parsed, validated and stored in chunks: memory stays bounded.
+    """
+    upload = await spool_upload(request, max_bytes=settings.max_import_bytes)
+    try:
+        return await run_in_threadpool(
+            idempotency.run,
+            lambda tag: ingest_file(
+                store,
+                upload.file,
+                format=format,
+                tz=tz,
+                mcc=mcc,
+                mnc=mnc,
+                chunk_rows=settings.import_chunk_rows,
+                on_stored=refresher.submit,
+                request=tag,
+            ).as_dict(),
+            scope=f"{caller.scope}:import",
+            key=idempotency_key,
+            digest=request_digest(upload.sha256, format, tz, str(mcc), str(mnc)),
+        )
+    finally:
+        upload.close()
+
+
+def _export_csv(store: Store) -> Iterator[str]:
+    header = True
+    for batch in store.iter_readings(EXPORT_COLUMNS):
+        batch["no_service"] = batch["no_service"].map({0: "false", 1: "true"}.get)
+        yield batch.to_csv(index=False, header=header)
+        header = False
+    if header:  # no readings at all: still a valid CSV
+        yield ",".join(EXPORT_COLUMNS) + "\n"
+
+
+@router.get(
+    "/readings/export.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_readings(store: StoreDep, caller: PlannerDep) -> StreamingResponse:
+    """Every stored reading as native CSV (planners; no device column)."""
+    return StreamingResponse(
+        _export_csv(store),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="readings.csv"'},
+    )

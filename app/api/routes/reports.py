@@ -1,0 +1,33 @@
+"""Printable reports: a commune's page for the chairman's meeting."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import PageCacheDep, SettingsDep, StoreDep
+from app.api.responses import cached_response
+from app.services.pages import commune_report
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+
+@router.get("/communes/{commune_id}", response_class=HTMLResponse)
+async def commune_report_page(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: PageCacheDep,
+    commune_id: str,
+    lang: Literal["vi", "en"] | None = None,
+) -> Response:
+    """One printable HTML page: static map, villages with verdicts and households."""
+    chosen = lang or settings.lang_default
+    key = (request.url.path, chosen, store.results_version())
+    page = await run_in_threadpool(
+        cache.get_or_render, key, lambda: commune_report(store, commune_id, chosen)
+    )
+    return cached_response(request, page, media_type="text/html; charset=utf-8")

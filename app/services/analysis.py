@@ -1,0 +1,101 @@
+"""Run the coverage analysis on what the store holds, and store its results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import geopandas as gpd
+import pandas as pd
+
+from app.cells import cells_for_storage
+from app.core.config import Rasters
+from app.store import Store
+from coverage.pipeline import analyze
+from coverage.points import villages_touched
+
+# Readings this far (degrees, ~2 km) outside the analysed villages still
+# inform the analysis: dead zones and calibration reach past village edges.
+_READINGS_MARGIN_DEG = 0.02
+
+
+def _commune_zone_ids(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Re-number dead zones per commune (``thuong-nong-dz-001``).
+
+    The analysis numbers zones per run; re-analysing one commune must not
+    reuse an id another commune's zone holds.
+    """
+    zones = zones.copy()
+    commune = zones["commune_id"].fillna("region").astype(str)
+    order = zones.groupby(commune, sort=False).cumcount() + 1
+    zones["id"] = [f"{c}-dz-{n:03d}" for c, n in zip(commune, order, strict=True)]
+    return zones
+
+
+def analyze_communes(
+    store: Store, commune_ids: Iterable[str] | None = None, *, rasters: Rasters | None = None
+) -> list[str]:
+    """Analyse the villages of ``commune_ids`` (all when ``None``) and publish the results.
+
+    Verdicts, dead zones and cells are published in one transaction
+    (:meth:`app.store.results.Results.publish`): a reader never sees new
+    verdicts beside old dead zones.
+
+    Parameters
+    ----------
+    store : Store
+    commune_ids : iterable of str, optional
+        Communes to re-analyse; their dead zones are replaced as a whole.
+    rasters : Rasters, optional, keyword-only
+        Rasters that override the region's (``LOMSONG_DEM_PATH``...).
+
+    Returns
+    -------
+    list of str
+        Ids of the villages whose verdicts were stored.
+    """
+    communes = None if commune_ids is None else sorted(set(commune_ids))
+    # Every reading stored by now is in a full analysis (app.services.refresh's mark).
+    through_batch = store.last_batch_id()
+    villages = store.villages(commune_ids=communes, with_results=False)
+    if villages.empty:
+        return []
+    minx, miny, maxx, maxy = villages.total_bounds
+    margin = _READINGS_MARGIN_DEG
+    readings = store.readings(bounds=(minx - margin, miny - margin, maxx + margin, maxy + margin))
+    used = (rasters or Rasters()).over(store.rasters())
+    result = analyze(villages, store.sites(), readings, dem=used.dem, population=used.population)
+    store.publish(
+        result.villages,
+        _commune_zone_ids(result.dead_zones),
+        cells_for_storage(result.cells, result.villages),
+        commune_ids=communes,
+    )
+    if communes is None:
+        store.mark_refreshed(through_batch)
+    return [str(v) for v in result.villages["id"]]
+
+
+def refresh_for_readings(
+    store: Store, readings: pd.DataFrame, *, rasters: Rasters | None = None
+) -> list[str]:
+    """Re-judge the villages whose area ``readings`` fall in.
+
+    Every village of each touched commune is re-analysed, so the commune's
+    dead zones (which may span several villages) stay whole.
+
+    Returns
+    -------
+    list of str
+        Ids of the villages the readings touched.
+    """
+    if readings.empty:
+        return []
+    villages = store.villages(with_results=False)
+    if villages.empty:
+        return []
+    touched = villages_touched(villages, readings)
+    if not touched:
+        return []
+    communes = villages.loc[villages["id"].isin(touched), "commune_id"].dropna().unique()
+    analyze_communes(store, [str(c) for c in communes], rasters=rasters)
+    return sorted(touched)

@@ -1,0 +1,109 @@
+"""The meta table behind typed accessors: every key the service keeps is named here.
+
+- ``results_version``: how many times what a map shows changed; keys the page
+  cache and the ETags. Bumped inside the write that changes it.
+- ``refreshed_through_batch``: the newest readings batch every verdict
+  already reflects (:mod:`app.services.refresh`).
+- ``stale_communes``: communes admin changes left to re-judge, each with how
+  many queued refreshes still cover it.
+- ``dem_path``, ``population_path``: the region's rasters, written with the
+  region (the demo loader, or a future ``lomsong region``); the settings
+  ``LOMSONG_DEM_PATH`` and ``LOMSONG_POPULATION_PATH`` override them.
+- ``demo_fingerprint``, ``demo_seed``: which demo the store holds.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from app.core.config import Rasters
+from app.store.db import Database
+
+RESULTS_VERSION = "results_version"
+REFRESH_MARK = "refreshed_through_batch"
+STALE_COMMUNES = "stale_communes"
+DEM_PATH = "dem_path"
+POPULATION_PATH = "population_path"
+DEMO_FINGERPRINT = "demo_fingerprint"
+DEMO_SEED = "demo_seed"
+
+
+def bump_results_version(conn: sqlite3.Connection) -> None:
+    """Increment the results version inside the caller's write transaction."""
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE"
+        " SET value = CAST(value AS INTEGER) + 1",
+        (RESULTS_VERSION,),
+    )
+
+
+class Meta:
+    """Typed reads and writes of the meta table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, key: str) -> str | None:
+        """A stored metadata value, or ``None``."""
+        row = self._db.connection().execute("SELECT value FROM meta WHERE key = ?", (key,))
+        found = row.fetchone()
+        return None if found is None else str(found[0])
+
+    def set(self, values: dict[str, str]) -> None:
+        """Store metadata values (replacing earlier ones)."""
+        with self._db.write() as conn:
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
+
+    def results_version(self) -> int:
+        """How many times results were written; 0 before the first."""
+        return int(self.get(RESULTS_VERSION) or 0)
+
+    def refresh_mark(self) -> int:
+        """The newest batch every verdict reflects (0 when never set)."""
+        return int(self.get(REFRESH_MARK) or 0)
+
+    def mark_refreshed(self, batch_id: int) -> None:
+        """Move the refresh mark forward to ``batch_id`` (never back)."""
+        with self._db.write() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (REFRESH_MARK,)).fetchone()
+            if batch_id > (0 if row is None else int(row[0])):
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)", (REFRESH_MARK, str(batch_id))
+                )
+
+    def stale_communes(self) -> dict[str, int]:
+        """Communes left to re-judge, each with the refreshes queued for it."""
+        return {str(k): int(v) for k, v in json.loads(self.get(STALE_COMMUNES) or "{}").items()}
+
+    def set_stale_communes(self, stale: dict[str, int]) -> None:
+        """Replace the list of communes left to re-judge."""
+        self.set({STALE_COMMUNES: json.dumps(stale, sort_keys=True)})
+
+    def rasters(self) -> Rasters:
+        """The region's DEM and population rasters, as stored with the region."""
+        dem, population = self.get(DEM_PATH), self.get(POPULATION_PATH)
+        return Rasters(
+            dem=Path(dem) if dem else None, population=Path(population) if population else None
+        )
+
+    def set_rasters(self, rasters: Rasters) -> None:
+        """Store the region's rasters (a ``None`` path is stored as none)."""
+        self.set(
+            {
+                DEM_PATH: "" if rasters.dem is None else str(rasters.dem),
+                POPULATION_PATH: "" if rasters.population is None else str(rasters.population),
+            }
+        )
+
+    def demo_fingerprint(self) -> str | None:
+        """The fingerprint of the demo the store holds, if any."""
+        return self.get(DEMO_FINGERPRINT) or None
+
+    def set_demo(self, fingerprint: str, *, seed: int | None = None) -> None:
+        """Record the demo loaded (``""``: none, while one is being loaded)."""
+        values = {DEMO_FINGERPRINT: fingerprint}
+        if seed is not None:
+            values[DEMO_SEED] = str(seed)
+        self.set(values)

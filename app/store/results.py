@@ -1,0 +1,228 @@
+"""What the analysis found: village verdicts, dead zones and the hex cells maps show.
+
+Every write that changes what a map page shows bumps ``results_version`` in
+the meta table, inside the same transaction. :meth:`Results.publish` writes
+one analysis' verdicts, dead zones and cells together, with one bump, so a
+reader sees either all of the old results or all of the new.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from app.store.db import Database
+from app.store.meta import bump_results_version
+from app.store.rows import iso_or_none, to_geoframe, to_rows
+from app.store.schema import CELL_COLUMNS, DEAD_ZONE_COLUMNS, RESULT_COLUMNS
+from geodata.constants import CRS_WGS84
+from geodata.text import fold
+
+__all__ = ["CELL_COLUMNS", "Results", "place_clause"]
+
+
+def place_clause(
+    column: str, *, province: str | None, district: str | None
+) -> tuple[str | None, list[Any]]:
+    """``column IN (communes of the province/district)``, names folded; ``None``: no filter."""
+    clauses, params = [], []
+    for name, value in (("province_folded", province), ("district_folded", district)):
+        if value is not None:
+            clauses.append(f"{name} = ?")
+            params.append(fold(value))
+    if not clauses:
+        return None, []
+    return f"{column} IN (SELECT id FROM communes WHERE {' AND '.join(clauses)})", params
+
+
+def _delete_communes(
+    conn: sqlite3.Connection, table: str, commune_ids: Iterable[str] | None
+) -> None:
+    if commune_ids is None:
+        conn.execute(f"DELETE FROM {table}")
+    else:
+        conn.executemany(f"DELETE FROM {table} WHERE commune_id = ?", [(c,) for c in commune_ids])
+
+
+def _write_verdicts(conn: sqlite3.Connection, villages: pd.DataFrame) -> None:
+    frame = pd.DataFrame(villages.drop(columns="geometry", errors="ignore"))
+    for column in RESULT_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    frame["last_reading"] = frame["last_reading"].map(iso_or_none)
+    columns = ["id", *RESULT_COLUMNS]
+    conn.executemany(
+        f"INSERT OR REPLACE INTO village_results (village_id, {', '.join(RESULT_COLUMNS)})"
+        f" VALUES ({', '.join('?' * len(columns))})",
+        to_rows(frame, columns),
+    )
+
+
+def _write_dead_zones(
+    conn: sqlite3.Connection, dead_zones: gpd.GeoDataFrame, commune_ids: Iterable[str] | None
+) -> None:
+    zones = dead_zones.to_crs(CRS_WGS84) if len(dead_zones) else dead_zones
+    rows = [
+        (*row, wkb)
+        for row, wkb in zip(
+            to_rows(zones, DEAD_ZONE_COLUMNS), shapely.to_wkb(zones.geometry), strict=True
+        )
+    ]
+    _delete_communes(conn, "dead_zones", commune_ids)
+    conn.executemany(
+        f"INSERT OR REPLACE INTO dead_zones ({', '.join(DEAD_ZONE_COLUMNS)}, geometry)"
+        f" VALUES ({', '.join('?' * (len(DEAD_ZONE_COLUMNS) + 1))})",
+        rows,
+    )
+
+
+def _write_cells(
+    conn: sqlite3.Connection, cells: pd.DataFrame, commune_ids: Iterable[str] | None
+) -> None:
+    frame = cells.reindex(columns=list(CELL_COLUMNS))
+    frame = frame.astype(object).where(frame.notna(), None)
+    _delete_communes(conn, "cells", commune_ids)
+    conn.executemany(
+        f"INSERT OR REPLACE INTO cells ({', '.join(CELL_COLUMNS)})"
+        f" VALUES ({', '.join('?' * len(CELL_COLUMNS))})",
+        list(frame.itertuples(index=False, name=None)),
+    )
+
+
+class Results:
+    """Verdicts, dead zones and hex cells."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def publish(
+        self,
+        villages: pd.DataFrame,
+        dead_zones: gpd.GeoDataFrame,
+        cells: pd.DataFrame,
+        *,
+        commune_ids: Iterable[str] | None = None,
+    ) -> None:
+        """Store one analysis' results in one transaction, with one version bump.
+
+        Parameters
+        ----------
+        villages : pandas.DataFrame
+            Verdicts (``analyze`` output), inserted or replaced by village id.
+        dead_zones : GeoDataFrame
+            They replace the dead zones of ``commune_ids``.
+        cells : pandas.DataFrame
+            :data:`CELL_COLUMNS`; they replace the cells of ``commune_ids``.
+        commune_ids : iterable of str, optional, keyword-only
+            The communes analysed (all when ``None``).
+        """
+        communes = None if commune_ids is None else list(commune_ids)
+        with self._db.write() as conn:
+            _write_verdicts(conn, villages)
+            _write_dead_zones(conn, dead_zones, communes)
+            _write_cells(conn, cells, communes)
+            bump_results_version(conn)
+
+    def save_results(self, villages: pd.DataFrame) -> None:
+        """Insert or replace the verdicts of the given villages (``analyze`` output)."""
+        with self._db.write() as conn:
+            _write_verdicts(conn, villages)
+            bump_results_version(conn)
+
+    def replace_dead_zones(
+        self, dead_zones: gpd.GeoDataFrame, *, commune_ids: Iterable[str] | None = None
+    ) -> None:
+        """Replace the dead zones of ``commune_ids`` (all communes when ``None``)."""
+        with self._db.write() as conn:
+            _write_dead_zones(conn, dead_zones, commune_ids)
+            bump_results_version(conn)
+
+    def replace_cells(
+        self, cells: pd.DataFrame, *, commune_ids: Iterable[str] | None = None
+    ) -> None:
+        """Replace the cells of ``commune_ids`` (all when ``None``) with ``cells``.
+
+        ``cells`` has :data:`CELL_COLUMNS` (``h3`` as an H3 string).
+        """
+        with self._db.write() as conn:
+            _write_cells(conn, cells, commune_ids)
+            bump_results_version(conn)
+
+    def dead_zones(
+        self,
+        *,
+        commune_id: str | None = None,
+        verdict: str | None = None,
+        province: str | None = None,
+        district: str | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Stored dead zones, of one commune, verdict, province or district.
+
+        ``province`` and ``district`` ignore diacritics and case.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (("commune_id", commune_id), ("verdict", verdict)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        place, place_params = place_clause("commune_id", province=province, district=district)
+        if place is not None:
+            clauses.append(place)
+            params += place_params
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        return to_geoframe(
+            self._db.query(
+                f"SELECT {', '.join(DEAD_ZONE_COLUMNS)}, geometry FROM dead_zones{where}"
+                " ORDER BY commune_id, id",
+                params,
+            )
+        )
+
+    def cells(
+        self,
+        *,
+        commune_ids: Iterable[str] | None = None,
+        carrier: str | None = None,
+        radio: str | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        province: str | None = None,
+        district: str | None = None,
+    ) -> pd.DataFrame:
+        """Stored cells, by commune, carrier, radio, ``(west, south, east, north)``, place.
+
+        ``province`` and ``district`` ignore diacritics and case.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        if commune_ids is not None:
+            listed = list(commune_ids)
+            clauses.append(f"commune_id IN ({', '.join('?' * len(listed))})" if listed else "0")
+            params += listed
+        if carrier is not None:
+            clauses.append("lower(carrier) = lower(?)")
+            params.append(carrier)
+        if radio is not None:
+            clauses.append("lower(radio) = lower(?)")
+            params.append(radio)
+        if bbox is not None:
+            west, south, east, north = bbox
+            clauses.append("lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?")
+            params += [west, east, south, north]
+        place, place_params = place_clause("commune_id", province=province, district=district)
+        if place is not None:
+            clauses.append(place)
+            params += place_params
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        frame = self._db.query(
+            f"SELECT {', '.join(CELL_COLUMNS)} FROM cells{where} ORDER BY h3, carrier", params
+        )
+        for column in ("p_usable", "dbm", "lat", "lon"):
+            frame[column] = pd.to_numeric(frame[column]).astype("float64")
+        frame["count"] = pd.to_numeric(frame["count"]).fillna(0).astype("int64")
+        return frame

@@ -1,0 +1,260 @@
+"""Every table of the store, and the numbered migrations that build and upgrade them.
+
+A database records the last migration it ran in ``PRAGMA user_version``. On
+open, :func:`migrate` runs the ones after it, in order, each in one write
+transaction together with its version bump: a database made by any earlier
+version (0: before migrations were numbered) upgrades and keeps its rows.
+Add a change as a new function at the end of :data:`MIGRATIONS`; never edit
+one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import pandas as pd
+
+from app.store.db import Database
+from app.store.readings import STORED_COLUMNS, canonical, insert_batch
+from geodata.text import fold
+
+COMMUNE_COLUMNS = ("id", "name", "district", "province")
+VILLAGE_COLUMNS = (
+    "id",
+    "name",
+    "commune_id",
+    "commune",
+    "district",
+    "province",
+    "households",
+    "population",
+    "poverty_rate",
+    "centre_lon",
+    "centre_lat",
+)
+SITE_COLUMNS = (
+    "site_id",
+    "name",
+    "carrier",
+    "mcc",
+    "mnc",
+    "radio",
+    "cell_id",
+    "area_code",
+    "lon",
+    "lat",
+    "height_m",
+    "azimuth_deg",
+    "beamwidth_deg",
+    "eirp_dbm",
+    "freq_mhz",
+    "range_m",
+    "created",
+)
+RESULT_COLUMNS = (
+    "verdict",
+    "households_without_signal",
+    "best_carrier",
+    "carriers",
+    "readings_count",
+    "last_reading",
+    "confidence",
+    "reasons",
+    "reasons_vi",
+)
+DEAD_ZONE_COLUMNS = (
+    "id",
+    "commune_id",
+    "verdict",
+    "area_km2",
+    "households",
+    "village_ids",
+    "carriers_absent",
+    "nearest_site_m",
+)
+CELL_COLUMNS = (
+    "h3",
+    "carrier",
+    "radio",
+    "p_usable",
+    "dbm",
+    "cell_class",
+    "evidence",
+    "count",
+    "commune_id",
+    "lat",
+    "lon",
+)
+JSON_COLUMNS = frozenset({"carriers", "village_ids", "carriers_absent", "reasons", "reasons_vi"})
+
+
+#: Tables in the order they were first released (version 1 creates them all).
+TABLES: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS communes (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, name_folded TEXT NOT NULL,
+    district TEXT, province TEXT, geometry BLOB)""",
+    """CREATE TABLE IF NOT EXISTS villages (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, name_folded TEXT NOT NULL, commune_id TEXT,
+    commune TEXT, district TEXT, province TEXT, households INTEGER, population INTEGER,
+    poverty_rate REAL, centre_lon REAL, centre_lat REAL, geometry BLOB NOT NULL,
+    min_lon REAL, min_lat REAL, max_lon REAL, max_lat REAL)""",
+    """CREATE INDEX IF NOT EXISTS villages_commune ON villages (commune_id)""",
+    """CREATE TABLE IF NOT EXISTS village_results (
+    village_id TEXT PRIMARY KEY REFERENCES villages (id) ON DELETE CASCADE,
+    verdict TEXT NOT NULL, households_without_signal INTEGER, best_carrier TEXT,
+    carriers TEXT, readings_count INTEGER, last_reading TEXT)""",
+    """CREATE TABLE IF NOT EXISTS dead_zones (
+    id TEXT PRIMARY KEY, commune_id TEXT, verdict TEXT NOT NULL, area_km2 REAL,
+    households INTEGER, village_ids TEXT, carriers_absent TEXT, nearest_site_m REAL,
+    geometry BLOB NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS dead_zones_commune ON dead_zones (commune_id)""",
+    """CREATE TABLE IF NOT EXISTS sites (
+    rowid INTEGER PRIMARY KEY, site_id TEXT, name TEXT, carrier TEXT, mcc INTEGER,
+    mnc INTEGER, radio TEXT, cell_id INTEGER, area_code INTEGER, lon REAL, lat REAL,
+    height_m REAL, azimuth_deg REAL, beamwidth_deg REAL, eirp_dbm REAL, freq_mhz REAL,
+    range_m REAL, created TEXT)""",
+    # API keys: only the SHA-256 of a key is stored, beside a short public id.
+    """CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, name TEXT,
+    created TEXT NOT NULL, revoked TEXT)""",
+    # The first answer to each (caller, endpoint, Idempotency-Key), replayed on retries.
+    """CREATE TABLE IF NOT EXISTS idempotency (
+    scope TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
+    response TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (scope, key))""",
+    # Hex cells the maps and exports show, per carrier.
+    """CREATE TABLE IF NOT EXISTS cells (
+    h3 TEXT NOT NULL, carrier TEXT NOT NULL, radio TEXT, p_usable REAL, dbm REAL,
+    cell_class TEXT, evidence TEXT, count INTEGER, commune_id TEXT, lat REAL, lon REAL,
+    PRIMARY KEY (h3, carrier))""",
+    """CREATE INDEX IF NOT EXISTS cells_commune ON cells (commune_id)""",
+    # One row per stored chunk of readings: its new readings as Parquet (canonical
+    # columns plus content_key, devices already hashed), and their bounding box.
+    # 'demo' origin for the bundled campaign, 'upload' for everything users send:
+    # reloading the demo replaces only its own readings. ``request`` names the
+    # idempotent request (scope and key) that stored the batch.
+    """CREATE TABLE IF NOT EXISTS reading_batches (
+    id INTEGER PRIMARY KEY, origin TEXT NOT NULL, stored TEXT NOT NULL, request TEXT,
+    count INTEGER NOT NULL, min_lon REAL, min_lat REAL, max_lon REAL, max_lat REAL,
+    data BLOB NOT NULL)""",
+    # Every stored reading's content key, and the batch that holds it.
+    """CREATE TABLE IF NOT EXISTS reading_keys (
+    content_key INTEGER PRIMARY KEY, batch_id INTEGER NOT NULL)""",
+)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _add_columns(conn: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    present = _columns(conn, table)
+    for column, kind in columns.items():
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def create_tables(conn: sqlite3.Connection) -> None:
+    """1: every table of the first release (those an unnumbered database has stay)."""
+    for statement in TABLES:
+        conn.execute(statement)
+
+
+def add_verdict_reasons(conn: sqlite3.Connection) -> None:
+    """2: verdicts gain ``confidence`` and their reasons (NULL until the next analysis)."""
+    _add_columns(
+        conn, "village_results", {"confidence": "REAL", "reasons": "TEXT", "reasons_vi": "TEXT"}
+    )
+
+
+def move_reading_rows(conn: sqlite3.Connection) -> None:
+    """3: readings of the one-row-per-reading table of earlier versions move into batches.
+
+    Keys, origins and hashed devices are kept as they were; the old table is dropped.
+    """
+    legacy = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'readings'"
+    ).fetchone()
+    if legacy is None:
+        return
+    chunks = pd.read_sql_query(
+        f"SELECT {', '.join(STORED_COLUMNS)}, origin FROM readings ORDER BY rowid",
+        conn,
+        chunksize=100_000,
+    )
+    for rows in chunks:
+        rows["time"] = pd.to_datetime(rows["time"], utc=True, format="ISO8601")
+        rows["no_service"] = rows["no_service"].astype(bool)
+        rows = canonical(rows)
+        for origin, group in rows.groupby("origin", sort=False):
+            insert_batch(conn, group, origin=str(origin), request=None)
+    conn.execute("DROP TABLE readings")
+
+
+def fold_place_names(conn: sqlite3.Connection) -> None:
+    """4: folded district and province names, so filters ignoring diacritics run in SQL."""
+    folded = {"district_folded": "TEXT", "province_folded": "TEXT"}
+    for table in ("communes", "villages"):
+        _add_columns(conn, table, folded)
+        rows = conn.execute(f"SELECT rowid, district, province FROM {table}").fetchall()
+        conn.executemany(
+            f"UPDATE {table} SET district_folded = ?, province_folded = ? WHERE rowid = ?",
+            [(fold_or_none(d), fold_or_none(p), rowid) for rowid, d, p in rows],
+        )
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS villages_province"
+        " ON villages (province_folded, district_folded)"
+    )
+
+
+def fold_or_none(value: object) -> str | None:
+    """:func:`geodata.text.fold` of a text value; ``None`` (and NaN) stay ``None``.
+
+    >>> fold_or_none("Chiêm Hóa"), fold_or_none(None)
+    ('chiem hoa', None)
+    """
+    return None if value is None or value != value else fold(str(value))
+
+
+Migration = Callable[[sqlite3.Connection], None]
+
+#: Migration ``n`` (1-based) brings a database from version ``n - 1`` to ``n``.
+MIGRATIONS: tuple[Migration, ...] = (
+    create_tables,
+    add_verdict_reasons,
+    move_reading_rows,
+    fold_place_names,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The database's ``PRAGMA user_version``: the last migration it ran."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: Database) -> list[int]:
+    """Run the migrations ``db`` has not run yet; returns their numbers.
+
+    Raises
+    ------
+    RuntimeError
+        When the database was made by a newer lomsong (its version is past ours).
+    """
+    ran: list[int] = []
+    with db.write() as conn:
+        current = schema_version(conn)
+    if current > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"{db.path} is at schema version {current}; this lomsong knows {SCHEMA_VERSION}"
+        )
+    for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
+        with db.write() as conn:
+            # DDL does not open a transaction by itself in sqlite3: open it here,
+            # so a migration and its version bump commit together or not at all.
+            conn.execute("BEGIN IMMEDIATE")
+            step(conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+        ran.append(number)
+    return ran
