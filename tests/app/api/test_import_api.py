@@ -20,7 +20,7 @@ from app.services.keys import create_key
 from app.store import Store
 
 URL = "/api/v1/readings/import"
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "samples"
 GNETTRACK = SAMPLES / "ucc5g_gnettrack_driving_B_2020.02.27_20.35.57.csv"
 HEADER = "time,lat,lon,accuracy_m,mcc,mnc,radio,signal_dbm,no_service,device"
 

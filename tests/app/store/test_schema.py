@@ -1,0 +1,135 @@
+"""The store's numbered migrations: a new database, one of each earlier version, a newer one."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import shapely
+
+from app.store import Store
+from app.store.db import Database
+from app.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
+
+# The tables of the last release before migrations were numbered (user_version 0),
+# as it created them: no verdict reasons, no folded district/province columns.
+_UNNUMBERED = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE communes (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, name_folded TEXT NOT NULL,
+    district TEXT, province TEXT, geometry BLOB);
+CREATE TABLE villages (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, name_folded TEXT NOT NULL, commune_id TEXT,
+    commune TEXT, district TEXT, province TEXT, households INTEGER, population INTEGER,
+    poverty_rate REAL, centre_lon REAL, centre_lat REAL, geometry BLOB NOT NULL,
+    min_lon REAL, min_lat REAL, max_lon REAL, max_lat REAL);
+CREATE TABLE village_results (
+    village_id TEXT PRIMARY KEY REFERENCES villages (id) ON DELETE CASCADE,
+    verdict TEXT NOT NULL, households_without_signal INTEGER, best_carrier TEXT,
+    carriers TEXT, readings_count INTEGER, last_reading TEXT);
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, name TEXT,
+    created TEXT NOT NULL, revoked TEXT);
+"""
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {str(row[0]) for row in rows}
+
+
+def _version(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return schema_version(conn)
+
+
+def test_a_new_database_runs_every_migration_once(tmp_path: Path) -> None:
+    db = Database(tmp_path / "new.sqlite3")
+    try:
+        assert migrate(db) == list(range(1, len(MIGRATIONS) + 1))
+        assert migrate(db) == []  # nothing left to run on the next open
+    finally:
+        db.close()
+    assert _version(tmp_path / "new.sqlite3") == SCHEMA_VERSION
+    assert {
+        "meta",
+        "communes",
+        "villages",
+        "village_results",
+        "dead_zones",
+        "sites",
+        "api_keys",
+        "idempotency",
+        "cells",
+        "reading_batches",
+        "reading_keys",
+    } <= _tables(tmp_path / "new.sqlite3")
+
+
+def test_an_unnumbered_database_upgrades_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    square = shapely.to_wkb(shapely.box(105.49, 22.56, 105.50, 22.57))
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_UNNUMBERED)
+        conn.execute(
+            "INSERT INTO communes VALUES ('thuong-nong', 'Thượng Nông', 'thuong nong',"
+            " 'Na Hang', 'Tuyên Quang', ?)",
+            (square,),
+        )
+        conn.execute(
+            "INSERT INTO villages VALUES ('ban-giong', 'Bản Giòng', 'ban giong', 'thuong-nong',"
+            " 'Thượng Nông', 'Na Hang', 'Tuyên Quang', 98, NULL, 0.6, NULL, NULL, ?,"
+            " 105.49, 22.56, 105.50, 22.57)",
+            (square,),
+        )
+        conn.execute(
+            "INSERT INTO village_results (village_id, verdict, households_without_signal)"
+            " VALUES ('ban-giong', 'patchy', 40)"
+        )
+        conn.execute(
+            "INSERT INTO api_keys VALUES ('k1', 'hash', 'admin', 'team', '2026-01-01', NULL)"
+        )
+    assert _version(path) == 0
+
+    store = Store(path, device_salt="s")
+    try:
+        assert _version(path) == SCHEMA_VERSION
+        village = store.villages(province="tuyen quang", district="NA HANG")
+        assert village["id"].tolist() == ["ban-giong"]
+        assert village["verdict"].tolist() == ["patchy"]
+        assert village["households_without_signal"].tolist() == [40]
+        assert village["confidence"].isna().all()  # NULL until the next analysis
+        assert [k.id for k in store.api_keys()] == ["k1"]
+        assert store.communes()["name"].tolist() == ["Thượng Nông"]
+    finally:
+        store.close()
+
+
+def test_a_database_from_a_newer_lomsong_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "newer.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(RuntimeError, match=f"schema version {SCHEMA_VERSION + 1}"):
+        Store(path, device_salt="s")
+
+
+def test_a_failing_migration_leaves_its_version_and_tables_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE half_done (x INTEGER)")
+        raise RuntimeError("disk full")
+
+    path = tmp_path / "broken.sqlite3"
+    monkeypatch.setattr("app.store.schema.MIGRATIONS", (*MIGRATIONS, broken))
+    monkeypatch.setattr("app.store.schema.SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    db = Database(path)
+    try:
+        with pytest.raises(RuntimeError, match="disk full"):
+            migrate(db)
+    finally:
+        db.close()
+    assert _version(path) == SCHEMA_VERSION
+    assert "half_done" not in _tables(path)
