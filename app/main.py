@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from app.api.models import ERROR_RESPONSES
 from app.api.ratelimit import RateLimiter
 from app.api.responses import PageCache
 from app.api.routes import (
@@ -101,7 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
         exports,
         reports,
     ):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     app.mount("/static/leaflet", StaticFiles(directory=leaflet_dir), name="leaflet")
     app.mount("/static/lomsong", StaticFiles(directory=MAP_STATIC_DIR), name="lomsong")
     return app

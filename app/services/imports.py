@@ -10,14 +10,13 @@ service can re-analyse them in the background.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from app.core.errors import NotFoundError, UnprocessableError
-from app.services.ingest import MAX_LISTED_REJECTIONS
+from app.services.rejections import RejectionTally
 from app.store import Store
 from geodata.formats.cell_towers import read_site_file
 from geodata.formats.village_features import read_village_features
@@ -34,7 +33,7 @@ _QUOTED_REJECTIONS = 3
 class AdminReport:
     """What an import did (the body of the API's answer).
 
-    ``rejected`` lists the first :data:`~app.services.ingest.MAX_LISTED_REJECTIONS`;
+    ``rejected`` lists the first :data:`~app.services.rejections.MAX_LISTED_REJECTIONS`;
     ``rejected_total`` and ``rejected_by_reason`` count them all.
     """
 
@@ -44,12 +43,9 @@ class AdminReport:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON answer: counts, listed rejections, rejections by reason, refresh."""
-        ordered = sorted(self.rejected, key=lambda r: r.index)
         return {
             **self.counts,
-            "rejected": [r.as_dict() for r in ordered[:MAX_LISTED_REJECTIONS]],
-            "rejected_total": len(ordered),
-            "rejected_by_reason": dict(Counter(f"{r.field}: {r.reason}" for r in ordered)),
+            **RejectionTally.of(self.rejected).as_dict(),
             "refreshing": self.refreshing,
         }
 

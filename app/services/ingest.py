@@ -21,14 +21,12 @@ from typing import IO, Any
 import pandas as pd
 
 from app.core.errors import UnprocessableError
+from app.services.rejections import RejectionTally
 from app.store import Store
 from geodata.formats import ParsedChunk, parse_geosubmit, read_readings
 from geodata.readings import REQUIRED_COLUMNS, Rejection, validate_readings
 
 READINGS_SHAPE = "expected a JSON list of reading objects or an object with a 'readings' list"
-
-#: Rejections listed one by one in an answer; the rest are only counted.
-MAX_LISTED_REJECTIONS = 1000
 
 #: Called with the validated readings of each chunk that stored something new.
 OnStored = Callable[[pd.DataFrame], None]
@@ -38,33 +36,40 @@ OnStored = Callable[[pd.DataFrame], None]
 class IngestReport:
     """What happened to an upload (the body of the API's answer).
 
-    ``rejected`` lists the first :data:`MAX_LISTED_REJECTIONS` rejections;
+    ``rejected`` lists the first :data:`~app.services.rejections.MAX_LISTED_REJECTIONS`;
     ``rejected_total`` and ``rejected_by_reason`` count all of them.
     """
 
     accepted: int = 0
     duplicates: int = 0
     ignored: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
-    rejected_total: int = 0
-    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    rejections: RejectionTally = field(default_factory=RejectionTally)
+
+    @property
+    def rejected(self) -> list[Rejection]:
+        """The listed rejections."""
+        return self.rejections.listed
+
+    @property
+    def rejected_total(self) -> int:
+        """How many rows were refused."""
+        return self.rejections.total
+
+    @property
+    def rejected_by_reason(self) -> Counter[str]:
+        """Refused rows per ``field: reason``."""
+        return self.rejections.by_reason
 
     def add_rejections(self, rejections: Iterable[Rejection]) -> None:
         """Count rejections, listing them while there is room."""
-        ordered = sorted(rejections, key=lambda r: r.index)
-        room = MAX_LISTED_REJECTIONS - len(self.rejected)
-        self.rejected += ordered[: max(room, 0)]
-        self.rejected_total += len(ordered)
-        self.rejected_by_reason.update(f"{r.field}: {r.reason}" for r in ordered)
+        self.rejections.add(rejections)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON answer: counts, each listed rejection, and rejections by reason."""
         return {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
-            "rejected": [r.as_dict() for r in sorted(self.rejected, key=lambda r: r.index)],
-            "rejected_total": self.rejected_total,
-            "rejected_by_reason": dict(self.rejected_by_reason),
+            **self.rejections.as_dict(),
         }
 
 

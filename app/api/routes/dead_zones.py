@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.api.deps import StoreDep
+from app.api.models import DeadZoneCollection
 from app.api.params import LimitParam, OffsetParam, PlaceFilterDep
-from app.api.responses import GEOJSON_MEDIA_TYPE, GeoJSONResponse, paged_collection
+from app.api.responses import GeoJSONResponse, paged_collection
 from app.core.errors import UnprocessableError
 from app.services.queries import ZoneSort, find_dead_zones, page, sort_dead_zones
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["dead zones"])
 @router.get(
     "/dead-zones",
     response_class=GeoJSONResponse,
-    responses={200: {"content": {GEOJSON_MEDIA_TYPE: {}}}},
+    response_model=DeadZoneCollection,
 )
 def list_dead_zones(
     request: Request,

@@ -8,13 +8,13 @@ logged with their reasons, since the clients would not show them anyway.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.api.bodies import decode_json, gunzip_bytes, is_gzip, read_body
 from app.api.deps import GeosubmitUploaderDep, RefresherDep, SettingsDep, StoreDep
+from app.api.models import GeosubmitAnswer
 from app.services.ingest import ingest_geosubmit
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ async def geosubmit(
     settings: SettingsDep,
     caller: GeosubmitUploaderDep,
     refresher: RefresherDep,
-) -> dict[str, Any]:
+) -> GeosubmitAnswer:
     """Store the cell observations of a geosubmit v2 batch; answers ``{}``.
 
     The key comes as ``?key=`` or ``X-API-Key``. Wi-Fi and Bluetooth entries
@@ -50,4 +50,4 @@ async def geosubmit(
         report.ignored,
         dict(report.rejected_by_reason) or "none",
     )
-    return {}
+    return GeosubmitAnswer()

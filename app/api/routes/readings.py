@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -18,6 +18,7 @@ from app.api.deps import (
     StoreDep,
     UploaderDep,
 )
+from app.api.models import UploadReport
 from app.services.idempotency import request_digest
 from app.services.ingest import READINGS_SHAPE, ingest_file, ingest_readings
 from app.store import Store
@@ -37,13 +38,8 @@ ImportFormat = Literal["csv", "json", "gnettrack", "opencellid"]
 #: Columns of the raw export: everything but the (hashed) device, still an identifier.
 EXPORT_COLUMNS = tuple(c for c in READING_COLUMNS if c != "device")
 
-_UPLOAD_ANSWER = (
-    'Answers ``{"accepted", "duplicates", "rejected": [{"index", "field", "reason"}],'
-    ' "rejected_total", "rejected_by_reason"}``; bad rows never sink the good ones.'
-)
 
-
-@router.post("/readings", description=f"Store a JSON batch of readings. {_UPLOAD_ANSWER}")
+@router.post("/readings")
 async def post_readings(
     request: Request,
     store: StoreDep,
@@ -52,13 +48,16 @@ async def post_readings(
     refresher: RefresherDep,
     idempotency: IdempotencyDep,
     idempotency_key: IdempotencyKey = None,
-) -> Any:
-    """Store a JSON batch of readings: a list, or ``{"readings": [...]}`` (gzip accepted)."""
+) -> UploadReport:
+    """Store a JSON batch of readings: a list, or ``{"readings": [...]}`` (gzip accepted).
+
+    Bad rows never sink the good ones: each is listed (the first 1,000) and counted.
+    """
     body = await read_body(request, max_bytes=settings.max_body_bytes)
     if is_gzip(request.headers, body):
         body = gunzip_bytes(body, max_bytes=settings.max_body_bytes)
     payload = decode_json(body, expected=READINGS_SHAPE)
-    return await run_in_threadpool(
+    answer = await run_in_threadpool(
         idempotency.run,
         lambda tag: ingest_readings(
             store, payload, on_stored=refresher.submit, request=tag
@@ -67,9 +66,10 @@ async def post_readings(
         key=idempotency_key,
         digest=request_digest(body),
     )
+    return UploadReport.model_validate(answer)
 
 
-@router.post("/readings/import", description=f"Import a readings file. {_UPLOAD_ANSWER}")
+@router.post("/readings/import")
 async def import_readings(
     request: Request,
     store: StoreDep,
@@ -84,7 +84,7 @@ async def import_readings(
     mcc: Annotated[int | None, Query(ge=1, le=999, description="G-NetTrack: the MCC")] = None,
     mnc: Annotated[int | None, Query(ge=0, le=999, description="G-NetTrack: the MNC")] = None,
     idempotency_key: IdempotencyKey = None,
-) -> Any:
+) -> UploadReport:
     """Import a file sent as the raw body or as a multipart upload, gzip or not.
 
     The body is spooled to disk (at most ``LOMSONG_MAX_IMPORT_BYTES``), then
@@ -92,7 +92,7 @@ async def import_readings(
     """
     upload = await spool_upload(request, max_bytes=settings.max_import_bytes)
     try:
-        return await run_in_threadpool(
+        answer = await run_in_threadpool(
             idempotency.run,
             lambda tag: ingest_file(
                 store,
@@ -111,6 +111,7 @@ async def import_readings(
         )
     finally:
         upload.close()
+    return UploadReport.model_validate(answer)
 
 
 def _export_csv(store: Store) -> Iterator[str]:

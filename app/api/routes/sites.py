@@ -13,8 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.bodies import spool_upload
 from app.api.deps import AdminDep, RefresherDep, SettingsDep, SiteReaderDep, StoreDep
+from app.api.models import SiteCollection, SiteImportReport
 from app.api.params import LimitParam, OffsetParam, parse_bbox
-from app.api.responses import GEOJSON_MEDIA_TYPE, GeoJSONResponse, paged_collection
+from app.api.responses import GeoJSONResponse, paged_collection
 from app.services.imports import delete_site, import_sites
 from app.services.queries import page
 from geodata import constants as C
@@ -24,7 +25,6 @@ router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 RadioParam = Annotated[
     str | None, Query(pattern=C.RADIO_PATTERN, description="gsm, umts, lte or nr")
 ]
-_GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {GEOJSON_MEDIA_TYPE: {}}}}
 # The file is the body itself (raw CSV) or a multipart upload, gzip or not.
 _CSV_BODY: dict[str, Any] = {
     "requestBody": {
@@ -42,7 +42,7 @@ _CSV_BODY: dict[str, Any] = {
 }
 
 
-@router.get("", response_class=GeoJSONResponse, responses=_GEOJSON)
+@router.get("", response_class=GeoJSONResponse, response_model=SiteCollection)
 def list_sites(
     request: Request,
     store: StoreDep,
@@ -87,7 +87,7 @@ async def import_site_file(
     replace: Annotated[
         bool, Query(description="The file is the whole network: delete the cells it lacks")
     ] = False,
-) -> dict[str, Any]:
+) -> SiteImportReport:
     """Add or update cells from a site CSV or an OpenCelliD ``cell_towers.csv`` (admins).
 
     Cells are matched by radio, MCC, MNC, cell id (and LAC for GSM/UMTS):
@@ -109,7 +109,7 @@ async def import_site_file(
         )
     finally:
         upload.close()
-    return report.as_dict()
+    return SiteImportReport.model_validate(report.as_dict())
 
 
 @router.delete("/{site_id:path}", status_code=204)

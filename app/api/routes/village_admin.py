@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.bodies import spool_upload
 from app.api.deps import AdminDep, RefresherDep, SettingsDep, StoreDep
+from app.api.models import VillageImportReport
 from app.api.responses import GEOJSON_MEDIA_TYPE
 from app.services.imports import delete_village, import_villages
 
@@ -42,7 +43,7 @@ async def import_village_file(
     settings: SettingsDep,
     caller: AdminDep,
     refresher: RefresherDep,
-) -> dict[str, Any]:
+) -> VillageImportReport:
     """Add or update villages from a GeoJSON FeatureCollection, by id (admins).
 
     Polygons in lon/lat with ``id``, ``name``, ``commune``, ``district``,
@@ -59,7 +60,7 @@ async def import_village_file(
         )
     finally:
         upload.close()
-    return report.as_dict()
+    return VillageImportReport.model_validate(report.as_dict())
 
 
 @router.delete("/{village_id}", status_code=204)

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Request
 
 from app.api.deps import StoreDep
+from app.api.models import VillageCollection, VillageFeature
 from app.api.params import LimitParam, OffsetParam, PlaceFilterDep
-from app.api.responses import GEOJSON_MEDIA_TYPE, GeoJSONResponse, feature, paged_collection
+from app.api.responses import GeoJSONResponse, feature, paged_collection
 from app.services.queries import find_villages, page, rank_villages
 
 router = APIRouter(prefix="/api/v1", tags=["villages"])
 
-_GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {GEOJSON_MEDIA_TYPE: {}}}}
 
-
-@router.get("/villages", response_class=GeoJSONResponse, responses=_GEOJSON)
+@router.get("/villages", response_class=GeoJSONResponse, response_model=VillageCollection)
 def list_villages(
     request: Request,
     store: StoreDep,
@@ -46,7 +45,7 @@ def list_villages(
     )
 
 
-@router.get("/villages/{village_id}", response_class=GeoJSONResponse, responses=_GEOJSON)
+@router.get("/villages/{village_id}", response_class=GeoJSONResponse, response_model=VillageFeature)
 def get_village(store: StoreDep, village_id: str) -> GeoJSONResponse:
     """One village as a GeoJSON Feature; 404 when unknown."""
     return GeoJSONResponse(feature(store.village(village_id)))

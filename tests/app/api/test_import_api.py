@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from app.cli import main
 from app.core.config import Settings
 from app.main import create_app
-from app.services.ingest import MAX_LISTED_REJECTIONS
 from app.services.keys import create_key
+from app.services.rejections import MAX_LISTED_REJECTIONS
 from app.store import Store
 
 URL = "/api/v1/readings/import"

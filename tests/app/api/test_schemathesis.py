@@ -1,4 +1,4 @@
-"""Schemathesis against the service's own OpenAPI schema: no input gets a 5xx.
+"""Schemathesis against the service's own OpenAPI schema: no 5xx, and answers as declared.
 
 The app runs in-process on a tiny region (two communes, three villages),
 with anonymous uploads on so the upload endpoints parse the generated bodies
@@ -17,7 +17,7 @@ import schemathesis
 import shapely
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from app.core.config import Settings
 from app.main import create_app
@@ -101,7 +101,9 @@ def api_schema(app: FastAPI) -> schemathesis.BaseSchema:
 EXAMPLES_PER_OPERATION = 15
 
 
-def test_no_input_gets_a_server_error(api_schema: schemathesis.BaseSchema) -> None:
+def test_no_input_gets_a_server_error_and_answers_match_the_schema(
+    api_schema: schemathesis.BaseSchema,
+) -> None:
     # schemathesis's pytest loader (``from_fixture``) does not run under pytest 9
     # yet, so each operation is driven here with its own Hypothesis run.
     failures: list[str] = []
@@ -121,7 +123,7 @@ def test_no_input_gets_a_server_error(api_schema: schemathesis.BaseSchema) -> No
             suppress_health_check=list(HealthCheck),
         )
         def call(case: schemathesis.Case) -> None:
-            case.call_and_validate(checks=[not_a_server_error])
+            case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
 
         try:
             call()

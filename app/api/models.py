@@ -1,0 +1,230 @@
+"""The API's answers as pydantic models: what the OpenAPI schema promises a client.
+
+JSON answers are returned as these models. GeoJSON pages are sent as
+:class:`app.api.responses.GeoJSONResponse` (encoded once, not validated
+again); their models are declared on the routes for the schema only, and
+the Schemathesis test checks every answer against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.security import Role
+from geodata.constants import Verdict
+
+# --- uploads and imports -------------------------------------------------
+
+
+class Rejection(BaseModel):
+    """One refused row: its index in the upload, the field at fault and why."""
+
+    index: int = Field(description="Position in the upload (a file's line, header = 1).")
+    field: str
+    reason: str = Field(description="``field: reason``, as counted in ``rejected_by_reason``.")
+
+
+class RejectionAccounting(BaseModel):
+    """The refused rows of an upload or import: the first listed, all counted."""
+
+    rejected: list[Rejection] = Field(description="The first 1,000 refused rows, by index.")
+    rejected_total: int = Field(ge=0)
+    rejected_by_reason: dict[str, int] = Field(description="Refused rows per ``field: reason``.")
+
+
+class UploadReport(RejectionAccounting):
+    """What happened to an upload of readings; bad rows never sink the good ones."""
+
+    accepted: int = Field(ge=0, description="Readings newly stored.")
+    duplicates: int = Field(ge=0, description="Readings already stored (or repeated).")
+
+
+class SiteImportReport(RejectionAccounting):
+    """What a site import did to the stored cells."""
+
+    added: int = Field(ge=0)
+    updated: int = Field(ge=0)
+    unchanged: int = Field(ge=0)
+    removed: int = Field(ge=0)
+    refreshing: bool = Field(description="Whether verdicts are being re-judged.")
+
+
+class VillageImportReport(RejectionAccounting):
+    """What a village import did."""
+
+    added: int = Field(ge=0)
+    updated: int = Field(ge=0)
+    unchanged: int = Field(ge=0)
+    communes_added: int = Field(ge=0)
+    refreshing: bool = Field(description="Whether verdicts are being re-judged.")
+
+
+class GeosubmitAnswer(BaseModel):
+    """``{}``, as geosubmit clients expect."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- keys, health, errors ------------------------------------------------
+
+
+class KeyPublic(BaseModel):
+    """An API key's public description; never the secret."""
+
+    id: str
+    role: Role
+    name: str | None
+    created: str
+    revoked: str | None
+
+
+class KeyCreated(KeyPublic):
+    """A new key: the only answer that carries the secret."""
+
+    key: str = Field(description="The secret key; shown once, here.")
+
+
+class Health(BaseModel):
+    """Liveness, and what the service holds."""
+
+    status: Literal["ok"]
+    demo: bool
+    counts: dict[str, int] = Field(description="Rows per table.")
+    refresh_pending: int = Field(ge=0, description="Uploads whose villages are being re-judged.")
+
+
+class ErrorDetail(BaseModel):
+    """Every refusal: a 4xx with one sentence, or FastAPI's list for invalid parameters."""
+
+    detail: str | list[dict[str, Any]]
+
+
+#: Declared on every route: a 422 is the service's one sentence as often as FastAPI's list.
+# Inline, with its media type: a route's own response class (GeoJSON, HTML) is not the errors'.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {
+        "description": "A parameter or body the endpoint cannot take.",
+        "content": {"application/json": {"schema": ErrorDetail.model_json_schema()}},
+    }
+}
+
+
+# --- GeoJSON (RFC 7946) ----------------------------------------------------
+
+
+class Geometry(BaseModel):
+    """A GeoJSON geometry in EPSG:4326 (lon, lat)."""
+
+    type: Literal["Point", "Polygon", "MultiPolygon", "GeometryCollection", "LineString"]
+    coordinates: list[Any] = Field(default_factory=list)
+
+
+class CarrierSummary(BaseModel):
+    """One carrier in one village."""
+
+    model_config = ConfigDict(extra="allow")
+
+    households_without_signal: int | None = None
+    centre_p_usable: float | None = None
+    radio: str | None = None
+    evidence: str | None = None
+
+
+class VillageProperties(BaseModel):
+    """A village and its verdict."""
+
+    id: str
+    name: str
+    commune_id: str | None
+    commune: str | None
+    district: str | None
+    province: str | None
+    households: int
+    population: float | None
+    poverty_rate: float | None
+    centre_lon: float | None
+    centre_lat: float | None
+    verdict: Verdict
+    households_without_signal: int | None
+    best_carrier: str | None
+    carriers: dict[str, CarrierSummary] | None
+    readings_count: int
+    last_reading: str | None
+    confidence: float | None
+    reasons: list[str] | None
+    reasons_vi: list[str] | None
+    rank_score: float | None = Field(default=None, description="With ``rank`` or ``weight``.")
+
+
+class DeadZoneProperties(BaseModel):
+    """A contiguous area without (or with patchy) signal."""
+
+    id: str
+    commune_id: str | None
+    verdict: Literal["no_signal", "patchy"]
+    area_km2: float | None
+    households: int | None
+    village_ids: list[str] | None
+    carriers_absent: list[str] | None
+    nearest_site_m: float | None
+    district: str | None
+    province: str | None
+
+
+class SiteProperties(BaseModel):
+    """One cell of a carrier's site."""
+
+    site_id: str | None
+    name: str | None
+    carrier: str | None
+    mcc: int
+    mnc: int
+    radio: str | None
+    cell_id: int | None
+    area_code: int | None
+    lon: float
+    lat: float
+    height_m: float | None
+    azimuth_deg: float | None = Field(description="``null``: an omni antenna.")
+    beamwidth_deg: float | None
+    eirp_dbm: float | None
+    freq_mhz: float | None
+    range_m: float | None
+    created: str | None
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Feature(BaseModel, Generic[P]):
+    """One GeoJSON Feature."""
+
+    type: Literal["Feature"]
+    properties: P
+    geometry: Geometry | None
+
+
+class Link(BaseModel):
+    """A link to the next page."""
+
+    rel: Literal["next"]
+    href: str
+    type: str
+
+
+class FeatureCollection(BaseModel, Generic[P]):
+    """A page of features, with ``numberMatched``/``numberReturned`` and a ``next`` link."""
+
+    type: Literal["FeatureCollection"]
+    features: list[Feature[P]]
+    numberMatched: int | None = Field(default=None, ge=0)  # noqa: N815 (OGC API name)
+    numberReturned: int | None = Field(default=None, ge=0)  # noqa: N815
+    links: list[Link] | None = None
+
+
+VillageFeature = Feature[VillageProperties]
+VillageCollection = FeatureCollection[VillageProperties]
+DeadZoneCollection = FeatureCollection[DeadZoneProperties]
+SiteCollection = FeatureCollection[SiteProperties]
