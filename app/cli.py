@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from app.api.responses import write_feature_collection
 from app.core.config import DEFAULT_DEMO_SEED, default_assets_dir
 from app.store import Store
 from coverage.errors import CoverageError
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
     from coverage.evaluate import VerdictScore
 from geodata.constants import Verdict
 from geodata.errors import GeodataError
+from geodata.exports import write_geojson
 
 # Kept literal so `lomsong --help` needs no heavy import; tests check they match.
 READING_FORMATS = ("csv", "json", "gnettrack", "opencellid")
@@ -180,8 +180,8 @@ def _analyze(args: argparse.Namespace) -> int:
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    write_feature_collection(result.villages, out / "villages.geojson")
-    write_feature_collection(result.dead_zones, out / "dead_zones.geojson")
+    write_geojson(result.villages, out / "villages.geojson")
+    write_geojson(result.dead_zones, out / "dead_zones.geojson")
     write_cells_gpkg(result.signal, out / "cells.gpkg")
     rasters = write_signal_geotiffs(result.signal, out) + write_signal_geotiffs(
         result.signal, out, value="p_usable"

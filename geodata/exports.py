@@ -1,6 +1,8 @@
 """Writers for planners' GIS and spreadsheets: GeoJSON (RFC 7946), CSV, GeoPackage.
 
 Each writer takes a GeoDataFrame with a CRS and returns the file's bytes.
+:func:`feature_collection` is the one GeoJSON encoder: the API, the exports
+and the CLI all write through it.
 Nested values (per-carrier summaries, lists of ids) become JSON text in CSV
 and GeoPackage, which have no nested types.
 """
@@ -17,6 +19,7 @@ from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import pyogrio
 import shapely
@@ -63,8 +66,25 @@ def _flat(value: Any) -> Any:
     return value
 
 
-def to_geojson(frame: gpd.GeoDataFrame) -> bytes:
-    """An RFC 7946 FeatureCollection: EPSG:4326, counter-clockwise outer rings, no ``crs``.
+def to_geojson(frame: gpd.GeoDataFrame, **members: Any) -> bytes:
+    """``frame`` as RFC 7946 GeoJSON bytes: the one GeoJSON encoder.
+
+    A FeatureCollection in EPSG:4326, outer rings counter-clockwise, no
+    ``crs``; coordinates keep :data:`GEOJSON_DECIMALS` decimals; properties
+    are JSON-safe (:func:`json_safe`); the frame's index is not written. The
+    API's answers, the exports and the CLI's files all come from here.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Any CRS.
+    **members
+        Extra top-level members (``numberMatched``, ``links``...), after ``features``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``frame`` has no CRS.
 
     Examples
     --------
@@ -75,19 +95,48 @@ def to_geojson(frame: gpd.GeoDataFrame) -> bytes:
     """
     frame = _wgs84(frame)
     geometry = shapely.orient_polygons(frame.geometry.to_numpy(), exterior_cw=False)
-    geometry = shapely.set_precision(geometry, 10**-GEOJSON_DECIMALS, mode="pointwise")
-    features = []
+    geometry = shapely.transform(geometry, lambda xy: np.round(xy, GEOJSON_DECIMALS))
     records = pd.DataFrame(frame.drop(columns=frame.geometry.name)).to_dict("records")
-    for properties, geom in zip(records, geometry, strict=True):
-        features.append(
-            {
-                "type": "Feature",
-                "properties": json_safe(properties),
-                "geometry": None if geom is None else json.loads(shapely.to_geojson(geom)),
-            }
-        )
-    collection = {"type": "FeatureCollection", "features": features}
-    return json.dumps(collection, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # GEOS writes each geometry's GeoJSON; orjson embeds the text as it is.
+    features = [
+        {
+            "type": "Feature",
+            "properties": json_safe(properties),
+            "geometry": None if text is None else orjson.Fragment(text),
+        }
+        for properties, text in zip(records, shapely.to_geojson(geometry), strict=True)
+    ]
+    return encode_geojson({"type": "FeatureCollection", "features": features, **members})
+
+
+def encode_geojson(content: Any) -> bytes:
+    """JSON as compact UTF-8 bytes (Vietnamese kept readable; NaN as ``null``)."""
+    return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def feature_collection(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    """:func:`to_geojson` as a dict.
+
+    Examples
+    --------
+    >>> f = gpd.GeoDataFrame({"name": ["Bản Giòng"]},
+    ...     geometry=[shapely.box(105.49, 22.56, 105.50, 22.57)], crs="EPSG:4326")
+    >>> feature_collection(f)["features"][0]["geometry"]["coordinates"][0][0]
+    [105.5, 22.56]
+    """
+    collection: dict[str, Any] = orjson.loads(to_geojson(frame))
+    return collection
+
+
+def feature(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    """The first row of ``frame`` as one RFC 7946 Feature dict."""
+    first: dict[str, Any] = feature_collection(frame.iloc[:1])["features"][0]
+    return first
+
+
+def write_geojson(frame: gpd.GeoDataFrame, path: str | Path) -> None:
+    """Write ``frame`` as an RFC 7946 GeoJSON file (:func:`to_geojson`)."""
+    Path(path).write_bytes(to_geojson(frame))
 
 
 def neutralise(value: Any) -> Any:

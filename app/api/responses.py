@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -22,44 +21,31 @@ import geopandas as gpd
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from geodata.constants import CRS_WGS84
-from geodata.errors import InvalidInputError
-from geodata.exports import json_safe
+from geodata.exports import GEOJSON_MEDIA_TYPE, encode_geojson, feature, to_geojson
 
-GEOJSON_MEDIA_TYPE = "application/geo+json"
+__all__ = [
+    "GEOJSON_MEDIA_TYPE",
+    "CachedPage",
+    "GeoJSONResponse",
+    "PageCache",
+    "cached_response",
+    "feature",
+    "paged_collection",
+]
 
 
 class GeoJSONResponse(JSONResponse):
-    """A JSON response sent as ``application/geo+json`` (RFC 7946)."""
+    """A response sent as ``application/geo+json`` (RFC 7946).
+
+    ``content`` is either the bytes :func:`geodata.exports.to_geojson` made
+    (sent as they are) or a dict, encoded by :func:`geodata.exports.encode_geojson`.
+    """
 
     media_type = GEOJSON_MEDIA_TYPE
 
-
-def feature_collection(frame: gpd.GeoDataFrame) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection dict of ``frame``'s rows.
-
-    Raises
-    ------
-    InvalidInputError
-        When ``frame`` has no CRS.
-    """
-    if frame.crs is None:
-        raise InvalidInputError("frame has no CRS")
-    collection = frame.to_crs(CRS_WGS84).to_geo_dict(na="null", drop_id=True)
-    for feature in collection["features"]:
-        feature["properties"] = json_safe(feature["properties"])
-    return collection
-
-
-def feature(frame: gpd.GeoDataFrame) -> dict[str, Any]:
-    """The first row of ``frame`` as one GeoJSON Feature dict."""
-    return feature_collection(frame.iloc[:1])["features"][0]  # type: ignore[no-any-return]
-
-
-def write_feature_collection(frame: gpd.GeoDataFrame, path: Any) -> None:
-    """Write ``frame`` as a GeoJSON file (UTF-8, Vietnamese kept readable)."""
-    with open(path, "w", encoding="utf-8") as out:
-        json.dump(feature_collection(frame), out, ensure_ascii=False)
+    def render(self, content: Any) -> bytes:
+        """The body: ``content`` itself when it is bytes, else encoded."""
+        return content if isinstance(content, bytes) else encode_geojson(content)
 
 
 def paged_collection(
@@ -70,15 +56,13 @@ def paged_collection(
     The ``next`` link (also sent as an HTTP ``Link`` header) is there only
     when more features follow.
     """
-    collection = feature_collection(frame)
-    collection["numberMatched"] = total
-    collection["numberReturned"] = len(frame)
+    members: dict[str, Any] = {"numberMatched": total, "numberReturned": len(frame)}
     headers = {}
     if limit is not None and offset + len(frame) < total:
         url = str(request.url.include_query_params(offset=offset + limit, limit=limit))
-        collection["links"] = [{"rel": "next", "href": url, "type": "application/geo+json"}]
+        members["links"] = [{"rel": "next", "href": url, "type": GEOJSON_MEDIA_TYPE}]
         headers["Link"] = f'<{url}>; rel="next"'
-    return GeoJSONResponse(collection, headers=headers)
+    return GeoJSONResponse(to_geojson(frame, **members), headers=headers)
 
 
 #: Pages kept (a province overview is a few MB; a commune page ~0.5 MB).

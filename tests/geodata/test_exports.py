@@ -11,7 +11,15 @@ import pytest
 import shapely
 
 from geodata.errors import InvalidInputError
-from geodata.exports import neutralise, to_csv, to_geojson, to_geopackage
+from geodata.exports import (
+    feature,
+    feature_collection,
+    neutralise,
+    to_csv,
+    to_geojson,
+    to_geopackage,
+    write_geojson,
+)
 
 
 @pytest.fixture
@@ -94,3 +102,27 @@ def test_writers_refuse_a_frame_without_crs(frame: gpd.GeoDataFrame) -> None:
     for writer in (to_geojson, to_csv):
         with pytest.raises(InvalidInputError, match="no CRS"):
             writer(bare)
+
+
+def test_one_encoder_for_dicts_bytes_and_files(frame: gpd.GeoDataFrame, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "villages.geojson"
+    write_geojson(frame, path)
+
+    assert path.read_bytes() == to_geojson(frame)
+    assert feature_collection(frame) == json.loads(to_geojson(frame))
+    assert feature(frame) == feature_collection(frame)["features"][0]
+    assert "Bản Giòng" in path.read_text(encoding="utf-8")  # not \\u-escaped
+
+
+def test_coordinates_keep_six_decimals_and_extra_members_follow_features() -> None:
+    frame = gpd.GeoDataFrame(
+        {"id": ["a"], "share": [float("nan")]},
+        geometry=[shapely.Point(105.123456789, 22.987654321)],
+        crs="EPSG:4326",
+    )
+
+    body = json.loads(to_geojson(frame, numberMatched=7))
+
+    assert body["features"][0]["geometry"]["coordinates"] == [105.123457, 22.987654]
+    assert body["features"][0]["properties"] == {"id": "a", "share": None}
+    assert list(body) == ["type", "features", "numberMatched"]

@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from app.api.bodies import spool_upload
 from app.api.deps import AdminDep, RefresherDep, SettingsDep, StoreDep
 from app.api.models import VillageImportReport
-from app.api.responses import GEOJSON_MEDIA_TYPE
 from app.services.imports import delete_village, import_villages
+from geodata.exports import GEOJSON_MEDIA_TYPE
 
 router = APIRouter(prefix="/api/v1/villages", tags=["villages"])
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 
 from app.store import Store
+from geodata.villages import normalise_villages
 
 GEOJSON = "application/geo+json"
 
@@ -93,6 +95,22 @@ def test_one_village(client: TestClient, loaded_store: Store) -> None:
     assert body["properties"]["name"] == "Đống Đa 1"
     assert body["properties"]["best_carrier"] is None
     assert body["properties"]["last_reading"] is None
+
+
+def test_api_pages_are_the_exports_geojson(client: TestClient, loaded_store: Store) -> None:
+    """One encoder: counter-clockwise outer rings and 6 decimals, as in the GeoJSON export."""
+    clockwise = shapely.Polygon(
+        [(105.4101234567, 22.011), (105.4101234567, 22.019), (105.419, 22.019), (105.419, 22.011)]
+    )
+    raw = loaded_store.villages(ids=["dong-da-1"], with_results=False).set_geometry([clockwise])
+    loaded_store.upsert_villages(normalise_villages(raw))
+    page = client.get("/api/v1/villages/dong-da-1").json()
+    export = client.get("/api/v1/exports/villages.geojson", params={"commune_id": "linh-phu"})
+
+    assert page == export.json()["features"][0]
+    ring = page["geometry"]["coordinates"][0]
+    assert shapely.LinearRing(ring).is_ccw
+    assert {lon for lon, _ in ring} == {105.410123, 105.419}
 
 
 def test_unknown_village_is_404(client: TestClient, loaded_store: Store) -> None:
