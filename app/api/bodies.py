@@ -12,7 +12,7 @@ import hashlib
 import json
 import tempfile
 import zlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -55,6 +55,39 @@ async def read_body(request: Request, *, max_bytes: int) -> bytes:
     return bytes(body)
 
 
+def _inflate(chunks: Iterable[bytes], write: Callable[[bytes], object], *, max_bytes: int) -> None:
+    """Gunzip ``chunks`` into ``write``, refusing output past ``max_bytes`` (no gzip bombs).
+
+    The one inflater of both small bodies and spooled files.
+
+    Raises
+    ------
+    BadRequestError
+        When the chunks are not complete, valid gzip.
+    PayloadTooLargeError
+    """
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    written = 0
+    try:
+        for chunk in chunks:
+            # Never more than one byte past the cap: a bomb stops here, not in memory.
+            data = inflater.decompress(chunk, max_bytes + 1 - written)
+            while True:
+                written += len(data)
+                if written > max_bytes:
+                    raise too_large(max_bytes)
+                write(data)
+                if not inflater.unconsumed_tail:
+                    break
+                data = inflater.decompress(inflater.unconsumed_tail, max_bytes + 1 - written)
+            if inflater.eof:
+                break
+    except zlib.error as exc:
+        raise BadRequestError(f"request body is not valid gzip: {exc}") from exc
+    if not inflater.eof:
+        raise BadRequestError("request body is not valid gzip: the stream is truncated")
+
+
 def gunzip_bytes(data: bytes, *, max_bytes: int) -> bytes:
     """Decompress gzip ``data``, refusing output past ``max_bytes`` (no gzip bombs).
 
@@ -64,16 +97,9 @@ def gunzip_bytes(data: bytes, *, max_bytes: int) -> bytes:
         When ``data`` is not complete, valid gzip.
     PayloadTooLargeError
     """
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, max_bytes + 1)
-    except zlib.error as exc:
-        raise BadRequestError(f"request body is not valid gzip: {exc}") from exc
-    if len(out) > max_bytes:
-        raise too_large(max_bytes)
-    if not inflater.eof:
-        raise BadRequestError("request body is not valid gzip: the stream is truncated")
-    return out
+    out = bytearray()
+    _inflate([data], out.extend, max_bytes=max_bytes)
+    return bytes(out)
 
 
 def decode_json(data: bytes, *, expected: str | None = None) -> Any:
@@ -122,25 +148,7 @@ def _spool() -> IO[bytes]:
 
 
 def _gunzip_file(source: IO[bytes], target: IO[bytes], *, max_bytes: int) -> None:
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    written = 0
-    try:
-        while chunk := source.read(_COPY_BYTES):
-            data = inflater.decompress(chunk, max_bytes + 1 - written)
-            while True:
-                written += len(data)
-                if written > max_bytes:
-                    raise too_large(max_bytes)
-                target.write(data)
-                if not inflater.unconsumed_tail:
-                    break
-                data = inflater.decompress(inflater.unconsumed_tail, max_bytes + 1 - written)
-            if inflater.eof:
-                break
-    except zlib.error as exc:
-        raise BadRequestError(f"request body is not valid gzip: {exc}") from exc
-    if not inflater.eof:
-        raise BadRequestError("request body is not valid gzip: the stream is truncated")
+    _inflate(iter(lambda: source.read(_COPY_BYTES), b""), target.write, max_bytes=max_bytes)
     target.seek(0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -50,6 +51,15 @@ _KEY_QUERY = APIKeyQuery(
 )
 
 
+def get_rate_limiter(request: Request) -> RateLimit:
+    """The app's per-caller rate limiter."""
+    limiter: RateLimit = request.app.state.rate_limiter
+    return limiter
+
+
+RateLimitDep = Annotated[RateLimit, Depends(get_rate_limiter)]
+
+
 def get_refresher(request: Request) -> RefreshWorker:
     """The background worker that refreshes verdicts after uploads."""
     refresher: RefreshWorker = request.app.state.refresher
@@ -62,73 +72,96 @@ def get_idempotency(request: Request) -> Idempotency:
     return idempotency
 
 
-def identify(
-    request: Request, key: str | None, role: Role, *, action: str, anonymous: bool = False
-) -> Caller:
-    """Authenticate, authorise and rate-limit one request.
-
-    Parameters
-    ----------
-    request : Request
-    key : str or None
-        The API key the client sent.
-    role : Role
-        The role the request needs.
-    action : str
-        What the request does, for the 403 detail ("this key may not <action>").
-    anonymous : bool
-        Whether a request without a key passes when
-        ``settings.allow_anonymous_upload`` is on (uploads only).
-
-    Raises
-    ------
-    AuthenticationError, PermissionDeniedError, RateLimitedError
-    """
-    settings: Settings = request.app.state.settings
-    limiter: RateLimit = request.app.state.rate_limiter
-    address = f"client:{request.client.host if request.client else 'unknown'}"
-    if not key and anonymous and settings.allow_anonymous_upload:
-        limiter.take(address)
-        return Caller(key=None, identity=address)
-    try:
-        stored = authenticate(request.app.state.store, key)
-    except AuthenticationError:
-        limiter.take(address)  # guessing keys costs tokens too
-        raise
-    caller = Caller(key=stored, identity=f"key:{stored.id}")
-    limiter.take(caller.identity)
-    authorize(stored, role, action=action)
-    return caller
+def client_address(request: Request) -> str:
+    """The identity of a caller without a valid key: its address."""
+    return f"client:{request.client.host if request.client else 'unknown'}"
 
 
-def require_upload(request: Request, key: str | None = Security(_KEY_HEADER)) -> Caller:
+@dataclass(frozen=True)
+class Gate:
+    """Who may pass: the app's store, settings and rate limiter, and the client's address."""
+
+    address: str
+    store: Store
+    settings: Settings
+    limiter: RateLimit
+
+    def identify(
+        self, key: str | None, role: Role, *, action: str, anonymous: bool = False
+    ) -> Caller:
+        """Authenticate, authorise and rate-limit one request.
+
+        Parameters
+        ----------
+        key : str or None
+            The API key the client sent.
+        role : Role
+            The role the request needs.
+        action : str, keyword-only
+            What the request does, for the 403 detail ("this key may not <action>").
+        anonymous : bool, keyword-only
+            Whether a request without a key passes when
+            ``settings.allow_anonymous_upload`` is on (uploads only).
+
+        Raises
+        ------
+        AuthenticationError, PermissionDeniedError, RateLimitedError
+        """
+        if not key and anonymous and self.settings.allow_anonymous_upload:
+            self.limiter.take(self.address)
+            return Caller(key=None, identity=self.address)
+        try:
+            stored = authenticate(self.store, key)
+        except AuthenticationError:
+            self.limiter.take(self.address)  # guessing keys costs tokens too
+            raise
+        caller = Caller(key=stored, identity=f"key:{stored.id}")
+        self.limiter.take(caller.identity)
+        authorize(stored, role, action=action)
+        return caller
+
+
+def get_gate(
+    address: Annotated[str, Depends(client_address)],
+    store: StoreDep,
+    settings: SettingsDep,
+    limiter: RateLimitDep,
+) -> Gate:
+    """This request's :class:`Gate`."""
+    return Gate(address, store, settings, limiter)
+
+
+GateDep = Annotated[Gate, Depends(get_gate)]
+
+
+def require_upload(gate: GateDep, key: str | None = Security(_KEY_HEADER)) -> Caller:
     """A caller that may upload readings (a collector key, or anonymous when allowed)."""
-    return identify(request, key, Role.COLLECTOR, action="upload readings", anonymous=True)
+    return gate.identify(key, Role.COLLECTOR, action="upload readings", anonymous=True)
 
 
 def require_geosubmit_upload(
-    request: Request,
+    gate: GateDep,
     header_key: str | None = Security(_KEY_HEADER),
     query_key: str | None = Security(_KEY_QUERY),
 ) -> Caller:
     """As :func:`require_upload`, with the key also taken from ``?key=``."""
     key = header_key or query_key
-    return identify(request, key, Role.COLLECTOR, action="upload readings", anonymous=True)
+    return gate.identify(key, Role.COLLECTOR, action="upload readings", anonymous=True)
 
 
-def require_planner(request: Request, key: str | None = Security(_KEY_HEADER)) -> Caller:
+def require_planner(gate: GateDep, key: str | None = Security(_KEY_HEADER)) -> Caller:
     """A caller that may read raw readings (planner or admin)."""
-    return identify(request, key, Role.PLANNER, action="read raw readings")
+    return gate.identify(key, Role.PLANNER, action="read raw readings")
 
 
-def require_site_reader(request: Request, key: str | None = Security(_KEY_HEADER)) -> Caller:
+def require_site_reader(gate: GateDep, key: str | None = Security(_KEY_HEADER)) -> Caller:
     """A caller that may read the carriers' sites and cells (planner or admin)."""
-    return identify(request, key, Role.PLANNER, action="read sites")
+    return gate.identify(key, Role.PLANNER, action="read sites")
 
 
-def require_admin(request: Request, key: str | None = Security(_KEY_HEADER)) -> Caller:
+def require_admin(gate: GateDep, key: str | None = Security(_KEY_HEADER)) -> Caller:
     """A caller that may manage keys, sites and villages (admin)."""
-    return identify(request, key, Role.ADMIN, action="manage keys, sites or villages")
+    return gate.identify(key, Role.ADMIN, action="manage keys, sites or villages")
 
 
 RefresherDep = Annotated[RefreshWorker, Depends(get_refresher)]

@@ -319,7 +319,7 @@ def test_a_retry_after_dying_before_the_answer_was_saved_gets_the_first_answer(
         raise RuntimeError("killed after storing, before saving the answer")
 
     with monkeypatch.context() as patch:
-        patch.setattr(Store, "save_idempotent_response", die)
+        patch.setattr(store, "save_idempotent_response", die)
         with pytest.raises(RuntimeError, match="killed after storing"):
             client.post(url, content=body, headers=key)
     assert len(store.readings()) == 4  # stored, but the client never heard
