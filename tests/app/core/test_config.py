@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.core.config import PLACEHOLDER_SALT, Settings
+from app.core.config import PLACEHOLDER_SALT, Rasters, Settings
 
 
 def test_reads_the_lomsong_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -32,3 +32,13 @@ def test_placeholder_salt_is_accepted_for_the_demo_and_locally() -> None:
     assert Settings(environment="production", demo=True).device_salt == PLACEHOLDER_SALT
     assert Settings(environment="local").device_salt == PLACEHOLDER_SALT
     assert Settings(environment="production", device_salt="s3cret").device_salt == "s3cret"
+
+
+def test_rasters_come_from_lomsong_dem_and_population_paths(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LOMSONG_DEM_PATH", str(tmp_path / "dem.tif"))
+
+    rasters = Settings(device_salt="s").rasters
+
+    assert rasters == Rasters(dem=tmp_path / "dem.tif", population=None)
