@@ -78,7 +78,10 @@ class CachedPage:
 
 
 class PageCache:
-    """A thread-safe LRU of rendered pages.
+    """A thread-safe LRU of rendered pages, rendering each missing page once.
+
+    Two requests for the same cold page (a province overview takes seconds)
+    share one render: the second waits for the first's result.
 
     Examples
     --------
@@ -91,22 +94,37 @@ class PageCache:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self._pages: OrderedDict[Hashable, CachedPage] = OrderedDict()
         self._lock = threading.Lock()
+        self._rendering: dict[Hashable, threading.Lock] = {}
         self._max = max_entries
 
-    def get_or_render(self, key: Hashable, render: Callable[[], str | bytes]) -> CachedPage:
-        """The cached page of ``key``, rendering (outside the lock) when absent."""
+    def _cached(self, key: Hashable) -> CachedPage | None:
         with self._lock:
             page = self._pages.get(key)
             if page is not None:
                 self._pages.move_to_end(key)
-                return page
-        body = render()
-        data = body.encode("utf-8") if isinstance(body, str) else body
-        page = CachedPage(data, f'"{hashlib.sha256(data).hexdigest()[:32]}"')
+            return page
+
+    def get_or_render(self, key: Hashable, render: Callable[[], str | bytes]) -> CachedPage:
+        """The cached page of ``key``, rendering it (outside the cache's lock) when absent."""
+        page = self._cached(key)
+        if page is not None:
+            return page
         with self._lock:
-            self._pages[key] = page
-            while len(self._pages) > self._max:
-                self._pages.popitem(last=False)
+            rendering = self._rendering.setdefault(key, threading.Lock())
+        with rendering:  # one render per key at a time; the others wait for it
+            page = self._cached(key)
+            if page is None:
+                try:
+                    body = render()
+                    data = body.encode("utf-8") if isinstance(body, str) else body
+                    page = CachedPage(data, f'"{hashlib.sha256(data).hexdigest()[:32]}"')
+                    with self._lock:
+                        self._pages[key] = page
+                        while len(self._pages) > self._max:
+                            self._pages.popitem(last=False)
+                finally:
+                    with self._lock:
+                        self._rendering.pop(key, None)
         return page
 
     def __len__(self) -> int:

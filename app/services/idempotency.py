@@ -4,6 +4,20 @@ Content keys already make a re-upload store nothing twice; this makes the
 *answer* stable too, so an offline client that retries a batch it never saw
 answered learns what the first attempt accepted. Keys are per caller (API
 key, or client address when anonymous) and per endpoint.
+
+One concept, five places:
+
+- here, :class:`Idempotency`: a lock per ``(scope, key)``, the replay and
+  the digest check;
+- the ``idempotency`` table (:mod:`app.store.keys`): the first answers, kept
+  for a month;
+- ``reading_batches.request`` (:mod:`app.store.schema`): each stored batch
+  names the request that stored it;
+- :meth:`app.store.readings.Readings.stored_by_request`: the readings an
+  earlier, unanswered attempt of this request stored;
+- :func:`app.services.ingest.ingest_chunks` (``request=``): counts those as
+  accepted again, so a retry after a crash between storing and answering
+  gets the answer the first attempt would have given.
 """
 
 from __future__ import annotations

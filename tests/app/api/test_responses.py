@@ -1,0 +1,57 @@
+"""The page cache: LRU by key, one render per cold page, ETags and 304s."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from app.api.responses import PageCache
+
+
+def test_two_requests_for_a_cold_page_share_one_render() -> None:
+    cache = PageCache()
+    renders: list[int] = []
+    started = threading.Event()
+
+    def slow_render() -> str:
+        renders.append(1)
+        started.set()
+        time.sleep(0.2)
+        return "<p>tỉnh</p>"
+
+    pages = []
+    first = threading.Thread(target=lambda: pages.append(cache.get_or_render("p", slow_render)))
+    first.start()
+    assert started.wait(5)
+    second = cache.get_or_render("p", slow_render)  # arrives while the first renders
+    first.join()
+
+    assert len(renders) == 1
+    assert pages == [second]
+    assert second.body == "<p>tỉnh</p>".encode()
+
+
+def test_a_failed_render_is_not_cached_and_the_next_request_renders_again() -> None:
+    cache = PageCache()
+
+    def broken() -> str:
+        raise RuntimeError("no DEM")
+
+    with pytest.raises(RuntimeError, match="no DEM"):
+        cache.get_or_render("p", broken)
+
+    assert len(cache) == 0
+    assert cache.get_or_render("p", lambda: "ok").body == b"ok"
+
+
+def test_the_least_recently_used_page_goes_first() -> None:
+    cache = PageCache(max_entries=2)
+    cache.get_or_render("a", lambda: "a")
+    cache.get_or_render("b", lambda: "b")
+    cache.get_or_render("a", lambda: "a again")  # touched: now the newest
+    cache.get_or_render("c", lambda: "c")
+
+    assert cache.get_or_render("a", lambda: "rendered").body == b"a"
+    assert cache.get_or_render("b", lambda: "rendered").body == b"rendered"
