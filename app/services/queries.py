@@ -125,10 +125,8 @@ def find_dead_zones(store: Store, where: PlaceFilter) -> gpd.GeoDataFrame:
         verdict=where.verdict,
         province=where.province or None,
         district=where.district or None,
+        with_places=True,
     )
-    communes = pd.DataFrame(store.communes().drop(columns="geometry"))
-    places = communes.set_index("id")[["district", "province"]]
-    zones = zones.join(places, on="commune_id")
     keep = np.ones(len(zones), dtype=bool)
     if where.carrier:
         wanted = fold(where.carrier)

@@ -160,26 +160,33 @@ class Results:
         verdict: str | None = None,
         province: str | None = None,
         district: str | None = None,
+        with_places: bool = False,
     ) -> gpd.GeoDataFrame:
         """Stored dead zones, of one commune, verdict, province or district.
 
-        ``province`` and ``district`` ignore diacritics and case.
+        ``province`` and ``district`` ignore diacritics and case. With
+        ``with_places``, each zone also carries its commune's ``district``
+        and ``province``.
         """
         clauses: list[str] = []
         params: list[Any] = []
-        for column, value in (("commune_id", commune_id), ("verdict", verdict)):
+        for column, value in (("z.commune_id", commune_id), ("z.verdict", verdict)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        place, place_params = place_clause("commune_id", province=province, district=district)
+        place, place_params = place_clause("z.commune_id", province=province, district=district)
         if place is not None:
             clauses.append(place)
             params += place_params
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        columns = [f"z.{c}" for c in DEAD_ZONE_COLUMNS]
+        if with_places:
+            columns += ["c.district", "c.province"]
         return to_geoframe(
             self._db.query(
-                f"SELECT {', '.join(DEAD_ZONE_COLUMNS)}, geometry FROM dead_zones{where}"
-                " ORDER BY commune_id, id",
+                f"SELECT {', '.join(columns)}, z.geometry FROM dead_zones z"
+                f" LEFT JOIN communes c ON c.id = z.commune_id{where}"
+                " ORDER BY z.commune_id, z.id",
                 params,
             )
         )
