@@ -22,7 +22,7 @@ from geodata.constants import Verdict
 from geodata.errors import GeodataError
 
 # Kept literal so `lomsong --help` needs no heavy import; tests check they match.
-READING_FORMATS = ("csv", "json", "gnettrack", "opencellid")
+READING_FORMATS = ("csv", "json", "gnettrack", "opencellid", "geosubmit")
 ROLES = ("collector", "planner", "admin")
 
 # Exit status for bad input (argparse uses 2 for bad arguments).

@@ -14,7 +14,7 @@ is empty. ``radio`` still names the technology the phone would have used;
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -74,8 +74,22 @@ def read_native_json(source: Source, *, chunk_rows: int) -> Iterator[ParsedChunk
             text.detach()
 
 
-def native_objects(batch: list[tuple[int, Any]]) -> ParsedChunk:
-    """Map ``(index, decoded JSON value)`` pairs of native reading objects to a chunk."""
+def native_objects(batch: Iterable[tuple[int, Any]]) -> ParsedChunk:
+    """Map ``(index, decoded JSON value)`` pairs of native reading objects to a chunk.
+
+    The one JSON-object parser: native JSON files and ``POST /api/v1/readings``
+    both come through here. An item that is not an object is rejected with
+    field ``item``; each field's value goes through :func:`scalar` (nested
+    values become their JSON text, so validation names the field); keys that
+    are not reading columns are ignored.
+
+    Examples
+    --------
+    >>> chunk = native_objects(enumerate([{"lat": 22.5, "lon": [1, 2]}, "x"]))
+    >>> chunk.readings.loc[0, "lon"], [r.as_dict() for r in chunk.rejected]
+    ('[1,2]', [{'index': 1, 'field': 'item', 'reason': 'item: not a JSON object'}])
+    """
+    batch = list(batch)
     rejected = [
         Rejection(i, "item", "not a JSON object") for i, v in batch if not isinstance(v, dict)
     ]
