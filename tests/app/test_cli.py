@@ -110,7 +110,9 @@ def test_analyze_writes_results_and_an_offline_map(
     assert re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', page) == []
     assert not any(host in page for host in FORBIDDEN)
     printed = capsys.readouterr().out
-    assert "readings: 5 valid, 1 rejected" in printed
+    assert "villages: 3 accepted, 0 rejected" in printed
+    assert "sites: 1 accepted, 0 rejected" in printed
+    assert "readings: 5 accepted, 1 rejected" in printed
     assert "lat: outside -90..90" in printed
     assert re.search(r"total\s+3\s+199", printed)
 
@@ -136,7 +138,100 @@ def test_analyze_reports_bad_input_without_a_traceback(
     )
 
     assert status == 1
-    assert capsys.readouterr().err.startswith(f"lomsong: error: {broken}: not a readable")
+    assert capsys.readouterr().err == (
+        f"lomsong: error: {broken}: villages: expected a JSON list or an object with a"
+        " 'features' list\n"
+    )
+
+
+def _analyze(inputs: dict[str, Path], out: Path, *extra: str, readings: str = "") -> int:
+    return main(
+        [
+            "analyze",
+            "--villages",
+            str(inputs["villages"]),
+            "--sites",
+            str(inputs["sites"]),
+            "--readings",
+            readings or str(inputs["readings"]),
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
+
+
+def test_analyze_refuses_bad_site_and_village_rows_and_counts_them(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sites = pd.read_csv(inputs["sites"])
+    pd.concat([sites, sites.assign(cell=1002, lat=95.0)]).to_csv(inputs["sites"], index=False)
+    villages = json.loads(inputs["villages"].read_text(encoding="utf-8"))
+    extra = json.loads(json.dumps(villages["features"][0]))
+    extra["properties"].update(id="extra", households=-1)
+    villages["features"].append(extra)
+    inputs["villages"].write_text(json.dumps(villages), encoding="utf-8")
+
+    status = _analyze(inputs, tmp_path / "out")
+
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert (
+        "villages: 3 accepted, 1 rejected\n  rejected      1  households: outside 0..1e+07\n"
+        in (printed)
+    )
+    assert "sites: 1 accepted, 1 rejected\n  rejected      1  lat: outside -90..90\n" in printed
+    written = json.loads((tmp_path / "out" / "villages.geojson").read_text(encoding="utf-8"))
+    assert sorted(f["properties"]["id"] for f in written["features"]) == sorted(
+        f["properties"]["id"] for f in villages["features"][:3]
+    )
+
+
+def test_analyze_exits_with_a_clear_message_when_no_site_is_valid(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pd.read_csv(inputs["sites"]).assign(radio="CDMA").to_csv(inputs["sites"], index=False)
+
+    status = _analyze(inputs, tmp_path / "out")
+
+    assert status == 1
+    assert capsys.readouterr().err == (
+        f"lomsong: error: {inputs['sites']}: no valid sites (1 refused: radio: CDMA is not"
+        " analysed; expected GSM, UMTS, LTE or NR ×1)\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("format", ["auto", "geosubmit"])
+def test_analyze_reads_a_geosubmit_file(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], format: str
+) -> None:
+    readings = pd.read_csv(inputs["readings"])
+    epoch = pd.Timestamp("1970-01-01", tz="UTC")
+    stamps = (pd.to_datetime(readings["time"], utc=True) - epoch) // pd.Timedelta(milliseconds=1)
+    items = [
+        {
+            "timestamp": int(stamp),
+            "position": {"latitude": row.lat, "longitude": row.lon, "accuracy": 10},
+            "cellTowers": [
+                {
+                    "radioType": "lte",
+                    "mobileCountryCode": 452,
+                    "mobileNetworkCode": 4,
+                    "signalStrength": int(row.signal_dbm),
+                }
+            ],
+        }
+        for stamp, row in zip(stamps, readings.itertuples(), strict=True)
+    ]
+    path = tmp_path / "submit.json"
+    path.write_text(json.dumps({"items": [*items, {"position": {}}]}), encoding="utf-8")
+
+    status = _analyze(inputs, tmp_path / "out", "--format", format, readings=str(path))
+
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert f"readings: {len(items)} accepted, 0 rejected\n" in printed
 
 
 @pytest.mark.slow
