@@ -9,7 +9,6 @@ single-file ``map.html``). Labels are Vietnamese by default, English on request.
 from __future__ import annotations
 
 import base64
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -26,6 +25,7 @@ from geodata.maps import layers as L
 from geodata.maps.display import display_geometry, encode_rings, sector_wedges
 from geodata.maps.features import dead_zone_collection, site_collection, village_collection
 from geodata.maps.hillshade import Hillshade
+from geodata.maps.templating import render
 from geodata.maps.text import (
     CARRIER_COLOURS,
     CELL_CLASS_COLOURS,
@@ -129,7 +129,7 @@ def render_map(
     root: Any = fmap.get_root()
     title = f"{text['title']} — {page.title}"
     root.header.add_child(
-        branca.element.Element(f"<title>{html.escape(title)}</title>"), name="title"
+        branca.element.Element(render("title.html", title=title).strip()), name="title"
     )
     if page.nav is not None:
         nav = page.nav

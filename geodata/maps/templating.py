@@ -4,20 +4,24 @@ Every page for people that is not drawn by Folium (the index, the printable
 report) and the HTML pieces Folium pages carry (title, navigation, legend)
 come from here. Autoescape is on for ``.html`` templates, so a village named
 ``<script>`` is text, never markup; the only unescaped values are those marked
-safe on purpose (:func:`js` output, which :func:`geodata.maps.layers.js_literal`
-makes safe inside a ``<script>`` element).
+safe on purpose (:func:`js` output, which :func:`js_literal` makes safe inside a
+``<script>`` element).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from geodata.maps.layers import js_literal
+
+def js_literal(value: Any) -> str:
+    """``value`` as JSON safe inside a ``<script>`` element (no ``</script>`` break-out)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
 def js(value: Any) -> Markup:

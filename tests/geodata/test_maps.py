@@ -298,3 +298,57 @@ def test_index_page_lists_the_hierarchy_and_search_entries() -> None:
     assert '["Bản Giòng","ban giong","/maps/villages/bg","Thôn/bản · Thượng Nông"]' in page
     assert "1 thôn/bản: 1 lõm sóng" in page
     assert asset_urls(page) == ["/static/lomsong/lomsong-map.css", "/static/lomsong/lomsong-map.js"]
+
+
+HOSTILE = ["<script>alert(1)</script>", "Bản $\\foo$", 'Nà "Tà" & <b>', "Khoan Hạ"]
+
+
+def outside_scripts(page: str) -> str:
+    """The page without its script elements (data in them is JSON, ``</`` escaped)."""
+    return re.sub(r"<script\b[^>]*>.*?</script>", "", page, flags=re.S)
+
+
+def test_names_are_text_never_markup(villages: gpd.GeoDataFrame) -> None:
+    hostile = villages.assign(name=HOSTILE)
+    nav = Nav(
+        up=[("<i>up</i>", "/maps?a=1&b=2")],
+        down_title="Thôn <u>",
+        down=[(str(n), f"/maps/villages/{i}") for i, n in zip(hostile["id"], HOSTILE, strict=True)],
+        extra=[("Báo cáo", '/r?x="1"')],
+    )
+    sites = pd.DataFrame(
+        {"carrier": ["<Carrier>"], "radio": ["lte"], "lon": [105.5], "lat": [22.565]}
+    ).assign(azimuth_deg=np.nan, beamwidth_deg=65.0, site_id="s", name="<site>")
+
+    page = render_map(MapPage(hostile, "Xã <script>", nav=nav, sites=sites))
+
+    markup = outside_scripts(page)
+    assert "<script" not in markup and "<b>" not in markup and "<i>" not in markup
+    assert "<title>Bản đồ sóng di động — Xã &lt;script&gt;</title>" in page
+    assert "<h1>Xã &lt;script&gt;</h1>" in page
+    assert '<a href="/maps?a=1&amp;b=2">&lt;i&gt;up&lt;/i&gt;</a>' in page
+    assert '<a href="/r?x=&#34;1&#34;">Báo cáo</a>' in page
+    assert "<summary>Thôn &lt;u&gt;</summary>" in page
+    assert '<a href="/maps/villages/a">&lt;script&gt;alert(1)&lt;/script&gt;</a>' in page
+    assert '<a href="/maps/villages/b">Bản $\\foo$</a>' in page
+    assert '<a href="/maps/villages/c">Nà &#34;Tà&#34; &amp; &lt;b&gt;</a>' in page
+    assert "</span>&lt;Carrier&gt;</div>" in page  # the legend's site section
+    # In the layers' data the names are JSON text, with no way out of the script element.
+    names = [f["properties"]["name"] for f in collections(page)[0]["features"]]
+    assert names == HOSTILE
+    assert "<\\/script>" in page
+
+
+def test_the_index_page_escapes_names() -> None:
+    communes = pd.DataFrame(
+        {"id": ["x"], "name": ["<b>X</b>"], "district": ["Na <i>"], "province": ["Hà $\\foo$"]}
+    )
+    villages = pd.DataFrame({"id": ["v"], "name": ["</script><script>"], "commune_id": ["x"]})
+
+    page = render_index_page(communes, villages)
+
+    markup = outside_scripts(page)
+    assert "<b>" not in markup and "<i>" not in markup and "<script" not in markup
+    assert '<a href="/maps/communes/x">&lt;b&gt;X&lt;/b&gt;</a>' in page
+    assert '<h2><a href="/maps/provinces/ha-foo">Tỉnh Hà $\\foo$</a></h2>' in page
+    assert '"<\\/script><script>"' in page
