@@ -167,7 +167,6 @@ def _analyze(args: argparse.Namespace) -> int:
     from coverage.pipeline import analyze
     from geodata.errors import InvalidInputError
     from geodata.formats import read_readings, read_sites, read_villages, validate_chunks
-    from geodata.maps import render_commune_map
     from geodata.outputs import write_cells_gpkg, write_signal_geotiffs
     from geodata.readings import ValidatedReadings, nothing_valid_error
 
@@ -234,12 +233,25 @@ def _analyze(args: argparse.Namespace) -> int:
         result.signal, out, value="p_usable"
     )
     leaflet = args.assets_dir / "leaflet" / "dist"
-    communes = ", ".join(sorted(result.villages["commune"].astype(str).unique()))
     if (leaflet / "leaflet.js").is_file():
-        page = render_commune_map(
+        # The service's commune page, from the analysis instead of the store.
+        from app.cells import cells_for_storage, cells_geoframe
+        from geodata.maps import commune_page, padded_bounds, render_hillshade
+
+        hillshade = None
+        if args.dem is not None:
+            extent = padded_bounds(tuple(result.villages.to_crs("EPSG:4326").total_bounds))
+            try:
+                hillshade = render_hillshade(args.dem, bounds_wgs84=extent)
+            except GeodataError as exc:
+                print(f"map.html: no hillshade ({exc})")
+        page = commune_page(
             result.villages,
-            dead_zones=result.dead_zones,
-            commune_name=communes,
+            result.dead_zones,
+            cells_geoframe(cells_for_storage(result.cells, result.villages)),
+            sites,
+            hillshade,
+            commune=", ".join(sorted(result.villages["commune"].astype(str).unique())),
             lang=args.lang,
             inline_assets_dir=leaflet,
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -136,24 +137,26 @@ def static_map_png(
 
 
 def render_commune_report(
+    commune: Mapping[str, Any],
     villages: gpd.GeoDataFrame,
-    *,
-    commune_name: str,
-    district: str = "",
-    province: str = "",
     dead_zones: gpd.GeoDataFrame | None = None,
+    *,
     lang: Lang = "vi",
     map_url: str | None = None,
 ) -> str:
-    """One printable HTML page: title, evidence date, static map, table of villages.
+    """A commune's printable report: title, evidence date, static map, table of villages.
+
+    Pure: the service passes what its store holds for the commune, a notebook
+    or the CLI what it read or analysed.
 
     Parameters
     ----------
+    commune : mapping
+        The commune's record: ``name``, and ``district`` and ``province`` when
+        known (missing or null are left out of the heading); a store row will do.
     villages : GeoDataFrame
         With ``name``, ``verdict``, ``households``, ``households_without_signal``,
         ``best_carrier`` and ``last_reading`` (the evidence date is their latest).
-    commune_name, district, province : str
-        Shown in the heading.
     dead_zones : GeoDataFrame, optional
         Hatched on the map.
     lang : {"vi", "en"}
@@ -164,15 +167,25 @@ def render_commune_report(
     ------
     InvalidInputError
         When ``villages`` has no CRS or ``lang`` is unknown.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> villages = gpd.GeoDataFrame({"name": ["Bản Giòng"], "verdict": ["patchy"],
+    ...     "households": [98]}, geometry=[shapely.box(105.49, 22.56, 105.5, 22.57)], crs=4326)
+    >>> page = render_commune_report({"name": "Thượng Nông", "district": None}, villages)
+    >>> "<h1>Báo cáo sóng di động: Xã Thượng Nông</h1>" in page
+    True
     """
+    commune_name = str(commune["name"])
+    district, province = (_text(commune.get(k)) for k in ("district", "province"))
     text = words(lang)
     extra = _REPORT_TEXT[lang]
     if villages.crs is None:
         raise InvalidInputError("villages have no CRS")
-    last = pd.to_datetime(villages.get("last_reading"), utc=True, errors="coerce", format="ISO8601")
-    evidence = (
-        extra["no_readings"] if last is None or last.isna().all() else f"{last.max():%d/%m/%Y}"
-    )
+    stamps = villages["last_reading"] if "last_reading" in villages else pd.Series(dtype=object)
+    last = pd.to_datetime(stamps, utc=True, errors="coerce", format="ISO8601")
+    evidence = extra["no_readings"] if last.isna().all() else f"{last.max():%d/%m/%Y}"
     png = static_map_png(villages, dead_zones, lang=lang) if len(villages) else b""
     table = pd.DataFrame(villages.drop(columns=villages.geometry.name))
     table["verdict"] = table.get("verdict", pd.Series(dtype=object)).fillna("unknown")
@@ -210,3 +223,8 @@ def render_commune_report(
         total_households=pd.to_numeric(table.get("households"), errors="coerce").sum(),
         total_without=without.sum(),
     )
+
+
+def _text(value: object) -> str:
+    """A record's optional text field: ``""`` when missing or null."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)

@@ -18,14 +18,11 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 
 
 def commune_report(store: Store, commune_id: str, lang: Literal["vi", "en"]) -> str:
-    """The commune's report page (404 for an unknown commune)."""
-    commune = store.commune(commune_id)
+    """The commune's report page (404 for an unknown commune): what the store holds."""
     return render_commune_report(
+        store.commune(commune_id),
         store.villages(commune_ids=[commune_id]),
-        commune_name=str(commune["name"]),
-        district=str(commune["district"] or ""),
-        province=str(commune["province"] or ""),
-        dead_zones=store.dead_zones(commune_id=commune_id),
+        store.dead_zones(commune_id=commune_id),
         lang=lang,
         map_url=f"/maps/communes/{commune_id}{lang_query(lang)}",
     )

@@ -107,6 +107,8 @@ def test_analyze_writes_results_and_an_offline_map(
     assert zones["type"] == "FeatureCollection"
     page = (out / "map.html").read_text(encoding="utf-8")
     assert "Trắng sóng (không có sóng)" in page
+    assert "<h1>Xã Linh Phú, Thượng Nông</h1>" in page  # the service's commune page, standalone
+    assert "lomsong.hexLayer(" in page and '"className":"lomsong-site"' in page
     assert re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', page) == []
     assert not any(host in page for host in FORBIDDEN)
     printed = capsys.readouterr().out

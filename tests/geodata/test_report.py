@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 
@@ -48,10 +49,8 @@ def villages() -> gpd.GeoDataFrame:
 
 def test_names_are_escaped_and_villages_listed_worst_first(villages: gpd.GeoDataFrame) -> None:
     page = render_commune_report(
+        {"name": "Thượng <b>Nông</b>", "district": "Na Hang", "province": "Tuyên Quang"},
         villages,
-        commune_name="Thượng <b>Nông</b>",
-        district="Na Hang",
-        province="Tuyên Quang",
         map_url='/maps/communes/x?a="1"',
     )
 
@@ -73,20 +72,20 @@ def test_names_are_escaped_and_villages_listed_worst_first(villages: gpd.GeoData
 
 
 def test_english_without_readings_or_map_link(villages: gpd.GeoDataFrame) -> None:
-    page = render_commune_report(
-        villages.assign(last_reading=None), commune_name="Linh Phú", lang="en"
-    )
+    commune = pd.Series({"name": "Linh Phú", "district": None, "province": float("nan")})
+    page = render_commune_report(commune, villages.assign(last_reading=None), lang="en")
 
     assert "<title>Mobile signal report — Commune Linh Phú</title>" in page
     assert "Readings up to: <strong>none yet</strong>" in page
     assert 'class="noprint"' not in page
+    assert '<p class="meta"> · Readings up to: <strong>none yet</strong></p>' in page
 
 
 def test_no_villages_no_map_and_no_crs_refused(villages: gpd.GeoDataFrame) -> None:
-    page = render_commune_report(villages.iloc[:0], commune_name="Trống")
+    page = render_commune_report({"name": "Trống"}, villages.iloc[:0])
     assert "data:image/png" not in page and "<tbody></tbody>" in page
     with pytest.raises(InvalidInputError, match="villages have no CRS"):
-        render_commune_report(villages.set_crs(None, allow_override=True), commune_name="x")
+        render_commune_report({"name": "x"}, villages.set_crs(None, allow_override=True))
 
 
 def test_the_map_draws_the_same_png_on_worker_threads(villages: gpd.GeoDataFrame) -> None:
