@@ -33,6 +33,9 @@ _CRS_MEMBER = re.compile(rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*"name
 # Names of lon/lat WGS 84 in ``crs`` members (GDAL writes the first).
 _LONLAT_NAMES = ("CRS84", "EPSG::4326", "EPSG:4326")
 _HEAD_BYTES = 1 << 16
+# First bytes of the binary vector files a stream may hold (GeoPackage, FlatGeobuf,
+# a zipped Shapefile); any other stream is read as GeoJSON, and refused as JSON.
+_VECTOR_MAGIC = (b"SQLite format 3\x00", b"fgb\x03", b"PK\x03\x04")
 
 
 def read_villages(source: Source) -> ValidatedVillages:
@@ -43,7 +46,8 @@ def read_villages(source: Source) -> ValidatedVillages:
     source : str, Path or binary file object
         GeoJSON (UTF-8, EPSG:4326 as RFC 7946 says; streamed), or any vector
         file GDAL reads (GeoPackage, Shapefile, FlatGeobuf) in the CRS it
-        declares. A stream is read as GeoJSON when it starts with ``{`` or ``[``.
+        declares. A stream is read as GeoJSON unless it starts like a
+        GeoPackage, a FlatGeobuf or a zip file.
 
     Returns
     -------
@@ -91,7 +95,7 @@ def _is_streamed_geojson(source: Source) -> bool:
         start = source.tell()
         head = source.read(_HEAD_BYTES)
         source.seek(start)
-        if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (b"{", b"["):
+        if head.startswith(_VECTOR_MAGIC):
             return False
     declared = _CRS_MEMBER.search(head)
     return declared is None or declared.group(1).decode(errors="replace").endswith(_LONLAT_NAMES)

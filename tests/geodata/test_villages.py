@@ -89,6 +89,14 @@ def test_a_geojson_stream_and_a_geopackage_give_the_same_villages(tmp_path: Path
     assert from_gpkg.geom_equals_exact(from_geojson, tolerance=1e-7).all()
 
 
+def test_a_flatgeobuf_stream_is_read_through_gdal(tmp_path: Path) -> None:
+    path = tmp_path / "villages.fgb"
+    village_frame().to_crs("EPSG:32648").to_file(path, SPATIAL_INDEX="NO")
+    result = read_village_file(io.BytesIO(path.read_bytes()))
+    assert result.valid["id"].tolist() == ["v1", "v2"] and result.rejected == []
+    assert result.valid.crs == "EPSG:4326"
+
+
 def test_unreadable_files(tmp_path: Path) -> None:
     path = tmp_path / "v.geojson"
     path.write_text("not json")
