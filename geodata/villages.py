@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import geopandas as gpd
 import numpy as np
@@ -36,13 +36,22 @@ def commune_id(name: str) -> str:
     return "-".join(fold(name).replace("-", " ").split())
 
 
-def _read(path: str | Path) -> gpd.GeoDataFrame:
+def read_vector_file(source: str | Path | BinaryIO, *, what: str = "") -> gpd.GeoDataFrame:
+    """A vector file GDAL reads (GeoPackage, Shapefile, GeoJSON...), in EPSG:4326.
+
+    Raises
+    ------
+    InvalidInputError
+        When GDAL cannot read it, or it declares no CRS; the message names
+        the path (or ``what``, for a stream).
+    """
+    name = source if isinstance(source, str | Path) else what or "the file"
     try:
-        frame = gpd.read_file(path)
+        frame = gpd.read_file(source)
     except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
-        raise InvalidInputError(f"{path}: not a readable vector file ({exc})") from exc
+        raise InvalidInputError(f"{name}: not a readable vector file ({exc})") from exc
     if frame.crs is None:
-        raise InvalidInputError(f"{path}: the file declares no CRS")
+        raise InvalidInputError(f"{name}: the file declares no CRS")
     return frame.to_crs(C.CRS_WGS84)
 
 
@@ -140,7 +149,7 @@ def read_villages(path: str | Path) -> gpd.GeoDataFrame:
 
 def read_communes(path: str | Path) -> gpd.GeoDataFrame:
     """Read commune polygons (``id``, ``name``, ``district``, ``province``)."""
-    frame = _read(path)
+    frame = read_vector_file(path)
     missing = [c for c in COMMUNE_REQUIRED if c not in frame.columns]
     if missing:
         raise MissingColumnError(f"communes: missing required field(s): {', '.join(missing)}")

@@ -18,13 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-
-from geodata import constants as C
-from geodata.errors import BadEncodingError, InvalidInputError
+from geodata.errors import BadEncodingError
 from geodata.formats._common import Source, open_binary, text_stream
 from geodata.formats.jsonstream import iter_json_list
-from geodata.villages import ValidatedVillages, validate_village_features
+from geodata.villages import ValidatedVillages, read_vector_file, validate_village_features
 
 # Suffixes read as GeoJSON text; anything else goes to GDAL (pyogrio).
 _GEOJSON_SUFFIXES = frozenset({".geojson", ".json"})
@@ -114,14 +111,7 @@ def _read_geojson(source: Source) -> ValidatedVillages:
 
 def _gdal_features(source: Source) -> Iterator[Any]:
     """The features of a vector file GDAL reads, in EPSG:4326, as GeoJSON dicts."""
-    name = source if isinstance(source, str | Path) else "villages"
-    try:
-        frame = gpd.read_file(source)
-    except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
-        raise InvalidInputError(f"{name}: not a readable vector file ({exc})") from exc
-    if frame.crs is None:
-        raise InvalidInputError(f"{name}: the file declares no CRS")
-    frame = frame.to_crs(C.CRS_WGS84)
+    frame = read_vector_file(source, what="villages")
     # GeoPandas' own GeoJSON: numpy scalars become JSON numbers, NaN null.
     yield from json.loads(frame.to_json(na="null", drop_id=True))["features"]
 

@@ -65,26 +65,32 @@ def inputs(tmp_path: Path, villages: gpd.GeoDataFrame) -> dict[str, Path]:
     return paths
 
 
+def _analyze(
+    inputs: dict[str, Path], out: Path, *extra: str, readings: str = "", villages: str = ""
+) -> int:
+    """``lomsong analyze`` on the fixture's files (or the given ones), into ``out``."""
+    return main(
+        [
+            "analyze",
+            "--villages",
+            villages or str(inputs["villages"]),
+            "--sites",
+            str(inputs["sites"]),
+            "--readings",
+            readings or str(inputs["readings"]),
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
+
+
 def test_analyze_writes_results_and_an_offline_map(
     inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
 
-    status = main(
-        [
-            "analyze",
-            "--villages",
-            str(inputs["villages"]),
-            "--sites",
-            str(inputs["sites"]),
-            "--readings",
-            str(inputs["readings"]),
-            "--readings",
-            str(inputs["more_readings"]),
-            "--out",
-            str(out),
-        ]
-    )
+    status = _analyze(inputs, out, "--readings", str(inputs["more_readings"]))
 
     assert status == 0
     villages = json.loads((out / "villages.geojson").read_text(encoding="utf-8"))
@@ -125,41 +131,12 @@ def test_analyze_reports_bad_input_without_a_traceback(
     broken = tmp_path / "broken.geojson"
     broken.write_text("not geojson", encoding="utf-8")
 
-    status = main(
-        [
-            "analyze",
-            "--villages",
-            str(broken),
-            "--sites",
-            str(inputs["sites"]),
-            "--readings",
-            str(inputs["readings"]),
-            "--out",
-            str(tmp_path / "out"),
-        ]
-    )
+    status = _analyze(inputs, tmp_path / "out", villages=str(broken))
 
     assert status == 1
     assert capsys.readouterr().err == (
         f"lomsong: error: {broken}: villages: expected a JSON list or an object with a"
         " 'features' list\n"
-    )
-
-
-def _analyze(inputs: dict[str, Path], out: Path, *extra: str, readings: str = "") -> int:
-    return main(
-        [
-            "analyze",
-            "--villages",
-            str(inputs["villages"]),
-            "--sites",
-            str(inputs["sites"]),
-            "--readings",
-            readings or str(inputs["readings"]),
-            "--out",
-            str(out),
-            *extra,
-        ]
     )
 
 
