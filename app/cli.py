@@ -41,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
 
     analyze = commands.add_parser("analyze", help="judge villages from files, write results")
-    analyze.add_argument("--villages", type=Path, required=True, help="GeoJSON/GPKG/Shapefile")
+    analyze.add_argument(
+        "--villages", type=Path, required=True, help="GeoJSON, GeoPackage, Shapefile or FlatGeobuf"
+    )
     analyze.add_argument("--sites", type=Path, required=True, help="OpenCelliD-style CSV")
     analyze.add_argument(
         "--readings", type=Path, action="append", required=True, help="readings file (repeatable)"

@@ -442,3 +442,27 @@ def test_evaluate_a_gnettrack_log_with_1_km_blocks(capsys: pytest.CaptureFixture
     per_radio = printed[printed.index("per radio:") :]
     assert re.search(r"^\s+lte\s+readings\s+\d+", per_radio, re.MULTILINE)
     assert re.search(r"^\s+lte\s+idw\s+\d+", per_radio, re.MULTILINE)
+
+
+def test_analyze_tells_a_gnettrack_log_and_needs_its_time_zone(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "drive.csv"
+    log.write_text(
+        "Timestamp,Longitude,Latitude,Speed,NetworkMode,RSRP,RSRQ,SNR\n"
+        "2026.01.05_10.00.00,105.495,22.565,0,LTE,-95,-10,5\n"
+        "2026.01.05_10.00.05,105.495,22.565,0,LTE,-97,-11,4\n"
+        "2026.01.05_10.00.10,105.495,22.565,0,LTE,-,-,-\n",
+        encoding="utf-8",
+    )
+
+    refused = _analyze(inputs, tmp_path / "out", readings=str(log))
+    assert refused == 1
+    assert capsys.readouterr().err.startswith(
+        f"lomsong: error: {log}: gnettrack: the tz parameter is required"
+    )
+
+    tz = ("--tz", "Asia/Ho_Chi_Minh", "--mcc", "452", "--mnc", "4")
+    assert _analyze(inputs, tmp_path / "out", *tz, readings=str(log)) == 0
+    printed = capsys.readouterr().out
+    assert "readings: 2 accepted, 1 rejected\n" in printed
