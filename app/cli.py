@@ -23,7 +23,7 @@ from geodata.errors import GeodataError
 from geodata.exports import write_geojson
 
 # Kept literal so `lomsong --help` needs no heavy import; tests check they match.
-READING_FORMATS = ("csv", "json", "gnettrack", "opencellid")
+READING_FORMATS = ("csv", "json", "gnettrack", "opencellid", "geosubmit")
 ROLES = ("collector", "planner", "admin")
 
 # Exit status for bad input (argparse uses 2 for bad arguments).
@@ -47,10 +47,27 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     analyze = commands.add_parser("analyze", help="judge villages from files, write results")
-    analyze.add_argument("--villages", type=Path, required=True, help="GeoJSON/GPKG/Shapefile")
+    analyze.add_argument(
+        "--villages", type=Path, required=True, help="GeoJSON, GeoPackage, Shapefile or FlatGeobuf"
+    )
     analyze.add_argument("--sites", type=Path, required=True, help="OpenCelliD-style CSV")
     analyze.add_argument(
-        "--readings", type=Path, action="append", required=True, help="readings CSV (repeatable)"
+        "--readings", type=Path, action="append", required=True, help="readings file (repeatable)"
+    )
+    analyze.add_argument(
+        "--format",
+        choices=("auto", *READING_FORMATS),
+        default="auto",
+        help="layout of the readings files (default: told from each file)",
+    )
+    analyze.add_argument("--tz", help="IANA time zone of a G-NetTrack log (Asia/Ho_Chi_Minh)")
+    analyze.add_argument("--mcc", type=int, help="G-NetTrack: the operator's MCC (452)")
+    analyze.add_argument("--mnc", type=int, help="G-NetTrack: the operator's MNC (4 = Viettel)")
+    analyze.add_argument(
+        "--sites-format",
+        choices=("native", "opencellid"),
+        default="native",
+        help="native: OpenCelliD columns plus lomsong's; opencellid: those columns only",
     )
     analyze.add_argument("--dem", type=Path, help="terrain GeoTIFF")
     analyze.add_argument("--population", type=Path, help="population GeoTIFF (WorldPop, GHSL)")
@@ -147,18 +164,55 @@ def summary_table(villages: pd.DataFrame) -> str:
     return table.astype(int).to_string()
 
 
+def print_accounting(what: str, accepted: int, rejected_by_reason: dict[str, int]) -> None:
+    """One input's ``{accepted, rejected_by_reason}``: a count line, then one line per reason."""
+    print(f"{what}: {accepted} accepted, {sum(rejected_by_reason.values())} rejected")
+    for reason, count in sorted(rejected_by_reason.items()):
+        print(f"  rejected {count:>6}  {reason}")
+
+
 def _analyze(args: argparse.Namespace) -> int:
     from coverage.pipeline import analyze
-    from geodata.maps import render_commune_map
+    from geodata.errors import InvalidInputError
+    from geodata.formats import read_readings, read_sites, read_villages, validate_chunks
     from geodata.outputs import write_cells_gpkg, write_signal_geotiffs
-    from geodata.readings import read_readings_csv, validate_readings
-    from geodata.sites import read_sites
-    from geodata.villages import read_villages
+    from geodata.readings import ValidatedReadings, nothing_valid_error
 
-    villages = read_villages(args.villages)
-    sites = read_sites(args.sites)
-    raw = pd.concat([read_readings_csv(path) for path in args.readings], ignore_index=True)
-    validated = validate_readings(raw)
+    def named(path: Path, exc: InvalidInputError) -> InvalidInputError:
+        """The reader's error with the file named first (once)."""
+        return exc if str(exc).startswith(str(path)) else type(exc)(f"{path}: {exc}")
+
+    try:
+        village_file = read_villages(args.villages)
+    except InvalidInputError as exc:
+        raise named(args.villages, exc) from None
+    if village_file.valid.empty:
+        raise nothing_valid_error("villages", args.villages, village_file.rejected)
+    try:
+        site_file = read_sites(args.sites, format=args.sites_format)
+    except InvalidInputError as exc:
+        raise named(args.sites, exc) from None
+    if site_file.valid.empty:
+        raise nothing_valid_error("sites", args.sites, site_file.rejected)
+    villages = village_file.valid.reset_index(drop=True)
+    sites = site_file.valid.reset_index(drop=True)
+    per_file: list[ValidatedReadings] = []
+    for path in args.readings:
+        try:
+            chunks = read_readings(path, format=args.format, tz=args.tz, mcc=args.mcc, mnc=args.mnc)
+            per_file.append(validate_chunks(chunks))
+        except InvalidInputError as exc:
+            raise named(path, exc) from None
+    validated = ValidatedReadings(
+        pd.concat([v.valid for v in per_file], ignore_index=True),
+        [r for v in per_file for r in v.rejected],
+    )
+    if validated.valid.empty and validated.rejected:
+        files = ", ".join(str(p) for p in args.readings)
+        raise nothing_valid_error("readings", files, validated.rejected)
+    print_accounting("villages", len(villages), village_file.rejected_by_reason)
+    print_accounting("sites", len(sites), site_file.rejected_by_reason)
+    print_accounting("readings", len(validated.valid), validated.rejected_by_reason)
     buildings = None
     if args.buildings is not None:
         from geodata.buildings import read_buildings
@@ -187,12 +241,25 @@ def _analyze(args: argparse.Namespace) -> int:
         result.signal, out, value="p_usable"
     )
     leaflet = args.assets_dir / "leaflet" / "dist"
-    communes = ", ".join(sorted(result.villages["commune"].astype(str).unique()))
     if (leaflet / "leaflet.js").is_file():
-        page = render_commune_map(
+        # The service's commune page, from the analysis instead of the store.
+        from app.cells import cells_for_storage, cells_geoframe
+        from geodata.maps import commune_page, padded_bounds, render_hillshade
+
+        hillshade = None
+        if args.dem is not None:
+            extent = padded_bounds(tuple(result.villages.to_crs("EPSG:4326").total_bounds))
+            try:
+                hillshade = render_hillshade(args.dem, bounds_wgs84=extent)
+            except GeodataError as exc:
+                print(f"map.html: no hillshade ({exc})")
+        page = commune_page(
             result.villages,
-            dead_zones=result.dead_zones,
-            commune_name=communes,
+            result.dead_zones,
+            cells_geoframe(cells_for_storage(result.cells, result.villages)),
+            sites,
+            hillshade,
+            commune=", ".join(sorted(result.villages["commune"].astype(str).unique())),
             lang=args.lang,
             inline_assets_dir=leaflet,
         )
@@ -200,9 +267,6 @@ def _analyze(args: argparse.Namespace) -> int:
     else:
         print(f"map.html not written: Leaflet not found in {leaflet} (run `make assets`)")
 
-    print(f"readings: {len(validated.valid)} valid, {len(validated.rejected)} rejected")
-    for reason, count in sorted(validated.rejected_by_reason.items()):
-        print(f"  rejected {count:>6}  {reason}")
     print(f"dead zones: {len(result.dead_zones)}")
     print(f"cells.gpkg: {len(result.signal)} cell estimates; GeoTIFFs: {len(rasters)}")
     print(summary_table(result.villages))
@@ -331,8 +395,7 @@ def _score_verdicts(args: argparse.Namespace, readings: pd.DataFrame, sites: pd.
 
 def _evaluate(args: argparse.Namespace) -> int:
     from coverage.evaluate import ReferenceSignalError, cross_validate, reference_cells
-    from geodata.formats import read_readings
-    from geodata.readings import validate_readings
+    from geodata.formats import read_readings, validate_chunks
     from geodata.sites import read_sites
 
     if args.reference is not None and args.villages is None:
@@ -345,16 +408,11 @@ def _evaluate(args: argparse.Namespace) -> int:
             reference_cells(reference_signal, resolution=args.resolution)  # refuse it now
         except ReferenceSignalError as exc:
             raise ReferenceSignalError(f"signal file {args.reference_signal}: {exc}") from None
-    chunks = list(
+    validated = validate_chunks(
         read_readings(args.readings, format=args.format, tz=args.tz, mcc=args.mcc, mnc=args.mnc)
     )
-    raw = pd.concat([c.readings for c in chunks]) if chunks else pd.DataFrame()
-    validated = validate_readings(raw.reset_index(drop=True))
     sites = read_sites(args.sites) if args.sites else pd.DataFrame()
-    print(
-        f"readings: {len(validated.valid)} valid, "
-        f"{len(validated.rejected) + sum(len(c.rejected) for c in chunks)} rejected"
-    )
+    print(f"readings: {len(validated.valid)} valid, {len(validated.rejected)} rejected")
     result = cross_validate(
         validated.valid,
         sites,

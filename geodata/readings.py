@@ -8,8 +8,9 @@ readings is validated without a Python loop over rows.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ import pyarrow as pa
 
 from geodata import constants as C
 from geodata.errors import InvalidInputError, MissingColumnError
+
+logger = logging.getLogger(__name__)
 
 #: Columns of the canonical readings table, in order.
 READING_COLUMNS: tuple[str, ...] = (
@@ -76,6 +79,28 @@ class Rejection:
         return {"index": self.index, "field": self.field, "reason": f"{self.field}: {self.reason}"}
 
 
+def count_by_reason(rejected: Iterable[Rejection]) -> dict[str, int]:
+    """Rejections counted per ``field: reason``, in the order each reason first appears.
+
+    >>> count_by_reason([Rejection(3, "lat", "not a number"), Rejection(5, "lat", "not a number")])
+    {'lat: not a number': 2}
+    """
+    return dict(Counter(f"{r.field}: {r.reason}" for r in rejected))
+
+
+def nothing_valid_error(what: str, source: object, rejected: list[Rejection]) -> InvalidInputError:
+    """The error of a whole-file reader left with no valid row: how many were refused, and why.
+
+    >>> str(nothing_valid_error("sites", "s.csv", [Rejection(2, "lat", "not a number")]))
+    's.csv: no valid sites (1 refused: lat: not a number ×1)'
+    """
+    reasons = sorted(count_by_reason(rejected).items(), key=lambda item: -item[1])
+    shown = "; ".join(f"{reason} ×{count}" for reason, count in reasons[:3])
+    more = f"; and {len(reasons) - 3} more reasons" if len(reasons) > 3 else ""
+    detail = f" ({len(rejected)} refused: {shown}{more})" if rejected else " (the file has none)"
+    return InvalidInputError(f"{source}: no valid {what}{detail}")
+
+
 @dataclass
 class ValidatedReadings:
     """The outcome of validating a batch: the good rows and the refused ones."""
@@ -86,7 +111,7 @@ class ValidatedReadings:
     @property
     def rejected_by_reason(self) -> dict[str, int]:
         """Count of rejections per ``field: reason``."""
-        return dict(Counter(f"{r.field}: {r.reason}" for r in self.rejected))
+        return count_by_reason(self.rejected)
 
 
 def empty_readings() -> pd.DataFrame:
@@ -443,12 +468,22 @@ def hash_devices(devices: pd.Series, *, salt: str) -> pd.Series:
 def read_readings_csv(path: str | Path) -> pd.DataFrame:
     """Read a native readings CSV into a raw table (validate it next).
 
+    A thin wrapper of :func:`geodata.formats.read_readings` (``format="csv"``),
+    kept for notebooks: lines the parser refuses (too many fields) are left
+    out and logged; :func:`geodata.formats.validate_chunks` keeps them.
+
     Raises
     ------
     InvalidInputError
-        When the file is not a CSV pandas can parse.
+        When the file is not a readable readings CSV.
     """
-    try:
-        return pd.read_csv(path, dtype={"device": "string", "source": "string", "radio": "string"})
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InvalidInputError(f"{path}: not a readable readings CSV ({exc})") from exc
+    from geodata.formats import read_readings  # geodata.formats imports this module
+
+    chunks = list(read_readings(path, format="csv"))
+    refused = [r for c in chunks for r in c.rejected]
+    if refused:
+        logger.warning("%s: %d lines refused: %s", path, len(refused), count_by_reason(refused))
+    frames = [c.readings for c in chunks]
+    if not frames:
+        return pd.DataFrame(columns=list(READING_COLUMNS))
+    return pd.concat(frames).reset_index(drop=True)

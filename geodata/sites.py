@@ -7,6 +7,7 @@ defaults in :mod:`geodata.constants`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,8 +16,10 @@ import pandas as pd
 
 from geodata import constants as C
 from geodata.errors import InvalidInputError, MissingColumnError
-from geodata.readings import Rejection
+from geodata.readings import Rejection, count_by_reason, nothing_valid_error
 from geodata.text import nfc
+
+logger = logging.getLogger(__name__)
 
 #: OpenCelliD's cell_towers.csv header, in order.
 OPENCELLID_COLUMNS: tuple[str, ...] = (
@@ -163,18 +166,27 @@ def normalise_sites(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_sites(path: str | Path) -> pd.DataFrame:
-    """Read a site CSV (OpenCelliD columns, optional extras) into the site table.
+    """The valid cells of a site file, as a plain site table (for notebooks and tests).
+
+    A thin wrapper of :func:`geodata.formats.read_sites`, the one site reader:
+    refused rows are left out and logged (count per reason); use that reader
+    to see them. Columns are :func:`normalise_sites`' columns, index from 0.
 
     Raises
     ------
     InvalidInputError
-        When the file is not a parseable CSV or a row is invalid.
+        When the file is unreadable, or no valid cell is left.
     """
-    try:
-        frame = pd.read_csv(path, dtype={"site_id": "string", "name": "string"})
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InvalidInputError(f"{path}: not a readable sites CSV ({exc})") from exc
-    return normalise_sites(frame)
+    from geodata.formats.cell_towers import read_sites as read_site_file  # imports this module
+
+    result = read_site_file(path)
+    if result.valid.empty:
+        raise nothing_valid_error("sites", path, result.rejected)
+    if result.rejected:
+        logger.warning(
+            "%s: %d site rows refused: %s", path, len(result.rejected), result.rejected_by_reason
+        )
+    return result.valid.drop(columns="cell_key").reset_index(drop=True)
 
 
 @dataclass
@@ -187,6 +199,11 @@ class ValidatedSites:
 
     valid: pd.DataFrame
     rejected: list[Rejection] = field(default_factory=list)
+
+    @property
+    def rejected_by_reason(self) -> dict[str, int]:
+        """Count of rejections per ``field: reason``."""
+        return count_by_reason(self.rejected)
 
 
 def cell_keys(sites: pd.DataFrame) -> pd.Series:

@@ -8,11 +8,12 @@ The file contract is in DESIGN.md: Polygon/MultiPolygon features with ``id``,
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import geopandas as gpd
 import numpy as np
@@ -21,8 +22,10 @@ import shapely
 
 from geodata import constants as C
 from geodata.errors import InvalidInputError, MissingColumnError
-from geodata.readings import Rejection
+from geodata.readings import Rejection, count_by_reason, nothing_valid_error
 from geodata.text import fold, nfc
+
+logger = logging.getLogger(__name__)
 
 VILLAGE_REQUIRED: tuple[str, ...] = ("id", "name", "commune", "district", "province", "households")
 COMMUNE_REQUIRED: tuple[str, ...] = ("id", "name", "district", "province")
@@ -33,13 +36,22 @@ def commune_id(name: str) -> str:
     return "-".join(fold(name).replace("-", " ").split())
 
 
-def _read(path: str | Path) -> gpd.GeoDataFrame:
+def read_vector_file(source: str | Path | BinaryIO, *, what: str = "") -> gpd.GeoDataFrame:
+    """A vector file GDAL reads (GeoPackage, Shapefile, GeoJSON...), in EPSG:4326.
+
+    Raises
+    ------
+    InvalidInputError
+        When GDAL cannot read it, or it declares no CRS; the message names
+        the path (or ``what``, for a stream).
+    """
+    name = source if isinstance(source, str | Path) else what or "the file"
     try:
-        frame = gpd.read_file(path)
+        frame = gpd.read_file(source)
     except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
-        raise InvalidInputError(f"{path}: not a readable vector file ({exc})") from exc
+        raise InvalidInputError(f"{name}: not a readable vector file ({exc})") from exc
     if frame.crs is None:
-        raise InvalidInputError(f"{path}: the file declares no CRS")
+        raise InvalidInputError(f"{name}: the file declares no CRS")
     return frame.to_crs(C.CRS_WGS84)
 
 
@@ -98,7 +110,16 @@ def normalise_villages(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def read_villages(path: str | Path) -> gpd.GeoDataFrame:
-    """Read villages from GeoJSON, GeoPackage or Shapefile into EPSG:4326.
+    """The valid villages of a file (GeoJSON, GeoPackage, Shapefile), in EPSG:4326.
+
+    A thin wrapper of :func:`geodata.formats.read_villages`, the one village
+    reader: refused features are left out and logged (count per reason); use
+    that reader to see them. Index from 0.
+
+    Raises
+    ------
+    InvalidInputError
+        When the file is unreadable, or no valid village is left.
 
     Examples
     --------
@@ -111,12 +132,24 @@ def read_villages(path: str | Path) -> gpd.GeoDataFrame:
     >>> read_villages(path)[["id", "commune_id", "households"]].values.tolist()
     [['a', 'thuong-nong', 98]]
     """
-    return normalise_villages(_read(path))
+    from geodata.formats.village_features import read_villages as read_village_file
+
+    result = read_village_file(path)
+    if result.valid.empty:
+        raise nothing_valid_error("villages", path, result.rejected)
+    if result.rejected:
+        logger.warning(
+            "%s: %d village features refused: %s",
+            path,
+            len(result.rejected),
+            result.rejected_by_reason,
+        )
+    return result.valid.reset_index(drop=True)
 
 
 def read_communes(path: str | Path) -> gpd.GeoDataFrame:
     """Read commune polygons (``id``, ``name``, ``district``, ``province``)."""
-    frame = _read(path)
+    frame = read_vector_file(path)
     missing = [c for c in COMMUNE_REQUIRED if c not in frame.columns]
     if missing:
         raise MissingColumnError(f"communes: missing required field(s): {', '.join(missing)}")
@@ -142,6 +175,11 @@ class ValidatedVillages:
 
     valid: gpd.GeoDataFrame
     rejected: list[Rejection] = field(default_factory=list)
+
+    @property
+    def rejected_by_reason(self) -> dict[str, int]:
+        """Count of rejections per ``field: reason``."""
+        return count_by_reason(self.rejected)
 
 
 class _FeatureError(ValueError):

@@ -66,20 +66,23 @@ def load_demo(store: Store, *, data_dir: Path, seed: int) -> bool:
         return False
 
     from geodata.demo import write_demo
-    from geodata.readings import read_readings_csv, validate_readings
-    from geodata.sites import read_sites
-    from geodata.villages import read_communes, read_villages
+    from geodata.formats import read_readings, read_sites, read_villages, validate_chunks
+    from geodata.villages import read_communes
 
     logger.info("writing the demo region (seed %d)", seed)
     files = write_demo(data_dir / "demo" / f"seed-{seed}", seed=seed)
     store.set_demo("")  # a crash below must not look loaded
+    villages, sites = read_villages(files.villages), read_sites(files.sites)
+    validated = validate_chunks(read_readings(files.readings, format="csv"))
+    for what, result in (("villages", villages), ("sites", sites), ("readings", validated)):
+        if result.rejected:
+            logger.warning("demo %s: %s", what, result.rejected_by_reason)
     store.replace_region(
-        read_communes(files.communes), read_villages(files.villages), read_sites(files.sites)
+        read_communes(files.communes),
+        villages.valid.reset_index(drop=True),
+        sites.valid.drop(columns="cell_key").reset_index(drop=True),
     )
     store.clear_readings(origin="demo")
-    validated = validate_readings(read_readings_csv(files.readings))
-    if validated.rejected:
-        logger.warning("demo readings: %d rejected", len(validated.rejected))
     store.add_readings(validated.valid, origin="demo")
     store.set_rasters(Rasters(dem=files.dem, population=files.population))
     logger.info("analysing the demo region")

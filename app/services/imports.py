@@ -18,8 +18,7 @@ from typing import IO, Any
 from app.core.errors import NotFoundError, UnprocessableError
 from app.services.rejections import RejectionTally
 from app.store import Store
-from geodata.formats.cell_towers import read_site_file
-from geodata.formats.village_features import read_village_features
+from geodata.formats import read_sites, read_villages
 from geodata.readings import Rejection
 
 #: Called after a change with the communes to re-judge (``None``: every commune).
@@ -91,7 +90,7 @@ def import_sites(
     geodata.errors.InvalidInputError
         A file unreadable as a site CSV (no header, bad encoding, ...).
     """
-    validated = read_site_file(source, format=format)  # type: ignore[arg-type]  # any binary file
+    validated = read_sites(source, format=format)  # type: ignore[arg-type]  # any binary file
     if replace and validated.rejected:
         quoted = "; ".join(
             f"row {r.index}: {r.field}: {r.reason}" for r in validated.rejected[:_QUOTED_REJECTIONS]
@@ -135,7 +134,7 @@ def import_villages(
     geodata.errors.InvalidInputError
         Malformed JSON, no ``features`` list, bad encoding.
     """
-    validated = read_village_features(source)  # type: ignore[arg-type]  # any binary file
+    validated = read_villages(source)  # type: ignore[arg-type]  # any binary file
     changes = store.upsert_villages(validated.valid)
     changed = bool(changes.commune_ids)
     if changed and on_changed is not None:

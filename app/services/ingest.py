@@ -76,25 +76,22 @@ class IngestReport:
 def parse_readings_payload(payload: Any) -> ParsedChunk:
     """Turn a decoded JSON batch into a raw readings chunk and per-item rejections.
 
-    The table's index is each reading's position in the uploaded list.
+    The body's shape is checked here; its objects go through
+    :func:`geodata.formats.native.native_objects`, the parser native JSON
+    files use too. The table's index is each reading's position in the list.
 
     Raises
     ------
     UnprocessableError
         For JSON of the wrong shape.
     """
+    from geodata.formats.native import native_objects
+
     if isinstance(payload, dict) and "readings" in payload:
         payload = payload["readings"]
     if not isinstance(payload, list):
         raise UnprocessableError(READINGS_SHAPE)
-    objects = {i: item for i, item in enumerate(payload) if isinstance(item, dict)}
-    rejected = [
-        Rejection(i, "reading", "not a JSON object")
-        for i, item in enumerate(payload)
-        if not isinstance(item, dict)
-    ]
-    frame = pd.DataFrame.from_records(list(objects.values()), index=list(objects.keys()))
-    return ParsedChunk(readings=frame, rejected=rejected)
+    return native_objects(enumerate(payload))
 
 
 def _with_required_columns(frame: pd.DataFrame) -> pd.DataFrame:

@@ -24,11 +24,6 @@ from geodata.report import render_commune_report
 
 logger = logging.getLogger(__name__)
 
-# Sites this far (degrees, ~5 km) outside a commune still serve it: show them.
-SITES_MARGIN_DEG = 0.05
-# The hillshade reaches this far (degrees, ~1 km) past the villages.
-HILLSHADE_MARGIN_DEG = 0.01
-
 
 @dataclass(frozen=True)
 class PageSettings:
@@ -47,10 +42,10 @@ def _hillshade(store: Store, bounds: tuple[float, ...], opts: PageSettings) -> d
     dem = (opts.rasters or Rasters()).over(store.rasters()).dem
     if dem is None or not dem.is_file():
         return {}
-    west, south, east, north = bounds
-    m = HILLSHADE_MARGIN_DEG
+    from geodata.maps import padded_bounds
+
     try:
-        padded = (west - m, south - m, east + m, north + m)
+        padded = padded_bounds(bounds)  # type: ignore[arg-type]  # four numbers
         key, shade = cached_hillshade(dem, cache_dir=opts.cache_dir, bounds_wgs84=padded)
     except (GeodataError, OSError) as exc:
         logger.warning("no hillshade from %s: %s", dem, exc)
@@ -61,21 +56,10 @@ def _hillshade(store: Store, bounds: tuple[float, ...], opts: PageSettings) -> d
     }
 
 
-def _sites_near(store: Store, bounds: tuple[float, ...]) -> pd.DataFrame:
-    sites = store.sites()
-    west, south, east, north = bounds
-    m = SITES_MARGIN_DEG
-    near = sites["lon"].between(west - m, east + m) & sites["lat"].between(south - m, north + m)
-    return sites.loc[near]
-
-
 def _extra(opts: PageSettings, path: str, report: str | None = None) -> list[tuple[str, str]]:
-    text = words(opts.lang)
-    other: Lang = "en" if opts.lang == "vi" else "vi"
-    links = [("English" if opts.lang == "vi" else "Tiếng Việt", f"{path}{lang_query(other)}")]
-    if report:
-        links.insert(0, (text["report"], report))
-    return links
+    from geodata.maps import language_links
+
+    return language_links(opts.lang, path, report=report)
 
 
 def index_page(store: Store, opts: PageSettings) -> str:
@@ -123,38 +107,33 @@ def province_page(store: Store, province_id: str, opts: PageSettings) -> str:
 
 
 def commune_page(store: Store, commune_id: str, opts: PageSettings) -> str:
-    """A commune: villages, dead zones, res-9 hexagons per carrier and radio, sites."""
-    text, q, base = words(opts.lang), lang_query(opts.lang), opts.base_url
+    """A commune: villages, dead zones, res-9 hexagons per carrier and radio, sites.
+
+    The page is :func:`geodata.maps.commune_page`, the one the CLI's
+    ``map.html`` is too; this reads what it shows from the store.
+    """
+    from geodata.maps import CommuneUrls
+    from geodata.maps import commune_page as render_commune_page
+
     commune = store.commune(commune_id)
     villages = store.villages(commune_ids=[commune_id])
-    bounds = tuple(villages.total_bounds) if len(villages) else (0.0, 0.0, 0.0, 0.0)
-    province = str(commune["province"])
-    down = [(str(v.name), f"{base}/villages/{v.id}{q}") for v in villages.itertuples()]
-    page = MapPage(
+    return render_commune_page(
         villages,
-        f"{text['commune']} {commune['name']}",
-        dead_zones=store.dead_zones(commune_id=commune_id),
-        cells=cells_geoframe(store.cells(commune_ids=[commune_id])),
-        sites=_sites_near(store, bounds) if len(villages) else None,
-        nav=Nav(
-            up=[
-                (text["all_maps"], f"{base}{q}"),
-                (province, f"{base}/provinces/{slug(province)}{q}"),
-            ],
-            down_title=text["villages"],
-            down=down,
-            extra=_extra(
-                opts, f"{base}/communes/{commune_id}", report=f"/reports/communes/{commune_id}{q}"
-            ),
-        ),
-        village_url=f"{base}/villages/{{id}}{q}",
-        **(_hillshade(store, bounds, opts) if len(villages) else {}),  # type: ignore[arg-type]
+        store.dead_zones(commune_id=commune_id),
+        cells_geoframe(store.cells(commune_ids=[commune_id])),
+        store.sites(),
+        **(_hillshade(store, tuple(villages.total_bounds), opts) if len(villages) else {}),  # type: ignore[arg-type]
+        commune=str(commune["name"]),
+        lang=opts.lang,
+        urls=CommuneUrls(commune_id, province=str(commune["province"]), base=opts.base_url),
+        online_tiles=opts.online_tiles,
     )
-    return render_map(page, lang=opts.lang, online_tiles=opts.online_tiles)
 
 
 def village_page(store: Store, village_id: str, opts: PageSettings) -> str:
     """One village with its cells, dead zones and nearby sites (on its commune's hillshade)."""
+    from geodata.maps import sites_near
+
     text, q, base = words(opts.lang), lang_query(opts.lang), opts.base_url
     village = store.village(village_id)
     row = village.iloc[0]
@@ -169,7 +148,7 @@ def village_page(store: Store, village_id: str, opts: PageSettings) -> str:
         f"{text['village']} {row['name']}",
         dead_zones=zones,
         cells=cells_geoframe(cells),
-        sites=_sites_near(store, (west, south, east, north)),
+        sites=sites_near(store.sites(), (west, south, east, north)),
         nav=Nav(
             up=[
                 (text["all_maps"], f"{base}{q}"),
@@ -184,14 +163,11 @@ def village_page(store: Store, village_id: str, opts: PageSettings) -> str:
 
 
 def commune_report(store: Store, commune_id: str, lang: Lang) -> str:
-    """The commune's report page (404 for an unknown commune)."""
-    commune = store.commune(commune_id)
+    """The commune's report page (404 for an unknown commune): what the store holds."""
     return render_commune_report(
+        store.commune(commune_id),
         store.villages(commune_ids=[commune_id]),
-        commune_name=str(commune["name"]),
-        district=str(commune["district"] or ""),
-        province=str(commune["province"] or ""),
-        dead_zones=store.dead_zones(commune_id=commune_id),
+        store.dead_zones(commune_id=commune_id),
         lang=lang,
         map_url=f"/maps/communes/{commune_id}{lang_query(lang)}",
     )

@@ -31,14 +31,14 @@ from geodata.formats._common import Source, csv_chunks
 from geodata.readings import Rejection
 from geodata.sites import SITE_REQUIRED, ValidatedSites, drop_repeated_cells, validate_sites
 
-#: Names of the site file layouts :func:`read_site_file` reads.
+#: Names of the site file layouts :func:`read_sites` reads.
 SITE_FORMATS: tuple[str, ...] = ("native", "opencellid")
 
 # Text columns stay text: a site id "0012" must not become the number 12.
 _DTYPES = {"radio": "string", "site_id": "string", "name": "string"}
 
 
-def read_site_file(
+def read_sites(
     source: Source,
     *,
     format: str = "native",
@@ -46,6 +46,9 @@ def read_site_file(
     max_cells: int = C.MAX_SITES_PER_IMPORT,
 ) -> ValidatedSites:
     """Read and validate a site file; every row is a cell or a rejection.
+
+    The one site reader: the CLI, the demo, the admin import and notebooks
+    all use it (as :func:`geodata.formats.read_sites`).
 
     Parameters
     ----------
@@ -81,7 +84,7 @@ def read_site_file(
     ...         b"updated,averageSignal\\r\\n"
     ...         b"LTE,452,4,3101,25601,,105.4901,22.5702,,,1,1700000000,,\\r\\n"
     ...         b"LTE,452,4,3101,25602,,105.4901,95,,,1,1700000000,,\\r\\n")
-    >>> sites = read_site_file(io.BytesIO(text), format="opencellid")
+    >>> sites = read_sites(io.BytesIO(text), format="opencellid")
     >>> sites.valid["cell_id"].tolist(), [r.as_dict()["reason"] for r in sites.rejected]
     ([25601], ['lat: outside -90..90'])
     """

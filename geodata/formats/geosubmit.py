@@ -41,11 +41,23 @@ from that carrier there. Nothing is inferred from absence:
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
-from geodata.errors import BadJSONError
-from geodata.formats._common import ParsedChunk, RowRejections, asu_to_dbm, numbers
+from geodata.errors import BadEncodingError, BadJSONError
+from geodata.formats._common import (
+    ParsedChunk,
+    RowRejections,
+    Source,
+    asu_to_dbm,
+    numbers,
+    open_binary,
+    text_stream,
+)
+from geodata.formats.jsonstream import iter_json_list
 from geodata.formats.native import scalar
 from geodata.readings import READING_COLUMNS, Rejection
 
@@ -131,6 +143,40 @@ def parse_geosubmit(payload: object, *, received_at: pd.Timestamp | None = None)
     chunk = _map_towers(frame, received_at)
     chunk.rejected = sorted(problems + chunk.rejected, key=lambda r: r.index)
     chunk.ignored = ignored
+    return chunk
+
+
+def read_geosubmit(source: Source, *, chunk_rows: int) -> Iterator[ParsedChunk]:
+    """Stream a geosubmit v2 file (``{"items": [...]}``, or the list itself), item by item.
+
+    What :func:`parse_geosubmit` does for a request body, in chunks of at
+    most ``chunk_rows`` items; readings and rejections are numbered by the
+    item's position in the whole file. A file has no time of submission, so
+    an item without a ``timestamp`` is rejected.
+    """
+    with open_binary(source) as stream:
+        text = text_stream(stream)
+        try:
+            start, batch = 0, list[object]()
+            for position, item in iter_json_list(text, key="items", what="geosubmit"):
+                if not batch:
+                    start = position
+                batch.append(item)
+                if len(batch) >= chunk_rows:
+                    yield _numbered_from(parse_geosubmit({"items": batch}), start)
+                    batch = []
+            if batch:
+                yield _numbered_from(parse_geosubmit({"items": batch}), start)
+        except UnicodeDecodeError as exc:
+            raise BadEncodingError(f"geosubmit: the file is not UTF-8 text ({exc.reason})") from exc
+        finally:
+            text.detach()
+
+
+def _numbered_from(chunk: ParsedChunk, start: int) -> ParsedChunk:
+    """``chunk`` with its rows and rejections numbered from ``start`` instead of 0."""
+    chunk.readings.index = chunk.readings.index + start
+    chunk.rejected = [dataclasses.replace(r, index=r.index + start) for r in chunk.rejected]
     return chunk
 
 

@@ -14,7 +14,7 @@ is empty. ``radio`` still names the technology the phone would have used;
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -74,18 +74,60 @@ def read_native_json(source: Source, *, chunk_rows: int) -> Iterator[ParsedChunk
             text.detach()
 
 
-def native_objects(batch: list[tuple[int, Any]]) -> ParsedChunk:
-    """Map ``(index, decoded JSON value)`` pairs of native reading objects to a chunk."""
+def native_objects(batch: Iterable[tuple[int, Any]]) -> ParsedChunk:
+    """Map ``(index, decoded JSON value)`` pairs of native reading objects to a chunk.
+
+    The one JSON-object parser: native JSON files and ``POST /api/v1/readings``
+    both come through here. An item that is not an object is rejected with
+    field ``item``; each field's value goes through :func:`scalar` (nested
+    values become their JSON text, so validation names the field); keys that
+    are not reading columns are ignored.
+
+    Examples
+    --------
+    >>> chunk = native_objects(enumerate([{"lat": 22.5, "lon": [1, 2]}, "x"]))
+    >>> chunk.readings.loc[0, "lon"], [r.as_dict() for r in chunk.rejected]
+    ('[1,2]', [{'index': 1, 'field': 'item', 'reason': 'item: not a JSON object'}])
+    """
+    batch = list(batch)
     rejected = [
         Rejection(i, "item", "not a JSON object") for i, v in batch if not isinstance(v, dict)
     ]
     good = [(i, v) for i, v in batch if isinstance(v, dict)]
-    rows = [{c: scalar(v.get(c), c == "time") for c in READING_COLUMNS} for _, v in good]
     index = pd.Index([i for i, _ in good], dtype="int64")
-    frame = pd.DataFrame(rows, index=index, columns=list(READING_COLUMNS), dtype=object)
-    if not rows:
-        frame = readings_frame({}, index)
+    if not good:
+        return ParsedChunk(readings_frame({}, index), rejected)
+    frame = pd.DataFrame.from_records(
+        [v for _, v in good], index=index, columns=list(READING_COLUMNS)
+    )
+    # pandas infers each column's dtype (numbers validate faster than objects);
+    # what it could not type plainly goes through scalar(), value by value.
+    for column in READING_COLUMNS:
+        values = frame[column]
+        flags = pd.api.types.is_bool_dtype(values.dtype)
+        if flags and column == "no_service":  # the one true/false field
+            continue
+        if column == "time" or values.dtype == object or flags:
+            frame[column] = pd.Series(
+                _cells(
+                    values.to_numpy(dtype=object, na_value=None).tolist(), text=column == "time"
+                ),
+                index=index,
+                dtype=object,
+            )
     return ParsedChunk(frame, rejected)
+
+
+_TEXT_KINDS = frozenset({str, type(None)})
+_PLAIN_KINDS = frozenset({str, float, type(None)})
+
+
+def _cells(values: list[object], *, text: bool) -> list[object]:
+    """``values`` through :func:`scalar`, skipping the work when every one is already plain."""
+    kinds = set(map(type, values))
+    if kinds <= _TEXT_KINDS or (not text and kinds <= _PLAIN_KINDS):
+        return values
+    return [scalar(v, text) for v in values]
 
 
 def scalar(value: object, text: bool = False) -> object:

@@ -1,14 +1,18 @@
-"""The index page: provinces, districts and communes, and a search that ignores diacritics."""
+"""The index page: provinces, districts and communes, and a search that ignores diacritics.
+
+The page is the autoescaped template ``geodata/maps/templates/index.html``.
+"""
 
 from __future__ import annotations
 
-import html
 import re
 
 import pandas as pd
+from markupsafe import Markup
 
 from geodata.constants import Lang
-from geodata.maps.layers import OWN_CSS, OWN_JS, STATIC_DIR, js_literal
+from geodata.maps.layers import OWN_CSS, OWN_JS, STATIC_DIR
+from geodata.maps.templating import render
 from geodata.maps.text import VERDICT_LABELS, words
 from geodata.text import fold
 
@@ -86,7 +90,6 @@ def render_index_page(
     text = words(lang)
     suffix = lang_query(lang)
     other: Lang = "en" if lang == "vi" else "vi"
-    esc = html.escape
     names = dict(zip(communes["id"].astype(str), communes["name"].astype(str), strict=True))
     entries = [
         [
@@ -107,46 +110,43 @@ def render_index_page(
         for v in villages.itertuples()
     ]
     summaries = _verdict_counts(villages, lang)
-    body = []
-    for province, by_province in communes.groupby("province", sort=True):
-        url = f"{base_url}/provinces/{slug(str(province))}{suffix}"
-        body.append(
-            f'<h2><a href="{esc(url)}">{esc(text["province"])} {esc(str(province))}</a></h2>'
-        )
-        for district, by_district in by_province.groupby("district", sort=True):
-            body.append(f"<h3>{esc(text['district'])} {esc(str(district))}</h3><ul>")
-            for c in by_district.sort_values("name").itertuples():
-                link = f"{base_url}/communes/{c.id}{suffix}"
-                note = summaries.get(str(c.id), "")
-                body.append(
-                    f'<li><a href="{esc(link)}">{esc(str(c.name))}</a> '
-                    f'<span class="lomsong-context">{esc(note)}</span></li>'
-                )
-            body.append("</ul>")
-    if inline_assets:
-        css = (STATIC_DIR / OWN_CSS).read_text(encoding="utf-8")
-        script = (STATIC_DIR / OWN_JS).read_text(encoding="utf-8")
-        head = f"<style>{css}</style><script>{script}</script>"
-    else:
-        base = own_assets_url.rstrip("/")
-        head = (
-            f'<link rel="stylesheet" href="{base}/{OWN_CSS}">'
-            f'<script src="{base}/{OWN_JS}"></script>'
-        )
-    switch = f"{base_url}{lang_query(other)}"
-    return f"""<!DOCTYPE html>
-<html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(text["index_title"])}</title>{head}</head>
-<body><main class="lomsong-index">
-<p><a href="{esc(switch)}">{"English" if lang == "vi" else "Tiếng Việt"}</a></p>
-<h1>{esc(text["index_title"])}</h1>
-<input id="lomsong-search" type="search" placeholder="{esc(text["search"])}"
- aria-label="{esc(text["search"])}" autocomplete="off">
-<ul id="lomsong-results"></ul>
-{"".join(body)}
-</main>
-<script>lomsong.search(document.getElementById("lomsong-search"),
-document.getElementById("lomsong-results"), {js_literal(entries)}, {SEARCH_LIMIT});</script>
-</body></html>
-"""
+    provinces = [
+        {
+            "name": str(province),
+            "url": f"{base_url}/provinces/{slug(str(province))}{suffix}",
+            "districts": [
+                {
+                    "name": str(district),
+                    "communes": [
+                        {
+                            "name": str(c.name),
+                            "url": f"{base_url}/communes/{c.id}{suffix}",
+                            "note": summaries.get(str(c.id), ""),
+                        }
+                        for c in by_district.sort_values("name").itertuples()
+                    ],
+                }
+                for district, by_district in by_province.groupby("district", sort=True)
+            ],
+        }
+        for province, by_province in communes.groupby("province", sort=True)
+    ]
+    # Our own files, inlined for a single offline page: trusted, not escaped.
+    inline = {
+        "inline_css": Markup((STATIC_DIR / OWN_CSS).read_text(encoding="utf-8")),
+        "inline_js": Markup((STATIC_DIR / OWN_JS).read_text(encoding="utf-8")),
+    }
+    return render(
+        "index.html",
+        lang=lang,
+        text=text,
+        provinces=provinces,
+        entries=entries,
+        search_limit=SEARCH_LIMIT,
+        switch_url=f"{base_url}{lang_query(other)}",
+        switch_label="English" if lang == "vi" else "Tiếng Việt",
+        assets=own_assets_url.rstrip("/"),
+        own_css=OWN_CSS,
+        own_js=OWN_JS,
+        **(inline if inline_assets else {"inline_css": None, "inline_js": None}),
+    )

@@ -7,8 +7,6 @@ and ``lomsong.hexLayer``, which write popups as text, never as markup.
 
 from __future__ import annotations
 
-import html
-import json
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,6 +15,7 @@ import folium
 from folium.map import Layer
 
 from geodata.errors import InvalidInputError
+from geodata.maps.templating import js_literal, render
 
 #: CSS classes on drawn features, so a browser test can count them.
 VILLAGE_CLASS: Final = "lomsong-village"
@@ -29,11 +28,6 @@ STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 #: Files of ours every map page loads (after Leaflet's).
 OWN_JS: Final = "lomsong-map.js"
 OWN_CSS: Final = "lomsong-map.css"
-
-
-def js_literal(value: Any) -> str:
-    """``value`` as JSON safe inside a ``<script>`` element (no ``</script>`` break-out)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
 class ScriptLayer(Layer):
@@ -73,32 +67,20 @@ def hex_layer(
     )
 
 
-_LEGEND_TEMPLATE: Final = """
-{% macro html(this, kwargs) %}
-<div class="lomsong-legend">
-  {% for title, items in this.sections %}
-  <h4>{{ title }}</h4>
-  {% for colour, label in items %}
-  <div><span class="lomsong-legend-swatch" style="background: {{ colour }};"></span>
-    {{- label }}</div>
-  {% endfor %}
-  {% endfor %}
-</div>
-{% endmacro %}
-"""
-
-
 class Legend(branca.element.MacroElement):
-    """A fixed legend box: titled sections of (colour, label) swatches."""
+    """A fixed legend box: titled sections of (colour, label) swatches.
+
+    The box is ``templates/legend.html``, escaped there; branca only places it.
+    """
+
+    _template = branca.element.Template(
+        "{% macro html(this, kwargs) %}{{ this.markup }}{% endmacro %}"
+    )
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
         super().__init__()
         self._name = "LomsongLegend"
-        self.sections = [
-            (html.escape(title), [(colour, html.escape(label)) for colour, label in items])
-            for title, items in sections
-        ]
-        self._template = branca.element.Template(_LEGEND_TEMPLATE)
+        self.markup = render("legend.html", sections=sections)
 
 
 def nav_html(
@@ -108,23 +90,10 @@ def nav_html(
     extra: list[tuple[str, str]],
 ) -> str:
     """The page header: breadcrumb links up the hierarchy, a list of links down it."""
-    crumbs = " › ".join(
-        f'<a href="{html.escape(url)}">{html.escape(label)}</a>' for label, url in up
-    )
-    parts = [f'<nav class="lomsong-nav"><div>{crumbs}</div><h1>{html.escape(title)}</h1>']
-    for label, url in extra:
-        parts.append(f'<a href="{html.escape(url)}">{html.escape(label)}</a> ')
-    if down is not None and down[1]:
-        heading, links = down
-        items = "".join(
-            f'<li><a href="{html.escape(url)}">{html.escape(label)}</a></li>'
-            for label, url in links
-        )
-        parts.append(
-            f"<details><summary>{html.escape(heading)}</summary><ul>{items}</ul></details>"
-        )
-    parts.append("</nav>")
-    return "".join(parts)
+    down_title, down_links = down if down is not None else ("", [])
+    return render(
+        "nav.html", title=title, up=up, extra=extra, down_title=down_title, down_links=down_links
+    ).strip()
 
 
 def offline_assets(

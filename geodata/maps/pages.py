@@ -9,7 +9,6 @@ single-file ``map.html``). Labels are Vietnamese by default, English on request.
 from __future__ import annotations
 
 import base64
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -26,6 +25,7 @@ from geodata.maps import layers as L
 from geodata.maps.display import display_geometry, encode_rings, sector_wedges
 from geodata.maps.features import dead_zone_collection, site_collection, village_collection
 from geodata.maps.hillshade import Hillshade
+from geodata.maps.templating import render
 from geodata.maps.text import (
     CARRIER_COLOURS,
     CELL_CLASS_COLOURS,
@@ -129,7 +129,7 @@ def render_map(
     root: Any = fmap.get_root()
     title = f"{text['title']} — {page.title}"
     root.header.add_child(
-        branca.element.Element(f"<title>{html.escape(title)}</title>"), name="title"
+        branca.element.Element(render("title.html", title=title).strip()), name="title"
     )
     if page.nav is not None:
         nav = page.nav
@@ -325,42 +325,3 @@ def _centre_points(villages: gpd.GeoDataFrame) -> np.ndarray:
         given = gpd.points_from_xy(lon.fillna(0.0), lat.fillna(0.0))
         points = np.where(known, np.asarray(given), points)
     return points
-
-
-def render_commune_map(
-    villages_gdf: gpd.GeoDataFrame,
-    *,
-    dead_zones: gpd.GeoDataFrame | None = None,
-    commune_name: str,
-    lang: Lang = "vi",
-    assets_url: str = "/static/leaflet",
-    inline_assets_dir: Path | None = None,
-    **page_options: Any,
-) -> str:
-    """Render a commune's villages, coloured by verdict, as a standalone HTML page.
-
-    ``page_options`` are further :class:`MapPage` fields (``cells``,
-    ``sites``, ``hillshade``, ``nav``, ...) and :func:`render_map` options
-    (``own_assets_url``, ``online_tiles``).
-
-    Examples
-    --------
-    >>> from shapely.geometry import box
-    >>> villages = gpd.GeoDataFrame({"id": ["a"], "name": ["Bản Giòng"],
-    ...     "verdict": ["patchy"], "households": [98]},
-    ...     geometry=[box(105.49, 22.57, 105.50, 22.58)], crs="EPSG:4326")
-    >>> page = render_commune_map(villages, commune_name="Thượng Nông")
-    >>> "Lõm sóng (sóng chập chờn)" in page and "/static/leaflet/leaflet.js" in page
-    True
-    """
-    render_keys = {"own_assets_url", "online_tiles", "detail"}
-    render_options = {k: v for k, v in page_options.items() if k in render_keys}
-    fields = {k: v for k, v in page_options.items() if k not in render_keys}
-    page = MapPage(villages_gdf, commune_name, dead_zones=dead_zones, **fields)
-    return render_map(
-        page,
-        lang=lang,
-        assets_url=assets_url,
-        inline_assets_dir=inline_assets_dir,
-        **render_options,
-    )

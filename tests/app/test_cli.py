@@ -65,26 +65,32 @@ def inputs(tmp_path: Path, villages: gpd.GeoDataFrame) -> dict[str, Path]:
     return paths
 
 
+def _analyze(
+    inputs: dict[str, Path], out: Path, *extra: str, readings: str = "", villages: str = ""
+) -> int:
+    """``lomsong analyze`` on the fixture's files (or the given ones), into ``out``."""
+    return main(
+        [
+            "analyze",
+            "--villages",
+            villages or str(inputs["villages"]),
+            "--sites",
+            str(inputs["sites"]),
+            "--readings",
+            readings or str(inputs["readings"]),
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
+
+
 def test_analyze_writes_results_and_an_offline_map(
     inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
 
-    status = main(
-        [
-            "analyze",
-            "--villages",
-            str(inputs["villages"]),
-            "--sites",
-            str(inputs["sites"]),
-            "--readings",
-            str(inputs["readings"]),
-            "--readings",
-            str(inputs["more_readings"]),
-            "--out",
-            str(out),
-        ]
-    )
+    status = _analyze(inputs, out, "--readings", str(inputs["more_readings"]))
 
     assert status == 0
     villages = json.loads((out / "villages.geojson").read_text(encoding="utf-8"))
@@ -107,10 +113,14 @@ def test_analyze_writes_results_and_an_offline_map(
     assert zones["type"] == "FeatureCollection"
     page = (out / "map.html").read_text(encoding="utf-8")
     assert "Trắng sóng (không có sóng)" in page
+    assert "<h1>Xã Linh Phú, Thượng Nông</h1>" in page  # the service's commune page, standalone
+    assert "lomsong.hexLayer(" in page and '"className":"lomsong-site"' in page
     assert re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', page) == []
     assert not any(host in page for host in FORBIDDEN)
     printed = capsys.readouterr().out
-    assert "readings: 5 valid, 1 rejected" in printed
+    assert "villages: 3 accepted, 0 rejected" in printed
+    assert "sites: 1 accepted, 0 rejected" in printed
+    assert "readings: 5 accepted, 1 rejected" in printed
     assert "lat: outside -90..90" in printed
     assert re.search(r"total\s+3\s+199", printed)
 
@@ -121,22 +131,86 @@ def test_analyze_reports_bad_input_without_a_traceback(
     broken = tmp_path / "broken.geojson"
     broken.write_text("not geojson", encoding="utf-8")
 
-    status = main(
-        [
-            "analyze",
-            "--villages",
-            str(broken),
-            "--sites",
-            str(inputs["sites"]),
-            "--readings",
-            str(inputs["readings"]),
-            "--out",
-            str(tmp_path / "out"),
-        ]
-    )
+    status = _analyze(inputs, tmp_path / "out", villages=str(broken))
 
     assert status == 1
-    assert capsys.readouterr().err.startswith(f"lomsong: error: {broken}: not a readable")
+    assert capsys.readouterr().err == (
+        f"lomsong: error: {broken}: villages: expected a JSON list or an object with a"
+        " 'features' list\n"
+    )
+
+
+def test_analyze_refuses_bad_site_and_village_rows_and_counts_them(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sites = pd.read_csv(inputs["sites"])
+    pd.concat([sites, sites.assign(cell=1002, lat=95.0)]).to_csv(inputs["sites"], index=False)
+    villages = json.loads(inputs["villages"].read_text(encoding="utf-8"))
+    extra = json.loads(json.dumps(villages["features"][0]))
+    extra["properties"].update(id="extra", households=-1)
+    villages["features"].append(extra)
+    inputs["villages"].write_text(json.dumps(villages), encoding="utf-8")
+
+    status = _analyze(inputs, tmp_path / "out")
+
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert (
+        "villages: 3 accepted, 1 rejected\n  rejected      1  households: outside 0..1e+07\n"
+        in (printed)
+    )
+    assert "sites: 1 accepted, 1 rejected\n  rejected      1  lat: outside -90..90\n" in printed
+    written = json.loads((tmp_path / "out" / "villages.geojson").read_text(encoding="utf-8"))
+    assert sorted(f["properties"]["id"] for f in written["features"]) == sorted(
+        f["properties"]["id"] for f in villages["features"][:3]
+    )
+
+
+def test_analyze_exits_with_a_clear_message_when_no_site_is_valid(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pd.read_csv(inputs["sites"]).assign(radio="CDMA").to_csv(inputs["sites"], index=False)
+
+    status = _analyze(inputs, tmp_path / "out")
+
+    assert status == 1
+    assert capsys.readouterr().err == (
+        f"lomsong: error: {inputs['sites']}: no valid sites (1 refused: radio: CDMA is not"
+        " analysed; expected GSM, UMTS, LTE or NR ×1)\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("format", ["auto", "geosubmit"])
+def test_analyze_reads_a_geosubmit_file(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], format: str
+) -> None:
+    readings = pd.read_csv(inputs["readings"])
+    epoch = pd.Timestamp("1970-01-01", tz="UTC")
+    stamps = (pd.to_datetime(readings["time"], utc=True) - epoch) // pd.Timedelta(milliseconds=1)
+    items = [
+        {
+            "timestamp": int(stamp),
+            "position": {"latitude": row.lat, "longitude": row.lon, "accuracy": 10},
+            "cellTowers": [
+                {
+                    "radioType": "lte",
+                    "mobileCountryCode": 452,
+                    "mobileNetworkCode": 4,
+                    "signalStrength": int(row.signal_dbm),
+                }
+            ],
+        }
+        for stamp, row in zip(stamps, readings.itertuples(), strict=True)
+    ]
+    path = tmp_path / "submit.json"
+    path.write_text(json.dumps({"items": [*items, {"position": {}}]}), encoding="utf-8")
+
+    status = _analyze(inputs, tmp_path / "out", "--format", format, readings=str(path))
+
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert f"readings: {len(items)} accepted, 0 rejected\n" in printed
 
 
 @pytest.mark.slow
@@ -368,3 +442,27 @@ def test_evaluate_a_gnettrack_log_with_1_km_blocks(capsys: pytest.CaptureFixture
     per_radio = printed[printed.index("per radio:") :]
     assert re.search(r"^\s+lte\s+readings\s+\d+", per_radio, re.MULTILINE)
     assert re.search(r"^\s+lte\s+idw\s+\d+", per_radio, re.MULTILINE)
+
+
+def test_analyze_tells_a_gnettrack_log_and_needs_its_time_zone(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "drive.csv"
+    log.write_text(
+        "Timestamp,Longitude,Latitude,Speed,NetworkMode,RSRP,RSRQ,SNR\n"
+        "2026.01.05_10.00.00,105.495,22.565,0,LTE,-95,-10,5\n"
+        "2026.01.05_10.00.05,105.495,22.565,0,LTE,-97,-11,4\n"
+        "2026.01.05_10.00.10,105.495,22.565,0,LTE,-,-,-\n",
+        encoding="utf-8",
+    )
+
+    refused = _analyze(inputs, tmp_path / "out", readings=str(log))
+    assert refused == 1
+    assert capsys.readouterr().err.startswith(
+        f"lomsong: error: {log}: gnettrack: the tz parameter is required"
+    )
+
+    tz = ("--tz", "Asia/Ho_Chi_Minh", "--mcc", "452", "--mnc", "4")
+    assert _analyze(inputs, tmp_path / "out", *tz, readings=str(log)) == 0
+    printed = capsys.readouterr().out
+    assert "readings: 2 accepted, 1 rejected\n" in printed

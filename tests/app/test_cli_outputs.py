@@ -6,6 +6,7 @@ not depend on how many communes there are.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -67,3 +68,11 @@ def test_analyze_writes_cells_gpkg_and_signal_geotiffs(
         band = src.read(1, masked=True)
         assert band.count() > 0 and -160 < band.min() < band.max() < -20
     assert "cells.gpkg" in capsys.readouterr().out
+    # map.html is the service's commune page: hexagons per carrier and radio, the
+    # sites near the commune, the DEM's hillshade, a header; everything inline.
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert "<h1>Xã Thượng Nông</h1>" in page
+    assert page.count("lomsong.hexLayer(") == len(pairs)
+    assert '"className":"lomsong-site"' in page
+    assert 'L.imageOverlay("data:image/png;base64,' in page
+    assert re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', page) == []

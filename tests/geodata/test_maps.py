@@ -13,7 +13,14 @@ import pytest
 import shapely
 
 from geodata.errors import InvalidInputError
-from geodata.maps import MapPage, Nav, render_commune_map, render_index_page, render_map
+from geodata.maps import (
+    CommuneUrls,
+    MapPage,
+    Nav,
+    commune_page,
+    render_index_page,
+    render_map,
+)
 from geodata.maps.display import display_geometry, encode_rings, sector_wedges
 from geodata.maps.features import signal_lines
 
@@ -89,7 +96,7 @@ def collections(page: str, function: str = "featureLayer") -> list[dict]:  # typ
 
 
 def test_vietnamese_by_default(villages: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> None:
-    page = render_commune_map(villages, dead_zones=zones, commune_name="Thượng Nông")
+    page = commune_page(villages, dead_zones=zones, commune="Thượng Nông")
 
     for label in (
         "Trắng sóng (không có sóng)",
@@ -110,7 +117,7 @@ def test_vietnamese_by_default(villages: gpd.GeoDataFrame, zones: gpd.GeoDataFra
 
 
 def test_english_on_request(villages: gpd.GeoDataFrame) -> None:
-    page = render_commune_map(villages, commune_name="Thượng Nông", lang="en")
+    page = commune_page(villages, commune="Thượng Nông", lang="en")
 
     for label in ("No signal", "Patchy signal", "Covered", "Not enough data"):
         assert label in page
@@ -118,7 +125,7 @@ def test_english_on_request(villages: gpd.GeoDataFrame) -> None:
 
 
 def test_one_feature_per_village_with_its_verdict(villages: gpd.GeoDataFrame) -> None:
-    page = render_commune_map(villages, commune_name="Thượng Nông")
+    page = commune_page(villages, commune="Thượng Nông")
 
     village_layer, centres = collections(page)
     assert [f["geometry"]["type"] for f in village_layer["features"]] == ["Polygon"] * 4
@@ -131,7 +138,7 @@ def test_one_feature_per_village_with_its_verdict(villages: gpd.GeoDataFrame) ->
 def test_loads_only_leaflet_and_our_files_from_the_given_urls(
     villages: gpd.GeoDataFrame, zones: gpd.GeoDataFrame
 ) -> None:
-    page = render_commune_map(villages, dead_zones=zones, commune_name="X", assets_url="/s/lf/")
+    page = commune_page(villages, dead_zones=zones, commune="X", assets_url="/s/lf/")
 
     assert asset_urls(page) == [
         "/s/lf/leaflet.js",
@@ -144,7 +151,7 @@ def test_loads_only_leaflet_and_our_files_from_the_given_urls(
 
 
 def test_inline_assets_make_a_single_offline_file(villages: gpd.GeoDataFrame) -> None:
-    page = render_commune_map(villages, commune_name="X", inline_assets_dir=LEAFLET_DIST)
+    page = commune_page(villages, commune="X", inline_assets_dir=LEAFLET_DIST)
 
     assert asset_urls(page) == []
     assert "L.map(" in page and ".leaflet-container" in page and "hexLayer" in page
@@ -154,7 +161,7 @@ def test_inline_assets_make_a_single_offline_file(villages: gpd.GeoDataFrame) ->
 def test_folium_defaults_are_left_alone(villages: gpd.GeoDataFrame) -> None:
     import folium
 
-    render_commune_map(villages, commune_name="X")
+    commune_page(villages, commune="X")
 
     assert any("leaflet" in url for _, url in folium.Map.default_js)
     assert len(folium.Map.default_css) > 2
@@ -163,24 +170,24 @@ def test_folium_defaults_are_left_alone(villages: gpd.GeoDataFrame) -> None:
 def test_empty_commune_still_renders() -> None:
     empty = gpd.GeoDataFrame({"id": [], "name": []}, geometry=[], crs=WGS84)
 
-    page = render_commune_map(empty, commune_name="X")
+    page = commune_page(empty, commune="X")
 
     assert "Trắng sóng (không có sóng)" in page
 
 
 def test_refuses_missing_crs_and_unknown_language(villages: gpd.GeoDataFrame) -> None:
     with pytest.raises(InvalidInputError, match="no CRS"):
-        render_commune_map(villages.set_crs(None, allow_override=True), commune_name="X")
+        commune_page(villages.set_crs(None, allow_override=True), commune="X")
     with pytest.raises(InvalidInputError, match="unknown language 'fr'"):
-        render_commune_map(villages, commune_name="X", lang="fr")  # type: ignore[arg-type]
+        commune_page(villages, commune="X", lang="fr")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="Leaflet assets not found"):
-        render_commune_map(villages, commune_name="X", inline_assets_dir=Path("/nonexistent"))
+        commune_page(villages, commune="X", inline_assets_dir=Path("/nonexistent"))
 
 
 def test_hex_layers_per_carrier_and_radio(
     villages: gpd.GeoDataFrame, cells: gpd.GeoDataFrame
 ) -> None:
-    page = render_commune_map(villages, commune_name="X", cells=cells)
+    page = commune_page(villages, commune="X", cells=cells)
 
     hexes = collections(page, "hexLayer")
     assert [len(h["c"]) for h in hexes] == [2, 1]  # Viettel LTE, VinaPhone UMTS
@@ -205,7 +212,7 @@ def test_sites_with_sector_wedges(villages: gpd.GeoDataFrame) -> None:
         }
     )
 
-    page = render_commune_map(villages, commune_name="X", sites=sites)
+    page = commune_page(villages, commune="X", sites=sites)
 
     site_layer = collections(page)[1]
     kinds = [f["geometry"]["type"] for f in site_layer["features"]]
@@ -298,3 +305,96 @@ def test_index_page_lists_the_hierarchy_and_search_entries() -> None:
     assert '["Bản Giòng","ban giong","/maps/villages/bg","Thôn/bản · Thượng Nông"]' in page
     assert "1 thôn/bản: 1 lõm sóng" in page
     assert asset_urls(page) == ["/static/lomsong/lomsong-map.css", "/static/lomsong/lomsong-map.js"]
+
+
+HOSTILE = ["<script>alert(1)</script>", "Bản $\\foo$", 'Nà "Tà" & <b>', "Khoan Hạ"]
+
+
+def outside_scripts(page: str) -> str:
+    """The page without its script elements (data in them is JSON, ``</`` escaped)."""
+    return re.sub(r"<script\b[^>]*>.*?</script>", "", page, flags=re.S)
+
+
+def test_names_are_text_never_markup(villages: gpd.GeoDataFrame) -> None:
+    hostile = villages.assign(name=HOSTILE)
+    nav = Nav(
+        up=[("<i>up</i>", "/maps?a=1&b=2")],
+        down_title="Thôn <u>",
+        down=[(str(n), f"/maps/villages/{i}") for i, n in zip(hostile["id"], HOSTILE, strict=True)],
+        extra=[("Báo cáo", '/r?x="1"')],
+    )
+    sites = pd.DataFrame(
+        {"carrier": ["<Carrier>"], "radio": ["lte"], "lon": [105.5], "lat": [22.565]}
+    ).assign(azimuth_deg=np.nan, beamwidth_deg=65.0, site_id="s", name="<site>")
+
+    page = render_map(MapPage(hostile, "Xã <script>", nav=nav, sites=sites))
+
+    markup = outside_scripts(page)
+    assert "<script" not in markup and "<b>" not in markup and "<i>" not in markup
+    assert "<title>Bản đồ sóng di động — Xã &lt;script&gt;</title>" in page
+    assert "<h1>Xã &lt;script&gt;</h1>" in page
+    assert '<a href="/maps?a=1&amp;b=2">&lt;i&gt;up&lt;/i&gt;</a>' in page
+    assert '<a href="/r?x=&#34;1&#34;">Báo cáo</a>' in page
+    assert "<summary>Thôn &lt;u&gt;</summary>" in page
+    assert '<a href="/maps/villages/a">&lt;script&gt;alert(1)&lt;/script&gt;</a>' in page
+    assert '<a href="/maps/villages/b">Bản $\\foo$</a>' in page
+    assert '<a href="/maps/villages/c">Nà &#34;Tà&#34; &amp; &lt;b&gt;</a>' in page
+    assert "</span>&lt;Carrier&gt;</div>" in page  # the legend's site section
+    # In the layers' data the names are JSON text, with no way out of the script element.
+    names = [f["properties"]["name"] for f in collections(page)[0]["features"]]
+    assert names == HOSTILE
+    assert "<\\/script>" in page
+
+
+def test_the_index_page_escapes_names() -> None:
+    communes = pd.DataFrame(
+        {"id": ["x"], "name": ["<b>X</b>"], "district": ["Na <i>"], "province": ["Hà $\\foo$"]}
+    )
+    villages = pd.DataFrame({"id": ["v"], "name": ["</script><script>"], "commune_id": ["x"]})
+
+    page = render_index_page(communes, villages)
+
+    markup = outside_scripts(page)
+    assert "<b>" not in markup and "<i>" not in markup and "<script" not in markup
+    assert '<a href="/maps/communes/x">&lt;b&gt;X&lt;/b&gt;</a>' in page
+    assert '<h2><a href="/maps/provinces/ha-foo">Tỉnh Hà $\\foo$</a></h2>' in page
+    assert '"<\\/script><script>"' in page
+
+
+def test_commune_page_is_one_page_with_or_without_the_service_links(
+    villages: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, cells: gpd.GeoDataFrame
+) -> None:
+    sites = pd.DataFrame(
+        {
+            "carrier": ["Viettel", "VinaPhone"],
+            "radio": ["lte", "lte"],
+            "lon": [105.5, 106.5],  # the second is ~100 km away: not shown
+            "lat": [22.565, 22.565],
+            "azimuth_deg": [np.nan, np.nan],
+            "beamwidth_deg": [65.0, 65.0],
+            "site_id": ["near", "far"],
+            "name": ["near", "far"],
+        }
+    )
+    layers = (villages, zones, cells, sites)
+
+    served = commune_page(
+        *layers, commune="Thượng Nông", urls=CommuneUrls("thuong-nong", province="Tuyên Quang")
+    )
+    alone = commune_page(*layers, commune="Thượng Nông", lang="vi")
+
+    for page in (served, alone):
+        assert "<h1>Xã Thượng Nông</h1>" in page
+        assert page.count("lomsong.hexLayer(") == 2  # Viettel LTE, VinaPhone UMTS
+        site_layer = collections(page)[2]
+        assert [f["properties"]["label"] for f in site_layer["features"]] == ["Trạm near · Viettel"]
+    for href in (
+        "/maps",
+        "/maps/provinces/tuyen-quang",
+        "/maps/villages/a",
+        "/reports/communes/thuong-nong",
+        "/maps/communes/thuong-nong?lang=en",
+    ):
+        assert f'href="{href}"' in served and f'href="{href}"' not in alone
+    unlinked = [f["properties"].get("url") for f in collections(alone)[0]["features"]]
+    assert unlinked == [None] * 4

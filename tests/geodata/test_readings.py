@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+import logging
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from geodata.errors import MissingColumnError
 from geodata.formats import read_readings
-from geodata.readings import READING_COLUMNS, hash_devices, validate_readings
+from geodata.readings import READING_COLUMNS, hash_devices, read_readings_csv, validate_readings
 
 NOW = pd.Timestamp("2026-03-01T00:00:00Z")
 
@@ -171,3 +173,22 @@ def test_nr_cell_ids_may_use_36_bits_the_others_28() -> None:
         (1, "cell_id", "outside 1..268435455 (NR: ..68719476735)"),
         (2, "cell_id", "outside 1..268435455 (NR: ..68719476735)"),
     ]
+
+
+def test_the_csv_wrapper_leaves_refused_lines_out_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "readings.csv"
+    path.write_text(
+        "time,lat,lon,mcc,mnc,radio,signal_dbm,no_service\n"
+        "2026-01-05T03:00:00Z,22.57,105.49,452,4,lte,-101,false\n"
+        "2026-01-05T03:01:00Z,22.57,105.49,452,4,lte,-101,false,extra\n"
+        "2026-01-05T03:02:00Z,22.58,105.49,452,4,lte,,true\n"
+    )
+
+    with caplog.at_level(logging.WARNING, logger="geodata.readings"):
+        raw = read_readings_csv(path)
+
+    assert list(raw.index) == [0, 1] and raw["time"].tolist()[1] == "2026-01-05T03:02:00Z"
+    assert len(validate_readings(raw).valid) == 2
+    assert caplog.messages == [f"{path}: 1 lines refused: {{'line: expected 8 fields, saw 9': 1}}"]

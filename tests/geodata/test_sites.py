@@ -8,6 +8,7 @@ import pytest
 
 from geodata import constants as C
 from geodata.errors import InvalidInputError, MissingColumnError
+from geodata.formats import read_sites as read_site_file
 from geodata.sites import read_sites
 
 OPENCELLID = (
@@ -32,15 +33,33 @@ def test_plain_opencellid_gets_documented_defaults(tmp_path: Path) -> None:
     assert sites["site_id"].nunique() == 2
 
 
-def test_unknown_radio_names_the_row(tmp_path: Path) -> None:
+def test_a_bad_row_is_refused_and_the_rest_kept(tmp_path: Path) -> None:
     path = tmp_path / "cell_towers.csv"
     path.write_text(OPENCELLID.replace("UMTS", "WIMAX"))
-    with pytest.raises(InvalidInputError, match="sites: row 1: radio 'WIMAX' is unknown"):
+    result = read_site_file(path)
+    assert result.valid["radio"].tolist() == ["lte"]
+    assert [(r.index, r.field, r.reason) for r in result.rejected] == [
+        (3, "radio", "unknown radio, expected GSM, UMTS, LTE or NR")
+    ]
+    assert result.rejected_by_reason == {"radio: unknown radio, expected GSM, UMTS, LTE or NR": 1}
+    assert read_sites(path)["radio"].tolist() == ["lte"]  # the thin wrapper
+
+
+def test_nothing_valid_left_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "cell_towers.csv"
+    path.write_text(OPENCELLID.replace("LTE", "WIMAX").replace("UMTS", "CDMA"))
+    with pytest.raises(
+        InvalidInputError,
+        match=r"no valid sites \(2 refused: radio: unknown radio, expected GSM, UMTS, LTE or NR"
+        r" ×1; radio: CDMA is not analysed; expected GSM, UMTS, LTE or NR ×1\)",
+    ):
         read_sites(path)
 
 
 def test_missing_column(tmp_path: Path) -> None:
     path = tmp_path / "cell_towers.csv"
     path.write_text("radio,mcc,lon,lat\nLTE,452,105,22\n")
-    with pytest.raises(MissingColumnError, match=r"sites: missing required column\(s\): net"):
+    with pytest.raises(
+        MissingColumnError, match=r"sites: the header line lacks required column\(s\) net"
+    ):
         read_sites(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from fastapi.testclient import TestClient
 import app.services.analysis
 from app.services.keys import create_key
 from app.store import Store
+from geodata.formats import read_readings, validate_chunks
 
 URL = "/api/v1/readings"
 SHAPE = "expected a JSON list of reading objects or an object with a 'readings' list"
@@ -104,7 +107,7 @@ def test_mixed_batch_stores_valid_rows_and_names_each_rejection(
         {"index": 3, "field": "signal_dbm", "reason": "signal_dbm: outside -140..-43 dBm for lte"},
         {"index": 4, "field": "time", "reason": "time: in the future"},
         {"index": 5, "field": "mcc", "reason": "mcc: required field is missing"},
-        {"index": 7, "field": "reading", "reason": "reading: not a JSON object"},
+        {"index": 7, "field": "item", "reason": "item: not a JSON object"},
     ]
     assert body["rejected_by_reason"] == {
         "lat: outside -90..90": 1,
@@ -112,10 +115,38 @@ def test_mixed_batch_stores_valid_rows_and_names_each_rejection(
         "signal_dbm: outside -140..-43 dBm for lte": 1,
         "time: in the future": 1,
         "mcc: required field is missing": 1,
-        "reading: not a JSON object": 1,
+        "item: not a JSON object": 1,
     }
     stored = store.readings()
     assert sorted(stored["time"].dt.strftime("%H:%M").tolist()) == ["03:00", "03:10"]
+
+
+def test_the_api_parses_objects_as_native_json_files_do(client: TestClient, store: Store) -> None:
+    batch = [
+        reading(lat=[22.5, 22.6]),  # nested: its JSON text, which is not a number
+        reading(lat=True),  # a boolean is not a coordinate
+        reading(time=1767236400),  # a timestamp must be ISO 8601 text
+        reading(device={"imei": 1}, extra={"ignored": [1, 2]}),  # kept as JSON text; ignored
+        reading(time=None),
+    ]
+
+    response = client.post(URL, json=batch)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["rejected"] == [
+        {"index": 0, "field": "lat", "reason": "lat: not a number"},
+        {"index": 1, "field": "lat", "reason": "lat: not a number"},
+        {"index": 2, "field": "time", "reason": "time: not an ISO 8601 timestamp"},
+        {"index": 4, "field": "time", "reason": "time: required field is missing"},
+    ]
+    assert body["accepted"] == 1
+    file_chunk = validate_chunks(
+        read_readings(io.BytesIO(json.dumps(batch).encode()), format="json")
+    )
+    assert [r.as_dict() for r in file_chunk.rejected] == body["rejected"]
+    stored = store.readings()
+    assert len(stored) == 1 and stored["device"].iloc[0] not in (None, '{"imei":1}')
 
 
 def test_field_missing_from_every_row_rejects_rows_not_the_batch(

@@ -17,7 +17,7 @@ def test_commune_report_in_vietnamese(client: TestClient, loaded_store: Store) -
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     page = response.text
     assert "Báo cáo sóng di động: Xã Thượng Nông" in page
-    assert "Dữ liệu đo đến ngày: <strong>2026-01-05</strong>" in page
+    assert "Dữ liệu đo đến ngày: <strong>05/01/2026</strong>" in page
     assert "@media print" in page and "@page" in page
     (png,) = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert base64.b64decode(png).startswith(b"\x89PNG")
@@ -34,7 +34,7 @@ def test_commune_report_in_english_and_cached(client: TestClient, loaded_store: 
     )
 
     assert "Mobile signal report: Commune Thượng Nông" in first.text
-    assert "Readings up to: <strong>2026-01-05</strong>" in first.text
+    assert "Readings up to: <strong>05/01/2026</strong>" in first.text
     assert again.status_code == 304
 
 

@@ -136,7 +136,7 @@ def test_whole_file_problems_raise_clear_errors(
 
 
 def test_unknown_format_and_bad_chunk_size() -> None:
-    assert FORMATS == ("csv", "json", "gnettrack", "opencellid")
+    assert FORMATS == ("csv", "json", "gnettrack", "opencellid", "geosubmit")
     with pytest.raises(UnsupportedFormatError, match="unknown readings format 'xlsx'"):
         read_readings(stream(HEADER), format="xlsx")
     with pytest.raises(InvalidInputError, match="chunk_rows must be at least 1"):

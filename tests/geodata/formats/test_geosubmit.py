@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
+
 import pandas as pd
 import pytest
 
 from geodata.errors import BadJSONError, InvalidInputError
-from geodata.formats import parse_geosubmit
+from geodata.formats import detect_format, parse_geosubmit, read_readings, validate_chunks
 from geodata.readings import validate_readings
 from tests.geodata.formats.helpers import NOW, as_tuples
 
@@ -167,3 +170,29 @@ def test_wrong_shape_raises(payload: object) -> None:
 def test_empty_items() -> None:
     chunk = parse_geosubmit({"items": []})
     assert len(chunk.readings) == 0 and chunk.rejected == []
+
+
+def test_a_geosubmit_file_streams_in_chunks_numbered_across_the_file() -> None:
+    items = [
+        item(tower()),
+        "not an object",
+        item(tower(), timestamp=None),
+        item(),  # no towers: ignored
+        item(tower(), tower(radioType="nr", signalStrength=None, asu=40)),
+    ]
+    data = json.dumps({"items": items}).encode()
+    assert detect_format(io.BytesIO(data)) == "geosubmit"
+    chunks = list(read_readings(io.BytesIO(data), format="auto", chunk_rows=2))
+    assert [list(c.readings.index) for c in chunks] == [[0], [], [4, 4]]
+    assert [as_tuples(c.rejected) for c in chunks] == [
+        [(1, "item", "not a JSON object")],
+        [(2, "time", "the item has no timestamp")],
+        [],
+    ]
+    assert sum(c.ignored for c in chunks) == 1
+    result = validate_chunks(chunks, now=NOW)
+    assert result.valid["radio"].tolist() == ["lte", "lte", "nr"]
+    assert result.rejected_by_reason == {
+        "item: not a JSON object": 1,
+        "time: the item has no timestamp": 1,
+    }

@@ -10,12 +10,12 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geodata.errors import InvalidInputError
-from geodata.formats.cell_towers import read_site_file
-from geodata.formats.village_features import read_village_features
+from geodata.errors import BadJSONError, InvalidInputError
+from geodata.formats import read_sites, read_villages
 from geodata.sites import OPENCELLID_COLUMNS, SITE_EXTRA_COLUMNS
 from geodata.villages import validate_village_features
 
@@ -87,7 +87,7 @@ def test_any_site_rows_are_cells_or_rejections(rows: list[list[str]]) -> None:
     lines = [row for row in rows if any(cell not in {"", "nan"} for cell in row)]
     for format in ("native", "opencellid"):
         try:
-            sites = read_site_file(io.BytesIO(text.encode()), format=format, chunk_rows=2)
+            sites = read_sites(io.BytesIO(text.encode()), format=format, chunk_rows=2)
         except InvalidInputError:
             continue
         assert all(r.field and r.reason for r in sites.rejected)
@@ -100,7 +100,7 @@ def test_any_site_rows_are_cells_or_rejections(rows: list[list[str]]) -> None:
 @given(data=st.binary(max_size=200))
 def test_any_bytes_are_a_site_file_or_refused(data: bytes) -> None:
     try:
-        sites = read_site_file(io.BytesIO(data))
+        sites = read_sites(io.BytesIO(data))
     except InvalidInputError:
         return
     assert all(r.field and r.reason for r in sites.rejected)
@@ -130,10 +130,17 @@ def test_any_features_are_villages_or_rejections(features: list[object]) -> None
 @FAST
 @given(value=JSON)
 def test_any_json_is_a_collection_or_refused(value: object) -> None:
-    try:
-        read_village_features(io.BytesIO(json.dumps({"features": value}).encode()))
-    except InvalidInputError:
+    source = io.BytesIO(json.dumps({"features": value}).encode())
+    if not isinstance(value, list):
+        with pytest.raises(BadJSONError, match="villages: the object has no 'features' list"):
+            read_villages(source)
         return
+    result = read_villages(source)
+    # Every item is a village or a rejection, each rejection named once by its position.
+    assert len(result.valid) + len(result.rejected) == len(value)
+    positions = [*result.valid.index, *(r.index for r in result.rejected)]
+    assert sorted(positions) == list(range(len(value)))
+    assert all(r.field and r.reason for r in result.rejected)
 
 
 def test_a_valid_feature_with_every_property() -> None:

@@ -1,0 +1,55 @@
+"""HTML from Jinja templates (``geodata/maps/templates/``), escaped by default.
+
+Every page for people that is not drawn by Folium (the index, the printable
+report) and the HTML pieces Folium pages carry (title, navigation, legend)
+come from here. Autoescape is on for ``.html`` templates, so a village named
+``<script>`` is text, never markup; the only unescaped values are those marked
+safe on purpose (:func:`js` output, which :func:`js_literal` makes safe inside a
+``<script>`` element).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+
+def js_literal(value: Any) -> str:
+    """``value`` as JSON safe inside a ``<script>`` element (no ``</script>`` break-out)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+def js(value: Any) -> Markup:
+    """``value`` as a JavaScript literal safe inside ``<script>`` (a Jinja filter)."""
+    return Markup(js_literal(value))
+
+
+def count(value: object) -> str:
+    """A whole number with Vietnamese thousands dots (``1.234``); ``—`` when missing."""
+    number = pd.to_numeric(value, errors="coerce")
+    return "—" if pd.isna(number) else f"{number:,.0f}".replace(",", ".")
+
+
+@functools.cache
+def environment() -> Environment:
+    """The templates' environment: package loader, autoescape, the filters above."""
+    env = Environment(
+        loader=PackageLoader("geodata.maps", "templates"),
+        autoescape=select_autoescape(),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["js"] = js
+    env.filters["count"] = count
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    """Render the template ``name`` with ``context``."""
+    return environment().get_template(name).render(**context)
