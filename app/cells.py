@@ -16,8 +16,8 @@ import pandas as pd
 
 from app.store_results import CELL_COLUMNS
 from coverage.fusion import PRIOR_READINGS, classify
-from coverage.hexgrid import cell_centres, cell_polygons, cells_from_strings, cells_to_strings
 from geodata import constants as C
+from geodata.hexgrid import cell_centres, cell_polygons, cells_from_strings, cells_to_strings
 
 #: Resolution of stored cells (maps, exports) and of overview pages.
 STORED_RESOLUTION = C.H3_RESOLUTION

@@ -59,11 +59,11 @@ from coverage.propagation import (
     predict_signal,
 )
 from coverage.stats import aggregate_readings
-from coverage.threads import worker_count
 from geodata import constants as C
 from geodata.raster import read_raster
 from geodata.readings import validate_readings
 from geodata.sites import normalise_sites
+from geodata.threads import worker_count
 from geodata.villages import normalise_villages
 
 FULL = {"area_km2": 14_000, "villages": 3_800, "sites": 1_500, "readings": 5_000_000}

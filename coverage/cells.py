@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import h3ronpy
 import numpy as np
 import pandas as pd
 import pyproj
 
-from coverage.hexgrid import cell_centres, unique_cells
 from coverage.propagation import CoarseTerrain, predict_signal
 from geodata import constants as C
+from geodata.hexgrid import cell_centres, cell_resolutions, change_resolution, unique_cells
 from geodata.raster import Raster
 from geodata.sites import carrier_names
 
@@ -51,10 +50,10 @@ def coarse_terrain(
     cells = np.asarray(cells, dtype=np.uint64)
     if len(cells) == 0:
         return None
-    finest = int(np.asarray(h3ronpy.cells_resolution(cells)).max())
+    finest = int(cell_resolutions(cells).max())
     if finest <= TERRAIN_RESOLUTION:
         return None
-    parents = np.asarray(h3ronpy.change_resolution(cells, TERRAIN_RESOLUTION), dtype=np.uint64)
+    parents = change_resolution(cells, TERRAIN_RESOLUTION)
     distinct, of_cell = np.unique(parents, return_inverse=True)
     x, y = metric_centres(distinct, metric_crs)
     always = np.isin(cells, exact) if exact is not None else np.zeros(len(cells), dtype=bool)

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from coverage.hexgrid import cell_polygons, connected_groups, unique_cells
 from coverage.verdicts import SERVED_P, Verdict
 from geodata import constants as C
+from geodata.hexgrid import cell_polygons, connected_groups, unique_cells
 
 DEAD_ZONE_COLUMNS: tuple[str, ...] = (
     "id",

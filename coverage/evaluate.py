@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import h3ronpy
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
@@ -37,10 +36,10 @@ from coverage.calibration import apply_calibration, calibrate
 from coverage.cells import metric_centres, predict_cells
 from coverage.errors import CoverageError
 from coverage.fusion import krige_residuals, observed_median, reading_spread_db
-from coverage.hexgrid import cells_for_points
 from coverage.kriging import fit_variogram, simple_krige
 from coverage.stats import aggregate_readings, service_floors
 from geodata import constants as C
+from geodata.hexgrid import cells_for_points, change_resolution
 from geodata.raster import Raster, read_raster, utm_crs_for
 from geodata.sites import carrier_names
 
@@ -290,10 +289,7 @@ def spatial_folds(
         row = np.floor(np.asarray(y, float) / block_m).astype(np.int64)
         parents = (column - column.min()) * (row.max() - row.min() + 1) + (row - row.min())
     else:
-        parents = np.asarray(
-            h3ronpy.change_resolution(np.asarray(cells, dtype=np.uint64), block_resolution),
-            dtype=np.uint64,
-        )
+        parents = change_resolution(cells, block_resolution)
     blocks, which = np.unique(parents, return_inverse=True)
     order = np.random.default_rng(seed).permutation(len(blocks))
     return (order % folds)[which]

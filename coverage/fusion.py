@@ -14,11 +14,11 @@ import pandas as pd
 from scipy.stats import norm
 
 from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration
-from coverage.hexgrid import parent_cells, unique_cells
 from coverage.kriging import fit_variogram, simple_krige
 from coverage.labels import labels_from_codes
-from coverage.threads import map_in_order
 from geodata import constants as C
+from geodata.hexgrid import parent_cells, unique_cells
+from geodata.threads import map_in_order
 
 # A prediction weighs as much as this many readings when blended with a
 # cell's own readings (a Beta-binomial prior of strength 2): two readings
@@ -258,7 +258,7 @@ def krige_residuals(
     metric cell centres indexed by h3 covering both tables' cells. Sibling
     cells (one H3 parent) share a kriging neighbourhood (see
     :func:`coverage.kriging.simple_krige`). Carriers and radios are kriged
-    on threads (:func:`coverage.threads.map_in_order`): the solves release
+    on threads (:func:`geodata.threads.map_in_order`): the solves release
     the GIL.
     """
 

@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-from coverage.hexgrid import cell_centres, cells_for_points
 from coverage.points import points_in_polygons
 from geodata import constants as C
+from geodata.hexgrid import cell_centres, cells_for_points
 from geodata.raster import Raster
 
 # Settlement prior without a population source (settle_from_evidence). Hill

@@ -25,7 +25,6 @@ from coverage.fusion import (
     reading_spread_db,
     signal_estimates,
 )
-from coverage.hexgrid import cells_for_points, cells_in_polygons, neighbourhood, unique_cells
 from coverage.households import place_households
 from coverage.points import (
     readings_per_village,
@@ -40,6 +39,7 @@ from coverage.stats import (
 )
 from coverage.verdicts import judge_villages
 from geodata import constants as C
+from geodata.hexgrid import cells_for_points, cells_in_polygons, neighbourhood, unique_cells
 from geodata.raster import Raster, read_raster, utm_crs_for
 from geodata.sites import carrier_names
 from geodata.villages import normalise_villages

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from coverage.threads import map_in_order, worker_count
+from geodata.threads import map_in_order, worker_count
 
 
 def points_in_polygons(

@@ -14,9 +14,9 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from coverage.diffraction import FIXED_PROFILE_SAMPLES, diffraction_loss_db, float32_terrain
-from coverage.threads import map_in_order, worker_count
 from geodata import constants as C
 from geodata.raster import Raster
+from geodata.threads import map_in_order, worker_count
 
 # Where a terrain profile per receiver can be spared (see CoarseTerrain):
 # receivers closer to a site than EXACT_TERRAIN_WITHIN_M always get their
@@ -485,7 +485,7 @@ def predict_signal(
     Receivers within each site's range come from one KD-tree; the best cell
     per receiver is kept in running arrays, one row per (carrier, radio), so
     memory grows with receivers × carriers, not receivers × sites. With
-    terrain, sites are worked on by threads (:func:`coverage.threads.worker_count`);
+    terrain, sites are worked on by threads (:func:`geodata.threads.worker_count`);
     their results are merged in site order, so the outcome does not depend
     on the threads.
     """

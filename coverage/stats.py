@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from coverage.hexgrid import cells_for_points
 from geodata import constants as C
+from geodata.hexgrid import cells_for_points
 from geodata.sites import carrier_names
 
 #: Columns of a cell-statistics table.

@@ -7,7 +7,7 @@ import h3
 import numpy as np
 import shapely
 
-from coverage.hexgrid import (
+from geodata.hexgrid import (
     cell_centres,
     cell_polygons,
     cells_for_points,
