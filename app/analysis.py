@@ -7,8 +7,8 @@ from collections.abc import Iterable
 import geopandas as gpd
 import pandas as pd
 
-from app.cells import cells_for_storage
 from app.store import Store
+from coverage.map_cells import cells_for_storage
 from coverage.pipeline import analyze
 from coverage.points import villages_touched
 

@@ -15,19 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-CELL_COLUMNS = (
-    "h3",
-    "carrier",
-    "radio",
-    "p_usable",
-    "dbm",
-    "cell_class",
-    "evidence",
-    "count",
-    "commune_id",
-    "lat",
-    "lon",
-)
+from coverage.map_cells import CELL_COLUMNS
 
 RESULTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS cells (

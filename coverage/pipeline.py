@@ -26,6 +26,7 @@ from coverage.fusion import (
     signal_estimates,
 )
 from coverage.households import place_households
+from coverage.map_cells import MAP_RESOLUTION, cells_for_storage
 from coverage.points import (
     readings_per_village,
 )
@@ -74,6 +75,24 @@ class AnalysisResult:
     cells: pd.DataFrame
     signal: pd.DataFrame
     calibration: Calibration
+
+    def map_cells(self, resolution: int = MAP_RESOLUTION) -> pd.DataFrame:
+        """Gather :attr:`cells` into the hexagons maps show, each with its commune.
+
+        The same cells for the service (which stores them), the CLI and the
+        notebooks; see :func:`coverage.map_cells.cells_for_storage`.
+
+        Parameters
+        ----------
+        resolution : int, default :data:`coverage.map_cells.MAP_RESOLUTION` (9)
+            H3 resolution of the map cells, no finer than the analysis'.
+
+        Returns
+        -------
+        DataFrame
+            One row per (map cell, carrier): :data:`coverage.map_cells.CELL_COLUMNS`.
+        """
+        return cells_for_storage(self.cells, self.villages, resolution=resolution)
 
 
 def _as_raster(

@@ -7,10 +7,10 @@ from typing import Literal
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.cells import cells_geoframe
 from app.deps import StoreDep
 from app.queries import find_cells, find_dead_zones, find_villages
 from app.routes.params import PlaceFilterDep
+from coverage.map_cells import cells_geoframe
 from geodata.exports import (
     CSV_MEDIA_TYPE,
     GEOJSON_MEDIA_TYPE,
