@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from coverage import thresholds as T
 from coverage.calibration import apply_calibration, calibrate
 from coverage.cells import metric_centres, predict_cells
 from coverage.errors import CoverageError
@@ -465,7 +466,7 @@ def cross_validate(
     observed = observed_median(
         stats, floors=service_floors(readings), spread_db=reading_spread_db(stats)
     )
-    observed = observed.loc[observed["count"] >= C.MIN_READINGS_MEASURED].reset_index(drop=True)
+    observed = observed.loc[observed["count"] >= T.MIN_READINGS_MEASURED].reset_index(drop=True)
     lon, lat = readings["lon"].to_numpy(float), readings["lat"].to_numpy(float)
     bounds = (lon.min(), lat.min(), lon.max(), lat.max())
     terrain = (

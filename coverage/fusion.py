@@ -13,37 +13,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from coverage import thresholds as T
 from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration
 from coverage.kriging import fit_variogram, simple_krige
 from coverage.labels import labels_from_codes
 from geodata import constants as C
 from geodata.hexgrid import parent_cells, unique_cells
 from geodata.threads import map_in_order
-
-# A prediction weighs as much as this many readings when blended with a
-# cell's own readings (a Beta-binomial prior of strength 2): two readings
-# already move the estimate halfway, as a surveyor would trust them.
-PRIOR_READINGS = 2.0
-# Cells where more than this share of readings had no service have a mean
-# dBm biased upwards (the lost readings carry no dBm): their median is read
-# from the share of usable readings instead (see observed_median).
-MAX_NO_SERVICE_SHARE = 0.2
-# Temporal spread (σ_t, dB) of readings in one place when the readings are
-# too few to show it: 6 dB, the fast-fading-averaged spread 3GPP TR 36.942
-# assumes for a pedestrian; measured per region by reading_spread_db.
-DEFAULT_FADING_DB = 6.0
-# The standard error of a median of n normal readings is √(π/2)·σ/√n ≈
-# 1.25·σ/√n (Kendall & Stuart, The Advanced Theory of Statistics, §10.10).
-MEDIAN_ERROR_FACTOR = 1.25
-# No estimate of a median is surer than this (dB): readings of one place
-# still differ by phone model (Android's calibration spread is ~2 dB).
-MIN_SIGMA_DB = 1.0
-# A carrier whose known sites all lie beyond reach of a cell (another
-# carrier's site reaches it, so the site database covers the place) is
-# predicted this far below the usable level: past its link budget, well
-# under the service floor (SERVICE_FLOOR_DBM is ~9 dB below usable).
-ABSENT_MARGIN_DB = -30.0
-
 
 # w(u) = u + φ(u)/Φ(u): the standardised mean of a normal truncated below
 # its floor, as a function of the standardised median u = (μ − floor)/σ. It
@@ -58,8 +34,9 @@ def reading_spread_db(stats: pd.DataFrame) -> float:
     per-cell σ over cells with at least ten readings with service, well above
     any floor. 6 dB when there are none (3GPP TR 36.942 fading)."""
     served = stats["count"] - stats["no_service_count"]
-    well = stats.loc[served >= 10, "std_dbm"].dropna()
-    return float(np.clip(well.median(), 2.0, 10.0)) if len(well) else DEFAULT_FADING_DB
+    well = stats.loc[served >= T.SPREAD_MIN_SERVED_READINGS, "std_dbm"].dropna()
+    low, high = T.SPREAD_BOUNDS_DB
+    return float(np.clip(well.median(), low, high)) if len(well) else T.DEFAULT_FADING_DB
 
 
 def observed_median(
@@ -70,7 +47,7 @@ def observed_median(
     Readings below a phone's sensitivity ("floor") come as no-service, or not
     at all: many apps log nothing without service. So
 
-    - where many readings lost service (share > :data:`MAX_NO_SERVICE_SHARE`),
+    - where many readings lost service (share > :data:`~coverage.thresholds.MAX_NO_SERVICE_SHARE`),
       the median is read off that share: μ = floor + σ·Φ⁻¹(1 − share);
     - elsewhere the readings with service are a sample truncated at the
       floor, and their mean overstates μ near it; μ is the median whose
@@ -99,7 +76,7 @@ def observed_median(
     # strong cell to floor + 8σ (about −81 dBm for LTE).
     inverse = np.interp(standardised, _W, _U)
     from_mean = floor + spread_db * np.where(standardised > _W[-1], standardised, inverse)
-    use_share = (lost > MAX_NO_SERVICE_SHARE * count) | np.isnan(from_mean)
+    use_share = (lost > T.MAX_NO_SERVICE_SHARE * count) | np.isnan(from_mean)
     cells["median_dbm"] = np.where(use_share, from_share, from_mean)
     cells["censored"] = use_share
     threshold = cells["radio"].map(C.USABLE_DBM).to_numpy(float)
@@ -119,7 +96,7 @@ def predicted_probability(
     measured: pd.DataFrame | None = None,
     x: pd.Series | None = None,
     y: pd.Series | None = None,
-    fading_db: float = DEFAULT_FADING_DB,
+    fading_db: float = T.DEFAULT_FADING_DB,
 ) -> pd.DataFrame:
     """Availability per cell, carrier and radio from the calibrated, kriged prediction.
 
@@ -134,7 +111,7 @@ def predicted_probability(
     """
     table = apply_calibration(predicted, calibration)
     if measured is not None and x is not None and y is not None and len(table):
-        enough = measured.loc[measured["count"] >= C.MIN_READINGS_MEASURED]
+        enough = measured.loc[measured["count"] >= T.MIN_READINGS_MEASURED]
         table = krige_residuals(table, enough, x, y)
     threshold = table["radio"].map(C.USABLE_DBM).to_numpy(float)
     margin = table["calibrated_dbm"].to_numpy(float) - threshold
@@ -155,7 +132,7 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     """The estimate per (cell, carrier, radio): mean dBm, σ, P(usable), evidence.
 
     Where a cell has measured readings of the radio, its median and the
-    prediction are blended by weight n / (n + k) (k = :data:`PRIOR_READINGS`),
+    prediction are blended by weight n / (n + k) (k = :data:`~coverage.thresholds.PRIOR_READINGS`),
     the same rule as :func:`fuse`; σ shrinks likewise. ``mean_dbm`` is
     floored at the low end of the radio's reporting range. ``evidence`` is
     ``measured`` (readings only), ``predicted`` (model only) or ``both``.
@@ -169,13 +146,13 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     """
     keys = ["h3", "carrier", "radio"]
     measured = observed.loc[
-        observed["count"] >= C.MIN_READINGS_MEASURED, [*keys, "count", "median_dbm", "p_measured"]
+        observed["count"] >= T.MIN_READINGS_MEASURED, [*keys, "count", "median_dbm", "p_measured"]
     ]
     table = _outer_join(predicted, measured, keys)
     n = table["count"].fillna(0).to_numpy(float)
     has_model = table["calibrated_dbm"].notna().to_numpy()
     has_readings = n > 0
-    weight = np.where(has_model, n / (n + PRIOR_READINGS), 1.0)
+    weight = np.where(has_model, n / (n + T.PRIOR_READINGS), 1.0)
     model = table["calibrated_dbm"].to_numpy(float)
     seen = table["median_dbm"].to_numpy(float)
     mean = np.where(has_readings, weight * seen + (1 - weight) * np.nan_to_num(model), model)
@@ -185,7 +162,7 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     floors = {r: lo for r, (lo, _) in C.SIGNAL_RANGE_DBM.items()}
     floor = np.array([*(floors.get(r, np.nan) for r in radios), np.nan])[codes]
     table["mean_dbm"] = np.maximum(mean, floor)
-    sigma = table["sigma_db"].fillna(C.PREDICTION_SIGMA_DB).to_numpy(float)
+    sigma = table["sigma_db"].fillna(T.PREDICTION_SIGMA_DB).to_numpy(float)
     table["sigma_db"] = np.where(has_readings, sigma * np.sqrt(1 - weight) + 1e-9, sigma)
     p_model = table["p_predicted"].fillna(0.0).to_numpy(float)
     p_seen = table["p_measured"].fillna(0.0).to_numpy(float)
@@ -322,7 +299,7 @@ def measured_by_carrier(observed: pd.DataFrame) -> pd.DataFrame:
     groups = int(group.max()) + 1
     rows = np.arange(len(observed))
     count = observed["count"].to_numpy(float)
-    enough = (count >= C.MIN_READINGS_MEASURED).astype(float)
+    enough = (count >= T.MIN_READINGS_MEASURED).astype(float)
     order = np.lexsort((-count, -observed["p_measured"].to_numpy(float), -enough))
     rank = np.empty(len(observed), dtype=np.int64)
     rank[order] = rows
@@ -348,8 +325,8 @@ def measured_by_carrier(observed: pd.DataFrame) -> pd.DataFrame:
 def classify(p_usable: np.ndarray, dbm: np.ndarray, radio: np.ndarray) -> np.ndarray:
     """Cell class from P(usable) and the typical dBm (Android levels).
 
-    ``no_signal`` below :data:`~geodata.constants.USABLE_P_LOW`, ``patchy``
-    up to :data:`~geodata.constants.USABLE_P_HIGH`; above it the Android level
+    ``no_signal`` below :data:`~coverage.thresholds.USABLE_P_LOW`, ``patchy``
+    up to :data:`~coverage.thresholds.USABLE_P_HIGH`; above it the Android level
     of the dBm gives ``weak`` (1 bar), ``fair`` (2) or ``good`` (3–4);
     ``unknown`` where P is NaN.
     """
@@ -377,7 +354,7 @@ def _class_codes(
     dbm = np.asarray(dbm, float)
     with np.errstate(invalid="ignore"):
         code = np.where(dbm >= levels[:, 2], 0, np.where(dbm >= levels[:, 1], 1, 2))
-    code = np.where(p >= C.USABLE_P_HIGH, code, np.where(p >= C.USABLE_P_LOW, 3, 4))
+    code = np.where(p >= T.USABLE_P_HIGH, code, np.where(p >= T.USABLE_P_LOW, 3, 4))
     return np.where(np.isnan(p), 5, code)
 
 
@@ -415,7 +392,7 @@ def fuse(
     measured: pd.DataFrame,
     predicted: pd.DataFrame,
     site_carriers: frozenset[str] = frozenset(),
-    fading_db: float = DEFAULT_FADING_DB,
+    fading_db: float = T.DEFAULT_FADING_DB,
 ) -> pd.DataFrame:
     """Availability and how sure we are of it, per (cell, carrier).
 
@@ -437,7 +414,7 @@ def fuse(
 
     A carrier listed in ``site_carriers`` (its sites are known) with none
     within reach of a cell that another carrier's site reaches is predicted
-    absent (margin :data:`ABSENT_MARGIN_DB`): the site database covers the
+    absent (margin :data:`~coverage.thresholds.ABSENT_MARGIN_DB`): the site database covers the
     place. Where no known site reaches a cell and no reading was taken,
     the evidence is ``none`` and availability is unknown (NaN): an area the
     site database does not cover is not an area without signal.
@@ -478,9 +455,9 @@ def fuse(
     model_sigma = (
         _spread(predicted, "sigma_db", on_predicted, size, np.nan)
         if "sigma_db" in predicted
-        else np.full(size, C.PREDICTION_SIGMA_DB)
+        else np.full(size, T.PREDICTION_SIGMA_DB)
     )
-    model_sigma = np.where(np.isnan(model_sigma), C.PREDICTION_SIGMA_DB, model_sigma)
+    model_sigma = np.where(np.isnan(model_sigma), T.PREDICTION_SIGMA_DB, model_sigma)
     has_model = ~np.isnan(model_margin)
     known = np.isin(np.asarray(names, dtype=object), list(site_carriers))
     reached = (
@@ -489,7 +466,7 @@ def fuse(
         else np.zeros(len(cells), dtype=bool)
     )
     absent = ~has_model & known[carrier_code] & np.repeat(reached, len(names))
-    model_margin = np.where(absent, ABSENT_MARGIN_DB, model_margin)
+    model_margin = np.where(absent, T.ABSENT_MARGIN_DB, model_margin)
     has_model |= absent
 
     # The readings' margin and its standard error.
@@ -498,7 +475,7 @@ def fuse(
     edge = 0.5 / (n + 1.0)
     share = np.clip(np.nan_to_num(measured_p, nan=0.5), edge, 1.0 - edge)
     reading_margin = fading_db * norm.ppf(share)
-    reading_sigma = MEDIAN_ERROR_FACTOR * fading_db / np.sqrt(np.maximum(n, 1.0))
+    reading_sigma = T.MEDIAN_ERROR_FACTOR * fading_db / np.sqrt(np.maximum(n, 1.0))
 
     # Precision-weighted: a normal prior (the model) and a normal measurement.
     model_precision = np.where(has_model, 1.0 / model_sigma**2, 0.0)
@@ -508,7 +485,7 @@ def fuse(
         margin = (
             model_precision * np.nan_to_num(model_margin) + reading_precision * reading_margin
         ) / precision
-        sigma = np.maximum(1.0 / np.sqrt(precision), MIN_SIGMA_DB)
+        sigma = np.maximum(1.0 / np.sqrt(precision), T.MIN_SIGMA_DB)
     known_here = precision > 0
     margin = np.where(known_here, margin, np.nan)
     sigma = np.where(known_here, sigma, np.nan)
@@ -516,10 +493,10 @@ def fuse(
     p_served = norm.cdf(margin / sigma)
     # Evidence codes into _EVIDENCE: readings enough, else a prediction,
     # else none; a cell with a reading or two and no prediction is measured.
-    evidence = np.where(n >= C.MIN_READINGS_MEASURED, 0, np.where(has_model, 1, 2))
+    evidence = np.where(n >= T.MIN_READINGS_MEASURED, 0, np.where(has_model, 1, 2))
     evidence = np.where((evidence == 2) & (n > 0), 0, evidence)
     dbm = np.where(
-        n >= C.MIN_READINGS_MEASURED,
+        n >= T.MIN_READINGS_MEASURED,
         _spread(measured, "mean_dbm", on_measured, size, np.nan),
         model_dbm,
     )

@@ -3,7 +3,7 @@
 The analysis judges villages on res-10 cells (~66 m); maps and exports show
 res 9 (~0.1 km²), and overviews res 8. A parent's P(usable) and dBm are the
 means of its children weighted by how much evidence each carries: its
-readings plus the prediction's weight (:data:`coverage.fusion.PRIOR_READINGS`),
+readings plus the prediction's weight (:data:`coverage.thresholds.PRIOR_READINGS`),
 so cells without readings still count. The parent is classified again from
 those means, with the rule the fine cells were classified by.
 
@@ -17,7 +17,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from coverage.fusion import PRIOR_READINGS, classify
+from coverage import thresholds as T
+from coverage.fusion import classify
 from geodata import constants as C
 from geodata.hexgrid import (
     cell_centres,
@@ -81,7 +82,7 @@ def coarsen_cells(cells: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
     h3 = cells_from_strings(h3) if h3.dtype == object else h3.astype(np.uint64)
     parent = change_resolution(h3, resolution)
     count = pd.to_numeric(cells["count"]).fillna(0).to_numpy(float)
-    weight = count + PRIOR_READINGS
+    weight = count + T.PRIOR_READINGS
     p = pd.to_numeric(cells["p_usable"]).to_numpy(float)
     dbm = pd.to_numeric(cells["dbm"]).to_numpy(float)
     frame = pd.DataFrame(

@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from coverage import thresholds as T
 from coverage.calibration import Calibration, calibrate
 from coverage.cells import metric_centres, nearby_cells, predict_cells
 from coverage.dead_zones import find_dead_zones
@@ -112,7 +113,7 @@ def analyze(
     population: Raster | str | Path | None = None,
     buildings: gpd.GeoDataFrame | None = None,
     as_of: pd.Timestamp | str | None = None,
-    resolution: int = C.H3_RESOLUTION_VERDICT,
+    resolution: int = T.H3_RESOLUTION_VERDICT,
     infer_gaps: bool = True,
 ) -> AnalysisResult:
     """Judge every village from the readings, the sites and the terrain.
@@ -135,7 +136,7 @@ def analyze(
         Judge with the readings and sites that existed at this instant.
     resolution : int, keyword-only
         H3 resolution on which villages are judged (10 by default; see
-        :data:`geodata.constants.H3_RESOLUTION_VERDICT`). Cell statistics
+        :data:`coverage.thresholds.H3_RESOLUTION_VERDICT`). Cell statistics
         for maps come at res 9 from :func:`coverage.stats.aggregate_readings`.
     infer_gaps : bool, keyword-only
         Add no-service readings where a phone that never logs them fell
@@ -190,7 +191,7 @@ def analyze(
     x, y = metric_centres(
         unique_cells(np.concatenate([grid, nearby_cells(stats["h3"], bounds)])), metric_crs
     )
-    with_readings = stats.loc[stats["count"] >= C.MIN_READINGS_MEASURED, "h3"]
+    with_readings = stats.loc[stats["count"] >= T.MIN_READINGS_MEASURED, "h3"]
     predicted = predict_cells(
         x, y, sites, terrain, metric_crs, measured=unique_cells(with_readings.to_numpy(np.uint64))
     )

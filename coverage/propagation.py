@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from coverage import thresholds as T
 from coverage.diffraction import FIXED_PROFILE_SAMPLES, diffraction_loss_db, float32_terrain
 from geodata import constants as C
 from geodata.raster import Raster
@@ -35,7 +36,7 @@ MIN_DISTANCE_KM = 0.1
 # this far below its radio's service floor: shadowing would have to lift it
 # by 2.33 σ, the 1 % tail of log-normal shadowing with σ = PREDICTION_SIGMA_DB
 # (8 dB for rural macro cells, 3GPP TR 36.942), to bring service back.
-REACH_SHADOWING_MARGIN_DB = 2.33 * C.PREDICTION_SIGMA_DB
+REACH_SHADOWING_MARGIN_DB = 2.33 * T.PREDICTION_SIGMA_DB
 # Samples per terrain profile in predict_signal, by default: 48 evenly
 # spaced samples for every receiver, then the exact search (every DEM pixel,
 # compiled in coverage/_deygout.c) where the loss decides (see

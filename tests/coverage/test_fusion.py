@@ -9,13 +9,13 @@ from scipy.stats import norm
 
 from coverage.calibration import calibrate
 from coverage.fusion import (
-    ABSENT_MARGIN_DB,
     _outer_join,
     classify,
     fuse,
     measured_by_carrier,
     observed_median,
 )
+from coverage.thresholds import ABSENT_MARGIN_DB
 
 FLOORS = {"lte": -121.0, "umts": -117.0, "gsm": -108.0, "nr": -124.0}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from coverage.fusion import PRIOR_READINGS
 from coverage.map_cells import (
     CELL_COLUMNS,
     MAP_RESOLUTION,
@@ -14,6 +13,7 @@ from coverage.map_cells import (
     coarsen_cells,
 )
 from coverage.pipeline import analyze
+from coverage.thresholds import PRIOR_READINGS
 from geodata.hexgrid import (
     cell_resolutions,
     cells_for_points,
