@@ -177,7 +177,7 @@ def calibrate(observed: pd.DataFrame, predicted: pd.DataFrame) -> Calibration:
     ----------
     observed : DataFrame
         Measured cells with ``h3, carrier, radio, count, median_dbm`` (see
-        :func:`coverage.fusion.observed_median`); with ``no_service_count``,
+        :func:`coverage.censoring.observed_median`); with ``no_service_count``,
         cells where every reading lost service bound the fit from above.
     predicted : DataFrame
         ``h3, carrier, radio, predicted_dbm, site_id``, optionally

@@ -1,92 +1,28 @@
 """Fuse readings with the prediction into P(usable signal) per cell and carrier.
 
-Steps 3 and 4 of the pipeline. Where a cell has readings they rule; where it
-has few, the calibrated prediction fills in. Every estimate carries its
-probability of usable signal, its class and its evidence label.
+Step 3 of the pipeline. The prediction's availability comes first
+(:func:`predicted_probability`: calibrated, with the residuals kriged);
+then, where a cell has readings they rule, and where it has few the
+prediction fills in (:func:`fuse`). Every estimate carries its probability
+of usable signal, its class (:mod:`coverage.classify`) and its evidence
+label. The censoring-corrected medians it starts from come from
+:mod:`coverage.censoring`.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
 from coverage import thresholds as T
+from coverage._kernels import grid_rows, labels_from_codes, outer_join, spread
 from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration
+from coverage.classify import CELL_CLASSES, class_codes
 from coverage.kriging import fit_variogram, simple_krige
-from coverage.labels import labels_from_codes
 from geodata import constants as C
 from geodata.hexgrid import parent_cells, unique_cells
 from geodata.threads import map_in_order
-
-# w(u) = u + φ(u)/Φ(u): the standardised mean of a normal truncated below
-# its floor, as a function of the standardised median u = (μ − floor)/σ. It
-# rises monotonically from 0 (u → −∞) to u (u ≫ 0); tabulated once, inverted
-# by interpolation.
-_U = np.linspace(-6.0, 8.0, 561)
-_W = _U + norm.pdf(_U) / norm.cdf(_U)
-
-
-def reading_spread_db(stats: pd.DataFrame) -> float:
-    """Typical spread (σ, dB) of readings within one cell: the median of the
-    per-cell σ over cells with at least ten readings with service, well above
-    any floor. 6 dB when there are none (3GPP TR 36.942 fading)."""
-    served = stats["count"] - stats["no_service_count"]
-    well = stats.loc[served >= T.SPREAD_MIN_SERVED_READINGS, "std_dbm"].dropna()
-    low, high = T.SPREAD_BOUNDS_DB
-    return float(np.clip(well.median(), low, high)) if len(well) else T.DEFAULT_FADING_DB
-
-
-def observed_median(
-    measured: pd.DataFrame, *, floors: dict[str, float], spread_db: float
-) -> pd.DataFrame:
-    """The median dBm each measured cell shows, with lost readings accounted for.
-
-    Readings below a phone's sensitivity ("floor") come as no-service, or not
-    at all: many apps log nothing without service. So
-
-    - where many readings lost service (share > :data:`~coverage.thresholds.MAX_NO_SERVICE_SHARE`),
-      the median is read off that share: μ = floor + σ·Φ⁻¹(1 − share);
-    - elsewhere the readings with service are a sample truncated at the
-      floor, and their mean overstates μ near it; μ is the median whose
-      truncated mean equals the observed one (inverse of :data:`_W`).
-
-    Returns the input rows with ``median_dbm``, ``censored`` (True where the
-    median was read off the share of lost readings: an order of magnitude,
-    not a measurement) and ``p_measured``: the share of usable readings where
-    many lost service, else Φ((μ − usable threshold)/σ).
-    """
-    cells = measured.copy()
-    if cells.empty:
-        return cells.assign(
-            median_dbm=pd.Series(dtype=float),
-            censored=pd.Series(dtype=bool),
-            p_measured=pd.Series(dtype=float),
-        )
-    count = cells["count"].to_numpy(float)
-    lost = cells["no_service_count"].to_numpy(float)
-    floor = cells["radio"].map(floors).to_numpy(float)
-    share_lost = (lost + 0.5) / (count + 1.0)
-    from_share = floor + spread_db * norm.ppf(1.0 - share_lost)
-    standardised = (cells["mean_dbm"].to_numpy(float) - floor) / spread_db
-    # Beyond the table w(u) = u (to 1e-14): far above the floor nothing is
-    # truncated and the mean is the median. np.interp alone would clamp every
-    # strong cell to floor + 8σ (about −81 dBm for LTE).
-    inverse = np.interp(standardised, _W, _U)
-    from_mean = floor + spread_db * np.where(standardised > _W[-1], standardised, inverse)
-    use_share = (lost > T.MAX_NO_SERVICE_SHARE * count) | np.isnan(from_mean)
-    cells["median_dbm"] = np.where(use_share, from_share, from_mean)
-    cells["censored"] = use_share
-    threshold = cells["radio"].map(C.USABLE_DBM).to_numpy(float)
-    from_median = norm.cdf((cells["median_dbm"].to_numpy(float) - threshold) / spread_db)
-    # Where phones did report losing service, the share of usable readings is
-    # P itself, whatever the shape of the dBm distribution (service can come
-    # and go at a strong median too: congestion, handover, a moving shadow).
-    share_usable = cells["usable_count"].to_numpy(float) / np.maximum(count, 1.0)
-    cells["p_measured"] = np.where(use_share, share_usable, from_median)
-    return cells
 
 
 def predicted_probability(
@@ -148,7 +84,7 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     measured = observed.loc[
         observed["count"] >= T.MIN_READINGS_MEASURED, [*keys, "count", "median_dbm", "p_measured"]
     ]
-    table = _outer_join(predicted, measured, keys)
+    table = outer_join(predicted, measured, keys)
     n = table["count"].fillna(0).to_numpy(float)
     has_model = table["calibrated_dbm"].notna().to_numpy()
     has_readings = n > 0
@@ -172,58 +108,6 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     )
     table["count"] = n.astype(int)
     return table[[*keys, "mean_dbm", "sigma_db", "p_usable", "evidence", "count"]]
-
-
-def _outer_join(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """``left.merge(right, on=keys, how="outer")`` for keys ``h3`` + text
-    columns unique on each side: rows sorted by the keys, as pandas sorts an
-    outer join, but matched on integer codes instead of hashing strings."""
-    text = keys[1:]
-    # Each text key -> codes numbered in sorted order (factorize per column:
-    # no object arrays), combined into one code per key combination, so
-    # that sorting codes sorts the keys.
-    codes, labels = [], []
-    for name in text:
-        values = pd.concat([left[name], right[name]], ignore_index=True)
-        if values.isna().any():
-            return left.merge(right, on=keys, how="outer")
-        code, distinct = pd.factorize(values, sort=True)
-        codes.append(code.astype(np.int64))
-        labels.append(distinct)
-    combo = np.zeros(len(left) + len(right), dtype=np.int64)
-    for code, distinct in zip(codes, labels, strict=True):
-        combo = combo * len(distinct) + code
-    width = int(np.prod([len(distinct) for distinct in labels]))
-    h3 = np.concatenate([left["h3"].to_numpy(np.uint64), right["h3"].to_numpy(np.uint64)])
-    cells, cell = np.unique(h3, return_inverse=True)
-    key = cell.astype(np.int64) * width + combo
-    union, position = np.unique(key, return_inverse=True)  # sorted by (h3, text keys)
-    sides = ((left, position[: len(left)]), (right, position[len(left) :]))
-    if any(len(rows) and np.bincount(rows).max() > 1 for _, rows in sides):
-        return left.merge(right, on=keys, how="outer")  # repeated keys: rows multiply
-    out = pd.DataFrame({"h3": cells[union // width]})
-    rest = union % width
-    for name, distinct in reversed(list(zip(text, labels, strict=True))):
-        code, rest = rest % len(distinct), rest // len(distinct)
-        # The dtype pandas' merge gives: the sides' own when they agree.
-        dtype = left[name].dtype if left[name].dtype == right[name].dtype else object
-        if dtype == "str":
-            out[name] = labels_from_codes(code, distinct)
-        else:
-            out[name] = pd.Series(np.asarray(distinct, dtype=object)[code], dtype=dtype)
-    out = out[["h3", *text]]
-    for side, rows in sides:
-        for column in side.columns.difference(keys, sort=False):
-            values = side[column].to_numpy()
-            kind = values.dtype.kind
-            filled = np.full(
-                len(union),
-                np.nan if kind in "fiub" else None,
-                dtype=float if kind in "fiub" else object,
-            )
-            filled[rows] = values
-            out[column] = filled
-    return out
 
 
 def krige_residuals(
@@ -322,69 +206,6 @@ def measured_by_carrier(observed: pd.DataFrame) -> pd.DataFrame:
     return pooled[columns]
 
 
-def classify(p_usable: np.ndarray, dbm: np.ndarray, radio: np.ndarray) -> np.ndarray:
-    """Cell class from P(usable) and the typical dBm (Android levels).
-
-    ``no_signal`` below :data:`~coverage.thresholds.USABLE_P_LOW`, ``patchy``
-    up to :data:`~coverage.thresholds.USABLE_P_HIGH`; above it the Android level
-    of the dBm gives ``weak`` (1 bar), ``fair`` (2) or ``good`` (3–4);
-    ``unknown`` where P is NaN.
-    """
-    codes, radios = pd.factorize(np.asarray(radio))
-    return CELL_CLASSES[_class_codes(p_usable, dbm, codes, radios)]
-
-
-#: Cell classes, indexed by the codes :func:`_class_codes` gives.
-CELL_CLASSES = np.array(C.CELL_CLASSES)
-
-
-def _class_codes(
-    p_usable: np.ndarray, dbm: np.ndarray, radio_codes: np.ndarray, radios: Sequence[object]
-) -> np.ndarray:
-    """:func:`classify` as codes into :data:`CELL_CLASSES`, the radio given as
-    codes into ``radios`` (−1: none). Integer codes, not strings: np.where
-    on string arrays of millions of cells costs seconds."""
-    p = np.asarray(p_usable, float)
-    # Levels looked up once per distinct radio, then spread to the cells.
-    table = np.array(
-        [*(C.SIGNAL_LEVELS_DBM.get(str(r), (np.nan,) * 4) for r in radios), (np.nan,) * 4],
-        dtype=float,
-    )
-    levels = table[np.asarray(radio_codes)]  # code -1 (no radio) takes the trailing NaNs
-    dbm = np.asarray(dbm, float)
-    with np.errstate(invalid="ignore"):
-        code = np.where(dbm >= levels[:, 2], 0, np.where(dbm >= levels[:, 1], 1, 2))
-    code = np.where(p >= T.USABLE_P_HIGH, code, np.where(p >= T.USABLE_P_LOW, 3, 4))
-    return np.where(np.isnan(p), 5, code)
-
-
-def _grid_rows(
-    table: pd.DataFrame, cells: np.ndarray, carriers: pd.Index
-) -> tuple[np.ndarray, np.ndarray]:
-    """Where the rows of ``table`` (``h3``, ``carrier``) fall in the grid of
-    :func:`fuse` (cell-major, carriers inner): (row of ``table``, grid row),
-    for the rows whose cell and carrier are in the grid."""
-    h3 = table["h3"].to_numpy(np.uint64)
-    cell = np.minimum(np.searchsorted(cells, h3), max(len(cells) - 1, 0))
-    # Carriers looked up once per distinct name, not once per row.
-    names, distinct = pd.factorize(table["carrier"])
-    carrier = np.append(carriers.get_indexer(distinct), -1)[names]
-    inside = np.flatnonzero((cells[cell] == h3) & (carrier >= 0)) if len(cells) else cell[:0]
-    return inside, cell[inside] * len(carriers) + carrier[inside]
-
-
-def _spread(
-    table: pd.DataFrame, column: str, rows: tuple[np.ndarray, np.ndarray], size: int, fill: object
-) -> np.ndarray:
-    """``table[column]`` laid out on ``size`` grid rows (``fill`` elsewhere)."""
-    source, target = rows
-    values = table[column].to_numpy()
-    dtype = float if isinstance(fill, float) else object
-    out = np.full(size, fill, dtype=dtype)
-    out[target] = values[source]
-    return out
-
-
 def fuse(
     cells: np.ndarray,
     carriers: list[str],
@@ -430,10 +251,10 @@ def fuse(
     size = len(cells) * len(names)
     # A grid row per (cell, carrier), cell-major; the tables are laid on it
     # by integer positions (no merge on a string key).
-    on_measured = _grid_rows(measured, cells, names)
-    on_predicted = _grid_rows(predicted, cells, names)
-    n = np.nan_to_num(_spread(measured, "count", on_measured, size, np.nan), nan=0.0)
-    usable = np.nan_to_num(_spread(measured, "usable_count", on_measured, size, np.nan), nan=0.0)
+    on_measured = grid_rows(measured, cells, names)
+    on_predicted = grid_rows(predicted, cells, names)
+    n = np.nan_to_num(spread(measured, "count", on_measured, size, np.nan), nan=0.0)
+    usable = np.nan_to_num(spread(measured, "usable_count", on_measured, size, np.nan), nan=0.0)
     carrier_code = np.tile(np.arange(len(names)), len(cells))
     # The measured radio, else the predicted one, else LTE; as codes.
     measured_radio, measured_radios = pd.factorize(measured["measured_radio"])
@@ -450,10 +271,10 @@ def fuse(
     usable_level = np.array([C.USABLE_DBM.get(str(r), np.nan) for r in radios])
 
     # The model's margin and its standard error.
-    model_dbm = _spread(predicted, "calibrated_dbm", on_predicted, size, np.nan)
+    model_dbm = spread(predicted, "calibrated_dbm", on_predicted, size, np.nan)
     model_margin = model_dbm - usable_level[np.maximum(model_radio, 0)]
     model_sigma = (
-        _spread(predicted, "sigma_db", on_predicted, size, np.nan)
+        spread(predicted, "sigma_db", on_predicted, size, np.nan)
         if "sigma_db" in predicted
         else np.full(size, T.PREDICTION_SIGMA_DB)
     )
@@ -470,7 +291,7 @@ def fuse(
     has_model |= absent
 
     # The readings' margin and its standard error.
-    measured_p = _spread(measured, "p_measured", on_measured, size, np.nan)
+    measured_p = spread(measured, "p_measured", on_measured, size, np.nan)
     has_readings = (n > 0) & ~np.isnan(measured_p)
     edge = 0.5 / (n + 1.0)
     share = np.clip(np.nan_to_num(measured_p, nan=0.5), edge, 1.0 - edge)
@@ -497,7 +318,7 @@ def fuse(
     evidence = np.where((evidence == 2) & (n > 0), 0, evidence)
     dbm = np.where(
         n >= T.MIN_READINGS_MEASURED,
-        _spread(measured, "mean_dbm", on_measured, size, np.nan),
+        spread(measured, "mean_dbm", on_measured, size, np.nan),
         model_dbm,
     )
     return pd.DataFrame(
@@ -513,7 +334,7 @@ def fuse(
             "dbm": dbm,
             "radio": labels_from_codes(radio, radios),
             "evidence": labels_from_codes(evidence, _EVIDENCE),
-            "cell_class": labels_from_codes(_class_codes(p, dbm, radio, radios), CELL_CLASSES),
+            "cell_class": labels_from_codes(class_codes(p, dbm, radio, radios), CELL_CLASSES),
         }
     )
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-from coverage.points import points_in_polygons
+from coverage._kernels import points_in_polygons
 from geodata import constants as C
 from geodata.hexgrid import cell_centres, cells_for_points
 from geodata.raster import Raster

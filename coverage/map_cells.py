@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from coverage import thresholds as T
-from coverage.fusion import classify
+from coverage.classify import classify
 from geodata import constants as C
 from geodata.hexgrid import (
     cell_centres,

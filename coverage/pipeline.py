@@ -15,15 +15,14 @@ import pandas as pd
 from coverage import thresholds as T
 from coverage.calibration import Calibration, calibrate
 from coverage.cells import metric_centres, nearby_cells, predict_cells
+from coverage.censoring import observed_median, reading_spread_db
 from coverage.dead_zones import find_dead_zones
 from coverage.errors import NoVillagesError
 from coverage.fusion import (
     best_radio,
     fuse,
     measured_by_carrier,
-    observed_median,
     predicted_probability,
-    reading_spread_db,
     signal_estimates,
 )
 from coverage.households import place_households
