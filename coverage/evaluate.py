@@ -34,11 +34,11 @@ from scipy.spatial import cKDTree
 
 from coverage import thresholds as T
 from coverage.calibration import apply_calibration, calibrate
-from coverage.cells import metric_centres, predict_cells
 from coverage.censoring import observed_median, reading_spread_db
 from coverage.errors import CoverageError
 from coverage.fusion import krige_residuals
 from coverage.kriging import fit_variogram, simple_krige
+from coverage.predict import metric_centres, predict_cells
 from coverage.stats import aggregate_readings, service_floors
 from geodata import constants as C
 from geodata.hexgrid import cells_for_points, change_resolution

@@ -14,7 +14,6 @@ import pandas as pd
 
 from coverage import thresholds as T
 from coverage.calibration import Calibration, calibrate
-from coverage.cells import metric_centres, nearby_cells, predict_cells
 from coverage.censoring import observed_median, reading_spread_db
 from coverage.dead_zones import find_dead_zones
 from coverage.errors import NoVillagesError
@@ -30,6 +29,7 @@ from coverage.map_cells import MAP_RESOLUTION, cells_for_storage
 from coverage.points import (
     readings_per_village,
 )
+from coverage.predict import metric_centres, nearby_cells, predict_cells
 from coverage.stats import (
     aggregate_readings,
     infer_silent_gaps,

@@ -213,7 +213,7 @@ DEFAULT_FREQ_MHZ: Final[dict[str, float]] = {
 DEFAULT_BEAMWIDTH_DEG: Final = 65.0
 SECTOR_BACKLOBE_DB: Final = 25.0
 # Beyond this distance a cell is not considered at all, whatever its link
-# budget (coverage.propagation.cell_reach_m): the cell radius LTE's default
+# budget (coverage.pathloss.cell_reach_m): the cell radius LTE's default
 # random-access preamble supports, format 0 (3GPP TS 36.211 Table 5.7.1-1:
 # guard time 2976 Ts = 96.9 µs, c·T/2 ≈ 14.5 km; NR's long format 0 is the
 # same, TS 38.211 Table 6.3.3.1-1), rounded up. Longer formats exist for
