@@ -11,17 +11,22 @@ label. The censoring-corrected medians it starts from come from
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
 from coverage import thresholds as T
 from coverage._kernels import grid_rows, labels_from_codes, outer_join, spread
-from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration
+from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration, calibrate
 from coverage.classify import CELL_CLASSES, class_codes
+from coverage.evidence import Evidence
 from coverage.kriging import fit_variogram, simple_krige
+from coverage.predict import Prediction
 from geodata import constants as C
 from geodata.hexgrid import parent_cells, unique_cells
+from geodata.sites import carrier_names
 from geodata.threads import map_in_order
 
 
@@ -148,62 +153,6 @@ def krige_residuals(
 
     groups = list(table.groupby(["carrier", "radio"], sort=False))
     return pd.concat(list(map_in_order(krige, groups)), ignore_index=True)
-
-
-def measured_by_carrier(observed: pd.DataFrame) -> pd.DataFrame:
-    """A carrier's measured evidence per cell: its best radio's P(usable).
-
-    A phone camps on the best radio it can, so the carrier serves a cell
-    when any of its radios does. Among radios with enough readings the best
-    P counts; with none, the most-read radio. ``count`` pools all readings.
-
-    Parameters
-    ----------
-    observed : DataFrame
-        Output of :func:`observed_median`.
-    """
-    columns = [
-        "h3",
-        "carrier",
-        "count",
-        "usable_count",
-        "no_service_count",
-        "mean_dbm",
-        "p_measured",
-        "measured_radio",
-    ]
-    if observed.empty:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in columns}).astype(
-            {"h3": "uint64", "carrier": "string", "measured_radio": object}
-        )
-    # Groups numbered by first appearance (as groupby(sort=False) lists
-    # them); each group's best row is its first in the ranking (enough
-    # readings, then P, then count, all descending; ties keep their order).
-    group = observed.groupby(["h3", "carrier"], sort=False).ngroup().to_numpy(np.int64)
-    groups = int(group.max()) + 1
-    rows = np.arange(len(observed))
-    count = observed["count"].to_numpy(float)
-    enough = (count >= T.MIN_READINGS_MEASURED).astype(float)
-    order = np.lexsort((-count, -observed["p_measured"].to_numpy(float), -enough))
-    rank = np.empty(len(observed), dtype=np.int64)
-    rank[order] = rows
-    first_rank = np.full(groups, len(observed))
-    np.minimum.at(first_rank, group, rank)
-    best = order[first_rank]
-    first = np.full(groups, len(observed))
-    np.minimum.at(first, group, rows)
-    pooled = observed.iloc[first][["h3", "carrier"]].reset_index(drop=True)
-    for column in ("count", "usable_count", "no_service_count"):
-        values = observed[column].to_numpy()
-        total = np.bincount(group, weights=values.astype(float), minlength=groups)
-        pooled[column] = total.astype(values.dtype)
-    for column, source in (
-        ("mean_dbm", "mean_dbm"),
-        ("p_measured", "p_measured"),
-        ("measured_radio", "radio"),
-    ):
-        pooled[column] = observed[source].iloc[best].reset_index(drop=True)
-    return pooled[columns]
 
 
 def fuse(
@@ -340,3 +289,77 @@ def fuse(
 
 
 _EVIDENCE = ("measured", "predicted", "none")
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """The model calibrated on the evidence, and fused with it.
+
+    Attributes
+    ----------
+    calibration : Calibration
+        Offset, slope and σ per carrier and radio; offsets per site.
+    estimates : DataFrame
+        Per (cell, carrier, radio): the calibrated, kriged prediction and its
+        availability (:func:`predicted_probability`).
+    cells : DataFrame
+        Per (cell, carrier): the fused availability, its uncertainty, class
+        and evidence (:func:`fuse`).
+    """
+
+    calibration: Calibration
+    estimates: pd.DataFrame
+    cells: pd.DataFrame
+
+
+def fuse_evidence(
+    cells: np.ndarray, evidence: Evidence, prediction: Prediction, sites: pd.DataFrame
+) -> Fusion:
+    """Calibrate the prediction on the evidence, then fuse both on the villages' cells.
+
+    Every carrier that has sites, a prediction or readings gets a row per
+    cell (see :func:`fuse` for a carrier whose sites reach none of them).
+
+    Parameters
+    ----------
+    cells : numpy.ndarray
+        The villages' cells (uint64; :attr:`coverage.grid.VillageGrid.cells`).
+    evidence : Evidence
+        What the readings say (:func:`coverage.evidence.measure`).
+    prediction : Prediction
+        The model at the cells (:func:`coverage.predict.predict_grid`).
+    sites : DataFrame
+        Normalised sites (``mcc``, ``mnc``).
+
+    Returns
+    -------
+    Fusion
+    """
+    calibration = calibrate(evidence.observed, prediction.predicted)
+    estimates = predicted_probability(
+        prediction.predicted,
+        calibration,
+        measured=evidence.observed,
+        x=prediction.x,
+        y=prediction.y,
+        fading_db=evidence.fading_db,
+    )
+    # The predicted best radio per (cell, carrier), against the measured one.
+    predicted_best = best_radio(estimates)
+    site_carriers = (
+        frozenset(carrier_names(sites["mcc"], sites["mnc"])) if len(sites) else frozenset()
+    )
+    carriers = sorted(
+        set(predicted_best["carrier"].unique())
+        | set(evidence.measured["carrier"].unique())
+        | site_carriers
+    )
+    fused = fuse(
+        cells,
+        carriers,
+        measured=evidence.measured,
+        predicted=predicted_best,
+        site_carriers=site_carriers,
+        fading_db=evidence.fading_db,
+    )
+    return Fusion(calibration=calibration, estimates=estimates, cells=fused)

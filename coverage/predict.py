@@ -16,6 +16,7 @@ import pandas as pd
 import pyproj
 from scipy.spatial import cKDTree
 
+from coverage import thresholds as T
 from coverage.diffraction import float32_terrain
 from coverage.pathloss import cell_reach_m, hata_rural_loss_db, sector_gain_db
 from coverage.terrain import (
@@ -124,6 +125,69 @@ def predict_cells(
     )
     best["h3"] = x.index.to_numpy(np.uint64)[best["point"].to_numpy(int)]
     return best[columns]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The prediction at the analysis' cells.
+
+    Attributes
+    ----------
+    x, y : Series
+        Cell centres in the metric CRS, indexed by the uint64 cell: the
+        villages' cells and every measured cell near them.
+    predicted : DataFrame
+        Per (cell, carrier, radio): the strongest cell's dBm and its site
+        (:func:`predict_cells`).
+    """
+
+    x: pd.Series
+    y: pd.Series
+    predicted: pd.DataFrame
+
+
+def predict_grid(
+    cells: np.ndarray,
+    stats: pd.DataFrame,
+    sites: pd.DataFrame,
+    terrain: Raster | None,
+    metric_crs: object,
+    *,
+    bounds: tuple[float, ...],
+) -> Prediction:
+    """Predict the signal at the villages' cells and at every measured cell near them.
+
+    The measured cells calibrate the model and feed the residual kriging;
+    those with :data:`~coverage.thresholds.MIN_READINGS_MEASURED` readings
+    get a terrain profile of their own (see :func:`predict_cells`).
+
+    Parameters
+    ----------
+    cells : numpy.ndarray
+        The villages' cells (uint64; :attr:`coverage.grid.VillageGrid.cells`).
+    stats : DataFrame
+        Cell statistics of the readings (:func:`coverage.stats.aggregate_readings`).
+    sites : DataFrame
+        Normalised sites.
+    terrain : Raster or None
+        The DEM, in ``metric_crs``.
+    metric_crs : pyproj.CRS
+        Where distances are measured.
+    bounds : tuple of float, keyword-only
+        ``(west, south, east, north)`` of the villages, in degrees.
+
+    Returns
+    -------
+    Prediction
+    """
+    x, y = metric_centres(
+        unique_cells(np.concatenate([cells, nearby_cells(stats["h3"], bounds)])), metric_crs
+    )
+    with_readings = stats.loc[stats["count"] >= T.MIN_READINGS_MEASURED, "h3"]
+    predicted = predict_cells(
+        x, y, sites, terrain, metric_crs, measured=unique_cells(with_readings.to_numpy(np.uint64))
+    )
+    return Prediction(x=x, y=y, predicted=predicted)
 
 
 _PREDICTION_COLUMNS = [

@@ -9,7 +9,8 @@ from scipy.stats import norm
 
 from coverage.calibration import calibrate
 from coverage.censoring import observed_median
-from coverage.fusion import fuse, measured_by_carrier
+from coverage.evidence import measured_by_carrier
+from coverage.fusion import fuse
 from coverage.thresholds import ABSENT_MARGIN_DB
 
 FLOORS = {"lte": -121.0, "umts": -117.0, "gsm": -108.0, "nr": -124.0}
