@@ -148,12 +148,12 @@ def _robust_fit(
 
     def residuals(k: np.ndarray) -> np.ndarray:
         error = design @ k - target
-        return np.where(bound, np.maximum(error, 0.0), error)
+        return np.asarray(np.where(bound, np.maximum(error, 0.0), error), dtype=float)
 
     def jacobian(k: np.ndarray) -> np.ndarray:
         # Exact (a bound row is flat below its ceiling): no finite differences.
         active = ~bound | (design @ k > target)
-        return design * active[:, None]
+        return np.asarray(design * active[:, None], dtype=float)
 
     fit = least_squares(
         residuals, x0=start, jac=jacobian, bounds=(lower, upper), loss="soft_l1", f_scale=scale

@@ -14,8 +14,8 @@ import pandas as pd
 import shapely
 
 from coverage import thresholds as T
-from coverage.verdicts import Verdict
 from geodata import constants as C
+from geodata.constants import Verdict
 from geodata.hexgrid import cell_polygons, connected_groups, unique_cells
 
 DEAD_ZONE_COLUMNS: tuple[str, ...] = (

@@ -133,7 +133,7 @@ def _pixel_coordinates(dem: Raster, x: np.ndarray, y: np.ndarray) -> tuple[np.nd
 
 
 # Envelopes per DEM array (by identity, dropped with the array) and segment.
-_ENVELOPES: dict[int, tuple[weakref.ref, dict[int, np.ndarray]]] = {}
+_ENVELOPES: dict[int, tuple[weakref.ref[np.ndarray], dict[int, np.ndarray]]] = {}
 _ENVELOPES_LOCK = threading.Lock()
 
 
@@ -170,7 +170,7 @@ def upper_envelope(values: np.ndarray, segment: int) -> np.ndarray:
             held = (weakref.ref(values, forget), {})
             _ENVELOPES[key] = held
         held[1][segment] = envelope
-    return envelope
+    return np.asarray(envelope)
 
 
 def diffraction_loss_db(
@@ -319,7 +319,9 @@ def _fresnel_scale(
 ) -> np.ndarray:
     """√(2 d_ab / (λ d_a d_b)) for a point at t between ends ta, tb (fractions of D)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.sqrt(2 * (tb - ta) / (wavelength * distance * (t - ta) * (tb - t)))
+        return np.asarray(
+            np.sqrt(2 * (tb - ta) / (wavelength * distance * (t - ta) * (tb - t))), dtype=float
+        )
 
 
 class _Path:
@@ -354,7 +356,8 @@ class _Path:
 
     def bulge(self, t: np.ndarray, p: np.ndarray) -> np.ndarray:
         """Earth bulge d₁d₂/(2kR) (m) at fractions ``t`` of profiles ``p``."""
-        return self.distance[p] ** 2 * t * (1 - t) / (2 * EFFECTIVE_EARTH_RADIUS_M)
+        bulge = self.distance[p] ** 2 * t * (1 - t) / (2 * EFFECTIVE_EARTH_RADIUS_M)
+        return np.asarray(bulge, dtype=float)
 
 
 @dataclass(frozen=True)

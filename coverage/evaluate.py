@@ -309,7 +309,7 @@ def training_mask(
         keep = np.flatnonzero(train)[distance > buffer_m]
         train = np.zeros_like(train)
         train[keep] = True
-    return train
+    return np.asarray(train)
 
 
 def idw(
@@ -335,7 +335,8 @@ def idw(
     distance, index = distance.reshape(len(tx), k), index.reshape(len(tx), k)
     # A target on an observation takes its value (weight 1/0 is the limit).
     weight = 1.0 / np.maximum(distance, 1e-6) ** power
-    return (weight * np.asarray(values, float)[index]).sum(axis=1) / weight.sum(axis=1)
+    estimate = (weight * np.asarray(values, float)[index]).sum(axis=1) / weight.sum(axis=1)
+    return np.asarray(estimate, dtype=float)
 
 
 def _per_group(

@@ -48,7 +48,7 @@ def nearby_cells(
     west, south, east, north = bounds
     inside = (lon >= west - margin_deg) & (lon <= east + margin_deg)
     inside &= (lat >= south - margin_deg) & (lat <= north + margin_deg)
-    return cells[inside]
+    return np.asarray(cells[inside])
 
 
 def metric_centres(cells: np.ndarray, metric_crs: object) -> tuple[pd.Series, pd.Series]:

@@ -419,7 +419,7 @@ def people_date(value: object) -> str:
     >>> people_date("2026-01-10T03:04:05+00:00")
     '10/01/2026'
     """
-    return pd.Timestamp(value).strftime("%d/%m/%Y")
+    return str(pd.Timestamp(value).strftime("%d/%m/%Y"))
 
 
 def _reasons(
