@@ -43,9 +43,12 @@ def labels_from_codes(
 
 
 def outer_join(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """``left.merge(right, on=keys, how="outer")`` for keys ``h3`` + text
-    columns unique on each side: rows sorted by the keys, as pandas sorts an
-    outer join, but matched on integer codes instead of hashing strings."""
+    """Join two tables outer on ``h3`` and text keys, as ``left.merge(right, how="outer")``.
+
+    For keys unique on each side: rows sorted by the keys, as pandas sorts an
+    outer join, but matched on integer codes instead of hashing strings (it
+    falls back to the merge on missing or repeated keys).
+    """
     text = keys[1:]
     # Each text key -> codes numbered in sorted order (factorize per column:
     # no object arrays), combined into one code per key combination, so
@@ -97,9 +100,12 @@ def outer_join(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.D
 def grid_rows(
     table: pd.DataFrame, cells: np.ndarray, carriers: pd.Index
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Where the rows of ``table`` (``h3``, ``carrier``) fall in the grid of
-    :func:`coverage.fusion.fuse` (cell-major, carriers inner): (row of ``table``, grid row),
-    for the rows whose cell and carrier are in the grid."""
+    """Find where the rows of ``table`` (``h3``, ``carrier``) fall in a (cell, carrier) grid.
+
+    The grid is :func:`coverage.fusion.fuse`'s: cell-major, carriers inner.
+    Returns (row of ``table``, grid row) for the rows whose cell and carrier
+    are in the grid.
+    """
     h3 = table["h3"].to_numpy(np.uint64)
     cell = np.minimum(np.searchsorted(cells, h3), max(len(cells) - 1, 0))
     # Carriers looked up once per distinct name, not once per row.
@@ -124,9 +130,9 @@ def spread(
 def points_in_polygons(
     polygons: np.ndarray, x: np.ndarray, y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``(point, polygon)`` (positional indices) where a point lies
-    inside a polygon, as shapely's ``within`` says (a point on the boundary
-    is not inside).
+    """Find the pairs ``(point, polygon)`` (positional indices) where a point lies in a polygon.
+
+    Inside as shapely's ``within`` says: a point on the boundary is not inside.
 
     The points are bucketed on a grid of about one polygon's size; each
     polygon tests only the points of the buckets its bounding box covers,

@@ -86,8 +86,10 @@ class Calibration:
 
 
 def _features(table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The correction terms' regressors for each row (see the model above);
-    without a ``diffraction_db`` column (no terrain) that term is zero."""
+    """Build the correction terms' regressors for each row (see the model above).
+
+    Without a ``diffraction_db`` column (no terrain) that term is zero.
+    """
     predicted = table["predicted_dbm"].to_numpy(float)
     diffraction = (
         table["diffraction_db"].to_numpy(float)

@@ -25,9 +25,30 @@ _W = _U + norm.pdf(_U) / norm.cdf(_U)
 
 
 def reading_spread_db(stats: pd.DataFrame) -> float:
-    """Typical spread (σ, dB) of readings within one cell: the median of the
-    per-cell σ over cells with at least ten readings with service, well above
-    any floor. 6 dB when there are none (3GPP TR 36.942 fading)."""
+    """Measure the typical spread (σ_t, dB) of readings within one cell.
+
+    The median of the per-cell σ over cells with at least
+    :data:`~coverage.thresholds.SPREAD_MIN_SERVED_READINGS` readings with
+    service, within :data:`~coverage.thresholds.SPREAD_BOUNDS_DB`;
+    :data:`~coverage.thresholds.DEFAULT_FADING_DB` (6 dB, 3GPP TR 36.942)
+    when no cell has that many.
+
+    Parameters
+    ----------
+    stats : DataFrame
+        Cell statistics (``count``, ``no_service_count``, ``std_dbm``).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> stats = pd.DataFrame({"count": [20, 30], "no_service_count": [0, 0],
+    ...                       "std_dbm": [4.0, 6.0]})
+    >>> reading_spread_db(stats)
+    5.0
+    """
     served = stats["count"] - stats["no_service_count"]
     well = stats.loc[served >= T.SPREAD_MIN_SERVED_READINGS, "std_dbm"].dropna()
     low, high = T.SPREAD_BOUNDS_DB
@@ -37,7 +58,7 @@ def reading_spread_db(stats: pd.DataFrame) -> float:
 def observed_median(
     measured: pd.DataFrame, *, floors: dict[str, float], spread_db: float
 ) -> pd.DataFrame:
-    """The median dBm each measured cell shows, with lost readings accounted for.
+    """Estimate the median dBm each measured cell shows, with lost readings accounted for.
 
     Readings below a phone's sensitivity ("floor") come as no-service, or not
     at all: many apps log nothing without service. So

@@ -36,9 +36,14 @@ CELL_CLASSES = np.array(C.CELL_CLASSES)
 def class_codes(
     p_usable: np.ndarray, dbm: np.ndarray, radio_codes: np.ndarray, radios: Sequence[object]
 ) -> np.ndarray:
-    """:func:`classify` as codes into :data:`CELL_CLASSES`, the radio given as
-    codes into ``radios`` (−1: none). Integer codes, not strings: np.where
-    on string arrays of millions of cells costs seconds."""
+    """Classify cells as :func:`classify` does, as codes into :data:`CELL_CLASSES`.
+
+    The radio is given as codes into ``radios`` (−1: none). Integer codes,
+    not strings: np.where on string arrays of millions of cells costs seconds.
+
+    >>> class_codes(np.array([0.95, 0.5]), np.array([-80.0, -80.0]), np.array([0, 0]), ["lte"])
+    array([0, 3])
+    """
     p = np.asarray(p_usable, float)
     # Levels looked up once per distinct radio, then spread to the cells.
     table = np.array(

@@ -54,8 +54,10 @@ def _dissolve(polygons: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 
 def _lists(keys: pd.Series, values: pd.Series) -> pd.Series:
-    """``values.groupby(keys).agg(list)`` for rows already sorted by key: one
-    slice per key instead of pandas' per-group Python aggregation."""
+    """List the values of each key, as ``values.groupby(keys).agg(list)``, for sorted rows.
+
+    One slice per key instead of pandas' per-group Python aggregation.
+    """
     key = keys.to_numpy(object)
     if len(key) == 0:
         return pd.Series(dtype=object)

@@ -1,4 +1,4 @@
-"""How good are the estimates and the verdicts?
+"""Score the signal estimates and the village verdicts: how good they are.
 
 Village verdicts are scored against reference verdicts a user brings (a field
 survey, a commune's own list) by :func:`score_verdicts`; the signal estimates
@@ -70,8 +70,10 @@ class ReferenceSignalError(CoverageError, ValueError):
 
 @dataclass(frozen=True)
 class VerdictScore:
-    """How village verdicts agree with reference verdicts, on the binary question
-    "does the village have a problem (no_signal or patchy) or is it covered?".
+    """Score village verdicts against reference verdicts on the binary question.
+
+    The question: "does the village have a problem (no_signal or patchy) or
+    is it covered?".
 
     Rates are NaN when their denominator is zero.
     """
@@ -300,8 +302,10 @@ def spatial_folds(
 def training_mask(
     x: np.ndarray, y: np.ndarray, fold: np.ndarray, held_out: int, *, buffer_m: float
 ) -> np.ndarray:
-    """Cells that may train the estimate of fold ``held_out``: other folds,
-    and farther than ``buffer_m`` from every held-out cell."""
+    """Select the cells that may train the estimate of fold ``held_out``.
+
+    Those of other folds, farther than ``buffer_m`` from every held-out cell.
+    """
     train = fold != held_out
     if buffer_m > 0 and (~train).any():
         tree = cKDTree(np.column_stack([x[~train], y[~train]]))
@@ -347,8 +351,11 @@ def _per_group(
     value: str,
     estimate: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray],
 ) -> np.ndarray:
-    """``estimate(ox, oy, values, tx, ty)`` on the training cells of each
-    test row's carrier and radio (NaN where there are none)."""
+    """Run ``estimate(ox, oy, values, tx, ty)`` per carrier and radio of the test rows.
+
+    On the training cells of each test row's carrier and radio (NaN where
+    there are none).
+    """
     out = np.full(len(test), np.nan)
     for (carrier, radio), rows in test.groupby(["carrier", "radio"], sort=False):
         mine = train.loc[(train["carrier"] == carrier) & (train["radio"] == radio)]
@@ -366,7 +373,7 @@ def _per_group(
 def _kriged_about_mean(
     ox: np.ndarray, oy: np.ndarray, values: np.ndarray, tx: np.ndarray, ty: np.ndarray
 ) -> np.ndarray:
-    """The mean of the values plus their kriged deviations from it."""
+    """Estimate the mean of the values plus their kriged deviations from it."""
     mean = float(values.mean())
     estimate, _ = simple_krige(
         ox, oy, values - mean, tx, ty, variogram=fit_variogram(ox, oy, values - mean)
@@ -377,14 +384,15 @@ def _kriged_about_mean(
 def _kriged_zero_mean(
     ox: np.ndarray, oy: np.ndarray, values: np.ndarray, tx: np.ndarray, ty: np.ndarray
 ) -> np.ndarray:
-    """Simple kriging of values whose mean is known to be zero (shadowing)."""
+    """Krige values whose mean is known to be zero (shadowing), by simple kriging."""
     estimate, _ = simple_krige(ox, oy, values, tx, ty, variogram=fit_variogram(ox, oy, values))
     return estimate
 
 
 def reference_cells(reference: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
-    """Reference signal at points -> per (cell, carrier, radio): the mean
-    median without shadowing (``trend_dbm``) and the mean shadowing.
+    """Gather reference signal at points per (cell, carrier, radio).
+
+    The mean median without shadowing (``trend_dbm``) and the mean shadowing.
 
     ``reference`` has ``lat, lon, mcc, mnc, radio, median_dbm, shadowing_db``
     (as the demo region writes them: the simulator's true median where each

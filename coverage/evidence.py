@@ -88,7 +88,7 @@ def measure(
 
 
 def measured_by_carrier(observed: pd.DataFrame) -> pd.DataFrame:
-    """A carrier's measured evidence per cell: its best radio's P(usable).
+    """Pick each carrier's measured evidence per cell: its best radio's P(usable).
 
     A phone camps on the best radio it can, so the carrier serves a cell
     when any of its radios does. Among radios with enough readings the best

@@ -61,8 +61,10 @@ def predicted_probability(
 
 
 def best_radio(predicted: pd.DataFrame) -> pd.DataFrame:
-    """Per cell and carrier, the radio the prediction rates most likely usable
-    (the largest margin above its radio's usable level)."""
+    """Pick, per cell and carrier, the radio the prediction rates most likely usable.
+
+    The largest margin above its radio's usable level wins.
+    """
     margin = predicted["calibrated_dbm"] - predicted["radio"].map(C.USABLE_DBM).astype(float)
     order = np.argsort(-margin.to_numpy(float), kind="stable")
     best = predicted.iloc[order].drop_duplicates(["h3", "carrier"])
@@ -70,7 +72,7 @@ def best_radio(predicted: pd.DataFrame) -> pd.DataFrame:
 
 
 def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.DataFrame:
-    """The estimate per (cell, carrier, radio): mean dBm, σ, P(usable), evidence.
+    """Blend readings and model per (cell, carrier, radio): mean dBm, σ, P(usable), evidence.
 
     Where a cell has measured readings of the radio, its median and the
     prediction are blended by weight n / (n + k) (k = :data:`~coverage.thresholds.PRIOR_READINGS`),

@@ -114,8 +114,11 @@ def _in_force(
     *,
     infer_gaps: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Return the readings (with inferred silent gaps), the readings as taken,
-    and the sites that existed at ``as_of``."""
+    """Select the readings and sites in force at ``as_of``.
+
+    Returns the readings (with inferred silent gaps), the readings as taken,
+    and the sites that existed then.
+    """
     readings = select_as_of(readings, as_of)
     taken = readings
     if infer_gaps:

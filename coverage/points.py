@@ -15,8 +15,10 @@ from coverage._kernels import points_in_polygons
 
 
 def readings_by_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> pd.DataFrame:
-    """Rows ``(village_id, reading)``: which reading (positional index) lies in
-    which village (see :func:`points_in_polygons`), ordered by reading."""
+    """Find which reading (positional index) lies in which village, ordered by reading.
+
+    Rows ``(village_id, reading)``; see :func:`coverage._kernels.points_in_polygons`.
+    """
     if readings.empty or villages.empty:
         return pd.DataFrame({"village_id": pd.Series(dtype=str), "reading": pd.Series(dtype=int)})
     reading, village = points_in_polygons(
@@ -43,8 +45,21 @@ def villages_touched(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> list
 
 
 def readings_per_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> pd.DataFrame:
-    """``readings_count`` and ``last_reading`` (ISO 8601, None without
-    readings), indexed by village id; counted with numpy, not a groupby."""
+    """Count each village's readings and give its last one's time.
+
+    Parameters
+    ----------
+    villages : GeoDataFrame
+        Villages (``id``, polygons in EPSG:4326).
+    readings : DataFrame
+        Readings (``lat``, ``lon``, ``time``).
+
+    Returns
+    -------
+    DataFrame
+        ``readings_count`` and ``last_reading`` (ISO 8601, None without
+        readings), indexed by village id; counted with numpy, not a groupby.
+    """
     reading, village = points_in_polygons(
         villages.geometry.to_numpy(),
         readings["lon"].to_numpy(float),

@@ -42,7 +42,7 @@ TERRAIN_RESOLUTION = 9
 def nearby_cells(
     cells: pd.Series, bounds: tuple[float, ...], margin_deg: float = 0.02
 ) -> np.ndarray:
-    """The cells (uint64) whose centres lie within the bounds plus ~2 km."""
+    """Select the cells (uint64) whose centres lie within the bounds plus ~2 km."""
     cells = unique_cells(cells.to_numpy(np.uint64))
     lat, lon = cell_centres(cells)
     west, south, east, north = bounds
@@ -63,9 +63,11 @@ def metric_centres(cells: np.ndarray, metric_crs: object) -> tuple[pd.Series, pd
 def coarse_terrain(
     cells: np.ndarray, metric_crs: object, *, exact: np.ndarray | None = None
 ) -> CoarseTerrain | None:
-    """The cells' parents at :data:`TERRAIN_RESOLUTION`, in metres, or None
-    when the cells are no finer than that. ``exact`` (uint64 cells) always
-    get a terrain profile of their own."""
+    """Find the cells' parents at :data:`TERRAIN_RESOLUTION`, in metres.
+
+    None when the cells are no finer than that. ``exact`` (uint64 cells)
+    always get a terrain profile of their own.
+    """
     cells = np.asarray(cells, dtype=np.uint64)
     if len(cells) == 0:
         return None
@@ -269,9 +271,11 @@ def _site_contribution(
     samples: int | None = PREDICTION_PROFILE_SAMPLES,
     refine: bool = PREDICTION_REFINES,
 ) -> _SiteContribution | None:
-    """Received dBm from each cell of one site at the receivers within its
-    reach (None when there are none); the site's position is its first
-    cell's, its reach the largest of its cells'."""
+    """Compute the dBm each cell of one site gives the receivers within its reach.
+
+    None when there are none; the site's position is its first cell's, its
+    reach the largest of its cells'.
+    """
     x, y = receivers
     first = rows[0]
     sx, sy = float(table.x[first]), float(table.y[first])

@@ -33,7 +33,7 @@ CELL_STATS_COLUMNS: tuple[str, ...] = (
 
 
 def empty_cell_stats() -> pd.DataFrame:
-    """A cell-statistics table with no rows and the right dtypes."""
+    """Return a cell-statistics table with no rows and the right dtypes."""
     dtypes = {
         "h3": "uint64",
         "carrier": "string",
@@ -46,8 +46,10 @@ def empty_cell_stats() -> pd.DataFrame:
 
 
 def usable_mask(readings: pd.DataFrame) -> np.ndarray:
-    """Whether each reading had usable signal (service, and dBm at or above the
-    lowest Android level of its radio)."""
+    """Tell whether each reading had usable signal.
+
+    Service, and dBm at or above the lowest Android level of its radio.
+    """
     # Looked up once per distinct radio, not once per reading.
     codes, radios = pd.factorize(readings["radio"])
     by_radio = np.array([*(C.USABLE_DBM.get(str(r), np.nan) for r in radios), np.nan])
@@ -58,7 +60,7 @@ def usable_mask(readings: pd.DataFrame) -> np.ndarray:
 
 
 def service_floors(readings: pd.DataFrame, *, min_readings: int = 200) -> dict[str, float]:
-    """The dBm at which phones lose service, per radio, as the readings show it.
+    """Find the dBm at which phones lose service, per radio, as the readings show it.
 
     The 0.5th percentile of readings with service, where a radio has at least
     ``min_readings`` of them and they reach below the usable threshold (else
@@ -76,7 +78,7 @@ def service_floors(readings: pd.DataFrame, *, min_readings: int = 200) -> dict[s
 
 
 def select_as_of(readings: pd.DataFrame, as_of: pd.Timestamp | str | None) -> pd.DataFrame:
-    """Readings taken at or before ``as_of`` (all of them when None)."""
+    """Select the readings taken at or before ``as_of`` (all of them when None)."""
     if as_of is None or readings.empty:
         return readings
     cutoff = pd.Timestamp(as_of)
@@ -85,7 +87,7 @@ def select_as_of(readings: pd.DataFrame, as_of: pd.Timestamp | str | None) -> pd
 
 
 def _device_codes(devices: pd.Series) -> np.ndarray:
-    """An integer per distinct device; a missing device counts as ``"?"``."""
+    """Give each distinct device an integer; a missing device counts as ``"?"``."""
     codes, uniques = pd.factorize(devices)
     if (codes < 0).any():
         known = np.flatnonzero(np.asarray(uniques.astype(object)) == "?")
@@ -208,7 +210,7 @@ def _site_starts(predicted: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
 def retired_readings(
     readings: pd.DataFrame, predicted: pd.DataFrame, sites: pd.DataFrame, *, resolution: int
 ) -> np.ndarray:
-    """Readings that a newer site has retired (a boolean mask over ``readings``).
+    """Find the readings a newer site has retired (a boolean mask over ``readings``).
 
     A reading of a carrier taken before a site of that carrier started
     (its ``created`` date), in a cell the site could serve, says nothing of
@@ -260,8 +262,9 @@ def new_sites_near(
     *,
     resolution: int,
 ) -> pd.DataFrame:
-    """Sites that retired readings at a village centre and have not been
-    measured there since: ``village_id, site_id, carrier, since``.
+    """Find the sites that retired readings at a village centre, not measured there since.
+
+    Rows ``village_id, site_id, carrier, since``.
 
     One row per (village, carrier): the strongest such site at the centre.
     """

@@ -93,12 +93,15 @@ def refined_loss(
     samples: int | None,
     refine: bool,
 ) -> np.ndarray:
-    """Terrain loss at receivers ``rx``: ``samples`` per profile, then, with
-    ``refine``, the exact search where the loss decides — the receivers
+    """Compute the terrain loss at receivers ``rx``, exactly where it decides.
+
+    ``samples`` per profile, then, with ``refine``, the exact search where
+    the loss decides — the receivers
     whose signal so found lies within :data:`REFINE_BELOW_USABLE_DB` below
     and :data:`REFINE_ABOVE_USABLE_DB` above usable, and the ``always``
     ones (readings: the calibration fits their loss) the site can serve,
-    within :data:`HOPELESS_MARGIN_DB` of usable."""
+    within :data:`HOPELESS_MARGIN_DB` of usable.
+    """
     x, y = rx
     loss = diffraction_loss_db(
         dem, site, height_m, x, y, freq_mhz, samples=samples, enough_db=enough

@@ -176,9 +176,12 @@ def judge_villages(
 
 
 def _settlements(households: pd.DataFrame) -> pd.Series:
-    """The effective number of independent places each village's households
-    could be (see :data:`~coverage.thresholds.SETTLEMENTS`), from the ``placed_by`` column of the
-    household weights (infinite where it is absent: positions known)."""
+    """Count the effective independent places each village's households could be.
+
+    See :data:`~coverage.thresholds.SETTLEMENTS`; from the ``placed_by``
+    column of the household weights (infinite where it is absent: positions
+    known).
+    """
     if "placed_by" not in households:
         return pd.Series(dtype=float)
     by = households.drop_duplicates("village_id").set_index("village_id")["placed_by"]
@@ -246,8 +249,9 @@ def _households_per_carrier(rows: pd.DataFrame, households: pd.DataFrame) -> pd.
 def _households_without_any(
     households: pd.DataFrame, rows: pd.DataFrame, index: pd.Index
 ) -> tuple[pd.Series, pd.Series]:
-    """Per village: households no carrier serves (at the estimate, z = 0)
-    and households whose place has any evidence.
+    """Count, per village, the households no carrier serves and those with any evidence.
+
+    At the estimate (z = 0).
 
     A household cell is served when any carrier's margin there is ≥ 0, i.e.
     min over carriers of ``z_serve`` (−m/σ) ≤ 0. Households in cells
@@ -268,8 +272,9 @@ def _households_without_any(
 def _share_problem_by_z(
     households: pd.DataFrame, rows: pd.DataFrame, index: pd.Index, settlements: pd.Series
 ) -> np.ndarray:
-    """P(unserved share ≥ PATCHY_HOUSEHOLD_SHARE | z) per village (rows) and
-    z in :data:`_Z` (columns).
+    """Compute P(unserved share ≥ PATCHY_HOUSEHOLD_SHARE | z) per village and z.
+
+    Villages in rows, z in :data:`_Z` in columns.
 
     At shift z the estimated share is S(z) = Σ w·[z_serve > z] / W. Where
     households were placed from a prior (no buildings), the true share is
@@ -317,10 +322,12 @@ def _carrier_table(centre: pd.DataFrame, per_carrier: pd.DataFrame) -> pd.DataFr
 
 
 def _best_carrier(table: pd.DataFrame, total: pd.Series) -> pd.Series:
-    """Per village, the carrier leaving the fewest households without signal
-    (then the surest centre); none where no carrier works: the best gives no
-    usable signal at the centre and serves under
-    :data:`~coverage.thresholds.PATCHY_HOUSEHOLD_SHARE` of the households."""
+    """Pick, per village, the carrier leaving the fewest households without signal.
+
+    Ties go to the surest centre. None where no carrier works: the best
+    gives no usable signal at the centre and serves under
+    :data:`~coverage.thresholds.PATCHY_HOUSEHOLD_SHARE` of the households.
+    """
     if table.empty:
         return pd.Series(dtype=object)
     ranked = table.assign(
@@ -414,7 +421,7 @@ def _say(key: str, **values: object) -> dict[str, str]:
 
 
 def people_date(value: object) -> str:
-    """A date as people read it here: dd/mm/yyyy.
+    """Write a date as people read it here: dd/mm/yyyy.
 
     >>> people_date("2026-01-10T03:04:05+00:00")
     '10/01/2026'

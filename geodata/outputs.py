@@ -76,7 +76,7 @@ def _require(table: pd.DataFrame, columns: Sequence[str]) -> None:
 
 
 def _resolution(cells: np.ndarray) -> int:
-    """The one H3 resolution of ``cells``; raises when they mix resolutions."""
+    """Return the one H3 resolution of ``cells``; raise when they mix resolutions."""
     resolutions = np.unique(cell_resolutions(cells))
     if len(resolutions) != 1:
         raise InvalidInputError(f"cells mix H3 resolutions {resolutions.tolist()}")
@@ -97,9 +97,12 @@ def _metric_crs(crs: CRS | str | int | None, cells: np.ndarray) -> CRS:
 def _near_cells(
     cells: np.ndarray, crs: CRS, left: float, top: float, shape: tuple[int, int], pixel_m: float
 ) -> np.ndarray:
-    """Pixels that may lie in one of ``cells``: those of the blocks around each
-    cell's centre, so that only these go through the H3 lookup (two far
-    apart communes leave most of their bounding box empty)."""
+    """Mark the pixels that may lie in one of ``cells``.
+
+    Those of the blocks around each cell's centre, so that only these go
+    through the H3 lookup (two far apart communes leave most of their
+    bounding box empty).
+    """
     height, width = shape
     # Circumradius of a regular hexagon of the largest cell's area, with room
     # for H3's distortion and the projection's scale.
@@ -120,8 +123,10 @@ def _near_cells(
 
 
 def _pixel_cells(cells: np.ndarray, crs: CRS, pixel_m: float) -> tuple[np.ndarray, rasterio.Affine]:
-    """Which of ``cells`` (sorted, unique) lies under each pixel centre of a grid
-    covering them: its position in ``cells``, or -1 for none.
+    """Find which of ``cells`` (sorted, unique) lies under each pixel centre of a grid.
+
+    The grid covers them; each pixel gets its cell's position in ``cells``,
+    or -1 for none.
 
     The grid's origin is snapped to a multiple of ``pixel_m``, so rasters
     written from different runs in the same CRS line up pixel for pixel.
@@ -154,8 +159,10 @@ def _pixel_cells(cells: np.ndarray, crs: CRS, pixel_m: float) -> tuple[np.ndarra
 
 
 def _overview_count(width: int, height: int) -> int:
-    """Halvings until the image fits one tile, and at least one (a small
-    raster still gets an overview, so every file has the same layout)."""
+    """Count the halvings until the image fits one tile, at least one.
+
+    A small raster still gets an overview, so every file has the same layout.
+    """
     return max(1, math.ceil(math.log2(max(width, height) / BLOCK_SIZE)))
 
 

@@ -48,14 +48,16 @@ class Raster:
         return float((abs(self.transform.a) + abs(self.transform.e)) / 2)
 
     def pixel_centres(self) -> tuple[np.ndarray, np.ndarray]:
-        """x and y of every pixel centre, shaped like ``values``."""
+        """Return x and y of every pixel centre, shaped like ``values``."""
         rows, cols = np.indices(self.values.shape)
         return _apply(self.transform, cols + 0.5, rows + 0.5)
 
 
 def _apply(transform: Affine, x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """An affine transform applied to coordinate arrays (affine's ``*`` on
-    tuples is deprecated)."""
+    """Apply an affine transform to coordinate arrays.
+
+    Affine's ``*`` on tuples is deprecated.
+    """
     a, b, c, d, e, f = transform[:6]
     x, y = np.asarray(x, float), np.asarray(y, float)
     return a * x + b * y + c, d * x + e * y + f
