@@ -16,17 +16,6 @@ from coverage.thresholds import ABSENT_MARGIN_DB
 FLOORS = {"lte": -121.0, "umts": -117.0, "gsm": -108.0, "nr": -124.0}
 
 
-def cell_stats(**columns: object) -> pd.DataFrame:
-    base: dict[str, object] = {
-        "h3": np.array([1], dtype=np.uint64),
-        "carrier": "X",
-        "radio": "lte",
-        "std_dbm": 5.0,
-    }
-    base.update(columns)
-    return pd.DataFrame(base)
-
-
 def test_best_radio_speaks_for_the_carrier() -> None:
     stats = pd.DataFrame(
         {
