@@ -18,7 +18,7 @@ It never asserts.
 Scales as ``bench_province.py``: 0.05 = 190 villages and 250,000 readings,
 0.2 = 760 and 1,000,000, 1.0 = the province (3,800 and 5,000,000).
 
-Run: ``.venv/bin/python benchmarks/bench_points_in_polygons.py --scale 0.2``
+Run: ``.venv/bin/python benchmarks/bench_kernels.py --scale 0.2``
 """
 
 from __future__ import annotations

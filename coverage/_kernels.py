@@ -146,7 +146,7 @@ def points_in_polygons(
     benchmark's geometry at scale 0.2 (760 villages, 1,000,000 readings,
     2 threads), 0.38 s against 2.1 s for ``STRtree.query(predicate="within")``
     and 2.8 s for ``geopandas.sjoin``, the same 986,237 pairs
-    (``benchmarks/bench_points_in_polygons.py``, December 2026). Fewer points
+    (``benchmarks/bench_kernels.py``, December 2026). Fewer points
     than polygons (an upload) go through the STRtree query.
 
     >>> import shapely
