@@ -150,12 +150,14 @@ def _robust_fit(
 
     def residuals(k: np.ndarray) -> np.ndarray:
         error = design @ k - target
-        return np.asarray(np.where(bound, np.maximum(error, 0.0), error), dtype=float)
+        out: np.ndarray = np.where(bound, np.maximum(error, 0.0), error)
+        return out
 
     def jacobian(k: np.ndarray) -> np.ndarray:
         # Exact (a bound row is flat below its ceiling): no finite differences.
         active = ~bound | (design @ k > target)
-        return np.asarray(design * active[:, None], dtype=float)
+        out: np.ndarray = design * active[:, None]
+        return out
 
     fit = least_squares(
         residuals, x0=start, jac=jacobian, bounds=(lower, upper), loss="soft_l1", f_scale=scale

@@ -26,7 +26,8 @@ def classify(p_usable: np.ndarray, dbm: np.ndarray, radio: np.ndarray) -> np.nda
     ``unknown`` where P is NaN.
     """
     codes, radios = pd.factorize(np.asarray(radio))
-    return np.asarray(CELL_CLASSES[class_codes(p_usable, dbm, codes, radios)])
+    classes: np.ndarray = CELL_CLASSES[class_codes(p_usable, dbm, codes, radios)]
+    return classes
 
 
 #: Cell classes, indexed by the codes :func:`class_codes` gives.

@@ -175,7 +175,8 @@ def upper_envelope(values: np.ndarray, segment: int) -> np.ndarray:
             held = (weakref.ref(values, forget), {})
             _ENVELOPES[key] = held
         held[1][segment] = envelope
-    return np.asarray(envelope)
+    out: np.ndarray = envelope
+    return out
 
 
 def diffraction_loss_db(
@@ -324,9 +325,8 @@ def _fresnel_scale(
 ) -> np.ndarray:
     """√(2 d_ab / (λ d_a d_b)) for a point at t between ends ta, tb (fractions of D)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(
-            np.sqrt(2 * (tb - ta) / (wavelength * distance * (t - ta) * (tb - t))), dtype=float
-        )
+        scale: np.ndarray = np.sqrt(2 * (tb - ta) / (wavelength * distance * (t - ta) * (tb - t)))
+        return scale
 
 
 class _Path:
@@ -361,8 +361,8 @@ class _Path:
 
     def bulge(self, t: np.ndarray, p: np.ndarray) -> np.ndarray:
         """Earth bulge d₁d₂/(2kR) (m) at fractions ``t`` of profiles ``p``."""
-        bulge = self.distance[p] ** 2 * t * (1 - t) / (2 * EFFECTIVE_EARTH_RADIUS_M)
-        return np.asarray(bulge, dtype=float)
+        bulge: np.ndarray = self.distance[p] ** 2 * t * (1 - t) / (2 * EFFECTIVE_EARTH_RADIUS_M)
+        return bulge
 
 
 @dataclass(frozen=True)

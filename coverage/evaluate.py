@@ -313,7 +313,8 @@ def training_mask(
         keep = np.flatnonzero(train)[distance > buffer_m]
         train = np.zeros_like(train)
         train[keep] = True
-    return np.asarray(train)
+    mask: np.ndarray = train
+    return mask
 
 
 def idw(
@@ -339,8 +340,10 @@ def idw(
     distance, index = distance.reshape(len(tx), k), index.reshape(len(tx), k)
     # A target on an observation takes its value (weight 1/0 is the limit).
     weight = 1.0 / np.maximum(distance, 1e-6) ** power
-    estimate = (weight * np.asarray(values, float)[index]).sum(axis=1) / weight.sum(axis=1)
-    return np.asarray(estimate, dtype=float)
+    estimate: np.ndarray = (weight * np.asarray(values, float)[index]).sum(axis=1) / weight.sum(
+        axis=1
+    )
+    return estimate
 
 
 def _per_group(

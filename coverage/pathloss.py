@@ -29,7 +29,8 @@ _REACH_GRID_POINTS = 512
 def free_space_loss_db(distance_km: np.ndarray, freq_mhz: float | np.ndarray) -> np.ndarray:
     """Free-space path loss (ITU-R P.525): 32.45 + 20 log10 f[MHz] + 20 log10 d[km]."""
     d = np.maximum(distance_km, 1e-3)
-    return np.asarray(32.45 + 20 * np.log10(freq_mhz) + 20 * np.log10(d), dtype=float)
+    loss: np.ndarray = 32.45 + 20 * np.log10(freq_mhz) + 20 * np.log10(d)
+    return loss
 
 
 def hata_rural_loss_db(
@@ -66,7 +67,8 @@ def hata_rural_loss_db(
     rural = urban - 4.78 * log_f**2 + 18.33 * log_f - 40.94
     if freq_mhz > 2000.0:
         rural = rural + 20 * np.log10(freq_mhz / 2000.0)
-    return np.asarray(np.maximum(rural, free_space_loss_db(d, freq_mhz)), dtype=float)
+    loss: np.ndarray = np.maximum(rural, free_space_loss_db(d, freq_mhz))
+    return loss
 
 
 def sector_gain_db(bearing_deg: np.ndarray, azimuth_deg: float, beamwidth_deg: float) -> np.ndarray:

@@ -48,7 +48,8 @@ def nearby_cells(
     west, south, east, north = bounds
     inside = (lon >= west - margin_deg) & (lon <= east + margin_deg)
     inside &= (lat >= south - margin_deg) & (lat <= north + margin_deg)
-    return np.asarray(cells[inside])
+    near: np.ndarray = cells[inside]
+    return near
 
 
 def metric_centres(cells: np.ndarray, metric_crs: object) -> tuple[pd.Series, pd.Series]:

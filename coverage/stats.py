@@ -56,7 +56,8 @@ def usable_mask(readings: pd.DataFrame) -> np.ndarray:
     threshold = by_radio[codes]  # code -1 (a missing radio) takes the trailing NaN
     signal = readings["signal_dbm"].to_numpy(float)
     with np.errstate(invalid="ignore"):
-        return np.asarray(~readings["no_service"].to_numpy(bool) & (signal >= threshold))
+        usable: np.ndarray = ~readings["no_service"].to_numpy(bool) & (signal >= threshold)
+        return usable
 
 
 def service_floors(readings: pd.DataFrame, *, min_readings: int = 200) -> dict[str, float]:
@@ -92,7 +93,8 @@ def _device_codes(devices: pd.Series) -> np.ndarray:
     if (codes < 0).any():
         known = np.flatnonzero(np.asarray(uniques.astype(object)) == "?")
         codes = np.where(codes < 0, known[0] if known.size else len(uniques), codes)
-    return np.asarray(codes)
+    numbered: np.ndarray = codes
+    return numbered
 
 
 def _distinct_per_group(group: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
