@@ -243,7 +243,7 @@ def _analyze(args: argparse.Namespace) -> int:
     leaflet = args.assets_dir / "leaflet" / "dist"
     if (leaflet / "leaflet.js").is_file():
         # The service's commune page, from the analysis instead of the store.
-        from app.cells import cells_for_storage, cells_geoframe
+        from coverage.map_cells import cells_geoframe
         from geodata.maps import commune_page, padded_bounds, render_hillshade
 
         hillshade = None
@@ -256,7 +256,7 @@ def _analyze(args: argparse.Namespace) -> int:
         page = commune_page(
             result.villages,
             result.dead_zones,
-            cells_geoframe(cells_for_storage(result.cells, result.villages)),
+            cells_geoframe(result.map_cells()),
             sites,
             hillshade,
             commune=", ".join(sorted(result.villages["commune"].astype(str).unique())),

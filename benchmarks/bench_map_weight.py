@@ -30,7 +30,7 @@ import shapely
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.cells import cells_for_storage, cells_geoframe, coarsen_cells  # noqa: E402
+from coverage.map_cells import cells_for_storage, cells_geoframe, coarsen_cells  # noqa: E402
 from geodata.maps import MapPage, render_map  # noqa: E402
 from geodata.maps.hillshade import render_hillshade  # noqa: E402
 from geodata.maps.layers import OWN_CSS, OWN_JS, STATIC_DIR  # noqa: E402

@@ -41,8 +41,8 @@ import shapely
 from pyproj import Transformer
 from rasterio.transform import from_origin
 
-import coverage.cells
-import coverage.propagation
+import coverage.predict
+import coverage.terrain
 from coverage.diffraction import (
     COMPILED_SEARCH,
     FIXED_PROFILE_SAMPLES,
@@ -51,19 +51,19 @@ from coverage.diffraction import (
 )
 from coverage.pipeline import analyze
 from coverage.points import readings_per_village, villages_touched
-from coverage.propagation import (
+from coverage.predict import predict_signal
+from coverage.stats import aggregate_readings
+from coverage.terrain import (
     PREDICTION_PROFILE_SAMPLES,
     PREDICTION_REFINES,
     REFINE_ABOVE_USABLE_DB,
     REFINE_BELOW_USABLE_DB,
-    predict_signal,
 )
-from coverage.stats import aggregate_readings
-from coverage.threads import worker_count
 from geodata import constants as C
 from geodata.raster import read_raster
 from geodata.readings import validate_readings
 from geodata.sites import normalise_sites
+from geodata.threads import worker_count
 from geodata.villages import normalise_villages
 
 FULL = {"area_km2": 14_000, "villages": 3_800, "sites": 1_500, "readings": 5_000_000}
@@ -221,10 +221,10 @@ def ours_readings_only(
 
 class TerrainMeter:
     """Counts the profiles the analysis computes and the time they take, by
-    wrapping :func:`coverage.propagation.diffraction_loss_db` (a benchmark's
+    wrapping :func:`coverage.terrain.diffraction_loss_db` (a benchmark's
     instrument; the library has no hook for it). Sites run on several
     threads, so the profile time is summed over threads; the wall time of
-    the whole prediction step (``coverage.cells.predict_signal``: path loss,
+    the whole prediction step (``coverage.predict.predict_signal``: path loss,
     antenna and terrain) is measured too."""
 
     def __init__(self, **keywords: object) -> None:
@@ -234,8 +234,8 @@ class TerrainMeter:
         self.keywords = keywords
         self.wall = 0.0
         self._lock = threading.Lock()
-        self._original = coverage.propagation.diffraction_loss_db
-        self._predict = coverage.cells.predict_signal
+        self._original = coverage.terrain.diffraction_loss_db
+        self._predict = coverage.predict.predict_signal
 
     def __enter__(self) -> TerrainMeter:
         def measured(*args, **kwargs):
@@ -254,13 +254,13 @@ class TerrainMeter:
             self.wall += time.perf_counter() - start
             return best
 
-        coverage.propagation.diffraction_loss_db = measured
-        coverage.cells.predict_signal = predict
+        coverage.terrain.diffraction_loss_db = measured
+        coverage.predict.predict_signal = predict
         return self
 
     def __exit__(self, *exc: object) -> None:
-        coverage.propagation.diffraction_loss_db = self._original
-        coverage.cells.predict_signal = self._predict
+        coverage.terrain.diffraction_loss_db = self._original
+        coverage.predict.predict_signal = self._predict
 
 
 def timed(label: str, func, *args, **kwargs):

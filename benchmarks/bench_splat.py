@@ -9,7 +9,7 @@ rx.qth -metric -olditm``: the Longley-Rice ITM, not the ITWOM default;
 ``tx.lrp`` at the cell's frequency, average ground, continental temperate,
 vertical polarisation, 50 % of locations and time) and its report's
 "Longley-Rice path loss" is read. lomsong's path loss at the same receivers
-is what :func:`coverage.propagation.predict_signal` adds up before the
+is what :func:`coverage.predict.predict_signal` adds up before the
 antenna pattern: Hata (open area) plus the terrain loss, with the 48-sample
 profiles and with profiles at every DEM pixel (the default), in one process.
 
@@ -41,7 +41,7 @@ from rasterio.transform import from_origin
 from rasterio.warp import Resampling, reproject, transform_bounds
 
 from coverage.diffraction import FIXED_PROFILE_SAMPLES, diffraction_loss_db, float32_terrain
-from coverage.propagation import hata_rural_loss_db
+from coverage.pathloss import hata_rural_loss_db
 from geodata import constants as C
 from geodata.raster import read_raster
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from geodata import constants as C
+from coverage import thresholds as T
 
 # Calibration needs this many measured cells before a carrier/radio gets an
 # offset of its own (else the pooled fit of all carriers and radios is used).
@@ -86,8 +86,10 @@ class Calibration:
 
 
 def _features(table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The correction terms' regressors for each row (see the model above);
-    without a ``diffraction_db`` column (no terrain) that term is zero."""
+    """Build the correction terms' regressors for each row (see the model above).
+
+    Without a ``diffraction_db`` column (no terrain) that term is zero.
+    """
     predicted = table["predicted_dbm"].to_numpy(float)
     diffraction = (
         table["diffraction_db"].to_numpy(float)
@@ -148,12 +150,14 @@ def _robust_fit(
 
     def residuals(k: np.ndarray) -> np.ndarray:
         error = design @ k - target
-        return np.where(bound, np.maximum(error, 0.0), error)
+        out: np.ndarray = np.where(bound, np.maximum(error, 0.0), error)
+        return out
 
     def jacobian(k: np.ndarray) -> np.ndarray:
         # Exact (a bound row is flat below its ceiling): no finite differences.
         active = ~bound | (design @ k > target)
-        return design * active[:, None]
+        out: np.ndarray = design * active[:, None]
+        return out
 
     fit = least_squares(
         residuals, x0=start, jac=jacobian, bounds=(lower, upper), loss="soft_l1", f_scale=scale
@@ -162,7 +166,7 @@ def _robust_fit(
     sigma = (
         1.4826 * float(np.median(np.abs(residual - np.median(residual))))
         if len(residual)
-        else C.PREDICTION_SIGMA_DB
+        else T.PREDICTION_SIGMA_DB
     )
     weight = np.bincount(codes, minlength=n_groups) / len(codes)
     terms = {n: float(v) + _IDENTITY[n] for n, v in zip(shape, fit.x[n_groups:], strict=True)}
@@ -177,7 +181,7 @@ def calibrate(observed: pd.DataFrame, predicted: pd.DataFrame) -> Calibration:
     ----------
     observed : DataFrame
         Measured cells with ``h3, carrier, radio, count, median_dbm`` (see
-        :func:`coverage.fusion.observed_median`); with ``no_service_count``,
+        :func:`coverage.censoring.observed_median`); with ``no_service_count``,
         cells where every reading lost service bound the fit from above.
     predicted : DataFrame
         ``h3, carrier, radio, predicted_dbm, site_id``, optionally
@@ -187,11 +191,11 @@ def calibrate(observed: pd.DataFrame, predicted: pd.DataFrame) -> Calibration:
     -------
     Calibration
     """
-    enough = observed.loc[observed["count"] >= C.MIN_READINGS_MEASURED]
+    enough = observed.loc[observed["count"] >= T.MIN_READINGS_MEASURED]
     pairs = enough.merge(predicted, on=["h3", "carrier", "radio"], how="inner")
     if "no_service_count" in pairs:
         pairs["upper_bound"] = (pairs["no_service_count"] >= pairs["count"]).to_numpy(bool)
-    pooled = (dict(_IDENTITY), C.PREDICTION_SIGMA_DB)
+    pooled = (dict(_IDENTITY), T.PREDICTION_SIGMA_DB)
     if len(pairs) >= MIN_CALIBRATION_CELLS:
         sample = pairs
         if len(pairs) > CALIBRATION_POINTS:
@@ -234,7 +238,7 @@ def apply_calibration(predicted: pd.DataFrame, calibration: Calibration) -> pd.D
     table = predicted.merge(
         calibration.carriers.drop(columns="cells"), on=["carrier", "radio"], how="left"
     )
-    defaults = {**_IDENTITY, "sigma_db": C.PREDICTION_SIGMA_DB}
+    defaults = {**_IDENTITY, "sigma_db": T.PREDICTION_SIGMA_DB}
     for name, value in defaults.items():
         table[name] = table[name].astype(float).fillna(value)
     features = _features(table)

@@ -1,7 +1,7 @@
 """Dead zones: contiguous cells without reliable signal, dissolved (step 6).
 
 A cell is bad when even the best carrier's P(usable) is below
-:data:`~geodata.constants.USABLE_P_HIGH`; touching bad cells form one zone.
+:data:`~coverage.thresholds.USABLE_P_HIGH`; touching bad cells form one zone.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from coverage.hexgrid import cell_polygons, connected_groups, unique_cells
-from coverage.verdicts import SERVED_P, Verdict
+from coverage import thresholds as T
 from geodata import constants as C
+from geodata.constants import Verdict
+from geodata.hexgrid import cell_polygons, connected_groups, unique_cells
 
 DEAD_ZONE_COLUMNS: tuple[str, ...] = (
     "id",
@@ -53,8 +54,10 @@ def _dissolve(polygons: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 
 def _lists(keys: pd.Series, values: pd.Series) -> pd.Series:
-    """``values.groupby(keys).agg(list)`` for rows already sorted by key: one
-    slice per key instead of pandas' per-group Python aggregation."""
+    """List the values of each key, as ``values.groupby(keys).agg(list)``, for sorted rows.
+
+    One slice per key instead of pandas' per-group Python aggregation.
+    """
     key = keys.to_numpy(object)
     if len(key) == 0:
         return pd.Series(dtype=object)
@@ -101,7 +104,7 @@ def find_dead_zones(
     """
     best = fused.groupby("h3")["p_usable"].max()
     ours = best.reindex(unique_cells(village_cells["h3"].to_numpy(np.uint64)))
-    bad = ours[ours < C.USABLE_P_HIGH]
+    bad = ours[ours < T.USABLE_P_HIGH]
     if bad.empty:
         return _empty(metric_crs)
     cells = bad.index.to_numpy(np.uint64)
@@ -115,13 +118,13 @@ def find_dead_zones(
         {"h3": cells, "p_best": bad.to_numpy(), "zone": zones["id"].to_numpy()[group]}
     )
 
-    no_signal_share = (member["p_best"] < C.USABLE_P_LOW).groupby(member["zone"]).mean()
+    no_signal_share = (member["p_best"] < T.USABLE_P_LOW).groupby(member["zone"]).mean()
     hh = member.merge(households, on="h3").groupby("zone")["households"].sum()
     touched = member[["h3", "zone"]].merge(village_cells, on="h3")[["zone", "village_id"]]
     touched = touched.drop_duplicates().sort_values(["zone", "village_id"])
     village_ids = _lists(touched["zone"], touched["village_id"])
     reach = member.merge(fused, on="h3").groupby(["zone", "carrier"])["p_usable"].max()
-    absent = reach[reach < SERVED_P].reset_index()  # sorted by zone, then carrier
+    absent = reach[reach < T.SERVED_P].reset_index()  # sorted by zone, then carrier
     absent = _lists(absent["zone"], absent["carrier"])
     commune_of = villages.set_index("id")["commune_id"]
 

@@ -79,8 +79,9 @@ def knife_edge_loss_db(v: np.ndarray) -> np.ndarray:
 
 
 def knife_edge_v(loss_db: np.ndarray) -> np.ndarray:
-    """The Fresnel parameter v at which :func:`knife_edge_loss_db` reaches
-    ``loss_db`` (its inverse above 0 dB; −0.78 at or below it).
+    """Invert :func:`knife_edge_loss_db`: the Fresnel parameter v at which it reaches ``loss_db``.
+
+    −0.78 at or below 0 dB.
 
     >>> knife_edge_v(knife_edge_loss_db(np.array([0.5, 2.0]))).round(6).tolist()
     [0.5, 2.0]
@@ -92,16 +93,20 @@ def knife_edge_v(loss_db: np.ndarray) -> np.ndarray:
 
 
 def float32_terrain(dem: Raster) -> Raster:
-    """The same DEM with float32 values: half the memory, and what the
-    profile sampler reads (heights need centimetres, not float64)."""
+    """Return the same DEM with float32 values.
+
+    Half the memory, and what the profile sampler reads (heights need
+    centimetres, not float64).
+    """
     if dem.values.dtype == np.float32:
         return dem
     return Raster(dem.values.astype(np.float32), dem.transform, dem.crs)
 
 
 def _bilinear(values: np.ndarray, col: np.ndarray, row: np.ndarray) -> np.ndarray:
-    """Bilinear values of a float32 grid at fractional pixel positions
-    (pixel centres at +0.5, as in :meth:`geodata.raster.Raster.sample`);
+    """Sample a float32 grid bilinearly at fractional pixel positions.
+
+    Pixel centres are at +0.5, as in :meth:`geodata.raster.Raster.sample`;
     NaN outside the grid.
 
     Written out rather than ``scipy.ndimage.map_coordinates``: four gathers
@@ -133,12 +138,12 @@ def _pixel_coordinates(dem: Raster, x: np.ndarray, y: np.ndarray) -> tuple[np.nd
 
 
 # Envelopes per DEM array (by identity, dropped with the array) and segment.
-_ENVELOPES: dict[int, tuple[weakref.ref, dict[int, np.ndarray]]] = {}
+_ENVELOPES: dict[int, tuple[weakref.ref[np.ndarray], dict[int, np.ndarray]]] = {}
 _ENVELOPES_LOCK = threading.Lock()
 
 
 def upper_envelope(values: np.ndarray, segment: int) -> np.ndarray:
-    """The DEM's upper envelope on blocks of ``segment`` × ``segment`` pixels.
+    """Compute the DEM's upper envelope on blocks of ``segment`` × ``segment`` pixels.
 
     Block (I, J) holds the highest pixel within ``segment // 2 + 1`` pixels
     of it (NaN counts as off the DEM): whatever a bilinear sample within
@@ -170,7 +175,8 @@ def upper_envelope(values: np.ndarray, segment: int) -> np.ndarray:
             held = (weakref.ref(values, forget), {})
             _ENVELOPES[key] = held
         held[1][segment] = envelope
-    return envelope
+    out: np.ndarray = envelope
+    return out
 
 
 def diffraction_loss_db(
@@ -319,7 +325,8 @@ def _fresnel_scale(
 ) -> np.ndarray:
     """√(2 d_ab / (λ d_a d_b)) for a point at t between ends ta, tb (fractions of D)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.sqrt(2 * (tb - ta) / (wavelength * distance * (t - ta) * (tb - t)))
+        scale: np.ndarray = np.sqrt(2 * (tb - ta) / (wavelength * distance * (t - ta) * (tb - t)))
+        return scale
 
 
 class _Path:
@@ -354,13 +361,16 @@ class _Path:
 
     def bulge(self, t: np.ndarray, p: np.ndarray) -> np.ndarray:
         """Earth bulge d₁d₂/(2kR) (m) at fractions ``t`` of profiles ``p``."""
-        return self.distance[p] ** 2 * t * (1 - t) / (2 * EFFECTIVE_EARTH_RADIUS_M)
+        bulge: np.ndarray = self.distance[p] ** 2 * t * (1 - t) / (2 * EFFECTIVE_EARTH_RADIUS_M)
+        return bulge
 
 
 @dataclass(frozen=True)
 class _SubPaths:
-    """The sub-paths searched, one per profile ``p`` of a :class:`_Path`:
-    from sample ``a`` (height ``ha``) to sample ``b`` (height ``hb``)."""
+    """Hold the sub-paths searched, one per profile ``p`` of a :class:`_Path`.
+
+    Each runs from sample ``a`` (height ``ha``) to sample ``b`` (height ``hb``).
+    """
 
     p: np.ndarray
     a: np.ndarray
@@ -392,9 +402,10 @@ def _exact_v(
 def _segment_bounds(
     path: _Path, sub: _SubPaths, q: np.ndarray, start: np.ndarray, segment: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """An upper bound of v over the samples of segments [start, start + F)
-    of sub-paths ``q`` strictly between their ends, and those samples'
-    first and last index (−inf where there are none).
+    """Bound v from above over the samples of segments [start, start + F) of sub-paths ``q``.
+
+    Only samples strictly between the sub-paths' ends count; also returns
+    those samples' first and last index (−inf where there are none).
 
     The bound: the envelope plus the largest bulge, less the lowest point
     of the line, times the largest Fresnel factor on the segment (the
@@ -429,9 +440,10 @@ def _segment_bounds(
 def _max_fresnel(
     path: _Path, sub: _SubPaths, enough_v: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The highest edge of each sub-path: (v, sample, ground) of the sample
-    with the largest Fresnel parameter strictly between its ends, when that
-    exceeds −0.78 (else −0.78, 0, 0: no edge that costs anything).
+    """Find the highest edge of each sub-path: (v, sample, ground).
+
+    The sample with the largest Fresnel parameter strictly between its ends,
+    when that exceeds −0.78 (else −0.78, 0, 0: no edge that costs anything).
 
     Exact over every sample, by branch and bound down :data:`SEGMENT_LEVELS`:
     a segment whose bound (:func:`_segment_bounds`) does not beat the best v
@@ -527,8 +539,9 @@ def _fixed_deygout_block(
     h_rx: np.ndarray,
     wavelength: float,
 ) -> np.ndarray:
-    """Deygout loss (dB) on profiles sampled at fixed fractions ``t`` (the
-    former scheme, a baseline): the same edges as :func:`_deygout`, found
+    """Compute the Deygout loss (dB) on profiles sampled at fixed fractions ``t``.
+
+    The former scheme, a baseline: the same edges as :func:`_deygout`, found
     among those samples only.
 
     With samples at fractions t of a path of length D, d₁ = tD and
@@ -582,9 +595,11 @@ def dense_deygout_reference(
     rx_y: float,
     freq_mhz: float,
 ) -> float:
-    """Deygout loss of one profile read at every sample, without the search:
-    what :func:`diffraction_loss_db` must equal (a test's and a benchmark's
-    reference; slow, one profile)."""
+    """Compute the Deygout loss of one profile read at every sample, without the search.
+
+    What :func:`diffraction_loss_db` must equal (a test's and a benchmark's
+    reference; slow, one profile).
+    """
     values = float32_terrain(dem).values
     wavelength = SPEED_OF_LIGHT / (freq_mhz * 1e6)
     (col0,), (row0,) = _pixel_coordinates(dem, np.array([site_xy[0]]), np.array([site_xy[1]]))

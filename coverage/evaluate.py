@@ -1,4 +1,4 @@
-"""How good are the estimates and the verdicts?
+"""Score the signal estimates and the village verdicts: how good they are.
 
 Village verdicts are scored against reference verdicts a user brings (a field
 survey, a commune's own list) by :func:`score_verdicts`; the signal estimates
@@ -28,19 +28,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import h3ronpy
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from coverage import thresholds as T
 from coverage.calibration import apply_calibration, calibrate
-from coverage.cells import metric_centres, predict_cells
+from coverage.censoring import observed_median, reading_spread_db
 from coverage.errors import CoverageError
-from coverage.fusion import krige_residuals, observed_median, reading_spread_db
-from coverage.hexgrid import cells_for_points
+from coverage.fusion import krige_residuals
 from coverage.kriging import fit_variogram, simple_krige
+from coverage.predict import metric_centres, predict_cells
 from coverage.stats import aggregate_readings, service_floors
 from geodata import constants as C
+from geodata.hexgrid import cells_for_points, change_resolution
 from geodata.raster import Raster, read_raster, utm_crs_for
 from geodata.sites import carrier_names
 
@@ -69,8 +70,10 @@ class ReferenceSignalError(CoverageError, ValueError):
 
 @dataclass(frozen=True)
 class VerdictScore:
-    """How village verdicts agree with reference verdicts, on the binary question
-    "does the village have a problem (no_signal or patchy) or is it covered?".
+    """Score village verdicts against reference verdicts on the binary question.
+
+    The question: "does the village have a problem (no_signal or patchy) or
+    is it covered?".
 
     Rates are NaN when their denominator is zero.
     """
@@ -290,10 +293,7 @@ def spatial_folds(
         row = np.floor(np.asarray(y, float) / block_m).astype(np.int64)
         parents = (column - column.min()) * (row.max() - row.min() + 1) + (row - row.min())
     else:
-        parents = np.asarray(
-            h3ronpy.change_resolution(np.asarray(cells, dtype=np.uint64), block_resolution),
-            dtype=np.uint64,
-        )
+        parents = change_resolution(cells, block_resolution)
     blocks, which = np.unique(parents, return_inverse=True)
     order = np.random.default_rng(seed).permutation(len(blocks))
     return (order % folds)[which]
@@ -302,8 +302,10 @@ def spatial_folds(
 def training_mask(
     x: np.ndarray, y: np.ndarray, fold: np.ndarray, held_out: int, *, buffer_m: float
 ) -> np.ndarray:
-    """Cells that may train the estimate of fold ``held_out``: other folds,
-    and farther than ``buffer_m`` from every held-out cell."""
+    """Select the cells that may train the estimate of fold ``held_out``.
+
+    Those of other folds, farther than ``buffer_m`` from every held-out cell.
+    """
     train = fold != held_out
     if buffer_m > 0 and (~train).any():
         tree = cKDTree(np.column_stack([x[~train], y[~train]]))
@@ -311,7 +313,8 @@ def training_mask(
         keep = np.flatnonzero(train)[distance > buffer_m]
         train = np.zeros_like(train)
         train[keep] = True
-    return train
+    mask: np.ndarray = train
+    return mask
 
 
 def idw(
@@ -337,7 +340,10 @@ def idw(
     distance, index = distance.reshape(len(tx), k), index.reshape(len(tx), k)
     # A target on an observation takes its value (weight 1/0 is the limit).
     weight = 1.0 / np.maximum(distance, 1e-6) ** power
-    return (weight * np.asarray(values, float)[index]).sum(axis=1) / weight.sum(axis=1)
+    estimate: np.ndarray = (weight * np.asarray(values, float)[index]).sum(axis=1) / weight.sum(
+        axis=1
+    )
+    return estimate
 
 
 def _per_group(
@@ -348,8 +354,11 @@ def _per_group(
     value: str,
     estimate: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray],
 ) -> np.ndarray:
-    """``estimate(ox, oy, values, tx, ty)`` on the training cells of each
-    test row's carrier and radio (NaN where there are none)."""
+    """Run ``estimate(ox, oy, values, tx, ty)`` per carrier and radio of the test rows.
+
+    On the training cells of each test row's carrier and radio (NaN where
+    there are none).
+    """
     out = np.full(len(test), np.nan)
     for (carrier, radio), rows in test.groupby(["carrier", "radio"], sort=False):
         mine = train.loc[(train["carrier"] == carrier) & (train["radio"] == radio)]
@@ -367,7 +376,7 @@ def _per_group(
 def _kriged_about_mean(
     ox: np.ndarray, oy: np.ndarray, values: np.ndarray, tx: np.ndarray, ty: np.ndarray
 ) -> np.ndarray:
-    """The mean of the values plus their kriged deviations from it."""
+    """Estimate the mean of the values plus their kriged deviations from it."""
     mean = float(values.mean())
     estimate, _ = simple_krige(
         ox, oy, values - mean, tx, ty, variogram=fit_variogram(ox, oy, values - mean)
@@ -378,14 +387,15 @@ def _kriged_about_mean(
 def _kriged_zero_mean(
     ox: np.ndarray, oy: np.ndarray, values: np.ndarray, tx: np.ndarray, ty: np.ndarray
 ) -> np.ndarray:
-    """Simple kriging of values whose mean is known to be zero (shadowing)."""
+    """Krige values whose mean is known to be zero (shadowing), by simple kriging."""
     estimate, _ = simple_krige(ox, oy, values, tx, ty, variogram=fit_variogram(ox, oy, values))
     return estimate
 
 
 def reference_cells(reference: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
-    """Reference signal at points -> per (cell, carrier, radio): the mean
-    median without shadowing (``trend_dbm``) and the mean shadowing.
+    """Gather reference signal at points per (cell, carrier, radio).
+
+    The mean median without shadowing (``trend_dbm``) and the mean shadowing.
 
     ``reference`` has ``lat, lon, mcc, mnc, radio, median_dbm, shadowing_db``
     (as the demo region writes them: the simulator's true median where each
@@ -469,7 +479,7 @@ def cross_validate(
     observed = observed_median(
         stats, floors=service_floors(readings), spread_db=reading_spread_db(stats)
     )
-    observed = observed.loc[observed["count"] >= C.MIN_READINGS_MEASURED].reset_index(drop=True)
+    observed = observed.loc[observed["count"] >= T.MIN_READINGS_MEASURED].reset_index(drop=True)
     lon, lat = readings["lon"].to_numpy(float), readings["lat"].to_numpy(float)
     bounds = (lon.min(), lat.min(), lon.max(), lat.max())
     terrain = (

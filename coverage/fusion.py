@@ -1,115 +1,33 @@
 """Fuse readings with the prediction into P(usable signal) per cell and carrier.
 
-Steps 3 and 4 of the pipeline. Where a cell has readings they rule; where it
-has few, the calibrated prediction fills in. Every estimate carries its
-probability of usable signal, its class and its evidence label.
+Step 3 of the pipeline. The prediction's availability comes first
+(:func:`predicted_probability`: calibrated, with the residuals kriged);
+then, where a cell has readings they rule, and where it has few the
+prediction fills in (:func:`fuse`). Every estimate carries its probability
+of usable signal, its class (:mod:`coverage.classify`) and its evidence
+label. The censoring-corrected medians it starts from come from
+:mod:`coverage.censoring`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration
-from coverage.hexgrid import parent_cells, unique_cells
+from coverage import thresholds as T
+from coverage._kernels import grid_rows, labels_from_codes, outer_join, spread
+from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration, calibrate
+from coverage.classify import CELL_CLASSES, class_codes
+from coverage.evidence import Evidence
 from coverage.kriging import fit_variogram, simple_krige
-from coverage.labels import labels_from_codes
-from coverage.threads import map_in_order
+from coverage.predict import Prediction
 from geodata import constants as C
-
-# A prediction weighs as much as this many readings when blended with a
-# cell's own readings (a Beta-binomial prior of strength 2): two readings
-# already move the estimate halfway, as a surveyor would trust them.
-PRIOR_READINGS = 2.0
-# Cells where more than this share of readings had no service have a mean
-# dBm biased upwards (the lost readings carry no dBm): their median is read
-# from the share of usable readings instead (see observed_median).
-MAX_NO_SERVICE_SHARE = 0.2
-# Temporal spread (σ_t, dB) of readings in one place when the readings are
-# too few to show it: 6 dB, the fast-fading-averaged spread 3GPP TR 36.942
-# assumes for a pedestrian; measured per region by reading_spread_db.
-DEFAULT_FADING_DB = 6.0
-# The standard error of a median of n normal readings is √(π/2)·σ/√n ≈
-# 1.25·σ/√n (Kendall & Stuart, The Advanced Theory of Statistics, §10.10).
-MEDIAN_ERROR_FACTOR = 1.25
-# No estimate of a median is surer than this (dB): readings of one place
-# still differ by phone model (Android's calibration spread is ~2 dB).
-MIN_SIGMA_DB = 1.0
-# A carrier whose known sites all lie beyond reach of a cell (another
-# carrier's site reaches it, so the site database covers the place) is
-# predicted this far below the usable level: past its link budget, well
-# under the service floor (SERVICE_FLOOR_DBM is ~9 dB below usable).
-ABSENT_MARGIN_DB = -30.0
-
-
-# w(u) = u + φ(u)/Φ(u): the standardised mean of a normal truncated below
-# its floor, as a function of the standardised median u = (μ − floor)/σ. It
-# rises monotonically from 0 (u → −∞) to u (u ≫ 0); tabulated once, inverted
-# by interpolation.
-_U = np.linspace(-6.0, 8.0, 561)
-_W = _U + norm.pdf(_U) / norm.cdf(_U)
-
-
-def reading_spread_db(stats: pd.DataFrame) -> float:
-    """Typical spread (σ, dB) of readings within one cell: the median of the
-    per-cell σ over cells with at least ten readings with service, well above
-    any floor. 6 dB when there are none (3GPP TR 36.942 fading)."""
-    served = stats["count"] - stats["no_service_count"]
-    well = stats.loc[served >= 10, "std_dbm"].dropna()
-    return float(np.clip(well.median(), 2.0, 10.0)) if len(well) else DEFAULT_FADING_DB
-
-
-def observed_median(
-    measured: pd.DataFrame, *, floors: dict[str, float], spread_db: float
-) -> pd.DataFrame:
-    """The median dBm each measured cell shows, with lost readings accounted for.
-
-    Readings below a phone's sensitivity ("floor") come as no-service, or not
-    at all: many apps log nothing without service. So
-
-    - where many readings lost service (share > :data:`MAX_NO_SERVICE_SHARE`),
-      the median is read off that share: μ = floor + σ·Φ⁻¹(1 − share);
-    - elsewhere the readings with service are a sample truncated at the
-      floor, and their mean overstates μ near it; μ is the median whose
-      truncated mean equals the observed one (inverse of :data:`_W`).
-
-    Returns the input rows with ``median_dbm``, ``censored`` (True where the
-    median was read off the share of lost readings: an order of magnitude,
-    not a measurement) and ``p_measured``: the share of usable readings where
-    many lost service, else Φ((μ − usable threshold)/σ).
-    """
-    cells = measured.copy()
-    if cells.empty:
-        return cells.assign(
-            median_dbm=pd.Series(dtype=float),
-            censored=pd.Series(dtype=bool),
-            p_measured=pd.Series(dtype=float),
-        )
-    count = cells["count"].to_numpy(float)
-    lost = cells["no_service_count"].to_numpy(float)
-    floor = cells["radio"].map(floors).to_numpy(float)
-    share_lost = (lost + 0.5) / (count + 1.0)
-    from_share = floor + spread_db * norm.ppf(1.0 - share_lost)
-    standardised = (cells["mean_dbm"].to_numpy(float) - floor) / spread_db
-    # Beyond the table w(u) = u (to 1e-14): far above the floor nothing is
-    # truncated and the mean is the median. np.interp alone would clamp every
-    # strong cell to floor + 8σ (about −81 dBm for LTE).
-    inverse = np.interp(standardised, _W, _U)
-    from_mean = floor + spread_db * np.where(standardised > _W[-1], standardised, inverse)
-    use_share = (lost > MAX_NO_SERVICE_SHARE * count) | np.isnan(from_mean)
-    cells["median_dbm"] = np.where(use_share, from_share, from_mean)
-    cells["censored"] = use_share
-    threshold = cells["radio"].map(C.USABLE_DBM).to_numpy(float)
-    from_median = norm.cdf((cells["median_dbm"].to_numpy(float) - threshold) / spread_db)
-    # Where phones did report losing service, the share of usable readings is
-    # P itself, whatever the shape of the dBm distribution (service can come
-    # and go at a strong median too: congestion, handover, a moving shadow).
-    share_usable = cells["usable_count"].to_numpy(float) / np.maximum(count, 1.0)
-    cells["p_measured"] = np.where(use_share, share_usable, from_median)
-    return cells
+from geodata.hexgrid import parent_cells, unique_cells
+from geodata.sites import carrier_names
+from geodata.threads import map_in_order
 
 
 def predicted_probability(
@@ -119,7 +37,7 @@ def predicted_probability(
     measured: pd.DataFrame | None = None,
     x: pd.Series | None = None,
     y: pd.Series | None = None,
-    fading_db: float = DEFAULT_FADING_DB,
+    fading_db: float = T.DEFAULT_FADING_DB,
 ) -> pd.DataFrame:
     """Availability per cell, carrier and radio from the calibrated, kriged prediction.
 
@@ -134,7 +52,7 @@ def predicted_probability(
     """
     table = apply_calibration(predicted, calibration)
     if measured is not None and x is not None and y is not None and len(table):
-        enough = measured.loc[measured["count"] >= C.MIN_READINGS_MEASURED]
+        enough = measured.loc[measured["count"] >= T.MIN_READINGS_MEASURED]
         table = krige_residuals(table, enough, x, y)
     threshold = table["radio"].map(C.USABLE_DBM).to_numpy(float)
     margin = table["calibrated_dbm"].to_numpy(float) - threshold
@@ -143,8 +61,10 @@ def predicted_probability(
 
 
 def best_radio(predicted: pd.DataFrame) -> pd.DataFrame:
-    """Per cell and carrier, the radio the prediction rates most likely usable
-    (the largest margin above its radio's usable level)."""
+    """Pick, per cell and carrier, the radio the prediction rates most likely usable.
+
+    The largest margin above its radio's usable level wins.
+    """
     margin = predicted["calibrated_dbm"] - predicted["radio"].map(C.USABLE_DBM).astype(float)
     order = np.argsort(-margin.to_numpy(float), kind="stable")
     best = predicted.iloc[order].drop_duplicates(["h3", "carrier"])
@@ -152,10 +72,10 @@ def best_radio(predicted: pd.DataFrame) -> pd.DataFrame:
 
 
 def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.DataFrame:
-    """The estimate per (cell, carrier, radio): mean dBm, σ, P(usable), evidence.
+    """Blend readings and model per (cell, carrier, radio): mean dBm, σ, P(usable), evidence.
 
     Where a cell has measured readings of the radio, its median and the
-    prediction are blended by weight n / (n + k) (k = :data:`PRIOR_READINGS`),
+    prediction are blended by weight n / (n + k) (k = :data:`~coverage.thresholds.PRIOR_READINGS`),
     the same rule as :func:`fuse`; σ shrinks likewise. ``mean_dbm`` is
     floored at the low end of the radio's reporting range. ``evidence`` is
     ``measured`` (readings only), ``predicted`` (model only) or ``both``.
@@ -169,13 +89,13 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     """
     keys = ["h3", "carrier", "radio"]
     measured = observed.loc[
-        observed["count"] >= C.MIN_READINGS_MEASURED, [*keys, "count", "median_dbm", "p_measured"]
+        observed["count"] >= T.MIN_READINGS_MEASURED, [*keys, "count", "median_dbm", "p_measured"]
     ]
-    table = _outer_join(predicted, measured, keys)
+    table = outer_join(predicted, measured, keys)
     n = table["count"].fillna(0).to_numpy(float)
     has_model = table["calibrated_dbm"].notna().to_numpy()
     has_readings = n > 0
-    weight = np.where(has_model, n / (n + PRIOR_READINGS), 1.0)
+    weight = np.where(has_model, n / (n + T.PRIOR_READINGS), 1.0)
     model = table["calibrated_dbm"].to_numpy(float)
     seen = table["median_dbm"].to_numpy(float)
     mean = np.where(has_readings, weight * seen + (1 - weight) * np.nan_to_num(model), model)
@@ -185,7 +105,7 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     floors = {r: lo for r, (lo, _) in C.SIGNAL_RANGE_DBM.items()}
     floor = np.array([*(floors.get(r, np.nan) for r in radios), np.nan])[codes]
     table["mean_dbm"] = np.maximum(mean, floor)
-    sigma = table["sigma_db"].fillna(C.PREDICTION_SIGMA_DB).to_numpy(float)
+    sigma = table["sigma_db"].fillna(T.PREDICTION_SIGMA_DB).to_numpy(float)
     table["sigma_db"] = np.where(has_readings, sigma * np.sqrt(1 - weight) + 1e-9, sigma)
     p_model = table["p_predicted"].fillna(0.0).to_numpy(float)
     p_seen = table["p_measured"].fillna(0.0).to_numpy(float)
@@ -197,58 +117,6 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     return table[[*keys, "mean_dbm", "sigma_db", "p_usable", "evidence", "count"]]
 
 
-def _outer_join(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """``left.merge(right, on=keys, how="outer")`` for keys ``h3`` + text
-    columns unique on each side: rows sorted by the keys, as pandas sorts an
-    outer join, but matched on integer codes instead of hashing strings."""
-    text = keys[1:]
-    # Each text key -> codes numbered in sorted order (factorize per column:
-    # no object arrays), combined into one code per key combination, so
-    # that sorting codes sorts the keys.
-    codes, labels = [], []
-    for name in text:
-        values = pd.concat([left[name], right[name]], ignore_index=True)
-        if values.isna().any():
-            return left.merge(right, on=keys, how="outer")
-        code, distinct = pd.factorize(values, sort=True)
-        codes.append(code.astype(np.int64))
-        labels.append(distinct)
-    combo = np.zeros(len(left) + len(right), dtype=np.int64)
-    for code, distinct in zip(codes, labels, strict=True):
-        combo = combo * len(distinct) + code
-    width = int(np.prod([len(distinct) for distinct in labels]))
-    h3 = np.concatenate([left["h3"].to_numpy(np.uint64), right["h3"].to_numpy(np.uint64)])
-    cells, cell = np.unique(h3, return_inverse=True)
-    key = cell.astype(np.int64) * width + combo
-    union, position = np.unique(key, return_inverse=True)  # sorted by (h3, text keys)
-    sides = ((left, position[: len(left)]), (right, position[len(left) :]))
-    if any(len(rows) and np.bincount(rows).max() > 1 for _, rows in sides):
-        return left.merge(right, on=keys, how="outer")  # repeated keys: rows multiply
-    out = pd.DataFrame({"h3": cells[union // width]})
-    rest = union % width
-    for name, distinct in reversed(list(zip(text, labels, strict=True))):
-        code, rest = rest % len(distinct), rest // len(distinct)
-        # The dtype pandas' merge gives: the sides' own when they agree.
-        dtype = left[name].dtype if left[name].dtype == right[name].dtype else object
-        if dtype == "str":
-            out[name] = labels_from_codes(code, distinct)
-        else:
-            out[name] = pd.Series(np.asarray(distinct, dtype=object)[code], dtype=dtype)
-    out = out[["h3", *text]]
-    for side, rows in sides:
-        for column in side.columns.difference(keys, sort=False):
-            values = side[column].to_numpy()
-            kind = values.dtype.kind
-            filled = np.full(
-                len(union),
-                np.nan if kind in "fiub" else None,
-                dtype=float if kind in "fiub" else object,
-            )
-            filled[rows] = values
-            out[column] = filled
-    return out
-
-
 def krige_residuals(
     table: pd.DataFrame, observed: pd.DataFrame, x: pd.Series, y: pd.Series
 ) -> pd.DataFrame:
@@ -258,7 +126,7 @@ def krige_residuals(
     metric cell centres indexed by h3 covering both tables' cells. Sibling
     cells (one H3 parent) share a kriging neighbourhood (see
     :func:`coverage.kriging.simple_krige`). Carriers and radios are kriged
-    on threads (:func:`coverage.threads.map_in_order`): the solves release
+    on threads (:func:`geodata.threads.map_in_order`): the solves release
     the GIL.
     """
 
@@ -289,125 +157,6 @@ def krige_residuals(
     return pd.concat(list(map_in_order(krige, groups)), ignore_index=True)
 
 
-def measured_by_carrier(observed: pd.DataFrame) -> pd.DataFrame:
-    """A carrier's measured evidence per cell: its best radio's P(usable).
-
-    A phone camps on the best radio it can, so the carrier serves a cell
-    when any of its radios does. Among radios with enough readings the best
-    P counts; with none, the most-read radio. ``count`` pools all readings.
-
-    Parameters
-    ----------
-    observed : DataFrame
-        Output of :func:`observed_median`.
-    """
-    columns = [
-        "h3",
-        "carrier",
-        "count",
-        "usable_count",
-        "no_service_count",
-        "mean_dbm",
-        "p_measured",
-        "measured_radio",
-    ]
-    if observed.empty:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in columns}).astype(
-            {"h3": "uint64", "carrier": "string", "measured_radio": object}
-        )
-    # Groups numbered by first appearance (as groupby(sort=False) lists
-    # them); each group's best row is its first in the ranking (enough
-    # readings, then P, then count, all descending; ties keep their order).
-    group = observed.groupby(["h3", "carrier"], sort=False).ngroup().to_numpy(np.int64)
-    groups = int(group.max()) + 1
-    rows = np.arange(len(observed))
-    count = observed["count"].to_numpy(float)
-    enough = (count >= C.MIN_READINGS_MEASURED).astype(float)
-    order = np.lexsort((-count, -observed["p_measured"].to_numpy(float), -enough))
-    rank = np.empty(len(observed), dtype=np.int64)
-    rank[order] = rows
-    first_rank = np.full(groups, len(observed))
-    np.minimum.at(first_rank, group, rank)
-    best = order[first_rank]
-    first = np.full(groups, len(observed))
-    np.minimum.at(first, group, rows)
-    pooled = observed.iloc[first][["h3", "carrier"]].reset_index(drop=True)
-    for column in ("count", "usable_count", "no_service_count"):
-        values = observed[column].to_numpy()
-        total = np.bincount(group, weights=values.astype(float), minlength=groups)
-        pooled[column] = total.astype(values.dtype)
-    for column, source in (
-        ("mean_dbm", "mean_dbm"),
-        ("p_measured", "p_measured"),
-        ("measured_radio", "radio"),
-    ):
-        pooled[column] = observed[source].iloc[best].reset_index(drop=True)
-    return pooled[columns]
-
-
-def classify(p_usable: np.ndarray, dbm: np.ndarray, radio: np.ndarray) -> np.ndarray:
-    """Cell class from P(usable) and the typical dBm (Android levels).
-
-    ``no_signal`` below :data:`~geodata.constants.USABLE_P_LOW`, ``patchy``
-    up to :data:`~geodata.constants.USABLE_P_HIGH`; above it the Android level
-    of the dBm gives ``weak`` (1 bar), ``fair`` (2) or ``good`` (3–4);
-    ``unknown`` where P is NaN.
-    """
-    codes, radios = pd.factorize(np.asarray(radio))
-    return CELL_CLASSES[_class_codes(p_usable, dbm, codes, radios)]
-
-
-#: Cell classes, indexed by the codes :func:`_class_codes` gives.
-CELL_CLASSES = np.array(C.CELL_CLASSES)
-
-
-def _class_codes(
-    p_usable: np.ndarray, dbm: np.ndarray, radio_codes: np.ndarray, radios: Sequence[object]
-) -> np.ndarray:
-    """:func:`classify` as codes into :data:`CELL_CLASSES`, the radio given as
-    codes into ``radios`` (−1: none). Integer codes, not strings: np.where
-    on string arrays of millions of cells costs seconds."""
-    p = np.asarray(p_usable, float)
-    # Levels looked up once per distinct radio, then spread to the cells.
-    table = np.array(
-        [*(C.SIGNAL_LEVELS_DBM.get(str(r), (np.nan,) * 4) for r in radios), (np.nan,) * 4],
-        dtype=float,
-    )
-    levels = table[np.asarray(radio_codes)]  # code -1 (no radio) takes the trailing NaNs
-    dbm = np.asarray(dbm, float)
-    with np.errstate(invalid="ignore"):
-        code = np.where(dbm >= levels[:, 2], 0, np.where(dbm >= levels[:, 1], 1, 2))
-    code = np.where(p >= C.USABLE_P_HIGH, code, np.where(p >= C.USABLE_P_LOW, 3, 4))
-    return np.where(np.isnan(p), 5, code)
-
-
-def _grid_rows(
-    table: pd.DataFrame, cells: np.ndarray, carriers: pd.Index
-) -> tuple[np.ndarray, np.ndarray]:
-    """Where the rows of ``table`` (``h3``, ``carrier``) fall in the grid of
-    :func:`fuse` (cell-major, carriers inner): (row of ``table``, grid row),
-    for the rows whose cell and carrier are in the grid."""
-    h3 = table["h3"].to_numpy(np.uint64)
-    cell = np.minimum(np.searchsorted(cells, h3), max(len(cells) - 1, 0))
-    # Carriers looked up once per distinct name, not once per row.
-    names, distinct = pd.factorize(table["carrier"])
-    carrier = np.append(carriers.get_indexer(distinct), -1)[names]
-    inside = np.flatnonzero((cells[cell] == h3) & (carrier >= 0)) if len(cells) else cell[:0]
-    return inside, cell[inside] * len(carriers) + carrier[inside]
-
-
-def _spread(
-    table: pd.DataFrame, column: str, rows: tuple[np.ndarray, np.ndarray], size: int, fill: object
-) -> np.ndarray:
-    """``table[column]`` laid out on ``size`` grid rows (``fill`` elsewhere)."""
-    source, target = rows
-    values = table[column].to_numpy()
-    dtype = float if isinstance(fill, float) else object
-    out = np.full(size, fill, dtype=dtype)
-    out[target] = values[source]
-    return out
-
-
 def fuse(
     cells: np.ndarray,
     carriers: list[str],
@@ -415,7 +164,7 @@ def fuse(
     measured: pd.DataFrame,
     predicted: pd.DataFrame,
     site_carriers: frozenset[str] = frozenset(),
-    fading_db: float = DEFAULT_FADING_DB,
+    fading_db: float = T.DEFAULT_FADING_DB,
 ) -> pd.DataFrame:
     """Availability and how sure we are of it, per (cell, carrier).
 
@@ -437,7 +186,7 @@ def fuse(
 
     A carrier listed in ``site_carriers`` (its sites are known) with none
     within reach of a cell that another carrier's site reaches is predicted
-    absent (margin :data:`ABSENT_MARGIN_DB`): the site database covers the
+    absent (margin :data:`~coverage.thresholds.ABSENT_MARGIN_DB`): the site database covers the
     place. Where no known site reaches a cell and no reading was taken,
     the evidence is ``none`` and availability is unknown (NaN): an area the
     site database does not cover is not an area without signal.
@@ -453,10 +202,10 @@ def fuse(
     size = len(cells) * len(names)
     # A grid row per (cell, carrier), cell-major; the tables are laid on it
     # by integer positions (no merge on a string key).
-    on_measured = _grid_rows(measured, cells, names)
-    on_predicted = _grid_rows(predicted, cells, names)
-    n = np.nan_to_num(_spread(measured, "count", on_measured, size, np.nan), nan=0.0)
-    usable = np.nan_to_num(_spread(measured, "usable_count", on_measured, size, np.nan), nan=0.0)
+    on_measured = grid_rows(measured, cells, names)
+    on_predicted = grid_rows(predicted, cells, names)
+    n = np.nan_to_num(spread(measured, "count", on_measured, size, np.nan), nan=0.0)
+    usable = np.nan_to_num(spread(measured, "usable_count", on_measured, size, np.nan), nan=0.0)
     carrier_code = np.tile(np.arange(len(names)), len(cells))
     # The measured radio, else the predicted one, else LTE; as codes.
     measured_radio, measured_radios = pd.factorize(measured["measured_radio"])
@@ -473,14 +222,14 @@ def fuse(
     usable_level = np.array([C.USABLE_DBM.get(str(r), np.nan) for r in radios])
 
     # The model's margin and its standard error.
-    model_dbm = _spread(predicted, "calibrated_dbm", on_predicted, size, np.nan)
+    model_dbm = spread(predicted, "calibrated_dbm", on_predicted, size, np.nan)
     model_margin = model_dbm - usable_level[np.maximum(model_radio, 0)]
     model_sigma = (
-        _spread(predicted, "sigma_db", on_predicted, size, np.nan)
+        spread(predicted, "sigma_db", on_predicted, size, np.nan)
         if "sigma_db" in predicted
-        else np.full(size, C.PREDICTION_SIGMA_DB)
+        else np.full(size, T.PREDICTION_SIGMA_DB)
     )
-    model_sigma = np.where(np.isnan(model_sigma), C.PREDICTION_SIGMA_DB, model_sigma)
+    model_sigma = np.where(np.isnan(model_sigma), T.PREDICTION_SIGMA_DB, model_sigma)
     has_model = ~np.isnan(model_margin)
     known = np.isin(np.asarray(names, dtype=object), list(site_carriers))
     reached = (
@@ -489,16 +238,16 @@ def fuse(
         else np.zeros(len(cells), dtype=bool)
     )
     absent = ~has_model & known[carrier_code] & np.repeat(reached, len(names))
-    model_margin = np.where(absent, ABSENT_MARGIN_DB, model_margin)
+    model_margin = np.where(absent, T.ABSENT_MARGIN_DB, model_margin)
     has_model |= absent
 
     # The readings' margin and its standard error.
-    measured_p = _spread(measured, "p_measured", on_measured, size, np.nan)
+    measured_p = spread(measured, "p_measured", on_measured, size, np.nan)
     has_readings = (n > 0) & ~np.isnan(measured_p)
     edge = 0.5 / (n + 1.0)
     share = np.clip(np.nan_to_num(measured_p, nan=0.5), edge, 1.0 - edge)
     reading_margin = fading_db * norm.ppf(share)
-    reading_sigma = MEDIAN_ERROR_FACTOR * fading_db / np.sqrt(np.maximum(n, 1.0))
+    reading_sigma = T.MEDIAN_ERROR_FACTOR * fading_db / np.sqrt(np.maximum(n, 1.0))
 
     # Precision-weighted: a normal prior (the model) and a normal measurement.
     model_precision = np.where(has_model, 1.0 / model_sigma**2, 0.0)
@@ -508,7 +257,7 @@ def fuse(
         margin = (
             model_precision * np.nan_to_num(model_margin) + reading_precision * reading_margin
         ) / precision
-        sigma = np.maximum(1.0 / np.sqrt(precision), MIN_SIGMA_DB)
+        sigma = np.maximum(1.0 / np.sqrt(precision), T.MIN_SIGMA_DB)
     known_here = precision > 0
     margin = np.where(known_here, margin, np.nan)
     sigma = np.where(known_here, sigma, np.nan)
@@ -516,11 +265,11 @@ def fuse(
     p_served = norm.cdf(margin / sigma)
     # Evidence codes into _EVIDENCE: readings enough, else a prediction,
     # else none; a cell with a reading or two and no prediction is measured.
-    evidence = np.where(n >= C.MIN_READINGS_MEASURED, 0, np.where(has_model, 1, 2))
+    evidence = np.where(n >= T.MIN_READINGS_MEASURED, 0, np.where(has_model, 1, 2))
     evidence = np.where((evidence == 2) & (n > 0), 0, evidence)
     dbm = np.where(
-        n >= C.MIN_READINGS_MEASURED,
-        _spread(measured, "mean_dbm", on_measured, size, np.nan),
+        n >= T.MIN_READINGS_MEASURED,
+        spread(measured, "mean_dbm", on_measured, size, np.nan),
         model_dbm,
     )
     return pd.DataFrame(
@@ -536,9 +285,83 @@ def fuse(
             "dbm": dbm,
             "radio": labels_from_codes(radio, radios),
             "evidence": labels_from_codes(evidence, _EVIDENCE),
-            "cell_class": labels_from_codes(_class_codes(p, dbm, radio, radios), CELL_CLASSES),
+            "cell_class": labels_from_codes(class_codes(p, dbm, radio, radios), CELL_CLASSES),
         }
     )
 
 
 _EVIDENCE = ("measured", "predicted", "none")
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """The model calibrated on the evidence, and fused with it.
+
+    Attributes
+    ----------
+    calibration : Calibration
+        Offset, slope and σ per carrier and radio; offsets per site.
+    estimates : DataFrame
+        Per (cell, carrier, radio): the calibrated, kriged prediction and its
+        availability (:func:`predicted_probability`).
+    cells : DataFrame
+        Per (cell, carrier): the fused availability, its uncertainty, class
+        and evidence (:func:`fuse`).
+    """
+
+    calibration: Calibration
+    estimates: pd.DataFrame
+    cells: pd.DataFrame
+
+
+def fuse_evidence(
+    cells: np.ndarray, evidence: Evidence, prediction: Prediction, sites: pd.DataFrame
+) -> Fusion:
+    """Calibrate the prediction on the evidence, then fuse both on the villages' cells.
+
+    Every carrier that has sites, a prediction or readings gets a row per
+    cell (see :func:`fuse` for a carrier whose sites reach none of them).
+
+    Parameters
+    ----------
+    cells : numpy.ndarray
+        The villages' cells (uint64; :attr:`coverage.grid.VillageGrid.cells`).
+    evidence : Evidence
+        What the readings say (:func:`coverage.evidence.measure`).
+    prediction : Prediction
+        The model at the cells (:func:`coverage.predict.predict_grid`).
+    sites : DataFrame
+        Normalised sites (``mcc``, ``mnc``).
+
+    Returns
+    -------
+    Fusion
+    """
+    calibration = calibrate(evidence.observed, prediction.predicted)
+    estimates = predicted_probability(
+        prediction.predicted,
+        calibration,
+        measured=evidence.observed,
+        x=prediction.x,
+        y=prediction.y,
+        fading_db=evidence.fading_db,
+    )
+    # The predicted best radio per (cell, carrier), against the measured one.
+    predicted_best = best_radio(estimates)
+    site_carriers = (
+        frozenset(carrier_names(sites["mcc"], sites["mnc"])) if len(sites) else frozenset()
+    )
+    carriers = sorted(
+        set(predicted_best["carrier"].unique())
+        | set(evidence.measured["carrier"].unique())
+        | site_carriers
+    )
+    fused = fuse(
+        cells,
+        carriers,
+        measured=evidence.measured,
+        predicted=predicted_best,
+        site_carriers=site_carriers,
+        fading_db=evidence.fading_db,
+    )
+    return Fusion(calibration=calibration, estimates=estimates, cells=fused)

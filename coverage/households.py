@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-from coverage.hexgrid import cell_centres, cells_for_points
-from coverage.points import points_in_polygons
+from coverage._kernels import points_in_polygons
 from geodata import constants as C
+from geodata.hexgrid import cell_centres, cells_for_points
 from geodata.raster import Raster
 
 # Settlement prior without a population source (settle_from_evidence). Hill
@@ -98,9 +98,11 @@ def place_with_raster(
 
 
 def _scaled(weights: pd.DataFrame, villages: gpd.GeoDataFrame, *, placed_by: str) -> pd.DataFrame:
-    """``village_id, h3, weight`` -> ``village_id, h3, households, placed_by``,
-    scaled to each village's recorded households; ``placed_by`` names the
-    source (see :data:`coverage.verdicts.SETTLEMENTS`)."""
+    """Scale cell weights to each village's recorded households.
+
+    ``village_id, h3, weight`` -> ``village_id, h3, households, placed_by``;
+    ``placed_by`` names the source (see :data:`coverage.thresholds.SETTLEMENTS`).
+    """
     share = weights["weight"] / weights.groupby("village_id")["weight"].transform("sum")
     totals = weights["village_id"].map(villages.set_index("id")["households"]).astype(float)
     placed = weights.assign(households=share * totals, placed_by=placed_by)

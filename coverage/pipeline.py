@@ -1,6 +1,25 @@
 """The whole analysis: villages, sites, readings (and terrain) -> verdicts, dead zones.
 
 This is the one entry point the service, the CLI and the notebooks call.
+:func:`analyze` reads as the steps of DESIGN.md, each a call into one module:
+
+====================  ==========================================================
+grid                  :func:`coverage.grid.village_grid`: the cells villages are
+                      judged on, and each centre's ring
+evidence              :func:`coverage.stats.aggregate_readings`, then
+                      :func:`coverage.evidence.measure` (retired readings,
+                      censoring, each carrier's best radio)
+model                 :func:`coverage.predict.predict_grid`: sites and terrain
+fuse                  :func:`coverage.fusion.fuse_evidence`: calibration, kriging,
+                      readings and model per (cell, carrier)
+judge                 :func:`coverage.households.place_households`, then
+                      :func:`coverage.verdicts.judge_villages`
+dead zones            :func:`coverage.dead_zones.find_dead_zones`
+====================  ==========================================================
+
+The model comes before the evidence is final because they need each other:
+the prediction is run at the measured cells (to calibrate it), and a reading
+taken before the site that now serves its cell is retired.
 """
 
 from __future__ import annotations
@@ -12,36 +31,22 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from coverage.calibration import Calibration, calibrate
-from coverage.cells import metric_centres, nearby_cells, predict_cells
+from coverage import thresholds as T
+from coverage.calibration import Calibration
 from coverage.dead_zones import find_dead_zones
 from coverage.errors import NoVillagesError
-from coverage.fusion import (
-    best_radio,
-    fuse,
-    measured_by_carrier,
-    observed_median,
-    predicted_probability,
-    reading_spread_db,
-    signal_estimates,
-)
-from coverage.hexgrid import cells_for_points, cells_in_polygons, neighbourhood, unique_cells
+from coverage.evidence import measure
+from coverage.fusion import fuse_evidence, signal_estimates
+from coverage.grid import village_grid
 from coverage.households import place_households
-from coverage.points import (
-    readings_per_village,
-)
-from coverage.stats import (
-    aggregate_readings,
-    infer_silent_gaps,
-    new_sites_near,
-    retired_readings,
-    select_as_of,
-    service_floors,
-)
+from coverage.map_cells import MAP_RESOLUTION, cells_for_storage
+from coverage.points import readings_per_village
+from coverage.predict import predict_grid
+from coverage.stats import aggregate_readings, infer_silent_gaps, new_sites_near, select_as_of
 from coverage.verdicts import judge_villages
 from geodata import constants as C
+from geodata.hexgrid import unique_cells
 from geodata.raster import Raster, read_raster, utm_crs_for
-from geodata.sites import carrier_names
 from geodata.villages import normalise_villages
 
 # Terrain beyond the villages still shadows them: read the DEM with this margin.
@@ -75,6 +80,24 @@ class AnalysisResult:
     signal: pd.DataFrame
     calibration: Calibration
 
+    def map_cells(self, resolution: int = MAP_RESOLUTION) -> pd.DataFrame:
+        """Gather :attr:`cells` into the hexagons maps show, each with its commune.
+
+        The same cells for the service (which stores them), the CLI and the
+        notebooks; see :func:`coverage.map_cells.cells_for_storage`.
+
+        Parameters
+        ----------
+        resolution : int, default :data:`coverage.map_cells.MAP_RESOLUTION` (9)
+            H3 resolution of the map cells, no finer than the analysis'.
+
+        Returns
+        -------
+        DataFrame
+            One row per (map cell, carrier): :data:`coverage.map_cells.CELL_COLUMNS`.
+        """
+        return cells_for_storage(self.cells, self.villages, resolution=resolution)
+
 
 def _as_raster(
     source: Raster | str | Path | None, bounds: tuple[float, ...], margin: float
@@ -82,6 +105,31 @@ def _as_raster(
     if source is None or isinstance(source, Raster):
         return source
     return read_raster(source, bounds_wgs84=bounds, margin_m=margin)  # type: ignore[arg-type]
+
+
+def _in_force(
+    readings: pd.DataFrame,
+    sites: pd.DataFrame,
+    as_of: pd.Timestamp | str | None,
+    *,
+    infer_gaps: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Select the readings and sites in force at ``as_of``.
+
+    Returns the readings (with inferred silent gaps), the readings as taken,
+    and the sites that existed then.
+    """
+    readings = select_as_of(readings, as_of)
+    taken = readings
+    if infer_gaps:
+        silent = infer_silent_gaps(readings)
+        if len(silent):
+            readings = pd.concat([readings, silent], ignore_index=True)
+    if as_of is not None and "created" in sites and len(sites):
+        cutoff = pd.Timestamp(as_of)
+        cutoff = cutoff if cutoff.tzinfo else cutoff.tz_localize("UTC")
+        sites = sites.loc[sites["created"].isna() | (sites["created"] <= cutoff)]
+    return readings, taken, sites
 
 
 def analyze(
@@ -93,7 +141,7 @@ def analyze(
     population: Raster | str | Path | None = None,
     buildings: gpd.GeoDataFrame | None = None,
     as_of: pd.Timestamp | str | None = None,
-    resolution: int = C.H3_RESOLUTION_VERDICT,
+    resolution: int = T.H3_RESOLUTION_VERDICT,
     infer_gaps: bool = True,
 ) -> AnalysisResult:
     """Judge every village from the readings, the sites and the terrain.
@@ -116,7 +164,7 @@ def analyze(
         Judge with the readings and sites that existed at this instant.
     resolution : int, keyword-only
         H3 resolution on which villages are judged (10 by default; see
-        :data:`geodata.constants.H3_RESOLUTION_VERDICT`). Cell statistics
+        :data:`coverage.thresholds.H3_RESOLUTION_VERDICT`). Cell statistics
         for maps come at res 9 from :func:`coverage.stats.aggregate_readings`.
     infer_gaps : bool, keyword-only
         Add no-service readings where a phone that never logs them fell
@@ -130,113 +178,57 @@ def analyze(
     if villages.empty:
         raise NoVillagesError("no villages to analyse")
     villages = normalise_villages(villages)
-    readings = select_as_of(readings, as_of)
-    observed_readings = readings
-    if infer_gaps:
-        silent = infer_silent_gaps(readings)
-        if len(silent):
-            readings = pd.concat([readings, silent], ignore_index=True)
-    if as_of is not None and "created" in sites and len(sites):
-        cutoff = pd.Timestamp(as_of)
-        cutoff = cutoff if cutoff.tzinfo else cutoff.tz_localize("UTC")
-        sites = sites.loc[sites["created"].isna() | (sites["created"] <= cutoff)]
+    readings, observed_readings, sites = _in_force(readings, sites, as_of, infer_gaps=infer_gaps)
     bounds = tuple(villages.total_bounds)
-    centre_lon, centre_lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
     terrain = _as_raster(dem, bounds, DEM_MARGIN_M)
-    metric_crs = terrain.crs if terrain is not None else utm_crs_for(centre_lon, centre_lat)
+    metric_crs = terrain.crs if terrain is not None else utm_crs_for(bounds[0::2], bounds[1::2])
 
-    village_cells = cells_in_polygons(villages, resolution=resolution).rename(
-        columns={"id": "village_id"}
-    )
-    centre = cells_for_points(
-        villages["centre_lat"].to_numpy(float),
-        villages["centre_lon"].to_numpy(float),
-        resolution=resolution,
-    )
-    # The centre is judged on its cell and the ring around it (~200 m at res
-    # 10): the cultural house and the yard people stand in to make a call.
-    ring = neighbourhood(centre, k=1).rename(columns={"h3": "centre", "neighbour": "h3"})
-    centre_cells = ring.merge(
-        pd.DataFrame({"village_id": villages["id"].to_numpy(), "centre": centre}), on="centre"
-    )[["village_id", "h3"]]
-    grid = unique_cells(
-        np.concatenate(
-            [village_cells["h3"].to_numpy(np.uint64), centre_cells["h3"].to_numpy(np.uint64)]
-        )
-    )
-
+    grid = village_grid(villages, resolution=resolution)
     stats = aggregate_readings(readings, resolution=resolution)
-    # Predict at the villages' cells and at every measured cell near them: the
-    # measured ones calibrate the model and feed the residual kriging.
-    x, y = metric_centres(
-        unique_cells(np.concatenate([grid, nearby_cells(stats["h3"], bounds)])), metric_crs
-    )
-    with_readings = stats.loc[stats["count"] >= C.MIN_READINGS_MEASURED, "h3"]
-    predicted = predict_cells(
-        x, y, sites, terrain, metric_crs, measured=unique_cells(with_readings.to_numpy(np.uint64))
-    )
-    retired = retired_readings(readings, predicted, sites, resolution=resolution)
-    if retired.any():
-        stats = aggregate_readings(readings.loc[~retired], resolution=resolution)
-    fading = reading_spread_db(stats)
-    observed = observed_median(stats, floors=service_floors(readings), spread_db=fading)
-    measured = measured_by_carrier(observed)
-    calibration = calibrate(observed, predicted)
-    estimates = predicted_probability(
-        predicted, calibration, measured=observed, x=x, y=y, fading_db=fading
-    )
-    prior = best_radio(estimates)
-    site_carriers = (
-        frozenset(carrier_names(sites["mcc"], sites["mnc"])) if len(sites) else frozenset()
-    )
-    carriers = sorted(
-        set(prior["carrier"].unique()) | set(measured["carrier"].unique()) | site_carriers
-    )
-    fused = fuse(
-        grid,
-        carriers,
-        measured=measured,
-        predicted=prior,
-        site_carriers=site_carriers,
-        fading_db=fading,
-    )
+    model = predict_grid(grid.cells, stats, sites, terrain, metric_crs, bounds=bounds)
+    evidence = measure(readings, stats, model.predicted, sites, resolution=resolution)
+    fusion = fuse_evidence(grid.cells, evidence, model, sites)
 
     households = place_households(
         villages,
-        village_cells,
+        grid.village_cells,
         resolution=resolution,
         metric_crs=metric_crs,
         terrain=terrain,
         population=_as_raster(population, bounds, 0.0),
         buildings=buildings,
-        reading_cells=unique_cells(stats["h3"].to_numpy(np.uint64)),
+        reading_cells=unique_cells(evidence.stats["h3"].to_numpy(np.uint64)),
     )
     per_village = readings_per_village(villages, observed_readings)
     verdicts = judge_villages(
         villages,
-        fused,
+        fusion.cells,
         households=households,
-        centre_cells=centre_cells,
-        fading_db=fading,
+        centre_cells=grid.centre_cells,
+        fading_db=evidence.fading_db,
         readings=per_village,
         new_sites=new_sites_near(
-            centre_cells, readings, retired, predicted, sites, resolution=resolution
+            grid.centre_cells,
+            readings,
+            evidence.retired,
+            model.predicted,
+            sites,
+            resolution=resolution,
         ),
     )
-    judged = villages.join(verdicts, on="id")
-    judged = judged.join(per_village, on="id")
     zones = find_dead_zones(
-        fused,
-        village_cells=village_cells,
+        fusion.cells,
+        village_cells=grid.village_cells,
         households=households,
         villages=villages,
         sites=sites,
         metric_crs=metric_crs,
     )
+    judged = villages.join(verdicts, on="id").join(per_village, on="id")
     return AnalysisResult(
         villages=gpd.GeoDataFrame(judged, geometry="geometry", crs=C.CRS_WGS84),
         dead_zones=zones,
-        cells=fused,
-        signal=signal_estimates(estimates, observed),
-        calibration=calibration,
+        cells=fusion.cells,
+        signal=signal_estimates(fusion.estimates, evidence.observed),
+        calibration=fusion.calibration,
     )

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from coverage.hexgrid import cells_for_points
 from geodata import constants as C
+from geodata.hexgrid import cells_for_points
 from geodata.sites import carrier_names
 
 #: Columns of a cell-statistics table.
@@ -33,7 +33,7 @@ CELL_STATS_COLUMNS: tuple[str, ...] = (
 
 
 def empty_cell_stats() -> pd.DataFrame:
-    """A cell-statistics table with no rows and the right dtypes."""
+    """Return a cell-statistics table with no rows and the right dtypes."""
     dtypes = {
         "h3": "uint64",
         "carrier": "string",
@@ -46,19 +46,22 @@ def empty_cell_stats() -> pd.DataFrame:
 
 
 def usable_mask(readings: pd.DataFrame) -> np.ndarray:
-    """Whether each reading had usable signal (service, and dBm at or above the
-    lowest Android level of its radio)."""
+    """Tell whether each reading had usable signal.
+
+    Service, and dBm at or above the lowest Android level of its radio.
+    """
     # Looked up once per distinct radio, not once per reading.
     codes, radios = pd.factorize(readings["radio"])
     by_radio = np.array([*(C.USABLE_DBM.get(str(r), np.nan) for r in radios), np.nan])
     threshold = by_radio[codes]  # code -1 (a missing radio) takes the trailing NaN
     signal = readings["signal_dbm"].to_numpy(float)
     with np.errstate(invalid="ignore"):
-        return ~readings["no_service"].to_numpy(bool) & (signal >= threshold)
+        usable: np.ndarray = ~readings["no_service"].to_numpy(bool) & (signal >= threshold)
+        return usable
 
 
 def service_floors(readings: pd.DataFrame, *, min_readings: int = 200) -> dict[str, float]:
-    """The dBm at which phones lose service, per radio, as the readings show it.
+    """Find the dBm at which phones lose service, per radio, as the readings show it.
 
     The 0.5th percentile of readings with service, where a radio has at least
     ``min_readings`` of them and they reach below the usable threshold (else
@@ -76,7 +79,7 @@ def service_floors(readings: pd.DataFrame, *, min_readings: int = 200) -> dict[s
 
 
 def select_as_of(readings: pd.DataFrame, as_of: pd.Timestamp | str | None) -> pd.DataFrame:
-    """Readings taken at or before ``as_of`` (all of them when None)."""
+    """Select the readings taken at or before ``as_of`` (all of them when None)."""
     if as_of is None or readings.empty:
         return readings
     cutoff = pd.Timestamp(as_of)
@@ -85,12 +88,13 @@ def select_as_of(readings: pd.DataFrame, as_of: pd.Timestamp | str | None) -> pd
 
 
 def _device_codes(devices: pd.Series) -> np.ndarray:
-    """An integer per distinct device; a missing device counts as ``"?"``."""
+    """Give each distinct device an integer; a missing device counts as ``"?"``."""
     codes, uniques = pd.factorize(devices)
     if (codes < 0).any():
         known = np.flatnonzero(np.asarray(uniques.astype(object)) == "?")
         codes = np.where(codes < 0, known[0] if known.size else len(uniques), codes)
-    return codes
+    numbered: np.ndarray = codes
+    return numbered
 
 
 def _distinct_per_group(group: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
@@ -208,7 +212,7 @@ def _site_starts(predicted: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
 def retired_readings(
     readings: pd.DataFrame, predicted: pd.DataFrame, sites: pd.DataFrame, *, resolution: int
 ) -> np.ndarray:
-    """Readings that a newer site has retired (a boolean mask over ``readings``).
+    """Find the readings a newer site has retired (a boolean mask over ``readings``).
 
     A reading of a carrier taken before a site of that carrier started
     (its ``created`` date), in a cell the site could serve, says nothing of
@@ -260,8 +264,9 @@ def new_sites_near(
     *,
     resolution: int,
 ) -> pd.DataFrame:
-    """Sites that retired readings at a village centre and have not been
-    measured there since: ``village_id, site_id, carrier, since``.
+    """Find the sites that retired readings at a village centre, not measured there since.
+
+    Rows ``village_id, site_id, carrier, since``.
 
     One row per (village, carrier): the strongest such site at the centre.
     """

@@ -10,10 +10,10 @@ read on the point estimate (m as estimated):
 
 - ``no_signal`` (*trắng sóng*): no carrier gives usable signal at the
   village centre (its cultural house): the best carrier's availability
-  there is below :data:`~geodata.constants.USABLE_P_LOW`;
+  there is below :data:`~coverage.thresholds.USABLE_P_LOW`;
 - ``patchy`` (*lõm sóng*): the centre has signal, but it comes and goes
-  (best availability below :data:`~geodata.constants.USABLE_P_HIGH`), or
-  at least :data:`~geodata.constants.PATCHY_HOUSEHOLD_SHARE` of the
+  (best availability below :data:`~coverage.thresholds.USABLE_P_HIGH`), or
+  at least :data:`~coverage.thresholds.PATCHY_HOUSEHOLD_SHARE` of the
   households live where **no carrier** serves them (a household is served
   when any carrier's availability at its place is at least one half:
   people carry several SIMs);
@@ -27,7 +27,7 @@ the pessimistic, simple end of that. The centre rules are monotone in z: the
 centre fails for z below a threshold found in closed form. Where households
 were placed from a prior (no buildings), the unserved share S(z) is itself
 uncertain: the true share is taken as Beta(S·n, (1 − S)·n), n from
-:data:`SETTLEMENTS`. So P(problem) = Φ(z_centre) + E_z[P(share ≥ s | z)
+:data:`~coverage.thresholds.SETTLEMENTS`. So P(problem) = Φ(z_centre) + E_z[P(share ≥ s | z)
 where the centre holds], and the verdict takes the likelier side; its
 ``confidence`` is that side's probability.
 
@@ -36,7 +36,7 @@ where the centre holds], and the verdict takes the likelier side; its
 - no evidence at the centre: no reading, and no known site of any carrier
   within reach (an area the site database does not cover is not an area
   without signal);
-- or the evidence cannot decide: ``confidence`` below :data:`MIN_CONFIDENCE`.
+- or the evidence cannot decide: ``confidence`` below :data:`~coverage.thresholds.MIN_CONFIDENCE`.
 
 Every village gets ``reasons``: plain sentences saying why (English in
 ``reasons``, Vietnamese in ``reasons_vi``).
@@ -55,31 +55,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import beta, norm
 
-from coverage.fusion import DEFAULT_FADING_DB
-from geodata import constants as C
+from coverage import thresholds as T
 from geodata.constants import Verdict
-
-# A household counts as served by a carrier when availability is at least
-# this: more often with usable signal than without (DESIGN.md).
-SERVED_P = 0.5
-# Below this confidence the evidence cannot decide between a problem and
-# coverage, and the village says so (``unknown``) instead of guessing: odds
-# of 3 to 2. At 2 to 1 a fifth of the karst scenarios' visited villages
-# (tests/scenarios) came out unknown; at 3 to 2 about a tenth, with
-# accuracy still above 0.9 on both scenario generators.
-MIN_CONFIDENCE = 0.6
-# How sure the household placement is, as the effective number of
-# independent places a village's households could be (a Beta(S·n, (1−S)·n)
-# spread of the unserved share S): buildings pin every house; a 100 m
-# population raster resolves a village into a few dozen pixels that matter;
-# the evidence prior (terrain, readings, distance) knows a village only as a
-# handful of hamlets (hill villages here have 1–5 xóm).
-SETTLEMENTS: dict[str, float] = {
-    "buildings": np.inf,
-    "raster": 20.0,
-    "evidence": 5.0,
-    "even": 5.0,
-}
 
 
 def judge_villages(
@@ -88,7 +65,7 @@ def judge_villages(
     *,
     households: pd.DataFrame,
     centre_cells: pd.DataFrame,
-    fading_db: float = DEFAULT_FADING_DB,
+    fading_db: float = T.DEFAULT_FADING_DB,
     readings: pd.DataFrame | None = None,
     new_sites: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -131,8 +108,8 @@ def judge_villages(
     per_carrier = _households_per_carrier(rows, households)
     without_any, known_households = _households_without_any(households, rows, index)
 
-    level_high = fading_db * norm.ppf(C.USABLE_P_HIGH)
-    level_low = fading_db * norm.ppf(C.USABLE_P_LOW)
+    level_high = fading_db * norm.ppf(T.USABLE_P_HIGH)
+    level_low = fading_db * norm.ppf(T.USABLE_P_LOW)
     # z below which the best carrier at the centre stays under a level.
     centre_high = (
         ((level_high - centre["margin_db"]) / centre["sigma_db"])
@@ -164,7 +141,7 @@ def judge_villages(
         Verdict.COVERED.value,
     )
     confidence = np.where(problem, p_problem, 1.0 - p_problem)
-    undecided = confidence < MIN_CONFIDENCE
+    undecided = confidence < T.MIN_CONFIDENCE
     verdict = np.where(centre_known & ~undecided, verdict, Verdict.UNKNOWN.value)
     out["verdict"] = verdict
     out["confidence"] = np.where(centre_known, np.round(confidence, 3), 0.0)
@@ -199,13 +176,16 @@ def judge_villages(
 
 
 def _settlements(households: pd.DataFrame) -> pd.Series:
-    """The effective number of independent places each village's households
-    could be (see :data:`SETTLEMENTS`), from the ``placed_by`` column of the
-    household weights (infinite where it is absent: positions known)."""
+    """Count the effective independent places each village's households could be.
+
+    See :data:`~coverage.thresholds.SETTLEMENTS`; from the ``placed_by``
+    column of the household weights (infinite where it is absent: positions
+    known).
+    """
     if "placed_by" not in households:
         return pd.Series(dtype=float)
     by = households.drop_duplicates("village_id").set_index("village_id")["placed_by"]
-    return by.map(SETTLEMENTS).astype(float)
+    return by.map(T.SETTLEMENTS).astype(float)
 
 
 def _centre_evidence(
@@ -252,7 +232,7 @@ def _households_per_carrier(rows: pd.DataFrame, households: pd.DataFrame) -> pd.
     """Households each carrier leaves without usable signal, per village.
 
     A household is unserved by a carrier where its availability there is
-    below :data:`SERVED_P`, i.e. the margin is negative (Φ(m/σ_t) < ½).
+    below :data:`~coverage.thresholds.SERVED_P`, i.e. the margin is negative (Φ(m/σ_t) < ½).
     Households in cells where the carrier has no evidence count as unserved
     by it.
     """
@@ -269,8 +249,9 @@ def _households_per_carrier(rows: pd.DataFrame, households: pd.DataFrame) -> pd.
 def _households_without_any(
     households: pd.DataFrame, rows: pd.DataFrame, index: pd.Index
 ) -> tuple[pd.Series, pd.Series]:
-    """Per village: households no carrier serves (at the estimate, z = 0)
-    and households whose place has any evidence.
+    """Count, per village, the households no carrier serves and those with any evidence.
+
+    At the estimate (z = 0).
 
     A household cell is served when any carrier's margin there is ≥ 0, i.e.
     min over carriers of ``z_serve`` (−m/σ) ≤ 0. Households in cells
@@ -291,8 +272,9 @@ def _households_without_any(
 def _share_problem_by_z(
     households: pd.DataFrame, rows: pd.DataFrame, index: pd.Index, settlements: pd.Series
 ) -> np.ndarray:
-    """P(unserved share ≥ PATCHY_HOUSEHOLD_SHARE | z) per village (rows) and
-    z in :data:`_Z` (columns).
+    """Compute P(unserved share ≥ PATCHY_HOUSEHOLD_SHARE | z) per village and z.
+
+    Villages in rows, z in :data:`_Z` in columns.
 
     At shift z the estimated share is S(z) = Σ w·[z_serve > z] / W. Where
     households were placed from a prior (no buildings), the true share is
@@ -317,11 +299,11 @@ def _share_problem_by_z(
         for column, z in enumerate(_Z):
             unserved = np.bincount(code, weights=weight * (z_serve > z), minlength=len(index))
             share = np.clip(np.where(known > 0, unserved / known, 0.0), 0.0, 1.0)
-            exact = (share >= C.PATCHY_HOUSEHOLD_SHARE - 1e-12).astype(float)
+            exact = (share >= T.PATCHY_HOUSEHOLD_SHARE - 1e-12).astype(float)
             a, b = share * n, (1.0 - share) * n
             spread = np.isfinite(n) & (share > 0) & (share < 1)
             prior = beta.sf(
-                C.PATCHY_HOUSEHOLD_SHARE, np.where(spread, a, 1.0), np.where(spread, b, 1.0)
+                T.PATCHY_HOUSEHOLD_SHARE, np.where(spread, a, 1.0), np.where(spread, b, 1.0)
             )
             out[:, column] = np.where(spread, prior, exact)
     return out
@@ -340,10 +322,12 @@ def _carrier_table(centre: pd.DataFrame, per_carrier: pd.DataFrame) -> pd.DataFr
 
 
 def _best_carrier(table: pd.DataFrame, total: pd.Series) -> pd.Series:
-    """Per village, the carrier leaving the fewest households without signal
-    (then the surest centre); none where no carrier works: the best gives no
-    usable signal at the centre and serves under
-    :data:`~geodata.constants.PATCHY_HOUSEHOLD_SHARE` of the households."""
+    """Pick, per village, the carrier leaving the fewest households without signal.
+
+    Ties go to the surest centre. None where no carrier works: the best
+    gives no usable signal at the centre and serves under
+    :data:`~coverage.thresholds.PATCHY_HOUSEHOLD_SHARE` of the households.
+    """
     if table.empty:
         return pd.Series(dtype=object)
     ranked = table.assign(
@@ -353,7 +337,7 @@ def _best_carrier(table: pd.DataFrame, total: pd.Series) -> pd.Series:
     first = ranked.drop_duplicates("village_id").set_index("village_id")
     households = total.reindex(first.index).astype(float)
     served = (households - first["hh"].clip(upper=households)).fillna(0.0)
-    useless = (first["p"] < C.USABLE_P_LOW) & (served < C.PATCHY_HOUSEHOLD_SHARE * households)
+    useless = (first["p"] < T.USABLE_P_LOW) & (served < T.PATCHY_HOUSEHOLD_SHARE * households)
     return first["carrier"].where(~useless)
 
 
@@ -437,12 +421,12 @@ def _say(key: str, **values: object) -> dict[str, str]:
 
 
 def people_date(value: object) -> str:
-    """A date as people read it here: dd/mm/yyyy.
+    """Write a date as people read it here: dd/mm/yyyy.
 
     >>> people_date("2026-01-10T03:04:05+00:00")
     '10/01/2026'
     """
-    return pd.Timestamp(value).strftime("%d/%m/%Y")
+    return str(pd.Timestamp(value).strftime("%d/%m/%Y"))
 
 
 def _reasons(
@@ -492,9 +476,9 @@ def _reasons(
             evidence = str(row["evidence"])
             pick = (
                 "centre_none"
-                if p < C.USABLE_P_LOW
+                if p < T.USABLE_P_LOW
                 else "centre_intermittent"
-                if p < C.USABLE_P_HIGH
+                if p < T.USABLE_P_HIGH
                 else "centre_good"
             )
             said.append(

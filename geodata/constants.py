@@ -1,7 +1,9 @@
-"""Every physical, network and verdict bound lomsong uses, in one place.
+"""Every physical and network bound lomsong uses, the vocabulary and the official rule.
 
 Each constant says what it means and where the number comes from. Library
-code imports from here; nothing else hard-codes a bound.
+code imports from here; nothing else hard-codes a bound. The analysis'
+model parameters (how readings and predictions are weighed and judged)
+live in :mod:`coverage.thresholds`.
 """
 
 from __future__ import annotations
@@ -170,21 +172,16 @@ TIME_FLOOR_ISO: Final = "2016-01-01T00:00:00Z"
 # Phones' clocks drift; ichnaea tolerates a little future time for that.
 FUTURE_TOLERANCE_S: Final = 300
 
-# --- Evidence and verdict rules ---------------------------------------------
+# --- H3 grids and the official verdict rule ---------------------------------
 # H3 resolution for cell statistics (~0.105 km² per cell) and for overviews.
+# (The resolution villages are judged on is a model parameter:
+# coverage.thresholds.H3_RESOLUTION_VERDICT.)
 H3_RESOLUTION: Final = 9
 H3_RESOLUTION_OVERVIEW: Final = 8
-# Villages are judged on finer cells (res 10, ~0.015 km², ~66 m edge): the
-# official criterion is a point (the cultural house) and households are
-# points; a res-9 cell (~350 m across) mixes a hamlet with the road beside it.
-# Over 12 demo seeds the verdict accuracy is 95.2 % at res 10, 94.7 % at res 9.
-H3_RESOLUTION_VERDICT: Final = 10
-
-# A hex is "measured" when at least this many readings of a carrier/radio
-# fall in it; fewer and the prediction decides. Three readings is the fewest
-# for which a share of no-service readings (0, 1/3, 2/3, 1) means anything.
-MIN_READINGS_MEASURED: Final = 3
-
+# The official rule behind the verdicts (trắng sóng, lõm sóng), here beside
+# the Verdict vocabulary rather than in coverage.thresholds because geodata
+# needs it too (the demo's true verdicts) and geodata never imports coverage;
+# coverage.thresholds re-exports it with the model's parameters.
 # Probability of usable signal: at or above USABLE_P_HIGH the place is
 # served; below USABLE_P_LOW it has no signal; in between, service comes and
 # goes (lõm sóng). 0.9 / 0.1 match the 90 % location-reliability target of
@@ -196,11 +193,6 @@ USABLE_P_LOW: Final = 0.1
 # households without usable signal. One household in ten is the smallest
 # group a commune report names as a hamlet ("xóm") without signal.
 PATCHY_HOUSEHOLD_SHARE: Final = 0.1
-
-# Default temporal fading σ (dB) used to turn a predicted mean into a
-# probability of usable signal when a hex has no readings of its own. 8 dB is
-# the log-normal shadowing σ typical for rural macro cells (3GPP TR 36.942).
-PREDICTION_SIGMA_DB: Final = 8.0
 
 # --- Site defaults -----------------------------------------------------------
 # Filled in when a site file (a plain OpenCelliD export, say) lacks them.
@@ -221,7 +213,7 @@ DEFAULT_FREQ_MHZ: Final[dict[str, float]] = {
 DEFAULT_BEAMWIDTH_DEG: Final = 65.0
 SECTOR_BACKLOBE_DB: Final = 25.0
 # Beyond this distance a cell is not considered at all, whatever its link
-# budget (coverage.propagation.cell_reach_m): the cell radius LTE's default
+# budget (coverage.pathloss.cell_reach_m): the cell radius LTE's default
 # random-access preamble supports, format 0 (3GPP TS 36.211 Table 5.7.1-1:
 # guard time 2976 Ts = 96.9 µs, c·T/2 ≈ 14.5 km; NR's long format 0 is the
 # same, TS 38.211 Table 6.3.3.1-1), rounded up. Longer formats exist for

@@ -19,19 +19,25 @@ from pathlib import Path
 from typing import Final
 
 import geopandas as gpd
-import h3ronpy
-import h3ronpy.vector as h3v
 import numpy as np
 import pandas as pd
 import pyogrio
 import rasterio
-import shapely
 from pyproj import CRS, Transformer
 from rasterio.transform import from_origin
 from rasterio.warp import transform_bounds
 
 from geodata.constants import CRS_WGS84
 from geodata.errors import InvalidInputError, MissingColumnError
+from geodata.hexgrid import (
+    cell_areas_m2,
+    cell_centres,
+    cell_polygons,
+    cell_resolutions,
+    cells_bounds,
+    cells_for_points,
+    cells_to_strings,
+)
 from geodata.raster import utm_crs_for
 
 NODATA: Final = -9999.0
@@ -70,8 +76,8 @@ def _require(table: pd.DataFrame, columns: Sequence[str]) -> None:
 
 
 def _resolution(cells: np.ndarray) -> int:
-    """The one H3 resolution of ``cells``; raises when they mix resolutions."""
-    resolutions = np.unique(np.asarray(h3ronpy.cells_resolution(cells), dtype=int))
+    """Return the one H3 resolution of ``cells``; raise when they mix resolutions."""
+    resolutions = np.unique(cell_resolutions(cells))
     if len(resolutions) != 1:
         raise InvalidInputError(f"cells mix H3 resolutions {resolutions.tolist()}")
     return int(resolutions[0])
@@ -79,9 +85,8 @@ def _resolution(cells: np.ndarray) -> int:
 
 def _metric_crs(crs: CRS | str | int | None, cells: np.ndarray) -> CRS:
     if crs is None:
-        centres = h3v.cells_to_coordinates(cells)
-        lat, lon = np.asarray(centres["lat"]), np.asarray(centres["lng"])
-        return utm_crs_for(float(np.mean(lon)), float(np.mean(lat)))
+        lat, lon = cell_centres(cells)
+        return utm_crs_for(lon, lat)
     metric = CRS.from_user_input(crs)
     units = {axis.unit_name for axis in metric.axis_info}
     if not metric.is_projected or units - {"metre", "meter"}:
@@ -92,18 +97,21 @@ def _metric_crs(crs: CRS | str | int | None, cells: np.ndarray) -> CRS:
 def _near_cells(
     cells: np.ndarray, crs: CRS, left: float, top: float, shape: tuple[int, int], pixel_m: float
 ) -> np.ndarray:
-    """Pixels that may lie in one of ``cells``: those of the blocks around each
-    cell's centre, so that only these go through the H3 lookup (two far
-    apart communes leave most of their bounding box empty)."""
+    """Mark the pixels that may lie in one of ``cells``.
+
+    Those of the blocks around each cell's centre, so that only these go
+    through the H3 lookup (two far apart communes leave most of their
+    bounding box empty).
+    """
     height, width = shape
     # Circumradius of a regular hexagon of the largest cell's area, with room
     # for H3's distortion and the projection's scale.
-    area = float(np.max(np.asarray(h3ronpy.cells_area_m2(cells))))
+    area = float(np.max(cell_areas_m2(cells)))
     radius = 1.5 * math.sqrt(2 * area / (3 * math.sqrt(3)))
     block = max(1, math.ceil(radius / pixel_m))
-    centres = h3v.cells_to_coordinates(cells)
+    lat, lon = cell_centres(cells)
     to_metric = Transformer.from_crs(CRS_WGS84, crs, always_xy=True)
-    x, y = to_metric.transform(np.asarray(centres["lng"]), np.asarray(centres["lat"]))
+    x, y = to_metric.transform(lon, lat)
     rows, cols = -(-height // block), -(-width // block)
     brow = np.floor((top - np.asarray(y)) / (pixel_m * block)).astype(int)
     bcol = np.floor((np.asarray(x) - left) / (pixel_m * block)).astype(int)
@@ -115,14 +123,16 @@ def _near_cells(
 
 
 def _pixel_cells(cells: np.ndarray, crs: CRS, pixel_m: float) -> tuple[np.ndarray, rasterio.Affine]:
-    """Which of ``cells`` (sorted, unique) lies under each pixel centre of a grid
-    covering them: its position in ``cells``, or -1 for none.
+    """Find which of ``cells`` (sorted, unique) lies under each pixel centre of a grid.
+
+    The grid covers them; each pixel gets its cell's position in ``cells``,
+    or -1 for none.
 
     The grid's origin is snapped to a multiple of ``pixel_m``, so rasters
     written from different runs in the same CRS line up pixel for pixel.
     """
     resolution = _resolution(cells)
-    bounds = h3v.cells_bounds(cells)  # (west, south, east, north) in degrees
+    bounds = cells_bounds(cells)  # (west, south, east, north) in degrees
     west, south, east, north = transform_bounds(CRS_WGS84, crs, *bounds, densify_pts=21)
     left = math.floor(west / pixel_m) * pixel_m
     top = math.ceil(north / pixel_m) * pixel_m
@@ -142,17 +152,17 @@ def _pixel_cells(cells: np.ndarray, crs: CRS, pixel_m: float) -> tuple[np.ndarra
         x = left + (col + 0.5) * pixel_m
         y = top - (start + row + 0.5) * pixel_m
         lon, lat = to_wgs84.transform(x, y)
-        found = np.asarray(
-            h3v.coordinates_to_cells(np.asarray(lat), np.asarray(lon), resolution), dtype=np.uint64
-        )
+        found = cells_for_points(np.asarray(lat), np.asarray(lon), resolution=resolution)
         at = np.clip(np.searchsorted(cells, found), 0, len(cells) - 1)
         under[start + row, col] = np.where(cells[at] == found, at, -1)
     return under, transform
 
 
 def _overview_count(width: int, height: int) -> int:
-    """Halvings until the image fits one tile, and at least one (a small
-    raster still gets an overview, so every file has the same layout)."""
+    """Count the halvings until the image fits one tile, at least one.
+
+    A small raster still gets an overview, so every file has the same layout.
+    """
     return max(1, math.ceil(math.log2(max(width, height) / BLOCK_SIZE)))
 
 
@@ -274,12 +284,7 @@ def cells_frame(table: pd.DataFrame) -> gpd.GeoDataFrame:
     """
     _require(table, ["h3"])
     cells = table["h3"].to_numpy(np.uint64)
-    if len(cells):
-        wkb = h3v.cells_to_wkb_polygons(cells).to_pylist()
-        polygons = shapely.from_wkb(np.asarray(wkb, dtype=object))
-        names = np.asarray(h3ronpy.cells_to_string(cells).to_pylist(), dtype=object)
-    else:
-        polygons, names = np.empty(0, dtype=object), np.empty(0, dtype=object)
+    polygons, names = cell_polygons(cells), cells_to_strings(cells)
     frame = table.reset_index(drop=True).assign(h3=names)
     return gpd.GeoDataFrame(frame, geometry=polygons, crs=CRS_WGS84)
 

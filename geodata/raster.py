@@ -48,14 +48,16 @@ class Raster:
         return float((abs(self.transform.a) + abs(self.transform.e)) / 2)
 
     def pixel_centres(self) -> tuple[np.ndarray, np.ndarray]:
-        """x and y of every pixel centre, shaped like ``values``."""
+        """Return x and y of every pixel centre, shaped like ``values``."""
         rows, cols = np.indices(self.values.shape)
         return _apply(self.transform, cols + 0.5, rows + 0.5)
 
 
 def _apply(transform: Affine, x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """An affine transform applied to coordinate arrays (affine's ``*`` on
-    tuples is deprecated)."""
+    """Apply an affine transform to coordinate arrays.
+
+    Affine's ``*`` on tuples is deprecated.
+    """
     a, b, c, d, e, f = transform[:6]
     x, y = np.asarray(x, float), np.asarray(y, float)
     return a * x + b * y + c, d * x + e * y + f
@@ -80,14 +82,36 @@ def open_raster(path: str | Path) -> Iterator[rasterio.DatasetReader]:
         yield dataset
 
 
-def utm_crs_for(lon: float, lat: float) -> CRS:
-    """The WGS84 UTM zone CRS containing a point (EPSG:326xx / 327xx).
+def utm_crs_for(lon: ArrayLike, lat: ArrayLike) -> CRS:
+    """Return the WGS84 UTM zone CRS (EPSG:326xx / 327xx) of a point or of an area.
 
+    The one metric-CRS helper of lomsong: the analysis, the rasters, the
+    writers and the maps all measure metres in the zone it picks. Like
+    :meth:`geopandas.GeoSeries.estimate_utm_crs`, it takes the zone at the
+    centre of the points' extent, but by arithmetic, without a query of
+    PROJ's database (Vietnam has none of Norway's special zones).
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        A point, or points (e.g. ``bounds[0::2]`` and ``bounds[1::2]``), in degrees.
+
+    Returns
+    -------
+    pyproj.CRS
+
+    Examples
+    --------
     >>> utm_crs_for(105.49, 22.57).to_epsg()
     32648
+    >>> utm_crs_for([104.0, 108.5], [21.0, 23.0]).to_epsg()  # centre 106.25 E
+    32648
     """
-    zone = int((lon + 180) // 6) + 1
-    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+    lons, lats = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    centre_lon = (float(np.nanmin(lons)) + float(np.nanmax(lons))) / 2
+    centre_lat = (float(np.nanmin(lats)) + float(np.nanmax(lats))) / 2
+    zone = int((centre_lon + 180) // 6) + 1
+    return CRS.from_epsg((32600 if centre_lat >= 0 else 32700) + zone)
 
 
 def read_raster(

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 import geopandas as gpd
 import pandas as pd
 
-from app.cells import cells_for_storage
 from app.core.config import Rasters
 from app.store import Store
 from coverage.pipeline import analyze
@@ -67,7 +66,7 @@ def analyze_communes(
     store.publish(
         result.villages,
         _commune_zone_ids(result.dead_zones),
-        cells_for_storage(result.cells, result.villages),
+        result.map_cells(),
         commune_ids=communes,
     )
     if communes is None:

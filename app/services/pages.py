@@ -12,10 +12,10 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from app.cells import OVERVIEW_RESOLUTION, cells_geoframe, coarsen_cells
 from app.core.config import Rasters
 from app.core.errors import NotFoundError
 from app.store import Store
+from coverage.map_cells import OVERVIEW_RESOLUTION, cells_geoframe, coarsen_cells
 from geodata.constants import Lang
 from geodata.errors import GeodataError
 from geodata.maps import MapPage, Nav, cached_hillshade, render_index_page, render_map, words

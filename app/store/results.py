@@ -19,7 +19,8 @@ import shapely
 from app.store.db import Database
 from app.store.meta import bump_results_version
 from app.store.rows import iso_or_none, to_geoframe, to_rows
-from app.store.schema import CELL_COLUMNS, DEAD_ZONE_COLUMNS, RESULT_COLUMNS
+from app.store.schema import DEAD_ZONE_COLUMNS, RESULT_COLUMNS
+from coverage.map_cells import CELL_COLUMNS
 from geodata.constants import CRS_WGS84
 from geodata.text import fold
 

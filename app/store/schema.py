@@ -73,19 +73,6 @@ DEAD_ZONE_COLUMNS = (
     "carriers_absent",
     "nearest_site_m",
 )
-CELL_COLUMNS = (
-    "h3",
-    "carrier",
-    "radio",
-    "p_usable",
-    "dbm",
-    "cell_class",
-    "evidence",
-    "count",
-    "commune_id",
-    "lat",
-    "lon",
-)
 JSON_COLUMNS = frozenset({"carriers", "village_ids", "carriers_absent", "reasons", "reasons_vi"})
 
 

@@ -6,8 +6,6 @@ everywhere); rounding to 5 decimals keeps ~1 m, far below what a screen shows.
 
 from __future__ import annotations
 
-from typing import Any
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -21,11 +19,6 @@ from geodata.raster import utm_crs_for
 COORD_DECIMALS = 5
 #: Sector wedges of sites are drawn this long, in metres.
 SECTOR_LENGTH_M = 600.0
-
-
-def _metric_crs(frame: gpd.GeoDataFrame) -> Any:
-    minx, miny, maxx, maxy = frame.total_bounds
-    return utm_crs_for((minx + maxx) / 2, (miny + maxy) / 2)
 
 
 def round_coordinates(geometry: np.ndarray, decimals: int = COORD_DECIMALS) -> np.ndarray:
@@ -55,7 +48,8 @@ def display_geometry(
         return out
     geometry = out.geometry
     if tolerance_m > 0:
-        metric = _metric_crs(out)
+        bounds = out.total_bounds
+        metric = utm_crs_for(bounds[0::2], bounds[1::2])
         geometry = geometry.to_crs(metric).simplify(tolerance_m, preserve_topology=True)
         geometry = geometry.to_crs(CRS_WGS84)
     out = out.copy()

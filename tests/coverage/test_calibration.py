@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from coverage.calibration import apply_calibration, calibrate
-from coverage.fusion import observed_median
+from coverage.censoring import observed_median
 
 
 def cells(n: int, *, seed: int = 0) -> pd.DataFrame:

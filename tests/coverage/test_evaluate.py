@@ -22,8 +22,8 @@ from coverage.evaluate import (
     spatial_folds,
     training_mask,
 )
-from coverage.hexgrid import cells_for_points
 from geodata.demo import READING_TRUTH_FILE, write_demo
+from geodata.hexgrid import cells_for_points
 
 
 def grid_cells() -> np.ndarray:

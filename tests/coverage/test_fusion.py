@@ -1,4 +1,4 @@
-"""Calibration, censoring-aware medians, fusion and cell classes."""
+"""Calibration and fusion: readings and the prediction into P(usable) per cell."""
 
 from __future__ import annotations
 
@@ -8,67 +8,12 @@ import pytest
 from scipy.stats import norm
 
 from coverage.calibration import calibrate
-from coverage.fusion import (
-    ABSENT_MARGIN_DB,
-    _outer_join,
-    classify,
-    fuse,
-    measured_by_carrier,
-    observed_median,
-)
+from coverage.censoring import observed_median
+from coverage.evidence import measured_by_carrier
+from coverage.fusion import fuse
+from coverage.thresholds import ABSENT_MARGIN_DB
 
 FLOORS = {"lte": -121.0, "umts": -117.0, "gsm": -108.0, "nr": -124.0}
-
-
-def test_classes_follow_probability_then_android_levels() -> None:
-    p = np.array([0.95, 0.95, 0.95, 0.5, 0.05, np.nan])
-    dbm = np.array([-80.0, -100.0, -112.0, -100.0, -130.0, np.nan])
-    radio = np.array(["lte"] * 6)
-    assert classify(p, dbm, radio).tolist() == [
-        "good",
-        "fair",
-        "weak",
-        "patchy",
-        "no_signal",
-        "unknown",
-    ]
-
-
-def cell_stats(**columns: object) -> pd.DataFrame:
-    base: dict[str, object] = {
-        "h3": np.array([1], dtype=np.uint64),
-        "carrier": "X",
-        "radio": "lte",
-        "std_dbm": 5.0,
-    }
-    base.update(columns)
-    return pd.DataFrame(base)
-
-
-def test_strong_cells_keep_their_mean() -> None:
-    stats = cell_stats(count=[20], no_service_count=[0], usable_count=[20], mean_dbm=[-85.0])
-    row = observed_median(stats, floors=FLOORS, spread_db=5.0).iloc[0]
-    assert row["median_dbm"] == pytest.approx(-85.0, abs=0.01)
-    assert row["p_measured"] > 0.99
-
-
-def test_readings_near_the_floor_reveal_a_lower_median() -> None:
-    # Phones that log nothing without service leave only the lucky readings:
-    # six of them averaging −114.5 dBm just above a −117 floor (UMTS).
-    stats = cell_stats(
-        radio="umts", count=[6], no_service_count=[0], usable_count=[3], mean_dbm=[-114.5]
-    )
-    row = observed_median(stats, floors=FLOORS, spread_db=5.0).iloc[0]
-    assert row["median_dbm"] < -120.0
-    assert row["p_measured"] < 0.2
-
-
-def test_a_silent_cell_is_read_from_its_share_of_lost_readings() -> None:
-    stats = cell_stats(count=[20], no_service_count=[20], usable_count=[0], mean_dbm=[np.nan])
-    row = observed_median(stats, floors=FLOORS, spread_db=5.0).iloc[0]
-    expected = -121.0 + 5.0 * norm.ppf(1 - 20.5 / 21)
-    assert row["median_dbm"] == pytest.approx(expected)
-    assert row["p_measured"] < 0.01
 
 
 def test_best_radio_speaks_for_the_carrier() -> None:
@@ -201,24 +146,3 @@ def test_a_hot_site_gets_its_own_offset() -> None:
     )
     offsets = calibrate(observed, predicted).sites.set_index("site_id")["site_offset_db"]
     assert offsets["hot"] - offsets["quiet"] > 5.0
-
-
-def test_the_estimates_join_is_pandas_outer_merge() -> None:
-    rng = np.random.default_rng(2)
-
-    def table(values: list[str], rows: int) -> pd.DataFrame:
-        frame = pd.DataFrame(
-            {
-                "h3": rng.integers(0, 40, rows).astype(np.uint64),
-                "carrier": rng.choice(["Viettel", "MobiFone", "VinaPhone"], rows),
-                "radio": rng.choice(["lte", "umts", "nr"], rows),
-            }
-        ).drop_duplicates(["h3", "carrier", "radio"])
-        return frame.assign(**{name: rng.normal(size=len(frame)) for name in values})
-
-    left, right = table(["calibrated_dbm"], 200), table(["count", "median_dbm"], 80)
-    left["carrier"] = left["carrier"].astype("string")  # as predictions carry it
-    keys = ["h3", "carrier", "radio"]
-    pd.testing.assert_frame_equal(
-        _outer_join(left, right, keys), left.merge(right, on=keys, how="outer")
-    )

@@ -11,8 +11,8 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 
-from coverage.hexgrid import cell_centres, cells_in_polygons
 from coverage.households import place_households, place_with_buildings, settle_from_evidence
+from geodata.hexgrid import cell_centres, cells_in_polygons
 from geodata.raster import Raster, utm_crs_for
 from geodata.villages import normalise_villages
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
-import shapely
 
 from coverage.errors import NoVillagesError
 from coverage.pipeline import analyze
-from coverage.points import points_in_polygons, readings_per_village, villages_touched
+from coverage.points import readings_per_village, villages_touched
 from geodata.sites import normalise_sites
 from tests.coverage.conftest import NOW
 
@@ -139,32 +137,6 @@ def readings_empty() -> pd.DataFrame:
     from geodata.readings import empty_readings, validate_readings
 
     return validate_readings(empty_readings(), now=NOW).valid
-
-
-@pytest.mark.parametrize("points", [5004, 3])  # many points (buckets), few (a tree)
-def test_points_in_polygons_agrees_with_shapely_within(points: int) -> None:
-    # Concave, holed and overlapping polygons; points inside, outside, on an
-    # edge and on a shared edge.
-    ring = shapely.box(0, 0, 4, 4).difference(shapely.box(1, 1, 3, 3))
-    polygons = np.array(
-        [
-            ring,
-            shapely.box(2, 2, 6, 3),
-            shapely.Polygon([(5, 0), (9, 0), (5, 4)]),
-            shapely.box(10, 10, 10.1, 10.1),
-        ]
-    )
-    rng = np.random.default_rng(3)
-    x = np.concatenate([rng.uniform(-1, 11, 5000), [0.0, 2.0, 4.0, 10.05]])
-    y = np.concatenate([rng.uniform(-1, 11, 5000), [2.0, 2.5, 2.5, 10.05]])
-    x, y = x[-points:], y[-points:]
-    point, polygon = points_in_polygons(polygons, x, y)
-    expected_point, expected_polygon = shapely.STRtree(polygons).query(
-        shapely.points(x, y), predicate="within"
-    )
-    assert sorted(zip(point.tolist(), polygon.tolist(), strict=True)) == sorted(
-        zip(expected_point.tolist(), expected_polygon.tolist(), strict=True)
-    )
 
 
 def test_readings_per_village_counts_and_dates(villages, readings) -> None:

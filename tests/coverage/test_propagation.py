@@ -11,13 +11,8 @@ from coverage.diffraction import (
     diffraction_loss_db,
     knife_edge_loss_db,
 )
-from coverage.propagation import (
-    cell_reach_m,
-    free_space_loss_db,
-    hata_rural_loss_db,
-    predict_signal,
-    sector_gain_db,
-)
+from coverage.pathloss import cell_reach_m, free_space_loss_db, hata_rural_loss_db, sector_gain_db
+from coverage.predict import predict_signal
 from geodata import constants as C
 from geodata.raster import Raster
 from geodata.sites import normalise_sites
@@ -159,7 +154,7 @@ def test_dem_in_utm_or_degrees_predicts_the_same(tmp_path) -> None:
 
 
 def test_coarse_terrain_spares_only_hopeless_receivers() -> None:
-    from coverage.propagation import HOPELESS_MARGIN_DB, CoarseTerrain
+    from coverage.terrain import HOPELESS_MARGIN_DB, CoarseTerrain
 
     dem = flat_dem()
     ridged = dem.values.copy()
@@ -246,7 +241,7 @@ def test_the_default_finds_a_one_pixel_ridge_before_a_marginal_receiver() -> Non
     # usable (within PREDICTION_REFINES's band): the default recomputes its
     # profile at every pixel, finds the ridge and, as every pixel does,
     # leaves it without usable signal.
-    from coverage.propagation import PREDICTION_PROFILE_SAMPLES, PREDICTION_REFINES
+    from coverage.terrain import PREDICTION_PROFILE_SAMPLES, PREDICTION_REFINES
 
     dem = flat_dem()
     ridged = dem.values.copy()

@@ -14,7 +14,8 @@ import pytest
 import shapely
 from scipy.stats import norm
 
-from coverage.verdicts import MIN_CONFIDENCE, judge_villages, people_date
+from coverage.thresholds import MIN_CONFIDENCE
+from coverage.verdicts import judge_villages, people_date
 
 FADING_DB = 6.0
 CENTRE = np.uint64(100)

@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import StoreDep
 from app.api.params import PlaceFilterDep
-from app.cells import cells_geoframe
 from app.services.queries import find_cells, find_dead_zones, find_villages
+from coverage.map_cells import cells_geoframe
 from geodata.exports import (
     CSV_MEDIA_TYPE,
     GEOJSON_MEDIA_TYPE,

@@ -1,37 +1,71 @@
-"""Hex cells for maps and exports: the analysis' fine cells gathered into coarser parents.
+"""Map cells: the analysis' fine cells gathered into the coarser hexagons maps show.
 
 The analysis judges villages on res-10 cells (~66 m); maps and exports show
 res 9 (~0.1 km²), and overviews res 8. A parent's P(usable) and dBm are the
 means of its children weighted by how much evidence each carries: its
-readings plus the prediction's weight (``coverage.fusion.PRIOR_READINGS``),
-so cells without readings still count.
+readings plus the prediction's weight (:data:`coverage.thresholds.PRIOR_READINGS`),
+so cells without readings still count. The parent is classified again from
+those means, with the rule the fine cells were classified by.
+
+The service stores these cells, and :meth:`coverage.pipeline.AnalysisResult.map_cells`
+gives the same table to the CLI and the notebooks.
 """
 
 from __future__ import annotations
 
 import geopandas as gpd
-import h3ronpy
 import numpy as np
 import pandas as pd
 
-from app.store_results import CELL_COLUMNS
-from coverage.fusion import PRIOR_READINGS, classify
-from coverage.hexgrid import cell_centres, cell_polygons, cells_from_strings, cells_to_strings
+from coverage import thresholds as T
+from coverage.classify import classify
 from geodata import constants as C
+from geodata.hexgrid import (
+    cell_centres,
+    cell_polygons,
+    cells_from_strings,
+    cells_to_strings,
+    change_resolution,
+)
 
-#: Resolution of stored cells (maps, exports) and of overview pages.
-STORED_RESOLUTION = C.H3_RESOLUTION
-OVERVIEW_RESOLUTION = C.H3_RESOLUTION_OVERVIEW
+#: Columns of a map-cells table (and of the service's ``cells`` table).
+CELL_COLUMNS: tuple[str, ...] = (
+    "h3",
+    "carrier",
+    "radio",
+    "p_usable",
+    "dbm",
+    "cell_class",
+    "evidence",
+    "count",
+    "commune_id",
+    "lat",
+    "lon",
+)
+#: Resolution of the cells maps and exports show (res 9, ~0.1 km²).
+MAP_RESOLUTION: int = C.H3_RESOLUTION
+#: Resolution of the cells of overview pages (res 8, ~0.7 km²).
+OVERVIEW_RESOLUTION: int = C.H3_RESOLUTION_OVERVIEW
 
 
 def coarsen_cells(cells: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
     """Gather cells (``h3`` uint64 or string) into their parents at ``resolution``.
 
+    Parameters
+    ----------
+    cells : DataFrame
+        Per (cell, carrier): ``h3``, ``carrier``, ``radio``, ``p_usable``,
+        ``dbm``, ``evidence`` and ``count``, as
+        :attr:`coverage.pipeline.AnalysisResult.cells` or stored map cells.
+    resolution : int, keyword-only
+        H3 resolution of the parents, no finer than the cells'.
+
     Returns
     -------
     DataFrame
         ``h3`` (string), ``carrier``, ``radio``, ``p_usable``, ``dbm``,
-        ``cell_class``, ``evidence``, ``count``, ``lat``, ``lon`` (parent centre).
+        ``cell_class``, ``evidence``, ``count``, ``lat``, ``lon`` (parent centre),
+        one row per (parent, carrier), sorted by both.
 
     Examples
     --------
@@ -46,9 +80,9 @@ def coarsen_cells(cells: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
         return pd.DataFrame({c: [] for c in CELL_COLUMNS if c != "commune_id"})
     h3 = cells["h3"].to_numpy()
     h3 = cells_from_strings(h3) if h3.dtype == object else h3.astype(np.uint64)
-    parent = np.asarray(h3ronpy.change_resolution(h3, resolution), dtype=np.uint64)
+    parent = change_resolution(h3, resolution)
     count = pd.to_numeric(cells["count"]).fillna(0).to_numpy(float)
-    weight = count + PRIOR_READINGS
+    weight = count + T.PRIOR_READINGS
     p = pd.to_numeric(cells["p_usable"]).to_numpy(float)
     dbm = pd.to_numeric(cells["dbm"]).to_numpy(float)
     frame = pd.DataFrame(
@@ -76,7 +110,7 @@ def coarsen_cells(cells: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
         dbm_mean = (sums["wd"] / sums["w_d"]).to_numpy(float)
     out = sums.index.to_frame(index=False)
     lat, lon = cell_centres(out["parent"].to_numpy(np.uint64))
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "h3": cells_to_strings(out["parent"].to_numpy(np.uint64)),
             "carrier": out["carrier"],
@@ -92,16 +126,31 @@ def coarsen_cells(cells: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
             "lon": lon,
         }
     )
-    return out
 
 
-def cells_for_storage(cells: pd.DataFrame, villages: gpd.GeoDataFrame) -> pd.DataFrame:
-    """The analysis' cells at :data:`STORED_RESOLUTION`, each with its commune.
+def cells_for_storage(
+    cells: pd.DataFrame, villages: gpd.GeoDataFrame, *, resolution: int = MAP_RESOLUTION
+) -> pd.DataFrame:
+    """Gather the analysis' cells into map cells, each with its commune.
 
     A parent belongs to the commune of the village nearest its centre (the
     village containing it, when one does).
+
+    Parameters
+    ----------
+    cells : DataFrame
+        :attr:`coverage.pipeline.AnalysisResult.cells`.
+    villages : GeoDataFrame
+        The judged villages, with ``commune_id``, in EPSG:4326.
+    resolution : int, default :data:`MAP_RESOLUTION`, keyword-only
+        H3 resolution of the map cells.
+
+    Returns
+    -------
+    DataFrame
+        :data:`CELL_COLUMNS`: :func:`coarsen_cells`' columns plus ``commune_id``.
     """
-    coarse = coarsen_cells(cells, resolution=STORED_RESOLUTION)
+    coarse = coarsen_cells(cells, resolution=resolution)
     if coarse.empty or villages.empty:
         return coarse.assign(commune_id=pd.Series(dtype=object))
     points = gpd.points_from_xy(coarse["lon"], coarse["lat"])
@@ -112,6 +161,22 @@ def cells_for_storage(cells: pd.DataFrame, villages: gpd.GeoDataFrame) -> pd.Dat
 
 
 def cells_geoframe(cells: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Stored cells with their hexagon polygons, in EPSG:4326."""
+    """Give map cells (``h3`` as strings) their hexagon polygons, in EPSG:4326.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        Map cells, e.g. from :func:`cells_for_storage`; the index is kept.
+
+    Returns
+    -------
+    GeoDataFrame
+
+    Examples
+    --------
+    >>> frame = cells_geoframe(pd.DataFrame({"h3": ["894b8c5a2b7ffff"]}))
+    >>> frame.geometry.iloc[0].geom_type, frame.crs.to_epsg()
+    ('Polygon', 4326)
+    """
     h3 = cells_from_strings(cells["h3"]) if len(cells) else np.empty(0, np.uint64)
     return gpd.GeoDataFrame(cells, geometry=cell_polygons(h3), crs=C.CRS_WGS84)

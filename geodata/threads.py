@@ -35,8 +35,9 @@ def worker_count() -> int:
 def map_in_order(
     func: Callable[[_T], _R], items: Sequence[_T], *, workers: int | None = None
 ) -> Iterator[_R]:
-    """``map(func, items)`` on ``workers`` threads (:func:`worker_count` by
-    default), yielding the results in the order of ``items``.
+    """Map ``func`` over ``items`` on threads, yielding the results in the order of ``items``.
+
+    ``map(func, items)`` on ``workers`` threads (:func:`worker_count` by default).
 
     At most ``2 × workers`` items are in flight, so finished results never
     pile up while the caller consumes them; with one worker (or one item)

@@ -1,7 +1,9 @@
 """H3 cells on whole arrays: points to cells, cells to polygons, polygons to cells.
 
 h3-py 4 works one cell at a time; h3ronpy computes the same H3 indexes on
-arrays (Rust), which is what a million readings need.
+arrays (Rust), which is what a million readings need. This module is the
+one place lomsong calls h3ronpy: the analysis (:mod:`coverage`), the
+writers (:mod:`geodata.outputs`) and the map cells all go through it.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from coverage.threads import map_in_order, worker_count
 from geodata import constants as C
+from geodata.threads import map_in_order, worker_count
 
 # Points are indexed on threads in chunks of at least this many (h3ronpy
 # releases the GIL; below it a thread costs more than it saves).
@@ -43,7 +45,7 @@ def cells_for_points(lat: np.ndarray, lon: np.ndarray, *, resolution: int) -> np
 
 
 def unique_cells(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted: ``np.unique(values)`` by a plain sort.
+    """Return the distinct values, sorted: ``np.unique(values)`` by a plain sort.
 
     numpy 2.4's ``np.unique`` goes through a hash table first, ~30 times
     slower on millions of distinct uint64 cells (5 s against 0.15 s).
@@ -73,6 +75,60 @@ def cell_polygons(cells: np.ndarray) -> np.ndarray:
     return shapely.from_wkb(np.asarray(wkb.to_pylist(), dtype=object))
 
 
+def cell_resolutions(cells: np.ndarray) -> np.ndarray:
+    """Return the H3 resolution of each cell.
+
+    >>> cell_resolutions(cells_for_points(np.array([22.57]), np.array([105.49]), resolution=9))
+    array([9])
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    if len(cells) == 0:
+        return np.empty(0, dtype=int)
+    return np.asarray(h3ronpy.cells_resolution(cells)).astype(int)
+
+
+def cell_areas_m2(cells: np.ndarray) -> np.ndarray:
+    """Return the area of each cell, in square metres.
+
+    >>> cell = cells_for_points(np.array([22.57]), np.array([105.49]), resolution=9)
+    >>> 90_000 < float(cell_areas_m2(cell)[0]) < 120_000
+    True
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    if len(cells) == 0:
+        return np.empty(0)
+    return np.asarray(h3ronpy.cells_area_m2(cells), dtype=float)
+
+
+def cells_bounds(cells: np.ndarray) -> tuple[float, float, float, float]:
+    """Return ``(west, south, east, north)`` in degrees of the cells' hexagons together.
+
+    >>> cell = cells_for_points(np.array([22.57]), np.array([105.49]), resolution=9)
+    >>> west, south, east, north = cells_bounds(cell)
+    >>> bool(west < 105.49 < east and south < 22.57 < north)
+    True
+    """
+    bounds = h3v.cells_bounds(np.asarray(cells, dtype=np.uint64))
+    if bounds is None:
+        raise ValueError("no cells, so no bounds")
+    west, south, east, north = bounds
+    return float(west), float(south), float(east), float(north)
+
+
+def change_resolution(cells: np.ndarray, resolution: int) -> np.ndarray:
+    """Return each cell's ancestor at the coarser ``resolution``.
+
+    >>> fine = cells_for_points(np.array([22.57]), np.array([105.49]), resolution=10)
+    >>> coarse = cells_for_points(np.array([22.57]), np.array([105.49]), resolution=8)
+    >>> bool(change_resolution(fine, 8)[0] == coarse[0])
+    True
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    if len(cells) == 0:
+        return cells
+    return np.asarray(h3ronpy.change_resolution(cells, resolution), dtype=np.uint64)
+
+
 def parent_cells(cells: np.ndarray) -> np.ndarray:
     """Each cell's parent, one resolution coarser (res-0 cells are their own).
 
@@ -84,13 +140,11 @@ def parent_cells(cells: np.ndarray) -> np.ndarray:
     cells = np.asarray(cells, dtype=np.uint64)
     if len(cells) == 0:
         return cells
-    resolution = np.asarray(h3ronpy.cells_resolution(cells)).astype(int)
+    resolution = cell_resolutions(cells)
     parents = cells.copy()
     for level in np.unique(resolution[resolution > 0]):  # a handful of resolutions, not cells
         mine = resolution == level
-        parents[mine] = np.asarray(
-            h3ronpy.change_resolution(cells[mine], int(level) - 1), dtype=np.uint64
-        )
+        parents[mine] = change_resolution(cells[mine], int(level) - 1)
     return parents
 
 
@@ -151,8 +205,10 @@ def neighbourhood(cells: np.ndarray, *, k: int = 1) -> pd.DataFrame:
 
 
 def connected_groups(cells: np.ndarray) -> np.ndarray:
-    """A label per cell: cells that touch (share an edge, through any chain
-    of the given cells) get the same label, numbered from 0.
+    """Label the cells by connected group, numbered from 0.
+
+    Cells that touch (share an edge, through any chain of the given cells)
+    get the same label.
 
     >>> a = cells_for_points(np.array([22.57]), np.array([105.49]), resolution=10)
     >>> ring = neighbourhood(a, k=1)["neighbour"].to_numpy()

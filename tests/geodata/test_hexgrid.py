@@ -5,15 +5,21 @@ from __future__ import annotations
 import geopandas as gpd
 import h3
 import numpy as np
+import pytest
 import shapely
 
-from coverage.hexgrid import (
+from geodata.hexgrid import (
+    cell_areas_m2,
     cell_centres,
     cell_polygons,
+    cell_resolutions,
+    cells_bounds,
     cells_for_points,
     cells_from_strings,
     cells_in_polygons,
     cells_to_strings,
+    change_resolution,
+    parent_cells,
     unique_cells,
 )
 
@@ -54,3 +60,33 @@ def test_many_points_are_indexed_in_order_across_threads() -> None:
     assert [int(c) for c in cells[probe]] == [
         int(h3.str_to_int(h3.latlng_to_cell(lat[i], lon[i], 10))) for i in probe
     ]
+
+
+def test_resolutions_areas_parents_and_bounds_match_h3_py() -> None:
+    rng = np.random.default_rng(5)
+    lat, lon = rng.uniform(21.5, 23.0, 50), rng.uniform(104.5, 106.0, 50)
+    fine = cells_for_points(lat, lon, resolution=10)
+    names = cells_to_strings(fine).tolist()
+    assert cell_resolutions(fine).tolist() == [h3.get_resolution(c) for c in names]
+    np.testing.assert_allclose(
+        cell_areas_m2(fine), [h3.cell_area(c, unit="m^2") for c in names], rtol=1e-9
+    )
+    assert cells_to_strings(change_resolution(fine, 8)).tolist() == [
+        h3.cell_to_parent(c, 8) for c in names
+    ]
+    assert cells_to_strings(parent_cells(fine)).tolist() == [h3.cell_to_parent(c) for c in names]
+    corners = np.array([p for c in names for p in h3.cell_to_boundary(c)])  # (lat, lng)
+    west, south, east, north = cells_bounds(fine)
+    assert west == pytest.approx(corners[:, 1].min())
+    assert east == pytest.approx(corners[:, 1].max())
+    assert south == pytest.approx(corners[:, 0].min())
+    assert north == pytest.approx(corners[:, 0].max())
+
+
+def test_empty_cells_give_empty_answers() -> None:
+    none = np.empty(0, dtype=np.uint64)
+    assert cell_resolutions(none).size == 0
+    assert cell_areas_m2(none).size == 0
+    assert change_resolution(none, 8).size == 0
+    with pytest.raises(ValueError, match="no cells"):
+        cells_bounds(none)
