@@ -107,7 +107,7 @@ class _Roads:
         self.index = index
 
     def drive(self, stops: list[str]) -> np.ndarray:
-        """The polyline of a drive through ``stops`` in order."""
+        """Return the polyline of a drive through ``stops`` in order."""
         parts: list[np.ndarray] = []
         for a, b in itertools.pairwise(stops):
             i, j = self.index[a], self.index[b]

@@ -72,6 +72,7 @@ class SignalGrid:
     shadowing: dict[tuple[int, str], np.ndarray]  # median − the median without shadowing, dB
 
     def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Tell which points ``(x, y)`` lie inside the field's grid."""
         rows, cols = self.shape
         col, row = (x - self.x0) / self.step, (y - self.y0) / self.step
         return (col >= 0) & (col <= cols - 1) & (row >= 0) & (row <= rows - 1)
@@ -89,7 +90,7 @@ class SignalField:
         return self._sample("median", x, y, mnc, radio, NO_SIGNAL_DBM)
 
     def shadowing(self, x: np.ndarray, y: np.ndarray, mnc: int, radio: str) -> np.ndarray:
-        """The shadowing (dB) inside :meth:`median` (bilinear; 0 where none).
+        """Return the shadowing (dB) inside :meth:`median` (bilinear; 0 where none).
 
         ``median − shadowing`` is the median the same cells would give without
         shadowing (path loss, terrain, antenna and clutter alone, the best

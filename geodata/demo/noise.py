@@ -7,7 +7,7 @@ from scipy import fft
 
 
 def gaussian_field(shape: tuple[int, int], corr_px: float, rng: np.random.Generator) -> np.ndarray:
-    """A zero-mean, unit-variance gaussian random field with a gaussian correlation.
+    """Draw a zero-mean, unit-variance gaussian random field with a gaussian correlation.
 
     White noise is filtered in the Fourier domain by a gaussian kernel of
     standard deviation ``corr_px`` pixels (the field wraps around its edges,

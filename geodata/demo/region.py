@@ -158,7 +158,7 @@ _LAYOUT_SEED = 2016
 
 
 def slug(text: str) -> str:
-    """A lower-case ASCII id from Vietnamese text ("Bản Giòng" -> "ban-giong")."""
+    """Return a lower-case ASCII id from Vietnamese text ("Bản Giòng" -> "ban-giong")."""
     return "-".join(fold(text).replace(".", "").split())
 
 
@@ -176,7 +176,7 @@ def to_utm(commune: CommuneLayout, x_km: float, y_km: float) -> tuple[float, flo
 
 
 def commune_polygon(commune: CommuneLayout) -> shapely.Polygon:
-    """The commune outline in UTM: a wobbly ellipse inside the real bbox."""
+    """Return the commune outline in UTM: a wobbly ellipse inside the real bbox."""
     theta = np.linspace(0.0, 2 * np.pi, 181)[:-1]
     radius = np.ones_like(theta)
     for amplitude, harmonic, phase in commune.wobble:
@@ -225,7 +225,7 @@ class Region:
 
 
 def _road_polyline(a: tuple[float, float], b: tuple[float, float], rng) -> np.ndarray:
-    """A road between two nodes: a gentle bend, as valleys are never straight."""
+    """Return a road between two nodes: a gentle bend, as valleys are never straight."""
     a_, b_ = np.asarray(a), np.asarray(b)
     length = np.hypot(*(b_ - a_))
     normal = np.array([-(b_ - a_)[1], (b_ - a_)[0]]) / max(length, 1.0)

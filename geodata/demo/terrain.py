@@ -92,7 +92,7 @@ def _distance_to_lines(
 
 
 def _smooth_field(shape: tuple[int, int], corr_m: float, rng: np.random.Generator) -> np.ndarray:
-    """A gaussian field; broad ones are drawn on a 4× coarser grid and upsampled.
+    """Draw a gaussian field; broad ones are drawn on a 4× coarser grid and upsampled.
 
     Fields correlated over kilometres lose nothing at 120 m, and the FFT of
     the full 30 m grid is the slowest step of the terrain.

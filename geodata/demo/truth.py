@@ -45,7 +45,7 @@ def p_usable(field: SignalField, x: np.ndarray, y: np.ndarray, mnc: int) -> np.n
 
 
 def village_truth(region: Region, households: pd.DataFrame, field: SignalField) -> pd.DataFrame:
-    """The verdict and households without signal of every village.
+    """Return the verdict and households without signal of every village.
 
     ``households_without_signal`` counts households no carrier serves;
     ``borderline`` marks villages within :data:`BORDERLINE_SHARE` or

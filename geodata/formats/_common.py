@@ -83,7 +83,7 @@ class RowRejections:
 
 
 def readings_frame(columns: dict[str, object], index: pd.Index) -> pd.DataFrame:
-    """A native-columns table: the given columns, the missing ones empty."""
+    """Return a native-columns table: the given columns, the missing ones empty."""
     frame = pd.DataFrame(index=index)
     for column in READING_COLUMNS:
         value = columns.get(column, pd.NA)
@@ -216,7 +216,7 @@ def csv_chunks(
 
 
 def _leading_overflows(stream: BinaryIO) -> list[tuple[int, str]]:
-    """The first data lines with more fields than the header, and why.
+    """Return the first data lines with more fields than the header, and why.
 
     pandas cannot flag those itself: it takes the extra field of the first
     data line for an index (shifting every column) or, with
@@ -265,5 +265,5 @@ def _line_numbers(start: int, count: int, skipped: list[int]) -> np.ndarray:
 
 
 def text_stream(stream: BinaryIO) -> io.TextIOWrapper:
-    """A strict UTF-8 text view of a binary stream (a BOM is skipped)."""
+    """Return a strict UTF-8 text view of a binary stream (a BOM is skipped)."""
     return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")  # type: ignore[arg-type]

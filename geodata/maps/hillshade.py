@@ -140,7 +140,7 @@ def cached_hillshade(
 
 
 def read_cached_png(cache_dir: Path, key: str) -> bytes | None:
-    """The cached PNG of ``key``, or ``None`` when ``key`` is malformed or not cached."""
+    """Return the cached PNG of ``key``, or ``None`` when ``key`` is malformed or not cached."""
     if not (len(key) == 16 and all(c in "0123456789abcdef" for c in key)):
         return None
     path = cache_dir / f"hillshade-{key}.png"

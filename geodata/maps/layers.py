@@ -50,7 +50,7 @@ class ScriptLayer(Layer):
 def feature_layer(
     collection: dict[str, Any], options: dict[str, Any], *, name: str, show: bool = True
 ) -> ScriptLayer:
-    """A GeoJSON FeatureCollection drawn by ``lomsong.featureLayer`` (see the JS for options)."""
+    """Draw a GeoJSON FeatureCollection with ``lomsong.featureLayer`` (see the JS for options)."""
     return ScriptLayer(
         f"lomsong.featureLayer({js_literal(collection)}, {js_literal(options)})",
         name=name,
@@ -89,7 +89,7 @@ def nav_html(
     down: tuple[str, list[tuple[str, str]]] | None,
     extra: list[tuple[str, str]],
 ) -> str:
-    """The page header: breadcrumb links up the hierarchy, a list of links down it."""
+    """Render the page header: breadcrumb links up the hierarchy, a list of links down it."""
     down_title, down_links = down if down is not None else ("", [])
     return render(
         "nav.html", title=title, up=up, extra=extra, down_title=down_title, down_links=down_links
