@@ -129,13 +129,15 @@ def _per_distinct(
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     mapped = np.array([*(func(u) for u in uniques), missing], dtype=object)
-    return mapped[codes]
+    spread: np.ndarray = mapped[codes]
+    return spread
 
 
 def _to_bool(values: pd.Series) -> np.ndarray:
     """True/false spellings as 1.0/0.0, anything else NaN."""
     if values.dtype == bool:
-        return values.to_numpy(dtype="float64")
+        flags: np.ndarray = values.to_numpy(dtype="float64")
+        return flags
 
     def parse(value: object) -> object:
         text = str(value).strip().lower()
@@ -148,7 +150,8 @@ def _to_number(values: pd.Series) -> np.ndarray:
     """Numbers as float64; text that does not parse, and missing values, as NaN."""
     if not pd.api.types.is_numeric_dtype(values.dtype):
         values = pd.to_numeric(values, errors="coerce")
-    return values.to_numpy(dtype="float64", na_value=np.nan)
+    numbers: np.ndarray = values.to_numpy(dtype="float64", na_value=np.nan)
+    return numbers
 
 
 #: Radio names by code (code -1, unknown, is None).
@@ -399,7 +402,8 @@ def _hash_text(values: pd.Series) -> np.ndarray:
     distinct = pd.util.hash_array(
         np.asarray(uniques, dtype=object), hash_key=_CONTENT_HASH_KEY, categorize=False
     )
-    return distinct.take(codes)
+    hashes: np.ndarray = distinct.take(codes)
+    return hashes
 
 
 def content_keys(readings: pd.DataFrame) -> pd.Series:
@@ -418,7 +422,8 @@ def content_keys(readings: pd.DataFrame) -> pd.Series:
     """
 
     def hashed(values: np.ndarray) -> np.ndarray:
-        return pd.util.hash_array(values, hash_key=_CONTENT_HASH_KEY)
+        column_hashes: np.ndarray = pd.util.hash_array(values, hash_key=_CONTENT_HASH_KEY)
+        return column_hashes
 
     def number(name: str) -> np.ndarray:
         return hashed(readings[name].to_numpy(dtype="float64", na_value=-1e9))

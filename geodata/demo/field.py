@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import ndimage
 
 from geodata.demo.network import Network
@@ -135,7 +136,7 @@ def knife_edge_loss_db(v: np.ndarray) -> np.ndarray:
 
 
 def _diffraction_geometry(
-    terrain: Terrain, site: tuple[float, float, float], x, y, z
+    terrain: Terrain, site: tuple[float, float, float], x: ArrayLike, y: ArrayLike, z: ArrayLike
 ) -> np.ndarray:
     """Max over the profile of h·sqrt(2d/(d1·d2)); v = this / sqrt(λ).
 
@@ -152,7 +153,8 @@ def _diffraction_geometry(
     d1 = t * distance
     d2 = distance - d1
     height = ground + d1 * d2 * np.float32(0.5 / EARTH_RADIUS_EFF_M) - (zs + t * (z - zs))
-    return (height * np.sqrt(np.float32(2.0) * distance / (d1 * d2))).max(axis=0).astype(float)
+    geometry: np.ndarray = (height * np.sqrt(np.float32(2.0) * distance / (d1 * d2))).max(axis=0)
+    return geometry.astype(float)
 
 
 def _sector_loss_db(cells: pd.DataFrame, bearing_deg: np.ndarray) -> np.ndarray:
@@ -164,7 +166,9 @@ def _sector_loss_db(cells: pd.DataFrame, bearing_deg: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(azimuth), 0.0, loss)
 
 
-def _grid_for(bounds, step: float) -> tuple[float, float, tuple[int, int]]:
+def _grid_for(
+    bounds: tuple[float, float, float, float], step: float
+) -> tuple[float, float, tuple[int, int]]:
     x_min, y_min, x_max, y_max = bounds
     x0 = np.floor((x_min - FIELD_MARGIN_M) / step) * step
     y0 = np.floor((y_min - FIELD_MARGIN_M) / step) * step

@@ -39,4 +39,5 @@ def gaussian_field(shape: tuple[int, int], corr_px: float, rng: np.random.Genera
     kernel = np.exp(np.float32(-2.0 * (np.pi * corr_px) ** 2) * (kx**2 + ky**2))
     field = fft.irfft2(fft.rfft2(noise, workers=-1) * kernel, s=shape, workers=-1)
     field -= field.mean()
-    return field / field.std()
+    unit: np.ndarray = field / field.std()
+    return unit

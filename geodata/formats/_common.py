@@ -161,13 +161,13 @@ def csv_chunks(
         overflows = _leading_overflows(stream)
         try:
             reader = pd.read_csv(
-                stream,  # type: ignore[arg-type]
+                stream,
                 chunksize=chunk_rows,
                 skiprows=[line - 1 for line, _ in overflows] or None,
                 # Never read a first column as the index: with it, a first row
                 # with one field too many would shift every column silently.
                 index_col=False,
-                dtype=dtype,  # type: ignore[arg-type]
+                dtype=dtype,
                 na_values=na_values,
                 skip_blank_lines=False,
                 on_bad_lines="warn",
@@ -266,4 +266,4 @@ def _line_numbers(start: int, count: int, skipped: list[int]) -> np.ndarray:
 
 def text_stream(stream: BinaryIO) -> io.TextIOWrapper:
     """Return a strict UTF-8 text view of a binary stream (a BOM is skipped)."""
-    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")  # type: ignore[arg-type]
+    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")

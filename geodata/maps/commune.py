@@ -144,7 +144,7 @@ def commune_page(
         )
         village_url = f"{base}/villages/{{id}}{q}"
     shown = len(villages) > 0
-    bounds: Bounds = tuple(villages.total_bounds) if shown else (0.0, 0.0, 0.0, 0.0)  # type: ignore[assignment]
+    bounds: Bounds = tuple(villages.total_bounds) if shown else (0.0, 0.0, 0.0, 0.0)
     page = MapPage(
         villages,
         f"{text['commune']} {commune}",
