@@ -179,7 +179,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from geodata.readings import ValidatedReadings, nothing_valid_error
 
     def named(path: Path, exc: InvalidInputError) -> InvalidInputError:
-        """The reader's error with the file named first (once)."""
+        """Return the reader's error with the file named first (once)."""
         return exc if str(exc).startswith(str(path)) else type(exc)(f"{path}: {exc}")
 
     try:
@@ -287,7 +287,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _open_store(settings: Settings | None = None) -> Store:
-    """The store of the service's data dir (``LOMSONG_DATA_DIR``), as the service opens it."""
+    """Open the store of the service's data dir (``LOMSONG_DATA_DIR``) as the service does."""
     from app.core.config import Settings
 
     settings = settings or Settings()
@@ -333,7 +333,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _read_text_csv(path: Path, error: type[CoverageError]) -> pd.DataFrame:
-    """A CSV as text cells, or ``error`` saying why not."""
+    """Read a CSV as text cells, or raise ``error`` saying why not."""
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:

@@ -57,12 +57,11 @@ def read_buildings(
     --------
     >>> import json, tempfile
     >>> folder = Path(tempfile.mkdtemp())
-    >>> (folder / "b.geojson").write_text(json.dumps({"type": "FeatureCollection",
+    >>> _ = (folder / "b.geojson").write_text(json.dumps({"type": "FeatureCollection",
     ...     "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon",
     ...         "coordinates": [[[105.0, 22.0], [105.001, 22.0], [105.001, 22.001],
     ...                          [105.0, 22.0]]]}},
     ...         {"type": "Feature", "properties": {}, "geometry": None}]}), encoding="utf-8")
-    282
     >>> found = read_buildings(folder / "b.geojson")
     >>> len(found.points), found.rejected_by_reason
     (1, {'no geometry': 1})

@@ -129,7 +129,7 @@ def feature_collection(frame: gpd.GeoDataFrame) -> dict[str, Any]:
 
 
 def feature(frame: gpd.GeoDataFrame) -> dict[str, Any]:
-    """The first row of ``frame`` as one RFC 7946 Feature dict."""
+    """Return the first row of ``frame`` as one RFC 7946 Feature dict."""
     first: dict[str, Any] = feature_collection(frame.iloc[:1])["features"][0]
     return first
 
@@ -140,7 +140,7 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path) -> None:
 
 
 def neutralise(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula, prefixed with ``'``.
+    """Prefix with ``'`` a text cell a spreadsheet would run as a formula.
 
     Only text is touched: a number (``-95.0`` dBm) stays a number.
 
@@ -175,7 +175,7 @@ def to_csv(frame: gpd.GeoDataFrame) -> bytes:
 
 
 def to_geopackage(frame: gpd.GeoDataFrame, *, layer: str) -> bytes:
-    """A GeoPackage holding ``frame`` as ``layer`` (written with pyogrio to a temp file)."""
+    """Return a GeoPackage holding ``frame`` as ``layer`` (written with pyogrio to a temp file)."""
     frame = _wgs84(frame)
     flat = frame.copy()
     for column in flat.columns:

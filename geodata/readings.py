@@ -76,6 +76,7 @@ class Rejection:
     reason: str
 
     def as_dict(self) -> dict[str, object]:
+        """Return the rejection as the API lists it (the reason names its field)."""
         return {"index": self.index, "field": self.field, "reason": f"{self.field}: {self.reason}"}
 
 
@@ -89,7 +90,7 @@ def count_by_reason(rejected: Iterable[Rejection]) -> dict[str, int]:
 
 
 def nothing_valid_error(what: str, source: object, rejected: list[Rejection]) -> InvalidInputError:
-    """The error of a whole-file reader left with no valid row: how many were refused, and why.
+    """Return the error of a whole-file reader with no valid row: how many were refused, and why.
 
     >>> str(nothing_valid_error("sites", "s.csv", [Rejection(2, "lat", "not a number")]))
     's.csv: no valid sites (1 refused: lat: not a number ×1)'
@@ -115,24 +116,28 @@ class ValidatedReadings:
 
 
 def empty_readings() -> pd.DataFrame:
-    """An empty canonical readings table with the right dtypes."""
+    """Return an empty canonical readings table with the right dtypes."""
     return normalise_readings(pd.DataFrame({c: [] for c in REQUIRED_COLUMNS}))
 
 
 def _per_distinct(
     values: pd.Series, func: Callable[[Any], object], missing: object = None
 ) -> np.ndarray:
-    """Apply ``func`` once per distinct value (a column of 10⁶ readings holds
-    a handful of spellings); ``missing`` where the value is missing."""
+    """Apply ``func`` once per distinct value; ``missing`` where the value is missing.
+
+    A column of 10⁶ readings holds a handful of spellings.
+    """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     mapped = np.array([*(func(u) for u in uniques), missing], dtype=object)
-    return mapped[codes]
+    spread: np.ndarray = mapped[codes]
+    return spread
 
 
 def _to_bool(values: pd.Series) -> np.ndarray:
     """True/false spellings as 1.0/0.0, anything else NaN."""
     if values.dtype == bool:
-        return values.to_numpy(dtype="float64")
+        flags: np.ndarray = values.to_numpy(dtype="float64")
+        return flags
 
     def parse(value: object) -> object:
         text = str(value).strip().lower()
@@ -145,7 +150,8 @@ def _to_number(values: pd.Series) -> np.ndarray:
     """Numbers as float64; text that does not parse, and missing values, as NaN."""
     if not pd.api.types.is_numeric_dtype(values.dtype):
         values = pd.to_numeric(values, errors="coerce")
-    return values.to_numpy(dtype="float64", na_value=np.nan)
+    numbers: np.ndarray = values.to_numpy(dtype="float64", na_value=np.nan)
+    return numbers
 
 
 #: Radio names by code (code -1, unknown, is None).
@@ -388,17 +394,20 @@ def _radio_names(codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
 
 
 def _hash_text(values: pd.Series) -> np.ndarray:
-    """Text hashed once per distinct value, then spread by code: the same
-    hashes as hashing every string (what pandas does for a categorical)."""
+    """Hash text once per distinct value, then spread the hashes by code.
+
+    The same hashes as hashing every string (what pandas does for a categorical).
+    """
     codes, uniques = pd.factorize(values)
     distinct = pd.util.hash_array(
         np.asarray(uniques, dtype=object), hash_key=_CONTENT_HASH_KEY, categorize=False
     )
-    return distinct.take(codes)
+    hashes: np.ndarray = distinct.take(codes)
+    return hashes
 
 
 def content_keys(readings: pd.DataFrame) -> pd.Series:
-    """A stable 64-bit key per reading, so a re-upload stores nothing twice.
+    """Return a stable 64-bit key per reading, so a re-upload stores nothing twice.
 
     The key hashes what makes an observation itself: time, place, network,
     radio, cell, signal, service flag and device. It is returned as a signed
@@ -413,7 +422,8 @@ def content_keys(readings: pd.DataFrame) -> pd.Series:
     """
 
     def hashed(values: np.ndarray) -> np.ndarray:
-        return pd.util.hash_array(values, hash_key=_CONTENT_HASH_KEY)
+        column_hashes: np.ndarray = pd.util.hash_array(values, hash_key=_CONTENT_HASH_KEY)
+        return column_hashes
 
     def number(name: str) -> np.ndarray:
         return hashed(readings[name].to_numpy(dtype="float64", na_value=-1e9))
@@ -440,9 +450,11 @@ _CONTENT_HASH_KEY = "lomsong-readings"
 
 
 def _combine_hashes(hashes: list[np.ndarray]) -> np.ndarray:
-    """pandas' rule for one row hash from column hashes (``combine_hash_arrays``
-    in ``pandas/core/util/hashing.py``, private there, so restated here;
-    a pinned test checks the keys against those stored before)."""
+    """Combine column hashes into one row hash, by pandas' rule.
+
+    The rule is ``combine_hash_arrays`` in ``pandas/core/util/hashing.py``, private
+    there, so restated here; a pinned test checks the keys against those stored before.
+    """
     out = np.zeros_like(hashes[0]) + np.uint64(0x345678)
     mult = np.uint64(1000003)
     for i, column in enumerate(hashes):

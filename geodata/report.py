@@ -82,7 +82,7 @@ def _polygon_paths(geometries: gpd.GeoSeries) -> tuple[list[MplPath], np.ndarray
 def static_map_png(
     villages: gpd.GeoDataFrame, dead_zones: gpd.GeoDataFrame | None = None, *, lang: Lang = "vi"
 ) -> bytes:
-    """The villages coloured by verdict, dead zones hatched, names at the centres, as PNG."""
+    """Draw the villages coloured by verdict, dead zones hatched, names at the centres, as PNG."""
     villages = villages.to_crs(CRS_WGS84)
     fig = Figure(figsize=(8, 6), dpi=110)
     ax = fig.subplots()
@@ -144,7 +144,7 @@ def render_commune_report(
     lang: Lang = "vi",
     map_url: str | None = None,
 ) -> str:
-    """A commune's printable report: title, evidence date, static map, table of villages.
+    """Render a commune's printable report: title, evidence date, static map, table of villages.
 
     Pure: the service passes what its store holds for the commune, a notebook
     or the CLI what it read or analysed.
@@ -226,5 +226,5 @@ def render_commune_report(
 
 
 def _text(value: object) -> str:
-    """A record's optional text field: ``""`` when missing or null."""
+    """Return a record's optional text field: ``""`` when missing or null."""
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)

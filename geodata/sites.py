@@ -58,7 +58,7 @@ _ANALYSED_RADIO = {"GSM": "gsm", "UMTS": "umts", "WCDMA": "umts", "LTE": "lte", 
 
 
 def carrier_name(mcc: int, mnc: int) -> str:
-    """The carrier's brand for MCC 452 codes, else ``"MCC-MNC"``.
+    """Return the carrier's brand for MCC 452 codes, else ``"MCC-MNC"``.
 
     >>> carrier_name(452, 2), carrier_name(208, 1)
     ('VinaPhone', '208-01')
@@ -166,7 +166,7 @@ def normalise_sites(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_sites(path: str | Path) -> pd.DataFrame:
-    """The valid cells of a site file, as a plain site table (for notebooks and tests).
+    """Return the valid cells of a site file, as a plain site table (for notebooks and tests).
 
     A thin wrapper of :func:`geodata.formats.read_sites`, the one site reader:
     refused rows are left out and logged (count per reason); use that reader
@@ -266,7 +266,7 @@ class _RowFaults:
 
 
 def _text(values: pd.Series) -> pd.Series:
-    """Stripped NFC text; empty becomes missing."""
+    """Strip text and normalise it to NFC; empty becomes missing."""
     text = values.astype("string").str.strip()
     text = text.where(text != "")
     return text.map(nfc, na_action="ignore").astype("string")

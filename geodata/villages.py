@@ -32,12 +32,12 @@ COMMUNE_REQUIRED: tuple[str, ...] = ("id", "name", "district", "province")
 
 
 def commune_id(name: str) -> str:
-    """A URL-safe id from a commune name: ``"Thượng Nông"`` -> ``"thuong-nong"``."""
+    """Return a URL-safe id from a commune name: ``"Thượng Nông"`` -> ``"thuong-nong"``."""
     return "-".join(fold(name).replace("-", " ").split())
 
 
 def read_vector_file(source: str | Path | BinaryIO, *, what: str = "") -> gpd.GeoDataFrame:
-    """A vector file GDAL reads (GeoPackage, Shapefile, GeoJSON...), in EPSG:4326.
+    """Return a vector file GDAL reads (GeoPackage, Shapefile, GeoJSON...), in EPSG:4326.
 
     Raises
     ------
@@ -110,7 +110,7 @@ def normalise_villages(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def read_villages(path: str | Path) -> gpd.GeoDataFrame:
-    """The valid villages of a file (GeoJSON, GeoPackage, Shapefile), in EPSG:4326.
+    """Return the valid villages of a file (GeoJSON, GeoPackage, Shapefile), in EPSG:4326.
 
     A thin wrapper of :func:`geodata.formats.read_villages`, the one village
     reader: refused features are left out and logged (count per reason); use

@@ -30,18 +30,18 @@ _SPOOL_IN_MEMORY = 1024 * 1024
 
 
 def too_large(max_bytes: int) -> PayloadTooLargeError:
-    """The error for a body (or its gunzipped content) past ``max_bytes``."""
+    """Return the error for a body (or its gunzipped content) past ``max_bytes``."""
     return PayloadTooLargeError(f"request body is larger than {max_bytes} bytes")
 
 
 def is_gzip(headers: Headers, head: bytes) -> bool:
-    """A body is gzip when its ``Content-Encoding`` says so or it starts with gzip's magic."""
+    """Tell a gzip body: its ``Content-Encoding`` says so or it starts with gzip's magic."""
     encoding = headers.get("content-encoding", "").strip().lower()
     return encoding in {"gzip", "x-gzip"} or head[:2] == GZIP_MAGIC
 
 
 async def read_body(request: Request, *, max_bytes: int) -> bytes:
-    """The request body, refused as soon as it grows past ``max_bytes``.
+    """Return the request body, refused as soon as it grows past ``max_bytes``.
 
     Raises
     ------
@@ -171,7 +171,7 @@ async def _file_chunks(handle: IO[bytes]) -> AsyncGenerator[bytes, None]:
 
 
 async def _multipart_file(handle: IO[bytes], headers: Headers, owned: list[IO[bytes]]) -> IO[bytes]:
-    """The first file part of a ``multipart/form-data`` body (any field name)."""
+    """Return the first file part of a ``multipart/form-data`` body (any field name)."""
     parser = MultiPartParser(headers, _file_chunks(handle), max_files=1, max_fields=100)
     try:
         form = await parser.parse()

@@ -20,19 +20,19 @@ from app.store import Store
 
 
 def get_app_settings(request: Request) -> Settings:
-    """The settings the app was built with (``create_app(settings)``)."""
+    """Return the settings the app was built with (``create_app(settings)``)."""
     settings: Settings = request.app.state.settings
     return settings
 
 
 def get_store(request: Request) -> Store:
-    """The store opened by the app's lifespan."""
+    """Return the store opened by the app's lifespan."""
     store: Store = request.app.state.store
     return store
 
 
 def get_page_cache(request: Request) -> PageCache:
-    """The app's cache of rendered pages."""
+    """Return the app's cache of rendered pages."""
     cache: PageCache = request.app.state.page_cache
     return cache
 
@@ -52,7 +52,7 @@ _KEY_QUERY = APIKeyQuery(
 
 
 def get_rate_limiter(request: Request) -> RateLimit:
-    """The app's per-caller rate limiter."""
+    """Return the app's per-caller rate limiter."""
     limiter: RateLimit = request.app.state.rate_limiter
     return limiter
 
@@ -61,19 +61,19 @@ RateLimitDep = Annotated[RateLimit, Depends(get_rate_limiter)]
 
 
 def get_refresher(request: Request) -> RefreshWorker:
-    """The background worker that refreshes verdicts after uploads."""
+    """Return the background worker that refreshes verdicts after uploads."""
     refresher: RefreshWorker = request.app.state.refresher
     return refresher
 
 
 def get_idempotency(request: Request) -> Idempotency:
-    """The ``Idempotency-Key`` bookkeeping of the app's store."""
+    """Return the ``Idempotency-Key`` bookkeeping of the app's store."""
     idempotency: Idempotency = request.app.state.idempotency
     return idempotency
 
 
 def client_address(request: Request) -> str:
-    """The identity of a caller without a valid key: its address."""
+    """Return the identity of a caller without a valid key: its address."""
     return f"client:{request.client.host if request.client else 'unknown'}"
 
 
@@ -127,7 +127,7 @@ def get_gate(
     settings: SettingsDep,
     limiter: RateLimitDep,
 ) -> Gate:
-    """This request's :class:`Gate`."""
+    """Return this request's :class:`Gate`."""
     return Gate(address, store, settings, limiter)
 
 
@@ -135,7 +135,7 @@ GateDep = Annotated[Gate, Depends(get_gate)]
 
 
 def require_upload(gate: GateDep, key: str | None = Security(_KEY_HEADER)) -> Caller:
-    """A caller that may upload readings (a collector key, or anonymous when allowed)."""
+    """Return a caller that may upload readings (a collector key, or anonymous when allowed)."""
     return gate.identify(key, Role.COLLECTOR, action="upload readings", anonymous=True)
 
 
@@ -150,17 +150,17 @@ def require_geosubmit_upload(
 
 
 def require_planner(gate: GateDep, key: str | None = Security(_KEY_HEADER)) -> Caller:
-    """A caller that may read raw readings (planner or admin)."""
+    """Return a caller that may read raw readings (planner or admin)."""
     return gate.identify(key, Role.PLANNER, action="read raw readings")
 
 
 def require_site_reader(gate: GateDep, key: str | None = Security(_KEY_HEADER)) -> Caller:
-    """A caller that may read the carriers' sites and cells (planner or admin)."""
+    """Return a caller that may read the carriers' sites and cells (planner or admin)."""
     return gate.identify(key, Role.PLANNER, action="read sites")
 
 
 def require_admin(gate: GateDep, key: str | None = Security(_KEY_HEADER)) -> Caller:
-    """A caller that may manage keys, sites and villages (admin)."""
+    """Return a caller that may manage keys, sites and villages (admin)."""
     return gate.identify(key, Role.ADMIN, action="manage keys, sites or villages")
 
 

@@ -58,7 +58,7 @@ def place_filter(
         str | None, Query(description="west,south,east,north in degrees (EPSG:4326)")
     ] = None,
 ) -> PlaceFilter:
-    """The filters of a planner query; an invalid ``bbox`` is a 422 with a clear detail."""
+    """Return the filters of a planner query; an invalid ``bbox`` is a 422 with a clear detail."""
     return PlaceFilter(
         province=province,
         district=district,

@@ -44,14 +44,14 @@ class GeoJSONResponse(JSONResponse):
     media_type = GEOJSON_MEDIA_TYPE
 
     def render(self, content: Any) -> bytes:
-        """The body: ``content`` itself when it is bytes, else encoded."""
+        """Return the body: ``content`` itself when it is bytes, else encoded."""
         return content if isinstance(content, bytes) else encode_geojson(content)
 
 
 def paged_collection(
     request: Request, frame: gpd.GeoDataFrame, *, total: int, limit: int | None, offset: int
 ) -> GeoJSONResponse:
-    """A FeatureCollection with ``numberMatched``/``numberReturned`` and a ``next`` link.
+    """Return a FeatureCollection with ``numberMatched``/``numberReturned`` and a ``next`` link.
 
     The ``next`` link (also sent as an HTTP ``Link`` header) is there only
     when more features follow.
@@ -105,7 +105,7 @@ class PageCache:
             return page
 
     def get_or_render(self, key: Hashable, render: Callable[[], str | bytes]) -> CachedPage:
-        """The cached page of ``key``, rendering it (outside the cache's lock) when absent."""
+        """Return the cached page of ``key``, rendered (outside the cache's lock) when absent."""
         page = self._cached(key)
         if page is not None:
             return page

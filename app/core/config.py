@@ -38,7 +38,7 @@ class Rasters:
     population: Path | None = None
 
     def over(self, fallback: Rasters) -> Rasters:
-        """These paths, each missing one taken from ``fallback``.
+        """Return these paths, each missing one taken from ``fallback``.
 
         >>> Rasters(dem=Path("a.tif")).over(Rasters(Path("b.tif"), Path("p.tif")))
         Rasters(dem=PosixPath('a.tif'), population=PosixPath('p.tif'))
@@ -124,5 +124,5 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The settings built from the environment, once per process."""
+    """Return the settings built from the environment, once per process."""
     return Settings()

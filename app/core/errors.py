@@ -79,7 +79,7 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
 
 
 def status_for(exc: Exception) -> int:
-    """The HTTP status for a domain exception (500 when it is not a domain error)."""
+    """Return the HTTP status for a domain exception (500 when it is not a domain error)."""
     for cls, status in _STATUS_BY_ERROR:
         if isinstance(exc, cls):
             return status

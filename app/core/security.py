@@ -49,7 +49,7 @@ def grants(held: Role | str, needed: Role) -> bool:
 
 
 def hash_key(key: str) -> str:
-    """The SHA-256 hex digest under which ``key`` is stored.
+    """Return the SHA-256 hex digest under which ``key`` is stored.
 
     >>> hash_key("lsk_x_y")[:12]
     '012889105419'
@@ -58,6 +58,6 @@ def hash_key(key: str) -> str:
 
 
 def new_key() -> tuple[str, str]:
-    """A fresh ``(key_id, key)``; the key is ``lsk_<key_id>_<secret>``."""
+    """Return a fresh ``(key_id, key)``; the key is ``lsk_<key_id>_<secret>``."""
     key_id = secrets.token_hex(4)
     return key_id, f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"

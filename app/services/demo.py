@@ -26,7 +26,7 @@ _FINGERPRINTED = (
 
 
 def demo_fingerprint(seed: int) -> str:
-    """A digest of the seed, the package version and the analysis code.
+    """Return a digest of the seed, the package version and the analysis code.
 
     Two starts with the same fingerprint would load and analyse the same
     data to the same results, so the second one can skip straight to serving.

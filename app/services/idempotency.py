@@ -37,7 +37,7 @@ MAX_KEY_LENGTH = 255
 
 
 def request_digest(*parts: str | bytes | None) -> str:
-    """A SHA-256 over the parts that make two requests "the same"."""
+    """Return a SHA-256 over the parts that make two requests "the same"."""
     digest = hashlib.sha256()
     for part in parts:
         data = b"" if part is None else part if isinstance(part, bytes) else part.encode()

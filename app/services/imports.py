@@ -41,7 +41,7 @@ class AdminReport:
     refreshing: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON answer: counts, listed rejections, rejections by reason, refresh."""
+        """Return the JSON answer: counts, listed rejections, rejections by reason, refresh."""
         return {
             **self.counts,
             **RejectionTally.of(self.rejected).as_dict(),

@@ -65,7 +65,7 @@ class IngestReport:
         self.rejections.add(rejections)
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON answer: counts, each listed rejection, and rejections by reason."""
+        """Return the JSON answer: counts, each listed rejection, and rejections by reason."""
         return {
             "accepted": self.accepted,
             "duplicates": self.duplicates,

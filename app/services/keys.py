@@ -59,7 +59,7 @@ def create_key(store: Store, role: Role | str, *, name: str | None = None) -> tu
 
 
 def authenticate(store: Store, key: str | None) -> StoredKey:
-    """The live stored key for ``key``.
+    """Return the live stored key for ``key``.
 
     Raises
     ------

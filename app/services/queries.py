@@ -163,7 +163,7 @@ def sort_dead_zones(zones: gpd.GeoDataFrame, by: ZoneSort | None) -> gpd.GeoData
 
 
 def find_cells(store: Store, where: PlaceFilter) -> pd.DataFrame:
-    """Stored cells matching ``where`` (``verdict`` maps onto cell classes)."""
+    """Return stored cells matching ``where`` (``verdict`` maps onto cell classes)."""
     cells = store.cells(
         commune_ids=[where.commune_id] if where.commune_id else None,
         carrier=where.carrier,

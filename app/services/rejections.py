@@ -37,7 +37,7 @@ class RejectionTally:
 
     @classmethod
     def of(cls, rejections: Iterable[Rejection]) -> RejectionTally:
-        """A tally of ``rejections``."""
+        """Return a tally of ``rejections``."""
         tally = cls()
         tally.add(rejections)
         return tally

@@ -51,7 +51,7 @@ class Database:
         return conn
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's reading connection."""
+        """Return this thread's reading connection."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
@@ -59,7 +59,7 @@ class Database:
         return conn
 
     def snapshot(self) -> sqlite3.Connection:
-        """A connection of its own, for a read that outlives one call (close it after)."""
+        """Return a connection of its own, for a read that outlives one call (close it after)."""
         return sqlite3.connect(self.path, timeout=30, check_same_thread=False)
 
     @contextmanager
@@ -78,7 +78,7 @@ class Database:
                 yield conn
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        """A ``SELECT`` on this thread's connection, as a frame."""
+        """Return a ``SELECT`` on this thread's connection, as a frame."""
         return pd.read_sql_query(sql, self.connection(), params=list(params))
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ IDEMPOTENCY_RETENTION = timedelta(days=30)
 
 
 def utc_now_iso() -> str:
-    """The current UTC time as ISO 8601 (seconds)."""
+    """Return the current UTC time as ISO 8601 (seconds)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -29,7 +29,7 @@ class StoredKey:
     revoked: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        """The key's public description (id, role, name, created, revoked)."""
+        """Return the key's public description (id, role, name, created, revoked)."""
         return {
             "id": self.id,
             "role": self.role,
@@ -57,7 +57,7 @@ class Keys:
         return StoredKey(key_id, role, name, created, None)
 
     def api_key_by_hash(self, key_hash: str) -> StoredKey | None:
-        """The key whose hash is ``key_hash`` (revoked or not), or ``None``."""
+        """Return the key whose hash is ``key_hash`` (revoked or not), or ``None``."""
         row = (
             self._db.connection()
             .execute(

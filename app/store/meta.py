@@ -46,7 +46,7 @@ class Meta:
         self._db = db
 
     def get(self, key: str) -> str | None:
-        """A stored metadata value, or ``None``."""
+        """Return a stored metadata value, or ``None``."""
         row = self._db.connection().execute("SELECT value FROM meta WHERE key = ?", (key,))
         found = row.fetchone()
         return None if found is None else str(found[0])
@@ -61,7 +61,7 @@ class Meta:
         return int(self.get(RESULTS_VERSION) or 0)
 
     def refresh_mark(self) -> int:
-        """The newest batch every verdict reflects (0 when never set)."""
+        """Return the newest batch every verdict reflects (0 when never set)."""
         return int(self.get(REFRESH_MARK) or 0)
 
     def mark_refreshed(self, batch_id: int) -> None:
@@ -82,7 +82,7 @@ class Meta:
         self.set({STALE_COMMUNES: json.dumps(stale, sort_keys=True)})
 
     def rasters(self) -> Rasters:
-        """The region's DEM and population rasters, as stored with the region."""
+        """Return the region's DEM and population rasters, as stored with the region."""
         dem, population = self.get(DEM_PATH), self.get(POPULATION_PATH)
         return Rasters(
             dem=Path(dem) if dem else None, population=Path(population) if population else None
@@ -98,7 +98,7 @@ class Meta:
         )
 
     def demo_fingerprint(self) -> str | None:
-        """The fingerprint of the demo the store holds, if any."""
+        """Return the fingerprint of the demo the store holds, if any."""
         return self.get(DEMO_FINGERPRINT) or None
 
     def set_demo(self, fingerprint: str, *, seed: int | None = None) -> None:

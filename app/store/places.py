@@ -50,7 +50,7 @@ class SiteChanges:
         return bool(self.added or self.updated or self.removed)
 
     def as_dict(self) -> dict[str, int]:
-        """The counts, for the API's answer."""
+        """Return the counts, for the API's answer."""
         return asdict(self)
 
 
@@ -66,7 +66,7 @@ class VillageChanges:
     commune_ids: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, int]:
-        """The counts, for the API's answer."""
+        """Return the counts, for the API's answer."""
         return {
             "added": self.added,
             "updated": self.updated,
@@ -361,7 +361,7 @@ class Places:
         site_id: str | None = None,
         bbox: tuple[float, float, float, float] | None = None,
     ) -> gpd.GeoDataFrame:
-        """Stored cells as points, by carrier, radio, site and ``(west, south, east, north)``.
+        """Return stored cells as points by carrier, radio, site and ``(west, south, east, north)``.
 
         ``carrier`` matches the carrier's name ignoring diacritics and case
         ("viettel"), or its ``MCC-MNC`` code ("452-04").

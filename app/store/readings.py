@@ -44,7 +44,7 @@ _DICTIONARY = [c for c in STORED_COLUMNS if c not in _PLAIN]
 
 
 def encode_batch(frame: pd.DataFrame) -> bytes:
-    """A readings frame (:data:`STORED_COLUMNS`) as Parquet bytes."""
+    """Return a readings frame (:data:`STORED_COLUMNS`) as Parquet bytes."""
     # Column by column: a third of ``Table.from_pandas``' time on a 1,000-reading
     # batch. Without pandas' metadata, :func:`decode_batch` restores the dtypes.
     table = pa.table({c: pa.array(frame[c], from_pandas=True) for c in STORED_COLUMNS})
@@ -99,7 +99,7 @@ def canonical(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def empty_stored(columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """An empty frame of stored readings (all of :data:`STORED_COLUMNS`, or ``columns``)."""
+    """Return an empty frame of stored readings (all of :data:`STORED_COLUMNS`, or ``columns``)."""
     names = list(STORED_COLUMNS if columns is None else columns)
     return pd.DataFrame({c: pd.Series(dtype=STORED_DTYPES[c]) for c in names})
 
@@ -198,7 +198,7 @@ class Readings:
         return new, len(valid) - new
 
     def last_batch_id(self) -> int:
-        """The id of the newest stored batch (0 when there is none)."""
+        """Return the id of the newest stored batch (0 when there is none)."""
         row = self._db.connection().execute("SELECT max(id) FROM reading_batches").fetchone()
         return int(row[0] or 0)
 
@@ -246,7 +246,7 @@ class Readings:
         return int(self._db.connection().execute("SELECT count(*) FROM reading_keys").fetchone()[0])
 
     def readings(self, *, bounds: tuple[float, float, float, float] | None = None) -> pd.DataFrame:
-        """Stored readings (:data:`STORED_COLUMNS`) in upload order.
+        """Return stored readings (:data:`STORED_COLUMNS`) in upload order.
 
         Parameters
         ----------
@@ -271,7 +271,7 @@ class Readings:
     def iter_readings(
         self, columns: Sequence[str], *, batch_rows: int = 50_000
     ) -> Iterator[pd.DataFrame]:
-        """Stored readings in frames of at most ``batch_rows``, in upload order.
+        """Return stored readings in frames of at most ``batch_rows``, in upload order.
 
         Reads on a connection of its own within one read transaction, so the
         frames may be consumed from any thread (a streamed HTTP answer) and

@@ -163,7 +163,7 @@ class Results:
         district: str | None = None,
         with_places: bool = False,
     ) -> gpd.GeoDataFrame:
-        """Stored dead zones, of one commune, verdict, province or district.
+        """Return stored dead zones, of one commune, verdict, province or district.
 
         ``province`` and ``district`` ignore diacritics and case. With
         ``with_places``, each zone also carries its commune's ``district``
@@ -202,7 +202,7 @@ class Results:
         province: str | None = None,
         district: str | None = None,
     ) -> pd.DataFrame:
-        """Stored cells, by commune, carrier, radio, ``(west, south, east, north)``, place.
+        """Return stored cells, by commune, carrier, radio, ``(west, south, east, north)``, place.
 
         ``province`` and ``district`` ignore diacritics and case.
         """

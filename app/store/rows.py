@@ -37,6 +37,7 @@ def to_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]
 
 
 def parse_json_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Decode the JSON text columns of a stored frame in place, and return the frame."""
     for column in JSON_COLUMNS & set(frame.columns):
         # NULL (a village not yet judged) may reach pandas as None or NaN.
         frame[column] = [json.loads(v) if isinstance(v, str) else None for v in frame[column]]
@@ -44,12 +45,13 @@ def parse_json_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_geoframe(frame: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Turn a stored frame (WKB ``geometry``, JSON text columns) into an EPSG:4326 frame."""
     geometry = shapely.from_wkb(frame.pop("geometry").to_numpy())
     return gpd.GeoDataFrame(parse_json_columns(frame), geometry=geometry, crs=CRS_WGS84)
 
 
 def where_clause(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    """A SQL ``WHERE`` clause of equalities, skipping filters that are ``None``."""
+    """Return a SQL ``WHERE`` clause of equalities, skipping filters that are ``None``."""
     clauses = [f"{column} = ?" for column, value in filters.items() if value is not None]
     params = [value for value in filters.values() if value is not None]
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
@@ -67,7 +69,7 @@ def qualify(column: str) -> str:
 
 
 def iso_or_none(value: Any) -> str | None:
-    """A timestamp as an ISO 8601 string (``None`` stays ``None``)."""
+    """Return a timestamp as an ISO 8601 string (``None`` stays ``None``)."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp):

@@ -217,7 +217,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
-    """The database's ``PRAGMA user_version``: the last migration it ran."""
+    """Return the database's ``PRAGMA user_version``: the last migration it ran."""
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 

@@ -90,7 +90,9 @@ def plan_devices(
 class _Roads:
     """A commune's road graph: shortest drives between named nodes."""
 
-    def __init__(self, nodes: dict[str, tuple[float, float]], edges: list) -> None:
+    def __init__(
+        self, nodes: dict[str, tuple[float, float]], edges: list[tuple[str, str, np.ndarray]]
+    ) -> None:
         self.names = list(nodes)
         index = {n: i for i, n in enumerate(self.names)}
         self.lines = {}
@@ -107,7 +109,7 @@ class _Roads:
         self.index = index
 
     def drive(self, stops: list[str]) -> np.ndarray:
-        """The polyline of a drive through ``stops`` in order."""
+        """Return the polyline of a drive through ``stops`` in order."""
         parts: list[np.ndarray] = []
         for a, b in itertools.pairwise(stops):
             i, j = self.index[a], self.index[b]
@@ -237,7 +239,16 @@ def simulate_readings(
     return readings if true_positions else readings.loc[:, list(READING_COLUMNS)]
 
 
-def _observe(xy, seconds, who, devices, start, network, field, rng) -> pd.DataFrame:
+def _observe(
+    xy: np.ndarray,
+    seconds: np.ndarray,
+    who: np.ndarray,
+    devices: list[Device],
+    start: pd.Timestamp,
+    network: Network,
+    field: SignalField,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Turn positions into readings: fading, camping, no-service, GPS error."""
     n = len(xy)
     mnc = np.array([d.mnc for d in devices])[who]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import ndimage
 
 from geodata.demo.network import Network
@@ -72,6 +73,7 @@ class SignalGrid:
     shadowing: dict[tuple[int, str], np.ndarray]  # median − the median without shadowing, dB
 
     def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Tell which points ``(x, y)`` lie inside the field's grid."""
         rows, cols = self.shape
         col, row = (x - self.x0) / self.step, (y - self.y0) / self.step
         return (col >= 0) & (col <= cols - 1) & (row >= 0) & (row <= rows - 1)
@@ -89,7 +91,7 @@ class SignalField:
         return self._sample("median", x, y, mnc, radio, NO_SIGNAL_DBM)
 
     def shadowing(self, x: np.ndarray, y: np.ndarray, mnc: int, radio: str) -> np.ndarray:
-        """The shadowing (dB) inside :meth:`median` (bilinear; 0 where none).
+        """Return the shadowing (dB) inside :meth:`median` (bilinear; 0 where none).
 
         ``median − shadowing`` is the median the same cells would give without
         shadowing (path loss, terrain, antenna and clutter alone, the best
@@ -134,7 +136,7 @@ def knife_edge_loss_db(v: np.ndarray) -> np.ndarray:
 
 
 def _diffraction_geometry(
-    terrain: Terrain, site: tuple[float, float, float], x, y, z
+    terrain: Terrain, site: tuple[float, float, float], x: ArrayLike, y: ArrayLike, z: ArrayLike
 ) -> np.ndarray:
     """Max over the profile of h·sqrt(2d/(d1·d2)); v = this / sqrt(λ).
 
@@ -151,7 +153,8 @@ def _diffraction_geometry(
     d1 = t * distance
     d2 = distance - d1
     height = ground + d1 * d2 * np.float32(0.5 / EARTH_RADIUS_EFF_M) - (zs + t * (z - zs))
-    return (height * np.sqrt(np.float32(2.0) * distance / (d1 * d2))).max(axis=0).astype(float)
+    geometry: np.ndarray = (height * np.sqrt(np.float32(2.0) * distance / (d1 * d2))).max(axis=0)
+    return geometry.astype(float)
 
 
 def _sector_loss_db(cells: pd.DataFrame, bearing_deg: np.ndarray) -> np.ndarray:
@@ -163,7 +166,9 @@ def _sector_loss_db(cells: pd.DataFrame, bearing_deg: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(azimuth), 0.0, loss)
 
 
-def _grid_for(bounds, step: float) -> tuple[float, float, tuple[int, int]]:
+def _grid_for(
+    bounds: tuple[float, float, float, float], step: float
+) -> tuple[float, float, tuple[int, int]]:
     x_min, y_min, x_max, y_max = bounds
     x0 = np.floor((x_min - FIELD_MARGIN_M) / step) * step
     y0 = np.floor((y_min - FIELD_MARGIN_M) / step) * step

@@ -7,7 +7,7 @@ from scipy import fft
 
 
 def gaussian_field(shape: tuple[int, int], corr_px: float, rng: np.random.Generator) -> np.ndarray:
-    """A zero-mean, unit-variance gaussian random field with a gaussian correlation.
+    """Draw a zero-mean, unit-variance gaussian random field with a gaussian correlation.
 
     White noise is filtered in the Fourier domain by a gaussian kernel of
     standard deviation ``corr_px`` pixels (the field wraps around its edges,
@@ -39,4 +39,5 @@ def gaussian_field(shape: tuple[int, int], corr_px: float, rng: np.random.Genera
     kernel = np.exp(np.float32(-2.0 * (np.pi * corr_px) ** 2) * (kx**2 + ky**2))
     field = fft.irfft2(fft.rfft2(noise, workers=-1) * kernel, s=shape, workers=-1)
     field -= field.mean()
-    return field / field.std()
+    unit: np.ndarray = field / field.std()
+    return unit

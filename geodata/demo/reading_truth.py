@@ -24,7 +24,7 @@ READING_TRUTH_FILE = "signal_truth.csv"
 
 
 def reading_truth(readings: pd.DataFrame, field: SignalField) -> pd.DataFrame:
-    """True median and shadowing at each reading's true position.
+    """Return the true median and shadowing at each reading's true position.
 
     Parameters
     ----------

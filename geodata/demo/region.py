@@ -12,6 +12,7 @@ village keeps its shape from seed to seed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -158,7 +159,7 @@ _LAYOUT_SEED = 2016
 
 
 def slug(text: str) -> str:
-    """A lower-case ASCII id from Vietnamese text ("Bản Giòng" -> "ban-giong")."""
+    """Return a lower-case ASCII id from Vietnamese text ("Bản Giòng" -> "ban-giong")."""
     return "-".join(fold(text).replace(".", "").split())
 
 
@@ -176,7 +177,7 @@ def to_utm(commune: CommuneLayout, x_km: float, y_km: float) -> tuple[float, flo
 
 
 def commune_polygon(commune: CommuneLayout) -> shapely.Polygon:
-    """The commune outline in UTM: a wobbly ellipse inside the real bbox."""
+    """Return the commune outline in UTM: a wobbly ellipse inside the real bbox."""
     theta = np.linspace(0.0, 2 * np.pi, 181)[:-1]
     radius = np.ones_like(theta)
     for amplitude, harmonic, phase in commune.wobble:
@@ -194,7 +195,9 @@ def ban_giong_xy() -> tuple[float, float]:
     return to_utm(THUONG_NONG, x_km, y_km)
 
 
-def point_from(origin: tuple[float, float], distance_km: float, bearing_deg: ArrayLike):
+def point_from(
+    origin: tuple[float, float], distance_km: float, bearing_deg: ArrayLike
+) -> tuple[Any, Any]:
     """UTM point at a distance and compass bearing from ``origin``."""
     bearing = np.radians(bearing_deg)
     return (
@@ -224,14 +227,17 @@ class Region:
     spurs: list[tuple[str, np.ndarray]]  # (village id, polyline) side valleys
 
 
-def _road_polyline(a: tuple[float, float], b: tuple[float, float], rng) -> np.ndarray:
-    """A road between two nodes: a gentle bend, as valleys are never straight."""
+def _road_polyline(
+    a: tuple[float, float], b: tuple[float, float], rng: np.random.Generator
+) -> np.ndarray:
+    """Return a road between two nodes: a gentle bend, as valleys are never straight."""
     a_, b_ = np.asarray(a), np.asarray(b)
     length = np.hypot(*(b_ - a_))
     normal = np.array([-(b_ - a_)[1], (b_ - a_)[0]]) / max(length, 1.0)
     t = np.linspace(0.0, 1.0, 9)[:, None]
     bend = rng.uniform(-0.12, 0.12) * length * np.sin(np.pi * t)
-    return a_ + t * (b_ - a_) + bend * normal
+    line: np.ndarray = a_ + t * (b_ - a_) + bend * normal
+    return line
 
 
 def build_region(rng: np.random.Generator) -> Region:
@@ -318,7 +324,7 @@ def build_region(rng: np.random.Generator) -> Region:
     )
 
 
-def _hamlet_spurs(village, rng: np.random.Generator) -> list[np.ndarray]:
+def _hamlet_spurs(village: Any, rng: np.random.Generator) -> list[np.ndarray]:
     """One or two side valleys from a village centre, ending inside its cell.
 
     Hamlets (xóm) sit up these; the valley carving in terrain.py follows them.

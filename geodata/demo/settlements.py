@@ -26,7 +26,7 @@ _CLUSTER_SIGMA_M = (50.0, 110.0)
 _ROAD_HAMLET_M = (300.0, 800.0)
 
 
-def _inside(points: np.ndarray, polygon, anchor: np.ndarray) -> np.ndarray:
+def _inside(points: np.ndarray, polygon: shapely.Geometry, anchor: np.ndarray) -> np.ndarray:
     """Pull points outside ``polygon`` halfway towards ``anchor`` until inside."""
     for _ in range(8):
         outside = ~shapely.contains_xy(polygon, points[:, 0], points[:, 1])

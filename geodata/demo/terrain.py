@@ -53,7 +53,8 @@ class Terrain:
         col, row = _pixel_of(self.transform, np.asarray(x, float), np.asarray(y, float))
         coords = np.vstack([np.ravel(row) - 0.5, np.ravel(col) - 0.5])
         values = ndimage.map_coordinates(getattr(self, layer), coords, order=1, mode="nearest")
-        return values.reshape(np.shape(x))
+        sampled: np.ndarray = values.reshape(np.shape(x))
+        return sampled
 
     def nearest_index(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row and column of the pixel under each UTM point, clipped to the raster."""
@@ -70,7 +71,8 @@ def _pixel_of(transform: Affine, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarr
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
     t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
+    smooth: np.ndarray = t * t * (3.0 - 2.0 * t)
+    return smooth
 
 
 def _distance_to_lines(
@@ -88,11 +90,12 @@ def _distance_to_lines(
         row, col = row.astype(int), col.astype(int)
         inside = (row >= 0) & (row < shape[0]) & (col >= 0) & (col < shape[1])
         mask[row[inside], col[inside]] = False
-    return ndimage.distance_transform_edt(mask, sampling=DEM_PIXEL_M)
+    distance: np.ndarray = ndimage.distance_transform_edt(mask, sampling=DEM_PIXEL_M)
+    return distance
 
 
 def _smooth_field(shape: tuple[int, int], corr_m: float, rng: np.random.Generator) -> np.ndarray:
-    """A gaussian field; broad ones are drawn on a 4× coarser grid and upsampled.
+    """Draw a gaussian field; broad ones are drawn on a 4× coarser grid and upsampled.
 
     Fields correlated over kilometres lose nothing at 120 m, and the FFT of
     the full 30 m grid is the slowest step of the terrain.
@@ -102,9 +105,8 @@ def _smooth_field(shape: tuple[int, int], corr_m: float, rng: np.random.Generato
     field = gaussian_field(coarse, corr_m / (DEM_PIXEL_M * factor), rng)
     if factor == 1:
         return field
-    return ndimage.zoom(field, factor, order=1, grid_mode=True, mode="nearest")[
-        : shape[0], : shape[1]
-    ]
+    fine: np.ndarray = ndimage.zoom(field, factor, order=1, grid_mode=True, mode="nearest")
+    return fine[: shape[0], : shape[1]]
 
 
 def _ridged(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:

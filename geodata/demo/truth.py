@@ -41,11 +41,12 @@ def p_usable(field: SignalField, x: np.ndarray, y: np.ndarray, mnc: int) -> np.n
         norm.cdf((field.median(x, y, mnc, radio) - C.USABLE_DBM[radio]) / TEMPORAL_SIGMA_DB)
         for radio in ("lte", "umts")
     ]
-    return np.maximum.reduce(probabilities)
+    best: np.ndarray = np.maximum.reduce(probabilities)
+    return best
 
 
 def village_truth(region: Region, households: pd.DataFrame, field: SignalField) -> pd.DataFrame:
-    """The verdict and households without signal of every village.
+    """Return the verdict and households without signal of every village.
 
     ``households_without_signal`` counts households no carrier serves;
     ``borderline`` marks villages within :data:`BORDERLINE_SHARE` or

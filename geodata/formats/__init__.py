@@ -74,7 +74,7 @@ _ITEMS_KEY = re.compile(rb'^\s*\{\s*(?:"[^"]*"\s*:[^{\[]*?,\s*)*"items"\s*:')
 
 
 def detect_format(source: Source) -> str:
-    """Tell a readings file's format from its first 64 KiB.
+    r"""Tell a readings file's format from its first 64 KiB.
 
     JSON whose top-level object starts with an ``items`` list (after other
     scalar members, if any) is ``geosubmit``, other JSON ``json``. A CSV
@@ -92,7 +92,7 @@ def detect_format(source: Source) -> str:
     >>> import io
     >>> detect_format(io.BytesIO(b'{"items": [{"timestamp": 1}]}'))
     'geosubmit'
-    >>> detect_format(io.BytesIO(b"Timestamp,Longitude,Latitude,NetworkMode,RSRP\\n"))
+    >>> detect_format(io.BytesIO(b"Timestamp,Longitude,Latitude,NetworkMode,RSRP\n"))
     'gnettrack'
     """
     with open_binary(source) as stream:
@@ -124,7 +124,7 @@ def detect_format(source: Source) -> str:
 def validate_chunks(
     chunks: Iterable[ParsedChunk], *, now: pd.Timestamp | None = None
 ) -> ValidatedReadings:
-    """Validate parsed chunks into one table: every valid reading, every rejection.
+    r"""Validate parsed chunks into one table: every valid reading, every rejection.
 
     The rejections are the parsers' own (a line with too many fields) and the
     validation's, in source order; rows the parser ignored (blank lines) are
@@ -133,9 +133,9 @@ def validate_chunks(
     Examples
     --------
     >>> import io
-    >>> text = (b"time,lat,lon,mcc,mnc,radio,signal_dbm,no_service\\n"
-    ...         b"2026-01-05T03:00:00Z,22.57,105.49,452,4,lte,-101,false\\n"
-    ...         b"2026-01-05T03:01:00Z,95,105.49,452,4,lte,,true\\n")
+    >>> text = (b"time,lat,lon,mcc,mnc,radio,signal_dbm,no_service\n"
+    ...         b"2026-01-05T03:00:00Z,22.57,105.49,452,4,lte,-101,false\n"
+    ...         b"2026-01-05T03:01:00Z,95,105.49,452,4,lte,,true\n")
     >>> result = validate_chunks(read_readings(io.BytesIO(text), format="csv"))
     >>> len(result.valid), result.rejected_by_reason
     (1, {'lat: outside -90..90': 1})
@@ -160,7 +160,7 @@ def read_readings(
     mnc: int | None = None,
     chunk_rows: int = 100_000,
 ) -> Iterator[ParsedChunk]:
-    """Stream readings from a file in one of :data:`FORMATS`, in bounded memory.
+    r"""Stream readings from a file in one of :data:`FORMATS`, in bounded memory.
 
     Parameters
     ----------
@@ -198,9 +198,9 @@ def read_readings(
     --------
     >>> import io
     >>> from geodata.readings import validate_readings
-    >>> text = (b"time,lat,lon,mcc,mnc,radio,signal_dbm,no_service\\n"
-    ...         b"2026-01-05T03:00:00Z,22.57,105.49,452,4,lte,-101,false\\n"
-    ...         b"2026-01-05T03:01:00Z,22.58,105.49,452,4,lte,,true\\n")
+    >>> text = (b"time,lat,lon,mcc,mnc,radio,signal_dbm,no_service\n"
+    ...         b"2026-01-05T03:00:00Z,22.57,105.49,452,4,lte,-101,false\n"
+    ...         b"2026-01-05T03:01:00Z,22.58,105.49,452,4,lte,,true\n")
     >>> [chunk] = read_readings(io.BytesIO(text), format="csv")
     >>> list(chunk.readings.index)
     [2, 3]

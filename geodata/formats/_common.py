@@ -83,7 +83,7 @@ class RowRejections:
 
 
 def readings_frame(columns: dict[str, object], index: pd.Index) -> pd.DataFrame:
-    """A native-columns table: the given columns, the missing ones empty."""
+    """Return a native-columns table: the given columns, the missing ones empty."""
     frame = pd.DataFrame(index=index)
     for column in READING_COLUMNS:
         value = columns.get(column, pd.NA)
@@ -161,13 +161,13 @@ def csv_chunks(
         overflows = _leading_overflows(stream)
         try:
             reader = pd.read_csv(
-                stream,  # type: ignore[arg-type]
+                stream,
                 chunksize=chunk_rows,
                 skiprows=[line - 1 for line, _ in overflows] or None,
                 # Never read a first column as the index: with it, a first row
                 # with one field too many would shift every column silently.
                 index_col=False,
-                dtype=dtype,  # type: ignore[arg-type]
+                dtype=dtype,
                 na_values=na_values,
                 skip_blank_lines=False,
                 on_bad_lines="warn",
@@ -216,7 +216,7 @@ def csv_chunks(
 
 
 def _leading_overflows(stream: BinaryIO) -> list[tuple[int, str]]:
-    """The first data lines with more fields than the header, and why.
+    """Return the first data lines with more fields than the header, and why.
 
     pandas cannot flag those itself: it takes the extra field of the first
     data line for an index (shifting every column) or, with
@@ -265,5 +265,5 @@ def _line_numbers(start: int, count: int, skipped: list[int]) -> np.ndarray:
 
 
 def text_stream(stream: BinaryIO) -> io.TextIOWrapper:
-    """A strict UTF-8 text view of a binary stream (a BOM is skipped)."""
-    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")  # type: ignore[arg-type]
+    """Return a strict UTF-8 text view of a binary stream (a BOM is skipped)."""
+    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")

@@ -45,7 +45,7 @@ def read_sites(
     chunk_rows: int = 100_000,
     max_cells: int = C.MAX_SITES_PER_IMPORT,
 ) -> ValidatedSites:
-    """Read and validate a site file; every row is a cell or a rejection.
+    r"""Read and validate a site file; every row is a cell or a rejection.
 
     The one site reader: the CLI, the demo, the admin import and notebooks
     all use it (as :func:`geodata.formats.read_sites`).
@@ -81,9 +81,9 @@ def read_sites(
     --------
     >>> import io
     >>> text = (b"radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,"
-    ...         b"updated,averageSignal\\r\\n"
-    ...         b"LTE,452,4,3101,25601,,105.4901,22.5702,,,1,1700000000,,\\r\\n"
-    ...         b"LTE,452,4,3101,25602,,105.4901,95,,,1,1700000000,,\\r\\n")
+    ...         b"updated,averageSignal\r\n"
+    ...         b"LTE,452,4,3101,25601,,105.4901,22.5702,,,1,1700000000,,\r\n"
+    ...         b"LTE,452,4,3101,25602,,105.4901,95,,,1,1700000000,,\r\n")
     >>> sites = read_sites(io.BytesIO(text), format="opencellid")
     >>> sites.valid["cell_id"].tolist(), [r.as_dict()["reason"] for r in sites.rejected]
     ([25601], ['lat: outside -90..90'])

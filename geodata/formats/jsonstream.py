@@ -53,7 +53,7 @@ class _Buffer:
         return True
 
     def peek(self) -> str:
-        """The next non-whitespace character ('' at the end), not consumed."""
+        """Return the next non-whitespace character ('' at the end), not consumed."""
         while True:
             while self.pos < len(self.text) and self.text[self.pos] in _WHITESPACE:
                 self.pos += 1

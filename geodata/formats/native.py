@@ -131,7 +131,7 @@ def _cells(values: list[object], *, text: bool) -> list[object]:
 
 
 def scalar(value: object, text: bool = False) -> object:
-    """A JSON value as a table cell: scalars kept, anything nested as its JSON text.
+    """Return a JSON value as a table cell: scalars kept, anything nested as its JSON text.
 
     With ``text``, numbers become strings too (a timestamp must be ISO 8601
     text, so ``1700000000`` is refused by validation, not guessed). Integers

@@ -110,7 +110,7 @@ def _read_geojson(source: Source) -> ValidatedVillages:
 
 
 def _gdal_features(source: Source) -> Iterator[Any]:
-    """The features of a vector file GDAL reads, in EPSG:4326, as GeoJSON dicts."""
+    """Return the features of a vector file GDAL reads, in EPSG:4326, as GeoJSON dicts."""
     frame = read_vector_file(source, what="villages")
     # GeoPandas' own GeoJSON: numpy scalars become JSON numbers, NaN null.
     yield from json.loads(frame.to_json(na="null", drop_id=True))["features"]

@@ -47,7 +47,7 @@ class CommuneUrls:
 def sites_near(
     sites: pd.DataFrame, bounds: Bounds, *, margin_deg: float = SITES_MARGIN_DEG
 ) -> pd.DataFrame:
-    """The sites within ``margin_deg`` of ``(west, south, east, north)``."""
+    """Return the sites within ``margin_deg`` of ``(west, south, east, north)``."""
     west, south, east, north = bounds
     m = margin_deg
     near = sites["lon"].between(west - m, east + m) & sites["lat"].between(south - m, north + m)
@@ -62,7 +62,7 @@ def padded_bounds(bounds: Bounds, *, margin_deg: float = HILLSHADE_MARGIN_DEG) -
 
 
 def language_links(lang: Lang, path: str, *, report: str | None = None) -> list[tuple[str, str]]:
-    """A page's extra links: its report (when it has one), then itself in the other language."""
+    """List a page's extra links: its report (if it has one), then itself in the other language."""
     text = words(lang)
     other: Lang = "en" if lang == "vi" else "vi"
     links = [("English" if lang == "vi" else "Tiếng Việt", f"{path}{lang_query(other)}")]
@@ -87,7 +87,7 @@ def commune_page(
     own_assets_url: str = "/static/lomsong",
     inline_assets_dir: Path | None = None,
 ) -> str:
-    """A commune's map page: villages, dead zones, hex cells, nearby sites, hillshade, links.
+    """Render a commune's map page: villages, dead zones, hex cells, nearby sites, hillshade, links.
 
     Parameters
     ----------
@@ -144,7 +144,7 @@ def commune_page(
         )
         village_url = f"{base}/villages/{{id}}{q}"
     shown = len(villages) > 0
-    bounds: Bounds = tuple(villages.total_bounds) if shown else (0.0, 0.0, 0.0, 0.0)  # type: ignore[assignment]
+    bounds: Bounds = tuple(villages.total_bounds) if shown else (0.0, 0.0, 0.0, 0.0)
     page = MapPage(
         villages,
         f"{text['commune']} {commune}",

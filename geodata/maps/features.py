@@ -91,7 +91,8 @@ def village_collection(
         properties["link"] = [text["open_village"]] * len(villages)
         properties["url"] = [village_url.format(id=i) for i in properties["id"]]
     frame = gpd.GeoDataFrame(properties, geometry=villages.geometry.to_numpy(), crs=CRS_WGS84)
-    return frame.to_geo_dict(drop_id=True)
+    collection: dict[str, Any] = frame.to_geo_dict(drop_id=True)
+    return collection
 
 
 def dead_zone_collection(zones: gpd.GeoDataFrame, *, lang: Lang) -> dict[str, Any]:
@@ -118,7 +119,8 @@ def dead_zone_collection(zones: gpd.GeoDataFrame, *, lang: Lang) -> dict[str, An
         geometry=zones.geometry.to_numpy(),
         crs=CRS_WGS84,
     )
-    return frame.to_geo_dict(drop_id=True)
+    collection: dict[str, Any] = frame.to_geo_dict(drop_id=True)
+    return collection
 
 
 def site_collection(sites: pd.DataFrame, wedges: np.ndarray, *, lang: Lang) -> dict[str, Any]:
@@ -152,4 +154,6 @@ def site_collection(sites: pd.DataFrame, wedges: np.ndarray, *, lang: Lang) -> d
         crs=CRS_WGS84,
     )
     combined = pd.concat([wedge_frame, point_frame], ignore_index=True)
-    return gpd.GeoDataFrame(combined, geometry="geometry", crs=CRS_WGS84).to_geo_dict(drop_id=True)
+    frame = gpd.GeoDataFrame(combined, geometry="geometry", crs=CRS_WGS84)
+    collection: dict[str, Any] = frame.to_geo_dict(drop_id=True)
+    return collection

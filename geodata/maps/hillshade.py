@@ -54,7 +54,8 @@ def shade(
     zenith = np.radians(90.0 - altitude)
     sun = np.radians(azimuth)
     lit = np.cos(zenith) * np.cos(slope) + np.sin(zenith) * np.sin(slope) * np.cos(sun - aspect)
-    return np.clip(lit, 0.0, 1.0)
+    shade: np.ndarray = np.clip(lit, 0.0, 1.0)
+    return shade
 
 
 def render_hillshade(
@@ -131,7 +132,7 @@ def cached_hillshade(
     png_path, meta_path = cache_dir / f"hillshade-{key}.png", cache_dir / f"hillshade-{key}.json"
     if png_path.is_file() and meta_path.is_file():
         bounds = tuple(json.loads(meta_path.read_text()))
-        return key, Hillshade(png_path.read_bytes(), bounds)  # type: ignore[arg-type]
+        return key, Hillshade(png_path.read_bytes(), bounds)
     hillshade = render_hillshade(path, bounds_wgs84=bounds_wgs84, max_size=max_size)
     cache_dir.mkdir(parents=True, exist_ok=True)
     png_path.write_bytes(hillshade.png)
@@ -140,7 +141,7 @@ def cached_hillshade(
 
 
 def read_cached_png(cache_dir: Path, key: str) -> bytes | None:
-    """The cached PNG of ``key``, or ``None`` when ``key`` is malformed or not cached."""
+    """Return the cached PNG of ``key``, or ``None`` when ``key`` is malformed or not cached."""
     if not (len(key) == 16 and all(c in "0123456789abcdef" for c in key)):
         return None
     path = cache_dir / f"hillshade-{key}.png"

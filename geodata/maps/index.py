@@ -21,7 +21,7 @@ SEARCH_LIMIT = 50
 
 
 def slug(name: str) -> str:
-    """A URL id from a place name: folded, words joined by hyphens.
+    """Return a URL id from a place name: folded, words joined by hyphens.
 
     >>> slug("Tuyên Quang"), slug("Chiêm Hóa")
     ('tuyen-quang', 'chiem-hoa')
@@ -62,7 +62,7 @@ def render_index_page(
     own_assets_url: str = "/static/lomsong",
     inline_assets: bool = False,
 ) -> str:
-    """An HTML page listing provinces → districts → communes, with a village search.
+    """Render an HTML page listing provinces → districts → communes, with a village search.
 
     Parameters
     ----------

@@ -50,7 +50,7 @@ class ScriptLayer(Layer):
 def feature_layer(
     collection: dict[str, Any], options: dict[str, Any], *, name: str, show: bool = True
 ) -> ScriptLayer:
-    """A GeoJSON FeatureCollection drawn by ``lomsong.featureLayer`` (see the JS for options)."""
+    """Draw a GeoJSON FeatureCollection with ``lomsong.featureLayer`` (see the JS for options)."""
     return ScriptLayer(
         f"lomsong.featureLayer({js_literal(collection)}, {js_literal(options)})",
         name=name,
@@ -78,7 +78,9 @@ class Legend(branca.element.MacroElement):
     )
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
-        super().__init__()
+        # branca leaves MacroElement.__init__ unannotated, and mypy's untyped_calls_exclude
+        # does not reach calls through super() (python/mypy#16653).
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "LomsongLegend"
         self.markup = render("legend.html", sections=sections)
 
@@ -89,7 +91,7 @@ def nav_html(
     down: tuple[str, list[tuple[str, str]]] | None,
     extra: list[tuple[str, str]],
 ) -> str:
-    """The page header: breadcrumb links up the hierarchy, a list of links down it."""
+    """Render the page header: breadcrumb links up the hierarchy, a list of links down it."""
     down_title, down_links = down if down is not None else ("", [])
     return render(
         "nav.html", title=title, up=up, extra=extra, down_title=down_title, down_links=down_links

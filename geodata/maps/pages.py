@@ -25,7 +25,7 @@ from geodata.maps import layers as L
 from geodata.maps.display import display_geometry, encode_rings, sector_wedges
 from geodata.maps.features import dead_zone_collection, site_collection, village_collection
 from geodata.maps.hillshade import Hillshade
-from geodata.maps.templating import render
+from geodata.maps.templating import js_literal, render
 from geodata.maps.text import (
     CARRIER_COLOURS,
     CELL_CLASS_COLOURS,
@@ -236,7 +236,7 @@ def render_map(
         ).add_to(fmap)
 
     folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.get_root().add_child(L.Legend(_legend(page, lang)))  # type: ignore[attr-defined]
+    fmap.get_root().add_child(L.Legend(_legend(page, lang)))
     rendered: str = root.render()
     return rendered
 
@@ -253,7 +253,7 @@ def _base_layers(
         url, bounds = "", []
     if url:
         # A base layer: Leaflet draws the Web-Mercator PNG over its bounds.
-        overlay = f"L.imageOverlay({L.js_literal(url)}, {L.js_literal(bounds)}, {{opacity: 0.7}})"
+        overlay = f"L.imageOverlay({js_literal(url)}, {js_literal(bounds)}, {{opacity: 0.7}})"
         L.ScriptLayer(overlay, name=text["hillshade"], overlay=False).add_to(fmap)
     if online_tiles:
         folium.TileLayer(
@@ -317,7 +317,7 @@ def _legend(page: MapPage, lang: Lang) -> list[tuple[str, list[tuple[str, str]]]
 
 def _centre_points(villages: gpd.GeoDataFrame) -> np.ndarray:
     """Village centres: the recorded centre, else a point inside the polygon."""
-    points = villages.geometry.representative_point().to_numpy()
+    points: np.ndarray = villages.geometry.representative_point().to_numpy()
     if {"centre_lon", "centre_lat"} <= set(villages.columns):
         lon = pd.to_numeric(villages["centre_lon"], errors="coerce").round(5)
         lat = pd.to_numeric(villages["centre_lat"], errors="coerce").round(5)

@@ -30,14 +30,14 @@ def js(value: Any) -> Markup:
 
 
 def count(value: object) -> str:
-    """A whole number with Vietnamese thousands dots (``1.234``); ``—`` when missing."""
+    """Format a whole number with Vietnamese thousands dots (``1.234``); ``—`` when missing."""
     number = pd.to_numeric(value, errors="coerce")
     return "—" if pd.isna(number) else f"{number:,.0f}".replace(",", ".")
 
 
 @functools.cache
 def environment() -> Environment:
-    """The templates' environment: package loader, autoescape, the filters above."""
+    """Return the templates' environment: package loader, autoescape, the filters above."""
     env = Environment(
         loader=PackageLoader("geodata.maps", "templates"),
         autoescape=select_autoescape(),

@@ -167,7 +167,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
 
 
 def words(lang: str) -> dict[str, str]:
-    """The page words of ``lang``.
+    """Return the page words of ``lang``.
 
     Raises
     ------

@@ -27,9 +27,11 @@ def list_dead_zones(
     limit: LimitParam = None,
     offset: OffsetParam = 0,
 ) -> GeoJSONResponse:
-    """Dead zones, filtered; ``sort=households|area`` (most first) or ``distance``
-    (nearest site first); ``limit``/``offset`` pages, with ``numberMatched`` and a
-    ``next`` link."""
+    """List dead zones, filtered, sorted and paged.
+
+    ``sort=households|area`` (most first) or ``distance`` (nearest site first);
+    ``limit``/``offset`` pages, with ``numberMatched`` and a ``next`` link.
+    """
     if where.verdict in ("covered", "unknown"):
         raise UnprocessableError("dead zones are 'no_signal' or 'patchy' only")
     zones = sort_dead_zones(find_dead_zones(store, where), sort)

@@ -60,7 +60,7 @@ async def province_map(
     province_id: str,
     lang: Lang | None = None,
 ) -> Response:
-    """A province overview (``tuyen-quang``); 404 for an unknown province."""
+    """Return a province overview (``tuyen-quang``); 404 for an unknown province."""
     return await _page(
         request,
         store,
@@ -80,7 +80,7 @@ async def commune_map(
     commune_id: str,
     lang: Lang | None = None,
 ) -> Response:
-    """The commune's map page (Vietnamese by default); 404 for an unknown commune."""
+    """Return the commune's map page (Vietnamese by default); 404 for an unknown commune."""
     return await _page(
         request,
         store,
@@ -113,7 +113,7 @@ async def village_map(
 
 @router.get("/hillshade/{key}.png", response_class=Response)
 def hillshade(settings: SettingsDep, key: str) -> Response:
-    """A cached hillshade image (its key hashes the DEM, so it never changes)."""
+    """Return a cached hillshade image (its key hashes the DEM, so it never changes)."""
     png = read_cached_png(settings.data_dir / "cache", key)
     if png is None:
         raise NotFoundError(f"hillshade {key!r} not found")

@@ -58,7 +58,7 @@ def list_sites(
     limit: LimitParam = None,
     offset: OffsetParam = 0,
 ) -> GeoJSONResponse:
-    """The stored cells as GeoJSON points (planners and admins).
+    """Return the stored cells as GeoJSON points (planners and admins).
 
     Each feature is one cell: its site, carrier, radio, cell and area codes,
     antenna height, azimuth (``null``: omni), beamwidth, EIRP, frequency and range.

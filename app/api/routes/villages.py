@@ -27,7 +27,7 @@ def list_villages(
     limit: LimitParam = None,
     offset: OffsetParam = 0,
 ) -> GeoJSONResponse:
-    """A FeatureCollection of villages with verdicts.
+    """Return a FeatureCollection of villages with verdicts.
 
     ``q`` ignores diacritics and case; ``min_households`` bounds the households
     without usable signal. ``rank=households_without_signal`` orders by them
