@@ -72,7 +72,8 @@ def cell_polygons(cells: np.ndarray) -> np.ndarray:
     if len(cells) == 0:
         return np.empty(0, dtype=object)
     wkb = h3v.cells_to_wkb_polygons(np.asarray(cells, dtype=np.uint64))
-    return shapely.from_wkb(np.asarray(wkb.to_pylist(), dtype=object))
+    polygons: np.ndarray = shapely.from_wkb(np.asarray(wkb.to_pylist(), dtype=object))
+    return polygons
 
 
 def cell_resolutions(cells: np.ndarray) -> np.ndarray:
@@ -229,5 +230,6 @@ def connected_groups(cells: np.ndarray) -> np.ndarray:
         (np.ones(int(inside.sum())), (source[inside], target[inside])),
         shape=(len(distinct), len(distinct)),
     )
+    labels: np.ndarray
     _, labels = connected_components(graph, directed=False)
     return labels[of_cell].astype(np.int64)

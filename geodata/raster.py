@@ -37,7 +37,7 @@ class Raster:
         col, row = _apply(~self.transform, np.asarray(x, float), np.asarray(y, float))
         # Pixel centres sit at +0.5; map_coordinates indexes centres at integers.
         coords = np.vstack([np.ravel(row) - 0.5, np.ravel(col) - 0.5])
-        out = ndimage.map_coordinates(
+        out: np.ndarray = ndimage.map_coordinates(
             self.values, coords, order=order, cval=np.nan, mode="constant"
         )
         return out.reshape(np.shape(x))
@@ -166,7 +166,9 @@ def read_raster(
     return _warp_to_utm(values, transform, crs, resampling)
 
 
-def _warp_to_utm(values: np.ndarray, transform: Affine, crs: CRS, resampling) -> Raster:
+def _warp_to_utm(
+    values: np.ndarray, transform: Affine, crs: CRS, resampling: rasterio.warp.Resampling
+) -> Raster:
     height, width = values.shape
     lon, lat = _apply(transform, np.array(width / 2), np.array(height / 2))
     target = utm_crs_for(float(lon), float(lat))

@@ -1,9 +1,7 @@
-"""Every ``>>>`` example in app/ and geodata/ runs and shows what the code does now.
+"""Every ``>>>`` example in app/, coverage/ and geodata/ runs and shows what the code does now.
 
 One test per module that has examples, found by walking the packages in
 :data:`PACKAGES`: a new module's examples are collected without listing it.
-coverage/'s examples run in ``tests/coverage/test_doctests.py``; adding
-``"coverage"`` to :data:`PACKAGES` would run them here instead.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-PACKAGES = ("app", "geodata")
+PACKAGES = ("app", "coverage", "geodata")
 # The flags coverage's doctests use: ``...`` in expected output, and line breaks
 # in a long expected value that do not matter.
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

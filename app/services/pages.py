@@ -78,7 +78,7 @@ def _province_of(store: Store, province_id: str) -> tuple[str, gpd.GeoDataFrame]
 
 
 def province_page(store: Store, province_id: str, opts: PageSettings) -> str:
-    """A province overview: simplified villages, dead zones, res-8 hexagons."""
+    """Render a province overview: simplified villages, dead zones, res-8 hexagons."""
     text, q, base = words(opts.lang), lang_query(opts.lang), opts.base_url
     province, communes = _province_of(store, province_id)
     ids = communes["id"].tolist()
@@ -107,7 +107,7 @@ def province_page(store: Store, province_id: str, opts: PageSettings) -> str:
 
 
 def commune_page(store: Store, commune_id: str, opts: PageSettings) -> str:
-    """A commune: villages, dead zones, res-9 hexagons per carrier and radio, sites.
+    """Render a commune: villages, dead zones, res-9 hexagons per carrier and radio, sites.
 
     The page is :func:`geodata.maps.commune_page`, the one the CLI's
     ``map.html`` is too; this reads what it shows from the store.
@@ -163,7 +163,7 @@ def village_page(store: Store, village_id: str, opts: PageSettings) -> str:
 
 
 def commune_report(store: Store, commune_id: str, lang: Lang) -> str:
-    """The commune's report page (404 for an unknown commune): what the store holds."""
+    """Render the commune's report page (404 for an unknown commune): what the store holds."""
     return render_commune_report(
         store.commune(commune_id),
         store.villages(commune_ids=[commune_id]),

@@ -28,7 +28,8 @@ def round_coordinates(geometry: np.ndarray, decimals: int = COORD_DECIMALS) -> n
     >>> g[0].wkt
     'POINT (105.12346 22.76543)'
     """
-    return shapely.transform(np.asarray(geometry), lambda xy: np.round(xy, decimals))
+    rounded: np.ndarray = shapely.transform(np.asarray(geometry), lambda xy: np.round(xy, decimals))
+    return rounded
 
 
 def display_geometry(
@@ -81,7 +82,7 @@ def encode_rings(polygons: np.ndarray, decimals: int = COORD_DECIMALS) -> list[l
 
 
 def sector_wedges(sites: pd.DataFrame, *, length_m: float = SECTOR_LENGTH_M) -> np.ndarray:
-    """A short wedge (EPSG:4326 polygon) per site with a known azimuth, else ``None``.
+    """Return a short wedge (EPSG:4326 polygon) per site with a known azimuth, else ``None``.
 
     The wedge spans the beamwidth (65° when unknown) from the site outwards.
     """
