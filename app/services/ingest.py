@@ -224,28 +224,37 @@ def ingest_chunks(
     # one chunk waits, which keeps memory bounded.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lomsong-store") as storer:
         waiting: tuple[Future[tuple[int, int]], pd.DataFrame] | None = None
-        for chunk in chunks:
-            rejections = list(chunk.rejected)
-            report.ignored += chunk.ignored
-            frame = chunk.readings
-            report.rows_read += len(frame) + len(rejections)
-            if not frame.empty:
-                if lenient_columns:
-                    frame = _with_required_columns(frame)
-                validated = validate_readings(frame)
-                rejections += validated.rejected
-                valid = validated.valid
-                inside = region.contains(valid["lon"].to_numpy(), valid["lat"].to_numpy())
-                if not inside.all():
-                    report.outside_region += int((~inside).sum())
-                    valid = valid[inside]
-                if waiting is not None:
+        try:
+            for chunk in chunks:
+                rejections = list(chunk.rejected)
+                report.ignored += chunk.ignored
+                frame = chunk.readings
+                report.rows_read += len(frame) + len(rejections)
+                if not frame.empty:
+                    if lenient_columns:
+                        frame = _with_required_columns(frame)
+                    validated = validate_readings(frame)
+                    rejections += validated.rejected
+                    valid = validated.valid
+                    inside = region.contains(valid["lon"].to_numpy(), valid["lat"].to_numpy())
+                    if not inside.all():
+                        report.outside_region += int((~inside).sum())
+                        valid = valid[inside]
+                    if waiting is not None:
+                        stored(*waiting)
+                    pending = storer.submit(
+                        store.add_readings, valid, request=request, upload=upload
+                    )
+                    waiting = (pending, valid)
+                report.add_rejections(rejections)
+                if on_progress is not None:
+                    on_progress(report)
+        except BaseException:
+            # What was stored stays stored, and is counted in the report.
+            if waiting is not None:
+                with contextlib.suppress(Exception):
                     stored(*waiting)
-                pending = storer.submit(store.add_readings, valid, request=request, upload=upload)
-                waiting = (pending, valid)
-            report.add_rejections(rejections)
-            if on_progress is not None:
-                on_progress(report)
+            raise
         if waiting is not None:
             stored(*waiting)
     return report
@@ -328,13 +337,18 @@ def as_upload(
     else:
         store.update_upload(upload, status="running")
 
+    latest: list[IngestReport] = []
+
     def progress(report: IngestReport) -> None:
+        latest[:] = [report]
         store.update_upload(upload, **report.counts())
 
     try:
         report = run(upload, progress)
     except BaseException as exc:
-        store.update_upload(upload, status="failed", error=str(exc) or repr(exc), finished=_now())
+        counts = latest[0].counts() if latest else {}  # the stored rows, counted
+        error = str(exc) or repr(exc)
+        store.update_upload(upload, status="failed", error=error, finished=_now(), **counts)
         raise
     store.update_upload(
         upload, status="done", report=report.as_dict(), finished=_now(), **report.counts()
@@ -390,6 +404,7 @@ def ingest_file(
     owner: str = "local",
     upload: int | None = None,
     stop: threading.Event | None = None,
+    region: LoadedRegion | None = None,
 ) -> IngestReport:
     """Stream a readings file into the store, ``chunk_rows`` rows at a time.
 
@@ -425,7 +440,7 @@ def ingest_file(
             if stop is not None and stop.is_set():
                 raise JobStoppedError(
                     f"the server stopped after {report.rows_read:,} rows;"
-                    f" {report.accepted:,} readings stored stay stored"
+                    " the readings stored by then stay stored (accepted)"
                 )
 
         chunks = read_readings(
@@ -445,6 +460,7 @@ def ingest_file(
                 lenient_columns=format == "json",
                 request=request,
                 upload=upload_id,
+                region=region,
                 on_progress=progress,
             )
 

@@ -404,8 +404,9 @@ class Uploads:
         return _upload_row(row, [d[0] for d in cursor.description])
 
     def uploads(self, *, owner: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        """Uploads, newest first: ``owner``'s only, or everyone's (``None``)."""
-        sql, params = "SELECT * FROM uploads", []
+        """Uploads, newest first: ``owner``'s only, or everyone's (``None``); no ``report``."""
+        columns = ", ".join(("id", "owner", "created", "origin", "format", *UPLOAD_FIELDS[:-3]))
+        sql, params = f"SELECT {columns}, error, finished FROM uploads", []
         if owner is not None:
             sql, params = sql + " WHERE owner = ?", [owner]
         cursor = self._db.connection().execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
