@@ -9,6 +9,7 @@ readings were new, so the service can refresh the villages they touch.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import queue
 import threading
@@ -536,6 +537,54 @@ class ImportJobs:
         # The running job stops after its chunk (bounded work), the queued never start.
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._store.fail_unfinished_uploads(RESTARTED)
+
+
+def queue_import(
+    store: Store,
+    jobs: ImportJobs,
+    source: IO[bytes],
+    *,
+    owner: str,
+    format: str,
+    tz: str | None = None,
+    mcc: int | None = None,
+    mnc: int | None = None,
+    chunk_rows: int = 100_000,
+    on_stored: OnStored | None = None,
+    on_done: Callable[[], None] | None = None,
+) -> int:
+    """Record a queued upload of ``source`` and hand it to ``jobs``; returns its id.
+
+    The job runs :func:`ingest_file` on the upload; ``on_done`` (closing
+    the spooled file) runs after it, whatever the outcome.
+    """
+    size = source.seek(0, io.SEEK_END)
+    source.seek(0)
+    upload = store.create_upload(
+        owner=owner, origin="import", format=format, status="queued", bytes_total=size
+    )
+
+    def job(stop: threading.Event) -> None:
+        try:
+            ingest_file(
+                store,
+                source,
+                format=format,
+                tz=tz,
+                mcc=mcc,
+                mnc=mnc,
+                chunk_rows=chunk_rows,
+                on_stored=on_stored,
+                owner=owner,
+                upload=upload,
+                stop=stop,
+            )
+        finally:
+            if on_done is not None:
+                on_done()
+
+    jobs.submit(job)
+    return upload
 
 
 # --- uploads: who may see and delete them ------------------------------------

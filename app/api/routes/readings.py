@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import threading
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
@@ -31,7 +29,13 @@ from app.api.models import UploadQueued, UploadReport
 from app.api.routes.uploads import JobsDep
 from app.core.config import Settings
 from app.services.idempotency import request_digest
-from app.services.ingest import READINGS_SHAPE, ImportJobs, ingest_file, ingest_readings
+from app.services.ingest import (
+    READINGS_SHAPE,
+    ImportJobs,
+    ingest_file,
+    ingest_readings,
+    queue_import,
+)
 from app.services.refresh import RefreshWorker
 from app.store import Store
 from geodata.readings import READING_COLUMNS
@@ -171,32 +175,20 @@ def _queue_import(
     mcc: int | None,
     mnc: int | None,
 ) -> JSONResponse:
-    """Record a queued upload, hand the spooled file to the job runner, answer 202."""
-    size = upload.file.seek(0, io.SEEK_END)
-    upload.file.seek(0)
-    upload_id = store.create_upload(
-        owner=owner, origin="import", format=format, status="queued", bytes_total=size
+    """Queue the spooled file as a job (it closes the file when done); answer 202."""
+    upload_id = queue_import(
+        store,
+        jobs,
+        upload.file,
+        owner=owner,
+        format=format,
+        tz=tz,
+        mcc=mcc,
+        mnc=mnc,
+        chunk_rows=settings.import_chunk_rows,
+        on_stored=refresher.submit,
+        on_done=upload.close,
     )
-
-    def job(stop: threading.Event) -> None:
-        try:
-            ingest_file(
-                store,
-                upload.file,
-                format=format,
-                tz=tz,
-                mcc=mcc,
-                mnc=mnc,
-                chunk_rows=settings.import_chunk_rows,
-                on_stored=refresher.submit,
-                owner=owner,
-                upload=upload_id,
-                stop=stop,
-            )
-        finally:
-            upload.close()
-
-    jobs.submit(job)
     location = f"/api/v1/uploads/{upload_id}"
     body = UploadQueued(id=upload_id, status="queued", location=location)
     return JSONResponse(body.model_dump(), status_code=202, headers={"Location": location})
