@@ -24,6 +24,7 @@ from app.api.routes import (
     readings,
     reports,
     sites,
+    uploads,
     village_admin,
     villages,
 )
@@ -32,6 +33,7 @@ from app.core.errors import install_error_handlers
 from app.services.analysis import refresh_for_readings
 from app.services.demo import load_demo
 from app.services.idempotency import Idempotency
+from app.services.ingest import ImportJobs
 from app.services.refresh import RefreshWorker
 from app.store import Store
 from geodata.maps import STATIC_DIR as MAP_STATIC_DIR
@@ -68,6 +70,8 @@ def create_app(settings: Settings) -> FastAPI:
         )
         app.state.refresher = refresher
         refresher.start()
+        app.state.jobs = jobs = ImportJobs(store)  # file imports run as jobs (?async=true)
+        jobs.start()
         try:
             if settings.demo:
                 await run_in_threadpool(
@@ -77,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
             await run_in_threadpool(refresher.recover)
             yield
         finally:
+            jobs.stop()
             refresher.stop()
             store.close()
 
@@ -101,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
         maps,
         exports,
         reports,
+        uploads,
     ):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.mount("/static/leaflet", StaticFiles(directory=leaflet_dir), name="leaflet")

@@ -258,3 +258,38 @@ EPOCH_S_MAX: Final = 4.1e9
 # whole of Vietnam in OpenCelliD is ~10^5 cells; the world file (~4·10^7) is
 # not meant for one province's service.
 MAX_SITES_PER_IMPORT: Final = 1_000_000
+
+# --- Known networks and countries (uploads that cannot poison a region) --------
+# An upload's MNC must be a network its MCC really has: one reading tagged
+# 452-99 would otherwise become a phantom carrier on every map. The world's
+# table is the derived file ``geodata/data/mnc_operators.json`` (from
+# mozilla/ichnaea's mobile_codes/json/mnc_operators.json, MPL-2.0, itself from
+# the ITU-T E.212 list and Wikipedia; see ``geodata/data/NOTICE``), loaded
+# lazily by :func:`geodata.regions.known_networks`. Vietnam's networks are also
+# kept here literally (ITU-T E.212; ichnaea lists 452-01..09), so a check of
+# MCC 452 never depends on the file.
+VIETNAM_MNCS: Final = frozenset(range(1, 10))
+# Countries of the MCCs whose readings are checked to lie in their country
+# (ITU-T E.212 Annex to ITU OB; ISO 3166 alpha-2). Only the countries whose
+# polygons ship in ``geodata/data/regions_buffer.geojson``; other MCCs are not
+# checked for position (the loaded-region check still applies).
+MCC_COUNTRIES: Final[dict[int, str]] = {
+    452: "VN",
+    456: "KH",
+    457: "LA",
+    460: "CN",
+    461: "CN",
+    520: "TH",
+}
+COUNTRY_NAMES: Final[dict[str, str]] = {
+    "VN": "Vietnam",
+    "KH": "Cambodia",
+    "LA": "Laos",
+    "CN": "China",
+    "TH": "Thailand",
+}
+# Readings farther than this outside every stored commune's and village's
+# extent are not evidence: it is the margin within which the analysis reads
+# readings around the villages it judges (``app.services.analysis``, ~2 km),
+# so a reading beyond it could never inform a verdict.
+REGION_MARGIN_DEG: Final = 0.02

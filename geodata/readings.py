@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from geodata import constants as C
 from geodata.errors import InvalidInputError, MissingColumnError
+from geodata.regions import in_mcc_country, known_network, known_networks, network_codes
 
 logger = logging.getLogger(__name__)
 
@@ -322,6 +323,7 @@ def validate_readings(
         reject(accuracy > C.ACCURACY_MAX_M, "accuracy_m", f"worse than {C.ACCURACY_MAX_M:g} m")
     reject(outside(data["mcc"], C.MCC_MIN, C.MCC_MAX), "mcc", f"outside {C.MCC_MIN}..{C.MCC_MAX}")
     reject(outside(data["mnc"], C.MNC_MIN, C.MNC_MAX), "mnc", f"outside {C.MNC_MIN}..{C.MNC_MAX}")
+    _reject_unknown_networks(reject, data["mcc"], data["mnc"], fault == 0)
     radio_code = data["radio_code"]
     known_radio = radio_code >= 0
     reject(~known_radio, "radio", f"unknown radio, expected one of {', '.join(C.RADIOS)}")
@@ -342,6 +344,14 @@ def validate_readings(
             "signal_dbm",
             f"outside {lo:g}..{hi:g} dBm for {radio}",
         )
+
+    for code, alpha2 in C.MCC_COUNTRIES.items():
+        rows = (data["mcc"] == code) & (fault == 0)
+        if rows.any():
+            away = np.zeros(n, dtype=bool)
+            away[rows] = ~in_mcc_country(data["mcc"][rows], lon[rows], lat[rows])
+            country = C.COUNTRY_NAMES[alpha2]
+            reject(away, "mcc", f"{code} is {country}'s ({alpha2}); the position lies outside it")
 
     cell_id, area, pci = data["cell_id"], data["area_code"], data["pci"]
     # NR cell identities are 36 bits, the others fit in LTE's 28.
@@ -383,6 +393,40 @@ def validate_readings(
     )
     valid["content_key"] = content_keys(valid)
     return ValidatedReadings(valid=valid, rejected=rejected)
+
+
+#: Unknown networks named one by one in rejections; the rest share one reason.
+_NAMED_UNKNOWN_NETWORKS = 20
+
+
+def _reject_unknown_networks(
+    reject: Callable[[np.ndarray, str, str], None],
+    mcc: np.ndarray,
+    mnc: np.ndarray,
+    candidates: np.ndarray,
+) -> None:
+    """Refuse MNCs that are not a known network of their MCC, naming the values.
+
+    An MCC with no known network at all is refused on ``mcc``; a known MCC
+    with a phantom MNC (452-99) on ``mnc``. Each distinct value gets its own
+    reason, up to :data:`_NAMED_UNKNOWN_NETWORKS`, so the counts stay short.
+    """
+    unknown = candidates & ~known_network(mcc, mnc)
+    if not unknown.any():
+        return
+    codes = network_codes(mcc, mnc)
+    networks = known_networks()
+    known_mccs = np.unique(networks // 1000)
+    distinct, first = np.unique(codes[unknown], return_index=True)
+    order = distinct[np.argsort(first)]  # in the order they first appear
+    for code in order[:_NAMED_UNKNOWN_NETWORKS].tolist():
+        country, network = divmod(int(code), 1000)
+        hit = unknown & (codes == code)
+        if country in known_mccs:
+            reject(hit, "mnc", f"{network:02d} is not a known network of MCC {country}")
+        else:
+            reject(hit, "mcc", f"{country} has no known network")
+    reject(unknown, "mnc", "not a known network of its MCC")
 
 
 def _radio_names(codes: np.ndarray) -> pd.api.extensions.ExtensionArray:

@@ -39,6 +39,16 @@ class UploadReport(RejectionAccounting):
 
     accepted: int = Field(ge=0, description="Readings newly stored.")
     duplicates: int = Field(ge=0, description="Readings already stored (or repeated).")
+    upload_id: int | None = Field(None, description="The upload's id (``GET /api/v1/uploads``).")
+    outside_region: int = Field(
+        0,
+        ge=0,
+        description="Valid readings outside every loaded region (the stored communes and"
+        " villages, with a 0.02° margin): not stored, and not counted as rejected.",
+    )
+    notes: list[str] = Field(
+        default_factory=list, description="What was not stored, and why, in words."
+    )
 
 
 class SiteImportReport(RejectionAccounting):
@@ -228,3 +238,59 @@ VillageFeature = Feature[VillageProperties]
 VillageCollection = FeatureCollection[VillageProperties]
 DeadZoneCollection = FeatureCollection[DeadZoneProperties]
 SiteCollection = FeatureCollection[SiteProperties]
+
+
+# --- uploads as batches and jobs -----------------------------------------
+
+
+UploadStatus = Literal["queued", "running", "done", "failed"]
+
+
+class UploadSummary(BaseModel):
+    """One upload: who sent what, when, and what became of its rows."""
+
+    id: int
+    owner: str = Field(description="The key (``key:<id>``) or client address that sent it.")
+    created: str = Field(description="When it arrived (ISO 8601, UTC).")
+    origin: str = Field(
+        description="``readings`` (JSON batch), ``import`` (file) or ``geosubmit``."
+    )
+    format: str | None = Field(description="The file's format (``json``, ``csv``...).")
+    status: UploadStatus
+    rows_read: int = Field(ge=0, description="Rows read so far (a job's progress).")
+    bytes_total: int | None = Field(description="The file's size in bytes, for a job.")
+    accepted: int = Field(ge=0)
+    duplicates: int = Field(ge=0)
+    rejected_total: int = Field(ge=0)
+    rejected_by_reason: dict[str, int]
+    outside_region: int = Field(ge=0)
+    error: str | None = Field(description="Why a failed upload stopped.")
+    finished: str | None = Field(description="When it ended (ISO 8601, UTC).")
+
+
+class UploadList(BaseModel):
+    """The caller's uploads, newest first (an admin sees everyone's)."""
+
+    uploads: list[UploadSummary]
+
+
+class UploadDetail(UploadSummary):
+    """One upload; ``report`` is the synchronous answer, once it is done."""
+
+    report: UploadReport | None = None
+
+
+class UploadDeleted(BaseModel):
+    """What deleting an upload removed."""
+
+    id: int
+    readings_removed: int = Field(ge=0)
+    refreshing: bool = Field(description="Whether the villages it touched are being re-judged.")
+
+
+class UploadQueued(BaseModel):
+    """A file import accepted as a job (202): follow ``Location``."""
+
+    id: int
+    status: UploadStatus
+    location: str = Field(description="``/api/v1/uploads/{id}``: its progress and result.")

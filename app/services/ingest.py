@@ -9,6 +9,8 @@ readings were new, so the service can refresh the villages they touch.
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import queue
 import threading
 from collections import Counter
@@ -20,11 +22,18 @@ from typing import IO, Any
 
 import pandas as pd
 
-from app.core.errors import UnprocessableError
+from app.core.errors import NotFoundError, PermissionDeniedError, UnprocessableError
+from app.core.security import Role, grants
+from app.services.keys import Caller
 from app.services.rejections import RejectionTally
 from app.store import Store
+from app.store.readings import UNFINISHED
+from geodata import constants as C
 from geodata.formats import ParsedChunk, parse_geosubmit, read_readings
 from geodata.readings import REQUIRED_COLUMNS, Rejection, validate_readings
+from geodata.regions import LoadedRegion
+
+logger = logging.getLogger(__name__)
 
 READINGS_SHAPE = "expected a JSON list of reading objects or an object with a 'readings' list"
 
@@ -44,6 +53,31 @@ class IngestReport:
     duplicates: int = 0
     ignored: int = 0
     rejections: RejectionTally = field(default_factory=RejectionTally)
+    #: Valid readings outside every loaded region: counted, not stored, not rejections.
+    outside_region: int = 0
+    #: Rows read so far (readings and refused rows), for a job's progress.
+    rows_read: int = 0
+    upload_id: int | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        """Sentences about what was not stored for reasons a client may not expect."""
+        notes = []
+        away = sum(n for r, n in self.rejected_by_reason.items() if r.endswith(OUTSIDE_COUNTRY))
+        if away:
+            notes.append(
+                f"{away} {_readings(away)} lie outside the country of their MCC and"
+                " were refused: check the MCC/MNC given for the file"
+                " (rejected_by_reason names the country)."
+            )
+        if self.outside_region:
+            n = self.outside_region
+            notes.append(
+                f"{n} {_readings(n)} lie outside every loaded region (the stored communes"
+                f" and villages, with a {C.REGION_MARGIN_DEG:g}° margin) and were not stored:"
+                " they cannot be evidence for any village here."
+            )
+        return notes
 
     @property
     def rejected(self) -> list[Rejection]:
@@ -67,10 +101,32 @@ class IngestReport:
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON answer: counts, each listed rejection, and rejections by reason."""
         return {
+            "upload_id": self.upload_id,
             "accepted": self.accepted,
             "duplicates": self.duplicates,
+            "outside_region": self.outside_region,
             **self.rejections.as_dict(),
+            "notes": self.notes,
         }
+
+    def counts(self) -> dict[str, Any]:
+        """The counts an upload's row keeps (:meth:`app.store.Store.update_upload`)."""
+        return {
+            "rows_read": self.rows_read,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected_total": self.rejected_total,
+            "rejected_by_reason": dict(self.rejected_by_reason),
+            "outside_region": self.outside_region,
+        }
+
+
+# How a refusal for a position outside the MCC's country ends (geodata.readings).
+OUTSIDE_COUNTRY = "the position lies outside it"
+
+
+def _readings(n: int) -> str:
+    return "reading" if n == 1 else "readings"
 
 
 def parse_readings_payload(payload: Any) -> ParsedChunk:
@@ -112,6 +168,9 @@ def ingest_chunks(
     on_stored: OnStored | None = None,
     lenient_columns: bool = False,
     request: str | None = None,
+    upload: int | None = None,
+    region: LoadedRegion | None = None,
+    on_progress: Callable[[IngestReport], None] | None = None,
 ) -> IngestReport:
     """Validate and store parsed chunks one at a time, and account for every row.
 
@@ -129,6 +188,13 @@ def ingest_chunks(
         The idempotent request this is (:class:`app.services.idempotency.Idempotency`).
         Readings an earlier, unanswered attempt of it stored count as
         accepted again, so a retry after a crash gets the first answer.
+    upload : int, optional, keyword-only
+        The upload the stored readings belong to (``store.create_upload``).
+    region : LoadedRegion, optional, keyword-only
+        Valid readings outside it are counted as ``outside_region`` and not
+        stored (default: ``store.loaded_region()``; nothing loaded, nothing outside).
+    on_progress : callable, optional, keyword-only
+        Called with the report after each chunk (a job's progress).
 
     Returns
     -------
@@ -139,7 +205,8 @@ def ingest_chunks(
     geodata.errors.MissingColumnError
         When a chunk lacks a required column and ``lenient_columns`` is false.
     """
-    report = IngestReport()
+    report = IngestReport(upload_id=upload)
+    region = store.loaded_region() if region is None else region
     earlier_attempts = store.last_batch_id() if request is not None else 0
 
     def stored(pending: Future[tuple[int, int]], valid: pd.DataFrame) -> None:
@@ -158,20 +225,37 @@ def ingest_chunks(
     # one chunk waits, which keeps memory bounded.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lomsong-store") as storer:
         waiting: tuple[Future[tuple[int, int]], pd.DataFrame] | None = None
-        for chunk in chunks:
-            rejections = list(chunk.rejected)
-            report.ignored += chunk.ignored
-            frame = chunk.readings
-            if not frame.empty:
-                if lenient_columns:
-                    frame = _with_required_columns(frame)
-                validated = validate_readings(frame)
-                rejections += validated.rejected
-                if waiting is not None:
+        try:
+            for chunk in chunks:
+                rejections = list(chunk.rejected)
+                report.ignored += chunk.ignored
+                frame = chunk.readings
+                report.rows_read += len(frame) + len(rejections)
+                if not frame.empty:
+                    if lenient_columns:
+                        frame = _with_required_columns(frame)
+                    validated = validate_readings(frame)
+                    rejections += validated.rejected
+                    valid = validated.valid
+                    inside = region.contains(valid["lon"].to_numpy(), valid["lat"].to_numpy())
+                    if not inside.all():
+                        report.outside_region += int((~inside).sum())
+                        valid = valid[inside]
+                    if waiting is not None:
+                        stored(*waiting)
+                    pending = storer.submit(
+                        store.add_readings, valid, request=request, upload=upload
+                    )
+                    waiting = (pending, valid)
+                report.add_rejections(rejections)
+                if on_progress is not None:
+                    on_progress(report)
+        except BaseException:
+            # What was stored stays stored, and is counted in the report.
+            if waiting is not None:
+                with contextlib.suppress(Exception):
                     stored(*waiting)
-                pending = storer.submit(store.add_readings, validated.valid, request=request)
-                waiting = (pending, validated.valid)
-            report.add_rejections(rejections)
+            raise
         if waiting is not None:
             stored(*waiting)
     return report
@@ -229,10 +313,61 @@ def read_ahead(chunks: Iterable[ParsedChunk]) -> Generator[ParsedChunk, None, No
         worker.join()
 
 
+def _now() -> str:
+    return pd.Timestamp.now(tz="UTC").isoformat()
+
+
+def as_upload(
+    store: Store,
+    run: Callable[[int, Callable[[IngestReport], None]], IngestReport],
+    *,
+    owner: str,
+    origin: str,
+    format: str | None,
+    upload: int | None = None,
+) -> IngestReport:
+    """Run one upload as a batch with an id, recording its counts and outcome.
+
+    ``run`` gets the upload's id and a progress callback. The upload row is
+    created here (or, for a job queued earlier, ``upload`` names it); it
+    ends ``done`` with the report, or ``failed`` with the error, which is
+    raised again. Readings stored before a failure stay stored and listed.
+    """
+    if upload is None:
+        upload = store.create_upload(owner=owner, origin=origin, format=format)
+    else:
+        store.update_upload(upload, status="running")
+
+    latest: list[IngestReport] = []
+
+    def progress(report: IngestReport) -> None:
+        latest[:] = [report]
+        store.update_upload(upload, **report.counts())
+
+    try:
+        report = run(upload, progress)
+    except BaseException as exc:
+        counts = latest[0].counts() if latest else {}  # the stored rows, counted
+        error = str(exc) or repr(exc)
+        store.update_upload(upload, status="failed", error=error, finished=_now(), **counts)
+        raise
+    store.update_upload(
+        upload, status="done", report=report.as_dict(), finished=_now(), **report.counts()
+    )
+    return report
+
+
 def ingest_readings(
-    store: Store, payload: Any, *, on_stored: OnStored | None = None, request: str | None = None
+    store: Store,
+    payload: Any,
+    *,
+    on_stored: OnStored | None = None,
+    request: str | None = None,
+    owner: str = "local",
 ) -> IngestReport:
     """Validate and store a decoded JSON batch (a list, or ``{"readings": [...]}``).
+
+    The batch is recorded as an upload of ``owner`` (``GET /api/v1/uploads``).
 
     Raises
     ------
@@ -240,7 +375,20 @@ def ingest_readings(
         For JSON of the wrong shape.
     """
     chunk = parse_readings_payload(payload)
-    return ingest_chunks(store, [chunk], on_stored=on_stored, lenient_columns=True, request=request)
+    return as_upload(
+        store,
+        lambda upload, _: ingest_chunks(
+            store,
+            [chunk],
+            on_stored=on_stored,
+            lenient_columns=True,
+            request=request,
+            upload=upload,
+        ),
+        owner=owner,
+        origin="readings",
+        format="json",
+    )
 
 
 def ingest_file(
@@ -254,8 +402,17 @@ def ingest_file(
     chunk_rows: int = 100_000,
     on_stored: OnStored | None = None,
     request: str | None = None,
+    owner: str = "local",
+    upload: int | None = None,
+    stop: threading.Event | None = None,
+    region: LoadedRegion | None = None,
 ) -> IngestReport:
     """Stream a readings file into the store, ``chunk_rows`` rows at a time.
+
+    The import is recorded as an upload of ``owner`` (or, for a queued job,
+    as ``upload``), its counts kept after each chunk. When ``stop`` is set
+    the import ends after the chunk at hand (:class:`JobStoppedError`); what was
+    stored stays stored.
 
     Parameters
     ----------
@@ -277,28 +434,48 @@ def ingest_file(
         When the file cannot be read as ``format`` at all. Chunks stored
         before the fault stay stored; a retry stores nothing twice.
     """
-    chunks = read_readings(
-        source,  # type: ignore[arg-type]  # any binary file object will do
-        format=format,
-        tz=tz,
-        mcc=mcc,
-        mnc=mnc,
-        chunk_rows=chunk_rows,
-    )
-    # Closed on the way out, error or not: the parser thread ends with the call.
-    with contextlib.closing(read_ahead(chunks)) as ahead:
-        return ingest_chunks(
-            store, ahead, on_stored=on_stored, lenient_columns=format == "json", request=request
+
+    def run(upload_id: int, record: Callable[[IngestReport], None]) -> IngestReport:
+        def progress(report: IngestReport) -> None:
+            record(report)
+            if stop is not None and stop.is_set():
+                raise JobStoppedError(
+                    f"the server stopped after {report.rows_read:,} rows;"
+                    " the readings stored by then stay stored (accepted)"
+                )
+
+        chunks = read_readings(
+            source,  # type: ignore[arg-type]  # any binary file object will do
+            format=format,
+            tz=tz,
+            mcc=mcc,
+            mnc=mnc,
+            chunk_rows=chunk_rows,
         )
+        # Closed on the way out, error or not: the parser thread ends with the call.
+        with contextlib.closing(read_ahead(chunks)) as ahead:
+            return ingest_chunks(
+                store,
+                ahead,
+                on_stored=on_stored,
+                lenient_columns=format == "json",
+                request=request,
+                upload=upload_id,
+                region=region,
+                on_progress=progress,
+            )
+
+    return as_upload(store, run, owner=owner, origin="import", format=format, upload=upload)
 
 
 def ingest_geosubmit(
-    store: Store, payload: Any, *, on_stored: OnStored | None = None
+    store: Store, payload: Any, *, on_stored: OnStored | None = None, owner: str = "local"
 ) -> IngestReport:
     """Validate and store a decoded geosubmit v2 body (``{"items": [...]}``).
 
     An item without a ``timestamp`` takes the time of the submission
-    (ichnaea's rule).
+    (ichnaea's rule). The body is recorded as an upload of ``owner``, so the
+    items refused are listed there (stumbler clients only see ``{}``).
 
     Raises
     ------
@@ -306,4 +483,162 @@ def ingest_geosubmit(
         When the body is not an object with an ``items`` list.
     """
     chunk = parse_geosubmit(payload, received_at=pd.Timestamp.now(tz="UTC"))
-    return ingest_chunks(store, [chunk], on_stored=on_stored, lenient_columns=True)
+    return as_upload(
+        store,
+        lambda upload, _: ingest_chunks(
+            store, [chunk], on_stored=on_stored, lenient_columns=True, upload=upload
+        ),
+        owner=owner,
+        origin="geosubmit",
+        format="geosubmit",
+    )
+
+
+class JobStoppedError(Exception):
+    """A job ended because the server is stopping."""
+
+
+#: Why a job that was queued or running when the server stopped failed.
+RESTARTED = "the server restarted before the job finished; readings it stored stay stored"
+
+
+class ImportJobs:
+    """File imports run as jobs (``?async=true``), one at a time, off the event loop.
+
+    One worker thread: a job survives nothing, but each chunk it stored is
+    committed (and listed under its upload). On start, uploads a killed
+    server left queued or running are marked failed (:data:`RESTARTED`).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._stop = threading.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lomsong-import")
+
+    def start(self) -> int:
+        """Mark the jobs of an earlier run failed; returns how many."""
+        return self._store.fail_unfinished_uploads(RESTARTED)
+
+    def submit(self, job: Callable[[threading.Event], object]) -> Future[object]:
+        """Queue ``job`` (called with the stop event); its errors are its own to record."""
+
+        def run() -> object:
+            try:
+                return job(self._stop)
+            except Exception:  # recorded on the upload by as_upload; the worker lives on
+                logger.info("import job ended with an error", exc_info=True)
+                return None
+
+        return self._executor.submit(run)
+
+    def stop(self) -> None:
+        """Stop the running job after its chunk, drop the queued ones, and wait."""
+        self._stop.set()
+        # The running job stops after its chunk (bounded work), the queued never start.
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._store.fail_unfinished_uploads(RESTARTED)
+
+
+def queue_import(
+    store: Store,
+    jobs: ImportJobs,
+    source: IO[bytes],
+    *,
+    owner: str,
+    format: str,
+    tz: str | None = None,
+    mcc: int | None = None,
+    mnc: int | None = None,
+    chunk_rows: int = 100_000,
+    on_stored: OnStored | None = None,
+    on_done: Callable[[], None] | None = None,
+) -> int:
+    """Record a queued upload of ``source`` and hand it to ``jobs``; returns its id.
+
+    The job runs :func:`ingest_file` on the upload; ``on_done`` (closing
+    the spooled file) runs after it, whatever the outcome.
+    """
+    size = source.seek(0, io.SEEK_END)
+    source.seek(0)
+    upload = store.create_upload(
+        owner=owner, origin="import", format=format, status="queued", bytes_total=size
+    )
+
+    def job(stop: threading.Event) -> None:
+        try:
+            ingest_file(
+                store,
+                source,
+                format=format,
+                tz=tz,
+                mcc=mcc,
+                mnc=mnc,
+                chunk_rows=chunk_rows,
+                on_stored=on_stored,
+                owner=owner,
+                upload=upload,
+                stop=stop,
+            )
+        finally:
+            if on_done is not None:
+                on_done()
+
+    jobs.submit(job)
+    return upload
+
+
+# --- uploads: who may see and delete them ------------------------------------
+
+
+def _is_admin(caller: Caller) -> bool:
+    return caller.key is not None and grants(caller.key.role, Role.ADMIN)
+
+
+def list_uploads(store: Store, caller: Caller) -> list[dict[str, Any]]:
+    """The caller's own uploads, newest first; an admin's list holds everyone's."""
+    return store.uploads(owner=None if _is_admin(caller) else caller.scope)
+
+
+def upload_of(store: Store, caller: Caller, upload_id: int) -> dict[str, Any]:
+    """One upload, for its owner or an admin.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such upload.
+    PermissionDeniedError
+        When it is someone else's and the caller is no admin.
+    """
+    record = store.upload(upload_id)
+    if record is None:
+        raise NotFoundError(f"no upload {upload_id}")
+    if record["owner"] != caller.scope and not _is_admin(caller):
+        raise PermissionDeniedError(f"upload {upload_id} is not yours; only its owner or an admin")
+    return record
+
+
+def delete_upload(
+    store: Store, caller: Caller, upload_id: int, *, on_removed: OnStored | None = None
+) -> int:
+    """Delete an upload and its readings (owner or admin); returns how many went.
+
+    ``on_removed`` gets the removed readings' positions, so the villages they
+    touched are re-judged (the refresh worker, as after an upload). Their
+    content keys are freed: the same file sent again is stored again.
+
+    Raises
+    ------
+    NotFoundError, PermissionDeniedError
+        As :func:`upload_of`.
+    UnprocessableError
+        While the upload is still queued or running (a job).
+    """
+    record = upload_of(store, caller, upload_id)
+    if record["status"] in UNFINISHED:
+        raise UnprocessableError(
+            f"upload {upload_id} is still {record['status']}; delete it when it is done or failed"
+        )
+    removed = store.delete_upload(upload_id)
+    if not removed.empty and on_removed is not None:
+        on_removed(removed)
+    return len(removed)

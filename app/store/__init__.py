@@ -24,7 +24,7 @@ from app.store.db import Database
 from app.store.keys import Keys, StoredKey
 from app.store.meta import Meta
 from app.store.places import Places, SiteChanges, VillageChanges
-from app.store.readings import Readings
+from app.store.readings import Readings, Uploads
 from app.store.results import Results
 from app.store.schema import migrate
 
@@ -87,6 +87,15 @@ class Store:
         self.readings_count = self.batches.readings_count
         self.readings = self.batches.readings
         self.iter_readings = self.batches.iter_readings
+        # uploads
+        self.uploads_repo = Uploads(self.db)
+        self.create_upload = self.uploads_repo.create_upload
+        self.update_upload = self.uploads_repo.update_upload
+        self.upload = self.uploads_repo.upload
+        self.uploads = self.uploads_repo.uploads
+        self.delete_upload = self.uploads_repo.delete_upload
+        self.fail_unfinished_uploads = self.uploads_repo.fail_unfinished_uploads
+        self.loaded_region = self.uploads_repo.loaded_region
         # results
         self.publish = self.results.publish
         self.save_results = self.results.save_results

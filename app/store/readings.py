@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import shapely
 
 from app.store.db import Database
 from geodata.readings import READING_COLUMNS, hash_devices
+from geodata.regions import LoadedRegion
 
 #: Columns of a stored batch, in order.
 STORED_COLUMNS = (*READING_COLUMNS, "content_key")
@@ -105,15 +109,30 @@ def empty_stored(columns: Sequence[str] | None = None) -> pd.DataFrame:
 
 
 def insert_batch(
-    conn: sqlite3.Connection, frame: pd.DataFrame, *, origin: str, request: str | None
+    conn: sqlite3.Connection,
+    frame: pd.DataFrame,
+    *,
+    origin: str,
+    request: str | None,
+    upload: int | None = None,
 ) -> int:
-    """Insert ``frame``'s keys (unique, devices hashed) and a batch of its new readings."""
+    """Insert ``frame``'s keys (unique, devices hashed) and a batch of its new readings.
+
+    ``upload`` names the upload the batch belongs to (``uploads.id``, migration 5).
+    """
     stored = pd.Timestamp.now(tz="UTC").isoformat()
-    batch_id = conn.execute(
-        "INSERT INTO reading_batches (origin, stored, request, count, data)"
-        " VALUES (?, ?, ?, 0, x'')",
-        (origin, stored, request),
-    ).lastrowid
+    if upload is None:  # also the path of migration 3, before ``upload_id`` existed
+        batch_id = conn.execute(
+            "INSERT INTO reading_batches (origin, stored, request, count, data)"
+            " VALUES (?, ?, ?, 0, x'')",
+            (origin, stored, request),
+        ).lastrowid
+    else:
+        batch_id = conn.execute(
+            "INSERT INTO reading_batches (origin, stored, request, count, data, upload_id)"
+            " VALUES (?, ?, ?, 0, x'', ?)",
+            (origin, stored, request, upload),
+        ).lastrowid
     # Sorted keys fill the b-tree's pages in order: ~20% faster than random.
     keys = _json_keys(np.sort(frame["content_key"].to_numpy(dtype="int64")))
     # Counting the inserted keys, rather than returning them, is ~40% faster
@@ -169,7 +188,12 @@ class Readings:
         self._salt = device_salt
 
     def add_readings(
-        self, valid: pd.DataFrame, *, origin: str = "upload", request: str | None = None
+        self,
+        valid: pd.DataFrame,
+        *,
+        origin: str = "upload",
+        request: str | None = None,
+        upload: int | None = None,
     ) -> tuple[int, int]:
         """Store validated readings; returns ``(new, duplicates)``.
 
@@ -182,6 +206,8 @@ class Readings:
             ``"upload"`` or ``"demo"``.
         request : str, optional, keyword-only
             The idempotent request storing them (see :meth:`stored_by_request`).
+        upload : int, optional, keyword-only
+            The upload they belong to (:class:`Uploads`): deleting it deletes them.
 
         Returns
         -------
@@ -194,7 +220,7 @@ class Readings:
         frame = valid.drop_duplicates("content_key")
         frame = frame.assign(device=hash_devices(frame["device"], salt=self._salt))
         with self._db.write() as conn:
-            new = insert_batch(conn, frame, origin=origin, request=request)
+            new = insert_batch(conn, frame, origin=origin, request=request, upload=upload)
         return new, len(valid) - new
 
     def last_batch_id(self) -> int:
@@ -287,3 +313,161 @@ class Readings:
             conn.execute("COMMIT")
         finally:
             conn.close()
+
+
+#: Columns of ``uploads`` a caller may set, and the counts an upload's list shows.
+UPLOAD_FIELDS = (
+    "status",
+    "rows_read",
+    "bytes_total",
+    "accepted",
+    "duplicates",
+    "rejected_total",
+    "rejected_by_reason",
+    "outside_region",
+    "report",
+    "error",
+    "finished",
+)
+_UPLOAD_JSON = frozenset({"rejected_by_reason", "report"})
+#: Statuses of an upload still at work.
+UNFINISHED = ("queued", "running")
+
+
+def _upload_row(row: sqlite3.Row | tuple[Any, ...], names: Sequence[str]) -> dict[str, Any]:
+    record = dict(zip(names, row, strict=True))
+    for name in _UPLOAD_JSON:
+        if record.get(name) is not None:
+            record[name] = orjson.loads(record[name])
+    return record
+
+
+class Uploads:
+    """Every upload is a batch with an id (``uploads``, migration 5).
+
+    Its readings' chunks (``reading_batches``) carry its id: deleting the
+    upload deletes them and frees their content keys, so the same file sent
+    again later is stored again.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._region_lock = threading.Lock()
+        self._region: tuple[tuple[Any, ...], LoadedRegion] | None = None
+
+    def create_upload(
+        self,
+        *,
+        owner: str,
+        origin: str,
+        format: str | None,
+        status: str = "running",
+        bytes_total: int | None = None,
+    ) -> int:
+        """A new upload row; returns its id."""
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO uploads (owner, created, origin, format, status, bytes_total)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    owner,
+                    pd.Timestamp.now(tz="UTC").isoformat(),
+                    origin,
+                    format,
+                    status,
+                    bytes_total,
+                ),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def update_upload(self, upload_id: int, **fields: Any) -> None:
+        """Set some of :data:`UPLOAD_FIELDS` (JSON ones given as Python values)."""
+        unknown = set(fields) - set(UPLOAD_FIELDS)
+        if unknown:
+            raise ValueError(f"not upload fields: {sorted(unknown)}")
+        if not fields:
+            return
+        values = [
+            orjson.dumps(v).decode() if k in _UPLOAD_JSON and v is not None else v
+            for k, v in fields.items()
+        ]
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        with self._db.write() as conn:
+            conn.execute(f"UPDATE uploads SET {assignments} WHERE id = ?", (*values, upload_id))
+
+    def upload(self, upload_id: int) -> dict[str, Any] | None:
+        """One upload as a dict (``None`` when there is none)."""
+        cursor = self._db.connection().execute("SELECT * FROM uploads WHERE id = ?", (upload_id,))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return _upload_row(row, [d[0] for d in cursor.description])
+
+    def uploads(self, *, owner: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Uploads, newest first: ``owner``'s only, or everyone's (``None``); no ``report``."""
+        columns = ", ".join(("id", "owner", "created", "origin", "format", *UPLOAD_FIELDS[:-3]))
+        sql, params = f"SELECT {columns}, error, finished FROM uploads", []
+        if owner is not None:
+            sql, params = sql + " WHERE owner = ?", [owner]
+        cursor = self._db.connection().execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        names = [d[0] for d in cursor.description]
+        return [_upload_row(row, names) for row in cursor]
+
+    def delete_upload(self, upload_id: int) -> pd.DataFrame:
+        """Delete an upload, its readings and their content keys, in one transaction.
+
+        Returns the positions (``lat``, ``lon``) of the readings removed, so
+        the villages they touched can be re-judged.
+        """
+        with self._db.write() as conn:
+            blobs = conn.execute(
+                "SELECT data FROM reading_batches WHERE upload_id = ? AND count > 0", (upload_id,)
+            ).fetchall()
+            conn.execute(
+                "DELETE FROM reading_keys WHERE batch_id IN"
+                " (SELECT id FROM reading_batches WHERE upload_id = ?)",
+                (upload_id,),
+            )
+            conn.execute("DELETE FROM reading_batches WHERE upload_id = ?", (upload_id,))
+            conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+        frames = [decode_batch(blob, ["lat", "lon"]) for (blob,) in blobs]
+        return pd.concat(frames, ignore_index=True) if frames else empty_stored(["lat", "lon"])
+
+    def fail_unfinished_uploads(self, reason: str) -> int:
+        """Mark every queued or running upload failed with ``reason`` (a restart)."""
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE uploads SET status = 'failed', error = ?, finished = ?"
+                " WHERE status IN (?, ?)",
+                (reason, pd.Timestamp.now(tz="UTC").isoformat(), *UNFINISHED),
+            )
+        return int(cursor.rowcount)
+
+    def loaded_region(self) -> LoadedRegion:
+        """The stored communes' and villages' extents, grown by the margin.
+
+        Cached until communes or villages change (a cheap fingerprint query).
+        """
+        conn = self._db.connection()
+        fingerprint = tuple(
+            conn.execute(
+                "SELECT (SELECT count(*) FROM communes), (SELECT total(length(geometry))"
+                " FROM communes), (SELECT count(*) FROM villages), (SELECT total(min_lon)"
+                " + total(max_lat) FROM villages)"
+            ).fetchone()
+        )
+        with self._region_lock:
+            if self._region is not None and self._region[0] == fingerprint:
+                return self._region[1]
+        blobs = [g for (g,) in conn.execute("SELECT geometry FROM communes") if g]
+        boxes = [
+            shapely.bounds(shapely.from_wkb(blobs)).reshape(-1, 4) if blobs else np.empty((0, 4)),
+            np.array(
+                conn.execute("SELECT min_lon, min_lat, max_lon, max_lat FROM villages").fetchall(),
+                dtype="float64",
+            ).reshape(-1, 4),
+        ]
+        region = LoadedRegion.from_boxes(np.concatenate(boxes))
+        with self._region_lock:
+            self._region = (fingerprint, region)
+        return region

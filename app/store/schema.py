@@ -204,6 +204,28 @@ def fold_or_none(value: object) -> str | None:
     return None if value is None or value != value else fold(str(value))
 
 
+def add_uploads(conn: sqlite3.Connection) -> None:
+    """5: every upload is a batch with an id, its counts, and (as a job) its status.
+
+    ``reading_batches.upload_id`` ties stored chunks to their upload, so
+    deleting an upload deletes its readings and frees their content keys.
+    Batches stored before (and the demo's) have none.
+    """
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS uploads (
+        id INTEGER PRIMARY KEY, owner TEXT NOT NULL, created TEXT NOT NULL,
+        origin TEXT NOT NULL, format TEXT, status TEXT NOT NULL,
+        rows_read INTEGER NOT NULL DEFAULT 0, bytes_total INTEGER,
+        accepted INTEGER NOT NULL DEFAULT 0, duplicates INTEGER NOT NULL DEFAULT 0,
+        rejected_total INTEGER NOT NULL DEFAULT 0,
+        rejected_by_reason TEXT NOT NULL DEFAULT '{}',
+        outside_region INTEGER NOT NULL DEFAULT 0, report TEXT, error TEXT, finished TEXT)"""
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS uploads_owner ON uploads (owner, id)")
+    _add_columns(conn, "reading_batches", {"upload_id": "INTEGER"})
+    conn.execute("CREATE INDEX IF NOT EXISTS reading_batches_upload ON reading_batches (upload_id)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: Migration ``n`` (1-based) brings a database from version ``n - 1`` to ``n``.
@@ -212,6 +234,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     add_verdict_reasons,
     move_reading_rows,
     fold_place_names,
+    add_uploads,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

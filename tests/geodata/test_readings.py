@@ -192,3 +192,62 @@ def test_the_csv_wrapper_leaves_refused_lines_out_and_says_so(
     assert list(raw.index) == [0, 1] and raw["time"].tolist()[1] == "2026-01-05T03:02:00Z"
     assert len(validate_readings(raw).valid) == 2
     assert caplog.messages == [f"{path}: 1 lines refused: {{'line: expected 8 fields, saw 9': 1}}"]
+
+
+# --- known networks and their countries ---------------------------------------
+
+
+def test_phantom_mnc_is_refused_naming_the_value() -> None:
+    batch = pd.DataFrame(
+        [good_row(), good_row(mnc=99), good_row(mnc=99, lat=22.6), good_row(mnc=9)]
+    )
+
+    result = validate_readings(batch, now=NOW)
+
+    assert [(r.index, r.field, r.reason) for r in result.rejected] == [
+        (1, "mnc", "99 is not a known network of MCC 452"),
+        (2, "mnc", "99 is not a known network of MCC 452"),
+    ]
+    assert result.rejected_by_reason == {"mnc: 99 is not a known network of MCC 452": 2}
+    # 452-09 (REDDI) is in the ITU/ichnaea list: a real network, kept.
+    assert result.valid["mnc"].tolist() == [2, 9]
+
+
+def test_mcc_without_any_network_is_refused_on_mcc() -> None:
+    batch = pd.DataFrame([good_row(mcc=998, mnc=1)])
+
+    result = validate_readings(batch, now=NOW)
+
+    assert [(r.index, r.field, r.reason) for r in result.rejected] == [
+        (0, "mcc", "998 has no known network")
+    ]
+
+
+def test_many_distinct_phantoms_share_one_reason_past_the_named_ones() -> None:
+    batch = pd.DataFrame(
+        [good_row(mnc=m, time=f"2026-01-10T03:{m % 60:02d}:05Z") for m in range(100, 160)]
+    )
+
+    result = validate_readings(batch, now=NOW)
+
+    assert len(result.rejected) == 60
+    assert len(result.rejected_by_reason) == 21
+    assert result.rejected_by_reason["mnc: not a known network of its MCC"] == 40
+
+
+def test_reading_outside_its_mcc_country_is_refused() -> None:
+    """The Irish drive log tagged 452/4: Cork is 9,000 km from Vietnam."""
+    batch = pd.DataFrame(
+        [
+            good_row(mcc=452, mnc=4, lat=51.89, lon=-8.47),  # Cork, tagged Vietnamese
+            good_row(mcc=272, mnc=2, lat=51.89, lon=-8.47),  # Cork, Irish: no polygon shipped
+            good_row(mcc=452, mnc=4, lat=21.03, lon=105.85),  # Hà Nội
+            good_row(mcc=452, mnc=4, lat=22.9, lon=106.7),  # 0.2° into China: inside the buffer
+        ]
+    )
+
+    result = validate_readings(batch, now=NOW)
+
+    reason = "452 is Vietnam's (VN); the position lies outside it"
+    assert [(r.index, r.field, r.reason) for r in result.rejected] == [(0, "mcc", reason)]
+    assert result.valid.index.tolist() == [1, 2, 3]

@@ -41,7 +41,9 @@ async def geosubmit(
     if is_gzip(request.headers, body):
         body = gunzip_bytes(body, max_bytes=settings.max_body_bytes)
     payload = decode_json(body, expected=_SHAPE)
-    report = await run_in_threadpool(ingest_geosubmit, store, payload, on_stored=refresher.submit)
+    report = await run_in_threadpool(
+        ingest_geosubmit, store, payload, on_stored=refresher.submit, owner=caller.scope
+    )
     logger.info(
         "geosubmit from %s: %d new, %d duplicates, %d ignored, rejected %s",
         caller.identity,

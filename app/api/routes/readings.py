@@ -6,10 +6,17 @@ from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.bodies import decode_json, gunzip_bytes, is_gzip, read_body, spool_upload
+from app.api.bodies import (
+    SpooledUpload,
+    decode_json,
+    gunzip_bytes,
+    is_gzip,
+    read_body,
+    spool_upload,
+)
 from app.api.deps import (
     IdempotencyDep,
     PlannerDep,
@@ -18,9 +25,18 @@ from app.api.deps import (
     StoreDep,
     UploaderDep,
 )
-from app.api.models import UploadReport
+from app.api.models import UploadQueued, UploadReport
+from app.api.routes.uploads import JobsDep
+from app.core.config import Settings
 from app.services.idempotency import request_digest
-from app.services.ingest import READINGS_SHAPE, ingest_file, ingest_readings
+from app.services.ingest import (
+    READINGS_SHAPE,
+    ImportJobs,
+    ingest_file,
+    ingest_readings,
+    queue_import,
+)
+from app.services.refresh import RefreshWorker
 from app.store import Store
 from geodata.readings import READING_COLUMNS
 
@@ -60,7 +76,7 @@ async def post_readings(
     answer = await run_in_threadpool(
         idempotency.run,
         lambda tag: ingest_readings(
-            store, payload, on_stored=refresher.submit, request=tag
+            store, payload, on_stored=refresher.submit, request=tag, owner=caller.scope
         ).as_dict(),
         scope=f"{caller.scope}:readings",
         key=idempotency_key,
@@ -69,7 +85,11 @@ async def post_readings(
     return UploadReport.model_validate(answer)
 
 
-@router.post("/readings/import")
+@router.post(
+    "/readings/import",
+    response_model=UploadReport,
+    responses={202: {"model": UploadQueued, "description": "Queued as a job: see Location."}},
+)
 async def import_readings(
     request: Request,
     store: StoreDep,
@@ -77,6 +97,7 @@ async def import_readings(
     caller: UploaderDep,
     refresher: RefresherDep,
     idempotency: IdempotencyDep,
+    jobs: JobsDep,
     format: Annotated[ImportFormat, Query(description="The file's layout.")],
     tz: Annotated[
         str | None, Query(description="IANA time zone of a G-NetTrack log, e.g. Asia/Ho_Chi_Minh")
@@ -84,13 +105,40 @@ async def import_readings(
     mcc: Annotated[int | None, Query(ge=1, le=999, description="G-NetTrack: the MCC")] = None,
     mnc: Annotated[int | None, Query(ge=0, le=999, description="G-NetTrack: the MNC")] = None,
     idempotency_key: IdempotencyKey = None,
-) -> UploadReport:
+    run_async: Annotated[
+        bool,
+        Query(
+            alias="async",
+            description="Answer 202 at once and import as a job (``GET /api/v1/uploads/{id}``).",
+        ),
+    ] = False,
+    prefer: Annotated[
+        str | None, Header(description="``respond-async``: the same as ``?async=true``.")
+    ] = None,
+) -> UploadReport | JSONResponse:
     """Import a file sent as the raw body or as a multipart upload, gzip or not.
 
     The body is spooled to disk (at most ``LOMSONG_MAX_IMPORT_BYTES``), then
-    parsed, validated and stored in chunks: memory stays bounded.
+    parsed, validated and stored in chunks: memory stays bounded. With
+    ``?async=true`` (or ``Prefer: respond-async``) the answer is 202 with the
+    upload's id and ``Location`` as soon as the file is spooled; one worker
+    thread imports it (no ``Idempotency-Key`` replay for jobs).
     """
     upload = await spool_upload(request, max_bytes=settings.max_import_bytes)
+    if run_async or "respond-async" in (prefer or "").lower():
+        return await run_in_threadpool(
+            _queue_import,
+            store,
+            jobs,
+            upload,
+            caller.scope,
+            refresher,
+            settings,
+            format,
+            tz,
+            mcc,
+            mnc,
+        )
     try:
         answer = await run_in_threadpool(
             idempotency.run,
@@ -104,6 +152,7 @@ async def import_readings(
                 chunk_rows=settings.import_chunk_rows,
                 on_stored=refresher.submit,
                 request=tag,
+                owner=caller.scope,
             ).as_dict(),
             scope=f"{caller.scope}:import",
             key=idempotency_key,
@@ -112,6 +161,37 @@ async def import_readings(
     finally:
         upload.close()
     return UploadReport.model_validate(answer)
+
+
+def _queue_import(
+    store: Store,
+    jobs: ImportJobs,
+    upload: SpooledUpload,
+    owner: str,
+    refresher: RefreshWorker,
+    settings: Settings,
+    format: str,
+    tz: str | None,
+    mcc: int | None,
+    mnc: int | None,
+) -> JSONResponse:
+    """Queue the spooled file as a job (it closes the file when done); answer 202."""
+    upload_id = queue_import(
+        store,
+        jobs,
+        upload.file,
+        owner=owner,
+        format=format,
+        tz=tz,
+        mcc=mcc,
+        mnc=mnc,
+        chunk_rows=settings.import_chunk_rows,
+        on_stored=refresher.submit,
+        on_done=upload.close,
+    )
+    location = f"/api/v1/uploads/{upload_id}"
+    body = UploadQueued(id=upload_id, status="queued", location=location)
+    return JSONResponse(body.model_dump(), status_code=202, headers={"Location": location})
 
 
 def _export_csv(store: Store) -> Iterator[str]:

@@ -238,3 +238,24 @@ def test_any_json_gets_an_answer_never_a_500(client: TestClient, key: str, paylo
     response = submit(client, key, body)
 
     assert response.status_code in (200, 400), response.text
+
+
+def test_refused_items_are_counted_in_the_callers_uploads(
+    client: TestClient, store: Store, key: str
+) -> None:
+    """Stumblers only see ``{}``; their key's upload list says what was refused."""
+    items = [item(0), item(1, mobileNetworkCode=99), item(2, signalStrength=-20)]
+
+    response = submit(client, key, json.dumps({"items": items}).encode())
+
+    assert response.status_code == 200
+    assert response.json() == {}
+    listed = client.get("/api/v1/uploads", headers={"X-API-Key": key})
+    assert listed.status_code == 200
+    (upload,) = listed.json()["uploads"]
+    assert (upload["origin"], upload["accepted"], upload["rejected_total"]) == ("geosubmit", 1, 2)
+    assert upload["rejected_by_reason"] == {
+        "mnc: 99 is not a known network of MCC 452": 1,
+        "signal_dbm: outside -140..-43 dBm for lte": 1,
+    }
+    assert len(store.readings()) == 1

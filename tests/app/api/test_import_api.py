@@ -59,11 +59,14 @@ def test_raw_csv_is_stored_and_bad_lines_named(client: TestClient, store: Store)
 
     assert response.status_code == 200
     assert response.json() == {
+        "upload_id": 1,
         "accepted": 2,
         "duplicates": 0,
+        "outside_region": 0,
         "rejected": [{"index": 3, "field": "lat", "reason": "lat: outside -90..90"}],
         "rejected_total": 1,
         "rejected_by_reason": {"lat: outside -90..90": 1},
+        "notes": [],
     }
     assert len(store.readings()) == 2
 
