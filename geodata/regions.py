@@ -75,8 +75,9 @@ def country_regions() -> dict[str, shapely.Geometry]:
 
 
 def in_mcc_country(mcc: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Whether each reading lies in its MCC's country (``True`` where the MCC's
-    country is not in :data:`geodata.constants.MCC_COUNTRIES`).
+    """Tell whether each reading lies in its MCC's country.
+
+    ``True`` where the MCC's country is not in :data:`geodata.constants.MCC_COUNTRIES`.
 
     >>> in_mcc_country(np.array([452, 452, 272]), np.array([105.5, -6.3, -6.3]),
     ...                np.array([22.5, 53.3, 53.3])).tolist()

@@ -110,7 +110,7 @@ class IngestReport:
         }
 
     def counts(self) -> dict[str, Any]:
-        """The counts an upload's row keeps (:meth:`app.store.Store.update_upload`)."""
+        """Return the counts an upload's row keeps (:meth:`app.store.Store.update_upload`)."""
         return {
             "rows_read": self.rows_read,
             "accepted": self.accepted,
@@ -595,7 +595,7 @@ def _is_admin(caller: Caller) -> bool:
 
 
 def list_uploads(store: Store, caller: Caller) -> list[dict[str, Any]]:
-    """The caller's own uploads, newest first; an admin's list holds everyone's."""
+    """List the caller's own uploads, newest first; an admin's list holds everyone's."""
     return store.uploads(owner=None if _is_admin(caller) else caller.scope)
 
 

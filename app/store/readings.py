@@ -364,7 +364,7 @@ class Uploads:
         status: str = "running",
         bytes_total: int | None = None,
     ) -> int:
-        """A new upload row; returns its id."""
+        """Add an upload row and return its id."""
         with self._db.write() as conn:
             cursor = conn.execute(
                 "INSERT INTO uploads (owner, created, origin, format, status, bytes_total)"
@@ -404,7 +404,7 @@ class Uploads:
         return _upload_row(row, [d[0] for d in cursor.description])
 
     def uploads(self, *, owner: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        """Uploads, newest first: ``owner``'s only, or everyone's (``None``); no ``report``."""
+        """List uploads, newest first: ``owner``'s only, or everyone's (``None``); no ``report``."""
         columns = ", ".join(("id", "owner", "created", "origin", "format", *UPLOAD_FIELDS[:-3]))
         sql, params = f"SELECT {columns}, error, finished FROM uploads", []
         if owner is not None:
@@ -444,7 +444,7 @@ class Uploads:
         return int(cursor.rowcount)
 
     def loaded_region(self) -> LoadedRegion:
-        """The stored communes' and villages' extents, grown by the margin.
+        """Return the stored communes' and villages' extents, grown by the margin.
 
         Cached until communes or villages change (a cheap fingerprint query).
         """

@@ -17,7 +17,7 @@ UploadId = Annotated[int, Path(ge=1, le=2**62, description="The upload's id.")]
 
 
 def get_jobs(request: Request) -> ImportJobs:
-    """The app's import job runner (started in the lifespan)."""
+    """Return the app's import job runner (started in the lifespan)."""
     jobs: ImportJobs = request.app.state.jobs
     return jobs
 
@@ -31,7 +31,7 @@ def _summary(record: dict[str, Any]) -> UploadSummary:
 
 @router.get("")
 def get_uploads(store: StoreDep, caller: UploaderDep) -> UploadList:
-    """The caller's uploads, newest first (an admin sees everyone's), with counts and rejects.
+    """List the caller's uploads, newest first (an admin sees everyone's), with counts and rejects.
 
     Geosubmit bodies are listed too: their refused items are counted here,
     since stumbler clients only ever see ``{}``.
@@ -41,8 +41,11 @@ def get_uploads(store: StoreDep, caller: UploaderDep) -> UploadList:
 
 @router.get("/{upload_id}")
 def get_upload(upload_id: UploadId, store: StoreDep, caller: UploaderDep) -> UploadDetail:
-    """One upload: ``status`` (queued, running, done, failed), ``rows_read`` so far and,
-    once done, ``report``, the answer a synchronous upload gets."""
+    """Return one upload: its status, rows read so far and, once done, its report.
+
+    ``status`` is queued, running, done or failed; ``report`` is the answer a
+    synchronous upload gets.
+    """
     return UploadDetail.model_validate(upload_of(store, caller, upload_id))
 
 
