@@ -30,6 +30,7 @@ from app.api.routes import (
 )
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
+from app.core.logging import redact_access_log
 from app.services.analysis import refresh_for_readings
 from app.services.demo import load_demo
 from app.services.idempotency import Idempotency
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     RuntimeError
         When Leaflet's files are missing (run ``make assets``).
     """
+    redact_access_log()  # before uvicorn logs a request: ``?key=`` never reaches the log
     leaflet_dir = settings.leaflet_dir
     if not (leaflet_dir / "leaflet.js").is_file():
         raise RuntimeError(

@@ -152,6 +152,39 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+def neutralise_table(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every text cell that starts like a formula neutralised (vectorised).
+
+    What :func:`neutralise` does to one value, column by column; numbers and
+    missing values are untouched. The one formula guard of tables written as
+    CSV a row batch at a time (the planners' raw readings export).
+
+    >>> t = pd.DataFrame({"source": ["=1+2", "app"], "dbm": [-95.0, -80.0]})
+    >>> neutralise_table(t)["source"].tolist(), neutralise_table(t)["dbm"].tolist()
+    (["'=1+2", 'app'], [-95.0, -80.0])
+    """
+    out = table.copy()
+    for column in out.columns:
+        values = out[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue  # numbers, flags and times cannot hold a formula
+        live = values.str.startswith(FORMULA_PREFIXES, na=False).to_numpy(dtype=bool)
+        if live.any():
+            out[column] = values.astype(object).mask(live, "'" + values[live].astype(str))
+    return out
+
+
+def csv_text(table: pd.DataFrame, *, header: bool = True) -> str:
+    """``table`` as CSV text (no index), formulas neutralised (:func:`neutralise_table`).
+
+    >>> print(csv_text(pd.DataFrame({"source": ["+1 555", "ok"]})), end="")
+    source
+    '+1 555
+    ok
+    """
+    return neutralise_table(table).to_csv(index=False, header=header)
+
+
 def to_csv(frame: gpd.GeoDataFrame) -> bytes:
     """CSV in UTF-8 with a BOM (Excel then reads Vietnamese correctly).
 

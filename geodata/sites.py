@@ -8,6 +8,7 @@ defaults in :mod:`geodata.constants`.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pandas as pd
 from geodata import constants as C
 from geodata.errors import InvalidInputError, MissingColumnError
 from geodata.readings import Rejection, count_by_reason, nothing_valid_error
-from geodata.text import nfc
+from geodata.text import nfc, unencodable_mask
 
 logger = logging.getLogger(__name__)
 
@@ -265,6 +266,21 @@ class _RowFaults:
         ]
 
 
+def _floats(values: pd.Series) -> pd.Series:
+    """``values`` as float64, NaN where not a number; integers past 64 bits become ±inf."""
+    try:
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    except OverflowError:  # pandas' integer path gives up on a 400-digit cell id
+        return pd.Series([_float(v) for v in values], index=values.index, dtype="float64")
+
+
+def _float(value: object) -> float:
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return math.nan
+
+
 def _text(values: pd.Series) -> pd.Series:
     """Strip text and normalise it to NFC; empty becomes missing."""
     text = values.astype("string").str.strip()
@@ -321,6 +337,11 @@ def validate_sites(frame: pd.DataFrame, *, extras: bool = True) -> ValidatedSite
     optional = SITE_EXTRA_COLUMNS if extras else ()
     raw = frame.reindex(columns=[*OPENCELLID_COLUMNS, *optional]).reset_index(drop=True)
     faults = _RowFaults(len(raw))
+    for column in raw.columns:  # text UTF-8 cannot hold (a lone surrogate): refused, blanked
+        unencodable = unencodable_mask(raw[column])
+        if unencodable.any():
+            faults.reject(unencodable, column, "not valid Unicode text (a lone surrogate)")
+            raw[column] = raw[column].mask(unencodable)
 
     radio_text = _text(raw["radio"]).str.upper()
     radio = radio_text.map(_ANALYSED_RADIO).astype(object)
@@ -332,7 +353,7 @@ def validate_sites(frame: pd.DataFrame, *, extras: bool = True) -> ValidatedSite
 
     def number(column: str, *, required: bool = False, integer: bool = False) -> pd.Series:
         given = _text(raw[column]).notna().to_numpy()
-        values = pd.to_numeric(raw[column], errors="coerce").astype("float64")
+        values = _floats(raw[column])
         if required:
             faults.reject(~given, column, "required field is missing")
         faults.reject(given & values.isna().to_numpy(), column, "not a number")

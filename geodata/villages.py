@@ -23,7 +23,7 @@ import shapely
 from geodata import constants as C
 from geodata.errors import InvalidInputError, MissingColumnError
 from geodata.readings import Rejection, count_by_reason, nothing_valid_error
-from geodata.text import fold, nfc
+from geodata.text import fold, nfc, unencodable_field
 
 logger = logging.getLogger(__name__)
 
@@ -255,6 +255,8 @@ def _village_row(item: Any) -> dict[str, Any]:
         properties = {}
     if not isinstance(properties, dict):
         raise _FeatureError("properties", "not a JSON object")
+    if (fault := unencodable_field(item)) is not None:  # a lone surrogate in a name or id
+        raise _FeatureError(*fault)
     row: dict[str, Any] = {
         "id": _identifier(properties.get("id", item.get("id")), "id", required=True)
     }

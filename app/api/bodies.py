@@ -17,14 +17,24 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from app.core.errors import BadRequestError, PayloadTooLargeError
+from app.core.errors import BadRequestError, PayloadTooLargeError, UnprocessableError
+from geodata.formats.jsonstream import MAX_JSON_DEPTH, nesting_depth, too_deep_detail
 
 GZIP_MAGIC = b"\x1f\x8b"
 _COPY_BYTES = 1024 * 1024
+#: Longest first line of an uploaded text file. The widest header lomsong reads,
+#: G-NetTrack Pro's, has ~80 columns in ~1.5 KB; 64 KiB is 40 times that. A
+#: header of 200,000 columns (~1.4 MB) is refused here, before any CSV parser
+#: builds 200,000 columns. JSON (a one-line GeoJSON of many MB is normal) and
+#: binary files (xlsx, GeoPackage) are not lines and are not bounded here.
+MAX_FIRST_LINE_BYTES = 64 * 1024
+# First bytes of the uploads that are not line-oriented text.
+_NOT_LINES = (b"{", b"[", b"PK\x03\x04", b"SQLite format 3\x00", b"fgb\x03")
 # Spooled files stay in memory up to this size, then move to disk.
 _SPOOL_IN_MEMORY = 1024 * 1024
 
@@ -70,8 +80,9 @@ def _inflate(chunks: Iterable[bytes], write: Callable[[bytes], object], *, max_b
     written = 0
     try:
         for chunk in chunks:
-            # Never more than one byte past the cap: a bomb stops here, not in memory.
-            data = inflater.decompress(chunk, max_bytes + 1 - written)
+            # At most 1 MiB of output per call (a bomb never sits in memory), and
+            # never more than one byte past the cap: a bomb stops there.
+            data = inflater.decompress(chunk, min(_COPY_BYTES, max_bytes + 1 - written))
             while True:
                 written += len(data)
                 if written > max_bytes:
@@ -79,7 +90,9 @@ def _inflate(chunks: Iterable[bytes], write: Callable[[bytes], object], *, max_b
                 write(data)
                 if not inflater.unconsumed_tail:
                     break
-                data = inflater.decompress(inflater.unconsumed_tail, max_bytes + 1 - written)
+                data = inflater.decompress(
+                    inflater.unconsumed_tail, min(_COPY_BYTES, max_bytes + 1 - written)
+                )
             if inflater.eof:
                 break
     except zlib.error as exc:
@@ -105,13 +118,21 @@ def gunzip_bytes(data: bytes, *, max_bytes: int) -> bytes:
 def decode_json(data: bytes, *, expected: str | None = None) -> Any:
     """Parse a UTF-8 JSON body; ``expected`` describes the shape for an empty one.
 
+    The nesting depth is counted before anything decodes the body
+    (:data:`~geodata.formats.jsonstream.MAX_JSON_DEPTH`), so neither decoder
+    nor any later step can recurse out of its stack.
+
     Raises
     ------
     BadRequestError
-        For an empty body, bytes that are not UTF-8, or text that is not JSON.
+        For an empty body, one nested too deeply, bytes that are not UTF-8, or
+        text that is not JSON.
     """
     if not data.strip():
         raise BadRequestError("request body is empty" + (f"; {expected}" if expected else ""))
+    depth = nesting_depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise BadRequestError(f"request body is not valid JSON: {too_deep_detail(depth)}")
     try:
         # orjson decodes a 1,000-reading batch ~4x faster. It is stricter
         # (no NaN literals, integers within 64 bits), so whatever it refuses
@@ -152,17 +173,42 @@ def _gunzip_file(source: IO[bytes], target: IO[bytes], *, max_bytes: int) -> Non
     target.seek(0)
 
 
-def _maybe_gunzip(
+async def _maybe_gunzip(
     handle: IO[bytes], headers: Headers, owned: list[IO[bytes]], *, max_bytes: int
 ) -> IO[bytes]:
+    """``handle`` gunzipped when it is gzip; the inflating runs in a worker thread."""
     head = handle.read(2)
     handle.seek(0)
     if not is_gzip(headers, head):
         return handle
     plain = _spool()
     owned.append(plain)
-    _gunzip_file(handle, plain, max_bytes=max_bytes)
+    # Inflating 1 GiB is seconds of CPU: off the event loop, other requests go on.
+    await run_in_threadpool(_gunzip_file, handle, plain, max_bytes=max_bytes)
     return plain
+
+
+def check_first_line(handle: IO[bytes], *, max_bytes: int = MAX_FIRST_LINE_BYTES) -> None:
+    """Refuse a text upload whose first line (a CSV header) is longer than ``max_bytes``.
+
+    JSON and binary files pass unread (see :data:`MAX_FIRST_LINE_BYTES`);
+    ``handle`` is left at its start.
+
+    Raises
+    ------
+    UnprocessableError
+        Naming the bound, so the sender knows why.
+    """
+    head = handle.read(max_bytes + 1)
+    handle.seek(0)
+    text = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    if text.startswith(_NOT_LINES) or len(head) <= max_bytes:
+        return
+    if b"\n" not in head and b"\r" not in head:
+        raise UnprocessableError(
+            f"the file's first line (its header) is longer than {max_bytes} bytes; "
+            "a CSV header names at most a few hundred columns"
+        )
 
 
 async def _file_chunks(handle: IO[bytes]) -> AsyncGenerator[bytes, None]:
@@ -198,6 +244,8 @@ async def spool_upload(request: Request, *, max_bytes: int) -> SpooledUpload:
         When the body, or its gunzipped content, passes ``max_bytes``.
     BadRequestError
         For bad gzip or a multipart body without a file.
+    UnprocessableError
+        For a text file whose first line passes :data:`MAX_FIRST_LINE_BYTES`.
     """
     owned: list[IO[bytes]] = []
     raw = _spool()
@@ -212,11 +260,12 @@ async def spool_upload(request: Request, *, max_bytes: int) -> SpooledUpload:
             digest.update(chunk)
             raw.write(chunk)
         raw.seek(0)
-        handle = _maybe_gunzip(raw, request.headers, owned, max_bytes=max_bytes)
+        handle = await _maybe_gunzip(raw, request.headers, owned, max_bytes=max_bytes)
         if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             handle = await _multipart_file(handle, request.headers, owned)
             # A ``.csv.gz`` sent as a form file: its own bytes say gzip.
-            handle = _maybe_gunzip(handle, Headers(), owned, max_bytes=max_bytes)
+            handle = await _maybe_gunzip(handle, Headers(), owned, max_bytes=max_bytes)
+        check_first_line(handle)
     except BaseException:
         for handle in owned:
             handle.close()

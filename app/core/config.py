@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -11,10 +10,14 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-logger = logging.getLogger(__name__)
-
-#: The salt shipped in the code; fine for the demo and a laptop, refused elsewhere.
+#: The salt shipped in the code; the demo's, refused anywhere else.
 PLACEHOLDER_SALT = "changethis"
+#: Why the service will not start without a salt of its own.
+SALT_REQUIRED = (
+    f"LOMSONG_DEVICE_SALT is unset, empty or the public placeholder {PLACEHOLDER_SALT!r}; "
+    "outside the demo (LOMSONG_DEMO=1) set it to a secret, e.g. "
+    "`export LOMSONG_DEVICE_SALT=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')`"
+)
 
 # 10 MB holds ~40,000 JSON readings: a long field day uploaded in one batch.
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -60,7 +63,10 @@ class Settings(BaseSettings):
     7
     """
 
-    model_config = SettingsConfigDict(env_prefix="LOMSONG_", extra="ignore")
+    # A refusal never echoes the values given (the salt and paths stay out of logs).
+    model_config = SettingsConfigDict(
+        env_prefix="LOMSONG_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Path("./var")
     environment: Literal["local", "production"] = "local"
@@ -111,14 +117,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_salt(self) -> Settings:
         # A known salt makes device hashes reversible by brute force over IMEIs.
-        if self.device_salt == PLACEHOLDER_SALT and not self.demo:
-            message = (
-                f"LOMSONG_DEVICE_SALT is {PLACEHOLDER_SALT!r}; set a secret value "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
-            )
-            if self.environment != "local":
-                raise ValueError(message)
-            logger.warning("%s (accepted because LOMSONG_ENVIRONMENT=local)", message)
+        # Only the demo (LOMSONG_DEMO=1, synthetic devices) may run on the
+        # placeholder, whatever LOMSONG_ENVIRONMENT says.
+        if not self.demo and self.device_salt.strip() in {"", PLACEHOLDER_SALT}:
+            raise ValueError(SALT_REQUIRED)
         return self
 
 

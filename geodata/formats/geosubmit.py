@@ -60,6 +60,7 @@ from geodata.formats._common import (
 from geodata.formats.jsonstream import iter_json_list
 from geodata.formats.native import scalar
 from geodata.readings import READING_COLUMNS, Rejection
+from geodata.text import unencodable_field
 
 # A tower row, flattened: item-level fields, then tower fields, then a problem.
 _FIELDS = (
@@ -95,6 +96,8 @@ _NUMERIC_KEYS = (
     ("asu", "signal_dbm"),
     ("age", "time"),
 )
+# The reading field a geosubmit key fills, for rejections named by field.
+_READING_FIELD = {**dict(_NUMERIC_KEYS), "radioType": "radio", "timestamp": "time"}
 _RADIO = {"gsm": "gsm", "wcdma": "umts", "umts": "umts", "lte": "lte", "nr": "nr"}
 # Milliseconds since the epoch that pandas can hold and a phone could send.
 _MS_MAX = 4.1e12  # 2099-12-04
@@ -184,6 +187,10 @@ def _item_rows(position: int, item: object) -> list[tuple[object, ...]]:
     """Flatten one item into tower tuples, or a ``(index, field, reason)`` problem."""
     if not isinstance(item, dict):
         return [(position, "item", "not a JSON object")]
+    fault = unencodable_field(item)
+    if fault is not None:  # text UTF-8 cannot hold (a lone surrogate), named by its field
+        key, reason = fault
+        return [(position, _READING_FIELD.get(key, key), reason)]
     towers = item.get("cellTowers")
     if not towers:
         return []

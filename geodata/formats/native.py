@@ -30,6 +30,7 @@ from geodata.formats._common import (
 )
 from geodata.formats.jsonstream import iter_json_list
 from geodata.readings import READING_COLUMNS, REQUIRED_COLUMNS, Rejection
+from geodata.text import unencodable_field
 
 # Text columns are read as strings so that pandas' type guessing never turns
 # a timestamp, a flag or a device id into something else.
@@ -53,9 +54,8 @@ def read_native_json(source: Source, *, chunk_rows: int) -> Iterator[ParsedChunk
     """Stream a JSON list of native reading objects (or ``{"readings": [...]}``).
 
     The list is decoded item by item, so memory stays bounded by
-    ``chunk_rows``. The index is the item's position in the list. An item
-    that is not an object is rejected (field ``item``); nested values in a
-    field are kept as their JSON text, so validation names the field.
+    ``chunk_rows``. The index is the item's position in the list. Items are
+    checked as :func:`native_objects` checks them.
     """
     with open_binary(source) as stream:
         text = text_stream(stream)
@@ -75,31 +75,43 @@ def read_native_json(source: Source, *, chunk_rows: int) -> Iterator[ParsedChunk
 
 
 def native_objects(batch: Iterable[tuple[int, Any]]) -> ParsedChunk:
-    """Map ``(index, decoded JSON value)`` pairs of native reading objects to a chunk.
+    r"""Map ``(index, decoded JSON value)`` pairs of native reading objects to a chunk.
 
     The one JSON-object parser: native JSON files and ``POST /api/v1/readings``
-    both come through here. An item that is not an object is rejected with
-    field ``item``; each field's value goes through :func:`scalar` (nested
-    values become their JSON text, so validation names the field); keys that
-    are not reading columns are ignored.
+    both come through here. Refused here, each with its field and reason:
+    an item that is not an object (field ``item``), text that UTF-8 cannot
+    hold (a lone surrogate such as ``"\ud800"``), and a nested object or list
+    as a field's value (``"device": {...}``). The other values go through
+    :func:`scalar`; keys that are not reading columns are ignored.
 
     Examples
     --------
-    >>> chunk = native_objects(enumerate([{"lat": 22.5, "lon": [1, 2]}, "x"]))
-    >>> chunk.readings.loc[0, "lon"], [r.as_dict() for r in chunk.rejected]
-    ('[1,2]', [{'index': 1, 'field': 'item', 'reason': 'item: not a JSON object'}])
+    >>> chunk = native_objects(enumerate([{"lat": 22.5}, {"lon": [1, 2]}, "x"]))
+    >>> chunk.readings.index.tolist(), [r.as_dict()["reason"] for r in chunk.rejected]
+    ([0], ['lon: a JSON list ([1, 2]), expected a single value', 'item: not a JSON object'])
     """
     batch = list(batch)
     rejected = [
         Rejection(i, "item", "not a JSON object") for i, v in batch if not isinstance(v, dict)
     ]
     good = [(i, v) for i, v in batch if isinstance(v, dict)]
+    # One pass of orjson's encoder clears the batch; only a refused one is searched.
+    if unencodable_field([v for _, v in good]) is not None:
+        sound = []
+        for i, v in good:
+            fault = unencodable_field(v)
+            if fault is None:
+                sound.append((i, v))
+            else:
+                rejected.append(Rejection(i, *fault))
+        good = sound
     index = pd.Index([i for i, _ in good], dtype="int64")
     if not good:
-        return ParsedChunk(readings_frame({}, index), rejected)
+        return ParsedChunk(readings_frame({}, index), sorted(rejected, key=_by_index))
     frame = pd.DataFrame.from_records(
         [v for _, v in good], index=index, columns=list(READING_COLUMNS)
     )
+    nested = pd.Series(False, index=index)
     # pandas infers each column's dtype (numbers validate faster than objects);
     # what it could not type plainly goes through scalar(), value by value.
     for column in READING_COLUMNS:
@@ -108,14 +120,39 @@ def native_objects(batch: Iterable[tuple[int, Any]]) -> ParsedChunk:
         if flags and column == "no_service":  # the one true/false field
             continue
         if column == "time" or values.dtype == object or flags:
+            cells = values.to_numpy(dtype=object, na_value=None).tolist()
+            for position in _nested(cells):
+                if not nested.iat[position]:
+                    nested.iat[position] = True
+                    rejected.append(
+                        Rejection(int(index[position]), column, _shape(cells[position]))
+                    )
+                cells[position] = None
             frame[column] = pd.Series(
-                _cells(
-                    values.to_numpy(dtype=object, na_value=None).tolist(), text=column == "time"
-                ),
-                index=index,
-                dtype=object,
+                _cells(cells, text=column == "time"), index=index, dtype=object
             )
-    return ParsedChunk(frame, rejected)
+    if nested.any():
+        frame = frame.loc[~nested.to_numpy()]
+    return ParsedChunk(frame, sorted(rejected, key=_by_index))
+
+
+def _by_index(rejection: Rejection) -> int:
+    return rejection.index
+
+
+def _nested(cells: list[object]) -> list[int]:
+    """Positions of the objects and lists among ``cells`` (none, in the common case)."""
+    if not set(map(type, cells)) & {dict, list}:
+        return []
+    return [p for p, v in enumerate(cells) if isinstance(v, dict | list)]
+
+
+def _shape(value: object) -> str:
+    """The reason a nested value is refused, showing the value cut short."""
+    kind = "a JSON object" if isinstance(value, dict) else "a JSON list"
+    shown = json.dumps(value, ensure_ascii=False)
+    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    return f"{kind} ({shown}), expected a single value"
 
 
 _TEXT_KINDS = frozenset({str, type(None)})

@@ -7,11 +7,13 @@ import io
 import json
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 
 from geodata.errors import InvalidInputError
 from geodata.exports import (
+    csv_text,
     feature,
     feature_collection,
     neutralise,
@@ -126,3 +128,24 @@ def test_coordinates_keep_six_decimals_and_extra_members_follow_features() -> No
     assert body["features"][0]["geometry"]["coordinates"] == [105.123457, 22.987654]
     assert body["features"][0]["properties"] == {"id": "a", "share": None}
     assert list(body) == ["type", "features", "numberMatched"]
+
+
+def test_row_batches_are_neutralised_like_whole_exports() -> None:
+    formula = '=HYPERLINK("http://evil.example","x")'
+    batch = pd.DataFrame(
+        {
+            "time": pd.to_datetime(["2026-01-05T03:00:00Z", "2026-01-05T03:01:00Z"]),
+            "signal_dbm": [-95.0, None],
+            "radio": pd.array(["lte", "-gsm"], dtype="string"),
+            "source": [formula, None],
+        }
+    )
+
+    rows = list(csv.DictReader(io.StringIO(csv_text(batch))))
+
+    assert [r["source"] for r in rows] == [neutralise(formula), ""]
+    assert [r["radio"] for r in rows] == ["lte", "'-gsm"]
+    assert [r["signal_dbm"] for r in rows] == ["-95.0", ""]
+    assert rows[0]["time"] == "2026-01-05 03:00:00+00:00"
+    assert csv_text(batch, header=False).count("\n") == 2
+    assert batch["source"].iloc[0] == formula  # the caller's frame is untouched

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from geodata import constants as C
 from geodata.errors import InvalidInputError, MissingColumnError
 from geodata.formats import read_sites as read_site_file
-from geodata.sites import read_sites
+from geodata.sites import read_sites, validate_sites
 
 OPENCELLID = (
     "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal\r\n"
@@ -63,3 +64,28 @@ def test_missing_column(tmp_path: Path) -> None:
         MissingColumnError, match=r"sites: the header line lacks required column\(s\) net"
     ):
         read_sites(path)
+
+
+def test_huge_numbers_and_lone_surrogates_are_rejected_per_row() -> None:
+    rows = pd.DataFrame(
+        {
+            "radio": ["LTE"] * 4,
+            "mcc": ["452"] * 4,
+            "net": ["4", "4", "9" * 400, "4"],
+            "lon": ["105.49"] * 4,
+            "lat": ["22.56"] * 4,
+            "cell": ["1", "9" * 400, "2", "3"],
+            "name": ["a", "b", "c", "\udc80"],
+        },
+        index=[2, 3, 4, 5],
+        dtype=object,
+    )
+
+    result = validate_sites(rows)
+
+    assert result.valid["cell_id"].tolist() == [1]
+    assert [r.as_dict() for r in result.rejected] == [
+        {"index": 3, "field": "cell", "reason": "cell: not a finite number"},
+        {"index": 4, "field": "net", "reason": "net: not a finite number"},
+        {"index": 5, "field": "name", "reason": "name: not valid Unicode text (a lone surrogate)"},
+    ]

@@ -38,6 +38,7 @@ from app.services.ingest import (
 )
 from app.services.refresh import RefreshWorker
 from app.store import Store
+from geodata.exports import csv_text
 from geodata.readings import READING_COLUMNS
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
@@ -198,7 +199,7 @@ def _export_csv(store: Store) -> Iterator[str]:
     header = True
     for batch in store.iter_readings(EXPORT_COLUMNS):
         batch["no_service"] = batch["no_service"].map({0: "false", 1: "true"}.get)
-        yield batch.to_csv(index=False, header=header)
+        yield csv_text(batch, header=header)  # collectors' text: formulas neutralised
         header = False
     if header:  # no readings at all: still a valid CSV
         yield ",".join(EXPORT_COLUMNS) + "\n"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
+import io
+import json
 import math
 
 import pytest
 
-from app.api.bodies import decode_json
-from app.core.errors import BadRequestError
+from app.api.bodies import check_first_line, decode_json
+from app.core.errors import BadRequestError, UnprocessableError
+from geodata.formats.jsonstream import MAX_JSON_DEPTH
 
 
 @pytest.mark.parametrize(
@@ -40,3 +44,45 @@ def test_bad_bodies_are_refused_in_the_standard_librarys_words(body: bytes, deta
     with pytest.raises(BadRequestError) as caught:
         decode_json(body, expected="a list")
     assert str(caught.value).startswith(detail)
+
+
+@pytest.mark.parametrize(
+    ("body", "depth"),
+    [
+        (b"[" * 1_000 + b"]" * 1_000, 1_000),  # the standard library would recurse out
+        (b"[" * 1_025 + b"]" * 1_025, 1_025),  # orjson's own limit is 1,024
+        (b'[{"lat": NaN, "x": ' + b"[" * 33 + b"]" * 33 + b"}]", 35),  # the stdlib path
+    ],
+)
+def test_deep_bodies_are_refused_before_decoding(body: bytes, depth: int) -> None:
+    with pytest.raises(BadRequestError) as refused:
+        decode_json(body)
+    assert str(refused.value) == (
+        f"request body is not valid JSON: nested {depth} levels deep; "
+        f"at most {MAX_JSON_DEPTH} are read"
+    )
+
+
+def test_nesting_up_to_the_bound_is_read() -> None:
+    body = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    assert decode_json(body) == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"{" + b" " * 70_000, b"[" + b"1," * 40_000, b"PK\x03\x04" + b"x" * 70_000],
+    ids=["json-object", "json-list", "xlsx"],
+)
+def test_first_line_bound_skips_json_and_binary(head: bytes) -> None:
+    handle = io.BytesIO(head)
+    check_first_line(handle)
+    assert handle.tell() == 0
+
+
+def test_first_line_bound_refuses_a_wide_header_and_keeps_a_long_file() -> None:
+    long_file = io.BytesIO(b"time,lat,lon\n" + b"x" * 100_000)
+    check_first_line(long_file)
+    assert long_file.tell() == 0
+    with pytest.raises(UnprocessableError, match="longer than 65536 bytes"):
+        check_first_line(io.BytesIO(codecs.BOM_UTF8 + b"c," * 40_000))
+    check_first_line(io.BytesIO(b"c," * 100 + b"\r\n" + b"1," * 40_000))

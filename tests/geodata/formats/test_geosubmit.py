@@ -196,3 +196,21 @@ def test_a_geosubmit_file_streams_in_chunks_numbered_across_the_file() -> None:
         "item: not a JSON object": 1,
         "time: the item has no timestamp": 1,
     }
+
+
+def test_text_utf8_cannot_hold_is_rejected_with_the_reading_field() -> None:
+    body = {
+        "items": [
+            item(tower(radioType="\ud800")),
+            item(tower(), position={"latitude": 22.56, "longitude": 105.49, "x": "a\udfff"}),
+            item(tower(cellId=1001)),
+        ]
+    }
+
+    chunk = parse_geosubmit(body)
+
+    assert as_tuples(chunk.rejected) == [
+        (0, "radio", "'\\ud800' is not valid Unicode text (a lone surrogate at character 0)"),
+        (1, "x", "'a\\udfff' is not valid Unicode text (a lone surrogate at character 1)"),
+    ]
+    assert chunk.readings.index.tolist() == [2]

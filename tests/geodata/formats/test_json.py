@@ -59,11 +59,13 @@ def test_bad_items_are_rejected_by_position() -> None:
     chunks = list(read_readings(body(items), format="json", chunk_rows=2))
     assert len(chunks) == 4
     readings, rejected, _ = gather(read_readings(body(items), format="json", chunk_rows=2))
-    assert list(readings.index) == [0, 2, 3, 4, 5, 6]
-    assert as_tuples(rejected) == [(1, "item", "not a JSON object")]
+    assert list(readings.index) == [0, 3, 4, 5, 6]
+    assert as_tuples(rejected) == [
+        (1, "item", "not a JSON object"),
+        (2, "lat", "a JSON list ([22.5, 22.6]), expected a single value"),
+    ]
     result, _ = validated(read_readings(body(items), format="json", chunk_rows=2))
     assert as_tuples(result.rejected) == [
-        (2, "lat", "not a number"),
         (3, "time", "not an ISO 8601 timestamp"),
         (4, "no_service", "not true or false"),
         (5, "lat", "not a number"),
