@@ -182,7 +182,8 @@ def csv_text(table: pd.DataFrame, *, header: bool = True) -> str:
     '+1 555
     ok
     """
-    return neutralise_table(table).to_csv(index=False, header=header)
+    text: str = neutralise_table(table).to_csv(index=False, header=header)
+    return text
 
 
 def to_csv(frame: gpd.GeoDataFrame) -> bytes:

@@ -74,7 +74,9 @@ def encoding_fault(text: str) -> str | None:
 
 
 def unencodable_field(record: object) -> tuple[str, str] | None:
-    r"""The first ``(field, reason)`` of ``record`` whose text UTF-8 cannot hold, or ``None``.
+    r"""Return the first ``(field, reason)`` of ``record`` whose text UTF-8 cannot hold.
+
+    ``None`` when every text in it can be encoded.
 
     ``record`` is a decoded JSON value: an object, or a list of them.
 

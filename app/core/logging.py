@@ -31,6 +31,7 @@ class RedactKeys(logging.Filter):
     """Rewrite a record's message and string arguments so that no ``key=`` value is logged."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record in place and keep it (always ``True``)."""
         if isinstance(record.msg, str):
             record.msg = redact_keys(record.msg)
         if isinstance(record.args, tuple):

@@ -44,7 +44,7 @@ _DECODER = json.JSONDecoder()
 
 
 def nesting_depth(data: bytes) -> int:
-    """How deeply the arrays and objects of JSON text ``data`` nest, without decoding it.
+    r"""Count how deeply the arrays and objects of JSON text ``data`` nest, without decoding it.
 
     Strings are skipped (a bracket inside one is text); the rest is counted
     with numpy, so a 10 MB body takes milliseconds and no recursion. Malformed
@@ -54,7 +54,7 @@ def nesting_depth(data: bytes) -> int:
     --------
     >>> nesting_depth(b'[{"a": [1, "]]]"]}, 2]'), nesting_depth(b'"[["'), nesting_depth(b"[" * 5000)
     (3, 0, 5000)
-    >>> nesting_depth(rb'[{"a\\"[": ["\\\\", {}]}]')
+    >>> nesting_depth(rb'[{"a\"[": ["\\", {}]}]')
     4
     """
     if b"\\" in data:  # escaped quotes: strings are cut out by a regular expression
@@ -71,7 +71,7 @@ def nesting_depth(data: bytes) -> int:
 
 
 def too_deep_detail(depth: int) -> str:
-    """The words of a refusal for JSON nested ``depth`` levels."""
+    """Word the refusal for JSON nested ``depth`` levels."""
     return f"nested {depth} levels deep; at most {MAX_JSON_DEPTH} are read"
 
 
@@ -158,7 +158,7 @@ class _Buffer:
             return value
 
     def _head(self) -> bytes:
-        """The undecoded text from the current value on (for an error's words)."""
+        """Return the undecoded text from the current value on (for an error's words)."""
         return self.text[self.pos :].encode("utf-8", "replace")
 
     def error(self, message: str) -> BadJSONError:

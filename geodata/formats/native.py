@@ -148,7 +148,7 @@ def _nested(cells: list[object]) -> list[int]:
 
 
 def _shape(value: object) -> str:
-    """The reason a nested value is refused, showing the value cut short."""
+    """Give the reason a nested value is refused, showing the value cut short."""
     kind = "a JSON object" if isinstance(value, dict) else "a JSON list"
     shown = json.dumps(value, ensure_ascii=False)
     shown = shown if len(shown) <= 40 else shown[:39] + "…"
