@@ -23,7 +23,7 @@ from geodata.errors import GeodataError
 from geodata.exports import write_geojson
 
 # Kept literal so `lomsong --help` needs no heavy import; tests check they match.
-READING_FORMATS = ("csv", "json", "gnettrack", "opencellid", "geosubmit")
+READING_FORMATS = ("csv", "json", "gnettrack", "opencellid", "geosubmit", "geojson", "xlsx")
 ROLES = ("collector", "planner", "admin")
 
 # Exit status for bad input (argparse uses 2 for bad arguments).
@@ -55,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
         "--readings", type=Path, action="append", required=True, help="readings file (repeatable)"
     )
     analyze.add_argument(
+        "--readings-format",
         "--format",
+        dest="format",
         choices=("auto", *READING_FORMATS),
         default="auto",
         help="layout of the readings files (default: told from each file)",
@@ -89,7 +91,12 @@ def _parser() -> argparse.ArgumentParser:
         "ingest", help="store a readings file in the service's data dir (LOMSONG_DATA_DIR)"
     )
     ingest.add_argument("file", type=Path, help="the readings file")
-    ingest.add_argument("--format", choices=READING_FORMATS, default="csv", help="its layout")
+    ingest.add_argument(
+        "--format",
+        choices=("auto", *READING_FORMATS),
+        default="auto",
+        help="its layout (default: told from the file)",
+    )
     ingest.add_argument("--tz", help="IANA time zone of a G-NetTrack log (Asia/Ho_Chi_Minh)")
     ingest.add_argument("--mcc", type=int, help="G-NetTrack: the operator's MCC (452)")
     ingest.add_argument("--mnc", type=int, help="G-NetTrack: the operator's MNC (4 = Viettel)")
@@ -101,7 +108,14 @@ def _parser() -> argparse.ArgumentParser:
         "evaluate", help="spatially blocked cross-validation of the signal estimates"
     )
     evaluate.add_argument("--readings", type=Path, required=True, help="a readings file")
-    evaluate.add_argument("--format", choices=READING_FORMATS, default="csv", help="its layout")
+    evaluate.add_argument(
+        "--readings-format",
+        "--format",
+        dest="format",
+        choices=("auto", *READING_FORMATS),
+        default="auto",
+        help="its layout (default: told from the file)",
+    )
     evaluate.add_argument("--tz", help="IANA time zone of a G-NetTrack log")
     evaluate.add_argument("--mcc", type=int, help="G-NetTrack: the operator's MCC")
     evaluate.add_argument("--mnc", type=int, help="G-NetTrack: the operator's MNC")
