@@ -502,10 +502,10 @@ def _print_evaluation(
         )
     if args.reference is not None:
         _score_verdicts(args, validated.valid, sites)
-    fused = rmse.get("fused", float("nan"))
+    best = "fused" if pd.notna(rmse.get("fused")) else "readings"
     return (
         f"{len(validated.valid):,} readings, {args.folds}-fold blocked CV,"
-        f" fused RMSE {fused:.2f} dB"
+        f" {best} RMSE {rmse.get(best, float('nan')):.2f} dB"
     )
 
 
