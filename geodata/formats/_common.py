@@ -369,17 +369,28 @@ def _encoding_message(stream: BinaryIO, start: int, what: str, exc: UnicodeDecod
 
 
 def _first_bad_byte(stream: BinaryIO, start: int) -> tuple[int, int, int] | None:
-    """``(line, byte offset from the file's start, byte)`` of the first non-UTF-8 byte."""
+    """``(line, byte offset from the file's start, byte)`` of the first non-UTF-8 byte.
+
+    Read in 1 MiB blocks, so a file without line breaks costs no more memory.
+    """
     stream.seek(start)
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    offset = 0
-    for number, line in enumerate(stream, start=1):
+    base, lines, carry = 0, 1, b""  # base: file offset of data[0]
+    while True:
+        block = stream.read(1 << 20)
+        data = carry + block
         try:
-            decoder.decode(line)
+            data.decode("utf-8")
+            carry = b""
         except UnicodeDecodeError as exc:
-            return number, offset + exc.start, line[exc.start]
-        offset += len(line)
-    return None
+            if block and exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:
+                carry = data[exc.start :]  # a character cut by the block's end
+                data = data[: exc.start]
+            else:
+                return lines + data.count(b"\n", 0, exc.start), base + exc.start, data[exc.start]
+        if not block:
+            return None
+        lines += data.count(b"\n")
+        base += len(data)
 
 
 def _leading_overflows(head: str, delimiter: str, first_row: int) -> list[tuple[int, str]]:
