@@ -104,6 +104,9 @@ CSV_DELIMITERS: Final = (",", ";", "\t")
 # ~10-20x the compressed size): 100 MB of .xlsx is Excel's 1,048,576-row limit
 # at ~25 columns; a bigger log is sent as CSV, which is streamed.
 XLSX_MAX_BYTES: Final = 100_000_000
+# ... and its parts may inflate to at most this much XML (a 1 MB zip can
+# declare gigabytes: a zip bomb). Excel's full 1,048,576 x 25 sheet is ~400 MB.
+XLSX_MAX_INFLATED_BYTES: Final = 500_000_000
 
 # G-NetTrack Pro's ``Operatorname`` (Android's network operator name) to
 # (MCC, MNC), for the names that designate one Vietnamese network. Keys are

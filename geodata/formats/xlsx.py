@@ -21,6 +21,7 @@ import datetime as dt
 import io
 import os
 import tempfile
+import zipfile
 from typing import BinaryIO
 
 import python_calamine
@@ -57,8 +58,9 @@ def sheet_as_csv(stream: BinaryIO, *, what: str) -> SheetCSV:
     Raises
     ------
     InvalidInputError
-        A workbook larger than :data:`geodata.constants.XLSX_MAX_BYTES`
-        (read whole into memory), one calamine cannot read (corrupt, encrypted),
+        A workbook larger than :data:`geodata.constants.XLSX_MAX_BYTES` or
+        inflating to more than :data:`~geodata.constants.XLSX_MAX_INFLATED_BYTES`
+        (it is read whole into memory), one calamine cannot read (corrupt, encrypted),
         or one without sheets.
     """
     start = stream.tell()
@@ -69,6 +71,7 @@ def sheet_as_csv(stream: BinaryIO, *, what: str) -> SheetCSV:
             f"{what}: a spreadsheet of {size / 1e6:.0f} MB is larger than the"
             f" {C.XLSX_MAX_BYTES / 1e6:.0f} MB read at once; save it as CSV UTF-8 and send that"
         )
+    _check_inflated_size(stream, what)
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(stream)
         if not book.sheet_names:
@@ -96,6 +99,24 @@ def sheet_as_csv(stream: BinaryIO, *, what: str) -> SheetCSV:
         out.close()
         raise
     return out
+
+
+def _check_inflated_size(stream: BinaryIO, what: str) -> None:
+    """Refuse a zipped workbook whose parts declare more than the inflated bound."""
+    start = stream.tell()
+    try:
+        with zipfile.ZipFile(stream) as book:
+            inflated = sum(part.file_size for part in book.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip (.xls) or a broken one: calamine says what is wrong
+    finally:
+        stream.seek(start)
+    if inflated > C.XLSX_MAX_INFLATED_BYTES:
+        raise InvalidInputError(
+            f"{what}: the spreadsheet inflates to {inflated / 1e6:,.0f} MB, more than the"
+            f" {C.XLSX_MAX_INFLATED_BYTES / 1e6:,.0f} MB read at once; save it as CSV UTF-8"
+            " and send that"
+        )
 
 
 def _text(value: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -306,3 +307,26 @@ def test_an_unknown_header_is_named_in_the_refusal() -> None:
         " gnettrack, opencellid, geosubmit, geojson, xlsx). Its first line names a, b, c;"
     )
     assert "opencellid: mcc, mnc, lon, lat, signal, measured_at, act" in message
+
+
+def test_a_spreadsheet_zip_bomb_is_refused_before_it_is_inflated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from geodata import constants
+
+    monkeypatch.setattr(constants, "XLSX_MAX_INFLATED_BYTES", 2_000_000)  # 500 MB in service
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+        source = zipfile.ZipFile(io.BytesIO(xlsx_bytes(NATIVE_SHEET)))
+        for part in source.infolist():
+            book.writestr(part, source.read(part))
+        book.writestr("xl/worksheets/padding.xml", b" " * 3_000_000)
+    data = buffer.getvalue()
+    assert len(data) < 10_000  # 3 MB of XML in a few kB: the bound is on the inflated size
+
+    with pytest.raises(InvalidInputError) as caught:
+        read(data)
+    assert str(caught.value) == (
+        "xlsx: the spreadsheet inflates to 3 MB, more than the 2 MB read at once;"
+        " save it as CSV UTF-8 and send that"
+    )
