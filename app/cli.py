@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -18,12 +18,14 @@ from coverage.errors import CoverageError
 if TYPE_CHECKING:
     from app.core.config import Settings
     from coverage.evaluate import VerdictScore
+    from coverage.pipeline import AnalysisResult
+    from geodata.readings import ValidatedReadings
 from geodata.constants import Verdict
 from geodata.errors import GeodataError
 from geodata.exports import write_geojson
 
 # Kept literal so `lomsong --help` needs no heavy import; tests check they match.
-READING_FORMATS = ("csv", "json", "gnettrack", "opencellid", "geosubmit")
+READING_FORMATS = ("csv", "json", "gnettrack", "opencellid", "geosubmit", "geojson", "xlsx")
 ROLES = ("collector", "planner", "admin")
 
 # Exit status for bad input (argparse uses 2 for bad arguments).
@@ -55,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         "--readings", type=Path, action="append", required=True, help="readings file (repeatable)"
     )
     analyze.add_argument(
+        "--readings-format",
         "--format",
+        dest="format",
         choices=("auto", *READING_FORMATS),
         default="auto",
         help="layout of the readings files (default: told from each file)",
@@ -89,7 +93,12 @@ def _parser() -> argparse.ArgumentParser:
         "ingest", help="store a readings file in the service's data dir (LOMSONG_DATA_DIR)"
     )
     ingest.add_argument("file", type=Path, help="the readings file")
-    ingest.add_argument("--format", choices=READING_FORMATS, default="csv", help="its layout")
+    ingest.add_argument(
+        "--format",
+        choices=("auto", *READING_FORMATS),
+        default="auto",
+        help="its layout (default: told from the file)",
+    )
     ingest.add_argument("--tz", help="IANA time zone of a G-NetTrack log (Asia/Ho_Chi_Minh)")
     ingest.add_argument("--mcc", type=int, help="G-NetTrack: the operator's MCC (452)")
     ingest.add_argument("--mnc", type=int, help="G-NetTrack: the operator's MNC (4 = Viettel)")
@@ -101,7 +110,14 @@ def _parser() -> argparse.ArgumentParser:
         "evaluate", help="spatially blocked cross-validation of the signal estimates"
     )
     evaluate.add_argument("--readings", type=Path, required=True, help="a readings file")
-    evaluate.add_argument("--format", choices=READING_FORMATS, default="csv", help="its layout")
+    evaluate.add_argument(
+        "--readings-format",
+        "--format",
+        dest="format",
+        choices=("auto", *READING_FORMATS),
+        default="auto",
+        help="its layout (default: told from the file)",
+    )
     evaluate.add_argument("--tz", help="IANA time zone of a G-NetTrack log")
     evaluate.add_argument("--mcc", type=int, help="G-NetTrack: the operator's MCC")
     evaluate.add_argument("--mnc", type=int, help="G-NetTrack: the operator's MNC")
@@ -175,62 +191,85 @@ def _analyze(args: argparse.Namespace) -> int:
     from coverage.pipeline import analyze
     from geodata.errors import InvalidInputError
     from geodata.formats import read_readings, read_sites, read_villages, validate_chunks
-    from geodata.outputs import write_cells_gpkg, write_signal_geotiffs
+    from geodata.progress import progress
     from geodata.readings import ValidatedReadings, nothing_valid_error
 
     def named(path: Path, exc: InvalidInputError) -> InvalidInputError:
         """Return the reader's error with the file named first (once)."""
         return exc if str(exc).startswith(str(path)) else type(exc)(f"{path}: {exc}")
 
-    try:
-        village_file = read_villages(args.villages)
-    except InvalidInputError as exc:
-        raise named(args.villages, exc) from None
-    if village_file.valid.empty:
-        raise nothing_valid_error("villages", args.villages, village_file.rejected)
-    try:
-        site_file = read_sites(args.sites, format=args.sites_format)
-    except InvalidInputError as exc:
-        raise named(args.sites, exc) from None
-    if site_file.valid.empty:
-        raise nothing_valid_error("sites", args.sites, site_file.rejected)
-    villages = village_file.valid.reset_index(drop=True)
-    sites = site_file.valid.reset_index(drop=True)
-    per_file: list[ValidatedReadings] = []
-    for path in args.readings:
-        try:
-            chunks = read_readings(path, format=args.format, tz=args.tz, mcc=args.mcc, mnc=args.mnc)
-            per_file.append(validate_chunks(chunks))
-        except InvalidInputError as exc:
-            raise named(path, exc) from None
-    validated = ValidatedReadings(
-        pd.concat([v.valid for v in per_file], ignore_index=True),
-        [r for v in per_file for r in v.rejected],
-    )
-    if validated.valid.empty and validated.rejected:
-        files = ", ".join(str(p) for p in args.readings)
-        raise nothing_valid_error("readings", files, validated.rejected)
-    print_accounting("villages", len(villages), village_file.rejected_by_reason)
-    print_accounting("sites", len(sites), site_file.rejected_by_reason)
-    print_accounting("readings", len(validated.valid), validated.rejected_by_reason)
-    buildings = None
-    if args.buildings is not None:
-        from geodata.buildings import read_buildings
+    with progress(f"analyze {args.out}") as work:
+        with work.step(f"villages {args.villages.name}"):
+            try:
+                village_file = read_villages(args.villages)
+            except InvalidInputError as exc:
+                raise named(args.villages, exc) from None
+        if village_file.valid.empty:
+            raise nothing_valid_error("villages", args.villages, village_file.rejected)
+        with work.step(f"sites {args.sites.name}"):
+            try:
+                site_file = read_sites(args.sites, format=args.sites_format)
+            except InvalidInputError as exc:
+                raise named(args.sites, exc) from None
+        if site_file.valid.empty:
+            raise nothing_valid_error("sites", args.sites, site_file.rejected)
+        villages = village_file.valid.reset_index(drop=True)
+        sites = site_file.valid.reset_index(drop=True)
+        per_file: list[ValidatedReadings] = []
+        for path in args.readings:
+            try:
+                with work.file_step(f"readings {path.name}", path) as handle:
+                    chunks = read_readings(
+                        handle, format=args.format, tz=args.tz, mcc=args.mcc, mnc=args.mnc
+                    )
+                    per_file.append(validate_chunks(chunks))
+            except InvalidInputError as exc:
+                raise named(path, exc) from None
+        validated = ValidatedReadings(
+            pd.concat([v.valid for v in per_file], ignore_index=True),
+            [r for v in per_file for r in v.rejected],
+        )
+        if validated.valid.empty and validated.rejected:
+            files = ", ".join(str(p) for p in args.readings)
+            raise nothing_valid_error("readings", files, validated.rejected)
+        buildings = None
+        if args.buildings is not None:
+            from geodata.buildings import read_buildings
 
-        west, south, east, north = villages.to_crs("EPSG:4326").total_bounds
-        found = read_buildings(args.buildings, bbox=(west, south, east, north))
-        buildings = found.points
-        print(f"buildings: {len(buildings)} read")
-        for reason, count in sorted(found.rejected_by_reason.items()):
-            print(f"  left out {count:>6}  {reason}")
-    result = analyze(
-        villages,
-        sites,
-        validated.valid,
-        dem=args.dem,
-        population=args.population,
-        buildings=buildings,
-    )
+            with work.step(f"buildings {args.buildings.name}"):
+                west, south, east, north = villages.to_crs("EPSG:4326").total_bounds
+                found = read_buildings(args.buildings, bbox=(west, south, east, north))
+            buildings = found.points
+        with work.step(f"judging {len(villages):,} villages"):
+            result = analyze(
+                villages,
+                sites,
+                validated.valid,
+                dem=args.dem,
+                population=args.population,
+                buildings=buildings,
+            )
+        work.finish()
+        print_accounting("villages", len(villages), village_file.rejected_by_reason)
+        print_accounting("sites", len(sites), site_file.rejected_by_reason)
+        print_accounting("readings", len(validated.valid), validated.rejected_by_reason)
+        if args.buildings is not None:
+            print(f"buildings: {len(found.points)} read")
+            for reason, count in sorted(found.rejected_by_reason.items()):
+                print(f"  left out {count:>6}  {reason}")
+        verdicts = result.villages["verdict"].value_counts()
+        work.summary = (
+            f"{len(villages):,} villages judged from {len(validated.valid):,} readings"
+            f" ({verdicts.get(Verdict.NO_SIGNAL, 0):,} no signal,"
+            f" {verdicts.get(Verdict.PATCHY, 0):,} patchy)"
+        )
+        _write_analysis(args, result, sites)
+    return 0
+
+
+def _write_analysis(args: argparse.Namespace, result: AnalysisResult, sites: pd.DataFrame) -> None:
+    """``lomsong analyze``'s files: villages, dead zones, cells, GeoTIFFs and the map page."""
+    from geodata.outputs import write_cells_gpkg, write_signal_geotiffs
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -271,7 +310,6 @@ def _analyze(args: argparse.Namespace) -> int:
     print(f"cells.gpkg: {len(result.signal)} cell estimates; GeoTIFFs: {len(rasters)}")
     print(summary_table(result.villages))
     print(f"written to {out}")
-    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -298,6 +336,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from app.core.config import Settings
     from app.services.analysis import refresh_for_readings
     from app.services.ingest import ingest_file
+    from geodata.progress import progress
 
     positions: list[pd.DataFrame] = []
 
@@ -307,26 +346,38 @@ def _ingest(args: argparse.Namespace) -> int:
     settings = Settings()
     store = _open_store(settings)
     try:
-        report = ingest_file(
-            store,
-            args.file,
-            format=args.format,
-            tz=args.tz,
-            mcc=args.mcc,
-            mnc=args.mnc,
-            chunk_rows=settings.import_chunk_rows,
-            on_stored=None if args.no_refresh else remember,
-        )
-        print(f"accepted   {report.accepted:>9}  new readings stored")
-        print(f"duplicates {report.duplicates:>9}  already stored")
-        print(f"rejected   {report.rejected_total:>9}")
-        for reason, count in sorted(report.rejected_by_reason.items()):
-            print(f"  {count:>9}  {reason}")
-        if positions:
-            touched = refresh_for_readings(
-                store, pd.concat(positions).drop_duplicates(), rasters=settings.rasters
+        with progress(f"ingest {args.file}") as work:
+            with work.file_step(f"reading {args.file.name}", args.file) as handle:
+                report = ingest_file(
+                    store,
+                    handle,
+                    format=args.format,
+                    tz=args.tz,
+                    mcc=args.mcc,
+                    mnc=args.mnc,
+                    chunk_rows=settings.import_chunk_rows,
+                    on_stored=None if args.no_refresh else remember,
+                )
+            touched: list[object] = []
+            if positions:
+                with work.step("re-judging the villages touched"):
+                    touched = list(
+                        refresh_for_readings(
+                            store, pd.concat(positions).drop_duplicates(), rasters=settings.rasters
+                        )
+                    )
+            work.finish()
+            print(f"accepted   {report.accepted:>9}  new readings stored")
+            print(f"duplicates {report.duplicates:>9}  already stored")
+            print(f"rejected   {report.rejected_total:>9}")
+            for reason, count in sorted(report.rejected_by_reason.items()):
+                print(f"  {count:>9}  {reason}")
+            if positions:
+                print(f"villages re-judged: {len(touched)}")
+            work.summary = (
+                f"{report.accepted:,} new readings stored, {report.duplicates:,} already stored,"
+                f" {report.rejected_total:,} rejected"
             )
-            print(f"villages re-judged: {len(touched)}")
     finally:
         store.close()
     return 0
@@ -396,6 +447,7 @@ def _score_verdicts(args: argparse.Namespace, readings: pd.DataFrame, sites: pd.
 def _evaluate(args: argparse.Namespace) -> int:
     from coverage.evaluate import ReferenceSignalError, cross_validate, reference_cells
     from geodata.formats import read_readings, validate_chunks
+    from geodata.progress import progress
     from geodata.sites import read_sites
 
     if args.reference is not None and args.villages is None:
@@ -408,20 +460,32 @@ def _evaluate(args: argparse.Namespace) -> int:
             reference_cells(reference_signal, resolution=args.resolution)  # refuse it now
         except ReferenceSignalError as exc:
             raise ReferenceSignalError(f"signal file {args.reference_signal}: {exc}") from None
-    validated = validate_chunks(
-        read_readings(args.readings, format=args.format, tz=args.tz, mcc=args.mcc, mnc=args.mnc)
-    )
-    sites = read_sites(args.sites) if args.sites else pd.DataFrame()
+    with progress(f"evaluate {args.readings}") as work:
+        with work.file_step(f"readings {args.readings.name}", args.readings) as handle:
+            validated = validate_chunks(
+                read_readings(handle, format=args.format, tz=args.tz, mcc=args.mcc, mnc=args.mnc)
+            )
+        sites = read_sites(args.sites) if args.sites else pd.DataFrame()
+        with work.step(f"cross-validating, {args.folds} folds"):
+            result = cross_validate(
+                validated.valid,
+                sites,
+                dem=args.dem,
+                resolution=args.resolution,
+                folds=args.folds,
+                block_m=args.block_m,
+                reference_signal=reference_signal,
+            )
+        work.finish()
+        work.summary = _print_evaluation(args, validated, sites, result)
+    return 0
+
+
+def _print_evaluation(
+    args: argparse.Namespace, validated: ValidatedReadings, sites: pd.DataFrame, result: Any
+) -> str:
+    """``lomsong evaluate``'s tables (and verdict scores); returns the summary line's text."""
     print(f"readings: {len(validated.valid)} valid, {len(validated.rejected)} rejected")
-    result = cross_validate(
-        validated.valid,
-        sites,
-        dem=args.dem,
-        resolution=args.resolution,
-        folds=args.folds,
-        block_m=args.block_m,
-        reference_signal=reference_signal,
-    )
     blocks = f"{args.block_m:g} m squares" if args.block_m else "H3 res-7 blocks (~2.4 km)"
     print(
         f"spatially blocked CV: {args.folds} folds of {blocks}, "
@@ -438,7 +502,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         )
     if args.reference is not None:
         _score_verdicts(args, validated.valid, sites)
-    return 0
+    best = "fused" if pd.notna(rmse.get("fused")) else "readings"
+    return (
+        f"{len(validated.valid):,} readings, {args.folds}-fold blocked CV,"
+        f" {best} RMSE {rmse.get(best, float('nan')):.2f} dB"
+    )
 
 
 def _keys(args: argparse.Namespace) -> int:

@@ -89,6 +89,47 @@ ASU_TO_DBM: Final[dict[str, tuple[float, float]]] = {
 # year 5138, 1e11 ms is 1973, so no real reading is ambiguous.
 EPOCH_MS_THRESHOLD: Final = 1e11
 
+# --- Files as field teams have them -----------------------------------------
+# A CSV header longer than this, or naming more columns, is refused before
+# pandas parses it (a 200,000-column header took pandas 30 s of one core).
+# The widest real header seen is G-NetTrack Pro's, ~60 columns and < 1 KiB;
+# 1,000 columns in 64 KiB leaves room for any export while keeping the
+# header check and the per-column work of the parser to milliseconds.
+CSV_HEADER_MAX_BYTES: Final = 1 << 16
+CSV_HEADER_MAX_COLUMNS: Final = 1000
+# Delimiters a CSV may use: "," (RFC 4180), ";" (Excel in locales whose decimal
+# mark is a comma, Vietnamese among them), tab (Excel's "Unicode text").
+CSV_DELIMITERS: Final = (",", ";", "\t")
+# A spreadsheet is read whole into memory (python-calamine holds every cell,
+# ~10-20x the compressed size): 100 MB of .xlsx is Excel's 1,048,576-row limit
+# at ~25 columns; a bigger log is sent as CSV, which is streamed.
+XLSX_MAX_BYTES: Final = 100_000_000
+# ... and its parts may inflate to at most this much XML (a 1 MB zip can
+# declare gigabytes: a zip bomb). Excel's full 1,048,576 x 25 sheet is ~400 MB.
+XLSX_MAX_INFLATED_BYTES: Final = 500_000_000
+
+# G-NetTrack Pro's ``Operatorname`` (Android's network operator name) to
+# (MCC, MNC), for the names that designate one Vietnamese network. Keys are
+# folded: lower case, without spaces, dots, dashes and a leading "vn". Codes:
+# ITU-T E.212 as listed by ichnaea's mnc_operators table (452-01 MobiFone,
+# 02 Vinaphone, 04 Viettel Mobile, 05 Vietnamobile, 07 Gmobile, 08 I-Telecom);
+# "wintel" is the brand GTEL Mobile (452-07) has used since 2023, "beeline"
+# its brand before 2012 but also other countries' networks, so it is left out.
+GNETTRACK_OPERATORS: Final[dict[str, tuple[int, int]]] = {
+    "mobifone": (452, 1),
+    "vinaphone": (452, 2),
+    "vnptvinaphone": (452, 2),
+    "viettel": (452, 4),
+    "viettelmobile": (452, 4),
+    "vietteltelecom": (452, 4),
+    "vietnamobile": (452, 5),
+    "gmobile": (452, 7),
+    "gtel": (452, 7),
+    "gtelmobile": (452, 7),
+    "wintel": (452, 7),
+    "itelecom": (452, 8),
+}
+
 # --- Radios and signal ranges ----------------------------------------------
 RADIOS: Final = ("gsm", "umts", "lte", "nr")
 # A radio in a query string, any case (FastAPI's `Query(pattern=...)`).

@@ -22,19 +22,11 @@ from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from app.core.errors import BadRequestError, PayloadTooLargeError, UnprocessableError
+from app.core.errors import BadRequestError, PayloadTooLargeError
 from geodata.formats.jsonstream import MAX_JSON_DEPTH, nesting_depth, too_deep_detail
 
 GZIP_MAGIC = b"\x1f\x8b"
 _COPY_BYTES = 1024 * 1024
-#: Longest first line of an uploaded text file. The widest header lomsong reads,
-#: G-NetTrack Pro's, has ~80 columns in ~1.5 KB; 64 KiB is 40 times that. A
-#: header of 200,000 columns (~1.4 MB) is refused here, before any CSV parser
-#: builds 200,000 columns. JSON (a one-line GeoJSON of many MB is normal) and
-#: binary files (xlsx, GeoPackage) are not lines and are not bounded here.
-MAX_FIRST_LINE_BYTES = 64 * 1024
-# First bytes of the uploads that are not line-oriented text.
-_NOT_LINES = (b"{", b"[", b"PK\x03\x04", b"SQLite format 3\x00", b"fgb\x03")
 # Spooled files stay in memory up to this size, then move to disk.
 _SPOOL_IN_MEMORY = 1024 * 1024
 
@@ -188,29 +180,6 @@ async def _maybe_gunzip(
     return plain
 
 
-def check_first_line(handle: IO[bytes], *, max_bytes: int = MAX_FIRST_LINE_BYTES) -> None:
-    """Refuse a text upload whose first line (a CSV header) is longer than ``max_bytes``.
-
-    JSON and binary files pass unread (see :data:`MAX_FIRST_LINE_BYTES`);
-    ``handle`` is left at its start.
-
-    Raises
-    ------
-    UnprocessableError
-        Naming the bound, so the sender knows why.
-    """
-    head = handle.read(max_bytes + 1)
-    handle.seek(0)
-    text = head.removeprefix(codecs.BOM_UTF8).lstrip()
-    if text.startswith(_NOT_LINES) or len(head) <= max_bytes:
-        return
-    if b"\n" not in head and b"\r" not in head:
-        raise UnprocessableError(
-            f"the file's first line (its header) is longer than {max_bytes} bytes; "
-            "a CSV header names at most a few hundred columns"
-        )
-
-
 async def _file_chunks(handle: IO[bytes]) -> AsyncGenerator[bytes, None]:
     while chunk := handle.read(_COPY_BYTES):
         yield chunk
@@ -244,8 +213,6 @@ async def spool_upload(request: Request, *, max_bytes: int) -> SpooledUpload:
         When the body, or its gunzipped content, passes ``max_bytes``.
     BadRequestError
         For bad gzip or a multipart body without a file.
-    UnprocessableError
-        For a text file whose first line passes :data:`MAX_FIRST_LINE_BYTES`.
     """
     owned: list[IO[bytes]] = []
     raw = _spool()
@@ -265,7 +232,6 @@ async def spool_upload(request: Request, *, max_bytes: int) -> SpooledUpload:
             handle = await _multipart_file(handle, request.headers, owned)
             # A ``.csv.gz`` sent as a form file: its own bytes say gzip.
             handle = await _maybe_gunzip(handle, Headers(), owned, max_bytes=max_bytes)
-        check_first_line(handle)
     except BaseException:
         for handle in owned:
             handle.close()

@@ -29,8 +29,13 @@ Mapping
   ``CellID``; ``area_code`` = ``LACHEX`` read as hexadecimal (0 is 3GPP's
   reserved "no LAC", read as unknown).
 - ``mcc``/``mnc`` come from ``MCC``/``MNC`` columns when the log has them,
-  else from the ``mcc=``/``mnc=`` arguments (the sample file's operator is
-  anonymised); without either every row is rejected naming the field.
+  else from ``Operatorname`` when it names one Vietnamese network (Viettel,
+  VinaPhone, MobiFone, Vietnamobile, Gmobile/Wintel, I-Telecom, or a PLMN such
+  as ``45204``: :func:`operator_codes`), else from the ``mcc=``/``mnc=``
+  arguments (the sample file's operator is anonymised "B"); without any of
+  them the row is rejected naming the field. A row whose Operatorname names
+  another network than ``mcc=``/``mnc=`` say is rejected (``mnc``): one of the
+  two is wrong, and guessing which would file readings under the wrong carrier.
 - A position of exactly (0, 0) is G-NetTrack's "no GPS fix": rejected.
 - ``source`` is ``"gnettrack"``.
 
@@ -46,6 +51,8 @@ mode names a radio but carries no signal is rejected, not taken as no service.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -88,6 +95,8 @@ _NO_SERVICE_MODES = frozenset(
     )
 )
 _TIME_FORMAT = "%Y.%m.%d_%H.%M.%S"
+_NOT_ALNUM = re.compile(r"[\W_]+")
+_VN_PLMN = re.compile(rf"{C.MCC_VIETNAM}(\d\d)")
 _SIGNALS = ("RSRP", "RSRQ", "SNR", "RSSI", "NRxRSRP", "NRxRSRQ")
 
 
@@ -178,10 +187,32 @@ def map_gnettrack(
     signal = signal.mask(radio.eq("gsm"), level["RSRP"].fillna(level["RSSI"]))
 
     log_mcc, log_mnc = numbers(column("MCC")), numbers(column("MNC"))
-    mcc_values = log_mcc.fillna(np.nan if mcc is None else float(mcc))
-    mnc_values = log_mnc.fillna(np.nan if mnc is None else float(mnc))
-    rows.reject(mcc_values.isna(), "mcc", "the log carries no MCC: pass mcc= for its operator")
-    rows.reject(mnc_values.isna(), "mnc", "the log carries no MNC: pass mnc= for its operator")
+    name = column("Operatorname")
+    named_mcc, named_mnc = operator_codes(name)
+    given_mcc = np.nan if mcc is None else float(mcc)
+    given_mnc = np.nan if mnc is None else float(mnc)
+    clash = pd.Series(False, index=frame.index)
+    if mcc is not None:
+        clash |= named_mcc.notna() & (named_mcc != given_mcc)
+    if mnc is not None:
+        clash |= named_mnc.notna() & (named_mnc != given_mnc)
+    rows.reject(
+        clash & log_mcc.isna(),
+        "mnc",
+        f"Operatorname names another network than the mcc={mcc}, mnc={mnc} given",
+    )
+    mcc_values = log_mcc.fillna(named_mcc).fillna(given_mcc)
+    mnc_values = log_mnc.fillna(named_mnc).fillna(given_mnc)
+    rows.reject(
+        mcc_values.isna(),
+        "mcc",
+        "the log carries no MCC and its Operatorname names no one network: pass mcc= for it",
+    )
+    rows.reject(
+        mnc_values.isna(),
+        "mnc",
+        "the log carries no MNC and its Operatorname names no one network: pass mnc= for it",
+    )
 
     area, bad_hex = _hex(column("LACHEX"))
     rows.reject(bad_hex, "area_code", "LACHEX is not hexadecimal")
@@ -225,6 +256,40 @@ def map_gnettrack(
     anchor["sinr_db"] = level["SNR"][anchor_rows]
     out = pd.concat([readings.loc[keep], anchor]).sort_index(kind="stable")
     return ParsedChunk(out[list(READING_COLUMNS)], rows.rejections())
+
+
+def operator_codes(names: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """MCC and MNC of each ``Operatorname`` that names one network, else NaN.
+
+    Names are folded (case, spaces, dots, dashes, a leading "VN") and looked up in
+    :data:`geodata.constants.GNETTRACK_OPERATORS`; a numeric PLMN ``45204``
+    (``452 04``, ``452-04``) is read as MCC 452, MNC 04 (Vietnam's MNCs have
+    two digits). Anything else (an anonymised "B", a brand shared across
+    countries) gives NaN, so the row still needs ``mcc=``/``mnc=``.
+
+    Examples
+    --------
+    >>> mcc, mnc = operator_codes(pd.Series(["VN VINAPHONE", "Viettel", "452-05", "B", None]))
+    >>> mcc.tolist(), mnc.tolist()
+    ([452.0, 452.0, 452.0, nan, nan], [2.0, 4.0, 5.0, nan, nan])
+    """
+    codes, distinct = pd.factorize(names.astype("string"))
+    found = np.array([_operator(str(v)) for v in distinct], dtype=float).reshape(-1, 2)
+    mcc = np.where(codes >= 0, found[codes, 0] if len(found) else np.nan, np.nan)
+    mnc = np.where(codes >= 0, found[codes, 1] if len(found) else np.nan, np.nan)
+    return pd.Series(mcc, index=names.index), pd.Series(mnc, index=names.index)
+
+
+def _operator(name: str) -> tuple[float, float]:
+    folded = _NOT_ALNUM.sub("", unicodedata.normalize("NFC", name).casefold())
+    for key in (folded, folded.removeprefix("vn")):
+        if key in C.GNETTRACK_OPERATORS:
+            mcc, mnc = C.GNETTRACK_OPERATORS[key]
+            return float(mcc), float(mnc)
+    plmn = _VN_PLMN.fullmatch(folded)
+    if plmn:
+        return float(C.MCC_VIETNAM), float(plmn.group(1))
+    return np.nan, np.nan
 
 
 def _hex(values: pd.Series) -> tuple[pd.Series, np.ndarray]:

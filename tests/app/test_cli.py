@@ -338,6 +338,11 @@ def test_evaluate_prints_the_oracle_beside_the_fused_rmse(
     assert "1000 m squares" in printed
     assert re.search(r"^\s+oracle\s+\d+", printed, re.MULTILINE)
     assert re.search(r"fused RMSE \d+\.\d\d dB; oracle floor \d+\.\d\d dB", printed)
+    assert re.search(
+        r"\nevaluate \S+: \d+ readings, 5-fold blocked CV,"
+        r" fused RMSE \d+\.\d\d dB \(\d+\.\d s\)\n$",
+        printed,
+    )
 
 
 @pytest.mark.parametrize(
@@ -466,3 +471,71 @@ def test_analyze_tells_a_gnettrack_log_and_needs_its_time_zone(
     assert _analyze(inputs, tmp_path / "out", *tz, readings=str(log)) == 0
     printed = capsys.readouterr().out
     assert "readings: 2 accepted, 1 rejected\n" in printed
+
+
+def test_analyze_reads_a_spreadsheet_named_by_readings_format(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.geodata.formats.spreadsheets import xlsx_bytes
+
+    frame = pd.read_csv(inputs["more_readings"], dtype=str, keep_default_na=False)
+    sheet = tmp_path / "readings.xlsx"
+    sheet.write_bytes(xlsx_bytes([list(frame.columns), *frame.to_numpy().tolist()]))
+
+    status = _analyze(inputs, tmp_path / "out", "--readings-format", "xlsx", readings=str(sheet))
+
+    assert status == 0
+    out, err = capsys.readouterr()
+    assert "readings: 1 accepted, 1 rejected" in out
+    assert "lat: outside -90..90" in out
+    assert err == ""  # not a terminal: no bar
+    # The one-line summary comes last.
+    assert re.search(
+        r"analyze \S+out: 3 villages judged from 1 readings \(\d+ no signal, \d+ patchy\)"
+        r" \(\d+\.\d s\)\n$",
+        out,
+    )
+
+
+def test_ingest_draws_a_bar_on_a_terminal_and_prints_a_summary_either_way(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    import geodata.progress
+
+    monkeypatch.setenv("LOMSONG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LOMSONG_DEVICE_SALT", "a-test-salt-not-the-placeholder")
+    path = tmp_path / "drive.csv"
+    path.write_text(
+        "Timestamp;Longitude;Latitude;Operatorname;NetworkMode;RSRP;RSRQ;SNR\n"
+        "2026.01.05_10.00.00;105,495;22,565;Viettel;LTE;-101;-12;4,0\n"
+        "2026.01.05_10.00.05;105,495;22,565;VN VINAPHONE;LTE;-97;-11;5,0\n"
+    )
+
+    assert main(["ingest", str(path), "--tz", "Asia/Ho_Chi_Minh", "--no-refresh"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.splitlines()[0] == "accepted           2  new readings stored"
+    assert re.fullmatch(
+        rf"ingest {re.escape(str(path))}: 2 new readings stored, 0 already stored, 0 rejected"
+        r" \(\d+\.\d s\)",
+        out.splitlines()[-1],
+    )
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        geodata.progress,
+        "Console",
+        lambda stderr=False: Console(file=screen, force_terminal=True, width=100),
+    )
+    assert main(["ingest", str(path), "--tz", "Asia/Ho_Chi_Minh", "--no-refresh"]) == 0
+    assert "reading drive.csv" in screen.getvalue()
+    assert "\x1b[" in screen.getvalue()
+    out = capsys.readouterr().out
+    assert "duplicates         2  already stored" in out
+    assert "ingest" not in out.splitlines()[0] and out.splitlines()[-1].startswith("ingest ")

@@ -316,8 +316,8 @@ def test_a_200000_column_header_is_refused_at_once(
 
     assert response.status_code == 422
     assert response.json() == {
-        "detail": "the file's first line (its header) is longer than 65536 bytes; "
-        "a CSV header names at most a few hundred columns"
+        "detail": "csv: the header line is longer than 65,536 bytes; the first line must"
+        " name the columns (a readings file has fewer than 100)"
     }
     assert store.readings().empty
 

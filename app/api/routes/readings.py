@@ -50,7 +50,7 @@ IdempotencyKey = Annotated[
         description="Retry-safe uploads: the same key and body replay the first answer.",
     ),
 ]
-ImportFormat = Literal["csv", "json", "gnettrack", "opencellid"]
+ImportFormat = Literal["auto", "csv", "json", "gnettrack", "opencellid", "geojson", "xlsx"]
 
 #: Columns of the raw export: everything but the (hashed) device, still an identifier.
 EXPORT_COLUMNS = tuple(c for c in READING_COLUMNS if c != "device")
@@ -99,7 +99,9 @@ async def import_readings(
     refresher: RefresherDep,
     idempotency: IdempotencyDep,
     jobs: JobsDep,
-    format: Annotated[ImportFormat, Query(description="The file's layout.")],
+    format: Annotated[
+        ImportFormat, Query(description="The file's layout (default: sniffed).")
+    ] = "auto",
     tz: Annotated[
         str | None, Query(description="IANA time zone of a G-NetTrack log, e.g. Asia/Ho_Chi_Minh")
     ] = None,

@@ -464,7 +464,10 @@ def test_replace_with_no_cells_is_refused(admin: TestClient, loaded_store: Store
         (
             b"radio,mcc,net,lon,lat\n\xff\xfe,452,4,105,22\n",
             400,
-            "sites: the file is not UTF-8 text (invalid start byte)",
+            "sites: line 2, byte 22: 0xff is not UTF-8 text (invalid start byte). lomsong reads"
+            " UTF-8 (or UTF-16) text; this looks like a legacy encoding (Windows-1258, Latin-1,"
+            " TCVN3). In Excel use Save As, 'CSV UTF-8 (Comma delimited)'; in LibreOffice pick"
+            " the character set 'Unicode (UTF-8)'",
         ),
         (b"\x1f\x8b\x08garbage", 400, None),
     ],

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import codecs
-import io
 import json
 import math
 
 import pytest
 
-from app.api.bodies import check_first_line, decode_json
-from app.core.errors import BadRequestError, UnprocessableError
+from app.api.bodies import decode_json
+from app.core.errors import BadRequestError
 from geodata.formats.jsonstream import MAX_JSON_DEPTH
 
 
@@ -66,23 +64,3 @@ def test_deep_bodies_are_refused_before_decoding(body: bytes, depth: int) -> Non
 def test_nesting_up_to_the_bound_is_read() -> None:
     body = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
     assert decode_json(body) == json.loads(body)
-
-
-@pytest.mark.parametrize(
-    "head",
-    [b"{" + b" " * 70_000, b"[" + b"1," * 40_000, b"PK\x03\x04" + b"x" * 70_000],
-    ids=["json-object", "json-list", "xlsx"],
-)
-def test_first_line_bound_skips_json_and_binary(head: bytes) -> None:
-    handle = io.BytesIO(head)
-    check_first_line(handle)
-    assert handle.tell() == 0
-
-
-def test_first_line_bound_refuses_a_wide_header_and_keeps_a_long_file() -> None:
-    long_file = io.BytesIO(b"time,lat,lon\n" + b"x" * 100_000)
-    check_first_line(long_file)
-    assert long_file.tell() == 0
-    with pytest.raises(UnprocessableError, match="longer than 65536 bytes"):
-        check_first_line(io.BytesIO(codecs.BOM_UTF8 + b"c," * 40_000))
-    check_first_line(io.BytesIO(b"c," * 100 + b"\r\n" + b"1," * 40_000))

@@ -166,7 +166,7 @@ def test_gnettrack_needs_a_time_zone(client: TestClient) -> None:
         (b"\x1f\x8b\x08\x00garbage", {}, 400, "request body is not valid gzip"),
         (b"abc", {"content-encoding": "gzip"}, 400, "request body is not valid gzip"),
         (gzip.compress(b"time,lat\n")[:-6], {}, 400, "request body is not valid gzip"),
-        (b"\xff\xfe\x00t\x00i", {}, 400, ""),
+        (b"time,lat\n\xe9t\xe9\n", {}, 400, "csv: line 2, byte 9: 0xe9 is not UTF-8 text"),
         (b"lat,lon\n22.5,105.4\n", {}, 422, "lacks required column(s) time, mcc"),
     ],
 )

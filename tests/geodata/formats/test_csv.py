@@ -136,9 +136,9 @@ def test_whole_file_problems_raise_clear_errors(
 
 
 def test_unknown_format_and_bad_chunk_size() -> None:
-    assert FORMATS == ("csv", "json", "gnettrack", "opencellid", "geosubmit")
-    with pytest.raises(UnsupportedFormatError, match="unknown readings format 'xlsx'"):
-        read_readings(stream(HEADER), format="xlsx")
+    assert FORMATS == ("csv", "json", "gnettrack", "opencellid", "geosubmit", "geojson", "xlsx")
+    with pytest.raises(UnsupportedFormatError, match="unknown readings format 'ods'"):
+        read_readings(stream(HEADER), format="ods")
     with pytest.raises(InvalidInputError, match="chunk_rows must be at least 1"):
         read_readings(stream(HEADER), format="csv", chunk_rows=0)
 

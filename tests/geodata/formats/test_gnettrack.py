@@ -90,7 +90,13 @@ def test_operator_codes_are_required_somewhere() -> None:
     readings, rejected, _ = gather(
         read_readings(stream(HEADER + LTE), format="gnettrack", tz="Asia/Ho_Chi_Minh", mnc=4)
     )
-    assert as_tuples(rejected) == [(2, "mcc", "the log carries no MCC: pass mcc= for its operator")]
+    assert as_tuples(rejected) == [
+        (
+            2,
+            "mcc",
+            "the log carries no MCC and its Operatorname names no one network: pass mcc= for it",
+        )
+    ]
     with_codes = HEADER.replace("\n", ",MCC,MNC\n") + LTE.replace("\n", ",452,2\n")
     readings, rejected, _ = gather(
         read_readings(stream(with_codes), format="gnettrack", tz="Asia/Ho_Chi_Minh")
