@@ -69,6 +69,7 @@ class Store:
         self.replace_region = self.places.replace_region
         self.communes = self.places.communes
         self.commune = self.places.commune
+        self.find_communes = self.places.find_communes
         self.sites = self.places.sites
         self.villages = self.places.villages
         self.village = self.places.village
