@@ -398,12 +398,15 @@ class FieldMap:
 
     @classmethod
     def preset(cls, name: str) -> FieldMap:
-        """A named map: ``"gadm"`` for GADM 4.1 level-3 files (communes)."""
+        """A named map: ``"gadm"`` for GADM 4.1 level-3 files (communes).
+
+        GADM's ``GID_3`` is not used as the id: ids are URL parts, and
+        ``/maps/communes/thuong-nong`` reads better than ``VNM.60.4.11_1``.
+        """
         if name != "gadm":
             raise InvalidInputError(f"field map: no preset {name!r} (known: gadm)")
         return cls(
             fields={
-                "id": "GID_3",
                 "name": "NAME_3",
                 "district": "NAME_2",
                 "province": "NAME_1",
@@ -510,7 +513,8 @@ def read_commune_file(
     """Commune polygons of any vector file GDAL reads, in any declared CRS.
 
     Columns (after ``fields``): ``name`` and ``province`` required; ``id``
-    (default: the name as a slug, :func:`commune_id`), ``district`` (optional
+    (default: the name as a slug, :func:`commune_id`, with the district's
+    appended when two communes share a name), ``district`` (optional
     since the 2025 reform), ``unit_type`` (xã, phường, thị trấn: as the data
     says), ``aliases`` (former names of merged communes). A feature without a
     name or polygon, or repeating an id, is refused on its own.
@@ -533,6 +537,10 @@ def read_commune_file(
         props = fields.apply({k: (None if _missing(v) else v) for k, v in raw.items()})
         try:
             row = _commune_row(props, geometry)
+            if row["id"] in seen and props.get("id") is None:
+                # Two communes of one name (in two districts or provinces): a derived
+                # id takes the district's (else the province's) slug too.
+                row["id"] = f"{row['id']}-{commune_id(row['district'] or row['province'])}"
             if row["id"] in seen:
                 raise _FeatureError("id", f"{row['id']!r}: the same id as an earlier commune")
         except _FeatureError as fault:

@@ -65,6 +65,8 @@ class Store:
         self.set_rasters = self.meta.set_rasters
         self.demo_fingerprint = self.meta.demo_fingerprint
         self.set_demo = self.meta.set_demo
+        self.region = self.meta.region
+        self.set_region = self.meta.set_region
         # places
         self.replace_region = self.places.replace_region
         self.communes = self.places.communes

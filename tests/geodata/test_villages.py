@@ -365,8 +365,8 @@ def test_gadm_communes_with_unit_types_and_restored_names(tmp_path: Path) -> Non
     frame.to_file(tmp_path / "gadm.geojson")
     result = read_commune_file(tmp_path / "gadm.geojson", fields=FieldMap.preset("gadm"))
     assert result.valid[["id", "name", "district", "province", "unit_type"]].values.tolist() == [
-        ["VNM.60.4.11_1", "Thượng Nông", "Nà Hang", "Tuyên Quang", "xã"],
-        ["VNM.60.6.1_1", "Phan Thiết", "Tuyên Quang", "Tuyên Quang", "phường"],
+        ["thuong-nong", "Thượng Nông", "Nà Hang", "Tuyên Quang", "xã"],
+        ["phan-thiet", "Phan Thiết", "Tuyên Quang", "Tuyên Quang", "phường"],
     ]
     assert result.rejected_by_reason == {"name: required field is missing": 1}
 
