@@ -194,7 +194,7 @@ def load_region(
     inputs["sites"] = InputReport(len(sites.valid), sites.rejected, C.CRS_WGS84, site_bounds)
     say(_line("sites", inputs["sites"]))
 
-    folder = data_dir / REGION_DIR
+    folder = (data_dir / REGION_DIR).resolve()  # the stored paths must not depend on the cwd
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     copied: dict[str, RasterInfo] = {}
     for what, source in (("dem", files.dem), ("population", files.population)):
