@@ -237,6 +237,10 @@ def test_region_load_then_the_service_serves_thuong_nong(
         assert "Thượng Nông" in page.text
         assert "Thôn 1" in page.text
         assert client.get("/maps/communes/thuong-giap").status_code == 404
+        town = client.get("/maps/communes/na-hang")  # a thị trấn, titled as the data says
+        assert town.status_code == 200
+        assert "Thị trấn Nà Hang" in town.text
+        assert "Xã Thượng Nông" in page.text
         village = client.get("/api/v1/villages/tn-0")
         assert village.status_code == 200
         assert village.json()["properties"]["households"] == 1234

@@ -211,6 +211,9 @@ def test_admins_load_a_region_over_http(
     page = client.get("/maps/communes/thuong-nong")
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
+    province = client.get("/maps/provinces/tuyen-quang")
+    assert province.status_code == 200
+    assert "Thượng Nông (None)" not in province.text and "Thượng Nông" in province.text
     index = client.get("/maps")
     assert "thuong giap" in index.text and "Thị trấn · Tuyên Quang" in index.text
     assert not list(settings.data_dir.glob(".upload-*"))  # the spooled files are gone
