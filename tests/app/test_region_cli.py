@@ -236,6 +236,9 @@ def test_region_load_then_the_service_serves_thuong_nong(
         assert page.headers["content-type"] == "text/html; charset=utf-8"
         assert "Thượng Nông" in page.text
         assert "Thôn 1" in page.text
+        assert "ước tính (ô Voronoi quanh điểm thôn)" in page.text  # the popups say so
+        english = client.get("/maps/communes/thuong-nong?lang=en")
+        assert "approximate (Voronoi cell around the village point)" in english.text
         assert client.get("/maps/communes/thuong-giap").status_code == 404
         town = client.get("/maps/communes/na-hang")  # a thị trấn, titled as the data says
         assert town.status_code == 200
