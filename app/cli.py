@@ -176,6 +176,9 @@ def _region_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     load.add_argument("--dem", type=Path, required=True, help="terrain GeoTIFF (SRTM, Copernicus)")
     load.add_argument("--population", type=Path, help="population GeoTIFF (WorldPop, GHSL)")
     load.add_argument(
+        "--buildings", type=Path, help="building footprints or points (households are put by them)"
+    )
+    load.add_argument(
         "--sites-format", choices=("native", "opencellid"), default="native", help="site layout"
     )
     load.add_argument(
@@ -553,6 +556,7 @@ def _region(args: argparse.Namespace) -> int:
             sites=args.sites,
             dem=args.dem,
             population=args.population,
+            buildings=args.buildings,
             communes_fields=communes_fields,
             villages_fields=villages_fields,
             sites_format=args.sites_format,
@@ -602,6 +606,7 @@ def _print_region(summary: dict[str, object]) -> None:
                 f" {info['bytes'] / 1e6:.1f} MB, layout {info['layout'] or 'not COG'};"
                 f" {extent(info['bounds'])}"
             )
+    print(f"buildings  {summary['buildings'] or 'none'}")
     if summary["demo"]:
         print("source     the demo region")
     elif summary["last_load"]:

@@ -60,6 +60,7 @@ class RegionFiles:
     sites: Path
     dem: Path | None = None
     population: Path | None = None
+    buildings: Path | None = None
     communes_fields: FieldMap = field(default_factory=FieldMap)
     villages_fields: FieldMap = field(default_factory=FieldMap)
     sites_format: str = "native"
@@ -206,6 +207,29 @@ def load_region(
                 f" ({info.bytes / 1e6:.1f} MB) to {info.path}"
             )
 
+    buildings_copy = None
+    if files.buildings is not None:
+        from geodata.buildings import read_buildings
+
+        found = read_buildings(files.buildings, bbox=extent)
+        if found.points.empty:
+            raise InvalidInputError(
+                f"{files.buildings}: no buildings inside the communes"
+                f" (lon {extent[0]:.4g}..{extent[2]:.4g}, lat {extent[1]:.4g}..{extent[3]:.4g});"
+                " check its CRS"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        buildings_copy = folder / f"buildings-{stamp}.gpkg"
+        found.points[["geometry"]].to_file(buildings_copy, driver="GPKG")
+        inputs["buildings"] = InputReport(
+            len(found.points),
+            [],
+            C.CRS_WGS84,
+            _bounds(found.points),
+            extra={"left_out": sum(found.rejected_by_reason.values())},
+        )
+        say(f"buildings: {len(found.points)} inside the communes, stored as points")
+
     store.replace_region(
         communes.valid.reset_index(drop=True),
         villages.valid.reset_index(drop=True),
@@ -220,6 +244,7 @@ def load_region(
             population=copied["population"].path if "population" in copied else None,
         )
     )
+    store.set_buildings_path(buildings_copy)
     store.set_region(
         {
             "loaded": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -229,11 +254,13 @@ def load_region(
                 "sites": str(files.sites),
                 **({"dem": str(files.dem)} if files.dem else {}),
                 **({"population": str(files.population)} if files.population else {}),
+                **({"buildings": str(files.buildings)} if files.buildings else {}),
             },
             "communes_crs": communes.crs,
         }
     )
-    _forget_old_rasters(folder, keep={info.path for info in copied.values()})
+    kept = {info.path for info in copied.values()} | ({buildings_copy} if buildings_copy else set())
+    _forget_old_files(folder, keep=kept)
     say("analysing every commune ...")
     judged = analyze_communes(store, rasters=rasters)
     verdicts = store.villages()["verdict"].astype(str).value_counts().sort_index().to_dict()
@@ -241,11 +268,11 @@ def load_region(
     return RegionReport(inputs, copied, verdicts, time.monotonic() - started)
 
 
-def _forget_old_rasters(folder: Path, *, keep: set[Path]) -> None:
-    """Delete the region rasters of earlier loads (a kept one is still in use)."""
+def _forget_old_files(folder: Path, *, keep: set[Path]) -> None:
+    """Delete the region rasters and buildings of earlier loads."""
     if not folder.is_dir():
         return
-    for old in folder.glob("*.tif"):
+    for old in [*folder.glob("*.tif"), *folder.glob("buildings-*.gpkg")]:
         if old not in keep:
             old.unlink(missing_ok=True)
 
@@ -298,6 +325,7 @@ def region_summary(store: Store, *, rasters: Rasters | None = None) -> dict[str,
         if len(villages)
         else {},
         "rasters": raster_infos,
+        "buildings": None if store.buildings_path() is None else str(store.buildings_path()),
         "demo": bool(store.demo_fingerprint()),
         "last_load": store.region(),
     }

@@ -67,6 +67,8 @@ class Store:
         self.set_demo = self.meta.set_demo
         self.region = self.meta.region
         self.set_region = self.meta.set_region
+        self.buildings_path = self.meta.buildings_path
+        self.set_buildings_path = self.meta.set_buildings_path
         # places
         self.replace_region = self.places.replace_region
         self.communes = self.places.communes

@@ -29,7 +29,7 @@ from geodata.villages import FieldMap
 
 router = APIRouter(prefix="/api/v1/region", tags=["region"])
 
-_FILES = ("communes", "villages", "sites", "dem", "population")
+_FILES = ("communes", "villages", "sites", "dem", "population", "buildings")
 _REQUIRED = ("communes", "villages", "sites", "dem")
 _TEXT_FIELDS = ("communes_fields", "villages_fields", "sites_format", "points_crs")
 _CHUNK = 1024 * 1024
@@ -139,7 +139,7 @@ async def load_region_files(
     """Replace the region with the files sent, then analyse it (admins).
 
     Parts ``communes``, ``villages``, ``sites``, ``dem`` (files; ``population``
-    optional) and the text fields ``communes_fields``, ``villages_fields``,
+    and ``buildings`` optional) and the text fields ``communes_fields``, ``villages_fields``,
     ``sites_format``, ``points_crs`` (as ``lomsong region load``). Answers the
     accepted and refused rows of each input (``rejected``: ``index`` is the
     0-based feature or row), the rasters stored and the verdicts. A 422 names
@@ -156,6 +156,7 @@ async def load_region_files(
             sites=form["sites"],
             dem=form["dem"],
             population=form.get("population"),
+            buildings=form.get("buildings"),
             communes_fields=_field_map(form.get("communes_fields"), "communes_fields"),
             villages_fields=_field_map(form.get("villages_fields"), "villages_fields"),
             sites_format=form.get("sites_format") or "native",

@@ -270,3 +270,24 @@ def test_a_region_body_past_the_import_limit_is_413(tmp_path: Path) -> None:
         assert response.json() == {"detail": "request body is larger than 4096 bytes"}
         assert client.app.state.store.counts()["communes"] == 0  # type: ignore[attr-defined]
     assert not list(settings.data_dir.glob(".upload-*"))
+
+
+def test_buildings_are_kept_as_points_and_used_by_the_analysis(tmp_path: Path) -> None:
+    paths = write_region(tmp_path / "in")
+    rng = np.random.default_rng(3)
+    lon, lat = 105.46 + rng.uniform(-0.004, 0.004, 30), 22.52 + rng.uniform(-0.004, 0.004, 30)
+    footprints = [shapely.box(x, y, x + 0.0001, y + 0.0001) for x, y in zip(lon, lat, strict=True)]
+    far = [shapely.Point(106.7, 10.8)]  # Ho Chi Minh City: outside the communes, left out
+    gpd.GeoDataFrame(geometry=footprints + far, crs=WGS84).to_file(tmp_path / "in" / "nha.geojson")
+    store = Store(tmp_path / "var" / "lomsong.sqlite3", device_salt="salt")
+    try:
+        files = files_of(paths)
+        files = RegionFiles(**{**files.__dict__, "buildings": tmp_path / "in" / "nha.geojson"})
+        report = load_region(store, files, data_dir=tmp_path / "var")
+        assert report.as_dict()["inputs"]["buildings"]["accepted"] == 30
+        stored = store.buildings_path()
+        assert stored is not None and stored.parent == (tmp_path / "var" / "region").resolve()
+        assert len(gpd.read_file(stored)) == 30
+        assert region_summary(store)["buildings"] == str(stored)
+    finally:
+        store.close()
