@@ -144,6 +144,8 @@ def _parser() -> argparse.ArgumentParser:
         help="CSV lat,lon,mcc,mnc,radio,median_dbm,shadowing_db: adds the oracle to the CV",
     )
 
+    _region_parser(commands)
+
     keys = commands.add_parser("keys", help="manage API keys (in LOMSONG_DATA_DIR)")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_commands.add_parser("create", help="create a key and print it (once)")
@@ -153,6 +155,66 @@ def _parser() -> argparse.ArgumentParser:
     revoke = keys_commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("id", help="the key's id, as `keys list` shows it")
     return parser
+
+
+# Village and commune fields a flag can map (--name-field NAME_3 ...).
+_MAPPED_FIELDS = (
+    "id",
+    "name",
+    "commune",
+    "district",
+    "province",
+    "households",
+    "population",
+    "poverty_rate",
+    "lon",
+    "lat",
+)
+
+
+def _region_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    region = commands.add_parser(
+        "region", help="load a real region into the service's data dir, or show it"
+    )
+    region_commands = region.add_subparsers(dest="region_command", required=True)
+    load = region_commands.add_parser(
+        "load",
+        help="replace the region: communes, villages, sites, rasters; then analyse it",
+        description="Vectors in any format GDAL reads (GeoJSON, GeoPackage, Shapefile, "
+        "FlatGeobuf) in any declared CRS, or a CSV of points with lon/lat; rasters any "
+        "GeoTIFF, copied into LOMSONG_DATA_DIR/region as Cloud-Optimised GeoTIFFs.",
+    )
+    load.add_argument("--communes", type=Path, required=True, help="commune polygons")
+    load.add_argument(
+        "--villages", type=Path, required=True, help="village polygons or points (CSV: lon/lat)"
+    )
+    load.add_argument("--sites", type=Path, required=True, help="site CSV (OpenCelliD columns)")
+    load.add_argument("--dem", type=Path, required=True, help="terrain GeoTIFF (SRTM, Copernicus)")
+    load.add_argument("--population", type=Path, help="population GeoTIFF (WorldPop, GHSL)")
+    load.add_argument(
+        "--buildings", type=Path, help="building footprints or points (households are put by them)"
+    )
+    load.add_argument(
+        "--sites-format", choices=("native", "opencellid"), default="native", help="site layout"
+    )
+    load.add_argument(
+        "--communes-fields",
+        help='\'gadm\' (GADM 4.1 level 3) or a JSON file {"name": "TEN_XA", ...}',
+    )
+    load.add_argument("--commune-aliases-field", help="communes: column of former names")
+    load.add_argument(
+        "--villages-fields", help="a JSON file mapping village fields to the file's columns"
+    )
+    for name in _MAPPED_FIELDS:
+        load.add_argument(
+            f"--{name.replace('_', '-')}-field",
+            dest=f"{name}_field",
+            help=f"villages: {name}'s column",
+        )
+    load.add_argument(
+        "--points-crs", default="EPSG:4326", help="CRS of a CSV's lon/lat columns (EPSG:4326)"
+    )
+    region_commands.add_parser("show", help="what is loaded: counts, extents, rasters")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -535,6 +597,90 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _region(args: argparse.Namespace) -> int:
+    from app.core.config import Settings
+    from app.services.region import RegionFiles, load_region, region_summary
+    from geodata.villages import FieldMap
+
+    settings = Settings()
+    store = _open_store(settings)
+    try:
+        if args.region_command == "show":
+            _print_region(region_summary(store, rasters=settings.rasters))
+            return 0
+        communes_fields = (
+            FieldMap.read(args.communes_fields) if args.communes_fields else FieldMap()
+        )
+        communes_fields = communes_fields.merged({"aliases": args.commune_aliases_field})
+        villages_fields = (
+            FieldMap.read(args.villages_fields) if args.villages_fields else FieldMap()
+        )
+        villages_fields = villages_fields.merged(
+            {name: getattr(args, f"{name}_field") for name in _MAPPED_FIELDS}
+        )
+        files = RegionFiles(
+            communes=args.communes,
+            villages=args.villages,
+            sites=args.sites,
+            dem=args.dem,
+            population=args.population,
+            buildings=args.buildings,
+            communes_fields=communes_fields,
+            villages_fields=villages_fields,
+            sites_format=args.sites_format,
+            points_crs=args.points_crs,
+        )
+        report = load_region(
+            store, files, data_dir=settings.data_dir, rasters=settings.rasters, on_step=print
+        )
+        for name, part in report.as_dict()["inputs"].items():
+            for reason, count in sorted(part["rejected_by_reason"].items()):
+                print(f"  {name} rejected {count:>6}  {reason}")
+        print(f"region loaded into {settings.data_dir} in {report.seconds:.1f} s")
+    finally:
+        store.close()
+    return 0
+
+
+def _print_region(summary: dict[str, object]) -> None:
+    """``lomsong region show``: one line per fact."""
+
+    def extent(bounds: object) -> str:
+        if not isinstance(bounds, list):
+            return "-"
+        west, south, east, north = bounds
+        return f"lon {west:.4f}..{east:.4f}, lat {south:.4f}..{north:.4f}"
+
+    print(f"provinces  {', '.join(summary['provinces']) or '-'}")  # type: ignore[arg-type]
+    print(f"communes   {summary['communes']:>7}  {extent(summary['communes_bounds'])}")
+    unit_types = summary["unit_types"] or {}
+    print("           " + ", ".join(f"{k} {v}" for k, v in unit_types.items()))  # type: ignore[attr-defined]
+    print(
+        f"villages   {summary['villages']:>7}  {extent(summary['villages_bounds'])}"
+        f"  ({summary['villages_voronoi']} as Voronoi cells)"
+    )
+    print(f"sites      {summary['sites']:>7}")
+    print(f"readings   {summary['readings']:>7}")
+    verdicts = summary["verdicts"] or {}
+    print("verdicts   " + (", ".join(f"{k} {v}" for k, v in verdicts.items()) or "-"))  # type: ignore[attr-defined]
+    for name, info in (summary["rasters"] or {}).items():  # type: ignore[attr-defined]
+        if info is None:
+            print(f"{name:<10} none")
+        elif "error" in info:
+            print(f"{name:<10} {info['path']}: {info['error']}")
+        else:
+            print(
+                f"{name:<10} {info['path']}  {info['width']}×{info['height']} px, {info['crs']},"
+                f" {info['bytes'] / 1e6:.1f} MB, layout {info['layout'] or 'not COG'};"
+                f" {extent(info['bounds'])}"
+            )
+    print(f"buildings  {summary['buildings'] or 'none'}")
+    if summary["demo"]:
+        print("source     the demo region")
+    elif summary["last_load"]:
+        print(f"loaded     {summary['last_load']['loaded']}")  # type: ignore[index]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lomsong`` command; returns the exit status.
 
@@ -550,6 +696,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ingest": _ingest,
         "keys": _keys,
         "evaluate": _evaluate,
+        "region": _region,
     }
     try:
         return handlers[args.command](args)

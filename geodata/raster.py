@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.errors
+import rasterio.shutil
 import rasterio.warp
 import rasterio.windows
 from affine import Affine
@@ -190,3 +192,98 @@ def _warp_to_utm(
         dst_nodata=np.nan,
     )
     return Raster(out, dst_transform, target)
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What a stored raster is: its file, size, grid, CRS, extent (EPSG:4326) and layout."""
+
+    path: Path
+    bytes: int
+    width: int
+    height: int
+    crs: str
+    bounds_wgs84: tuple[float, float, float, float]
+    layout: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain values, for the API's answer and ``lomsong region show``."""
+        return {
+            "path": str(self.path),
+            "bytes": self.bytes,
+            "width": self.width,
+            "height": self.height,
+            "crs": self.crs,
+            "bounds": list(self.bounds_wgs84),
+            "layout": self.layout,
+        }
+
+
+def raster_info(path: str | Path) -> RasterInfo:
+    """Size, grid, CRS, extent in degrees and GDAL's ``LAYOUT`` (``"COG"``) of a raster.
+
+    Raises
+    ------
+    InvalidInputError
+        When the file cannot be opened or has no CRS.
+    """
+    with open_raster(path) as dataset:
+        bounds = rasterio.warp.transform_bounds(dataset.crs, "EPSG:4326", *dataset.bounds)
+        layout = dataset.tags(ns="IMAGE_STRUCTURE").get("LAYOUT")
+        return RasterInfo(
+            path=Path(path),
+            bytes=Path(path).stat().st_size,
+            width=dataset.width,
+            height=dataset.height,
+            crs=CRS.from_user_input(dataset.crs).to_string(),
+            bounds_wgs84=tuple(float(b) for b in bounds),  # type: ignore[arg-type]
+            layout=layout,
+        )
+
+
+def copy_as_cog(source: str | Path, target: str | Path) -> RasterInfo:
+    """Copy any raster rasterio reads into ``target`` as a Cloud-Optimised GeoTIFF.
+
+    GDAL's ``COG`` driver (GDAL >= 3.1) writes tiles and overviews, so the
+    service reads a window of a province-wide DEM without the whole file.
+    The copy is written beside ``target`` and renamed over it, so a failed
+    copy never leaves half a raster where the service looks. Every band, the
+    nodata value and the CRS are kept; the values are not resampled.
+
+    Raises
+    ------
+    InvalidInputError
+        When the source cannot be opened, has no CRS, or GDAL cannot write it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> profile = {"driver": "GTiff", "width": 64, "height": 64, "count": 1, "dtype": "float32",
+    ...     "crs": "EPSG:4326", "transform": Affine(0.001, 0, 105.4, 0, -0.001, 22.6)}
+    >>> with rasterio.open(folder / "dem.tif", "w", **profile) as out:
+    ...     out.write(np.ones((1, 64, 64), "float32"))
+    >>> copy_as_cog(folder / "dem.tif", folder / "cog.tif").layout
+    'COG'
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    with open_raster(source):  # refuse what is unreadable, or has no CRS, by name
+        pass
+    try:
+        # GDAL's CreateCopy streams the source by blocks: no whole DEM in memory.
+        rasterio.shutil.copy(
+            source,
+            partial,
+            driver="COG",
+            COMPRESS="DEFLATE",
+            BLOCKSIZE=256,
+            OVERVIEW_RESAMPLING="AVERAGE",
+            BIGTIFF="IF_SAFER",
+        )
+    except rasterio.errors.RasterioError as exc:
+        partial.unlink(missing_ok=True)
+        raise InvalidInputError(f"{source}: could not be copied as a COG ({exc})") from exc
+    partial.replace(target)
+    return raster_info(target)

@@ -156,6 +156,9 @@ class VillageProperties(BaseModel):
     poverty_rate: float | None
     centre_lon: float | None
     centre_lat: float | None
+    boundary: Literal["polygon", "voronoi"] | None = Field(
+        default=None, description="``voronoi``: approximate, a cell around the village's point."
+    )
     verdict: Verdict
     households_without_signal: int | None
     best_carrier: str | None

@@ -62,7 +62,19 @@ def analyze_communes(
     margin = _READINGS_MARGIN_DEG
     readings = store.readings(bounds=(minx - margin, miny - margin, maxx + margin, maxy + margin))
     used = (rasters or Rasters()).over(store.rasters())
-    result = analyze(villages, store.sites(), readings, dem=used.dem, population=used.population)
+    buildings = None
+    if (buildings_file := store.buildings_path()) is not None:  # lomsong region load --buildings
+        from geodata.buildings import read_buildings
+
+        buildings = read_buildings(buildings_file, bbox=(minx, miny, maxx, maxy)).points
+    result = analyze(
+        villages,
+        store.sites(),
+        readings,
+        dem=used.dem,
+        population=used.population,
+        buildings=buildings,
+    )
     store.publish(
         result.villages,
         _commune_zone_ids(result.dead_zones),

@@ -119,7 +119,11 @@ def import_villages(
     ----------
     store : Store
     source : path or binary file object
-        GeoJSON (:mod:`geodata.formats.village_features`).
+        GeoJSON (:mod:`geodata.formats.village_features`). Villages given as
+        points become Voronoi cells clipped to their stored commune
+        (``boundary: "voronoi"``); ``district`` is optional; a village naming
+        no commune is placed in the stored commune it lies in, and one naming
+        a new commune adds it.
     on_changed : callable, optional, keyword-only
         Called with the communes of the added and changed villages.
 
@@ -134,7 +138,12 @@ def import_villages(
     geodata.errors.InvalidInputError
         Malformed JSON, no ``features`` list, bad encoding.
     """
-    validated = read_villages(source)  # type: ignore[arg-type]  # any binary file
+    communes = store.communes()
+    validated = read_villages(
+        source,  # type: ignore[arg-type]  # any binary file
+        communes=communes if len(communes) else None,
+        new_communes=True,
+    )
     changes = store.upsert_villages(validated.valid)
     changed = bool(changes.commune_ids)
     if changed and on_changed is not None:

@@ -86,8 +86,11 @@ def province_page(store: Store, province_id: str, opts: PageSettings) -> str:
     cells = coarsen_cells(store.cells(commune_ids=ids), resolution=OVERVIEW_RESOLUTION)
     bounds = tuple(villages.total_bounds) if len(villages) else tuple(communes.total_bounds)
     down = [
-        (f"{c.name} ({c.district})", f"{base}/communes/{c.id}{q}")
-        for c in communes.sort_values(["district", "name"]).itertuples()
+        (
+            f"{c.name} ({c.district})" if isinstance(c.district, str) else str(c.name),
+            f"{base}/communes/{c.id}{q}",
+        )
+        for c in communes.sort_values(["district", "name"], na_position="first").itertuples()
     ]
     page = MapPage(
         villages,
@@ -124,6 +127,7 @@ def commune_page(store: Store, commune_id: str, opts: PageSettings) -> str:
         store.sites(),
         **(_hillshade(store, tuple(villages.total_bounds), opts) if len(villages) else {}),  # type: ignore[arg-type]
         commune=str(commune["name"]),
+        unit_type=commune.get("unit_type") if isinstance(commune.get("unit_type"), str) else None,
         lang=opts.lang,
         urls=CommuneUrls(commune_id, province=str(commune["province"]), base=opts.base_url),
         online_tiles=opts.online_tiles,

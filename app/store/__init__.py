@@ -65,10 +65,15 @@ class Store:
         self.set_rasters = self.meta.set_rasters
         self.demo_fingerprint = self.meta.demo_fingerprint
         self.set_demo = self.meta.set_demo
+        self.region = self.meta.region
+        self.set_region = self.meta.set_region
+        self.buildings_path = self.meta.buildings_path
+        self.set_buildings_path = self.meta.set_buildings_path
         # places
         self.replace_region = self.places.replace_region
         self.communes = self.places.communes
         self.commune = self.places.commune
+        self.find_communes = self.places.find_communes
         self.sites = self.places.sites
         self.villages = self.places.villages
         self.village = self.places.village

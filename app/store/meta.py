@@ -10,6 +10,9 @@
   region (the demo loader, or a future ``lomsong region``); the settings
   ``LOMSONG_DEM_PATH`` and ``LOMSONG_POPULATION_PATH`` override them.
 - ``demo_fingerprint``, ``demo_seed``: which demo the store holds.
+- ``buildings_path``: the region's buildings (points, a GeoPackage), written by
+  ``lomsong region load --buildings``; the analysis counts households by them.
+- ``region``: what ``lomsong region load`` loaded (JSON: when, the files, their CRS).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ DEM_PATH = "dem_path"
 POPULATION_PATH = "population_path"
 DEMO_FINGERPRINT = "demo_fingerprint"
 DEMO_SEED = "demo_seed"
+REGION = "region"
+BUILDINGS_PATH = "buildings_path"
 
 
 def bump_results_version(conn: sqlite3.Connection) -> None:
@@ -107,3 +112,21 @@ class Meta:
         if seed is not None:
             values[DEMO_SEED] = str(seed)
         self.set(values)
+
+    def region(self) -> dict[str, object] | None:
+        """Return what the last region load recorded (files, CRS, when), or ``None``."""
+        text = self.get(REGION)
+        return json.loads(text) if text else None
+
+    def set_region(self, record: dict[str, object]) -> None:
+        """Record a region load (plain JSON values)."""
+        self.set({REGION: json.dumps(record, ensure_ascii=False, sort_keys=True)})
+
+    def buildings_path(self) -> Path | None:
+        """Return the region's buildings file (points, EPSG:4326), or ``None``."""
+        path = self.get(BUILDINGS_PATH)
+        return Path(path) if path else None
+
+    def set_buildings_path(self, path: Path | None) -> None:
+        """Record the region's buildings file (``None``: none)."""
+        self.set({BUILDINGS_PATH: "" if path is None else str(path)})

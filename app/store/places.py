@@ -22,13 +22,21 @@ import shapely
 from app.core.errors import NotFoundError
 from app.store.db import Database
 from app.store.meta import bump_results_version
-from app.store.rows import iso_or_none, qualify, to_geoframe, to_rows, where_clause
+from app.store.rows import (
+    iso_or_none,
+    parse_json_columns,
+    qualify,
+    to_geoframe,
+    to_rows,
+    where_clause,
+)
 from app.store.schema import (
     COMMUNE_COLUMNS,
     RESULT_COLUMNS,
     SITE_COLUMNS,
     VILLAGE_COLUMNS,
     fold_or_none,
+    folded_aliases,
 )
 from geodata.constants import CRS_WGS84
 from geodata.sites import cell_keys
@@ -98,7 +106,16 @@ VILLAGE_EXTRA_COLUMNS = (
 
 
 def _village_rows(villages: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
-    """Rows of :data:`VILLAGE_COLUMNS` then :data:`VILLAGE_EXTRA_COLUMNS` (WGS84 frame)."""
+    """Rows of :data:`VILLAGE_COLUMNS` then :data:`VILLAGE_EXTRA_COLUMNS` (WGS84 frame).
+
+    A frame without ``district`` or ``boundary`` stores NULL and ``"polygon"``.
+    """
+    if "district" not in villages.columns or "boundary" not in villages.columns:
+        villages = villages.copy()
+        if "district" not in villages.columns:
+            villages["district"] = None
+        if "boundary" not in villages.columns:
+            villages["boundary"] = "polygon"
     return [
         (*row, fold(str(row[1])), wkb, *box, fold_or_none(row[4]), fold_or_none(row[5]))
         for row, wkb, box in zip(
@@ -111,9 +128,33 @@ def _village_rows(villages: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
 
 
 _INSERT_COMMUNE = (
-    "INSERT INTO communes (id, name, district, province, name_folded, geometry,"
-    " district_folded, province_folded) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO communes (id, name, district, province, unit_type, aliases, name_folded,"
+    " geometry, district_folded, province_folded, aliases_folded)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def _commune_rows(communes: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
+    """Rows of :data:`COMMUNE_COLUMNS`, then the folded names and the WKB (WGS84 frame).
+
+    ``district``, ``unit_type`` and ``aliases`` may be absent (stored as NULL).
+    """
+    frame = communes.copy()
+    for column in ("district", "unit_type", "aliases"):
+        if column not in frame.columns:
+            frame[column] = None
+    frame["aliases"] = [
+        list(a) if isinstance(a, list | tuple) and a else None for a in frame["aliases"]
+    ]
+    return [
+        (*row, fold(str(row[1])), wkb, fold_or_none(row[2]), fold_or_none(row[3]), folded)
+        for row, wkb, folded in zip(
+            to_rows(frame, COMMUNE_COLUMNS),
+            shapely.to_wkb(frame.geometry.values),
+            [folded_aliases(a) for a in frame["aliases"]],
+            strict=True,
+        )
+    ]
 
 
 class Places:
@@ -126,15 +167,13 @@ class Places:
     def replace_region(
         self, communes: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, sites: pd.DataFrame
     ) -> None:
-        """Replace communes, villages and sites (and drop results that depended on them)."""
-        communes = communes.to_crs(CRS_WGS84)
+        """Replace communes, villages and sites (and drop results that depended on them).
+
+        Communes may carry ``unit_type`` and ``aliases`` (former names); a
+        village frame without ``boundary`` holds drawn polygons.
+        """
+        commune_rows = _commune_rows(communes.to_crs(CRS_WGS84))
         villages = villages.to_crs(CRS_WGS84)
-        commune_rows = [
-            (*row, fold(str(row[1])), wkb, fold_or_none(row[2]), fold_or_none(row[3]))
-            for row, wkb in zip(
-                to_rows(communes, COMMUNE_COLUMNS), shapely.to_wkb(communes.geometry), strict=True
-            )
-        ]
         village_rows = _village_rows(villages)
         village_columns = [*VILLAGE_COLUMNS, *VILLAGE_EXTRA_COLUMNS]
         with self._db.write() as conn:
@@ -157,15 +196,16 @@ class Places:
             sites = sites.copy()
             if "created" in sites.columns:
                 sites["created"] = sites["created"].map(iso_or_none)
-            conn.executemany(
-                f"INSERT INTO sites ({', '.join(present)})"
-                f" VALUES ({', '.join('?' * len(present))})",
-                to_rows(sites, present),
-            )
+            if present and len(sites):  # a region without sites yet has none to insert
+                conn.executemany(
+                    f"INSERT INTO sites ({', '.join(present)})"
+                    f" VALUES ({', '.join('?' * len(present))})",
+                    to_rows(sites, present),
+                )
             bump_results_version(conn)
 
     def communes(self) -> gpd.GeoDataFrame:
-        """All communes (id, name, district, province, geometry)."""
+        """All communes (id, name, district, province, unit_type, aliases, geometry)."""
         return to_geoframe(
             self._db.query(
                 f"SELECT {', '.join(COMMUNE_COLUMNS)}, geometry FROM communes ORDER BY id"
@@ -179,7 +219,22 @@ class Places:
         )
         if frame.empty:
             raise NotFoundError(f"commune {commune_id!r} not found")
-        return dict(frame.iloc[0])
+        return dict(parse_json_columns(frame).iloc[0])
+
+    def find_communes(self, q: str) -> gpd.GeoDataFrame:
+        """Communes whose name or a former name contains ``q`` (diacritics and case ignored).
+
+        A search for "Thượng Giáp" finds the commune it was merged into.
+        """
+        folded = fold(q)
+        return to_geoframe(
+            self._db.query(
+                f"SELECT {', '.join(COMMUNE_COLUMNS)}, geometry FROM communes"
+                " WHERE instr(name_folded, ?) > 0 OR instr(COALESCE(aliases_folded, ''), ?) > 0"
+                " ORDER BY name_folded, id",
+                (folded, folded),
+            )
+        )
 
     def sites(self) -> pd.DataFrame:
         """All sites, in ``read_sites`` columns."""
@@ -465,10 +520,13 @@ class Places:
                     name,
                     district,
                     province,
+                    None,  # unit type: villages do not say
+                    None,  # aliases
                     fold(name),
                     shapely.to_wkb(outline),
                     fold_or_none(district),
                     fold_or_none(province),
+                    None,
                 )
             )
         conn.executemany(_INSERT_COMMUNE, rows)

@@ -19,7 +19,8 @@ from app.store.db import Database
 from app.store.readings import STORED_COLUMNS, canonical, insert_batch
 from geodata.text import fold
 
-COMMUNE_COLUMNS = ("id", "name", "district", "province")
+#: ``unit_type`` and ``aliases`` (a JSON list of former names) since migration 6.
+COMMUNE_COLUMNS = ("id", "name", "district", "province", "unit_type", "aliases")
 VILLAGE_COLUMNS = (
     "id",
     "name",
@@ -32,6 +33,7 @@ VILLAGE_COLUMNS = (
     "poverty_rate",
     "centre_lon",
     "centre_lat",
+    "boundary",  # since migration 6: "polygon" (drawn) or "voronoi" (around a point)
 )
 SITE_COLUMNS = (
     "site_id",
@@ -73,7 +75,9 @@ DEAD_ZONE_COLUMNS = (
     "carriers_absent",
     "nearest_site_m",
 )
-JSON_COLUMNS = frozenset({"carriers", "village_ids", "carriers_absent", "reasons", "reasons_vi"})
+JSON_COLUMNS = frozenset(
+    {"carriers", "village_ids", "carriers_absent", "reasons", "reasons_vi", "aliases"}
+)
 
 
 #: Tables in the order they were first released (version 1 creates them all).
@@ -226,6 +230,34 @@ def add_uploads(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS reading_batches_upload ON reading_batches (upload_id)")
 
 
+def add_commune_names(conn: sqlite3.Connection) -> None:
+    """6: communes gain their unit type and former names; villages how their outline was made.
+
+    ``unit_type`` is the data's own (xã, phường, thị trấn), NULL when it gave
+    none; ``aliases`` a JSON list of former names (merged communes since the
+    2025 reform), and ``aliases_folded`` those names folded and joined by
+    ``|`` so a search ignoring diacritics runs in SQL. A village's
+    ``boundary`` is ``polygon`` (drawn) or ``voronoi`` (a cell around its
+    point, approximate); villages stored before are drawn polygons.
+    """
+    _add_columns(
+        conn, "communes", {"unit_type": "TEXT", "aliases": "TEXT", "aliases_folded": "TEXT"}
+    )
+    _add_columns(conn, "villages", {"boundary": "TEXT"})
+    conn.execute("UPDATE villages SET boundary = 'polygon' WHERE boundary IS NULL")
+
+
+def folded_aliases(names: object) -> str | None:
+    """Former names folded and joined by ``|`` (``|`` around each), for ``instr`` searches.
+
+    >>> folded_aliases(["Thượng Giáp", "Xuân Tân"]), folded_aliases(None)
+    ('|thuong giap|xuan tan|', None)
+    """
+    if not isinstance(names, list | tuple) or not names:
+        return None
+    return "|" + "|".join(fold(str(n)) for n in names) + "|"
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: Migration ``n`` (1-based) brings a database from version ``n - 1`` to ``n``.
@@ -235,6 +267,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     move_reading_rows,
     fold_place_names,
     add_uploads,
+    add_commune_names,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

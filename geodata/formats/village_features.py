@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
+
 from geodata.errors import BadEncodingError
 from geodata.formats._common import Source, open_binary, text_stream
 from geodata.formats.jsonstream import iter_json_list
@@ -35,7 +37,9 @@ _HEAD_BYTES = 1 << 16
 _VECTOR_MAGIC = (b"SQLite format 3\x00", b"fgb\x03", b"PK\x03\x04")
 
 
-def read_villages(source: Source) -> ValidatedVillages:
+def read_villages(
+    source: Source, *, communes: gpd.GeoDataFrame | None = None, new_communes: bool = False
+) -> ValidatedVillages:
     """Read a villages file and validate each feature.
 
     Parameters
@@ -45,6 +49,11 @@ def read_villages(source: Source) -> ValidatedVillages:
         file GDAL reads (GeoPackage, Shapefile, FlatGeobuf) in the CRS it
         declares. A stream is read as GeoJSON unless it starts like a
         GeoPackage, a FlatGeobuf or a zip file.
+    communes : GeoDataFrame, optional, keyword-only
+        The communes villages are placed in; Point villages then become
+        Voronoi cells clipped to theirs (without: points are refused).
+    new_communes : bool, keyword-only
+        Keep drawn villages of communes not among ``communes``.
 
     Returns
     -------
@@ -75,8 +84,10 @@ def read_villages(source: Source) -> ValidatedVillages:
     (['ban-giong'], {'geometry: required field is missing': 1})
     """
     if _is_streamed_geojson(source):
-        return _read_geojson(source)
-    return validate_village_features(enumerate(_gdal_features(source)))
+        return _read_geojson(source, communes=communes, new_communes=new_communes)
+    return validate_village_features(
+        enumerate(_gdal_features(source)), communes=communes, new_communes=new_communes
+    )
 
 
 def _is_streamed_geojson(source: Source) -> bool:
@@ -98,11 +109,14 @@ def _is_streamed_geojson(source: Source) -> bool:
     return declared is None or declared.group(1).decode(errors="replace").endswith(_LONLAT_NAMES)
 
 
-def _read_geojson(source: Source) -> ValidatedVillages:
+def _read_geojson(
+    source: Source, *, communes: gpd.GeoDataFrame | None, new_communes: bool
+) -> ValidatedVillages:
     with open_binary(source) as stream:
         text = text_stream(stream)
         try:
-            return validate_village_features(iter_json_list(text, key="features", what="villages"))
+            features = iter_json_list(text, key="features", what="villages")
+            return validate_village_features(features, communes=communes, new_communes=new_communes)
         except UnicodeDecodeError as exc:
             raise BadEncodingError(f"villages: the file is not UTF-8 text ({exc.reason})") from exc
         finally:

@@ -79,6 +79,7 @@ def commune_page(
     hillshade: Hillshade | str | None = None,
     *,
     commune: str,
+    unit_type: str | None = None,
     lang: Lang = "vi",
     urls: CommuneUrls | None = None,
     hillshade_bounds: list[list[float]] | None = None,
@@ -147,7 +148,8 @@ def commune_page(
     bounds: Bounds = tuple(villages.total_bounds) if shown else (0.0, 0.0, 0.0, 0.0)
     page = MapPage(
         villages,
-        f"{text['commune']} {commune}",
+        # The data's own unit type (xã, phường, thị trấn) names the page in Vietnamese.
+        f"{unit_type.capitalize() if unit_type and lang == 'vi' else text['commune']} {commune}",
         dead_zones=dead_zones,
         cells=cells,
         sites=sites_near(sites, bounds) if shown and sites is not None and len(sites) else None,

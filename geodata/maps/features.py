@@ -75,6 +75,10 @@ def village_collection(
             lambda v: none if _blank(v) else str(v)
         ),
     }
+    # Outlines drawn around a point (geodata.villages.voronoi_villages) are approximate.
+    approximate = _column(villages, "boundary").astype(object) == "voronoi"
+    if approximate.any():
+        properties["boundary"] = [text["boundary_voronoi"] if a else none for a in approximate]
     if detail == "full":
         properties["confidence"] = _column(villages, "confidence").map(
             lambda v: none if _blank(v) else f"{float(v):.0%}"

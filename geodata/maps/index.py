@@ -91,15 +91,19 @@ def render_index_page(
     suffix = lang_query(lang)
     other: Lang = "en" if lang == "vi" else "vi"
     names = dict(zip(communes["id"].astype(str), communes["name"].astype(str), strict=True))
-    entries = [
-        [
-            str(c.name),
-            fold(str(c.name)),
-            f"{base_url}/communes/{c.id}{suffix}",
-            f"{text['commune']} · {c.district} · {c.province}",
-        ]
-        for c in communes.itertuples()
-    ]
+    entries = []
+    for c in communes.itertuples():
+        # The unit type the data gives (xã, phường, thị trấn); districts may be absent.
+        unit = getattr(c, "unit_type", None)
+        label = (
+            str(unit).capitalize() if lang == "vi" and isinstance(unit, str) else text["commune"]
+        )
+        where = " · ".join(str(p) for p in (c.district, c.province) if isinstance(p, str) and p)
+        url = f"{base_url}/communes/{c.id}{suffix}"
+        entries.append([str(c.name), fold(str(c.name)), url, f"{label} · {where}"])
+        # Former names (communes merged in 2025) find the commune they are part of.
+        for alias in getattr(c, "aliases", None) or []:
+            entries.append([str(alias), fold(str(alias)), url, f"{label} {c.name} · {where}"])
     entries += [
         [
             str(v.name),
@@ -126,7 +130,9 @@ def render_index_page(
                         for c in by_district.sort_values("name").itertuples()
                     ],
                 }
-                for district, by_district in by_province.groupby("district", sort=True)
+                for district, by_district in by_province.assign(
+                    district=by_province["district"].fillna("")
+                ).groupby("district", sort=True)
             ],
         }
         for province, by_province in communes.groupby("province", sort=True)

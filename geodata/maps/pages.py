@@ -149,6 +149,7 @@ def render_map(
             [text["confidence"], "confidence"],
             [text["why"], "why"],
             [text["households"], "households"],
+            [text["boundary"], "boundary"],
             [text["without"], "without"],
             [text["best_carrier"], "best_carrier"],
             [text["signal"], "signal"],

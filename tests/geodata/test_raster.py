@@ -64,3 +64,47 @@ def test_not_a_raster(tmp_path: Path) -> None:
     path.write_text("nope")
     with pytest.raises(InvalidInputError, match="not a readable raster"):
         read_raster(path)
+
+
+def test_a_raster_is_copied_as_a_cloud_optimised_geotiff(tmp_path: Path) -> None:
+    import subprocess
+
+    from geodata.raster import copy_as_cog, raster_info
+
+    values = np.arange(600 * 500, dtype="float32").reshape(600, 500)
+    write(tmp_path / "dem.tif", values, from_origin(500_000, 2_500_000, 30, 30), "EPSG:32648")
+    info = copy_as_cog(tmp_path / "dem.tif", tmp_path / "region" / "dem.tif")
+    assert (info.layout, info.width, info.height, info.crs) == ("COG", 500, 600, "EPSG:32648")
+    assert info.bytes == (tmp_path / "region" / "dem.tif").stat().st_size
+    west, south, east, north = info.bounds_wgs84
+    assert 104.9 < west < east < 105.2 and 22.4 < south < north < 22.7
+    with rasterio.open(tmp_path / "region" / "dem.tif") as copy:
+        assert np.array_equal(copy.read(1), values)
+        assert copy.nodata == -9999
+        assert copy.overviews(1)  # tiles and overviews: windows read cheaply
+    assert raster_info(tmp_path / "dem.tif").layout is None  # a plain GeoTIFF is not a COG
+    gdalinfo = subprocess.run(
+        ["gdalinfo", str(tmp_path / "region" / "dem.tif")], capture_output=True, text=True
+    )
+    if gdalinfo.returncode == 0:  # the tool is optional; rasterio's tag said it already
+        assert "LAYOUT=COG" in gdalinfo.stdout
+    assert not list((tmp_path / "region").glob(".*partial"))
+
+
+def test_a_raster_without_crs_is_not_copied(tmp_path: Path) -> None:
+    from geodata.raster import copy_as_cog
+
+    with rasterio.open(
+        tmp_path / "bare.tif",
+        "w",
+        driver="GTiff",
+        width=4,
+        height=4,
+        count=1,
+        dtype="uint8",
+        transform=from_origin(0, 4, 1, 1),
+    ) as out:
+        out.write(np.zeros((1, 4, 4), "uint8"))
+    with pytest.raises(InvalidInputError, match=r"bare\.tif: the raster declares no CRS"):
+        copy_as_cog(tmp_path / "bare.tif", tmp_path / "out.tif")
+    assert not (tmp_path / "out.tif").exists()

@@ -523,7 +523,10 @@ def test_villages_import_adds_updates_and_names_bad_features(
         },
         village_feature("x1", households=-3),
         village_feature("x2", households="many"),
-        {**village_feature("x3"), "geometry": {"type": "Point", "coordinates": [105.5, 22.5]}},
+        {
+            **village_feature("x3"),
+            "geometry": {"type": "LineString", "coordinates": [[105.5, 22.5], [105.6, 22.5]]},
+        },
         {**village_feature("x4"), "geometry": square(500000.0, 2500000.0, 1000.0)},
         village_feature("x5", name=None),
         village_feature("x6", poverty_rate=1.5),
@@ -539,8 +542,8 @@ def test_villages_import_adds_updates_and_names_bad_features(
     assert response.status_code == 200
     rejected = [
         (2, "households", "households: outside 0..1e+07"),
-        (3, "households", "households: not a number"),
-        (4, "geometry", "geometry: not a Polygon or MultiPolygon"),
+        (3, "households", "households: 'many' is not a number (1234, 1.234 or 1.234,5)"),
+        (4, "geometry", "geometry: not a Point, Polygon or MultiPolygon"),
         (
             5,
             "geometry",
