@@ -600,6 +600,7 @@ def _keys(args: argparse.Namespace) -> int:
 def _region(args: argparse.Namespace) -> int:
     from app.core.config import Settings
     from app.services.region import RegionFiles, load_region, region_summary
+    from geodata.progress import progress
     from geodata.villages import FieldMap
 
     settings = Settings()
@@ -630,13 +631,21 @@ def _region(args: argparse.Namespace) -> int:
             sites_format=args.sites_format,
             points_crs=args.points_crs,
         )
-        report = load_region(
-            store, files, data_dir=settings.data_dir, rasters=settings.rasters, on_step=print
-        )
-        for name, part in report.as_dict()["inputs"].items():
-            for reason, count in sorted(part["rejected_by_reason"].items()):
-                print(f"  {name} rejected {count:>6}  {reason}")
-        print(f"region loaded into {settings.data_dir} in {report.seconds:.1f} s")
+        with progress("region load") as work:
+            # A spinner while it runs (on a terminal); each finished step prints its line.
+            with work.step("reading, checking, storing and analysing the region"):
+                report = load_region(
+                    store,
+                    files,
+                    data_dir=settings.data_dir,
+                    rasters=settings.rasters,
+                    on_step=print,
+                )
+            work.finish()
+            for name, part in report.as_dict()["inputs"].items():
+                for reason, count in sorted(part["rejected_by_reason"].items()):
+                    print(f"  {name} rejected {count:>6}  {reason}")
+            work.summary = f"region loaded into {settings.data_dir}"
     finally:
         store.close()
     return 0

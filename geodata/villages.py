@@ -46,7 +46,7 @@ def commune_id(name: str) -> str:
 
 
 #: Tables (not vector files) read with pandas; their points come from lon/lat columns.
-TABLE_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".xlsx", ".xls"})
+TABLE_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".xlsx", ".xls", ".ods"})
 _LON_NAMES = ("lon", "lng", "long", "longitude", "x", "kinh_do", "kinhdo")
 _LAT_NAMES = ("lat", "latitude", "y", "vi_do", "vido")
 #: Column a table's row carries when its lon/lat could not be read (the reason).
@@ -92,8 +92,9 @@ def read_vector_file(
 
 def _read_point_table(path: Path, fields: FieldMap, crs: str) -> gpd.GeoDataFrame:
     try:
-        if path.suffix.lower() in {".xlsx", ".xls"}:
-            table = pd.read_excel(path, dtype=str)
+        if path.suffix.lower() in {".xlsx", ".xls", ".ods"}:
+            # python-calamine, the readings' spreadsheet reader too (geodata/formats/xlsx.py).
+            table = pd.read_excel(path, dtype=str, engine="calamine").fillna("")
         else:
             # sep=None: the python engine sniffs ',', ';' (Vietnamese-locale Excel) or tab.
             table = pd.read_csv(
@@ -106,7 +107,7 @@ def _read_point_table(path: Path, fields: FieldMap, crs: str) -> gpd.GeoDataFram
             )
     except ImportError as exc:
         raise InvalidInputError(
-            f"{path}: reading a spreadsheet needs openpyxl ({exc}); or save it as CSV UTF-8"
+            f"{path}: reading a spreadsheet needs python-calamine ({exc}); or save it as CSV UTF-8"
         ) from exc
     except UnicodeDecodeError as exc:
         raise InvalidInputError(

@@ -185,6 +185,9 @@ def test_region_load_then_the_service_serves_thuong_nong(
     )
     assert "sites: 2 accepted, 0 rejected" in out
     assert "analysed: 10 villages judged" in out
+    # Not a terminal: no bar is drawn, and the one summary line ends the output.
+    assert out.splitlines()[-1].startswith("region load: region loaded into ")
+    assert "\x1b[" not in out
 
     # The DEM is a COG in the data dir, and the store points at it.
     copied = list((env / "region").glob("dem-*.tif"))

@@ -323,6 +323,28 @@ def test_a_semicolon_csv_of_points_with_a_field_map(tmp_path: Path) -> None:
     }
 
 
+def test_a_spreadsheet_of_points_reads_as_its_csv_does(tmp_path: Path) -> None:
+    from tests.geodata.formats.spreadsheets import xlsx_bytes
+
+    rows = [
+        ["MA_THON", "TEN_THON", "SO_HO", "KINH_DO", "VI_DO"],
+        ["t1", "Thôn Một", "1.234", 105.42, 22.55],
+        ["t2", "Thôn Hai", 87, 105.48, 22.55],
+        ["t3", "Thôn Ba", 5, "abc", 22.55],
+    ]
+    path = tmp_path / "thon.xlsx"
+    path.write_bytes(xlsx_bytes(rows))
+    fields = FieldMap.parse({"id": "MA_THON", "name": "TEN_THON", "households": "SO_HO"})
+    result = read_village_file(path, communes=two_communes(), fields=fields)
+    assert result.valid[["id", "name", "households", "commune_id"]].values.tolist() == [
+        ["t1", "Thôn Một", 1234, "thuong-nong"],
+        ["t2", "Thôn Hai", 87, "thuong-nong"],
+    ]
+    assert result.rejected_by_reason == {
+        "geometry: KINH_DO/VI_DO: 'abc' is not a number (1234, 1.234 or 1.234,5)": 1
+    }
+
+
 def test_a_file_that_misses_the_communes_names_swapped_axes(tmp_path: Path) -> None:
     path = tmp_path / "swapped.csv"
     path.write_text("id,name,households,lon,lat\na,A,1,22.55,105.42\n", encoding="utf-8")
