@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pydantic
 
 from app.core.config import DEFAULT_DEMO_SEED, default_assets_dir
 from app.store import Store
@@ -711,6 +712,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command](args)
     except (GeodataError, CoverageError) as exc:
         print(f"lomsong: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except pydantic.ValidationError as exc:
+        # Settings from the environment (LOMSONG_*) refused: their reasons, no traceback.
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            print(f"lomsong: error: {where}: {reason}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

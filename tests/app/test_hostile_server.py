@@ -196,4 +196,5 @@ def test_serve_refuses_to_start_without_a_salt(tmp_path: Path, salt: str | None)
     assert "LOMSONG_DEVICE_SALT is unset, empty or the public placeholder 'changethis'" in (
         done.stderr
     )
+    assert "Traceback" not in done.stderr  # one clear line, not a pydantic traceback
     assert not (tmp_path / "lomsong.sqlite3").exists()
