@@ -1127,6 +1127,4 @@ def read_village_file(
                 crs=str(frame.attrs.get("source_crs") or ""),
             )
     features = json.loads(frame.to_json(na="null", drop_id=True))["features"]
-    return validate_village_features(
-        enumerate(features, start=1), communes=communes, fields=fields
-    )
+    return validate_village_features(enumerate(features, start=1), communes=communes, fields=fields)

@@ -138,7 +138,8 @@ def parse_geosubmit(payload: object, *, received_at: pd.Timestamp | None = None)
     if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
         raise BadJSONError("geosubmit: the body must be a JSON object with an 'items' list")
     items: list[object] = payload["items"]
-    rows = [row for position, item in enumerate(items, start=1) for row in _item_rows(position, item)]
+    numbered = enumerate(items, start=1)
+    rows = [row for position, item in numbered for row in _item_rows(position, item)]
     ignored = sum(1 for item in items if isinstance(item, dict) and not item.get("cellTowers"))
     problems = [Rejection(int(str(r[0])), str(r[1]), str(r[2])) for r in rows if len(r) == 3]
     towers = [r for r in rows if len(r) != 3]
@@ -177,7 +178,7 @@ def read_geosubmit(source: Source, *, chunk_rows: int) -> Iterator[ParsedChunk]:
 
 
 def _numbered_from(chunk: ParsedChunk, offset: int) -> ParsedChunk:
-    """``chunk`` with its rows and rejections numbered ``offset`` further on (from ``offset + 1``)."""
+    """Return ``chunk`` with its rows and rejections numbered ``offset`` further on."""
     chunk.readings.index = chunk.readings.index + offset
     chunk.rejected = [dataclasses.replace(r, index=r.index + offset) for r in chunk.rejected]
     return chunk

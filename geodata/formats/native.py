@@ -88,8 +88,8 @@ def native_objects(batch: Iterable[tuple[int, Any]]) -> ParsedChunk:
     Examples
     --------
     >>> chunk = native_objects(enumerate([{"lat": 22.5}, {"lon": [1, 2]}, "x"], start=1))
-    >>> chunk.readings.index.tolist(), [(r.index, r.as_dict()["reason"]) for r in chunk.rejected]
-    ([1], [(2, 'lon: a JSON list ([1, 2]), expected a single value'), (3, 'item: not a JSON object')])
+    >>> chunk.readings.index.tolist(), [(r.index, r.field) for r in chunk.rejected]
+    ([1], [(2, 'lon'), (3, 'item')])
     """
     batch = list(batch)
     rejected = [
