@@ -70,7 +70,12 @@ _FALSE = {"false", "0", "no", "n", "f", ""}
 
 @dataclass(frozen=True)
 class Rejection:
-    """One refused row: its index in the batch, the field at fault and why."""
+    """One refused row: its index in the batch, the field at fault and why.
+
+    ``index`` counts from 1 everywhere: a file's line (the header is line 1,
+    so the first data row is 2; a spreadsheet's row as Excel shows it), or a
+    JSON item's position in its list (the first object is 1).
+    """
 
     index: int
     field: str

@@ -534,7 +534,9 @@ def read_commune_file(
     rejected: list[Rejection] = []
     seen: set[str] = set()
     records = frame.drop(columns="geometry").to_dict("records")
-    for position, (raw, geometry) in enumerate(zip(records, frame.geometry.values, strict=True)):
+    for position, (raw, geometry) in enumerate(
+        zip(records, frame.geometry.values, strict=True), start=1
+    ):
         props = fields.apply({k: (None if _missing(v) else v) for k, v in raw.items()})
         try:
             row = _commune_row(props, geometry)
@@ -763,7 +765,7 @@ class ValidatedVillages:
     """Villages that passed :func:`validate_village_features`, and the refused features.
 
     ``valid`` is :func:`normalise_villages` output (EPSG:4326) indexed by each
-    feature's position in the collection.
+    feature's position in the collection, counting from 1 (as rejections are).
     """
 
     valid: gpd.GeoDataFrame
@@ -1010,13 +1012,13 @@ def validate_village_features(
     >>> props = {"id": "ban-giong", "name": "Bản Giòng", "commune": "Thượng Nông",
     ...     "district": "Na Hang", "province": "Tuyên Quang", "households": 98}
     >>> result = validate_village_features([
-    ...     (0, {"type": "Feature", "properties": props, "geometry": square}),
-    ...     (1, {"type": "Feature", "properties": {**props, "households": -1}, "geometry": square}),
+    ...     (1, {"type": "Feature", "properties": props, "geometry": square}),
+    ...     (2, {"type": "Feature", "properties": {**props, "households": -1}, "geometry": square}),
     ... ])
     >>> result.valid[["id", "commune_id"]].values.tolist()
     [['ban-giong', 'thuong-nong']]
     >>> result.rejected[0].as_dict()
-    {'index': 1, 'field': 'households', 'reason': 'households: outside 0..1e+07'}
+    {'index': 2, 'field': 'households', 'reason': 'households: outside 0..1e+07'}
     """
     rows: list[dict[str, Any]] = []
     positions: list[int] = []
@@ -1126,4 +1128,4 @@ def read_village_file(
                 crs=str(frame.attrs.get("source_crs") or ""),
             )
     features = json.loads(frame.to_json(na="null", drop_id=True))["features"]
-    return validate_village_features(enumerate(features), communes=communes, fields=fields)
+    return validate_village_features(enumerate(features, start=1), communes=communes, fields=fields)

@@ -21,7 +21,12 @@ from geodata.constants import Verdict
 class Rejection(BaseModel):
     """One refused row: its index in the upload, the field at fault and why."""
 
-    index: int = Field(description="Position in the upload (a file's line, header = 1).")
+    index: int = Field(
+        description="Where the refused row is, counting from 1: in a file, its line (the header"
+        " is line 1, so the first data row is 2; in a spreadsheet, the row number Excel shows);"
+        " in JSON (a request body, a JSON, geosubmit or GeoJSON file, a vector file's"
+        " features), the item's position in its list (the first object is 1)."
+    )
     field: str
     reason: str = Field(description="``field: reason``, as counted in ``rejected_by_reason``.")
 

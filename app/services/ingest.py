@@ -134,7 +134,8 @@ def parse_readings_payload(payload: Any) -> ParsedChunk:
 
     The body's shape is checked here; its objects go through
     :func:`geodata.formats.native.native_objects`, the parser native JSON
-    files use too. The table's index is each reading's position in the list.
+    files use too. The table's index is each reading's position in the list,
+    counting from 1 (the first object is 1), which rejections report.
 
     Raises
     ------
@@ -147,7 +148,7 @@ def parse_readings_payload(payload: Any) -> ParsedChunk:
         payload = payload["readings"]
     if not isinstance(payload, list):
         raise UnprocessableError(READINGS_SHAPE)
-    return native_objects(enumerate(payload))
+    return native_objects(enumerate(payload, start=1))
 
 
 def _with_required_columns(frame: pd.DataFrame) -> pd.DataFrame:

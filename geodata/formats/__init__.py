@@ -228,7 +228,7 @@ def read_readings(
     ------
     ParsedChunk
         Raw readings indexed by line number (CSV; header = line 1; a
-        spreadsheet's row number) or item position (JSON, from 0), and the
+        spreadsheet's row number) or item position (JSON, from 1), and the
         parser's own rejections.
 
     Raises

@@ -10,7 +10,7 @@ is ignored: the geometry is the reading's place.
 
 A feature whose geometry is not a Point is rejected (field ``geometry``),
 as is one without a geometry; the index is the feature's position in
-``features`` (from 0). The list is decoded feature by feature.
+``features`` (from 1). The list is decoded feature by feature.
 
 No-service representation
 -------------------------

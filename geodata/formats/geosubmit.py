@@ -116,8 +116,8 @@ def parse_geosubmit(payload: object, *, received_at: pd.Timestamp | None = None)
     Returns
     -------
     ParsedChunk
-        Readings indexed by item position (several per item when it lists
-        several towers); rejections numbered the same way.
+        Readings indexed by item position, counting from 1 (several per
+        item when it lists several towers); rejections numbered the same way.
 
     Raises
     ------
@@ -138,7 +138,8 @@ def parse_geosubmit(payload: object, *, received_at: pd.Timestamp | None = None)
     if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
         raise BadJSONError("geosubmit: the body must be a JSON object with an 'items' list")
     items: list[object] = payload["items"]
-    rows = [row for position, item in enumerate(items) for row in _item_rows(position, item)]
+    numbered = enumerate(items, start=1)
+    rows = [row for position, item in numbered for row in _item_rows(position, item)]
     ignored = sum(1 for item in items if isinstance(item, dict) and not item.get("cellTowers"))
     problems = [Rejection(int(str(r[0])), str(r[1]), str(r[2])) for r in rows if len(r) == 3]
     towers = [r for r in rows if len(r) != 3]
@@ -154,7 +155,7 @@ def read_geosubmit(source: Source, *, chunk_rows: int) -> Iterator[ParsedChunk]:
 
     What :func:`parse_geosubmit` does for a request body, in chunks of at
     most ``chunk_rows`` items; readings and rejections are numbered by the
-    item's position in the whole file. A file has no time of submission, so
+    item's position in the whole file, from 1. A file has no time of submission, so
     an item without a ``timestamp`` is rejected.
     """
     with open_binary(source) as stream:
@@ -166,20 +167,20 @@ def read_geosubmit(source: Source, *, chunk_rows: int) -> Iterator[ParsedChunk]:
                     start = position
                 batch.append(item)
                 if len(batch) >= chunk_rows:
-                    yield _numbered_from(parse_geosubmit({"items": batch}), start)
+                    yield _numbered_from(parse_geosubmit({"items": batch}), start - 1)
                     batch = []
             if batch:
-                yield _numbered_from(parse_geosubmit({"items": batch}), start)
+                yield _numbered_from(parse_geosubmit({"items": batch}), start - 1)
         except UnicodeDecodeError as exc:
             raise BadEncodingError(f"geosubmit: the file is not UTF-8 text ({exc.reason})") from exc
         finally:
             text.detach()
 
 
-def _numbered_from(chunk: ParsedChunk, start: int) -> ParsedChunk:
-    """``chunk`` with its rows and rejections numbered from ``start`` instead of 0."""
-    chunk.readings.index = chunk.readings.index + start
-    chunk.rejected = [dataclasses.replace(r, index=r.index + start) for r in chunk.rejected]
+def _numbered_from(chunk: ParsedChunk, offset: int) -> ParsedChunk:
+    """Return ``chunk`` with its rows and rejections numbered ``offset`` further on."""
+    chunk.readings.index = chunk.readings.index + offset
+    chunk.rejected = [dataclasses.replace(r, index=r.index + offset) for r in chunk.rejected]
     return chunk
 
 

@@ -168,7 +168,11 @@ class _Buffer:
 
 
 def iter_json_list(stream: TextIO, *, key: str, what: str) -> Iterator[tuple[int, Any]]:
-    """Yield ``(position, item)`` for each item of a top-level list.
+    """Yield ``(position, item)`` for each item of a top-level list, counting from 1.
+
+    The first item is position 1, as the first data row of a CSV is line 2
+    (the header is line 1): rejections name JSON items and file lines the
+    same way, from 1.
 
     The top level is either the list itself or an object holding it under
     ``key``; the object's other members are decoded and skipped.
@@ -214,7 +218,7 @@ def _list_items(buffer: _Buffer) -> Iterator[tuple[int, Any]]:
     if buffer.peek() == "]":
         buffer.expect("]")
         return
-    position = 0
+    position = 1
     while True:
         yield position, buffer.value()
         position += 1

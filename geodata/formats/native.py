@@ -54,7 +54,8 @@ def read_native_json(source: Source, *, chunk_rows: int) -> Iterator[ParsedChunk
     """Stream a JSON list of native reading objects (or ``{"readings": [...]}``).
 
     The list is decoded item by item, so memory stays bounded by
-    ``chunk_rows``. The index is the item's position in the list. Items are
+    ``chunk_rows``. The index is the item's position in the list, counting
+    from 1 (the first object is 1). Items are
     checked as :func:`native_objects` checks them.
     """
     with open_binary(source) as stream:
@@ -86,9 +87,9 @@ def native_objects(batch: Iterable[tuple[int, Any]]) -> ParsedChunk:
 
     Examples
     --------
-    >>> chunk = native_objects(enumerate([{"lat": 22.5}, {"lon": [1, 2]}, "x"]))
-    >>> chunk.readings.index.tolist(), [r.as_dict()["reason"] for r in chunk.rejected]
-    ([0], ['lon: a JSON list ([1, 2]), expected a single value', 'item: not a JSON object'])
+    >>> chunk = native_objects(enumerate([{"lat": 22.5}, {"lon": [1, 2]}, "x"], start=1))
+    >>> chunk.readings.index.tolist(), [(r.index, r.field) for r in chunk.rejected]
+    ([1], [(2, 'lon'), (3, 'item')])
     """
     batch = list(batch)
     rejected = [

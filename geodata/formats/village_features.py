@@ -58,7 +58,8 @@ def read_villages(
     Returns
     -------
     ValidatedVillages
-        Rejections are numbered by the feature's position in the file (from 0).
+        Rejections are numbered by the feature's position in the file, from 1
+        (the first feature is 1).
 
     Raises
     ------
@@ -86,7 +87,7 @@ def read_villages(
     if _is_streamed_geojson(source):
         return _read_geojson(source, communes=communes, new_communes=new_communes)
     return validate_village_features(
-        enumerate(_gdal_features(source)), communes=communes, new_communes=new_communes
+        enumerate(_gdal_features(source), start=1), communes=communes, new_communes=new_communes
     )
 
 

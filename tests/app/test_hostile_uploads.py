@@ -174,12 +174,12 @@ def test_bad_text_and_types_are_rejected_per_row(
     assert response.status_code == 200
     answer = response.json()
     expected = [
-        {"index": i + 2, "field": name, "reason": f"{name}: {why}"}
+        {"index": i + 3, "field": name, "reason": f"{name}: {why}"}
         for i, (_, name, why) in enumerate(BAD_ROWS)
     ]
     assert answer["rejected"][: len(BAD_ROWS)] == expected
     assert answer["rejected"][len(BAD_ROWS)] == {
-        "index": len(batch),
+        "index": len(batch) + 1,
         "field": "lat",
         "reason": "lat: outside -90..90",
     }
@@ -286,14 +286,14 @@ def test_village_file_with_surrogates_is_rejected_per_feature(
     assert response.status_code == 200
     answer = response.json()
     assert answer["rejected"] == [
-        {"index": 1, "field": "id", "reason": f"id: {SURROGATE_REASON}"},
+        {"index": 2, "field": "id", "reason": f"id: {SURROGATE_REASON}"},
         {
-            "index": 2,
+            "index": 3,
             "field": "name",
             "reason": "name: 'N\\xe0\\ud800' is not valid Unicode text "
             "(a lone surrogate at character 2)",
         },
-        {"index": 3, "field": "commune", "reason": f"commune: {SURROGATE_REASON}"},
+        {"index": 4, "field": "commune", "reason": f"commune: {SURROGATE_REASON}"},
     ]
     assert store.villages()["id"].tolist() == ["khuon-ha"]
 

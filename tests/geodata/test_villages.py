@@ -69,8 +69,8 @@ def test_bad_rows_are_refused_and_the_rest_kept(tmp_path: Path, suffix: str) -> 
     assert result.valid["id"].tolist() == ["v1", "v2"]
     assert result.valid["name"].tolist() == ["Bản Giòng", "Nà Tà"]
     assert [(r.index, r.field, r.reason) for r in result.rejected] == [
-        (2, "id", "the same id as an earlier feature"),
-        (3, "households", "outside 0..1e+07"),
+        (3, "id", "the same id as an earlier feature"),
+        (4, "households", "outside 0..1e+07"),
     ]
     assert result.rejected_by_reason == {
         "id: the same id as an earlier feature": 1,

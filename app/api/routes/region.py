@@ -142,7 +142,7 @@ async def load_region_files(
     and ``buildings`` optional) and the text fields ``communes_fields``, ``villages_fields``,
     ``sites_format``, ``points_crs`` (as ``lomsong region load``). Answers the
     accepted and refused rows of each input (``rejected``: ``index`` is the
-    0-based feature or row), the rasters stored and the verdicts. A 422 names
+    feature's position or the row's line, from 1), the rasters stored and the verdicts. A 422 names
     the file and why (no valid row, or features that miss the communes:
     swapped lon/lat, a wrong CRS); nothing is stored then.
     """

@@ -541,19 +541,19 @@ def test_villages_import_adds_updates_and_names_bad_features(
 
     assert response.status_code == 200
     rejected = [
-        (2, "households", "households: outside 0..1e+07"),
-        (3, "households", "households: 'many' is not a number (1234, 1.234 or 1.234,5)"),
-        (4, "geometry", "geometry: not a Point, Polygon or MultiPolygon"),
+        (3, "households", "households: outside 0..1e+07"),
+        (4, "households", "households: 'many' is not a number (1234, 1.234 or 1.234,5)"),
+        (5, "geometry", "geometry: not a Point, Polygon or MultiPolygon"),
         (
-            5,
+            6,
             "geometry",
             "geometry: coordinates outside lon -180..180, lat -90..90 (GeoJSON is EPSG:4326)",
         ),
-        (6, "name", "name: required field is missing"),
-        (7, "poverty_rate", "poverty_rate: outside 0..1"),
-        (8, "id", "id: the same id as an earlier feature"),
-        (9, "feature", "feature: not a GeoJSON Feature object"),
-        (10, "centre_lat", "centre_lat: give both or neither"),
+        (7, "name", "name: required field is missing"),
+        (8, "poverty_rate", "poverty_rate: outside 0..1"),
+        (9, "id", "id: the same id as an earlier feature"),
+        (10, "feature", "feature: not a GeoJSON Feature object"),
+        (11, "centre_lat", "centre_lat: give both or neither"),
     ]
     body = response.json()
     assert [(r["index"], r["field"], r["reason"]) for r in body.pop("rejected")] == rejected

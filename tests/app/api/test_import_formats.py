@@ -109,9 +109,9 @@ BODIES = {
     "geosubmit file": geosubmit(),
     "xlsx": xlsx_bytes([COLUMNS, *ROWS]),
 }
-# The refused reading's index: CSV and spreadsheets count lines (header = 1), JSON items from 0.
+# The refused reading's index: CSV and spreadsheets count lines (header = 1), JSON items from 1.
 REFUSED_INDEX = {
-    name: 3 if "csv" in name or "xlsx" in name or "UTF-16" in name else 1 for name in BODIES
+    name: 3 if "csv" in name or "xlsx" in name or "UTF-16" in name else 2 for name in BODIES
 }
 
 

@@ -81,7 +81,7 @@ def test_an_upload_answer_is_an_upload_report(
     report = UploadReport.model_validate(response.json())
     assert response.status_code == 200
     assert (report.accepted, report.duplicates, report.rejected_total) == (1, 0, 2)
-    assert [r.index for r in report.rejected] == [1, 2]
+    assert [r.index for r in report.rejected] == [2, 3]  # JSON items from 1
     assert sum(report.rejected_by_reason.values()) == 2
 
 
@@ -113,7 +113,7 @@ def test_admin_answers_match_their_models(client: TestClient, admin_key: str) ->
     assert (sites.added, sites.rejected_total, sites.refreshing) == (1, 1, True)
     assert [r.index for r in sites.rejected] == [3]  # the header is line 1
     assert (villages.added, villages.rejected_total, villages.refreshing) == (1, 1, True)
-    assert [r.index for r in villages.rejected] == [1]
+    assert [r.index for r in villages.rejected] == [2]  # features from 1
     assert Health.model_validate(client.get("/healthz").json()).status == "ok"
 
 

@@ -98,16 +98,16 @@ def test_mixed_batch_stores_valid_rows_and_names_each_rejection(
     assert body["accepted"] == 2
     assert body["duplicates"] == 0
     assert body["rejected"] == [
-        {"index": 1, "field": "lat", "reason": "lat: outside -90..90"},
+        {"index": 2, "field": "lat", "reason": "lat: outside -90..90"},
         {
-            "index": 2,
+            "index": 3,
             "field": "radio",
             "reason": "radio: unknown radio, expected one of gsm, umts, lte, nr",
         },
-        {"index": 3, "field": "signal_dbm", "reason": "signal_dbm: outside -140..-43 dBm for lte"},
-        {"index": 4, "field": "time", "reason": "time: in the future"},
-        {"index": 5, "field": "mcc", "reason": "mcc: required field is missing"},
-        {"index": 7, "field": "item", "reason": "item: not a JSON object"},
+        {"index": 4, "field": "signal_dbm", "reason": "signal_dbm: outside -140..-43 dBm for lte"},
+        {"index": 5, "field": "time", "reason": "time: in the future"},
+        {"index": 6, "field": "mcc", "reason": "mcc: required field is missing"},
+        {"index": 8, "field": "item", "reason": "item: not a JSON object"},
     ]
     assert body["rejected_by_reason"] == {
         "lat: outside -90..90": 1,
@@ -137,18 +137,18 @@ def test_the_api_parses_objects_as_native_json_files_do(client: TestClient, stor
     body = response.json()
     assert body["rejected"] == [
         {
-            "index": 0,
+            "index": 1,
             "field": "lat",
             "reason": "lat: a JSON list ([22.5, 22.6]), expected a single value",
         },
-        {"index": 1, "field": "lat", "reason": "lat: not a number"},
-        {"index": 2, "field": "time", "reason": "time: not an ISO 8601 timestamp"},
+        {"index": 2, "field": "lat", "reason": "lat: not a number"},
+        {"index": 3, "field": "time", "reason": "time: not an ISO 8601 timestamp"},
         {
-            "index": 3,
+            "index": 4,
             "field": "device",
             "reason": 'device: a JSON object ({"imei": 1}), expected a single value',
         },
-        {"index": 4, "field": "time", "reason": "time: required field is missing"},
+        {"index": 5, "field": "time", "reason": "time: required field is missing"},
     ]
     assert body["accepted"] == 1
     file_chunk = validate_chunks(

@@ -77,7 +77,7 @@ def test_phantom_mnc_is_refused_and_appears_nowhere(
     assert (body["accepted"], body["rejected_total"]) == (3, 5)
     assert body["rejected_by_reason"] == {"mnc: 99 is not a known network of MCC 452": 5}
     assert body["rejected"][0] == {
-        "index": 0,
+        "index": 1,
         "field": "mnc",
         "reason": "mnc: 99 is not a known network of MCC 452",
     }

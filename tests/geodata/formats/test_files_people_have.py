@@ -273,9 +273,9 @@ def test_geojson_points_are_read_as_readings() -> None:
         {"lat": 22.6, "lon": 105.5, "no_service": True},
     ]
     assert rejected == [
-        (1, "geometry", "a LineString, not a Point (a reading is one position)"),
-        (2, "geometry", "missing (a reading is a Point)"),
-        (3, "lat", "outside -90..90"),
+        (2, "geometry", "a LineString, not a Point (a reading is one position)"),
+        (3, "geometry", "missing (a reading is a Point)"),
+        (4, "lat", "outside -90..90"),
     ]
 
 

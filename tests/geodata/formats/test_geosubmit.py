@@ -55,7 +55,7 @@ def test_each_tower_is_a_reading_numbered_by_item() -> None:
     }
     chunk = parse_geosubmit(body)
     assert chunk.rejected == [] and chunk.ignored == 0
-    assert list(chunk.readings.index) == [0, 0, 1]
+    assert list(chunk.readings.index) == [1, 1, 2]
     result = validate_readings(chunk.readings, now=NOW)
     assert result.rejected == []
     valid = result.valid
@@ -101,7 +101,7 @@ def test_no_service_extension() -> None:
     silent = {"radioType": "lte", "mobileCountryCode": 452, "mobileNetworkCode": 2}
     body = {"items": [item({**silent, "noService": True}), item({**silent, "noService": "maybe"})]}
     chunk = parse_geosubmit(body)
-    assert as_tuples(chunk.rejected) == [(1, "no_service", "noService must be true or false")]
+    assert as_tuples(chunk.rejected) == [(2, "no_service", "noService must be true or false")]
     result = validate_readings(chunk.readings, now=NOW)
     assert result.valid["no_service"].tolist() == [True]
     assert result.valid["signal_dbm"].isna().all()
@@ -112,7 +112,7 @@ def test_missing_signal_and_empty_towers_are_not_no_service() -> None:
     body = {"items": [item(silent), item(), item(cellTowers=None), {"position": {}}]}
     chunk = parse_geosubmit(body)
     assert as_tuples(chunk.rejected) == [
-        (0, "signal_dbm", "no signal strength (neither signalStrength nor a known asu)")
+        (1, "signal_dbm", "no signal strength (neither signalStrength nor a known asu)")
     ]
     assert len(chunk.readings) == 0
     assert chunk.ignored == 3
@@ -136,20 +136,20 @@ def test_bad_items_and_towers_are_rejected_with_field_and_reason() -> None:
     }
     chunk = parse_geosubmit(body)
     assert as_tuples(chunk.rejected) == [
-        (1, "item", "not a JSON object"),
-        (2, "cellTowers", "not a list"),
-        (3, "cellTowers", "an entry is not a JSON object"),
-        (4, "time", "the item has no timestamp"),
-        (5, "time", "timestamp is not a number (ms since the epoch)"),
-        (6, "lat", "the item has no position"),
-        (7, "signal_dbm", "asu outside the radio's ASU range"),
-        (8, "mcc", "mobileCountryCode is not a number"),
-        (9, "time", "timestamp minus age is not a plausible time"),
+        (2, "item", "not a JSON object"),
+        (3, "cellTowers", "not a list"),
+        (4, "cellTowers", "an entry is not a JSON object"),
+        (5, "time", "the item has no timestamp"),
+        (6, "time", "timestamp is not a number (ms since the epoch)"),
+        (7, "lat", "the item has no position"),
+        (8, "signal_dbm", "asu outside the radio's ASU range"),
+        (9, "mcc", "mobileCountryCode is not a number"),
+        (10, "time", "timestamp minus age is not a plausible time"),
     ]
-    assert list(chunk.readings.index) == [0, 3, 10]
+    assert list(chunk.readings.index) == [1, 4, 11]
     result = validate_readings(chunk.readings, now=NOW)
     assert as_tuples(result.rejected) == [
-        (10, "radio", "unknown radio, expected one of gsm, umts, lte, nr")
+        (11, "radio", "unknown radio, expected one of gsm, umts, lte, nr")
     ]
 
 
@@ -183,10 +183,10 @@ def test_a_geosubmit_file_streams_in_chunks_numbered_across_the_file() -> None:
     data = json.dumps({"items": items}).encode()
     assert detect_format(io.BytesIO(data)) == "geosubmit"
     chunks = list(read_readings(io.BytesIO(data), format="auto", chunk_rows=2))
-    assert [list(c.readings.index) for c in chunks] == [[0], [], [4, 4]]
+    assert [list(c.readings.index) for c in chunks] == [[1], [], [5, 5]]
     assert [as_tuples(c.rejected) for c in chunks] == [
-        [(1, "item", "not a JSON object")],
-        [(2, "time", "the item has no timestamp")],
+        [(2, "item", "not a JSON object")],
+        [(3, "time", "the item has no timestamp")],
         [],
     ]
     assert sum(c.ignored for c in chunks) == 1
@@ -210,7 +210,7 @@ def test_text_utf8_cannot_hold_is_rejected_with_the_reading_field() -> None:
     chunk = parse_geosubmit(body)
 
     assert as_tuples(chunk.rejected) == [
-        (0, "radio", "'\\ud800' is not valid Unicode text (a lone surrogate at character 0)"),
-        (1, "x", "'a\\udfff' is not valid Unicode text (a lone surrogate at character 1)"),
+        (1, "radio", "'\\ud800' is not valid Unicode text (a lone surrogate at character 0)"),
+        (2, "x", "'a\\udfff' is not valid Unicode text (a lone surrogate at character 1)"),
     ]
-    assert chunk.readings.index.tolist() == [2]
+    assert chunk.readings.index.tolist() == [3]

@@ -59,24 +59,24 @@ def test_bad_items_are_rejected_by_position() -> None:
     chunks = list(read_readings(body(items), format="json", chunk_rows=2))
     assert len(chunks) == 4
     readings, rejected, _ = gather(read_readings(body(items), format="json", chunk_rows=2))
-    assert list(readings.index) == [0, 3, 4, 5, 6]
+    assert list(readings.index) == [1, 4, 5, 6, 7]
     assert as_tuples(rejected) == [
-        (1, "item", "not a JSON object"),
-        (2, "lat", "a JSON list ([22.5, 22.6]), expected a single value"),
+        (2, "item", "not a JSON object"),
+        (3, "lat", "a JSON list ([22.5, 22.6]), expected a single value"),
     ]
     result, _ = validated(read_readings(body(items), format="json", chunk_rows=2))
     assert as_tuples(result.rejected) == [
-        (3, "time", "not an ISO 8601 timestamp"),
-        (4, "no_service", "not true or false"),
-        (5, "lat", "not a number"),
-        (6, "mcc", "outside 1..999"),
+        (4, "time", "not an ISO 8601 timestamp"),
+        (5, "no_service", "not true or false"),
+        (6, "lat", "not a number"),
+        (7, "mcc", "outside 1..999"),
     ]
 
 
 def test_items_split_across_read_buffers() -> None:
     items = [reading(device="d" * 5000, lat=22.5 + i / 1e4) for i in range(40)]
     readings, _, _ = gather(read_readings(body(items), format="json", chunk_rows=7))
-    assert list(readings.index) == list(range(40))
+    assert list(readings.index) == list(range(1, 41))
     assert readings["lat"].tolist() == [22.5 + i / 1e4 for i in range(40)]
 
 
@@ -110,3 +110,19 @@ def test_caller_stream_is_not_closed() -> None:
     source = body([reading()])
     list(read_readings(source, format="json"))
     assert not source.closed
+
+
+def test_the_third_object_and_the_third_data_row_are_named_from_1() -> None:
+    # One convention (issue 12): JSON items count from 1, CSV lines too (header = line 1).
+    items = [reading(), reading(lat=22.58), reading(lat=95.0), reading(lat=22.59)]
+    result, _ = validated(read_readings(body(items), format="json"))
+    assert as_tuples(result.rejected) == [(3, "lat", "outside -90..90")]
+    assert sorted(result.valid["lat"].tolist()) == [22.57, 22.58, 22.59]
+    columns = ["time", "lat", "lon", "mcc", "mnc", "radio", "signal_dbm", "no_service"]
+    lines = [",".join(columns)] + [
+        f"2026-01-10T03:04:05Z,{lat},105.49,452,4,lte,-101,false" for lat in (22.57, 22.58, 95.0)
+    ]
+    csv = io.BytesIO("\n".join(lines).encode())
+    result, _ = validated(read_readings(csv, format="csv"))
+    assert as_tuples(result.rejected) == [(4, "lat", "outside -90..90")]
+    assert sorted(result.valid["lat"].tolist()) == [22.57, 22.58]

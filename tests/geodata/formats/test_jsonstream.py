@@ -54,7 +54,7 @@ def test_a_streamed_item_nested_too_deeply_is_refused_where_it_starts() -> None:
     text = '[{"a": 1}, {"b": ' + "[" * 40 + "]" * 40 + "}]"
     items = iter_json_list(io.StringIO(text), key="readings", what="json")
 
-    assert next(items) == (0, {"a": 1})
+    assert next(items) == (1, {"a": 1})
     with pytest.raises(BadJSONError) as refused:
         next(items)
     assert str(refused.value) == (

@@ -139,7 +139,7 @@ def test_any_json_is_a_collection_or_refused(value: object) -> None:
     # Every item is a village or a rejection, each rejection named once by its position.
     assert len(result.valid) + len(result.rejected) == len(value)
     positions = [*result.valid.index, *(r.index for r in result.rejected)]
-    assert sorted(positions) == list(range(len(value)))
+    assert sorted(positions) == list(range(1, len(value) + 1))
     assert all(r.field and r.reason for r in result.rejected)
 
 
