@@ -50,6 +50,27 @@ SITE_EXTRA_COLUMNS: tuple[str, ...] = (
     "freq_mhz",
 )
 
+#: Columns of a normalised site table, one row per cell (and of the service's ``sites``).
+SITE_COLUMNS: tuple[str, ...] = (
+    "site_id",
+    "name",
+    "carrier",
+    "mcc",
+    "mnc",
+    "radio",
+    "cell_id",
+    "area_code",
+    "lon",
+    "lat",
+    "height_m",
+    "azimuth_deg",
+    "beamwidth_deg",
+    "eirp_dbm",
+    "freq_mhz",
+    "range_m",
+    "created",
+)
+
 #: Columns a site row must carry.
 SITE_REQUIRED: tuple[str, ...] = ("radio", "mcc", "net", "lon", "lat")
 
@@ -144,26 +165,7 @@ def normalise_sites(frame: pd.DataFrame) -> pd.DataFrame:
         else pd.Series(pd.NA, index=frame.index, dtype="string")
     )
     out["name"] = names.fillna(out["site_id"])
-    columns = [
-        "site_id",
-        "name",
-        "carrier",
-        "mcc",
-        "mnc",
-        "radio",
-        "cell_id",
-        "area_code",
-        "lon",
-        "lat",
-        "height_m",
-        "azimuth_deg",
-        "beamwidth_deg",
-        "eirp_dbm",
-        "freq_mhz",
-        "range_m",
-        "created",
-    ]
-    return out[columns].reset_index(drop=True)
+    return out[list(SITE_COLUMNS)].reset_index(drop=True)
 
 
 def read_sites(path: str | Path) -> pd.DataFrame:

@@ -33,13 +33,12 @@ from app.store.rows import (
 from app.store.schema import (
     COMMUNE_COLUMNS,
     RESULT_COLUMNS,
-    SITE_COLUMNS,
     VILLAGE_COLUMNS,
     fold_or_none,
     folded_aliases,
 )
 from geodata.constants import CRS_WGS84
-from geodata.sites import cell_keys
+from geodata.sites import SITE_COLUMNS, cell_keys
 from geodata.text import fold
 
 

@@ -35,25 +35,6 @@ VILLAGE_COLUMNS = (
     "centre_lat",
     "boundary",  # since migration 6: "polygon" (drawn) or "voronoi" (around a point)
 )
-SITE_COLUMNS = (
-    "site_id",
-    "name",
-    "carrier",
-    "mcc",
-    "mnc",
-    "radio",
-    "cell_id",
-    "area_code",
-    "lon",
-    "lat",
-    "height_m",
-    "azimuth_deg",
-    "beamwidth_deg",
-    "eirp_dbm",
-    "freq_mhz",
-    "range_m",
-    "created",
-)
 RESULT_COLUMNS = (
     "verdict",
     "households_without_signal",

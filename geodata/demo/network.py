@@ -25,33 +25,12 @@ from geodata.demo.region import (
     point_from,
     to_utm,
 )
+from geodata.sites import OPENCELLID_COLUMNS, SITE_EXTRA_COLUMNS
 
 VNPT, VIETTEL, MOBIFONE = 2, 4, 1
 
 #: OpenCelliD cell_towers.csv columns, then lomsong's optional site columns.
-SITE_COLUMNS: tuple[str, ...] = (
-    "radio",
-    "mcc",
-    "net",
-    "area",
-    "cell",
-    "unit",
-    "lon",
-    "lat",
-    "range",
-    "samples",
-    "changeable",
-    "created",
-    "updated",
-    "averageSignal",
-    "site_id",
-    "name",
-    "height_m",
-    "azimuth_deg",
-    "beamwidth_deg",
-    "eirp_dbm",
-    "freq_mhz",
-)
+SITE_COLUMNS: tuple[str, ...] = OPENCELLID_COLUMNS + SITE_EXTRA_COLUMNS
 
 # Layers a site can carry: (radio, frequency MHz, sectored?).
 LTE1800 = ("lte", 1800.0, True)
