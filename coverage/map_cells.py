@@ -113,27 +113,34 @@ def device_sketch(
         device = np.where(device < 0, len(distinct), device)  # no id: one more device
     else:
         device = np.zeros(len(readings), dtype=np.int64)
-    pairs = pd.DataFrame(
-        {
-            "h3": cells_for_points(
-                readings["lat"].to_numpy(float),
-                readings["lon"].to_numpy(float),
-                resolution=resolution,
-            ),
-            "network": readings["mcc"].to_numpy(np.int64) * 1000
-            + readings["mnc"].to_numpy(np.int64),
-            "device": device.astype(np.int64),
-        }
-    ).drop_duplicates()
-    pairs = pairs.loc[pairs.groupby(["h3", "network"], sort=False).cumcount().to_numpy() < keep]
-    network = pairs["network"]
+    h3 = cells_for_points(
+        readings["lat"].to_numpy(float), readings["lon"].to_numpy(float), resolution=resolution
+    )
+    # Networks numbered (a handful), then one int64 per (network, device).
+    network, networks = pd.factorize(
+        readings["mcc"].to_numpy(np.int64) * 1000 + readings["mnc"].to_numpy(np.int64)
+    )
+    who = network.astype(np.int64) << 32 | device.astype(np.int64)
+    # Sorted by cell, network, device: the distinct triples, then each
+    # (cell, network)'s first ``keep`` of them by their rank in the run.
+    order = np.lexsort((who, h3))
+    h3, who = h3[order], who[order]
+    new = np.r_[True, (h3[1:] != h3[:-1]) | (who[1:] != who[:-1])]
+    h3, who = h3[new], who[new]
+    starts = np.r_[True, (h3[1:] != h3[:-1]) | ((who[1:] >> 32) != (who[:-1] >> 32))]
+    first = np.flatnonzero(starts)
+    rank = np.arange(len(h3)) - first[np.cumsum(starts) - 1]
+    h3, who = h3[rank < keep], who[rank < keep]
+    names = carrier_names(
+        pd.Series(networks // 1000, dtype="int64"), pd.Series(networks % 1000, dtype="int64")
+    ).to_numpy(object)
     return pd.DataFrame(
         {
-            "h3": pairs["h3"].to_numpy(np.uint64),
-            "carrier": carrier_names(network // 1000, network % 1000).to_numpy(),
-            "device": pairs["device"].to_numpy(np.int64),
+            "h3": h3.astype(np.uint64),
+            "carrier": pd.Series(names[who >> 32], dtype="string"),
+            "device": who & 0xFFFFFFFF,
         }
-    ).astype({"carrier": "string"})
+    )
 
 
 def _devices_at(devices: pd.DataFrame, resolution: int, keys: pd.MultiIndex) -> np.ndarray:
