@@ -16,6 +16,7 @@ from app.api.ratelimit import RateLimiter
 from app.api.responses import PageCache
 from app.api.routes import (
     dead_zones,
+    docs,
     exports,
     geosubmit,
     health,
@@ -92,6 +93,8 @@ def create_app(settings: Settings) -> FastAPI:
         title="lomsong",
         summary="Villages with no mobile signal (trắng sóng) or patchy signal (lõm sóng).",
         lifespan=lifespan,
+        docs_url=None,  # app.api.routes.docs serves /docs and /redoc offline
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.page_cache = PageCache()
@@ -113,6 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
         uploads,
     ):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    app.include_router(docs.docs_router(settings))
     app.mount("/static/leaflet", StaticFiles(directory=leaflet_dir), name="leaflet")
     app.mount("/static/lomsong", StaticFiles(directory=MAP_STATIC_DIR), name="lomsong")
     return app

@@ -7,6 +7,15 @@ readings plus the prediction's weight (:data:`coverage.thresholds.PRIOR_READINGS
 so cells without readings still count. The parent is classified again from
 those means, with the rule the fine cells were classified by.
 
+Map cells are public, so a hexagon must not follow one phone: the readings
+in a hexagon must come from at least :data:`MIN_DEVICES` distinct devices.
+A hexagon with fewer is merged with its siblings into their parent (one
+resolution coarser, gathered by the same rules), and the parent is dropped
+when it still has fewer. Hexagons without readings (the model alone) say
+nothing of anyone and stay. :func:`device_sketch` keeps which devices read
+each fine cell, so that the devices of any parent are counted distinct, not
+summed.
+
 The service stores these cells, and :meth:`coverage.pipeline.AnalysisResult.map_cells`
 gives the same table to the CLI and the notebooks.
 """
@@ -23,10 +32,12 @@ from geodata import constants as C
 from geodata.hexgrid import (
     cell_centres,
     cell_polygons,
+    cells_for_points,
     cells_from_strings,
     cells_to_strings,
     change_resolution,
 )
+from geodata.sites import carrier_names
 
 #: Columns of a map-cells table (and of the service's ``cells`` table).
 CELL_COLUMNS: tuple[str, ...] = (
@@ -46,6 +57,170 @@ CELL_COLUMNS: tuple[str, ...] = (
 MAP_RESOLUTION: int = C.H3_RESOLUTION
 #: Resolution of the cells of overview pages (res 8, ~0.7 km²).
 OVERVIEW_RESOLUTION: int = C.H3_RESOLUTION_OVERVIEW
+#: Distinct devices a public hexagon's readings must come from.
+MIN_DEVICES: int = 3
+#: Columns of a device sketch (:func:`device_sketch`).
+DEVICE_COLUMNS: tuple[str, ...] = ("h3", "carrier", "device")
+
+
+def empty_device_sketch() -> pd.DataFrame:
+    """Return a device sketch with no rows."""
+    return pd.DataFrame(
+        {
+            "h3": pd.Series(dtype="uint64"),
+            "carrier": pd.Series(dtype="string"),
+            "device": pd.Series(dtype="int64"),
+        }
+    )
+
+
+def device_sketch(
+    readings: pd.DataFrame, *, resolution: int, keep: int = MIN_DEVICES
+) -> pd.DataFrame:
+    """Tell which devices read each (cell, carrier): up to ``keep`` of them, numbered.
+
+    ``keep`` per pair are enough to count any union of cells (a parent) up to
+    ``keep``: a cell with ``keep`` devices or more brings ``keep`` of its own,
+    one with fewer brings all it has. Devices are numbered here, and the
+    numbers never leave the analysis. Readings without a device id count as
+    one device, as :func:`coverage.stats.aggregate_readings` counts them.
+
+    Parameters
+    ----------
+    readings : DataFrame
+        Canonical readings: ``lat``, ``lon``, ``mcc``, ``mnc``, ``device``.
+    resolution : int, keyword-only
+        H3 resolution of the cells (the analysis').
+    keep : int, default :data:`MIN_DEVICES`, keyword-only
+
+    Returns
+    -------
+    DataFrame
+        :data:`DEVICE_COLUMNS`: ``h3`` (uint64), ``carrier``, ``device`` (int),
+        one row per distinct (cell, carrier, device) kept.
+
+    Examples
+    --------
+    >>> readings = pd.DataFrame({"lat": [22.57] * 5, "lon": [105.49] * 5, "mcc": 452,
+    ...     "mnc": 4, "device": ["a", "b", "a", "c", "d"]})
+    >>> device_sketch(readings, resolution=10)["device"].tolist()
+    [0, 1, 2]
+    """
+    if readings.empty:
+        return empty_device_sketch()
+    if "device" in readings:
+        device, distinct = pd.factorize(readings["device"])
+        device = np.where(device < 0, len(distinct), device)  # no id: one more device
+    else:
+        device = np.zeros(len(readings), dtype=np.int64)
+    h3 = cells_for_points(
+        readings["lat"].to_numpy(float), readings["lon"].to_numpy(float), resolution=resolution
+    )
+    # Networks numbered (a handful), then one int64 per (network, device).
+    network, networks = pd.factorize(
+        readings["mcc"].to_numpy(np.int64) * 1000 + readings["mnc"].to_numpy(np.int64)
+    )
+    who = network.astype(np.int64) << 32 | device.astype(np.int64)
+    # Sorted by cell, network, device: the distinct triples, then each
+    # (cell, network)'s first ``keep`` of them by their rank in the run.
+    order = np.lexsort((who, h3))
+    h3, who = h3[order], who[order]
+    new = np.r_[True, (h3[1:] != h3[:-1]) | (who[1:] != who[:-1])]
+    h3, who = h3[new], who[new]
+    starts = np.r_[True, (h3[1:] != h3[:-1]) | ((who[1:] >> 32) != (who[:-1] >> 32))]
+    first = np.flatnonzero(starts)
+    rank = np.arange(len(h3)) - first[np.cumsum(starts) - 1]
+    h3, who = h3[rank < keep], who[rank < keep]
+    names = carrier_names(
+        pd.Series(networks // 1000, dtype="int64"), pd.Series(networks % 1000, dtype="int64")
+    ).to_numpy(object)
+    return pd.DataFrame(
+        {
+            "h3": h3.astype(np.uint64),
+            "carrier": pd.Series(names[who >> 32], dtype="string"),
+            "device": who & 0xFFFFFFFF,
+        }
+    )
+
+
+def _devices_at(devices: pd.DataFrame, resolution: int, keys: pd.MultiIndex) -> np.ndarray:
+    """Distinct devices of each (cell at ``resolution``, carrier) in ``keys``, from a sketch."""
+    if devices.empty:
+        return np.zeros(len(keys), dtype=np.int64)
+    parent = change_resolution(devices["h3"].to_numpy(np.uint64), resolution)
+    distinct = pd.DataFrame(
+        {
+            "h3": parent,
+            "carrier": devices["carrier"].astype(str).to_numpy(),
+            "device": devices["device"],
+        }
+    ).drop_duplicates()
+    counts = distinct.groupby(["h3", "carrier"], sort=False).size()
+    found: np.ndarray = counts.reindex(keys).fillna(0).to_numpy(np.int64)
+    return found
+
+
+def _keys(h3: np.ndarray, carrier: pd.Series) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays(
+        [np.asarray(h3, dtype=np.uint64), carrier.astype(str).to_numpy()], names=["h3", "carrier"]
+    )
+
+
+def public_cells(
+    cells: pd.DataFrame,
+    devices: pd.DataFrame | None,
+    *,
+    resolution: int,
+    min_devices: int = MIN_DEVICES,
+) -> pd.DataFrame:
+    """Gather cells into hexagons at ``resolution`` that follow no one device.
+
+    A hexagon with readings from fewer than ``min_devices`` distinct devices
+    is merged, with its siblings of the same carrier, into their parent
+    (``resolution − 1``, :func:`coarsen_cells`' rules); the parent is kept
+    when its readings come from ``min_devices`` devices or more, and dropped
+    otherwise. A hexagon without readings stays as it is.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        Fine cells, as :func:`coarsen_cells` takes them.
+    devices : DataFrame or None
+        The readings' :func:`device_sketch` at the cells' resolution; ``None``
+        when unknown: then no hexagon with readings is public.
+    resolution : int, keyword-only
+    min_devices : int, default :data:`MIN_DEVICES`, keyword-only
+
+    Returns
+    -------
+    DataFrame
+        :func:`coarsen_cells`' columns; ``h3`` at ``resolution`` or, where
+        merged, one coarser.
+    """
+    devices = empty_device_sketch() if devices is None else devices
+    coarse = coarsen_cells(cells, resolution=resolution)
+    if coarse.empty:
+        return coarse
+    h3 = cells_from_strings(coarse["h3"])
+    seen = _devices_at(devices, resolution, _keys(h3, coarse["carrier"]))
+    short = (coarse["count"].to_numpy() > 0) & (seen < min_devices)
+    if not short.any():
+        return coarse
+    if resolution == 0:
+        return coarse.loc[~short].reset_index(drop=True)
+    up = resolution - 1
+    families = _keys(change_resolution(h3, up), coarse["carrier"])
+    merged = families[short].unique()
+    fine = cells["h3"].to_numpy()
+    fine = cells_from_strings(fine) if fine.dtype == object else fine.astype(np.uint64)
+    in_merged = _keys(change_resolution(fine, up), cells["carrier"]).isin(merged)
+    parents = coarsen_cells(cells.loc[in_merged], resolution=up)
+    parent_seen = _devices_at(
+        devices, up, _keys(cells_from_strings(parents["h3"]), parents["carrier"])
+    )
+    kept = parents.loc[parent_seen >= min_devices]
+    public = pd.concat([coarse.loc[~families.isin(merged)], kept], ignore_index=True)
+    return public.sort_values(["h3", "carrier"], ignore_index=True)
 
 
 def coarsen_cells(cells: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
@@ -129,12 +304,17 @@ def coarsen_cells(cells: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
 
 
 def cells_for_storage(
-    cells: pd.DataFrame, villages: gpd.GeoDataFrame, *, resolution: int = MAP_RESOLUTION
+    cells: pd.DataFrame,
+    villages: gpd.GeoDataFrame,
+    *,
+    resolution: int = MAP_RESOLUTION,
+    devices: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Gather the analysis' cells into map cells, each with its commune.
+    """Gather the analysis' cells into public map cells, each with its commune.
 
-    A parent belongs to the commune of the village nearest its centre (the
-    village containing it, when one does).
+    The hexagons follow no one device (:func:`public_cells`). A hexagon
+    belongs to the commune of the village nearest its centre (the village
+    containing it, when one does).
 
     Parameters
     ----------
@@ -144,13 +324,16 @@ def cells_for_storage(
         The judged villages, with ``commune_id``, in EPSG:4326.
     resolution : int, default :data:`MAP_RESOLUTION`, keyword-only
         H3 resolution of the map cells.
+    devices : DataFrame, optional, keyword-only
+        The readings' :func:`device_sketch` (:attr:`coverage.pipeline.AnalysisResult.devices`);
+        without it no hexagon with readings is public.
 
     Returns
     -------
     DataFrame
         :data:`CELL_COLUMNS`: :func:`coarsen_cells`' columns plus ``commune_id``.
     """
-    coarse = coarsen_cells(cells, resolution=resolution)
+    coarse = public_cells(cells, devices, resolution=resolution)
     if coarse.empty or villages.empty:
         return coarse.assign(commune_id=pd.Series(dtype=object))
     points = gpd.points_from_xy(coarse["lon"], coarse["lat"])

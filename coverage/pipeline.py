@@ -24,7 +24,7 @@ taken before the site that now serves its cell is retired.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -39,7 +39,7 @@ from coverage.evidence import measure
 from coverage.fusion import fuse_evidence, signal_estimates
 from coverage.grid import village_grid
 from coverage.households import place_households
-from coverage.map_cells import MAP_RESOLUTION, cells_for_storage
+from coverage.map_cells import MAP_RESOLUTION, cells_for_storage, device_sketch, empty_device_sketch
 from coverage.points import readings_per_village
 from coverage.predict import predict_grid
 from coverage.stats import aggregate_readings, infer_silent_gaps, new_sites_near, select_as_of
@@ -72,6 +72,9 @@ class AnalysisResult:
         ``p_usable``, ``evidence`` (measured / predicted / both), ``count``.
     calibration : Calibration
         Offset, slope and σ per carrier and radio; offsets per site.
+    devices : DataFrame
+        Which devices read each cell (:func:`coverage.map_cells.device_sketch`):
+        what keeps the map cells from following one device.
     """
 
     villages: gpd.GeoDataFrame
@@ -79,6 +82,7 @@ class AnalysisResult:
     cells: pd.DataFrame
     signal: pd.DataFrame
     calibration: Calibration
+    devices: pd.DataFrame = field(default_factory=empty_device_sketch)
 
     def map_cells(self, resolution: int = MAP_RESOLUTION) -> pd.DataFrame:
         """Gather :attr:`cells` into the hexagons maps show, each with its commune.
@@ -96,7 +100,9 @@ class AnalysisResult:
         DataFrame
             One row per (map cell, carrier): :data:`coverage.map_cells.CELL_COLUMNS`.
         """
-        return cells_for_storage(self.cells, self.villages, resolution=resolution)
+        return cells_for_storage(
+            self.cells, self.villages, resolution=resolution, devices=self.devices
+        )
 
 
 def _as_raster(
@@ -187,6 +193,7 @@ def analyze(
     stats = aggregate_readings(readings, resolution=resolution)
     model = predict_grid(grid.cells, stats, sites, terrain, metric_crs, bounds=bounds)
     evidence = measure(readings, stats, model.predicted, sites, resolution=resolution)
+    devices = device_sketch(readings.loc[~evidence.retired], resolution=resolution)
     fusion = fuse_evidence(grid.cells, evidence, model, sites)
 
     households = place_households(
@@ -227,6 +234,7 @@ def analyze(
     judged = villages.join(verdicts, on="id").join(per_village, on="id")
     return AnalysisResult(
         villages=gpd.GeoDataFrame(judged, geometry="geometry", crs=C.CRS_WGS84),
+        devices=devices,
         dead_zones=zones,
         cells=fusion.cells,
         signal=signal_estimates(fusion.estimates, evidence.observed),

@@ -45,7 +45,10 @@ def villages_touched(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> list
 
 
 def readings_per_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> pd.DataFrame:
-    """Count each village's readings and give its last one's time.
+    """Count each village's readings and give the day of its last one.
+
+    The day, not the time: these go public (the village API, exports, maps),
+    and the second of a visit would tell who was there.
 
     Parameters
     ----------
@@ -57,8 +60,9 @@ def readings_per_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> 
     Returns
     -------
     DataFrame
-        ``readings_count`` and ``last_reading`` (ISO 8601, None without
-        readings), indexed by village id; counted with numpy, not a groupby.
+        ``readings_count`` and ``last_reading`` (``YYYY-MM-DD``, the day in
+        the readings' time zone, UTC once validated; None without readings),
+        indexed by village id; counted with numpy, not a groupby.
     """
     reading, village = points_in_polygons(
         villages.geometry.to_numpy(),
@@ -75,6 +79,6 @@ def readings_per_village(villages: gpd.GeoDataFrame, readings: pd.DataFrame) -> 
         np.maximum.at(latest, village, nanos.astype(np.int64)[reading])
         seen = np.flatnonzero(counts > 0)
         stamps = pd.to_datetime(latest[seen], unit="ns", utc=True).tz_convert(times.dt.tz)
-        last[seen] = [t.isoformat() for t in stamps]
+        last[seen] = stamps.strftime("%Y-%m-%d").to_numpy(object)
     out["last_reading"] = pd.Series(last, index=out.index)  # str dtype when any
     return out

@@ -8,6 +8,7 @@ the Schemathesis test checks every answer against them.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -169,7 +170,9 @@ class VillageProperties(BaseModel):
     best_carrier: str | None
     carriers: dict[str, CarrierSummary] | None
     readings_count: int
-    last_reading: str | None
+    last_reading: datetime.date | None = Field(
+        description="The day of the last reading (``YYYY-MM-DD``, UTC): the day, never the time."
+    )
     confidence: float | None
     reasons: list[str] | None
     reasons_vi: list[str] | None

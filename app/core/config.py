@@ -107,6 +107,16 @@ class Settings(BaseSettings):
         """Leaflet's ``dist`` directory, served at ``/static/leaflet``."""
         return self.assets_dir / "leaflet" / "dist"
 
+    @property
+    def swagger_ui_dir(self) -> Path:
+        """Swagger UI's files (npm ``swagger-ui-dist``), served at ``/static/swagger-ui``."""
+        return self.assets_dir / "swagger-ui-dist"
+
+    @property
+    def redoc_dir(self) -> Path:
+        """ReDoc's bundles (npm ``redoc``), served at ``/static/redoc``."""
+        return self.assets_dir / "redoc" / "bundles"
+
     @model_validator(mode="after")
     def _anonymous_upload_follows_demo(self) -> Settings:
         # The demo is for a field team trying the app: uploads work without a key.

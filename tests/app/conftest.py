@@ -117,7 +117,7 @@ def results() -> pd.DataFrame:
                 {},
             ],
             "readings_count": [12, 5, 0],
-            "last_reading": ["2026-01-05T03:00:00+00:00", "2026-01-04T03:00:00+00:00", None],
+            "last_reading": ["2026-01-05", "2026-01-04", None],
         }
     )
 
