@@ -332,6 +332,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _write_analysis(args: argparse.Namespace, result: AnalysisResult, sites: pd.DataFrame) -> None:
     """``lomsong analyze``'s files: villages, dead zones, cells, GeoTIFFs and the map page."""
+    from coverage.dead_zones import ANY_CARRIER
     from geodata.outputs import write_cells_gpkg, write_signal_geotiffs
 
     out: Path = args.out
@@ -357,7 +358,8 @@ def _write_analysis(args: argparse.Namespace, result: AnalysisResult, sites: pd.
                 print(f"map.html: no hillshade ({exc})")
         page = commune_page(
             result.villages,
-            result.dead_zones,
+            # The map draws where even the best carrier fails; the file holds every layer.
+            result.dead_zones.loc[result.dead_zones["carrier"] == ANY_CARRIER],
             cells_geoframe(result.map_cells()),
             sites,
             hillshade,
@@ -369,7 +371,11 @@ def _write_analysis(args: argparse.Namespace, result: AnalysisResult, sites: pd.
     else:
         print(f"map.html not written: Leaflet not found in {leaflet} (run `make assets`)")
 
-    print(f"dead zones: {len(result.dead_zones)}")
+    best = int((result.dead_zones["carrier"] == ANY_CARRIER).sum())
+    print(
+        f"dead zones: {best} where even the best carrier fails,"
+        f" {len(result.dead_zones) - best} of single carriers and radios"
+    )
     print(f"cells.gpkg: {len(result.signal)} cell estimates; GeoTIFFs: {len(rasters)}")
     print(summary_table(result.villages))
     print(f"written to {out}")

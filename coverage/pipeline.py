@@ -216,6 +216,7 @@ def analyze(
             resolution=resolution,
         ),
     )
+    signal = signal_estimates(fusion.estimates, evidence.observed)
     zones = find_dead_zones(
         fusion.cells,
         village_cells=grid.village_cells,
@@ -223,12 +224,13 @@ def analyze(
         villages=villages,
         sites=sites,
         metric_crs=metric_crs,
+        radios=signal,
     )
     judged = villages.join(verdicts, on="id").join(per_village, on="id")
     return AnalysisResult(
         villages=gpd.GeoDataFrame(judged, geometry="geometry", crs=C.CRS_WGS84),
         dead_zones=zones,
         cells=fusion.cells,
-        signal=signal_estimates(fusion.estimates, evidence.observed),
+        signal=signal,
         calibration=fusion.calibration,
     )
