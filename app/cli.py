@@ -332,6 +332,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _write_analysis(args: argparse.Namespace, result: AnalysisResult, sites: pd.DataFrame) -> None:
     """``lomsong analyze``'s files: villages, dead zones, cells, GeoTIFFs and the map page."""
+    from coverage.classify import classify
     from coverage.dead_zones import ANY_CARRIER
     from geodata.outputs import write_cells_gpkg, write_signal_geotiffs
 
@@ -339,7 +340,10 @@ def _write_analysis(args: argparse.Namespace, result: AnalysisResult, sites: pd.
     out.mkdir(parents=True, exist_ok=True)
     write_geojson(result.villages, out / "villages.geojson")
     write_geojson(result.dead_zones, out / "dead_zones.geojson")
-    write_cells_gpkg(result.signal, out / "cells.gpkg")
+    signal = result.signal
+    # The cells export's schema (geodata.outputs.CELL_EXPORT_SCHEMA), as the API's.
+    classes = classify(signal["p_usable"], signal["mean_dbm"], signal["radio"])
+    write_cells_gpkg(signal.assign(cell_class=classes), out / "cells.gpkg")
     rasters = write_signal_geotiffs(result.signal, out) + write_signal_geotiffs(
         result.signal, out, value="p_usable"
     )
