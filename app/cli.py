@@ -332,13 +332,18 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _write_analysis(args: argparse.Namespace, result: AnalysisResult, sites: pd.DataFrame) -> None:
     """``lomsong analyze``'s files: villages, dead zones, cells, GeoTIFFs and the map page."""
+    from coverage.classify import classify
+    from coverage.dead_zones import ANY_CARRIER
     from geodata.outputs import write_cells_gpkg, write_signal_geotiffs
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     write_geojson(result.villages, out / "villages.geojson")
     write_geojson(result.dead_zones, out / "dead_zones.geojson")
-    write_cells_gpkg(result.signal, out / "cells.gpkg")
+    signal = result.signal
+    # The cells export's schema (geodata.outputs.CELL_EXPORT_SCHEMA), as the API's.
+    classes = classify(signal["p_usable"], signal["mean_dbm"], signal["radio"])
+    write_cells_gpkg(signal.assign(cell_class=classes), out / "cells.gpkg")
     rasters = write_signal_geotiffs(result.signal, out) + write_signal_geotiffs(
         result.signal, out, value="p_usable"
     )
@@ -357,7 +362,8 @@ def _write_analysis(args: argparse.Namespace, result: AnalysisResult, sites: pd.
                 print(f"map.html: no hillshade ({exc})")
         page = commune_page(
             result.villages,
-            result.dead_zones,
+            # The map draws where even the best carrier fails; the file holds every layer.
+            result.dead_zones.loc[result.dead_zones["carrier"] == ANY_CARRIER],
             cells_geoframe(result.map_cells()),
             sites,
             hillshade,
@@ -369,7 +375,11 @@ def _write_analysis(args: argparse.Namespace, result: AnalysisResult, sites: pd.
     else:
         print(f"map.html not written: Leaflet not found in {leaflet} (run `make assets`)")
 
-    print(f"dead zones: {len(result.dead_zones)}")
+    best = int((result.dead_zones["carrier"] == ANY_CARRIER).sum())
+    print(
+        f"dead zones: {best} where even the best carrier fails,"
+        f" {len(result.dead_zones) - best} of single carriers and radios"
+    )
     print(f"cells.gpkg: {len(result.signal)} cell estimates; GeoTIFFs: {len(rasters)}")
     print(summary_table(result.villages))
     print(f"written to {out}")

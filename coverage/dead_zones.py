@@ -1,28 +1,42 @@
 """Dead zones: contiguous cells without reliable signal, dissolved (step 6).
 
-A cell is bad when even the best carrier's P(usable) is below
-:data:`~coverage.thresholds.USABLE_P_HIGH`; touching bad cells form one zone.
+A cell is bad for a *layer* when that layer's P(usable) is below
+:data:`~coverage.thresholds.USABLE_P_HIGH`. The layers are the best of any
+carrier (``carrier="any"``: even the best carrier fails there), each carrier
+on its own, and, when per-radio estimates are given, each carrier and radio.
+Touching bad cells of one layer *inside one village* form one zone, so a
+zone is something one site could fix: no zone spans two villages, and each
+is clipped to its village's boundary.
 """
 
 from __future__ import annotations
 
 import itertools
+from typing import Final
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from coverage import thresholds as T
 from geodata import constants as C
 from geodata.constants import Verdict
-from geodata.hexgrid import cell_polygons, connected_groups, unique_cells
+from geodata.hexgrid import cell_polygons, neighbourhood, unique_cells
+
+#: The ``carrier`` of the zones where even the best carrier fails.
+ANY_CARRIER: Final = "any"
 
 DEAD_ZONE_COLUMNS: tuple[str, ...] = (
     "id",
+    "carrier",
+    "radio",
     "verdict",
     "area_km2",
     "households",
+    "village_id",
     "village_ids",
     "carriers_absent",
     "nearest_site_m",
@@ -31,11 +45,12 @@ DEAD_ZONE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _empty(metric_crs: object) -> gpd.GeoDataFrame:
-    frame = gpd.GeoDataFrame(
-        {c: [] for c in DEAD_ZONE_COLUMNS}, geometry="geometry", crs=C.CRS_WGS84
+def _empty() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {c: [] for c in DEAD_ZONE_COLUMNS if c != "geometry"},
+        geometry=gpd.GeoSeries([], crs=C.CRS_WGS84),
+        crs=C.CRS_WGS84,
     )
-    return frame
 
 
 def _dissolve(polygons: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -71,6 +86,68 @@ def _lists(keys: pd.Series, values: pd.Series) -> pd.Series:
     )
 
 
+def _parts(key: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Label the rows by connected part: touching cells that share a ``key``.
+
+    Rows are (key, cell) pairs, unique; a key is one layer in one village,
+    so a chain of cells through another village does not join two parts.
+    """
+    n = len(cells)
+    nodes = pd.DataFrame({"key": key, "h3": cells, "node": np.arange(n)})
+    pairs = neighbourhood(unique_cells(cells), k=1)
+    edges = pairs.merge(nodes, on="h3").merge(
+        nodes.rename(columns={"h3": "neighbour", "node": "other"}), on=["neighbour", "key"]
+    )
+    graph = coo_matrix(
+        (np.ones(len(edges)), (edges["node"].to_numpy(), edges["other"].to_numpy())),
+        shape=(n, n),
+    )
+    labels: np.ndarray
+    _, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64)
+
+
+def _layers(fused: pd.DataFrame, radios: pd.DataFrame | None) -> pd.DataFrame:
+    """``carrier, radio, h3, p``: best of any carrier, each carrier, each carrier and radio."""
+    best = fused.groupby("h3", sort=False)["p_usable"].max().reset_index()
+    tables = [
+        best.assign(carrier=ANY_CARRIER, radio=None),
+        fused[["h3", "carrier", "p_usable"]].assign(radio=None),
+    ]
+    if radios is not None and len(radios):
+        tables.append(radios[["h3", "carrier", "radio", "p_usable"]])
+    table = pd.concat(tables, ignore_index=True).rename(columns={"p_usable": "p"})
+    table["carrier"] = table["carrier"].astype(object)
+    table["radio"] = table["radio"].astype(object).where(table["radio"].notna(), None)
+    return table.dropna(subset=["p"])
+
+
+def _nearest_site_m(zones: gpd.GeoDataFrame, sites: pd.DataFrame, metric_crs: object) -> np.ndarray:
+    """Metres from each zone to the nearest site of its layer (any site for ``any``)."""
+    distance = np.full(len(zones), np.nan)
+    if not len(sites) or not len(zones):
+        return distance
+    points = gpd.GeoSeries(gpd.points_from_xy(sites["lon"], sites["lat"]), crs=C.CRS_WGS84).to_crs(
+        metric_crs
+    )
+    site_carrier = sites["carrier"].astype(str).to_numpy() if "carrier" in sites else None
+    site_radio = sites["radio"].astype(str).str.lower().to_numpy() if "radio" in sites else None
+    metric = zones.geometry.to_crs(metric_crs).to_numpy()
+    layer = zones[["carrier", "radio"]].astype(object).fillna("")
+    for (carrier, radio), rows in layer.groupby(["carrier", "radio"], sort=False).indices.items():
+        mine = np.ones(len(sites), dtype=bool)
+        if carrier != ANY_CARRIER and site_carrier is not None:
+            mine &= site_carrier == carrier
+        if radio and site_radio is not None:
+            mine &= site_radio == str(radio).lower()
+        if not mine.any():
+            continue
+        tree = shapely.STRtree(points.to_numpy()[mine])
+        _, found = tree.query_nearest(metric[rows], return_distance=True, all_matches=False)
+        distance[rows] = np.round(found, 0)
+    return distance
+
+
 def find_dead_zones(
     fused: pd.DataFrame,
     *,
@@ -79,8 +156,9 @@ def find_dead_zones(
     villages: gpd.GeoDataFrame,
     sites: pd.DataFrame,
     metric_crs: object,
+    radios: pd.DataFrame | None = None,
 ) -> gpd.GeoDataFrame:
-    """Dissolve contiguous no-signal/patchy cells inside villages into zones.
+    """Dissolve contiguous no-signal/patchy cells of each village into zones, per layer.
 
     Parameters
     ----------
@@ -91,78 +169,82 @@ def find_dead_zones(
     households : DataFrame, keyword-only
         ``village_id, h3, households``.
     villages : GeoDataFrame, keyword-only
-        With ``id`` and ``commune_id``.
+        With ``id``, ``commune_id`` and the boundary zones are clipped to.
     sites : DataFrame, keyword-only
-        Cells with ``lon``/``lat``, for the distance to the nearest site.
+        Cells with ``lon``/``lat`` (and ``carrier``/``radio``), for the
+        distance to the nearest site of the zone's carrier.
     metric_crs : CRS-like, keyword-only
         Where areas and distances are measured (a UTM zone).
+    radios : DataFrame, optional, keyword-only
+        ``h3, carrier, radio, p_usable`` per cell, carrier and radio
+        (:attr:`~coverage.pipeline.AnalysisResult.signal`): adds the zones
+        of each carrier and radio.
 
     Returns
     -------
-    GeoDataFrame (EPSG:4326) with :data:`DEAD_ZONE_COLUMNS`, largest
-    household count first.
+    GeoDataFrame (EPSG:4326) with :data:`DEAD_ZONE_COLUMNS`: the
+    ``carrier="any"`` zones first, then each carrier's (``radio`` null),
+    then each carrier and radio's; in each, most households first. Each
+    zone lies in one village (``village_id``; ``village_ids`` is the same
+    id as a one-item list).
     """
-    best = fused.groupby("h3")["p_usable"].max()
-    ours = best.reindex(unique_cells(village_cells["h3"].to_numpy(np.uint64)))
-    bad = ours[ours < T.USABLE_P_HIGH]
-    if bad.empty:
-        return _empty(metric_crs)
-    cells = bad.index.to_numpy(np.uint64)
-    group = connected_groups(cells)
-    zones = gpd.GeoDataFrame(
-        {"id": [f"dz-{i + 1:04d}" for i in range(int(group.max()) + 1)]},
-        geometry=_dissolve(cell_polygons(cells), group),
-        crs=C.CRS_WGS84,
-    )
-    member = pd.DataFrame(
-        {"h3": cells, "p_best": bad.to_numpy(), "zone": zones["id"].to_numpy()[group]}
-    )
+    layers = _layers(fused, radios)
+    inside = village_cells[["village_id", "h3"]].drop_duplicates()
+    member = layers.loc[layers["p"] < T.USABLE_P_HIGH].merge(inside, on="h3")
+    if member.empty:
+        return _empty()
+    member = member.sort_values(["carrier", "radio", "village_id", "h3"], na_position="first")
+    member = member.reset_index(drop=True)
+    key, _ = pd.factorize(pd.MultiIndex.from_frame(member[["carrier", "radio", "village_id"]]))
+    member["zone"] = _parts(key, member["h3"].to_numpy(np.uint64))
 
-    no_signal_share = (member["p_best"] < T.USABLE_P_LOW).groupby(member["zone"]).mean()
-    hh = member.merge(households, on="h3").groupby("zone")["households"].sum()
-    touched = member[["h3", "zone"]].merge(village_cells, on="h3")[["zone", "village_id"]]
-    touched = touched.drop_duplicates().sort_values(["zone", "village_id"])
-    village_ids = _lists(touched["zone"], touched["village_id"])
-    reach = member.merge(fused, on="h3").groupby(["zone", "carrier"])["p_usable"].max()
+    zones = member.groupby("zone", sort=True)[["carrier", "radio", "village_id"]].first()
+    zones["radio"] = zones["radio"].astype(object).where(zones["radio"].notna(), None)
+    zones["no_signal_share"] = (member["p"] < T.USABLE_P_LOW).groupby(member["zone"]).mean()
+    cells = member["h3"].to_numpy(np.uint64)
+    hexes = _dissolve(cell_polygons(cells), member["zone"].to_numpy())
+    boundary = villages.set_index("id").geometry.to_crs(C.CRS_WGS84)
+    outline = shapely.make_valid(boundary.reindex(zones["village_id"]).to_numpy())
+    clipped = shapely.intersection(hexes, outline)
+    keep_hexes = shapely.is_empty(clipped) | shapely.is_missing(clipped)
+    geometry = np.where(keep_hexes, hexes, clipped)
+
+    hh = member.merge(households, on=["village_id", "h3"]).groupby("zone")["households"].sum()
+    reach = (
+        member[["zone", "h3"]]
+        .drop_duplicates()
+        .merge(fused[["h3", "carrier", "p_usable"]], on="h3")
+        .groupby(["zone", "carrier"])["p_usable"]
+        .max()
+    )
     absent = reach[reach < T.SERVED_P].reset_index()  # sorted by zone, then carrier
-    absent = _lists(absent["zone"], absent["carrier"])
+    absent_lists = _lists(absent["zone"], absent["carrier"])
     commune_of = villages.set_index("id")["commune_id"]
 
-    zones = zones.set_index("id")
-    zones["verdict"] = np.where(
-        no_signal_share.reindex(zones.index).fillna(0) >= 0.5,
-        Verdict.NO_SIGNAL.value,
-        Verdict.PATCHY.value,
+    frame = gpd.GeoDataFrame(zones, geometry=list(geometry), crs=C.CRS_WGS84)
+    frame["verdict"] = np.where(
+        frame["no_signal_share"] >= 0.5, Verdict.NO_SIGNAL.value, Verdict.PATCHY.value
     )
-    zones["households"] = np.rint(hh.reindex(zones.index).fillna(0)).astype(int)
-    zones["village_ids"] = village_ids.reindex(zones.index).apply(
-        lambda v: v if isinstance(v, list) else []
+    frame["households"] = np.rint(hh.reindex(frame.index).fillna(0)).astype(int)
+    frame["village_ids"] = [[v] for v in frame["village_id"]]
+    frame["carriers_absent"] = [
+        list(v) if isinstance(v, list) else [] for v in absent_lists.reindex(frame.index)
+    ]
+    commune = frame["village_id"].map(commune_of)
+    frame["commune_id"] = commune.astype(object).where(commune.notna(), None)
+    frame["area_km2"] = (frame.geometry.to_crs(metric_crs).area / 1e6).round(3).to_numpy()
+    frame["nearest_site_m"] = _nearest_site_m(frame, sites, metric_crs)
+
+    frame["layer"] = np.select(
+        [frame["carrier"] == ANY_CARRIER, frame["radio"].isna()], [0, 1], default=2
     )
-    zones["carriers_absent"] = absent.reindex(zones.index).apply(
-        lambda v: v if isinstance(v, list) else []
-    )
-    # The commune most of a zone's villages belong to (ties: the first by id).
-    communes = touched.assign(commune=touched["village_id"].map(commune_of)).dropna()
-    tally = communes.groupby(["zone", "commune"]).size().rename("villages").reset_index()
-    tally = tally.sort_values(["zone", "villages", "commune"], ascending=[True, False, True])
-    zones["commune_id"] = tally.drop_duplicates("zone").set_index("zone")["commune"]
-    zones["commune_id"] = (
-        zones["commune_id"].astype(object).where(zones["commune_id"].notna(), None)
-    )
-    metric = zones.to_crs(metric_crs)
-    zones["area_km2"] = (metric.area / 1e6).round(3)
-    if len(sites):
-        site_points = gpd.GeoSeries(
-            gpd.points_from_xy(sites["lon"], sites["lat"]), crs=C.CRS_WGS84
-        ).to_crs(metric_crs)
-        tree = shapely.STRtree(site_points.values)
-        _, distance = tree.query_nearest(
-            metric.geometry.values, return_distance=True, all_matches=False
-        )
-        zones["nearest_site_m"] = np.round(distance, 0)
-    else:
-        zones["nearest_site_m"] = np.nan
-    zones = zones.reset_index().sort_values(["households", "area_km2"], ascending=False)
+    frame = frame.sort_values(
+        ["layer", "carrier", "radio", "households", "area_km2", "village_id"],
+        ascending=[True, True, True, False, False, True],
+        na_position="first",
+        kind="stable",
+    ).reset_index(drop=True)
+    frame["id"] = [f"dz-{i + 1:04d}" for i in range(len(frame))]
     return gpd.GeoDataFrame(
-        zones[list(DEAD_ZONE_COLUMNS)], geometry="geometry", crs=C.CRS_WGS84
+        frame[list(DEAD_ZONE_COLUMNS)], geometry="geometry", crs=C.CRS_WGS84
     ).reset_index(drop=True)

@@ -223,6 +223,7 @@ def analyze(
             resolution=resolution,
         ),
     )
+    signal = signal_estimates(fusion.estimates, evidence.observed)
     zones = find_dead_zones(
         fusion.cells,
         village_cells=grid.village_cells,
@@ -230,6 +231,7 @@ def analyze(
         villages=villages,
         sites=sites,
         metric_crs=metric_crs,
+        radios=signal,
     )
     judged = villages.join(verdicts, on="id").join(per_village, on="id")
     return AnalysisResult(
@@ -237,6 +239,6 @@ def analyze(
         devices=devices,
         dead_zones=zones,
         cells=fusion.cells,
-        signal=signal_estimates(fusion.estimates, evidence.observed),
+        signal=signal,
         calibration=fusion.calibration,
     )

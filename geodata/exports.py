@@ -1,21 +1,32 @@
-"""Writers for planners' GIS and spreadsheets: GeoJSON (RFC 7946), CSV, GeoPackage.
+"""Writers for planners' GIS and spreadsheets: GeoJSON (RFC 7946), CSV, xlsx, GeoPackage.
 
 Each writer takes a GeoDataFrame with a CRS and returns the file's bytes.
 :func:`feature_collection` is the one GeoJSON encoder: the API, the exports
 and the CLI all write through it.
-Nested values (per-carrier summaries, lists of ids) become JSON text in CSV
-and GeoPackage, which have no nested types.
+
+The tables (CSV, xlsx, GeoPackage) have no nested types. Per-carrier
+summaries (``carriers``) become one column per carrier and field,
+``hh_without_<carrier>``, ``p_usable_<carrier>``, ``radio_<carrier>``...
+(:func:`flatten_carriers`), so a spreadsheet or QGIS filters on them; other
+nested values (lists of ids) become JSON text. The GeoJSON keeps them nested.
+
+In spreadsheets (CSV, xlsx) a geometry is a point inside it (``lon``,
+``lat``); its WKT only on request, simplified until it fits one cell
+(:data:`CELL_LIMIT`, Excel's), and ``wkt_simplified_m`` says by how much.
+CSV comes in two dialects (:data:`Delimiter`): ``comma`` (``,`` and a
+decimal point) and ``semicolon`` (``;`` and a decimal comma, what Excel
+reads in a Vietnamese locale); both UTF-8 with a BOM.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
+import re
 import tempfile
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -26,10 +37,25 @@ import shapely
 
 from geodata.constants import CRS_WGS84
 from geodata.errors import InvalidInputError
+from geodata.text import fold
 
 GEOJSON_MEDIA_TYPE: Final = "application/geo+json"
 CSV_MEDIA_TYPE: Final = "text/csv; charset=utf-8"
 GPKG_MEDIA_TYPE: Final = "application/geopackage+sqlite3"
+XLSX_MEDIA_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: Most characters one spreadsheet cell holds (Excel's limit).
+CELL_LIMIT: Final = 32_767
+#: The CSV dialects: ``comma`` (``,``, decimal point) or ``semicolon`` (``;``, decimal comma).
+Delimiter = Literal["comma", "semicolon"]
+_DIALECTS: Final[dict[str, tuple[str, str]]] = {"comma": (",", "."), "semicolon": (";", ",")}
+#: Flattened names of per-carrier summary fields; any other field keeps its name.
+CARRIER_FIELD_PREFIXES: Final = {
+    "households_without_signal": "hh_without",
+    "centre_p_usable": "p_usable",
+}
+# Tolerances tried to fit a WKT into one cell, in degrees: ~1 m, doubling up to ~1 km.
+_SIMPLIFY_DEG: Final = tuple(1e-5 * 2**k for k in range(11))
+_METRES_PER_DEGREE: Final = 111_320.0
 #: Characters that make a spreadsheet read a cell as a formula (OWASP CSV injection):
 #: = + - @, and tab / carriage return, which some spreadsheets strip before parsing.
 FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -186,32 +212,159 @@ def csv_text(table: pd.DataFrame, *, header: bool = True) -> str:
     return text
 
 
-def to_csv(frame: gpd.GeoDataFrame) -> bytes:
-    """CSV in UTF-8 with a BOM (Excel then reads Vietnamese correctly).
+def column_key(name: Any) -> str:
+    """Return a carrier's name as a snake_case column suffix: no diacritics, lower case.
 
-    Geometry becomes ``lon``/``lat`` of a point inside it and ``wkt``; nested
-    values become JSON text; text cells that start like a formula are
-    neutralised (:func:`neutralise`).
+    >>> column_key("VinaPhone"), column_key("I-Telecom"), column_key("452-09")
+    ('vinaphone', 'i_telecom', '452_09')
+    """
+    return re.sub(r"[^0-9a-z]+", "_", fold(str(name))).strip("_") or "unknown"
+
+
+def flatten_carriers(table: pd.DataFrame, column: str = "carriers") -> pd.DataFrame:
+    """Replace the per-carrier summaries in ``column`` with one column per carrier and field.
+
+    The carriers are those of the data (sorted, ignoring case); a field
+    ``f`` of carrier ``c`` becomes ``<prefix>_<c>``, the prefix from
+    :data:`CARRIER_FIELD_PREFIXES` or the field's own name, ``c`` from
+    :func:`column_key`. A row without a summary for a carrier gets nulls.
+    Columns are grouped by field, then carrier.
+
+    >>> t = pd.DataFrame({"id": ["a", "b"], "carriers": [
+    ...     {"Viettel": {"households_without_signal": 98, "radio": "lte"}}, None]})
+    >>> flat = flatten_carriers(t)
+    >>> flat.to_dict("list")
+    {'id': ['a', 'b'], 'hh_without_viettel': [98, None], 'radio_viettel': ['lte', None]}
+    >>> str(flat["hh_without_viettel"].dtype)
+    'Int64'
+    """
+    if column not in table:
+        return table
+    summaries = [v if isinstance(v, dict) else {} for v in table[column]]
+    names = sorted({str(k) for s in summaries for k in s}, key=fold)
+    seen: dict[str, None] = {}  # scalar fields, in order of appearance
+    for summary in summaries:
+        for value in summary.values():
+            for field, item in (value if isinstance(value, dict) else {}).items():
+                if not isinstance(item, dict | list):
+                    seen.setdefault(str(field))
+    known = [f for f in CARRIER_FIELD_PREFIXES if f in seen]
+    order = [*known, *(f for f in seen if f not in CARRIER_FIELD_PREFIXES)]
+    flat: dict[str, Any] = {}
+    for field in order:
+        prefix = CARRIER_FIELD_PREFIXES.get(field, field)
+        for name in names:
+            values = [json_safe((s.get(name) or {}).get(field)) for s in summaries]
+            flat[f"{prefix}_{column_key(name)}"] = pd.array(values)
+    at = list(table.columns).index(column)
+    before, after = table.iloc[:, :at], table.iloc[:, at + 1 :]
+    middle = pd.DataFrame(flat, index=table.index)
+    return pd.concat([before, middle, after], axis=1)
+
+
+def fitted_wkt(geometry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """WKT of each geometry (6 decimals), simplified until it fits one cell.
+
+    Returns the texts and, for each, the simplification tolerance in metres
+    (0: exact). A shape no tolerance up to ~1 km fits becomes its envelope
+    (tolerance ``NaN``).
+    """
+    texts = np.asarray(shapely.to_wkt(geometry, rounding_precision=GEOJSON_DECIMALS), dtype=object)
+    tolerance = np.zeros(len(texts))
+    lengths = np.array([0 if t is None else len(t) for t in texts])
+    for i in np.flatnonzero(lengths > CELL_LIMIT):
+        for degrees in _SIMPLIFY_DEG:
+            simpler = shapely.simplify(geometry[i], degrees, preserve_topology=True)
+            text = shapely.to_wkt(simpler, rounding_precision=GEOJSON_DECIMALS)
+            if len(text) <= CELL_LIMIT:
+                texts[i], tolerance[i] = text, round(degrees * _METRES_PER_DEGREE)
+                break
+        else:
+            texts[i] = shapely.to_wkt(shapely.envelope(geometry[i]), rounding_precision=6)
+            tolerance[i] = np.nan
+    return texts, tolerance
+
+
+def _fit_cell(value: Any) -> Any:
+    """Text cut to :data:`CELL_LIMIT` characters (the last one an ellipsis)."""
+    if isinstance(value, str) and len(value) > CELL_LIMIT:
+        return value[: CELL_LIMIT - 1] + "…"
+    return value
+
+
+def spreadsheet_table(frame: gpd.GeoDataFrame, *, wkt: bool = False) -> pd.DataFrame:
+    """``frame`` as a flat table for spreadsheets, every cell within :data:`CELL_LIMIT`.
+
+    Per-carrier summaries flattened (:func:`flatten_carriers`); other nested
+    values as JSON text; the geometry as ``lon``/``lat`` of a point inside
+    it (unless the frame has them), and with ``wkt`` its WKT
+    (:func:`fitted_wkt`) and ``wkt_simplified_m``. Formulas are not
+    neutralised here: the writers do it.
     """
     frame = _wgs84(frame)
-    inside = frame.geometry.representative_point()
-    table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    geometry = frame.geometry.to_numpy()
+    table = flatten_carriers(pd.DataFrame(frame.drop(columns=frame.geometry.name)))
     if "lon" not in table and "lat" not in table:
-        table["lon"] = inside.x.round(GEOJSON_DECIMALS).to_numpy()
-        table["lat"] = inside.y.round(GEOJSON_DECIMALS).to_numpy()
-    table["wkt"] = shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=GEOJSON_DECIMALS)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([neutralise(str(c)) for c in table.columns])
-    for row in table.itertuples(index=False, name=None):
-        writer.writerow(["" if v is None else neutralise(v) for v in map(_flat, row)])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        inside = shapely.point_on_surface(geometry)
+        table["lon"] = np.round(shapely.get_x(inside), GEOJSON_DECIMALS)
+        table["lat"] = np.round(shapely.get_y(inside), GEOJSON_DECIMALS)
+    if wkt:
+        table["wkt"], table["wkt_simplified_m"] = fitted_wkt(geometry)
+    for column in table.columns:
+        if table[column].dtype == object:
+            table[column] = [_fit_cell(_flat(v)) for v in table[column]]
+        elif pd.api.types.is_string_dtype(table[column]):
+            table[column] = table[column].map(_fit_cell, na_action="ignore")
+    return table.reset_index(drop=True)
+
+
+def to_csv(frame: gpd.GeoDataFrame, *, delimiter: Delimiter = "comma", wkt: bool = False) -> bytes:
+    """CSV in UTF-8 with a BOM (Excel then reads Vietnamese correctly).
+
+    The table of :func:`spreadsheet_table`; text cells that start like a
+    formula are neutralised (:func:`neutralise_table`). ``delimiter``:
+    ``comma`` (``,`` and a decimal point) or ``semicolon`` (``;`` and a
+    decimal comma, as Excel in a Vietnamese locale reads it).
+    """
+    separator, decimal = _DIALECTS[delimiter]
+    table = neutralise_table(spreadsheet_table(frame, wkt=wkt))
+    table.columns = [neutralise(str(c)) for c in table.columns]
+    text: str = table.to_csv(index=False, sep=separator, decimal=decimal, lineterminator="\r\n")
+    return ("\ufeff" + text).encode("utf-8")
+
+
+def to_xlsx(frame: gpd.GeoDataFrame, *, sheet: str, wkt: bool = False) -> bytes:
+    """Return an Excel workbook (xlsx) of one sheet, the table of :func:`spreadsheet_table`.
+
+    Numbers stay numbers; text is never read as a formula, a link or a
+    number, and text that starts like a formula is neutralised as in the
+    CSV. Times are written in UTC. The header row is frozen, with filters.
+    """
+    table = neutralise_table(spreadsheet_table(frame, wkt=wkt))
+    table.columns = [neutralise(str(c)) for c in table.columns]
+    for column in table.columns:
+        if isinstance(table[column].dtype, pd.DatetimeTZDtype):
+            table[column] = table[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    buffer = io.BytesIO()
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    with pd.ExcelWriter(buffer, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
+        table.to_excel(writer, sheet_name=sheet, index=False)
+        sheet_ = writer.sheets[sheet]
+        sheet_.freeze_panes(1, 0)
+        sheet_.autofilter(0, 0, len(table), max(len(table.columns) - 1, 0))
+    return buffer.getvalue()
 
 
 def to_geopackage(frame: gpd.GeoDataFrame, *, layer: str) -> bytes:
-    """Return a GeoPackage holding ``frame`` as ``layer`` (written with pyogrio to a temp file)."""
+    """Return a GeoPackage holding ``frame`` as ``layer`` (written with pyogrio to a temp file).
+
+    Per-carrier summaries flattened (:func:`flatten_carriers`), other nested
+    values as JSON text; the geometry as it is.
+    """
     frame = _wgs84(frame)
-    flat = frame.copy()
+    flat = gpd.GeoDataFrame(
+        flatten_carriers(pd.DataFrame(frame)), geometry=frame.geometry.name, crs=frame.crs
+    )
     for column in flat.columns:
         if column != flat.geometry.name and flat[column].dtype == object:
             flat[column] = [_flat(v) for v in flat[column]]

@@ -36,6 +36,7 @@ from geodata.hexgrid import (
     cell_resolutions,
     cells_bounds,
     cells_for_points,
+    cells_from_strings,
     cells_to_strings,
 )
 from geodata.raster import utm_crs_for
@@ -62,6 +63,25 @@ QUANTITY: Final[dict[str, str]] = {
     "nr": "SS-RSRP",
 }
 GPKG_LAYER: Final = "cells"
+#: The one table of hex cells for GIS, column and pandas dtype: ``lomsong analyze``'s
+#: ``cells.gpkg`` and the API's cells export (:func:`cells_export_frame`). A source
+#: that does not know a value (the analysis has no commune per cell, the stored map
+#: cells no σ) leaves it null.
+CELL_EXPORT_SCHEMA: Final[dict[str, str]] = {
+    "h3": "string",
+    "resolution": "int64",
+    "carrier": "string",
+    "radio": "string",
+    "mean_dbm": "float64",
+    "sigma_db": "float64",
+    "p_usable": "float64",
+    "evidence": "string",
+    "cell_class": "string",
+    "count": "int64",
+    "commune_id": "string",
+    "lon": "float64",
+    "lat": "float64",
+}
 
 
 def _slug(text: str) -> str:
@@ -271,26 +291,51 @@ def write_signal_geotiffs(
     return written
 
 
-def cells_frame(table: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Hexagon polygons (EPSG:4326) for a per-cell table, ``h3`` as a string.
+def cells_export_frame(table: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Hexagons (EPSG:4326) of a per-cell table, in :data:`CELL_EXPORT_SCHEMA`.
 
-    Every other column is kept as it is, so the signal table
-    (``mean_dbm``, ``sigma_db``, ...) and the per-carrier cells table
-    (``dbm``, ``cell_class``, ...) both work.
+    ``h3`` may be uint64 or strings; ``dbm`` (the stored map cells') is
+    ``mean_dbm``; ``resolution``, ``lon`` and ``lat`` (the cell's centre)
+    are filled in when missing, ``count`` is 0 when unknown; any other
+    missing column is null, and columns outside the schema are left out.
 
-    >>> frame = cells_frame(pd.DataFrame({"h3": [0x8a415846566ffff], "carrier": ["Viettel"]}))
-    >>> frame["h3"].tolist(), frame.crs.to_epsg()
-    (['8a415846566ffff'], 4326)
+    >>> frame = cells_export_frame(pd.DataFrame({"h3": ["8a415846566ffff"], "dbm": [-97.5]}))
+    >>> frame["mean_dbm"].tolist(), frame["resolution"].tolist(), frame["carrier"].isna().all()
+    ([-97.5], [10], np.True_)
     """
     _require(table, ["h3"])
-    cells = table["h3"].to_numpy(np.uint64)
-    polygons, names = cell_polygons(cells), cells_to_strings(cells)
-    frame = table.reset_index(drop=True).assign(h3=names)
-    return gpd.GeoDataFrame(frame, geometry=polygons, crs=CRS_WGS84)
+    source = table.reset_index(drop=True)
+    if "mean_dbm" not in source and "dbm" in source:
+        source = source.rename(columns={"dbm": "mean_dbm"})
+    h3 = source["h3"].to_numpy()
+    cells = cells_from_strings(h3) if h3.dtype == object or len(h3) == 0 else h3.astype(np.uint64)
+    cells = np.asarray(cells, dtype=np.uint64)
+    lat, lon = cell_centres(cells) if len(cells) else (np.empty(0), np.empty(0))
+    filled = {
+        "h3": cells_to_strings(cells),
+        "resolution": cell_resolutions(cells) if len(cells) else np.empty(0, np.int64),
+        "lon": lon,
+        "lat": lat,
+        "count": np.zeros(len(cells), np.int64),
+    }
+    columns = {}
+    for column, dtype in CELL_EXPORT_SCHEMA.items():
+        if column in source and column != "h3":
+            values = source[column]
+            if column == "count":
+                values = pd.to_numeric(values).fillna(0)
+            elif dtype == "float64":
+                values = pd.to_numeric(values)
+            columns[column] = pd.Series(values.to_numpy(), dtype=dtype)
+        elif column in filled:
+            columns[column] = pd.Series(filled[column], dtype=dtype)
+        else:
+            columns[column] = pd.Series([None] * len(cells), dtype=dtype)
+    return gpd.GeoDataFrame(columns, geometry=cell_polygons(cells), crs=CRS_WGS84)
 
 
 def write_cells_gpkg(table: pd.DataFrame, path: str | Path, *, layer: str = GPKG_LAYER) -> Path:
-    """Write the per-cell table as hexagons to a GeoPackage layer.
+    """Write the per-cell table as hexagons to a GeoPackage layer, in :data:`CELL_EXPORT_SCHEMA`.
 
     Parameters
     ----------
@@ -321,7 +366,7 @@ def write_cells_gpkg(table: pd.DataFrame, path: str | Path, *, layer: str = GPKG
     >>> pyogrio.list_layers(path)[:, 0].tolist()
     ['cells']
     """
-    frame = cells_frame(table)
+    frame = cells_export_frame(table)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     # GeoPackage 1.2: GDAL 3.10 writes 1.4 by default, which older ogrinfo

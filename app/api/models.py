@@ -180,14 +180,19 @@ class VillageProperties(BaseModel):
 
 
 class DeadZoneProperties(BaseModel):
-    """A contiguous area without (or with patchy) signal."""
+    """A contiguous area without (or with patchy) signal, inside one village."""
 
     id: str
     commune_id: str | None
+    carrier: str = Field(
+        description='"any": even the best carrier fails here; else the carrier whose zone it is.'
+    )
+    radio: str | None = Field(description="The radio whose zone it is; null: every radio.")
+    village_id: str | None = Field(description="The one village the zone lies in.")
     verdict: Literal["no_signal", "patchy"]
     area_km2: float | None
     households: int | None
-    village_ids: list[str] | None
+    village_ids: list[str] | None = Field(description="``[village_id]``, kept for old clients.")
     carriers_absent: list[str] | None
     nearest_site_m: float | None
     district: str | None

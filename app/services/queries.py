@@ -10,6 +10,7 @@ case, so "Chiem Hoa" finds "Chiêm Hóa".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ import shapely
 
 from app.core.errors import UnprocessableError
 from app.store import Store
-from geodata import constants as C
+from app.store.results import ANY_CARRIER
 from geodata.constants import Verdict
 from geodata.text import fold
 
@@ -34,19 +35,51 @@ _CLASSES_OF_VERDICT: dict[str, tuple[str, ...]] = {
 }
 
 
+__all__ = ["ANY_CARRIER", "PlaceFilter", "ZoneSort"]
+#: What a dead zone's verdict can be.
+_ZONE_VERDICTS = frozenset({Verdict.NO_SIGNAL, Verdict.PATCHY})
+
+
 @dataclass(frozen=True)
 class PlaceFilter:
-    """The filters every planner query and export takes (``None`` = no filter)."""
+    """The filters every planner query and export takes (``None`` = no filter).
+
+    ``carrier``, ``radio`` and ``verdict`` hold one or more values (a row
+    matches any of them); one value as a plain string is taken as a
+    one-value tuple.
+    """
 
     province: str | None = None
     district: str | None = None
     commune_id: str | None = None
-    carrier: str | None = None
-    radio: str | None = None
-    verdict: Verdict | None = None
+    carrier: tuple[str, ...] | None = None
+    radio: tuple[str, ...] | None = None
+    verdict: tuple[Verdict, ...] | None = None
     min_households: int | None = None
     bbox: tuple[float, float, float, float] | None = None
     q: str | None = None
+
+    def __post_init__(self) -> None:
+        """Take one value as a one-value tuple, and an empty one as no filter."""
+        for name in ("carrier", "radio", "verdict"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = (value,)
+            object.__setattr__(self, name, tuple(value) if value else None)
+
+    def real_carriers(self) -> tuple[str, ...] | None:
+        """Return ``carrier`` for villages and cells, where ``any`` means nothing."""
+        if self.carrier and ANY_CARRIER in self.carrier:
+            raise UnprocessableError(
+                f"carrier {ANY_CARRIER!r} names the best-of-any-carrier dead zones;"
+                " villages and cells take a carrier's name"
+            )
+        return self.carrier
+
+
+def _single(values: Sequence[str] | None) -> str | None:
+    """Return the one value of a filter, for SQL; ``None`` when absent or several."""
+    return values[0] if values and len(values) == 1 else None
 
 
 def _in_bbox(frame: gpd.GeoDataFrame, bbox: tuple[float, float, float, float]) -> np.ndarray:
@@ -69,24 +102,34 @@ def _lacks_carrier(carriers: dict[str, Any] | None, wanted: str) -> bool:
 def find_villages(store: Store, where: PlaceFilter) -> gpd.GeoDataFrame:
     """Villages matching ``where``; ``min_households`` bounds households without signal.
 
-    ``carrier`` keeps the villages that carrier leaves households without
-    usable signal in: its summary there counts some, or it has no summary
-    there at all.
+    ``carrier`` keeps the villages one of those carriers leaves households
+    without usable signal in: its summary there counts some, or it has no
+    summary there at all. ``radio`` keeps those where one of the carriers
+    (any, without ``carrier``) is judged on one of the radios.
     """
+    carriers = where.real_carriers()
     frame = store.villages(
         commune_id=where.commune_id,
-        verdict=where.verdict,
+        verdict=_single(where.verdict),
         province=where.province or None,
         district=where.district or None,
         name_contains=where.q or None,
     )
     keep = np.ones(len(frame), dtype=bool)
-    if where.carrier:
-        wanted = fold(where.carrier)
-        keep &= np.array([_lacks_carrier(c, wanted) for c in frame["carriers"]], dtype=bool)
+    if where.verdict and len(where.verdict) > 1:
+        keep &= frame["verdict"].astype(str).isin([str(v) for v in where.verdict]).to_numpy()
+    if carriers:
+        wanted = [fold(c) for c in carriers]
+        keep &= np.array(
+            [any(_lacks_carrier(c, w) for w in wanted) for c in frame["carriers"]], dtype=bool
+        )
     if where.radio:
         keep &= np.array(
-            [_has_radio(c, where.radio, where.carrier) for c in frame["carriers"]], dtype=bool
+            [
+                any(_has_radio(c, r, k) for r in where.radio for k in (carriers or (None,)))
+                for c in frame["carriers"]
+            ],
+            dtype=bool,
         )
     if where.min_households is not None:
         without = pd.to_numeric(frame["households_without_signal"]).fillna(0).to_numpy()
@@ -117,35 +160,40 @@ def rank_villages(
 def find_dead_zones(store: Store, where: PlaceFilter) -> gpd.GeoDataFrame:
     """Dead zones matching ``where``, with their commune's district and province.
 
-    ``carrier`` keeps zones that carrier is absent from; ``radio`` keeps zones
-    holding a stored cell of that radio (and carrier) without reliable signal.
+    Without ``carrier`` or ``radio``: the zones where even the best carrier
+    fails (``carrier="any"``). ``carrier`` gives those carriers' own zones
+    (a village one carrier does not reach is in its zones even when another
+    serves it); ``radio`` those of the radios, of the carriers named or of
+    every carrier.
+
+    Raises
+    ------
+    UnprocessableError
+        For a verdict no zone has (``covered``, ``unknown``), or ``radio``
+        with ``carrier=any``.
     """
+    if where.verdict and not set(where.verdict) <= _ZONE_VERDICTS:
+        raise UnprocessableError("dead zones are 'no_signal' or 'patchy' only")
+    carriers = where.carrier or (ANY_CARRIER,)
+    if where.radio and ANY_CARRIER in carriers and where.carrier:
+        raise UnprocessableError(
+            f"radio applies to a carrier's dead zones, not to carrier={ANY_CARRIER!r}"
+        )
     zones = store.dead_zones(
         commune_id=where.commune_id,
-        verdict=where.verdict,
+        verdicts=[str(v) for v in where.verdict] if where.verdict else None,
         province=where.province or None,
         district=where.district or None,
         with_places=True,
+        carrier=() if where.radio and not where.carrier else carriers,
+        radio=where.radio,
     )
     keep = np.ones(len(zones), dtype=bool)
-    if where.carrier:
-        wanted = fold(where.carrier)
-        keep &= np.array(
-            [wanted in {fold(str(c)) for c in (a or [])} for a in zones["carriers_absent"]],
-            dtype=bool,
-        )
     if where.min_households is not None:
         keep &= pd.to_numeric(zones["households"]).fillna(0).to_numpy() >= where.min_households
     if where.bbox:
         keep &= _in_bbox(zones, where.bbox)
-    zones = zones.loc[keep]
-    if where.radio and len(zones):
-        cells = store.cells(carrier=where.carrier, radio=where.radio)
-        bad = cells.loc[cells["p_usable"].fillna(0) < C.USABLE_P_HIGH]
-        points = gpd.points_from_xy(bad["lon"], bad["lat"])
-        _, zone_index = zones.sindex.query(points, predicate="within")
-        zones = zones.iloc[np.unique(zone_index)]
-    return zones
+    return zones.loc[keep]
 
 
 def sort_dead_zones(zones: gpd.GeoDataFrame, by: ZoneSort | None) -> gpd.GeoDataFrame:
@@ -164,16 +212,23 @@ def sort_dead_zones(zones: gpd.GeoDataFrame, by: ZoneSort | None) -> gpd.GeoData
 
 def find_cells(store: Store, where: PlaceFilter) -> pd.DataFrame:
     """Return stored cells matching ``where`` (``verdict`` maps onto cell classes)."""
+    carriers = where.real_carriers()
     cells = store.cells(
         commune_ids=[where.commune_id] if where.commune_id else None,
-        carrier=where.carrier,
-        radio=where.radio,
+        carrier=_single(carriers),
+        radio=_single(where.radio),
         bbox=where.bbox,
         province=where.province or None,
         district=where.district or None,
     )
+    if carriers and len(carriers) > 1:
+        wanted = {fold(c) for c in carriers}
+        cells = cells.loc[[fold(str(c)) in wanted for c in cells["carrier"]]]
+    if where.radio and len(where.radio) > 1:
+        cells = cells.loc[cells["radio"].astype(str).str.lower().isin(where.radio)]
     if where.verdict:
-        cells = cells.loc[cells["cell_class"].isin(_CLASSES_OF_VERDICT[where.verdict])]
+        classes = [c for v in where.verdict for c in _CLASSES_OF_VERDICT[v]]
+        cells = cells.loc[cells["cell_class"].isin(classes)]
     if where.min_households is not None:
         raise UnprocessableError("min_households does not apply to cells")
     return cells

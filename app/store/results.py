@@ -9,8 +9,8 @@ reader sees either all of the old results or all of the new.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
 
 import geopandas as gpd
 import pandas as pd
@@ -24,7 +24,19 @@ from coverage.map_cells import CELL_COLUMNS
 from geodata.constants import CRS_WGS84
 from geodata.text import fold
 
-__all__ = ["CELL_COLUMNS", "Results", "place_clause"]
+__all__ = ["ALL_LAYERS", "ANY_CARRIER", "CELL_COLUMNS", "Results", "place_clause"]
+
+#: The ``carrier`` of the dead zones where even the best carrier fails
+#: (:data:`coverage.dead_zones.ANY_CARRIER`).
+ANY_CARRIER: Final = "any"
+#: ``Results.dead_zones(carrier=ALL_LAYERS)``: every carrier's and radio's zones.
+ALL_LAYERS: Final = ()
+
+
+def _in_clause(column: str, values: Sequence[str], *, fold_case: bool = True) -> str:
+    """``lower(column) IN (?, ...)``: one placeholder per value."""
+    target = f"lower({column})" if fold_case else column
+    return f"{target} IN ({', '.join('?' * len(values))})"
 
 
 def place_clause(
@@ -67,7 +79,17 @@ def _write_verdicts(conn: sqlite3.Connection, villages: pd.DataFrame) -> None:
 def _write_dead_zones(
     conn: sqlite3.Connection, dead_zones: gpd.GeoDataFrame, commune_ids: Iterable[str] | None
 ) -> None:
-    zones = dead_zones.to_crs(CRS_WGS84) if len(dead_zones) else dead_zones
+    zones = dead_zones.to_crs(CRS_WGS84) if len(dead_zones) else dead_zones.copy()
+    # Zones made before they had layers are best-carrier zones of their first village.
+    if "carrier" not in zones:
+        zones["carrier"] = ANY_CARRIER
+    if "radio" not in zones:
+        zones["radio"] = None
+    if "village_id" not in zones:
+        zones["village_id"] = [
+            v[0] if isinstance(v, list) and len(v) == 1 else None
+            for v in zones.get("village_ids", pd.Series([None] * len(zones)))
+        ]
     rows = [
         (*row, wkb)
         for row, wkb in zip(
@@ -162,12 +184,22 @@ class Results:
         province: str | None = None,
         district: str | None = None,
         with_places: bool = False,
+        carrier: str | Sequence[str] = ANY_CARRIER,
+        radio: str | Sequence[str] | None = None,
+        verdicts: Sequence[str] | None = None,
     ) -> gpd.GeoDataFrame:
         """Return stored dead zones, of one commune, verdict, province or district.
 
         ``province`` and ``district`` ignore diacritics and case. With
         ``with_places``, each zone also carries its commune's ``district``
         and ``province``.
+
+        ``carrier`` picks the layer: the best-of-any-carrier zones (``"any"``,
+        the default: what a map draws), one or more carriers' own zones (any
+        case), or every layer (:data:`ALL_LAYERS`). A carrier's zones are
+        those of all its radios unless ``radio`` names one or more; ``radio``
+        without ``carrier`` means every carrier's zones of those radios.
+        ``verdicts`` keeps any of several verdicts.
         """
         clauses: list[str] = []
         params: list[Any] = []
@@ -175,6 +207,24 @@ class Results:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if verdicts is not None:
+            clauses.append(_in_clause("z.verdict", verdicts, fold_case=False))
+            params += list(verdicts)
+        carriers = [carrier] if isinstance(carrier, str) else list(carrier)
+        radios = [radio] if isinstance(radio, str) else None if radio is None else list(radio)
+        if radios is not None:
+            clauses.append(_in_clause("z.radio", radios))
+            params += [r.lower() for r in radios]
+            if carriers and carriers != [ANY_CARRIER]:
+                clauses.append(_in_clause("z.carrier", carriers))
+                params += [c.lower() for c in carriers]
+            else:
+                clauses.append("z.carrier <> ?")
+                params.append(ANY_CARRIER)
+        elif carriers:
+            clauses.append(_in_clause("z.carrier", carriers))
+            params += [c.lower() for c in carriers]
+            clauses.append("z.radio IS NULL")
         place, place_params = place_clause("z.commune_id", province=province, district=district)
         if place is not None:
             clauses.append(place)

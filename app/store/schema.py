@@ -55,6 +55,10 @@ DEAD_ZONE_COLUMNS = (
     "village_ids",
     "carriers_absent",
     "nearest_site_m",
+    # Since migration 7: the layer ("any" or a carrier; a radio or NULL) and the one village.
+    "carrier",
+    "radio",
+    "village_id",
 )
 JSON_COLUMNS = frozenset(
     {"carriers", "village_ids", "carriers_absent", "reasons", "reasons_vi", "aliases"}
@@ -239,6 +243,25 @@ def folded_aliases(names: object) -> str | None:
     return "|" + "|".join(fold(str(n)) for n in names) + "|"
 
 
+def add_dead_zone_layers(conn: sqlite3.Connection) -> None:
+    """7: dead zones per carrier (and radio) and per village.
+
+    A zone's ``carrier`` is ``any`` (even the best carrier fails there) or
+    the carrier it is a zone of, ``radio`` the radio or NULL (every radio of
+    the carrier), ``village_id`` the one village it lies in. Zones stored
+    before were best-carrier zones: they become ``any``, and keep their
+    village when they touched only one.
+    """
+    _add_columns(conn, "dead_zones", {"carrier": "TEXT", "radio": "TEXT", "village_id": "TEXT"})
+    conn.execute("UPDATE dead_zones SET carrier = 'any' WHERE carrier IS NULL")
+    conn.execute(
+        "UPDATE dead_zones SET village_id = json_extract(village_ids, '$[0]')"
+        " WHERE village_id IS NULL AND json_valid(village_ids)"
+        " AND json_array_length(village_ids) = 1"
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS dead_zones_layer ON dead_zones (carrier, radio)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: Migration ``n`` (1-based) brings a database from version ``n - 1`` to ``n``.
@@ -249,6 +272,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     fold_place_names,
     add_uploads,
     add_commune_names,
+    add_dead_zone_layers,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

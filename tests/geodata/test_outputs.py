@@ -22,7 +22,7 @@ import rasterio
 from pyproj import Transformer
 
 from geodata.errors import InvalidInputError, MissingColumnError
-from geodata.outputs import NODATA, write_cells_gpkg, write_signal_geotiffs
+from geodata.outputs import CELL_EXPORT_SCHEMA, NODATA, write_cells_gpkg, write_signal_geotiffs
 
 UTM_48N = "EPSG:32648"
 CENTRE = (22.57, 105.49)  # lat, lon: Thượng Nông, Na Hang
@@ -169,7 +169,7 @@ def test_cells_gpkg_round_trips(signal: pd.DataFrame, tmp_path: Path) -> None:
     back = gpd.read_file(path, layer="cells")
     assert back.crs.to_epsg() == 4326
     assert len(back) == len(signal)
-    assert list(back.columns) == ["h3", *signal.columns.drop("h3"), "geometry"]
+    assert list(back.columns) == [*CELL_EXPORT_SCHEMA, "geometry"]
     assert back["h3"].tolist() == h3ronpy.cells_to_string(signal["h3"].to_numpy()).to_pylist()
     pd.testing.assert_series_equal(back["mean_dbm"], signal["mean_dbm"], check_names=False)
     assert (back.geom_type == "Polygon").all()
@@ -199,11 +199,15 @@ def test_gpkg_needs_the_cell_column(tmp_path: Path) -> None:
 
 
 def test_the_cells_table_works_too(tmp_path: Path) -> None:
-    """``AnalysisResult.cells`` (per carrier, ``dbm``) has no ``mean_dbm``: kept as is."""
+    """``AnalysisResult.cells`` (per carrier, ``dbm``) writes ``dbm`` as ``mean_dbm``."""
     cells = pd.DataFrame(
         {"h3": _patch(1), "carrier": "MobiFone", "dbm": -101.0, "cell_class": "fair"}
     )
     back = gpd.read_file(write_cells_gpkg(cells, tmp_path / "c.gpkg"))
     pd.testing.assert_frame_equal(
-        back[["carrier", "dbm", "cell_class"]], cells.drop(columns="h3"), check_dtype=False
+        back[["carrier", "mean_dbm", "cell_class"]],
+        cells.drop(columns="h3").rename(columns={"dbm": "mean_dbm"}),
+        check_dtype=False,
     )
+    assert back["sigma_db"].isna().all() and (back["count"] == 0).all()
+    assert (back["resolution"] == 10).all()

@@ -8,7 +8,6 @@ from app.api.deps import StoreDep
 from app.api.models import DeadZoneCollection
 from app.api.params import LimitParam, OffsetParam, PlaceFilterDep
 from app.api.responses import GeoJSONResponse, paged_collection
-from app.core.errors import UnprocessableError
 from app.services.queries import ZoneSort, find_dead_zones, page, sort_dead_zones
 
 router = APIRouter(prefix="/api/v1", tags=["dead zones"])
@@ -29,11 +28,14 @@ def list_dead_zones(
 ) -> GeoJSONResponse:
     """List dead zones, filtered, sorted and paged.
 
+    Without ``carrier``: the zones where even the best carrier fails
+    (``carrier: "any"``); ``carrier=Viettel`` gives Viettel's own zones,
+    ``radio=lte`` (with or without ``carrier``) those of one radio. Each zone
+    lies in one village (``village_id``). ``verdict``, ``carrier`` and
+    ``radio`` take several values (``verdict=no_signal,patchy``).
     ``sort=households|area`` (most first) or ``distance`` (nearest site first);
     ``limit``/``offset`` pages, with ``numberMatched`` and a ``next`` link.
     """
-    if where.verdict in ("covered", "unknown"):
-        raise UnprocessableError("dead zones are 'no_signal' or 'patchy' only")
     zones = sort_dead_zones(find_dead_zones(store, where), sort)
     return paged_collection(
         request,

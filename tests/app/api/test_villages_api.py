@@ -58,6 +58,12 @@ def test_all_villages_as_geojson(client: TestClient, loaded_store: Store) -> Non
         ("carrier=viettel", ["ban-giong", "dong-da-1"]),
         ("carrier=VinaPhone&commune_id=thuong-nong", ["ban-giong", "na-ta"]),
         ("q=na&commune_id=thuong-nong", ["na-ta"]),
+        # Several values: comma separated or repeated, any case.
+        ("verdict=no_signal,patchy", ["ban-giong", "dong-da-1"]),
+        ("verdict=no_signal&verdict=Covered", ["dong-da-1", "na-ta"]),
+        ("verdict=no_signal,patchy&commune_id=thuong-nong", ["ban-giong"]),
+        ("carrier=VinaPhone,Viettel&commune_id=thuong-nong", ["ban-giong", "na-ta"]),
+        ("radio=nr,LTE&carrier=VinaPhone", ["ban-giong"]),
     ],
 )
 def test_filters(client: TestClient, loaded_store: Store, query: str, expected: list[str]) -> None:
@@ -78,11 +84,36 @@ def test_villages_without_results_are_unknown(
     assert {f["properties"]["households_without_signal"] for f in body["features"]} == {None}
 
 
-def test_invalid_verdict_is_422(client: TestClient, loaded_store: Store) -> None:
-    response = client.get("/api/v1/villages?verdict=bad")
+@pytest.mark.parametrize(
+    ("query", "field", "value"),
+    [
+        ("verdict=bad", "verdict", "bad"),
+        ("verdict=no_signal,bad", "verdict", "bad"),
+        ("verdict=patchy&verdict=trang_song", "verdict", "trang_song"),
+        ("carrier=Viettel,Vinafone", "carrier", "Vinafone"),
+        ("radio=lte,wifi", "radio", "wifi"),
+    ],
+)
+def test_an_unknown_filter_value_is_a_422_naming_it(
+    client: TestClient, loaded_store: Store, query: str, field: str, value: str
+) -> None:
+    response = client.get(f"/api/v1/villages?{query}")
 
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "verdict"]
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["query", field]
+    assert error["input"] == value
+    assert error["msg"].startswith(f"unknown {field} {value!r}; expected one of: ")
+
+
+def test_carrier_any_is_for_dead_zones_only(client: TestClient, loaded_store: Store) -> None:
+    response = client.get("/api/v1/villages?carrier=any")
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "carrier 'any' names the best-of-any-carrier dead zones;"
+        " villages and cells take a carrier's name"
+    }
 
 
 def test_one_village(client: TestClient, loaded_store: Store) -> None:
@@ -129,6 +160,9 @@ def test_dead_zones(client: TestClient, loaded_store: Store) -> None:
     assert zone["properties"] == {
         "id": "thuong-nong-dz-001",
         "commune_id": "thuong-nong",
+        "carrier": "any",
+        "radio": None,
+        "village_id": "ban-giong",
         "verdict": "patchy",
         "area_km2": 0.3,
         "households": 40,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import shapely
 
@@ -133,3 +134,47 @@ def test_a_failing_migration_leaves_its_version_and_tables_as_they_were(
         db.close()
     assert _version(path) == SCHEMA_VERSION
     assert "half_done" not in _tables(path)
+
+
+def test_migration_7_makes_stored_zones_best_carrier_zones_of_their_village(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "v6.sqlite3"
+    monkeypatch.setattr("app.store.schema.MIGRATIONS", MIGRATIONS[:6])
+    monkeypatch.setattr("app.store.schema.SCHEMA_VERSION", 6)
+    db = Database(path)
+    try:
+        migrate(db)
+        with db.write() as conn:
+            conn.executemany(
+                "INSERT INTO dead_zones (id, commune_id, verdict, households, village_ids,"
+                " geometry) VALUES (?, 'thuong-nong', 'patchy', 40, ?, ?)",
+                [
+                    (
+                        "one",
+                        '["ban-giong"]',
+                        shapely.to_wkb(shapely.box(105.49, 22.56, 105.5, 22.57)),
+                    ),
+                    (
+                        "two",
+                        '["ban-giong","na-ta"]',
+                        shapely.to_wkb(shapely.box(105.47, 22.56, 105.5, 22.57)),
+                    ),
+                ],
+            )
+    finally:
+        db.close()
+    assert _version(path) == 6
+    monkeypatch.undo()
+
+    store = Store(path, device_salt="s")
+    try:
+        assert _version(path) == SCHEMA_VERSION == 7
+        zones = store.dead_zones().set_index("id")
+        assert zones["carrier"].tolist() == ["any", "any"]
+        assert zones["radio"].isna().all()
+        assert zones.loc["one", "village_id"] == "ban-giong"
+        assert pd.isna(zones.loc["two", "village_id"])  # it touched two villages
+        assert store.dead_zones(carrier="Viettel").empty
+    finally:
+        store.close()
