@@ -115,7 +115,7 @@ _REPORT_TEXT = {
         "households_short": "hh",
         "site": "site:",
         "map_link": "Interactive map",
-        "summary": "{no_signal} with no signal, {patchy} patchy{unknown}; "
+        "summary": "{no_signal} {villages} with no signal, {patchy} patchy{unknown}; "
         "{without}/{households} households without signal",
         "summary_unknown": ", {n} not known",
         "no_signal_rule": "No signal (trắng sóng): at the village centre (its cultural house) "
@@ -292,8 +292,10 @@ def summary_line(villages: pd.DataFrame, *, lang: Lang = "vi") -> str:
     unknown = int((verdict == "unknown").sum())
     households = pd.to_numeric(villages.get("households"), errors="coerce")
     without = pd.to_numeric(villages.get("households_without_signal"), errors="coerce")
+    no_signal = int((verdict == "no_signal").sum())
     return text["summary"].format(
-        no_signal=int((verdict == "no_signal").sum()),
+        no_signal=no_signal,
+        villages="village" if no_signal == 1 else "villages",  # English only
         patchy=int((verdict == "patchy").sum()),
         unknown=text["summary_unknown"].format(n=unknown) if unknown else "",
         without=count(0 if without is None else without.sum()),

@@ -121,7 +121,7 @@ def test_summary_counts_unknown_villages_and_speaks_english(villages: gpd.GeoDat
         "2 thôn trắng sóng, 0 lõm sóng, 1 chưa đủ dữ liệu; 90/1.392 hộ không có sóng"
     )
     assert summary_line(villages, lang="en") == (
-        "1 with no signal, 1 patchy; 90/1.392 households without signal"
+        "1 village with no signal, 1 patchy; 90/1.392 households without signal"
     )
 
 

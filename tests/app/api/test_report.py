@@ -54,7 +54,7 @@ def test_commune_report_in_english_and_cached(client: TestClient, loaded_store: 
 
     assert "Mobile signal report: Commune Thượng Nông" in first.text
     assert "Readings up to: <strong>05/01/2026</strong>" in first.text
-    assert "0 with no signal, 1 patchy; 40/138 households without signal" in first.text
+    assert "0 villages with no signal, 1 patchy; 40/138 households without signal" in first.text
     assert 'href="http://testserver/maps/communes/thuong-nong?lang=en"' in first.text
     assert again.status_code == 304
 
