@@ -132,29 +132,6 @@ _REPORT_TEXT = {
     },
 }
 
-_CSS = """
-body { font: 10.5pt/1.35 system-ui, "Segoe UI", Roboto, Arial, sans-serif; margin: 16px;
-  color: #111; }
-h1 { font-size: 16pt; margin: 0 0 2px; } h2 { font-size: 12pt; margin: 12px 0 4px; }
-h2, h3 { break-after: avoid; page-break-after: avoid; }
-.meta { color: #333; margin: 0 0 6px; }
-.summary { font-size: 13pt; font-weight: bold; margin: 4px 0; }
-figure { margin: 6px 0; break-inside: avoid; page-break-inside: avoid; }
-img.map { display: block; width: 100%; max-width: 186mm; max-height: 150mm; object-fit: contain; }
-.criterion { font-size: 9.5pt; margin: 4px 0; padding-left: 18px; break-inside: avoid; }
-table { border-collapse: collapse; width: 100%; margin-top: 4px; font-size: 9.5pt; }
-th, td { border: 1px solid #777; padding: 2px 5px; text-align: left; vertical-align: top; }
-td.n { text-align: right; white-space: nowrap; } tr.total td { font-weight: bold; }
-td.why { font-size: 8.5pt; width: 42%; } td.c small { color: #333; display: block; }
-.swatch { display: inline-block; width: 12px; height: 12px; margin-right: 5px; vertical-align: -2px;
-  border: 1px solid #333; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-header { display: flex; gap: 12px; justify-content: space-between; align-items: flex-start; }
-header svg { flex: none; } .back { font-size: 9pt; margin: 0; word-break: break-all; }
-@media print { body { margin: 0; } a { color: inherit; text-decoration: none; }
-  tr { break-inside: avoid; page-break-inside: avoid; } }
-"""
-
-
 # Page margin boxes do not inherit the body's font.
 _MARGIN_FONT = "font: 8pt system-ui, Arial, sans-serif; color: #333;"
 
@@ -490,7 +467,7 @@ def render_commune_report(
         lang=lang,
         text=text,
         report=extra,
-        css=Markup(_CSS + _page_css(f"{title} · {extra['printed']} {printed_on}", extra["page"])),
+        css=Markup(_page_css(f"{title} · {extra['printed']} {printed_on}", extra["page"])),
         title=title,
         commune_name=commune_name,
         place=", ".join(p for p in (district, province) if p),
