@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 import geopandas as gpd
 import pandas as pd
@@ -16,10 +18,12 @@ from app.core.config import Rasters
 from app.core.errors import NotFoundError
 from app.store import Store
 from coverage.map_cells import OVERVIEW_RESOLUTION, cells_geoframe, coarsen_cells
+from coverage.thresholds import MIN_CONFIDENCE, SERVED_P
 from geodata.constants import Lang
 from geodata.errors import GeodataError
 from geodata.maps import MapPage, Nav, cached_hillshade, render_index_page, render_map, words
 from geodata.maps.index import lang_query, slug
+from geodata.report import print_date as print_date  # the report date, for the route's key
 from geodata.report import render_commune_report
 
 logger = logging.getLogger(__name__)
@@ -166,12 +170,21 @@ def village_page(store: Store, village_id: str, opts: PageSettings) -> str:
     return render_map(page, lang=opts.lang, online_tiles=opts.online_tiles)
 
 
-def commune_report(store: Store, commune_id: str, lang: Lang) -> str:
-    """Render the commune's report page (404 for an unknown commune): what the store holds."""
+def commune_report(
+    store: Store, commune_id: str, lang: Lang, *, site_url: str = "", printed: date | None = None
+) -> str:
+    """Render the commune's report page (404 for an unknown commune): what the store holds.
+
+    ``site_url`` (``http://host``) makes the link and QR code back to the map
+    absolute, for a phone reading the paper; ``printed`` is the print date shown.
+    """
     return render_commune_report(
         store.commune(commune_id),
         store.villages(commune_ids=[commune_id]),
         store.dead_zones(commune_id=commune_id),
         lang=lang,
-        map_url=f"/maps/communes/{commune_id}{lang_query(lang)}",
+        map_url=f"{site_url}/maps/communes/{quote(commune_id, safe='')}{lang_query(lang)}",
+        printed=printed,
+        served_p=SERVED_P,
+        min_confidence=MIN_CONFIDENCE,
     )

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PageCacheDep, SettingsDep, StoreDep
 from app.api.responses import cached_response
-from app.services.pages import commune_report
+from app.services.pages import commune_report, print_date
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -24,10 +24,13 @@ async def commune_report_page(
     commune_id: str,
     lang: Literal["vi", "en"] | None = None,
 ) -> Response:
-    """One printable HTML page: static map, villages with verdicts and households."""
+    """One printable A4 page: summary, static map, criterion, villages, carriers, QR to the map."""
     chosen = lang or settings.lang_default
-    key = (request.url.path, chosen, store.results_version())
+    site_url, printed = str(request.base_url).rstrip("/"), print_date()
+    key = (request.url.path, chosen, store.results_version(), site_url, printed)
     page = await run_in_threadpool(
-        cache.get_or_render, key, lambda: commune_report(store, commune_id, chosen)
+        cache.get_or_render,
+        key,
+        lambda: commune_report(store, commune_id, chosen, site_url=site_url, printed=printed),
     )
     return cached_response(request, page, media_type="text/html; charset=utf-8")
