@@ -19,8 +19,6 @@ import httpx
 import pytest
 from PIL import Image
 
-# The map tests' Chromium fixture, shared as it is (not moved: its file is being edited).
-from tests.app.api.test_map_browser import browser  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -57,7 +55,7 @@ def _expected_summary(base: str) -> str:
 
 def test_the_report_prints_on_a4_and_reads_back(
     demo_server: str,
-    browser: Any,  # noqa: F811
+    browser: Any,
     tmp_path: Path,
 ) -> None:
     _poppler()
