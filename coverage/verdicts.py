@@ -707,7 +707,8 @@ def _judged_reasons(
     ``row`` is the centre evidence of ``carrier_name`` (the best carrier,
     else the strongest at the centre).
     """
-    p = float(row["centre_p_usable"])
+    # Rounded as the carrier summaries are, so the page's lines agree with the reasons.
+    p = round(float(row["centre_p_usable"]), 3)
     radio = C.RADIO_GENERATIONS.get(str(row["radio"]), "")
     evidence = str(row["evidence"])
     values = {"carrier": carrier_name, "radio": radio, "p": p}
