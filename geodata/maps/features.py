@@ -41,11 +41,11 @@ def _blank(value: Any) -> bool:
 
 
 def _percent(p: Any) -> str | None:
-    """Write a probability as a whole percentage, halves up (2.5 % reads 3 %)."""
+    """Write a probability as a whole percentage, rounded as the verdicts' reasons are."""
     number = pd.to_numeric(p, errors="coerce")
     if _blank(p) or pd.isna(number):
         return None
-    return f"{math.floor(100 * float(number) + 0.5)}%"
+    return f"{float(number):.0%}"
 
 
 def _site_words(summary: dict[str, Any], text: dict[str, str], lang: Lang) -> str:
