@@ -120,8 +120,9 @@ def carrier_readings_per_village(
     >>> r = pd.DataFrame({"lat": [0.5, 0.5], "lon": [0.5, 0.5], "mcc": 452, "mnc": 4,
     ...     "radio": "lte", "signal_dbm": [-90.0, None], "no_service": [False, True],
     ...     "time": pd.to_datetime(["2026-01-01T08:00Z", "2026-01-14T08:00Z"])})
-    >>> carrier_readings_per_village(v, r).iloc[0].tolist()
-    ['a', 'Viettel', 2, 14, 0.5]
+    >>> row = carrier_readings_per_village(v, r).iloc[0]
+    >>> row["carrier"], int(row["readings"]), int(row["reading_days"]), float(row["unusable_share"])
+    ('Viettel', 2, 14, 0.5)
     """
     pairs = readings_by_village(villages, readings)
     if pairs.empty:
