@@ -174,7 +174,6 @@ def judge_villages(
         {
             "confidence": confidence,
             "centre_known": centre_known,
-            "undecided": undecided & centre_known,
             "households": total.to_numpy(float),
             "without": hh_without.to_numpy(float),
             "known_households": known_households.reindex(index).fillna(0.0).to_numpy(float),
@@ -431,13 +430,10 @@ _TEXT = {
         "vi": "Chưa có số đo và không có trạm nào đã biết trong tầm phủ: "
         "dữ liệu trạm chưa phủ tới nơi này",
     },
-    "undecided": {
-        "en": "The evidence cannot decide (confidence {confidence:.0%}); a field visit would.",
-        "vi": "Dữ liệu chưa đủ để kết luận (độ tin cậy {confidence:.0%}); cần đo thực địa.",
-    },
     "why_unknown": {
-        "en": "Not known: the evidence cannot decide (confidence {confidence:.0%})",
-        "vi": "Chưa rõ: dữ liệu chưa đủ để kết luận (độ tin cậy {confidence:.0%})",
+        "en": "Not known: the evidence cannot decide (confidence {confidence:.0%}), "
+        "a field visit would",
+        "vi": "Chưa rõ: dữ liệu chưa đủ để kết luận (độ tin cậy {confidence:.0%}), cần đo thực địa",
     },
     "why_none": {
         "en": "No carrier gives usable signal at the village centre",
@@ -738,6 +734,4 @@ def _judged_reasons(
     unknown = fact["households"] - fact["known_households"]
     if unknown >= 1.0:
         said.append(_say("households_unknown", unknown=unknown, total=fact["households"]))
-    if fact["undecided"]:
-        said.append(_say("undecided", confidence=fact["confidence"]))
     return said

@@ -121,7 +121,8 @@ def test_not_knowing_is_not_patchy() -> None:
     guessed = judge({"X": (6.0, 8.0)}, [{"X": (6.0, 8.0)}], [40], evidence="predicted")
     assert guessed["verdict"] == "unknown"
     assert guessed["confidence"] < MIN_CONFIDENCE
-    assert any("cannot decide" in reason for reason in guessed["reasons"])
+    assert guessed["reasons"][0].startswith("Not known: the evidence cannot decide (confidence")
+    assert sum("cannot decide" in reason for reason in guessed["reasons"]) == 1
 
 
 def test_confidence_grows_with_the_evidence() -> None:
