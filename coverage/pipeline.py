@@ -40,7 +40,8 @@ from coverage.fusion import fuse_evidence, signal_estimates
 from coverage.grid import village_grid
 from coverage.households import place_households
 from coverage.map_cells import MAP_RESOLUTION, cells_for_storage, device_sketch, empty_device_sketch
-from coverage.points import readings_per_village
+from coverage.nearest_sites import nearest_sites
+from coverage.points import carrier_readings_per_village, readings_per_village
 from coverage.predict import predict_grid
 from coverage.stats import aggregate_readings, infer_silent_gaps, new_sites_near, select_as_of
 from coverage.verdicts import judge_villages
@@ -222,6 +223,8 @@ def analyze(
             sites,
             resolution=resolution,
         ),
+        nearest=nearest_sites(villages, sites, metric_crs=metric_crs, terrain=terrain),
+        carrier_readings=carrier_readings_per_village(villages, observed_readings),
     )
     signal = signal_estimates(fusion.estimates, evidence.observed)
     zones = find_dead_zones(

@@ -56,6 +56,7 @@ import pandas as pd
 from scipy.stats import beta, norm
 
 from coverage import thresholds as T
+from geodata import constants as C
 from geodata.constants import Verdict
 
 
@@ -68,6 +69,8 @@ def judge_villages(
     fading_db: float = T.DEFAULT_FADING_DB,
     readings: pd.DataFrame | None = None,
     new_sites: pd.DataFrame | None = None,
+    nearest: pd.DataFrame | None = None,
+    carrier_readings: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Verdict, confidence, reasons and households without usable signal, per village.
 
@@ -89,13 +92,22 @@ def judge_villages(
     new_sites : DataFrame, optional, keyword-only
         ``village_id, site_id, carrier, since``: sites that started after
         the readings near the village and are not yet measured.
+    nearest : DataFrame, optional, keyword-only
+        ``village_id, carrier, site_id, distance_m, terrain_loss_db,
+        behind_terrain``: each carrier's nearest site to the village centre
+        (:func:`coverage.nearest_sites.nearest_sites`).
+    carrier_readings : DataFrame, optional, keyword-only
+        ``village_id, carrier, readings, reading_days, unusable_share``
+        (:func:`coverage.points.carrier_readings_per_village`).
 
     Returns
     -------
     DataFrame indexed by village id with ``verdict``, ``confidence``,
-    ``p_problem``, ``households_without_signal``, ``best_carrier``,
+    ``p_problem``, ``households_without_signal``, ``best_carrier`` (None
+    where no carrier serves: see :func:`_best_carrier`),
     ``centre_p_usable``, ``carriers`` (a dict per village: carrier ->
-    summary), ``reasons`` and ``reasons_vi`` (lists of sentences).
+    summary, see :func:`_carrier_summaries`), ``reasons`` and ``reasons_vi``
+    (lists of sentences; the first is the village's *why* line).
     """
     ids = villages["id"].to_numpy()
     total = villages.set_index("id")["households"].astype(float).reindex(ids)
@@ -150,7 +162,7 @@ def judge_villages(
     out["households_without_signal"] = np.rint(
         np.minimum(hh_without.to_numpy(float), total.fillna(0).to_numpy(float))
     ).astype(int)
-    table = _carrier_table(centre, per_carrier)
+    table = _carrier_table(centre, per_carrier, nearest, carrier_readings)
     best = _best_carrier(table, total)
     out["best_carrier"] = best.reindex(index).where(centre_known, None)
     out["best_carrier"] = (
@@ -162,14 +174,14 @@ def judge_villages(
         {
             "confidence": confidence,
             "centre_known": centre_known,
-            "undecided": undecided & centre_known,
             "households": total.to_numpy(float),
             "without": hh_without.to_numpy(float),
             "known_households": known_households.reindex(index).fillna(0.0).to_numpy(float),
+            "verdict": out["verdict"].to_numpy(),
         },
         index=index,
     )
-    texts = _reasons(facts, centre, best, readings, new_sites)
+    texts = _reasons(facts, centre, best, table, readings, new_sites, nearest)
     out["reasons"] = texts["en"]
     out["reasons_vi"] = texts["vi"]
     return out
@@ -314,54 +326,99 @@ _Z = np.linspace(-4.0, 4.0, 81)
 _Z_WEIGHT = norm.pdf(_Z) / norm.pdf(_Z).sum()
 
 
-def _carrier_table(centre: pd.DataFrame, per_carrier: pd.DataFrame) -> pd.DataFrame:
-    """Centre evidence and households without signal, per (village, carrier)."""
+def _carrier_table(
+    centre: pd.DataFrame,
+    per_carrier: pd.DataFrame,
+    nearest: pd.DataFrame | None,
+    carrier_readings: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Join centre evidence, households without signal, nearest site and readings.
+
+    One row per (village, carrier).
+
+    Rows are the carriers with evidence (at the centre or at households'
+    places); the nearest site and the readings are joined to them.
+    """
     table = centre.merge(per_carrier, on=["village_id", "carrier"], how="outer")
     table["evidence"] = table["evidence"].fillna("none")
+    keys = ["village_id", "carrier"]
+    if nearest is not None and len(nearest):
+        names = {"site_id": "nearest_site_id", "distance_m": "nearest_site_m"}
+        near = nearest.rename(columns=names)
+        table = table.merge(near, on=keys, how="left")
+    if carrier_readings is not None and len(carrier_readings):
+        table = table.merge(carrier_readings, on=keys, how="left")
     return table
 
 
 def _best_carrier(table: pd.DataFrame, total: pd.Series) -> pd.Series:
-    """Pick, per village, the carrier leaving the fewest households without signal.
+    """Pick, per village, the serving carrier leaving the fewest households without signal.
 
-    Ties go to the surest centre. None where no carrier works: the best
-    gives no usable signal at the centre and serves under
-    :data:`~coverage.thresholds.PATCHY_HOUSEHOLD_SHARE` of the households.
+    A carrier serves a village when it gives usable signal at the centre
+    (availability at least :data:`~coverage.thresholds.USABLE_P_LOW`) or
+    serves at least :data:`~coverage.thresholds.PATCHY_HOUSEHOLD_SHARE` of
+    its households. Ties go to the surest centre. None where no carrier
+    serves: "none serves here", never the least bad of the ones that fail.
     """
     if table.empty:
         return pd.Series(dtype=object)
     ranked = table.assign(
         hh=table["households_without_signal"].fillna(np.inf),
         p=table["centre_p_usable"].astype(float).fillna(0.0),
-    ).sort_values(["village_id", "hh", "p"], ascending=[True, True, False])
+    )
+    households = ranked["village_id"].map(total).astype(float)
+    served = (households - ranked["hh"].clip(upper=households)).fillna(0.0)
+    serves = (ranked["p"] >= T.USABLE_P_LOW) | (
+        (served > 0) & (served >= T.PATCHY_HOUSEHOLD_SHARE * households)
+    )
+    ranked = ranked.loc[serves].sort_values(
+        ["village_id", "hh", "p"], ascending=[True, True, False]
+    )
     first = ranked.drop_duplicates("village_id").set_index("village_id")
-    households = total.reindex(first.index).astype(float)
-    served = (households - first["hh"].clip(upper=households)).fillna(0.0)
-    useless = (first["p"] < T.USABLE_P_LOW) & (served < T.PATCHY_HOUSEHOLD_SHARE * households)
-    return first["carrier"].where(~useless)
+    return first["carrier"].reindex(table["village_id"].unique())
+
+
+def _optional(value: object, kind: type) -> object:
+    """``kind(value)``, or None where the value is missing."""
+    if value is None or (not isinstance(value, str | bool) and pd.isna(value)):
+        return None
+    return kind(value)
 
 
 def _carrier_summaries(table: pd.DataFrame) -> pd.Series:
-    """{carrier: {households_without_signal, centre_p_usable, radio, evidence}} per village.
+    """{carrier: summary} per village.
+
+    Each summary: ``households_without_signal``, ``centre_p_usable``,
+    ``radio``, ``evidence``; the carrier's nearest site to the village
+    centre: ``nearest_site_m`` (int, metres), ``nearest_site_id``,
+    ``terrain_loss_db`` and ``behind_terrain`` (None without a DEM); its
+    readings in the village: ``readings``, ``reading_days``,
+    ``unusable_share`` (0 readings: days and share None). Missing values are None.
 
     A loop over villages × carriers (tens to thousands of rows), not readings.
     """
     summaries: dict[str, dict[str, dict[str, object]]] = {}
-    for row in table.itertuples(index=False):
-        p = float(row.centre_p_usable) if pd.notna(row.centre_p_usable) else None
-        hh = row.households_without_signal
-        summaries.setdefault(row.village_id, {})[row.carrier] = {
+    for row in table.to_dict("records"):
+        p = _optional(row.get("centre_p_usable"), float)
+        hh = row.get("households_without_signal")
+        summaries.setdefault(row["village_id"], {})[row["carrier"]] = {
             "households_without_signal": round(hh) if pd.notna(hh) else None,
-            "centre_p_usable": round(p, 3) if p is not None else None,
-            "radio": row.radio if isinstance(row.radio, str) else None,
-            "evidence": row.evidence,
+            "centre_p_usable": round(p, 3) if isinstance(p, float) else None,
+            "radio": row["radio"] if isinstance(row.get("radio"), str) else None,
+            "evidence": row["evidence"],
+            "nearest_site_m": _optional(row.get("nearest_site_m"), int),
+            "nearest_site_id": _optional(row.get("nearest_site_id"), str),
+            "terrain_loss_db": _optional(row.get("terrain_loss_db"), float),
+            "behind_terrain": _optional(row.get("behind_terrain"), bool),
+            "readings": _optional(row.get("readings"), int) or 0,
+            "reading_days": _optional(row.get("reading_days"), int),
+            "unusable_share": _optional(row.get("unusable_share"), float),
         }
     return pd.Series(summaries, dtype=object)
 
 
 # --- Reasons, in plain words -------------------------------------------------
 
-_RADIO_NAMES = {"gsm": "2G", "umts": "3G", "lte": "4G", "nr": "5G"}
 _EVIDENCE_WORDS = {
     "en": {"measured": "measured", "predicted": "predicted from sites and terrain"},
     "vi": {"measured": "đo thực tế", "predicted": "dự báo từ trạm và địa hình"},
@@ -369,29 +426,59 @@ _EVIDENCE_WORDS = {
 _TEXT = {
     "no_centre": {
         "en": "No readings here and no known site of any carrier within reach: "
-        "the site database does not cover this place.",
+        "the site database does not cover this place",
         "vi": "Chưa có số đo và không có trạm nào đã biết trong tầm phủ: "
-        "dữ liệu trạm chưa phủ tới nơi này.",
+        "dữ liệu trạm chưa phủ tới nơi này",
     },
-    "undecided": {
-        "en": "The evidence cannot decide (confidence {confidence:.0%}); a field visit would.",
-        "vi": "Dữ liệu chưa đủ để kết luận (độ tin cậy {confidence:.0%}); cần đo thực địa.",
+    "why_unknown": {
+        "en": "Not known: the evidence cannot decide (confidence {confidence:.0%}), "
+        "a field visit would",
+        "vi": "Chưa rõ: dữ liệu chưa đủ để kết luận (độ tin cậy {confidence:.0%}), cần đo thực địa",
     },
-    "centre_none": {
-        "en": "At the village centre no carrier gives usable signal "
-        "(best: {carrier} {radio}, usable {p:.0%} of the time, {evidence}).",
-        "vi": "Tại trung tâm thôn không nhà mạng nào có sóng dùng được "
-        "(tốt nhất: {carrier} {radio}, dùng được {p:.0%} thời gian, {evidence}).",
+    "why_none": {
+        "en": "No carrier gives usable signal at the village centre",
+        "vi": "Tại trung tâm thôn không nhà mạng nào có sóng dùng được",
     },
-    "centre_intermittent": {
-        "en": "At the village centre signal comes and goes: {carrier} {radio} "
-        "is usable {p:.0%} of the time ({evidence}).",
-        "vi": "Tại trung tâm thôn sóng lúc có lúc mất: {carrier} {radio} "
-        "dùng được {p:.0%} thời gian ({evidence}).",
+    "why_intermittent": {
+        "en": "At the village centre signal comes and goes ({carrier} {radio} "
+        "usable {p:.0%} of the time, {evidence})",
+        "vi": "Tại trung tâm thôn sóng lúc có lúc mất ({carrier} {radio} "
+        "dùng được {p:.0%} thời gian, {evidence})",
     },
-    "centre_good": {
-        "en": "At the village centre {carrier} {radio} is usable {p:.0%} of the time ({evidence}).",
-        "vi": "Tại trung tâm thôn {carrier} {radio} dùng được {p:.0%} thời gian ({evidence}).",
+    "why_households": {
+        "en": "{without:.0f} of {total:.0f} households live where no carrier gives usable signal",
+        "vi": "{without:.0f}/{total:.0f} hộ ở nơi không nhà mạng nào có sóng dùng được",
+    },
+    "why_good": {
+        "en": "At the village centre {carrier} {radio} is usable {p:.0%} of the time ({evidence})",
+        "vi": "Tại trung tâm thôn {carrier} {radio} dùng được {p:.0%} thời gian ({evidence})",
+    },
+    "site": {
+        "en": "nearest {carrier} site {km} km{terrain}",
+        "vi": "trạm {carrier} gần nhất cách {km} km{terrain}",
+    },
+    "nearest_known": {
+        "en": "nearest known site: {carrier}, {km} km",
+        "vi": "trạm gần nhất đã biết: {carrier}, cách {km} km",
+    },
+    "no_site": {
+        "en": "no {carrier} site known",
+        "vi": "không có trạm {carrier} nào đã biết",
+    },
+    "behind": {"en": ", behind a ridge", "vi": ", bị núi che khuất"},
+    "in_sight": {"en": ", in line of sight", "vi": ", không bị núi che"},
+    "carrier_readings": {
+        "en": "{count} {carrier} readings over {days} {day_word}, "
+        "{share:.0%} without usable signal",
+        "vi": "{count} số đo {carrier} trong {days} ngày, {share:.0%} không có sóng dùng được",
+    },
+    "no_carrier_readings": {
+        "en": "no {carrier} readings in the village",
+        "vi": "chưa có số đo {carrier} trong thôn",
+    },
+    "strongest": {
+        "en": "The strongest there, {carrier} {radio}, is usable {p:.0%} of the time ({evidence}).",
+        "vi": "Mạnh nhất ở đó là {carrier} {radio}, chỉ dùng được {p:.0%} thời gian ({evidence}).",
     },
     "households": {
         "en": "{without:.0f} of {total:.0f} households live where no carrier gives usable signal.",
@@ -414,10 +501,17 @@ _TEXT = {
         "vi": "Trạm {site} ({carrier}) hoạt động từ {date}, chưa được đo.",
     },
 }
+_LANGS = ("en", "vi")
 
 
 def _say(key: str, **values: object) -> dict[str, str]:
     return {lang: text.format(**values) for lang, text in _TEXT[key].items()}
+
+
+def _kilometres(metres: float) -> dict[str, str]:
+    """Write a distance in km with one decimal, as each language writes it (2.6 / 2,6)."""
+    km = f"{metres / 1000:.1f}"
+    return {"en": km, "vi": km.replace(".", ",")}
 
 
 def people_date(value: object) -> str:
@@ -429,16 +523,83 @@ def people_date(value: object) -> str:
     return str(pd.Timestamp(value).strftime("%d/%m/%Y"))
 
 
+def site_clause(summary: dict[str, object], carrier: str) -> dict[str, str]:
+    """Say where ``carrier``'s nearest site is and whether a ridge hides it, per language.
+
+    From a carrier summary (:func:`_carrier_summaries`); without a DEM the
+    terrain is not mentioned (not known), without a site of that carrier it
+    says none is known.
+
+    >>> site_clause({"nearest_site_m": 2630, "behind_terrain": True}, "Viettel")["en"]
+    'nearest Viettel site 2.6 km, behind a ridge'
+    >>> site_clause({"nearest_site_m": 2630, "behind_terrain": None}, "Viettel")["vi"]
+    'trạm Viettel gần nhất cách 2,6 km'
+    """
+    metres = summary.get("nearest_site_m")
+    if not isinstance(metres, int | float):
+        return _say("no_site", carrier=carrier)
+    behind = summary.get("behind_terrain")
+    terrain = _TEXT["behind"] if behind is True else _TEXT["in_sight"] if behind is False else None
+    km = _kilometres(float(metres))
+    return {
+        lang: _TEXT["site"][lang].format(
+            carrier=carrier, km=km[lang], terrain=terrain[lang] if terrain else ""
+        )
+        for lang in _LANGS
+    }
+
+
+def readings_clause(summary: dict[str, object], carrier: str) -> dict[str, str]:
+    """Say how many of ``carrier``'s readings the village has, over how long, how many unusable.
+
+    >>> readings_clause({"readings": 312, "reading_days": 14, "unusable_share": 0.88},
+    ...     "Viettel")["en"]
+    '312 Viettel readings over 14 days, 88% without usable signal'
+    """
+    count = summary.get("readings")
+    days, share = summary.get("reading_days"), summary.get("unusable_share")
+    if not isinstance(count, int) or count <= 0 or not isinstance(days, int):
+        return _say("no_carrier_readings", carrier=carrier)
+    return _say(
+        "carrier_readings",
+        count=count,
+        carrier=carrier,
+        days=days,
+        day_word="day" if days == 1 else "days",
+        share=float(share) if isinstance(share, int | float) else 0.0,
+    )
+
+
+def _why_carrier(summaries: dict[str, dict[str, object]], best: object) -> str | None:
+    """Choose the carrier a why line speaks of: the best one, else the one with the nearest site."""
+    if isinstance(best, str) and best in summaries:
+        return best
+    located = {
+        carrier: summary["nearest_site_m"]
+        for carrier, summary in summaries.items()
+        if isinstance(summary.get("nearest_site_m"), int | float)
+    }
+    if located:
+        return min(sorted(located), key=lambda c: float(located[c]))  # type: ignore[arg-type]
+    return min(summaries) if summaries else None
+
+
 def _reasons(
     facts: pd.DataFrame,
     centre: pd.DataFrame,
     best: pd.Series,
+    table: pd.DataFrame,
     readings: pd.DataFrame | None,
     new_sites: pd.DataFrame | None,
+    nearest: pd.DataFrame | None,
 ) -> dict[str, pd.Series]:
     """Sentences per village saying why, in English and Vietnamese.
 
-    A loop over villages (thousands), not cells or readings.
+    The first is the *why* line: the verdict's ground, then, for the
+    carrier that serves (else the one whose site is nearest), where its
+    nearest site is and whether a ridge hides it, and its readings in the
+    village; the rest give the details. A loop over villages (thousands),
+    not cells or readings.
     """
     at_centre = centre.set_index(["village_id", "carrier"]) if len(centre) else None
     strongest = (
@@ -448,6 +609,14 @@ def _reasons(
         if len(centre)
         else pd.DataFrame()
     )
+    summaries = _carrier_summaries(table) if len(table) else pd.Series(dtype=object)
+    closest = (
+        nearest.sort_values(["distance_m", "carrier"])
+        .drop_duplicates("village_id")
+        .set_index("village_id")
+        if nearest is not None and len(nearest)
+        else pd.DataFrame()
+    )
     started = new_sites.groupby("village_id") if new_sites is not None and len(new_sites) else None
     started_ids = set(started.groups) if started is not None else set()
     english: dict[object, list[str]] = {}
@@ -455,7 +624,7 @@ def _reasons(
     for village, fact in facts.iterrows():
         said: list[dict[str, str]] = []
         if not fact["centre_known"]:
-            said.append(_say("no_centre"))
+            said.append(_no_centre_why(closest.loc[village] if village in closest.index else None))
         else:
             carrier = best.get(village)
             key = (village, carrier)
@@ -464,37 +633,14 @@ def _reasons(
                 if at_centre is not None and isinstance(carrier, str) and key in at_centre.index
                 else strongest.loc[village]
             )
-            carrier_name = (
-                carrier if isinstance(carrier, str) else strongest.loc[village, "carrier"]
+            village_summaries = summaries.get(village)
+            said += _judged_reasons(
+                fact,
+                row,
+                carrier if isinstance(carrier, str) else str(strongest.loc[village, "carrier"]),
+                carrier,
+                village_summaries if isinstance(village_summaries, dict) else {},
             )
-            p = float(row["centre_p_usable"])
-            values = {
-                "carrier": carrier_name,
-                "radio": _RADIO_NAMES.get(str(row["radio"]), ""),
-                "p": p,
-            }
-            evidence = str(row["evidence"])
-            pick = (
-                "centre_none"
-                if p < T.USABLE_P_LOW
-                else "centre_intermittent"
-                if p < T.USABLE_P_HIGH
-                else "centre_good"
-            )
-            said.append(
-                {
-                    lang: _TEXT[pick][lang].format(
-                        **values, evidence=_EVIDENCE_WORDS[lang].get(evidence, evidence)
-                    )
-                    for lang in ("en", "vi")
-                }
-            )
-            said.append(_say("households", without=fact["without"], total=fact["households"]))
-            unknown = fact["households"] - fact["known_households"]
-            if unknown >= 1.0:
-                said.append(_say("households_unknown", unknown=unknown, total=fact["households"]))
-            if fact["undecided"]:
-                said.append(_say("undecided", confidence=fact["confidence"]))
         if readings is not None and village in readings.index:
             count = int(readings.at[village, "readings_count"])
             if count:
@@ -520,3 +666,72 @@ def _reasons(
         english[village] = [s["en"] for s in said]
         vietnamese[village] = [s["vi"] for s in said]
     return {"en": pd.Series(english, dtype=object), "vi": pd.Series(vietnamese, dtype=object)}
+
+
+def _with_evidence(key: str, values: dict[str, object], evidence: str) -> dict[str, str]:
+    """``_TEXT[key]`` with the evidence in each language's words."""
+    return {
+        lang: _TEXT[key][lang].format(
+            **values, evidence=_EVIDENCE_WORDS[lang].get(evidence, evidence)
+        )
+        for lang in _LANGS
+    }
+
+
+def _no_centre_why(near: pd.Series | None) -> dict[str, str]:
+    """Say that nothing is known here, naming the nearest known site when there is one."""
+    why = _say("no_centre")
+    if near is not None:
+        km = _kilometres(float(near["distance_m"]))
+        clause = {
+            lang: _TEXT["nearest_known"][lang].format(carrier=near["carrier"], km=km[lang])
+            for lang in _LANGS
+        }
+        why = {lang: f"{why[lang]} ({clause[lang]})" for lang in _LANGS}
+    return {lang: why[lang] + "." for lang in _LANGS}
+
+
+def _judged_reasons(
+    fact: pd.Series,
+    row: pd.Series,
+    carrier_name: str,
+    best: object,
+    summaries: dict[str, dict[str, object]],
+) -> list[dict[str, str]]:
+    """Give the why line and the details of a village whose centre has evidence.
+
+    ``row`` is the centre evidence of ``carrier_name`` (the best carrier,
+    else the strongest at the centre).
+    """
+    # Rounded as the carrier summaries are, so the page's lines agree with the reasons.
+    p = round(float(row["centre_p_usable"]), 3)
+    radio = C.RADIO_GENERATIONS.get(str(row["radio"]), "")
+    evidence = str(row["evidence"])
+    values = {"carrier": carrier_name, "radio": radio, "p": p}
+    verdict = fact["verdict"]
+    by_households = False
+    if verdict == Verdict.UNKNOWN.value:
+        head = _say("why_unknown", confidence=fact["confidence"])
+    elif verdict == Verdict.NO_SIGNAL.value or p < T.USABLE_P_LOW:
+        head = _say("why_none")
+    elif p < T.USABLE_P_HIGH:
+        head = _with_evidence("why_intermittent", values, evidence)
+    elif verdict == Verdict.PATCHY.value:
+        head = _say("why_households", without=fact["without"], total=fact["households"])
+        by_households = True
+    else:
+        head = _with_evidence("why_good", values, evidence)
+    clauses = [head]
+    subject = _why_carrier(summaries, best)
+    if subject is not None:
+        summary = summaries[subject]
+        clauses += [site_clause(summary, subject), readings_clause(summary, subject)]
+    said = [{lang: "; ".join(c[lang] for c in clauses) + "." for lang in _LANGS}]
+    if p < T.USABLE_P_LOW:
+        said.append(_with_evidence("strongest", values, evidence))
+    if not by_households:  # else the why line said it
+        said.append(_say("households", without=fact["without"], total=fact["households"]))
+    unknown = fact["households"] - fact["known_households"]
+    if unknown >= 1.0:
+        said.append(_say("households_unknown", unknown=unknown, total=fact["households"]))
+    return said

@@ -134,6 +134,9 @@ GNETTRACK_OPERATORS: Final[dict[str, tuple[int, int]]] = {
 RADIOS: Final = ("gsm", "umts", "lte", "nr")
 # A radio in a query string, any case (FastAPI's `Query(pattern=...)`).
 RADIO_PATTERN: Final = "^(?i:" + "|".join(RADIOS) + ")$"
+# What people call each radio, on pages and in sentences, in Vietnamese as in
+# English: the generation, not the standard's name (LTE reads as "4G").
+RADIO_GENERATIONS: Final[dict[str, str]] = {"gsm": "2G", "umts": "3G", "lte": "4G", "nr": "5G"}
 
 # Physical reporting range of the measured quantity, in dBm, per radio:
 # GSM RSSI (TS 45.008 RXLEV 0-63 -> -110..-48; ichnaea accepts -113..-51),

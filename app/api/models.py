@@ -146,6 +146,21 @@ class CarrierSummary(BaseModel):
     centre_p_usable: float | None = None
     radio: str | None = None
     evidence: str | None = None
+    nearest_site_m: int | None = Field(
+        default=None, description="Distance from the village centre to the carrier's nearest site."
+    )
+    nearest_site_id: str | None = None
+    terrain_loss_db: float | None = Field(
+        default=None, description="Terrain loss on the path from that site (null without a DEM)."
+    )
+    behind_terrain: bool | None = Field(
+        default=None, description="Whether the terrain blocks the line of sight from that site."
+    )
+    readings: int | None = Field(default=None, description="The carrier's readings in the village.")
+    reading_days: int | None = Field(default=None, description="Days from the first to the last.")
+    unusable_share: float | None = Field(
+        default=None, description="Share of those readings without usable signal."
+    )
 
 
 class VillageProperties(BaseModel):

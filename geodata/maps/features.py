@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geodata.constants import CRS_WGS84, Lang
-from geodata.maps.text import EVIDENCE_LABELS, VERDICT_COLOURS, VERDICT_LABELS, words
+from geodata.constants import CELL_CLASSES, CRS_WGS84, Lang
+from geodata.maps.text import (
+    CARRIER_COLOURS,
+    CELL_CLASS_COLOURS,
+    CELL_CLASS_LABELS,
+    CENTRE_COLOUR,
+    EVIDENCE_LABELS,
+    OTHER_CARRIER_COLOUR,
+    SECTOR_LEGEND_COLOUR,
+    VERDICT_COLOURS,
+    VERDICT_LABELS,
+    radio_word,
+    words,
+)
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -28,23 +40,58 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
-def signal_lines(carriers: Any, *, lang: Lang) -> list[str]:
-    """One line per carrier: radio, P(usable) at the centre and the evidence.
+def _percent(p: Any) -> str | None:
+    """Write a probability as a whole percentage, rounded as the verdicts' reasons are."""
+    number = pd.to_numeric(p, errors="coerce")
+    if _blank(p) or pd.isna(number):
+        return None
+    return f"{float(number):.0%}"
 
-    >>> signal_lines({"Viettel": {"radio": "lte", "centre_p_usable": 0.81,
-    ...     "evidence": "measured"}}, lang="en")
-    ['Viettel (LTE): 81% · measured']
+
+def _site_words(summary: dict[str, Any], text: dict[str, str], lang: Lang) -> str:
+    """Where the carrier's nearest site is, and whether a ridge hides it (when known)."""
+    metres = pd.to_numeric(summary.get("nearest_site_m"), errors="coerce")
+    if _blank(summary.get("nearest_site_m")) or pd.isna(metres):
+        return ""
+    km = f"{float(metres) / 1000:.1f}"
+    words_ = [text["signal_site"].format(km=km.replace(".", ",") if lang == "vi" else km)]
+    behind = summary.get("behind_terrain")
+    if behind is True:
+        words_.append(text["behind_ridge"])
+    elif behind is False:
+        words_.append(text["in_sight"])
+    return ", ".join(words_)
+
+
+def signal_lines(carriers: Any, *, lang: Lang) -> list[str]:
+    """One line per carrier: how often its signal is usable at the village centre, and its site.
+
+    >>> line, = signal_lines({"Viettel": {"radio": "lte", "centre_p_usable": 0.81,
+    ...     "evidence": "measured", "nearest_site_m": 2630, "behind_terrain": True}}, lang="en")
+    >>> for part in line.split(" · "): print(part)
+    Viettel 4G: usable 81% of the time at the village centre (measured)
+    nearest site 2.6 km, behind a ridge
+    >>> signal_lines({"MobiFone": {"radio": "lte", "centre_p_usable": 0.05,
+    ...     "evidence": "measured"}}, lang="vi")
+    ['MobiFone 4G: dùng được 5% thời gian tại trung tâm thôn (đo thực tế)']
     """
+    text = words(lang)
     if not isinstance(carriers, dict) or not carriers:
-        return [words(lang)["none"]]
+        return [text["none"]]
     lines = []
     for carrier, summary in sorted(carriers.items()):
         summary = summary or {}
-        radio = str(summary.get("radio") or "").upper()
-        p = summary.get("centre_p_usable")
-        share = "?" if p is None or _blank(p) else f"{100 * float(p):.0f}%"
+        radio = radio_word(summary.get("radio") or "")
+        share = _percent(summary.get("centre_p_usable"))
         evidence = EVIDENCE_LABELS[lang].get(str(summary.get("evidence")), "")
-        lines.append(f"{carrier} ({radio}): {share} · {evidence}".strip(" ·"))
+        if share is None:
+            line = text["signal_no_centre"].format(carrier=carrier, radio=radio)
+        else:
+            line = text["signal_line"].format(
+                carrier=carrier, radio=radio, p=share, evidence=evidence
+            )
+        site = _site_words(summary, text, lang)
+        lines.append(f"{line} · {site}" if site else line)
     return lines
 
 
@@ -71,9 +118,11 @@ def village_collection(
         "verdict_label": verdict.map(labels),
         "households": _column(villages, "households").map(lambda v: _count(v, none)),
         "without": _column(villages, "households_without_signal").map(lambda v: _count(v, none)),
-        "best_carrier": _column(villages, "best_carrier").map(
-            lambda v: none if _blank(v) else str(v)
-        ),
+        # A verdict with no best carrier means none serves; not knowing stays "—".
+        "best_carrier": [
+            str(b) if not _blank(b) else none if v == "unknown" else text["none_serves"]
+            for b, v in zip(_column(villages, "best_carrier"), verdict, strict=True)
+        ],
     }
     # Outlines drawn around a point (geodata.villages.voronoi_villages) are approximate.
     approximate = _column(villages, "boundary").astype(object) == "voronoi"
@@ -131,7 +180,7 @@ def site_collection(sites: pd.DataFrame, wedges: np.ndarray, *, lang: Lang) -> d
     """One point per (site, carrier) and one wedge per sector with a known azimuth."""
     text = words(lang)
     carrier = _column(sites, "carrier").fillna("?").astype(str)
-    radio = _column(sites, "radio").fillna("").astype(str).str.upper()
+    radio = _column(sites, "radio").fillna("").astype(str).map(radio_word)
     name = _column(sites, "name").fillna(_column(sites, "site_id")).fillna("").astype(str)
     azimuth = pd.to_numeric(_column(sites, "azimuth_deg"), errors="coerce")
     lon = pd.to_numeric(sites["lon"], errors="coerce").round(5)
@@ -161,3 +210,67 @@ def site_collection(sites: pd.DataFrame, wedges: np.ndarray, *, lang: Lang) -> d
     frame = gpd.GeoDataFrame(combined, geometry="geometry", crs=CRS_WGS84)
     collection: dict[str, Any] = frame.to_geo_dict(drop_id=True)
     return collection
+
+
+#: A legend entry: (symbol, colour, label); symbols are drawn by ``templates/legend.html``.
+LegendItem = tuple[str, str, str]
+#: Symbols the legend draws, one per kind of thing on the map: a filled area
+#: (villages, hexagons), a dashed outline (dead zones), a dot (village
+#: centres), a ringed circle (sites), a wedge (a site's sector).
+LEGEND_SYMBOLS: Final = ("fill", "dashed", "dot", "site", "wedge")
+
+
+def legend_sections(
+    *,
+    lang: Lang,
+    centres: bool = True,
+    dead_zones: bool = False,
+    cells: bool = False,
+    sites: pd.DataFrame | None = None,
+    sectors: bool = False,
+) -> list[tuple[str, list[LegendItem]]]:
+    """Titled legend sections for what a page draws: every symbol on the map is in one.
+
+    The village verdicts (always: they say what the map is about) and the
+    signal hexagons have sections (and colours) of their own; sites are
+    listed per carrier present; dead-zone outlines, village centres and
+    sector wedges go under "other symbols".
+
+    >>> [title for title, _ in legend_sections(lang="en", cells=True)]
+    ['Signal in each village (fill)', 'Signal strength per carrier (hexagons)', 'Other symbols']
+    """
+    text = words(lang)
+    sections: list[tuple[str, list[LegendItem]]] = [
+        (
+            text["legend_title"],
+            [("fill", VERDICT_COLOURS[v], VERDICT_LABELS[lang][v]) for v in VERDICT_COLOURS],
+        )
+    ]
+    if cells:
+        sections.append(
+            (
+                text["legend_cells"],
+                [("fill", CELL_CLASS_COLOURS[c], CELL_CLASS_LABELS[lang][c]) for c in CELL_CLASSES],
+            )
+        )
+    if sites is not None and len(sites) and "carrier" in sites:
+        present = sorted(set(sites["carrier"].dropna().astype(str)))
+        sections.append(
+            (
+                text["legend_sites"],
+                [("site", CARRIER_COLOURS.get(c, OTHER_CARRIER_COLOUR), c) for c in present],
+            )
+        )
+    other: list[LegendItem] = []
+    if dead_zones:
+        other += [
+            ("dashed", VERDICT_COLOURS["no_signal"], text["legend_zone_no_signal"]),
+            ("dashed", VERDICT_COLOURS["patchy"], text["legend_zone_patchy"]),
+        ]
+    if centres:
+        other.append(("dot", CENTRE_COLOUR, text["legend_centre"]))
+    if sectors:
+        other.append(("wedge", SECTOR_LEGEND_COLOUR, text["legend_sector"]))
+    if other:
+        sections.append((text["legend_symbols"], other))
+    return sections

@@ -68,7 +68,7 @@ def hex_layer(
 
 
 class Legend(branca.element.MacroElement):
-    """A fixed legend box: titled sections of (colour, label) swatches.
+    """A fixed legend box: titled sections of (symbol, colour, label) entries.
 
     The box is ``templates/legend.html``, escaped there; branca only places it.
     """
@@ -77,7 +77,7 @@ class Legend(branca.element.MacroElement):
         "{% macro html(this, kwargs) %}{{ this.markup }}{% endmacro %}"
     )
 
-    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str, str]]]]) -> None:
         # branca leaves MacroElement.__init__ unannotated, and mypy's untyped_calls_exclude
         # does not reach calls through super() (python/mypy#16653).
         super().__init__()  # type: ignore[no-untyped-call]

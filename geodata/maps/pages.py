@@ -23,7 +23,13 @@ from geodata.constants import CELL_CLASSES, CRS_WGS84, Lang
 from geodata.errors import InvalidInputError
 from geodata.maps import layers as L
 from geodata.maps.display import display_geometry, encode_rings, sector_wedges
-from geodata.maps.features import dead_zone_collection, site_collection, village_collection
+from geodata.maps.features import (
+    LegendItem,
+    dead_zone_collection,
+    legend_sections,
+    site_collection,
+    village_collection,
+)
 from geodata.maps.hillshade import Hillshade
 from geodata.maps.templating import js_literal, render
 from geodata.maps.text import (
@@ -31,9 +37,8 @@ from geodata.maps.text import (
     CELL_CLASS_COLOURS,
     CELL_CLASS_LABELS,
     EVIDENCE_LABELS,
-    OTHER_CARRIER_COLOUR,
     VERDICT_COLOURS,
-    VERDICT_LABELS,
+    radio_word,
     words,
 )
 
@@ -146,8 +151,8 @@ def render_map(
         )
         fields = [
             [text["verdict"], "verdict_label"],
+            [text["why"], "why"],  # the first line is the village's why line
             [text["confidence"], "confidence"],
-            [text["why"], "why"],
             [text["households"], "households"],
             [text["boundary"], "boundary"],
             [text["without"], "without"],
@@ -286,34 +291,22 @@ def _hex_layers(fmap: folium.Map, cells: gpd.GeoDataFrame, *, lang: Lang, canvas
             "e": np.where(evidence.codes < 0, 2, evidence.codes).tolist(),
             "n": pd.to_numeric(group["count"]).fillna(0).astype(int).tolist(),
         }
-        name = f"{text['hex_layer']}: {carrier} ({radio.upper()})"
+        name = f"{text['hex_layer']}: {carrier} {radio_word(radio)}"
         L.hex_layer(data, options, name=name, show=number == 0).add_to(fmap)
 
 
-def _legend(page: MapPage, lang: Lang) -> list[tuple[str, list[tuple[str, str]]]]:
-    text = words(lang)
-    sections = [
-        (
-            text["legend_title"],
-            [(VERDICT_COLOURS[v], VERDICT_LABELS[lang][v]) for v in VERDICT_COLOURS],
-        )
-    ]
-    if page.cells is not None and len(page.cells):
-        sections.append(
-            (
-                text["legend_cells"],
-                [(CELL_CLASS_COLOURS[c], CELL_CLASS_LABELS[lang][c]) for c in CELL_CLASSES],
-            )
-        )
-    if page.sites is not None and len(page.sites) and "carrier" in page.sites:
-        present = sorted(set(page.sites["carrier"].dropna().astype(str)))
-        sections.append(
-            (
-                text["legend_sites"],
-                [(CARRIER_COLOURS.get(c, OTHER_CARRIER_COLOUR), c) for c in present],
-            )
-        )
-    return sections
+def _legend(page: MapPage, lang: Lang) -> list[tuple[str, list[LegendItem]]]:
+    """List the legend of what ``page`` draws (:func:`geodata.maps.features.legend_sections`)."""
+    sites = page.sites if page.sites is not None and len(page.sites) else None
+    azimuth = sites.get("azimuth_deg") if sites is not None else None
+    return legend_sections(
+        lang=lang,
+        centres=len(page.villages) > 0,
+        dead_zones=page.dead_zones is not None and len(page.dead_zones) > 0,
+        cells=page.cells is not None and len(page.cells) > 0,
+        sites=sites,
+        sectors=azimuth is not None and bool(pd.to_numeric(azimuth, errors="coerce").notna().any()),
+    )
 
 
 def _centre_points(villages: gpd.GeoDataFrame) -> np.ndarray:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Final
 
+from geodata.constants import RADIO_GENERATIONS
 from geodata.errors import InvalidInputError
 
-#: Fill colour per village verdict (ColorBrewer RdYlGn, diverging; grey = unknown).
+#: Fill colour per village verdict: red, amber, green from colour-blind-safe
+#: sets (ColorBrewer RdBu #b2182b, PuOr #fdb863; Okabe-Ito bluish green), grey
+#: = unknown; their lightness differs too, so they stay apart in greyscale.
+#: Chosen with the hexagons' scale below so that no two colours of different
+#: meaning are closer than ΔE' 13 (CAM02-UCS) for normal vision or under
+#: simulated full protan-, deuteran- or tritanomaly (tests/geodata/test_map_features.py).
 VERDICT_COLOURS: Final[dict[str, str]] = {
-    "no_signal": "#d7191c",
-    "patchy": "#fdae61",
-    "covered": "#1a9641",
-    "unknown": "#9e9e9e",
+    "no_signal": "#b2182b",
+    "patchy": "#fdb863",
+    "covered": "#009e73",
+    "unknown": "#aaaaaa",
 }
 
 #: Legend and popup label per verdict, per language.
@@ -31,14 +37,16 @@ VERDICT_LABELS: Final[dict[str, dict[str, str]]] = {
 }
 
 #: Hex colour per cell class (the analysis' classes, from Android signal levels:
-#: good = 3–4 bars, fair = 2, weak = 1; patchy and no_signal from P(usable)).
+#: good = 3–4 bars, fair = 2, weak = 1; patchy and no_signal from P(usable)): a
+#: sequential blue-purple scale, ColorBrewer BuPu (5 classes, colour-blind
+#: safe), dark where the signal is strong; no hue of the verdicts' above.
 CELL_CLASS_COLOURS: Final[dict[str, str]] = {
-    "good": "#1a9641",
-    "fair": "#a6d96a",
-    "weak": "#ffffbf",
-    "patchy": "#fdae61",
-    "no_signal": "#d7191c",
-    "unknown": "#bdbdbd",
+    "good": "#810f7c",
+    "fair": "#8856a7",
+    "weak": "#8c96c6",
+    "patchy": "#b3cde3",
+    "no_signal": "#edf8fb",
+    "unknown": "#aaaaaa",
 }
 
 CELL_CLASS_LABELS: Final[dict[str, dict[str, str]]] = {
@@ -75,6 +83,22 @@ CARRIER_COLOURS: Final[dict[str, str]] = {
     "I-Telecom": "#2e7d32",
 }
 OTHER_CARRIER_COLOUR: Final = "#424242"
+#: Village centre dots and the legend's sector wedge (drawn in each carrier's colour).
+CENTRE_COLOUR: Final = "#222222"
+SECTOR_LEGEND_COLOUR: Final = "#616161"
+
+
+def radio_word(radio: object) -> str:
+    """Name a radio as people do: 4G for LTE, 3G for UMTS, 2G for GSM, 5G for NR.
+
+    The same in Vietnamese and English; an unknown radio is shown as given.
+
+    >>> radio_word("lte"), radio_word("UMTS"), radio_word("nr"), radio_word("gsm")
+    ('4G', '3G', '5G', '2G')
+    """
+    text = "" if radio is None else str(radio)
+    return RADIO_GENERATIONS.get(text.lower(), text.upper())
+
 
 TEXT: Final[dict[str, dict[str, str]]] = {
     "vi": {
@@ -88,6 +112,17 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "boundary_voronoi": "ước tính (ô Voronoi quanh điểm thôn)",
         "without": "Hộ không có sóng dùng được",
         "best_carrier": "Nhà mạng tốt nhất",
+        "none_serves": "Không nhà mạng nào phục vụ ở đây",
+        "signal_line": "{carrier} {radio}: dùng được {p} thời gian tại trung tâm thôn ({evidence})",
+        "signal_no_centre": "{carrier} {radio}: chưa có dữ liệu tại trung tâm thôn",
+        "signal_site": "trạm gần nhất cách {km} km",
+        "behind_ridge": "bị núi che khuất",
+        "in_sight": "không bị núi che",
+        "legend_symbols": "Ký hiệu khác",
+        "legend_zone_no_signal": "Vùng trắng sóng (viền nét đứt)",
+        "legend_zone_patchy": "Vùng lõm sóng (viền nét đứt)",
+        "legend_centre": "Trung tâm thôn/bản (nhà văn hóa)",
+        "legend_sector": "Hướng phát của trạm (màu theo nhà mạng)",
         "confidence": "Độ tin cậy",
         "why": "Vì sao",
         "signal": "Sóng theo nhà mạng",
@@ -101,8 +136,8 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "hex_layer": "Sóng",
         "hillshade": "Địa hình (bóng núi)",
         "online_tiles": "Bản đồ nền trực tuyến",
-        "legend_title": "Sóng di động theo thôn/bản",
-        "legend_cells": "Cường độ sóng (ô lục giác)",
+        "legend_title": "Tình trạng sóng của thôn/bản (màu nền)",
+        "legend_cells": "Cường độ sóng theo nhà mạng (ô lục giác)",
         "legend_sites": "Trạm theo nhà mạng",
         "dead_zone": "Vùng không có sóng ổn định",
         "area": "Diện tích (km²)",
@@ -133,6 +168,19 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "boundary_voronoi": "approximate (Voronoi cell around the village point)",
         "without": "Households without usable signal",
         "best_carrier": "Best carrier",
+        "none_serves": "None serves here",
+        "signal_line": (
+            "{carrier} {radio}: usable {p} of the time at the village centre ({evidence})"
+        ),
+        "signal_no_centre": "{carrier} {radio}: no evidence at the village centre",
+        "signal_site": "nearest site {km} km",
+        "behind_ridge": "behind a ridge",
+        "in_sight": "in line of sight",
+        "legend_symbols": "Other symbols",
+        "legend_zone_no_signal": "Area with no signal (dashed outline)",
+        "legend_zone_patchy": "Area with patchy signal (dashed outline)",
+        "legend_centre": "Village centre (cultural house)",
+        "legend_sector": "Direction of a site's antenna (carrier's colour)",
         "confidence": "Confidence",
         "why": "Why",
         "signal": "Signal by carrier",
@@ -146,8 +194,8 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "hex_layer": "Signal",
         "hillshade": "Terrain (hillshade)",
         "online_tiles": "Online base map",
-        "legend_title": "Mobile signal by village",
-        "legend_cells": "Signal strength (hexagons)",
+        "legend_title": "Signal in each village (fill)",
+        "legend_cells": "Signal strength per carrier (hexagons)",
         "legend_sites": "Sites by carrier",
         "dead_zone": "Area without reliable signal",
         "area": "Area (km²)",

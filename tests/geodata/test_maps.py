@@ -110,7 +110,9 @@ def test_vietnamese_by_default(villages: gpd.GeoDataFrame, zones: gpd.GeoDataFra
     props = collections(page)[0]["features"][0]["properties"]
     assert props["name"] == "Bản Giòng"
     assert props["verdict_label"] == "Trắng sóng (không có sóng)"
-    assert props["signal"] == ["VinaPhone (LTE): 5% · đo thực tế"]
+    assert props["signal"] == [
+        "VinaPhone 4G: dùng được 5% thời gian tại trung tâm thôn (đo thực tế)"
+    ]
     assert (props["households"], props["without"], props["readings"]) == ("98", "98", "12")
     assert props["last_reading"] == "05/01/2026"  # dd/mm/yyyy for people
     assert "Patchy signal" not in page
@@ -194,8 +196,8 @@ def test_hex_layers_per_carrier_and_radio(
     assert hexes[0]["v"] == [0, 4]  # good, no_signal
     assert hexes[0]["e"] == [0, 1] and hexes[0]["n"] == [5, 0]
     # The layer control's names are JSON with \u escapes.
-    assert json.dumps("Sóng: Viettel (LTE)")[1:-1] in page
-    assert json.dumps("Sóng: VinaPhone (UMTS)")[1:-1] in page
+    assert json.dumps("Sóng: Viettel 4G")[1:-1] in page
+    assert json.dumps("Sóng: VinaPhone 3G")[1:-1] in page
     assert "Sóng tốt (3–4 vạch)" in page  # the legend's signal section
 
 
@@ -280,7 +282,10 @@ def test_signal_lines() -> None:
         lang="en",
     )
 
-    assert lines == ["A (LTE): 50% · measured", "B (NR): ? · predicted"]
+    assert lines == [
+        "A 4G: usable 50% of the time at the village centre (measured)",
+        "B 5G: no evidence at the village centre",
+    ]
     assert signal_lines(None, lang="vi") == ["—"]
 
 

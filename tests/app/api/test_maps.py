@@ -55,7 +55,10 @@ def test_commune_map_in_vietnamese(client: TestClient, with_cells: Store) -> Non
     giong = villages["features"][0]["properties"]
     assert giong["households"] == "98" and giong["without"] == "40"
     assert giong["url"] == "/maps/villages/ban-giong"
-    assert giong["signal"] == ["Viettel (LTE): 5% · dự báo", "VinaPhone (LTE): 60% · đo thực tế"]
+    assert giong["signal"] == [
+        "Viettel 4G: dùng được 5% thời gian tại trung tâm thôn (dự báo)",
+        "VinaPhone 4G: dùng được 60% thời gian tại trung tâm thôn (đo thực tế)",
+    ]
     assert [f["properties"]["verdict"] for f in zones["features"]] == ["patchy"]
     assert len(centres["features"]) == 2
     assert page.count("lomsong.hexLayer(") == 2  # Viettel LTE, VinaPhone LTE

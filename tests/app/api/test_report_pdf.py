@@ -19,7 +19,6 @@ import httpx
 import pytest
 from PIL import Image
 
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 POPPLER = ("pdftoppm", "pdftotext", "pdfimages", "pdfinfo")
