@@ -10,6 +10,7 @@ import contextlib
 import csv
 import io
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -132,6 +133,11 @@ def open_binary(source: Source) -> Iterator[BinaryIO]:
 
 
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+): (.*)")
+# ``warnings.catch_warnings`` swaps the process-wide filters (it is not
+# thread-safe before Python 3.14): two files read at once in two threads
+# (an import job and a request) would restore each other's filters and lose
+# the bad-line warnings that become rejections. One reader records at a time.
+_RECORDING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -304,7 +310,7 @@ def _read_chunks(
         skipped_seen: list[int] = [line for line, _ in overflows]
         seen: list[str] = []  # the columns, once a chunk has named them
         while True:
-            with warnings.catch_warnings(record=True) as caught:
+            with _RECORDING, warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
                     chunk = reader.get_chunk()
