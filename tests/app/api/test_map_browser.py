@@ -2,46 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import shapely.geometry
+
+from geodata.maps import VERDICT_LABELS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` "
-            f"(`make chromium` does); found on PATH: {shutil.which('chromium')}"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def open_page(browser: Any, url: str, requests: list[str]) -> tuple[Any, float]:
@@ -73,6 +46,12 @@ def test_thuong_nong_map_in_chromium(demo_server: str, browser: Any) -> None:
     expect(legend).to_contain_text("Trắng sóng (không có sóng)")
     expect(legend).to_contain_text("Lõm sóng (sóng chập chờn)")
     expect(legend).to_contain_text("Sóng tốt (3–4 vạch)")
+    expect(page.locator(".lomsong-toggles")).to_be_hidden()  # phones only
+    # Village names on the map; a metric scale bar.
+    expect(page.locator(".lomsong-label")).to_have_count(12)
+    expect(page.locator(".lomsong-label", has_text="Bản Giòng")).to_have_count(1)
+    scale = page.locator(".leaflet-control-scale").inner_text()
+    assert scale.strip().endswith(("km", " m")) and "mi" not in scale and "ft" not in scale
 
     # Toggling a carrier's signal layer changes the hexagons drawn.
     hexes = page.locator("path.lomsong-hex")
@@ -87,14 +66,10 @@ def test_thuong_nong_map_in_chromium(demo_server: str, browser: Any) -> None:
     assert after_adding > before
     assert after_swapping < after_adding
 
-    # Clicking Bản Giòng opens its popup with its households. Only the village
-    # layer stays on: hexagons, zones, sites and centres would take the click.
-    page.locator(".leaflet-control-layers-overlays input").evaluate_all(
-        "(inputs) => inputs.forEach((i) => { if (i.checked && "
-        "i.parentElement.textContent.trim() !== 'Thôn/bản') i.click(); })"
-    )
-    expect(page.locator("path.lomsong-hex")).to_have_count(0)
-    inside = shapely.geometry.shape(giong["geometry"]).representative_point()
+    # A click at Bản Giòng's centre opens the village's popup, though its centre
+    # dot, a signal hexagon and a dead zone are all drawn over that point.
+    assert page.locator("path.lomsong-dead-zone").count() > 0
+    centre = giong["properties"]["centre_lat"], giong["properties"]["centre_lon"]
     point = page.evaluate(
         """([lat, lon]) => {
             const map = Object.values(window).find((v) => v instanceof L.Map);
@@ -102,11 +77,14 @@ def test_thuong_nong_map_in_chromium(demo_server: str, browser: Any) -> None:
             const box = map.getContainer().getBoundingClientRect();
             return [box.left + p.x, box.top + p.y];
         }""",
-        [inside.y, inside.x],
+        list(centre),
     )
     page.mouse.click(*point)
     popup = page.locator(".leaflet-popup-content")
     expect(popup).to_contain_text("Bản Giòng")
+    expect(popup).to_contain_text("Tình trạng sóng")
+    expect(popup).to_contain_text(VERDICT_LABELS["vi"][giong["properties"]["verdict"]])
+    expect(popup).not_to_contain_text("Diện tích")  # the dead zone's popup
     expect(popup).to_contain_text("Số hộ")
     expect(popup).to_contain_text(str(giong["properties"]["households"]))
     expect(popup).to_contain_text("Sóng theo nhà mạng")
