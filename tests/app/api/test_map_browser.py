@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -134,3 +138,45 @@ def test_province_page_and_search_in_chromium(demo_server: str, browser: Any) ->
 
     outside = [url for url in requests if urlsplit(url).hostname != "127.0.0.1"]
     assert outside == []
+
+
+def pdf_tool(name: str, *args: str) -> str:
+    if shutil.which(name) is None:
+        pytest.fail(f"{name} is missing: install it with `apt-get install -y poppler-utils`")
+    return subprocess.run([name, *args], capture_output=True, text=True, check=True).stdout
+
+
+# In print media: the map's box and the union of the village outlines, in CSS pixels.
+PRINT_BOXES_JS = """() => {
+  const box = (r) => [r.left, r.top, r.right, r.bottom];
+  const map = document.querySelector('.folium-map').getBoundingClientRect();
+  const paths = [...document.querySelectorAll('path.lomsong-village')]
+    .map((p) => p.getBoundingClientRect());
+  const union = [Math.min(...paths.map((r) => r.left)), Math.min(...paths.map((r) => r.top)),
+                 Math.max(...paths.map((r) => r.right)), Math.max(...paths.map((r) => r.bottom))];
+  return {map: box(map), villages: union};
+}"""
+
+
+def test_the_commune_map_prints_on_one_a4_page(
+    demo_server: str, browser: Any, tmp_path: Path
+) -> None:
+    page, _ = open_page(browser, f"{demo_server}/maps/communes/thuong-nong", [])
+    pdf = tmp_path / "thuong-nong.pdf"
+    page.pdf(path=str(pdf), format="A4")
+
+    text = pdf_tool("pdftotext", "-layout", str(pdf), "-")
+    assert "Xã Thượng Nông" in text
+    assert f"In ngày {datetime.date.today():%d/%m/%Y}" in text
+    assert "Lớp bản đồ" not in text and "Báo cáo in" not in text  # no controls, no links
+    pages = re.search(r"^Pages:\s+(\d+)$", pdf_tool("pdfinfo", str(pdf)), flags=re.M)
+    assert pages is not None and pages.group(1) == "1"
+    # Nothing cut off: the map fits the page's width, every village inside the map.
+    page.emulate_media(media="print")
+    boxes = page.evaluate(PRINT_BOXES_JS)
+    page.close()
+    a4_width_px = 210 / 25.4 * 96
+    west, north, east, south = boxes["map"]
+    assert west >= 0 and east <= a4_width_px
+    v_west, v_north, v_east, v_south = boxes["villages"]
+    assert west <= v_west and v_east <= east and north <= v_north and v_south <= south, boxes
