@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import geopandas as gpd
 import httpx
+import pandas as pd
 import pytest
+import shapely
 
-from geodata.maps import VERDICT_LABELS
+from geodata.maps import VERDICT_LABELS, CommuneUrls, commune_page, render_index_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -180,3 +183,51 @@ def test_the_commune_map_prints_on_one_a4_page(
     assert west >= 0 and east <= a4_width_px
     v_west, v_north, v_east, v_south = boxes["villages"]
     assert west <= v_west and v_east <= east and north <= v_north and v_south <= south, boxes
+
+
+LEAFLET_DIST = Path(__file__).resolve().parents[3] / "node_modules" / "leaflet" / "dist"
+HOSTILE_NAME = "Bản <!--<script>"
+
+
+def test_a_name_that_opens_a_comment_is_only_text(browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    names = [HOSTILE_NAME, "Nà </script> Tà", "Khuổi\u2028Phiêng"]
+    villages = gpd.GeoDataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "name": names,
+            "commune_id": ["x"] * 3,
+            "verdict": ["no_signal"] * 3,
+        },
+        geometry=[
+            shapely.box(105.49 + 0.01 * i, 22.56, 105.498 + 0.01 * i, 22.57) for i in range(3)
+        ],
+        crs="EPSG:4326",
+    )
+    communes = pd.DataFrame(
+        {"id": ["x"], "name": ["Xã <!--"], "district": [None], "province": ["Tuyên Quang"]}
+    )
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    page.set_content(
+        commune_page(
+            villages,
+            commune="X",
+            urls=CommuneUrls("x", province="Tuyên Quang"),
+            inline_assets_dir=LEAFLET_DIST,
+        )
+    )
+    expect(page.locator("path.lomsong-village")).to_have_count(3)
+    expect(page.locator(".lomsong-nav li a")).to_have_text(names)
+    expect(page.locator(".lomsong-label", has_text=HOSTILE_NAME)).to_have_count(1)
+
+    page.set_content(render_index_page(communes, villages, inline_assets=True))
+    page.fill("#lomsong-search", "ban")
+    expect(page.locator("#lomsong-results a")).to_have_text([HOSTILE_NAME])
+    page.fill("#lomsong-search", "xa")
+    expect(page.locator("#lomsong-results a")).to_have_text(["Xã <!--"])
+    page.close()
+    assert errors == []
