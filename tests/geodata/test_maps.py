@@ -481,3 +481,47 @@ def test_the_index_links_percent_encode_ids() -> None:
     assert '"/maps/villages/..%2Fup?lang=en"' in page
     assert '"/maps/villages/p%23q?lang=en"' in page
     assert '"/maps/communes/s%2Ft?lang=en"' in page
+
+
+def village_options(page: str) -> dict:  # type: ignore[type-arg]
+    """The options of the village layer: ``lomsong.featureLayer(data, options)``."""
+    decoder = json.JSONDecoder()
+    match = re.search(r"lomsong\.featureLayer\(", page)
+    assert match is not None
+    _, end = decoder.raw_decode(page, match.end())
+    options, _ = decoder.raw_decode(page, end + len(", "))
+    return options  # type: ignore[no-any-return]
+
+
+def test_pages_are_phone_pages_in_their_language(
+    villages: gpd.GeoDataFrame, zones: gpd.GeoDataFrame
+) -> None:
+    vi = commune_page(villages, dead_zones=zones, commune="X")
+    en = commune_page(villages, commune="X", lang="en")
+
+    assert vi.startswith('<!DOCTYPE html>\n<html lang="vi">')
+    assert en.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in vi
+    assert "user-scalable" not in vi and "maximum-scale" not in vi
+    assert "L.control.scale({ imperial: false })" in vi
+    assert "lomsong.panels(" in vi and '{"layers":"Lớp bản đồ","legend":"Chú giải"}' in vi
+    assert '{"layers":"Map layers","legend":"Legend"}' in en
+    assert '<p class="lomsong-print-date">In ngày <time data-lomsong-today></time></p>' in vi
+    assert '<p class="lomsong-print-date">Printed on <time data-lomsong-today></time></p>' in en
+
+
+def test_villages_own_clicks_and_carry_their_labels(
+    villages: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, cells: gpd.GeoDataFrame
+) -> None:
+    page = commune_page(
+        villages.assign(centre_lon=105.4912, centre_lat=22.5634),
+        commune="X",
+        dead_zones=zones,
+        cells=cells,
+    )
+
+    options = village_options(page)
+    assert options["ownsClicks"] is True and options["label"] == "name"
+    assert options["labelAt"] == [[22.5634, 105.4912]] * 4  # the recorded centres
+    # Zones, hexagons and centre dots hand a click inside a village to the village.
+    assert page.count('"yields":true') == 1 + 2 + 1  # zones, two hex layers, centres

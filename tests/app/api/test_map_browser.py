@@ -231,3 +231,39 @@ def test_a_name_that_opens_a_comment_is_only_text(browser: Any) -> None:
     expect(page.locator("#lomsong-results a")).to_have_text(["Xã <!--"])
     page.close()
     assert errors == []
+
+
+def test_village_names_show_at_commune_zoom_not_over_a_province(browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    # 64 small villages, as a province's worth would be, too many to name at once.
+    boxes = [
+        shapely.box(105.0 + 0.02 * i, 22.0 + 0.02 * j, 105.015 + 0.02 * i, 22.015 + 0.02 * j)
+        for i in range(8)
+        for j in range(8)
+    ]
+    villages = gpd.GeoDataFrame(
+        {"id": [f"v{k}" for k in range(64)], "name": [f"Thôn {k}" for k in range(64)]},
+        geometry=boxes,
+        crs="EPSG:4326",
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_content(commune_page(villages, commune="X", inline_assets_dir=LEAFLET_DIST))
+    expect(page.locator("path.lomsong-village")).to_have_count(64)
+    labels = page.locator(".lomsong-label")
+    expect(labels).to_have_count(0)
+
+    # (About:blank's window refuses localStorage: look only at folium's map_* names.)
+    the_map = """Object.keys(window).filter((k) => k.startsWith("map_"))
+        .map((k) => window[k]).find((v) => v instanceof L.Map)"""
+    # The page opens with an animated zoom to the villages; a view set meanwhile is dropped.
+    page.wait_for_function(f"() => !({the_map})._animatingZoom")
+    set_view = (
+        f"""([lat, lon, zoom]) => ({the_map}).setView([lat, lon], zoom, {{animate: false}})"""
+    )
+    page.evaluate(set_view, [22.0075, 105.0075, 14])  # one village and its neighbours
+    expect(labels.filter(has_text="Thôn 0")).to_have_count(1)
+    assert 1 <= labels.count() <= 9
+    page.evaluate(set_view, [22.0075, 105.0075, 8])  # far out: no names even if few in view
+    expect(labels).to_have_count(0)
+    page.close()
