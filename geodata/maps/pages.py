@@ -171,9 +171,10 @@ def render_map(
                 "tooltip": "name",
                 # A click inside a village opens the village, whatever is drawn over it.
                 "ownsClicks": True,
-                # Names on the map, beside the centre dots (hidden when too many are in view).
+                # Names on the map (hidden while too many are in view), beside the
+                # centre dots; an overview leaves the points out (light pages).
                 "label": "name",
-                "labelAt": _lat_lng(_centre_points(villages)),
+                **({"labelAt": _lat_lng(_centre_points(villages))} if detail == "full" else {}),
             },
             name=text["villages_layer"],
         ).add_to(fmap)

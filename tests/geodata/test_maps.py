@@ -525,3 +525,9 @@ def test_villages_own_clicks_and_carry_their_labels(
     assert options["labelAt"] == [[22.5634, 105.4912]] * 4  # the recorded centres
     # Zones, hexagons and centre dots hand a click inside a village to the village.
     assert page.count('"yields":true') == 1 + 2 + 1  # zones, two hex layers, centres
+
+
+def test_an_overview_leaves_the_label_points_to_the_browser(villages: gpd.GeoDataFrame) -> None:
+    options = village_options(render_map(MapPage(villages, "X"), detail="overview"))
+
+    assert options["label"] == "name" and "labelAt" not in options

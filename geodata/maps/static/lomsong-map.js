@@ -154,6 +154,7 @@
    *        tooltip, radius, ownsClicks, yields, label, labelAt} */
   function featureLayer(data, opts) {
     var tips = [];
+    var features = 0;
     function style(feature) {
       var s = Object.assign({}, opts.style || {});
       if (opts.colourBy) {
@@ -188,10 +189,14 @@
         if (opts.tooltip) {
           layer.bindTooltip(function () { return text("span", props[opts.tooltip]); });
         }
-        if (opts.label && opts.labelAt && opts.labelAt[tips.length]) {
+        // At the given point (the centre dot), else the middle of the outline's box.
+        var at = opts.labelAt ? opts.labelAt[features] :
+          layer.getBounds ? layer.getBounds().getCenter() : null;
+        features++;
+        if (opts.label && at) {
           tips.push(L.tooltip({ permanent: true, direction: "right", offset: [5, 0],
             className: "lomsong-label", interactive: false })
-            .setLatLng(opts.labelAt[tips.length])
+            .setLatLng(at)
             .setContent(text("span", props[opts.label])));
         }
       },

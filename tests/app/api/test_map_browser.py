@@ -125,6 +125,10 @@ def test_province_page_and_search_in_chromium(demo_server: str, browser: Any) ->
     page, seconds = open_page(browser, f"{demo_server}/maps/provinces/tuyen-quang", requests)
     print(f"\nprovince page: first render in {seconds:.2f} s")
     expect(page.locator("path.lomsong-village")).to_have_count(len(everything["features"]))
+    # The demo's province has few enough villages to name them all (at the outlines' middle).
+    assert len(everything["features"]) <= 40
+    expect(page.locator(".lomsong-label")).to_have_count(len(everything["features"]))
+    expect(page.locator(".lomsong-label", has_text="Bản Giòng")).to_have_count(1)
     page.screenshot(path=str(ARTIFACTS / "tuyen-quang.png"))
     page.close()
 
