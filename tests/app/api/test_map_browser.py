@@ -92,6 +92,7 @@ def test_thuong_nong_map_in_chromium(demo_server: str, browser: Any) -> None:
     expect(popup).to_contain_text("Tình trạng sóng")
     expect(popup).to_contain_text(VERDICT_LABELS["vi"][giong["properties"]["verdict"]])
     expect(popup).not_to_contain_text("Diện tích")  # the dead zone's popup
+    expect(page.locator(".leaflet-popup")).to_have_css("opacity", "1")  # drawn, not faded out
     expect(popup).to_contain_text("Số hộ")
     expect(popup).to_contain_text(str(giong["properties"]["households"]))
     expect(popup).to_contain_text("Sóng theo nhà mạng")

@@ -166,6 +166,7 @@ def test_a_tap_in_a_village_opens_the_village_above_everything(
         "() => { const m = Object.values(window).find((v) => v instanceof L.Map);"
         " return !(m._panAnim && m._panAnim._inProgress); }"
     )
+    expect(phone.locator(".leaflet-popup")).to_have_css("opacity", "1")  # drawn, not faded out
     box = popup.bounding_box()
     assert box is not None and box["width"] <= 390
     assert phone.evaluate(POPUP_COVERED_JS) == []  # no control, box or legend over it
@@ -196,4 +197,5 @@ def test_a_popup_opens_above_the_legend_and_the_title_box(demo_server: str, phon
             box.element_handle(),
         )
         expect(phone.locator(".leaflet-popup-content")).to_contain_text("Trạm")
+        expect(phone.locator(".leaflet-popup")).to_have_css("opacity", "1")
         assert phone.evaluate(POPUP_COVERED_JS) == []
