@@ -36,7 +36,7 @@ node_modules/.stamp-assets: package.json package-lock.json
 # Debian packages the tests use, installed only when missing: Chromium for the
 # browser tests (Playwright's own download cannot work on this network), and
 # gdal-bin's gdalinfo/ogrinfo to check the GeoTIFFs and GeoPackage we write.
-SYSTEM_PACKAGES := chromium:chromium gdalinfo:gdal-bin ogrinfo:gdal-bin pdftoppm:poppler-utils
+SYSTEM_PACKAGES := chromium:chromium gdalinfo:gdal-bin ogrinfo:gdal-bin pdftoppm:poppler-utils pdftotext:poppler-utils
 
 system-packages:
 	@missing="$$(for pair in $(SYSTEM_PACKAGES); do \

@@ -9,7 +9,6 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
 
 import geopandas as gpd
 import pandas as pd
@@ -22,7 +21,7 @@ from coverage.thresholds import MIN_CONFIDENCE, SERVED_P
 from geodata.constants import Lang
 from geodata.errors import GeodataError
 from geodata.maps import MapPage, Nav, cached_hillshade, render_index_page, render_map, words
-from geodata.maps.index import lang_query, slug
+from geodata.maps.index import lang_query, path_segment, slug
 from geodata.report import print_date as print_date  # the report date, for the route's key
 from geodata.report import render_commune_report
 
@@ -92,7 +91,7 @@ def province_page(store: Store, province_id: str, opts: PageSettings) -> str:
     down = [
         (
             f"{c.name} ({c.district})" if isinstance(c.district, str) else str(c.name),
-            f"{base}/communes/{c.id}{q}",
+            f"{base}/communes/{path_segment(c.id)}{q}",
         )
         for c in communes.sort_values(["district", "name"], na_position="first").itertuples()
     ]
@@ -105,7 +104,7 @@ def province_page(store: Store, province_id: str, opts: PageSettings) -> str:
             up=[(text["all_maps"], f"{base}{q}")],
             down_title=text["communes"],
             down=down,
-            extra=_extra(opts, f"{base}/provinces/{province_id}"),
+            extra=_extra(opts, f"{base}/provinces/{path_segment(province_id)}"),
         ),
         village_url=f"{base}/villages/{{id}}{q}",
         **_hillshade(store, bounds, opts),  # type: ignore[arg-type]
@@ -161,9 +160,9 @@ def village_page(store: Store, village_id: str, opts: PageSettings) -> str:
             up=[
                 (text["all_maps"], f"{base}{q}"),
                 (province, f"{base}/provinces/{slug(province)}{q}"),
-                (str(row["commune"]), f"{base}/communes/{commune_id}{q}"),
+                (str(row["commune"]), f"{base}/communes/{path_segment(commune_id)}{q}"),
             ],
-            extra=_extra(opts, f"{base}/villages/{village_id}"),
+            extra=_extra(opts, f"{base}/villages/{path_segment(village_id)}"),
         ),
         **_hillshade(store, tuple(commune_villages.total_bounds), opts),  # type: ignore[arg-type]
     )
@@ -183,7 +182,7 @@ def commune_report(
         store.villages(commune_ids=[commune_id]),
         store.dead_zones(commune_id=commune_id),
         lang=lang,
-        map_url=f"{site_url}/maps/communes/{quote(commune_id, safe='')}{lang_query(lang)}",
+        map_url=f"{site_url}/maps/communes/{path_segment(commune_id)}{lang_query(lang)}",
         printed=printed,
         served_p=SERVED_P,
         min_confidence=MIN_CONFIDENCE,

@@ -19,7 +19,7 @@ import pandas as pd
 
 from geodata.constants import Lang
 from geodata.maps.hillshade import Hillshade
-from geodata.maps.index import lang_query, slug
+from geodata.maps.index import lang_query, path_segment, slug
 from geodata.maps.pages import MapPage, Nav, render_map
 from geodata.maps.text import words
 
@@ -129,18 +129,21 @@ def commune_page(
     nav = Nav()
     village_url = None
     if urls is not None:
-        base = urls.base
+        base, commune_id = urls.base, path_segment(urls.commune_id)
         nav = Nav(
             up=[
                 (text["all_maps"], f"{base}{q}"),
                 (urls.province, f"{base}/provinces/{slug(urls.province)}{q}"),
             ],
             down_title=text["villages"],
-            down=[(str(v.name), f"{base}/villages/{v.id}{q}") for v in villages.itertuples()],
+            down=[
+                (str(v.name), f"{base}/villages/{path_segment(v.id)}{q}")
+                for v in villages.itertuples()
+            ],
             extra=language_links(
                 lang,
-                f"{base}/communes/{urls.commune_id}",
-                report=f"{urls.reports}/communes/{urls.commune_id}{q}",
+                f"{base}/communes/{commune_id}",
+                report=f"{urls.reports}/communes/{commune_id}{q}",
             ),
         )
         village_url = f"{base}/villages/{{id}}{q}"

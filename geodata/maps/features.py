@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from geodata.constants import CELL_CLASSES, CRS_WGS84, Lang
+from geodata.maps.index import path_segment
 from geodata.maps.text import (
     CARRIER_COLOURS,
     CELL_CLASS_COLOURS,
@@ -142,7 +143,7 @@ def village_collection(
         )
     if village_url:
         properties["link"] = [text["open_village"]] * len(villages)
-        properties["url"] = [village_url.format(id=i) for i in properties["id"]]
+        properties["url"] = [village_url.format(id=path_segment(i)) for i in properties["id"]]
     frame = gpd.GeoDataFrame(properties, geometry=villages.geometry.to_numpy(), crs=CRS_WGS84)
     collection: dict[str, Any] = frame.to_geo_dict(drop_id=True)
     return collection

@@ -6,6 +6,7 @@ The page is the autoescaped template ``geodata/maps/templates/index.html``.
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pandas as pd
 from markupsafe import Markup
@@ -27,6 +28,20 @@ def slug(name: str) -> str:
     ('tuyen-quang', 'chiem-hoa')
     """
     return re.sub(r"[^a-z0-9]+", "-", fold(name)).strip("-")
+
+
+def path_segment(value: object) -> str:
+    """Return ``value`` percent-encoded as one URL path segment (ids in links).
+
+    Every character but letters, digits and ``-._~`` is encoded, ``/`` and
+    ``?`` included, so an id can neither leave its segment nor start a query or
+    a fragment. (An id that is only dots cannot be a segment at all: browsers
+    resolve ``..`` and ``%2E%2E`` alike.)
+
+    >>> path_segment("a b/../c?d#e"), path_segment("Bản 1")
+    ('a%20b%2F..%2Fc%3Fd%23e', 'B%E1%BA%A3n%201')
+    """
+    return quote(str(value), safe="")
 
 
 def lang_query(lang: Lang, default: Lang = "vi") -> str:
@@ -99,7 +114,7 @@ def render_index_page(
             str(unit).capitalize() if lang == "vi" and isinstance(unit, str) else text["commune"]
         )
         where = " · ".join(str(p) for p in (c.district, c.province) if isinstance(p, str) and p)
-        url = f"{base_url}/communes/{c.id}{suffix}"
+        url = f"{base_url}/communes/{path_segment(c.id)}{suffix}"
         entries.append([str(c.name), fold(str(c.name)), url, f"{label} · {where}"])
         # Former names (communes merged in 2025) find the commune they are part of.
         for alias in getattr(c, "aliases", None) or []:
@@ -108,7 +123,7 @@ def render_index_page(
         [
             str(v.name),
             fold(str(v.name)),
-            f"{base_url}/villages/{v.id}{suffix}",
+            f"{base_url}/villages/{path_segment(v.id)}{suffix}",
             f"{text['village']} · {names.get(str(v.commune_id), '')}",
         ]
         for v in villages.itertuples()
@@ -124,7 +139,7 @@ def render_index_page(
                     "communes": [
                         {
                             "name": str(c.name),
-                            "url": f"{base_url}/communes/{c.id}{suffix}",
+                            "url": f"{base_url}/communes/{path_segment(c.id)}{suffix}",
                             "note": summaries.get(str(c.id), ""),
                         }
                         for c in by_district.sort_values("name").itertuples()

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import branca.element
 import folium
+import folium.template
 from folium.map import Layer
 
 from geodata.errors import InvalidInputError
@@ -28,6 +29,100 @@ STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 #: Files of ours every map page loads (after Leaflet's).
 OWN_JS: Final = "lomsong-map.js"
 OWN_CSS: Final = "lomsong-map.css"
+
+
+class PageFigure(branca.element.Figure):
+    """Folium's HTML document, with the page's language on ``<html lang>``."""
+
+    _template = branca.element.Template(
+        "<!DOCTYPE html>\n"
+        '<html lang="{{ this.lang }}">\n'
+        "<head>\n"
+        "    {{ this.header.render(**kwargs) }}\n"
+        "</head>\n"
+        "<body>\n"
+        "    {{ this.html.render(**kwargs) }}\n"
+        "</body>\n"
+        "<script>\n"
+        "    {{ this.script.render(**kwargs) }}\n"
+        "</script>\n"
+        "</html>\n"
+    )
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang = lang
+
+
+class PageMap(folium.Map):
+    """folium's map, with pinch-zoom allowed and a metric scale bar.
+
+    folium's own header sets ``maximum-scale=1, user-scalable=no`` (no
+    pinch-zoom on a phone) and its scale bar shows miles; this template is
+    folium's with those two changed. The map sits in a :class:`PageFigure`.
+    """
+
+    _template = folium.template.Template(
+        """
+        {% macro header(this, kwargs) %}
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <style>
+                #{{ this.get_name() }} {
+                    position: {{ this.position }};
+                    width: {{ this.width[0] }}{{ this.width[1] }};
+                    height: {{ this.height[0] }}{{ this.height[1] }};
+                    left: {{ this.left[0] }}{{ this.left[1] }};
+                    top: {{ this.top[0] }}{{ this.top[1] }};
+                }
+                .leaflet-container { font-size: {{ this.font_size }}; }
+                html, body { width: 100%; height: 100%; margin: 0; padding: 0; }
+            </style>
+        {% endmacro %}
+
+        {% macro html(this, kwargs) %}
+            <div class="folium-map" id={{ this.get_name()|tojson }}></div>
+        {% endmacro %}
+
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.map(
+                {{ this.get_name()|tojson }},
+                {
+                    center: {{ this.location|tojson }},
+                    crs: L.CRS.{{ this.crs }},
+                    ...{{ this.options|tojavascript }}
+                }
+            );
+            L.control.scale({ imperial: false }).addTo({{ this.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *, lang: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        PageFigure(lang).add_child(self)
+
+
+class PhonePanels(branca.element.MacroElement):
+    """Buttons that open the layer list and the legend, which start closed on a phone.
+
+    ``lomsong.panels`` (``lomsong-map.js``) makes them; the CSS shows them
+    below 600 px only.
+    """
+
+    _template = branca.element.Template(
+        """
+        {% macro script(this, kwargs) %}
+        lomsong.panels({{ this._parent.get_name() }}, {{ this.control.get_name() }},
+            {{ this.labels }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, control: folium.LayerControl, *, layers: str, legend: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # see Legend
+        self._name = "LomsongPanels"
+        self.control = control
+        self.labels = js_literal({"layers": layers, "legend": legend})
 
 
 class ScriptLayer(Layer):
@@ -90,11 +185,23 @@ def nav_html(
     up: list[tuple[str, str]],
     down: tuple[str, list[tuple[str, str]]] | None,
     extra: list[tuple[str, str]],
+    *,
+    printed_on: str = "",
 ) -> str:
-    """Render the page header: breadcrumb links up the hierarchy, a list of links down it."""
+    """Render the page header: breadcrumb links up the hierarchy, a list of links down it.
+
+    ``printed_on`` labels a line only print shows, which ``lomsong-map.js``
+    completes with the day's date (dd/mm/yyyy).
+    """
     down_title, down_links = down if down is not None else ("", [])
     return render(
-        "nav.html", title=title, up=up, extra=extra, down_title=down_title, down_links=down_links
+        "nav.html",
+        title=title,
+        up=up,
+        extra=extra,
+        down_title=down_title,
+        down_links=down_links,
+        printed_on=printed_on,
     ).strip()
 
 

@@ -18,6 +18,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geodata.constants import CELL_CLASSES, CRS_WGS84, Lang
 from geodata.errors import InvalidInputError
@@ -118,11 +119,11 @@ def render_map(
         raise InvalidInputError("villages have no CRS")
     tolerance = _TOLERANCE_M[detail]
     villages = display_geometry(page.villages, tolerance_m=tolerance)
-    fmap = folium.Map(
+    fmap = L.PageMap(
+        lang=lang,
         location=list(_FALLBACK_CENTRE),
         zoom_start=9,
         tiles=None,
-        control_scale=True,
         attributionControl=False,
     )
     L.offline_assets(
@@ -139,7 +140,8 @@ def render_map(
     if page.nav is not None:
         nav = page.nav
         down = (nav.down_title, nav.down) if nav.down else None
-        root.html.add_child(branca.element.Element(L.nav_html(page.title, nav.up, down, nav.extra)))
+        header = L.nav_html(page.title, nav.up, down, nav.extra, printed_on=text["printed_on"])
+        root.html.add_child(branca.element.Element(header))
     if len(villages):
         minx, miny, maxx, maxy = villages.total_bounds
         fmap.fit_bounds([[miny, minx], [maxy, maxx]])
@@ -172,6 +174,12 @@ def render_map(
                 "title": "name",
                 "fields": fields,
                 "tooltip": "name",
+                # A click inside a village opens the village, whatever is drawn over it.
+                "ownsClicks": True,
+                # Names on the map (hidden while too many are in view), beside the
+                # centre dots; an overview leaves the points out (light pages).
+                "label": "name",
+                **({"labelAt": _lat_lng(_centre_points(villages))} if detail == "full" else {}),
             },
             name=text["villages_layer"],
         ).add_to(fmap)
@@ -187,6 +195,8 @@ def render_map(
                 "tooltip": "label",
                 "title": "label",
                 "style": {"weight": 2, "dashArray": "6 4", "fillOpacity": 0.25},
+                # Its own popup only outside the villages shown (they own those clicks).
+                "yields": True,
                 "fields": [
                     [text["area"], "area_km2"],
                     [text["households"], "households"],
@@ -229,6 +239,7 @@ def render_map(
             {
                 "className": L.CENTRE_CLASS,
                 "tooltip": "name",
+                "yields": True,
                 "radius": 3 if detail == "overview" else 4,
                 "style": {
                     "color": "#222222",
@@ -241,8 +252,10 @@ def render_map(
             show=detail == "full",
         ).add_to(fmap)
 
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    control = folium.LayerControl(collapsed=False)
+    control.add_to(fmap)
     fmap.get_root().add_child(L.Legend(_legend(page, lang)))
+    L.PhonePanels(control, layers=text["layers_button"], legend=text["legend_button"]).add_to(fmap)
     rendered: str = root.render()
     return rendered
 
@@ -279,6 +292,7 @@ def _hex_layers(fmap: folium.Map, cells: gpd.GeoDataFrame, *, lang: Lang, canvas
         "readings": text["readings"],
         "className": L.HEX_CLASS,
         "canvas": canvas,
+        "yields": True,
     }
     groups = cells.groupby([cells["carrier"].astype(str), cells["radio"].astype(str)], sort=True)
     for number, ((carrier, radio), group) in enumerate(groups):
@@ -307,6 +321,12 @@ def _legend(page: MapPage, lang: Lang) -> list[tuple[str, list[LegendItem]]]:
         sites=sites,
         sectors=azimuth is not None and bool(pd.to_numeric(azimuth, errors="coerce").notna().any()),
     )
+
+
+def _lat_lng(points: np.ndarray) -> list[list[float]]:
+    """``[[lat, lng], ...]`` of shapely points, for Leaflet."""
+    xy = np.round(shapely.get_coordinates(points), 5)
+    return [[float(lat), float(lng)] for lng, lat in xy]
 
 
 def _centre_points(villages: gpd.GeoDataFrame) -> np.ndarray:

@@ -12,16 +12,29 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+#: Characters that could end or re-open markup inside ``<script>``, or end a JS line.
+_SCRIPT_UNSAFE: Final = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
 
 def js_literal(value: Any) -> str:
-    """``value`` as JSON safe inside a ``<script>`` element (no ``</script>`` break-out)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    r"""``value`` as JSON safe inside a ``<script>`` element.
+
+    ``<``, ``>``, ``&``, U+2028 and U+2029 become ``\u`` escapes, so no text
+    can close the element, open a comment (``<!--``) or a nested ``<script>``
+    (either stops every script after it). Other text stays UTF-8.
+
+    >>> js_literal({"name": "Bản <!--<script>"})
+    '{"name":"Bản \\u003c!--\\u003cscript\\u003e"}'
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_UNSAFE)
 
 
 def js(value: Any) -> Markup:

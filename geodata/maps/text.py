@@ -156,6 +156,10 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "villages": "Các thôn/bản",
         "report": "Báo cáo in",
         "evidence_date": "Dữ liệu đo đến ngày",
+        # The phone and print mechanics of the map pages (geodata.maps.pages).
+        "layers_button": "Lớp bản đồ",
+        "legend_button": "Chú giải",
+        "printed_on": "In ngày",
     },
     "en": {
         "village": "Village",
@@ -214,6 +218,10 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "villages": "Villages",
         "report": "Printable report",
         "evidence_date": "Readings up to",
+        # The phone and print mechanics of the map pages (geodata.maps.pages).
+        "layers_button": "Map layers",
+        "legend_button": "Legend",
+        "printed_on": "Printed on",
     },
 }
 

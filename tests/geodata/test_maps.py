@@ -348,7 +348,7 @@ def test_names_are_text_never_markup(villages: gpd.GeoDataFrame) -> None:
     # In the layers' data the names are JSON text, with no way out of the script element.
     names = [f["properties"]["name"] for f in collections(page)[0]["features"]]
     assert names == HOSTILE
-    assert "<\\/script>" in page
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in page
 
 
 def test_the_index_page_escapes_names() -> None:
@@ -363,7 +363,7 @@ def test_the_index_page_escapes_names() -> None:
     assert "<b>" not in markup and "<i>" not in markup and "<script" not in markup
     assert '<a href="/maps/communes/x">&lt;b&gt;X&lt;/b&gt;</a>' in page
     assert '<h2><a href="/maps/provinces/ha-foo">Tỉnh Hà $\\foo$</a></h2>' in page
-    assert '"<\\/script><script>"' in page
+    assert '"\\u003c/script\\u003e\\u003cscript\\u003e"' in page
 
 
 def test_commune_page_is_one_page_with_or_without_the_service_links(
@@ -403,3 +403,136 @@ def test_commune_page_is_one_page_with_or_without_the_service_links(
         assert f'href="{href}"' in served and f'href="{href}"' not in alone
     unlinked = [f["properties"].get("url") for f in collections(alone)[0]["features"]]
     assert unlinked == [None] * 4
+
+
+SCRIPT_BREAKERS = ["Bản <!--<script>", "</SCRIPT><b>", "a & b", "line\u2028sep\u2029par", "x > y"]
+
+
+def script_bodies(page: str) -> list[str]:
+    """The text of every inline ``<script>`` element, as an HTML parser would cut it."""
+    return re.findall(r"<script\b[^>]*>(.*?)</script", page, flags=re.S | re.I)
+
+
+def assert_scripts_are_inert(page: str) -> None:
+    for body in script_bodies(page):
+        assert "<!--" not in body and "<script" not in body.lower() and "</" not in body
+        assert "\u2028" not in body and "\u2029" not in body
+
+
+def test_script_data_can_neither_close_nor_reopen_markup(
+    villages: gpd.GeoDataFrame, cells: gpd.GeoDataFrame
+) -> None:
+    hostile = villages.assign(name=SCRIPT_BREAKERS[:4])
+    sites = pd.DataFrame(
+        {"carrier": [SCRIPT_BREAKERS[0]], "radio": ["lte"], "lon": [105.5], "lat": [22.565]}
+    ).assign(azimuth_deg=np.nan, beamwidth_deg=65.0, site_id="s", name=SCRIPT_BREAKERS[1])
+    cells = cells.assign(carrier=[SCRIPT_BREAKERS[0], SCRIPT_BREAKERS[0], SCRIPT_BREAKERS[4]])
+
+    page = commune_page(hostile, cells=cells, sites=sites, commune=SCRIPT_BREAKERS[0])
+
+    assert len(script_bodies(page)) >= 1
+    assert_scripts_are_inert(page)
+    assert [f["properties"]["name"] for f in collections(page)[0]["features"]] == (
+        SCRIPT_BREAKERS[:4]
+    )
+    assert "\\u003c!--\\u003cscript\\u003e" in page  # not stripped: escaped
+    assert "line\\u2028sep\\u2029par" in page
+
+
+def test_the_index_page_script_data_is_inert() -> None:
+    communes = pd.DataFrame(
+        {"id": ["x"], "name": ["Xã <!--"], "district": [None], "province": ["T"]}
+    )
+    villages = pd.DataFrame({"id": ["v"], "name": [SCRIPT_BREAKERS[0]], "commune_id": ["x"]})
+
+    page = render_index_page(communes, villages)
+
+    assert_scripts_are_inert(page)
+    start = re.search(r'getElementById\("lomsong-results"\),\s*', page)
+    assert start is not None
+    entries, _ = json.JSONDecoder().raw_decode(page, start.end())
+    assert [e[0] for e in entries] == ["Xã <!--", SCRIPT_BREAKERS[0]]
+
+
+ODD_IDS = ["a b", "x?y=1", "p#q", "../up", "s/t"]
+
+
+def test_links_percent_encode_ids(villages: gpd.GeoDataFrame) -> None:
+    odd = villages.assign(id=ODD_IDS[:4])
+    urls = CommuneUrls("c/1?x #y", province="Tuyên Quang")
+
+    page = commune_page(odd, commune="X", urls=urls)
+
+    for encoded in ("a%20b", "x%3Fy%3D1", "p%23q", "..%2Fup"):
+        assert f'href="/maps/villages/{encoded}"' in page
+    assert 'href="/reports/communes/c%2F1%3Fx%20%23y"' in page
+    assert 'href="/maps/communes/c%2F1%3Fx%20%23y?lang=en"' in page
+    popup_urls = [f["properties"]["url"] for f in collections(page)[0]["features"]]
+    assert popup_urls == [
+        "/maps/villages/a%20b",
+        "/maps/villages/x%3Fy%3D1",
+        "/maps/villages/p%23q",
+        "/maps/villages/..%2Fup",
+    ]
+
+
+def test_the_index_links_percent_encode_ids() -> None:
+    communes = pd.DataFrame({"id": ["s/t"], "name": ["Xã"], "district": ["H"], "province": ["T"]})
+    villages = pd.DataFrame({"id": ["../up", "p#q"], "name": ["A", "B"], "commune_id": ["s/t"] * 2})
+
+    page = render_index_page(communes, villages, lang="en")
+
+    assert '<a href="/maps/communes/s%2Ft?lang=en">Xã</a>' in page
+    assert '"/maps/villages/..%2Fup?lang=en"' in page
+    assert '"/maps/villages/p%23q?lang=en"' in page
+    assert '"/maps/communes/s%2Ft?lang=en"' in page
+
+
+def village_options(page: str) -> dict:  # type: ignore[type-arg]
+    """The options of the village layer: ``lomsong.featureLayer(data, options)``."""
+    decoder = json.JSONDecoder()
+    match = re.search(r"lomsong\.featureLayer\(", page)
+    assert match is not None
+    _, end = decoder.raw_decode(page, match.end())
+    options, _ = decoder.raw_decode(page, end + len(", "))
+    return options  # type: ignore[no-any-return]
+
+
+def test_pages_are_phone_pages_in_their_language(
+    villages: gpd.GeoDataFrame, zones: gpd.GeoDataFrame
+) -> None:
+    vi = commune_page(villages, dead_zones=zones, commune="X")
+    en = commune_page(villages, commune="X", lang="en")
+
+    assert vi.startswith('<!DOCTYPE html>\n<html lang="vi">')
+    assert en.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in vi
+    assert "user-scalable" not in vi and "maximum-scale" not in vi
+    assert "L.control.scale({ imperial: false })" in vi
+    assert "lomsong.panels(" in vi and '{"layers":"Lớp bản đồ","legend":"Chú giải"}' in vi
+    assert '{"layers":"Map layers","legend":"Legend"}' in en
+    assert '<p class="lomsong-print-date">In ngày <time data-lomsong-today></time></p>' in vi
+    assert '<p class="lomsong-print-date">Printed on <time data-lomsong-today></time></p>' in en
+
+
+def test_villages_own_clicks_and_carry_their_labels(
+    villages: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, cells: gpd.GeoDataFrame
+) -> None:
+    page = commune_page(
+        villages.assign(centre_lon=105.4912, centre_lat=22.5634),
+        commune="X",
+        dead_zones=zones,
+        cells=cells,
+    )
+
+    options = village_options(page)
+    assert options["ownsClicks"] is True and options["label"] == "name"
+    assert options["labelAt"] == [[22.5634, 105.4912]] * 4  # the recorded centres
+    # Zones, hexagons and centre dots hand a click inside a village to the village.
+    assert page.count('"yields":true') == 1 + 2 + 1  # zones, two hex layers, centres
+
+
+def test_an_overview_leaves_the_label_points_to_the_browser(villages: gpd.GeoDataFrame) -> None:
+    options = village_options(render_map(MapPage(villages, "X"), detail="overview"))
+
+    assert options["label"] == "name" and "labelAt" not in options

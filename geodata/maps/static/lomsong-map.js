@@ -51,6 +51,98 @@
     return box;
   }
 
+  /* Popups no wider than a phone's screen. */
+  function popupOptions() {
+    return { maxWidth: Math.max(200, Math.min(360, window.innerWidth - 60)) };
+  }
+
+  /* Popups above every control and box of the page. Leaflet keeps its popup
+   * pane inside the map pane, whose stacking context puts it under the layer
+   * list, the legend and the title box; here it moves to the map's container
+   * and follows the map pane as it pans. */
+  if (window.L && L.Map) {
+    L.Map.addInitHook(function () {
+      var pane = this.getPane("popupPane");
+      var mapPane = this.getPane("mapPane");
+      this.getContainer().appendChild(pane);
+      function follow() { L.DomUtil.setPosition(pane, L.DomUtil.getPosition(mapPane)); }
+      this.on("move viewreset zoom resize", follow);
+      follow();
+    });
+  }
+
+  /* Even-odd point-in-polygon over every ring of a Leaflet polygon's latlngs. */
+  function contains(latlngs, p) {
+    var inside = false;
+    (function walk(rings) {
+      if (!rings.length) return;
+      if (rings[0] instanceof L.LatLng) {
+        for (var i = 0, j = rings.length - 1; i < rings.length; j = i++) {
+          var a = rings[i];
+          var b = rings[j];
+          if ((a.lat > p.lat) !== (b.lat > p.lat) &&
+              p.lng < (b.lng - a.lng) * (p.lat - a.lat) / (b.lat - a.lat) + a.lng) inside = !inside;
+        }
+        return;
+      }
+      rings.forEach(walk);
+    })(latlngs);
+    return inside;
+  }
+
+  /* Layers (villages) whose features own a click inside them: zones, hexagons
+   * and dots drawn over them hand such a click on. */
+  var owners = [];
+  function ownerAt(map, latlng) {
+    for (var i = owners.length - 1; i >= 0; i--) {
+      if (!map.hasLayer(owners[i])) continue;
+      var found = null;
+      owners[i].eachLayer(function (layer) {
+        if (!found && layer.getLatLngs && layer.getBounds().contains(latlng) &&
+            contains(layer.getLatLngs(), latlng)) found = layer;
+      });
+      if (found) return found;
+    }
+    return null;
+  }
+
+  /* On a click: the owning village's popup, else ``open`` (if any). */
+  function yieldClick(e, open) {
+    var map = e.target._map;
+    if (!map) return;
+    var owner = ownerAt(map, e.latlng);
+    if (owner) owner.openPopup(e.latlng);
+    else if (open) open(map, e.latlng);
+  }
+
+  /* Names beside the village centres, shown while at most ``limit`` are in
+   * view (a commune, not a province) and the map is not zoomed far out. */
+  function labelLayer(geo, tips, limit, minZoom) {
+    var group = L.layerGroup();
+    var map = null;
+    function update() {
+      var view = map.getBounds().pad(0.05);
+      var inView = tips.filter(function (t) { return view.contains(t.getLatLng()); });
+      var show = map.getZoom() >= minZoom && inView.length <= limit;
+      tips.forEach(function (t) {
+        var want = show && inView.indexOf(t) !== -1;
+        if (want && !group.hasLayer(t)) group.addLayer(t);
+        else if (!want && group.hasLayer(t)) group.removeLayer(t);
+      });
+    }
+    geo.on("add", function () {
+      map = geo._map;
+      group.addTo(map);
+      map.on("zoomend moveend", update);
+      update();
+    });
+    geo.on("remove", function () {
+      if (!map) return;
+      map.off("zoomend moveend", update);
+      group.remove();
+    });
+  }
+
   function popupRows(props, fields) {
     return fields
       .filter(function (f) { return props[f[1]] !== undefined; })
@@ -59,8 +151,10 @@
 
   /* A GeoJSON layer styled by one property, with text-only popups and tooltips.
    * opts: {style, colourBy, colours, strokeByColour, className, title, fields,
-   *        tooltip, radius} */
+   *        tooltip, radius, ownsClicks, yields, label, labelAt} */
   function featureLayer(data, opts) {
+    var tips = [];
+    var features = 0;
     function style(feature) {
       var s = Object.assign({}, opts.style || {});
       if (opts.colourBy) {
@@ -71,7 +165,7 @@
       if (opts.className) s.className = opts.className;
       return s;
     }
-    return L.geoJSON(data, {
+    var geo = L.geoJSON(data, {
       style: style,
       pointToLayer: function (feature, latlng) {
         var s = style(feature);
@@ -80,16 +174,36 @@
       },
       onEachFeature: function (feature, layer) {
         var props = feature.properties;
-        if (opts.fields) {
-          layer.bindPopup(function () {
-            return table(opts.title ? props[opts.title] : null, popupRows(props, opts.fields));
-          }, { maxWidth: 360 });
+        function content() {
+          return table(opts.title ? props[opts.title] : null, popupRows(props, opts.fields));
+        }
+        if (opts.yields) {
+          layer.on("click", function (e) {
+            yieldClick(e, opts.fields ? function (map, latlng) {
+              L.popup(popupOptions()).setLatLng(latlng).setContent(content()).openOn(map);
+            } : null);
+          });
+        } else if (opts.fields) {
+          layer.bindPopup(content, popupOptions());
         }
         if (opts.tooltip) {
           layer.bindTooltip(function () { return text("span", props[opts.tooltip]); });
         }
+        // At the given point (the centre dot), else the middle of the outline's box.
+        var at = opts.labelAt ? opts.labelAt[features] :
+          layer.getBounds ? layer.getBounds().getCenter() : null;
+        features++;
+        if (opts.label && at) {
+          tips.push(L.tooltip({ permanent: true, direction: "right", offset: [5, 0],
+            className: "lomsong-label", interactive: false })
+            .setLatLng(at)
+            .setContent(text("span", props[opts.label])));
+        }
       },
     });
+    if (opts.ownsClicks) owners.push(geo);
+    if (tips.length) labelLayer(geo, tips, 40, 10);
+    return geo;
   }
 
   /* Hexagons from {s: scale, c: [[lat0, lng0, dlat1, dlng1, ...]], v: [class index],
@@ -121,8 +235,65 @@
     group.bindTooltip(function (layer) {
       return text("span", (layer.lomsongInfo || []).join(" · "));
     }, { sticky: true });
+    if (opts.yields) group.on("click", function (e) { yieldClick(e, null); });
     return group;
   }
+
+  /* Phone panels: a button per panel (the layer list, the legend) that says
+   * what it opens; below 600 px (CSS) the panels start closed and one at a
+   * time is open. Above, the buttons are hidden and the panels always shown. */
+  function panels(map, control, labels) {
+    var items = [[control.getContainer(), labels.layers],
+      [document.querySelector(".lomsong-legend"), labels.legend]]
+      .filter(function (item) { return item[0]; });
+    var bar = document.createElement("div");
+    bar.className = "lomsong-toggles";
+    var buttons = [];
+    function set(i, open) {
+      items[i][0].classList.toggle("lomsong-open", open);
+      buttons[i].setAttribute("aria-expanded", String(open));
+    }
+    items.forEach(function (item, i) {
+      var panel = item[0];
+      panel.classList.add("lomsong-panel");
+      if (!panel.id) panel.id = "lomsong-panel-" + i;
+      var button = text("button", item[1], "lomsong-toggle");
+      button.type = "button";
+      button.setAttribute("aria-controls", panel.id);
+      button.setAttribute("aria-expanded", "false");
+      button.addEventListener("click", function () {
+        var open = !panel.classList.contains("lomsong-open");
+        items.forEach(function (_, k) { set(k, false); });
+        set(i, open);
+      });
+      buttons.push(button);
+      bar.appendChild(button);
+    });
+    document.body.appendChild(bar);
+    // What print needs: the map's size on screen, to fit it on the page (CSS zoom).
+    function size() {
+      var box = map.getSize();
+      var root = document.documentElement.style;
+      root.setProperty("--lomsong-map-w", box.x + "px");
+      root.setProperty("--lomsong-map-h", box.y + "px");
+      root.setProperty("--lomsong-print-zoom", String(Math.min(1, 680 / box.x, 860 / box.y)));
+    }
+    map.on("resize", size);
+    size();
+  }
+
+  /* dd/mm/yyyy, as dates are read here. */
+  function today() {
+    var d = new Date();
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    return two(d.getDate()) + "/" + two(d.getMonth() + 1) + "/" + d.getFullYear();
+  }
+  function stampDates() {
+    var nodes = document.querySelectorAll("[data-lomsong-today]");
+    for (var i = 0; i < nodes.length; i++) nodes[i].textContent = today();
+  }
+  document.addEventListener("DOMContentLoaded", stampDates);
+  window.addEventListener("beforeprint", stampDates);
 
   /* Client-side search over [label, folded key, url, context] entries. */
   function search(input, list, entries, limit) {
@@ -146,5 +317,7 @@
     update();
   }
 
-  window.lomsong = { fold: fold, featureLayer: featureLayer, hexLayer: hexLayer, search: search };
+  window.lomsong = {
+    fold: fold, featureLayer: featureLayer, hexLayer: hexLayer, search: search, panels: panels,
+  };
 })();
