@@ -5,28 +5,47 @@
 - :class:`PageCache` and :func:`cached_response`: rendered pages kept in memory,
   keyed by page, language and results version, with ETags. A key carries the
   store's ``results_version``: when results change, the version moves, old
-  entries stop matching and age out of the LRU.
+  entries stop matching and age out of the LRU. Each page is gzipped once,
+  when rendered, and sent so to clients that accept gzip.
+- :data:`UNCOMPRESSED_TYPES`: what :class:`~starlette.middleware.gzip.GZipMiddleware`
+  leaves alone (images, spreadsheets, GeoPackages: already compressed or binary);
+  every text response (HTML, JSON, GeoJSON, CSV, JS, CSS) is gzipped.
+- :class:`CachedStaticFiles`: static assets with ``Cache-Control``.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import geopandas as gpd
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
+from starlette.middleware.gzip import (
+    DEFAULT_EXCLUDED_CONTENT_TYPES,
+    GZipMiddleware,
+    IdentityResponder,
+)
+from starlette.types import Receive, Scope, Send
 
 from geodata.exports import GEOJSON_MEDIA_TYPE, encode_geojson, feature, to_geojson
 
 __all__ = [
     "GEOJSON_MEDIA_TYPE",
+    "IMMUTABLE",
+    "UNCOMPRESSED_TYPES",
     "CachedPage",
+    "CachedStaticFiles",
     "GeoJSONResponse",
+    "NegotiatedGZip",
     "PageCache",
     "cached_response",
     "feature",
@@ -65,16 +84,40 @@ def paged_collection(
     return GeoJSONResponse(to_geojson(frame, **members), headers=headers)
 
 
+#: Content types sent as they are, never gzipped: Starlette's list (images, archives,
+#: fonts, media) and the binary downloads (xlsx, GeoPackage, PDF).
+UNCOMPRESSED_TYPES = (
+    *DEFAULT_EXCLUDED_CONTENT_TYPES,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/geopackage+sqlite3",
+    "application/pdf",
+    "application/octet-stream",
+)
+#: ``Cache-Control`` of a URL whose content never changes (it carries a hash or version).
+IMMUTABLE = "public, max-age=31536000, immutable"
+
 #: Pages kept (a province overview is a few MB; a commune page ~0.5 MB).
 MAX_ENTRIES = 64
 
 
 @dataclass(frozen=True)
 class CachedPage:
-    """A rendered page and its strong ETag (a digest of the body)."""
+    """A rendered page, its strong ETag (a digest of the body) and the body gzipped."""
 
     body: bytes
     etag: str
+    gzipped: bytes
+
+    @classmethod
+    def of(cls, body: bytes) -> CachedPage:
+        """Digest and gzip ``body`` (``mtime=0``: the same body gives the same bytes).
+
+        >>> page = CachedPage.of(b"<p>hi</p>" * 100)
+        >>> page.etag, gzip.decompress(page.gzipped) == page.body
+        ('"12fb224582e08eced1cf8b7dcd33fbff"', True)
+        """
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        return cls(body, etag, gzip.compress(body, compresslevel=9, mtime=0))
 
 
 class PageCache:
@@ -117,7 +160,7 @@ class PageCache:
                 try:
                     body = render()
                     data = body.encode("utf-8") if isinstance(body, str) else body
-                    page = CachedPage(data, f'"{hashlib.sha256(data).hexdigest()[:32]}"')
+                    page = CachedPage.of(data)
                     with self._lock:
                         self._pages[key] = page
                         while len(self._pages) > self._max:
@@ -138,9 +181,69 @@ def _matches(header: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
+def accepts_gzip(header: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` header accepts gzip (``gzip;q=0`` refuses it).
+
+    >>> accepts_gzip("gzip, deflate, br"), accepts_gzip("br;q=1, gzip;q=0"), accepts_gzip(None)
+    (True, False, False)
+    """
+    for part in (header or "").lower().split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip() in {"gzip", "*"}:
+            q = params.strip().removeprefix("q=")
+            try:
+                return not params.strip() or float(q) > 0
+            except ValueError:
+                return True
+    return False
+
+
 def cached_response(request: Request, page: CachedPage, *, media_type: str) -> Response:
-    """``page`` with its ETag, or ``304 Not Modified`` when the client holds it already."""
+    """``page`` with its ETag, or ``304 Not Modified`` when the client holds it already.
+
+    The body goes gzipped (compressed once, when rendered) to a client that
+    accepts gzip; the middleware leaves a response with ``Content-Encoding`` alone.
+    """
     headers = {"ETag": page.etag, "Cache-Control": "no-cache"}
     if _matches(request.headers.get("if-none-match"), page.etag):
         return Response(status_code=304, headers=headers)
+    if accepts_gzip(request.headers.get("accept-encoding")):
+        # (The middleware adds ``Vary`` to the plain body it passes.)
+        headers |= {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return Response(page.gzipped, media_type=media_type, headers=headers)
     return Response(page.body, media_type=media_type, headers=headers)
+
+
+class NegotiatedGZip(GZipMiddleware):
+    """Starlette's :class:`GZipMiddleware`, refusing gzip to a client that says ``gzip;q=0``."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Gzip the response when the request's ``Accept-Encoding`` accepts it."""
+        refused = scope["type"] == "http" and not accepts_gzip(
+            Headers(scope=scope).get("accept-encoding")
+        )
+        if refused:
+            plain = IdentityResponder(
+                self.app, self.minimum_size, exclude_content_types=self.exclude_content_types
+            )
+            await plain(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+class CachedStaticFiles(StaticFiles):
+    """:class:`StaticFiles` with ``Cache-Control``.
+
+    A URL carrying a version (``?v=...``: the page names the file by its
+    content) is :data:`IMMUTABLE`; any other is ``no-cache``: the browser
+    keeps the file and revalidates it with the ``ETag`` (a ``304`` without a
+    body while it is unchanged).
+    """
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """Return the file's response, with ``Cache-Control``."""
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            versioned = "v" in parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            response.headers["Cache-Control"] = IMMUTABLE if versioned else "no-cache"
+        return response
