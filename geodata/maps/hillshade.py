@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +124,10 @@ def cached_hillshade(
     """:func:`render_hillshade`, cached on disk; returns ``(key, hillshade)``.
 
     The key hashes the DEM's path, size and modification time with the
-    bounds, so a new DEM makes a new image.
+    bounds, so a new DEM makes a new image. Each file is written whole to a
+    temporary name and renamed into place (``os.replace``), the bounds before
+    the image: a reader racing a writer finds the pair complete or the image
+    missing, never a half-written file.
     """
     path = Path(dem_path)
     stat = path.stat()
@@ -135,9 +140,21 @@ def cached_hillshade(
         return key, Hillshade(png_path.read_bytes(), bounds)
     hillshade = render_hillshade(path, bounds_wgs84=bounds_wgs84, max_size=max_size)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    png_path.write_bytes(hillshade.png)
-    meta_path.write_text(json.dumps(list(hillshade.bounds)))
+    _write_atomically(meta_path, json.dumps(list(hillshade.bounds)).encode())
+    _write_atomically(png_path, hillshade.png)
     return key, hillshade
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` by way of a temporary file in the same directory."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def read_cached_png(cache_dir: Path, key: str) -> bytes | None:
