@@ -14,6 +14,7 @@ from app.core.errors import NotFoundError
 from app.services import pages
 from geodata.constants import Lang
 from geodata.maps.hillshade import read_cached_png
+from geodata.maps.templating import stable_element_ids
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
@@ -35,7 +36,10 @@ async def _page(
         rasters=settings.rasters,
     )
     key = (request.url.path, opts.lang, opts.online_tiles, store.results_version())
-    page = await run_in_threadpool(cache.get_or_render, key, lambda: render(opts))
+    # Folium's ids are random: numbered, the same data renders to the same bytes and ETag.
+    page = await run_in_threadpool(
+        cache.get_or_render, key, lambda: stable_element_ids(render(opts))
+    )
     return cached_response(request, page, media_type=_HTML)
 
 
