@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from app.api.models import ERROR_RESPONSES
-from app.api.ratelimit import RateLimiter
+from app.api.ratelimit import PublicRateLimit, RateLimiter
 from app.api.responses import (
     UNCOMPRESSED_TYPES,
     CachedStaticFiles,
     NegotiatedGZip,
     PageCache,
+    ResultsCache,
 )
 from app.api.routes import (
     dead_zones,
@@ -45,6 +46,11 @@ from app.store import Store
 from geodata.maps import STATIC_DIR as MAP_STATIC_DIR
 
 logger = logging.getLogger(__name__)
+
+#: Routes anyone may read without a key (rate-limited per client address).
+PUBLIC_PREFIXES = ("/maps", "/reports", "/api/v1/villages", "/api/v1/dead-zones", "/api/v1/exports")
+#: Public answers that depend only on the URL and the results (kept per results version).
+CACHED_PREFIXES = ("/api/v1/villages", "/api/v1/dead-zones", "/api/v1/exports")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -117,6 +123,14 @@ def create_app(settings: Settings) -> FastAPI:
         uploads,
     ):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    # Middleware, innermost first: anonymous public GETs answered from memory per
+    # results version; a rate limit per address on the public routes; gzip.
+    app.add_middleware(ResultsCache, prefixes=CACHED_PREFIXES)
+    app.add_middleware(
+        PublicRateLimit,
+        limiter=RateLimiter(settings.public_rate_limit_per_minute),
+        prefixes=PUBLIC_PREFIXES,
+    )
     # Every text response gzipped for a client that accepts it (level 6: nearly 9's
     # size at a fraction of its time); cached pages come gzipped already.
     app.add_middleware(

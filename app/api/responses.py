@@ -28,13 +28,14 @@ import geopandas as gpd
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import Headers
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import (
     DEFAULT_EXCLUDED_CONTENT_TYPES,
     GZipMiddleware,
     IdentityResponder,
 )
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geodata.exports import GEOJSON_MEDIA_TYPE, encode_geojson, feature, to_geojson
 
@@ -47,6 +48,7 @@ __all__ = [
     "GeoJSONResponse",
     "NegotiatedGZip",
     "PageCache",
+    "ResultsCache",
     "cached_response",
     "feature",
     "paged_collection",
@@ -106,10 +108,14 @@ class CachedPage:
 
     body: bytes
     etag: str
-    gzipped: bytes
+    gzipped: bytes | None
+    #: Headers sent with the body (``content-type``, ``link``...), for :class:`ResultsCache`.
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
     @classmethod
-    def of(cls, body: bytes) -> CachedPage:
+    def of(
+        cls, body: bytes, *, compress: bool = True, headers: tuple[tuple[bytes, bytes], ...] = ()
+    ) -> CachedPage:
         """Digest and gzip ``body`` (``mtime=0``: the same body gives the same bytes).
 
         >>> page = CachedPage.of(b"<p>hi</p>" * 100)
@@ -117,7 +123,8 @@ class CachedPage:
         ('"12fb224582e08eced1cf8b7dcd33fbff"', True)
         """
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-        return cls(body, etag, gzip.compress(body, compresslevel=9, mtime=0))
+        zipped = gzip.compress(body, compresslevel=9, mtime=0) if compress else None
+        return cls(body, etag, zipped, headers)
 
 
 class PageCache:
@@ -161,14 +168,22 @@ class PageCache:
                     body = render()
                     data = body.encode("utf-8") if isinstance(body, str) else body
                     page = CachedPage.of(data)
-                    with self._lock:
-                        self._pages[key] = page
-                        while len(self._pages) > self._max:
-                            self._pages.popitem(last=False)
+                    self.put(key, page)
                 finally:
                     with self._lock:
                         self._rendering.pop(key, None)
         return page
+
+    def get(self, key: Hashable) -> CachedPage | None:
+        """Return the cached page of ``key``, or ``None``."""
+        return self._cached(key)
+
+    def put(self, key: Hashable, page: CachedPage) -> None:
+        """Keep ``page`` under ``key`` (the least recently used page goes past the limit)."""
+        with self._lock:
+            self._pages[key] = page
+            while len(self._pages) > self._max:
+                self._pages.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -207,7 +222,7 @@ def cached_response(request: Request, page: CachedPage, *, media_type: str) -> R
     headers = {"ETag": page.etag, "Cache-Control": "no-cache"}
     if _matches(request.headers.get("if-none-match"), page.etag):
         return Response(status_code=304, headers=headers)
-    if accepts_gzip(request.headers.get("accept-encoding")):
+    if page.gzipped is not None and accepts_gzip(request.headers.get("accept-encoding")):
         # (The middleware adds ``Vary`` to the plain body it passes.)
         headers |= {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         return Response(page.gzipped, media_type=media_type, headers=headers)
@@ -247,3 +262,113 @@ class CachedStaticFiles(StaticFiles):
             versioned = "v" in parse_qs(scope.get("query_string", b"").decode("latin-1"))
             response.headers["Cache-Control"] = IMMUTABLE if versioned else "no-cache"
         return response
+
+
+#: Largest answer :class:`ResultsCache` keeps (a province's cells export can be large).
+MAX_CACHED_BYTES = 8 * 1024 * 1024
+
+
+class ResultsCache:
+    """ASGI middleware: anonymous ``GET`` answers under ``prefixes``, kept per results version.
+
+    What these routes answer depends only on the URL and the store's results
+    (every write that changes them bumps ``results_version``), so an answer
+    is computed once per URL and version and then served from memory with
+    its ETag (``304`` when the client holds it), gzipped once when a client
+    accepts gzip. Requests with an API key, and answers other than ``200``
+    or larger than :data:`MAX_CACHED_BYTES`, pass through untouched.
+
+    Parameters
+    ----------
+    app : ASGI application
+    prefixes : tuple of str
+        Paths whose ``GET`` answers are cached.
+    max_entries : int
+        Answers kept (least recently used go first).
+    """
+
+    def __init__(self, app: ASGIApp, *, prefixes: tuple[str, ...], max_entries: int = 512) -> None:
+        self.app = app
+        self.prefixes = prefixes
+        self.cache = PageCache(max_entries)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer from the cache, or compute the answer and keep it."""
+        if not (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and str(scope["path"]).startswith(self.prefixes)
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if "x-api-key" in request.headers or "key" in request.query_params:
+            await self.app(scope, receive, send)
+            return
+        store = scope["app"].state.store
+        key = (
+            scope["method"],
+            request.headers.get("host"),
+            scope["path"],
+            scope["query_string"],
+            store.results_version(),
+        )
+        page = self.cache.get(key)
+        if page is None:
+            page = await self._compute(scope, receive, send)
+            if page is None:
+                return  # answered as it came (not cacheable)
+            self.cache.put(key, page)
+        await self._send(request, page, scope, receive, send)
+
+    async def _compute(self, scope: Scope, receive: Receive, send: Send) -> CachedPage | None:
+        start: Message = {}
+        chunks: list[bytes] = []
+        passed = False
+
+        async def capture(message: Message) -> None:
+            nonlocal passed, start
+            if passed:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                start = message
+                headers = Headers(raw=message.get("headers", []))
+                if message["status"] != 200 or "content-encoding" in headers:
+                    passed = True
+                    await send(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                size = sum(map(len, chunks))
+                if size > MAX_CACHED_BYTES:
+                    passed = True
+                    await send(start)
+                    await send({**message, "body": b"".join(chunks)})
+
+        await self.app(scope, receive, capture)
+        if passed:
+            return None
+        raw = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        media_type = Headers(raw=raw).get("content-type", "").partition(";")[0].strip()
+        compress = media_type not in UNCOMPRESSED_TYPES
+        body = b"".join(chunks)
+        return await run_in_threadpool(CachedPage.of, body, compress=compress, headers=tuple(raw))
+
+    async def _send(
+        self, request: Request, page: CachedPage, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        headers = MutableHeaders(raw=list(page.headers))
+        headers["ETag"] = page.etag
+        headers.setdefault("Cache-Control", "no-cache")
+        if _matches(request.headers.get("if-none-match"), page.etag):
+            await Response(status_code=304, headers={"ETag": page.etag})(scope, receive, send)
+            return
+        body = page.body
+        if page.gzipped is not None:
+            headers.add_vary_header("Accept-Encoding")
+            if accepts_gzip(request.headers.get("accept-encoding")):
+                headers["Content-Encoding"] = "gzip"
+                body = page.gzipped
+        headers["Content-Length"] = str(len(body))
+        await send({"type": "http.response.start", "status": 200, "headers": headers.raw})
+        head = scope["method"] == "HEAD"
+        await send({"type": "http.response.body", "body": b"" if head else body})
