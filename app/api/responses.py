@@ -141,11 +141,13 @@ class PageCache:
     True
     """
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, max_entries: int = MAX_ENTRIES, *, max_bytes: int | None = None) -> None:
         self._pages: OrderedDict[Hashable, CachedPage] = OrderedDict()
         self._lock = threading.Lock()
         self._rendering: dict[Hashable, threading.Lock] = {}
         self._max = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
 
     def _cached(self, key: Hashable) -> CachedPage | None:
         with self._lock:
@@ -179,14 +181,23 @@ class PageCache:
         return self._cached(key)
 
     def put(self, key: Hashable, page: CachedPage) -> None:
-        """Keep ``page`` under ``key`` (the least recently used page goes past the limit)."""
+        """Keep ``page`` under ``key`` (the least recently used pages go past the limits)."""
         with self._lock:
+            old = self._pages.pop(key, None)
+            self._bytes += _size(page) - (0 if old is None else _size(old))
             self._pages[key] = page
-            while len(self._pages) > self._max:
-                self._pages.popitem(last=False)
+            while len(self._pages) > self._max or (
+                self._max_bytes is not None and self._bytes > self._max_bytes and self._pages
+            ):
+                _, gone = self._pages.popitem(last=False)
+                self._bytes -= _size(gone)
 
     def __len__(self) -> int:
         return len(self._pages)
+
+
+def _size(page: CachedPage) -> int:
+    return len(page.body) + len(page.gzipped or b"")
 
 
 def _matches(header: str | None, etag: str) -> bool:
@@ -266,6 +277,8 @@ class CachedStaticFiles(StaticFiles):
 
 #: Largest answer :class:`ResultsCache` keeps (a province's cells export can be large).
 MAX_CACHED_BYTES = 8 * 1024 * 1024
+#: Memory :class:`ResultsCache` may hold, bodies and their gzip together.
+MAX_CACHE_BYTES = 256 * 1024 * 1024
 
 
 class ResultsCache:
@@ -290,7 +303,7 @@ class ResultsCache:
     def __init__(self, app: ASGIApp, *, prefixes: tuple[str, ...], max_entries: int = 512) -> None:
         self.app = app
         self.prefixes = prefixes
-        self.cache = PageCache(max_entries)
+        self.cache = PageCache(max_entries, max_bytes=MAX_CACHE_BYTES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer from the cache, or compute the answer and keep it."""
