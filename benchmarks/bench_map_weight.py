@@ -10,9 +10,9 @@
 
 Transferred = what a browser with a cold cache fetches: the HTML plus the
 scripts and styles it loads (Leaflet and lomsong-map.js/.css) and the
-hillshade PNG. "today" sends them as they are; "now" gzips the text (the
-service's GZipMiddleware and cached pages, gzip level 9 here) and sends the
-PNG as it is. A commune's village pages share its hillshade (one image per
+hillshade. "today" sends them as they are, the hillshade as a PNG; "now"
+gzips the text (the service's GZipMiddleware and cached pages, gzip level 9
+here) and sends the hillshade as WebP. A commune's village pages share its hillshade (one image per
 commune, ``immutable``): after the commune page, a village page fetches its
 HTML only.
 
@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from coverage.map_cells import cells_for_storage, cells_geoframe, coarsen_cells  # noqa: E402
 from geodata.maps import MapPage, render_map, sites_near  # noqa: E402
-from geodata.maps.hillshade import render_hillshade  # noqa: E402
+from geodata.maps.hillshade import render_hillshade, webp_of  # noqa: E402
 from geodata.maps.layers import OWN_CSS, OWN_JS, STATIC_DIR  # noqa: E402
 
 MB = 1_000_000
@@ -65,12 +65,14 @@ def report(name: str, html: str, budget: float, seconds: float, png: bytes = b""
     """Print today's and now's bytes on the wire, cold cache: HTML + assets + hillshade."""
     page = html.encode("utf-8")
     assets = [f.read_bytes() for f in asset_files()]
+    webp = webp_of(png) if png else b""
     today = len(page) + sum(map(len, assets)) + len(png)
-    now = len(gzip.compress(page)) + sum(len(gzip.compress(a)) for a in assets) + len(png)
+    now = len(gzip.compress(page)) + sum(len(gzip.compress(a)) for a in assets) + len(webp)
     print(
         f"{name:<28} today {today / KB:7.0f} KB  now {now / KB:6.0f} KB"
         f"  ({now / budget:5.1%} of {budget / KB:.0f} KB; html {len(page) / KB:.0f} KB"
-        f" -> {len(gzip.compress(page)) / KB:.0f} KB gzipped, hillshade {len(png) / KB:.0f} KB)"
+        f" -> {len(gzip.compress(page)) / KB:.0f} KB gzipped,"
+        f" hillshade PNG {len(png) / KB:.0f} KB -> WebP {len(webp) / KB:.0f} KB)"
         f"  rendered in {seconds:5.2f} s"
     )
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PageCacheDep, SettingsDep, StoreDep
-from app.api.responses import cached_response
+from app.api.responses import IMMUTABLE, cached_response
 from app.core.errors import NotFoundError
 from app.services import pages
 from geodata.constants import Lang
@@ -115,14 +116,18 @@ async def village_map(
     )
 
 
-@router.get("/hillshade/{key}.png", response_class=Response)
-def hillshade(settings: SettingsDep, key: str) -> Response:
-    """Return a cached hillshade image (its key hashes the DEM, so it never changes)."""
-    png = read_cached_png(settings.data_dir / "cache", key)
-    if png is None:
+@router.get("/hillshade/{key}.{suffix}", response_class=Response)
+def hillshade(settings: SettingsDep, key: str, suffix: Literal["webp", "png"]) -> Response:
+    """Return a cached hillshade image, WebP (what pages load) or PNG.
+
+    Its key hashes the DEM and the commune's bounds: one image per commune,
+    shared by its village pages, and never changed (``immutable``).
+    """
+    image = read_cached_png(settings.data_dir / "cache", key, suffix=suffix)
+    if image is None:
         raise NotFoundError(f"hillshade {key!r} not found")
     return Response(
-        png,
-        media_type="image/png",
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        image,
+        media_type=f"image/{suffix}",
+        headers={"Cache-Control": IMMUTABLE},
     )

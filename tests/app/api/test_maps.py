@@ -179,13 +179,18 @@ def test_hillshade_from_the_dem(
     loaded_store.save_results(results)  # new results: the cached page is stale
 
     page = client.get("/maps/communes/thuong-nong").text
-    (url,) = re.findall(r'"(/maps/hillshade/[0-9a-f]{16}\.png)"', page)
+    (url,) = re.findall(r'"(/maps/hillshade/[0-9a-f]{16}\.webp)"', page)
     image = client.get(url)
+    png = client.get(url.replace(".webp", ".png"))
 
-    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
-    assert image.content.startswith(b"\x89PNG")
-    assert "immutable" in image.headers["cache-control"]
-    assert client.get("/maps/hillshade/0123456789abcdef.png").status_code == 404
+    assert image.status_code == 200 and image.headers["content-type"] == "image/webp"
+    assert image.content.startswith(b"RIFF") and image.content[8:12] == b"WEBP"
+    assert image.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "content-encoding" not in image.headers
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    assert len(image.content) < len(png.content)
+    assert client.get("/maps/hillshade/0123456789abcdef.webp").status_code == 404
+    assert client.get("/maps/hillshade/0123456789abcdef.gif").status_code == 422
 
 
 def test_unknown_commune_is_404(client: TestClient, loaded_store: Store) -> None:
@@ -210,7 +215,13 @@ def test_hillshade_cache_survives_concurrent_first_requests(
 
     dem = tmp_path / "dem.tif"
     dem.write_bytes(b"not read: the render is replaced")
-    shade = hillshade.Hillshade(b"\x89PNG" + bytes(200_000), (22.5, 105.4, 22.6, 105.5))
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("LA", (300, 200), (128, 255)).save(buffer, "PNG")
+    shade = hillshade.Hillshade(buffer.getvalue(), (22.5, 105.4, 22.6, 105.5))
     monkeypatch.setattr(hillshade, "render_hillshade", lambda *a, **k: shade)
     cache = tmp_path / "cache"
     errors: list[BaseException] = []
@@ -243,6 +254,7 @@ def test_hillshade_cache_survives_concurrent_first_requests(
     assert sorted(p.name for p in cache.iterdir()) == [
         f"hillshade-{got[0][0]}.json",
         f"hillshade-{got[0][0]}.png",
+        f"hillshade-{got[0][0]}.webp",
     ]
 
 
