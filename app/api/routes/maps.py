@@ -37,10 +37,14 @@ async def _page(
         rasters=settings.rasters,
     )
     key = (request.url.path, opts.lang, opts.online_tiles, store.results_version())
-    # Folium's ids are random: numbered, the same data renders to the same bytes and ETag.
-    page = await run_in_threadpool(
-        cache.get_or_render, key, lambda: stable_element_ids(render(opts))
-    )
+    # A cached page is answered on the event loop; a render goes to the thread pool
+    # (one per key, the others wait for it). Folium's ids are random: numbered, the
+    # same data renders to the same bytes and ETag.
+    page = cache.get(key)
+    if page is None:
+        page = await run_in_threadpool(
+            cache.get_or_render, key, lambda: stable_element_ids(render(opts))
+        )
     return cached_response(request, page, media_type=_HTML)
 
 
