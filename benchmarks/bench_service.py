@@ -1,7 +1,7 @@
 """The service under load: 50 readers, with and without a writer (printed, never asserted).
 
 A real ``lomsong serve --demo`` runs in a subprocess (uvicorn, a free port, a
-temporary ``LOMSONG_DATA_DIR``); this process is the client (httpx on
+temporary ``LOMSONG_DATA_DIR``); this process is the client (plain HTTP/1.1 on
 asyncio). After one warming request per route, ``--readers`` concurrent
 readers cycle through
 
@@ -13,8 +13,10 @@ readers cycle through
 for ``--seconds``; then again while a writer posts 1,000-reading batches
 (a collector key from ``lomsong keys create``) back to back, each upload
 re-judging the villages it touches. For each phase and route it prints the
-requests, errors (any status but 200, or a transport error), p50/p95/p99 and,
-for the map, the distinct ETags seen.
+requests, errors (any status but 200, or a transport error), p50/p95/p99,
+for the map the distinct ETags seen, and the CPU seconds the server and this
+client used (both share the machine's cores: with 50 readers on 2 cores the
+client's own CPU is a large part of what the latencies measure).
 
 ``--baseline PATH`` runs the same against another checkout first (``/work/main``
 for "today"), one server at a time, and prints both. The servers get a rate
@@ -38,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,29 +134,60 @@ def batch(centres: list[tuple[float, float]], rng: np.random.Generator, n: int) 
     return rows
 
 
+async def get(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, url: str
+) -> tuple[int, dict[str, str]]:
+    """One ``GET`` on a kept-alive connection; returns the status and headers (body read).
+
+    A few lines of HTTP/1.1 instead of httpx: httpx costs the client about
+    as much CPU as the server spends answering, and both share the cores.
+    """
+    writer.write(f"GET {url} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\n\r\n".encode())
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    status = int(head[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
+    if headers.get("transfer-encoding") == "chunked":
+        while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+            await reader.readexactly(size + 2)
+        await reader.readuntil(b"\r\n")
+    else:
+        await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers
+
+
 async def reader(
-    client: httpx.AsyncClient,
+    base: str,
     routes: list[tuple[str, str]],
     until: float,
     samples: dict[str, Samples],
     offset: int,
 ) -> None:
+    host = base.removeprefix("http://")
+    name_, port = host.split(":")
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     i = offset
     while time.monotonic() < until:
         name, url = routes[i % len(routes)]
         i += 1
         began = time.perf_counter()
         try:
-            response = await client.get(url)
+            if connection is None:
+                connection = await asyncio.open_connection(name_, int(port))
+            status, headers = await asyncio.wait_for(get(*connection, host, url), 60)
             elapsed = time.perf_counter() - began
-            if response.status_code != 200:
-                samples[name].errors[str(response.status_code)] += 1
+            if status != 200:
+                samples[name].errors[str(status)] += 1
             else:
                 samples[name].latencies.append(elapsed)
-                if "etag" in response.headers:
-                    samples[name].etags.add(response.headers["etag"])
-        except httpx.HTTPError as exc:
+                if "etag" in headers:
+                    samples[name].etags.add(headers["etag"])
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
             samples[name].errors[type(exc).__name__] += 1
+            if connection is not None:
+                connection[1].close()
+            connection = None
+    if connection is not None:
+        connection[1].close()
 
 
 async def writer(
@@ -193,11 +227,27 @@ async def phase(
     limits = httpx.Limits(max_connections=readers + 2, max_keepalive_connections=readers + 2)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         until = time.monotonic() + seconds
-        tasks = [reader(client, routes, until, samples, i) for i in range(readers)]
+        tasks = [reader(base, routes, until, samples, i) for i in range(readers)]
         if key is not None:
             tasks.append(writer(client, key, centres, until, samples))
         await asyncio.gather(*tasks)
     return samples
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(
+    process: subprocess.Popen[bytes], title: str, run_phase: Callable[[], dict[str, Samples]]
+) -> None:
+    """Run one phase and print its table with the CPU the server and this client used."""
+    server, client = cpu_s(process.pid), time.process_time()
+    samples = run_phase()
+    server, client = cpu_s(process.pid) - server, time.process_time() - client
+    table(f"{title} (CPU: server {server:.1f} s, client {client:.1f} s)", samples)
 
 
 def table(title: str, samples: dict[str, Samples]) -> None:
@@ -241,14 +291,19 @@ def run(repo: Path, label: str, *, readers: int, seconds: float) -> None:
                 httpx.get(f"{base}{url}", timeout=300)
             key = collector_key(repo, env)
             print(f"{label} ({repo}, {readers} readers, {seconds:.0f} s per phase)")
-            quiet = asyncio.run(
-                phase(base, expanded, readers=readers, seconds=seconds, key=None, centres=centres)
-            )
-            table("readers only", quiet)
-            busy = asyncio.run(
-                phase(base, expanded, readers=readers, seconds=seconds, key=key, centres=centres)
-            )
-            table("readers + a writer posting 1,000-reading batches", busy)
+            for title, writer_key in (
+                ("readers only", None),
+                ("readers + a writer posting 1,000-reading batches", key),
+            ):
+                measured(
+                    process,
+                    title,
+                    lambda k=writer_key: asyncio.run(  # type: ignore[misc]
+                        phase(
+                            base, expanded, readers=readers, seconds=seconds, key=k, centres=centres
+                        )
+                    ),
+                )
         finally:
             process.terminate()
             try:
