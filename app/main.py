@@ -8,12 +8,17 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from app.api.models import ERROR_RESPONSES
-from app.api.ratelimit import RateLimiter
-from app.api.responses import PageCache
+from app.api.ratelimit import PublicRateLimit, RateLimiter
+from app.api.responses import (
+    UNCOMPRESSED_TYPES,
+    CachedStaticFiles,
+    NegotiatedGZip,
+    PageCache,
+    ResultsCache,
+)
 from app.api.routes import (
     dead_zones,
     docs,
@@ -42,6 +47,11 @@ from app.store import Store
 from geodata.maps import STATIC_DIR as MAP_STATIC_DIR
 
 logger = logging.getLogger(__name__)
+
+#: Routes anyone may read without a key (rate-limited per client address).
+PUBLIC_PREFIXES = ("/maps", "/reports", "/api/v1/villages", "/api/v1/dead-zones", "/api/v1/exports")
+#: Public answers that depend only on the URL and the results (kept per results version).
+CACHED_PREFIXES = ("/api/v1/villages", "/api/v1/dead-zones", "/api/v1/exports")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -117,8 +127,22 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(docs.docs_router(settings))
-    app.mount("/static/leaflet", StaticFiles(directory=leaflet_dir), name="leaflet")
-    app.mount("/static/lomsong", StaticFiles(directory=MAP_STATIC_DIR), name="lomsong")
+    # Middleware, innermost first: anonymous public GETs answered from memory per
+    # results version; a rate limit per address on the public routes; gzip.
+    app.add_middleware(ResultsCache, prefixes=CACHED_PREFIXES)
+    app.add_middleware(
+        PublicRateLimit,
+        limiter=RateLimiter(settings.public_rate_limit_per_minute),
+        prefixes=PUBLIC_PREFIXES,
+    )
+    # Every text response gzipped for a client that accepts it (level 6: nearly 9's
+    # size at a fraction of its time); cached pages come gzipped already.
+    app.add_middleware(
+        NegotiatedGZip, minimum_size=500, compresslevel=6, exclude_content_types=UNCOMPRESSED_TYPES
+    )
+    # The asset URLs carry no version: no-cache, revalidated by ETag (see CachedStaticFiles).
+    app.mount("/static/leaflet", CachedStaticFiles(directory=leaflet_dir), name="leaflet")
+    app.mount("/static/lomsong", CachedStaticFiles(directory=MAP_STATIC_DIR), name="lomsong")
     return app
 
 

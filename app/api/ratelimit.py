@@ -14,6 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from app.core.errors import RateLimitedError
 
 
@@ -76,3 +80,35 @@ class RateLimiter:
         for identity, (tokens, last) in list(self._buckets.items()):
             if tokens + (now - last) * self.rate_per_s >= self.capacity:
                 del self._buckets[identity]
+
+
+class PublicRateLimit:
+    """ASGI middleware: an anonymous request under ``prefixes`` spends a token of its address.
+
+    The public pages and queries need no key, so a client without one is
+    counted by its address (behind a proxy, run uvicorn with
+    ``--proxy-headers`` so the address is the client's). Past the limit it
+    gets ``429`` with ``Retry-After``; requests with a key are counted by
+    their key where the route authenticates it.
+    """
+
+    def __init__(self, app: ASGIApp, *, limiter: RateLimit, prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.prefixes = prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer ``429`` when its address has no token left."""
+        if scope["type"] == "http" and str(scope["path"]).startswith(self.prefixes):
+            headers = Headers(scope=scope)
+            if "x-api-key" not in headers:
+                client = scope.get("client")
+                try:
+                    self.limiter.take(f"client:{client[0] if client else 'unknown'}")
+                except RateLimitedError as exc:
+                    detail = {"detail": str(exc)}
+                    await JSONResponse(detail, status_code=429, headers=exc.headers)(
+                        scope, receive, send
+                    )
+                    return
+        await self.app(scope, receive, send)

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     allow_anonymous_upload: bool = False
     #: Requests per minute per API key (per client address when anonymous).
     rate_limit_per_minute: int = Field(default=DEFAULT_RATE_LIMIT_PER_MINUTE, gt=0)
+    #: Requests per minute per client address on the public pages and queries without a key.
+    public_rate_limit_per_minute: int = Field(default=1200, gt=0)
     #: Rows per parsed chunk of an imported file (memory is bounded by it).
     import_chunk_rows: int = Field(default=100_000, gt=0)
     #: The region's DEM (GeoTIFF); overrides the one stored with the region (the demo's).

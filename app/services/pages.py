@@ -54,7 +54,7 @@ def _hillshade(store: Store, bounds: tuple[float, ...], opts: PageSettings) -> d
         logger.warning("no hillshade from %s: %s", dem, exc)
         return {}
     return {
-        "hillshade": f"{opts.base_url}/hillshade/{key}.png",
+        "hillshade": f"{opts.base_url}/hillshade/{key}.webp",  # a sixth of the PNG
         "hillshade_bounds": shade.leaflet_bounds(),
     }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any, Final
 
 import pandas as pd
@@ -66,3 +67,26 @@ def environment() -> Environment:
 def render(name: str, **context: Any) -> str:
     """Render the template ``name`` with ``context``."""
     return environment().get_template(name).render(**context)
+
+
+# Folium names each element ``<kind>_<32 random hex digits>`` (``map_3f…``).
+_FOLIUM_ID = re.compile(r"\b([a-z][a-z_]*?)_([0-9a-f]{32})(?![0-9a-zA-Z])")
+
+
+def stable_element_ids(html: str) -> str:
+    """Replace Folium's random element ids by their order of first use in ``html``.
+
+    Two renders of the same data then give the same bytes (and the same ETag).
+
+    >>> stable_element_ids("map_" + "a1" * 16 + " on map_" + "a1" * 16)
+    'map_00000000000000000000000000000001 on map_00000000000000000000000000000001'
+    """
+    numbers: dict[str, str] = {}
+
+    def number(match: re.Match[str]) -> str:
+        random_id = match.group(2)
+        if random_id not in numbers:
+            numbers[random_id] = f"{len(numbers) + 1:032d}"
+        return f"{match.group(1)}_{numbers[random_id]}"
+
+    return _FOLIUM_ID.sub(number, html)

@@ -13,9 +13,9 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
 
+from app.api.responses import CachedStaticFiles
 from app.core.config import Settings
 
 #: Where the packages' files are served.
@@ -110,7 +110,11 @@ def docs_router(settings: Settings) -> APIRouter:
         return page
 
     router.routes.append(
-        Mount(SWAGGER_UI_URL, StaticFiles(directory=settings.swagger_ui_dir), name="swagger-ui")
+        Mount(
+            SWAGGER_UI_URL, CachedStaticFiles(directory=settings.swagger_ui_dir), name="swagger-ui"
+        )
     )
-    router.routes.append(Mount(REDOC_URL, StaticFiles(directory=settings.redoc_dir), name="redoc"))
+    router.routes.append(
+        Mount(REDOC_URL, CachedStaticFiles(directory=settings.redoc_dir), name="redoc")
+    )
     return router

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PageCacheDep, SettingsDep, StoreDep
-from app.api.responses import cached_response
+from app.api.responses import IMMUTABLE, cached_response
 from app.core.errors import NotFoundError
 from app.services import pages
 from geodata.constants import Lang
 from geodata.maps.hillshade import read_cached_png
+from geodata.maps.templating import stable_element_ids
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
@@ -35,7 +37,14 @@ async def _page(
         rasters=settings.rasters,
     )
     key = (request.url.path, opts.lang, opts.online_tiles, store.results_version())
-    page = await run_in_threadpool(cache.get_or_render, key, lambda: render(opts))
+    # A cached page is answered on the event loop; a render goes to the thread pool
+    # (one per key, the others wait for it). Folium's ids are random: numbered, the
+    # same data renders to the same bytes and ETag.
+    page = cache.get(key)
+    if page is None:
+        page = await run_in_threadpool(
+            cache.get_or_render, key, lambda: stable_element_ids(render(opts))
+        )
     return cached_response(request, page, media_type=_HTML)
 
 
@@ -111,14 +120,18 @@ async def village_map(
     )
 
 
-@router.get("/hillshade/{key}.png", response_class=Response)
-def hillshade(settings: SettingsDep, key: str) -> Response:
-    """Return a cached hillshade image (its key hashes the DEM, so it never changes)."""
-    png = read_cached_png(settings.data_dir / "cache", key)
-    if png is None:
+@router.get("/hillshade/{key}.{suffix}", response_class=Response)
+def hillshade(settings: SettingsDep, key: str, suffix: Literal["webp", "png"]) -> Response:
+    """Return a cached hillshade image, WebP (what pages load) or PNG.
+
+    Its key hashes the DEM and the commune's bounds: one image per commune,
+    shared by its village pages, and never changed (``immutable``).
+    """
+    image = read_cached_png(settings.data_dir / "cache", key, suffix=suffix)
+    if image is None:
         raise NotFoundError(f"hillshade {key!r} not found")
     return Response(
-        png,
-        media_type="image/png",
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        image,
+        media_type=f"image/{suffix}",
+        headers={"Cache-Control": IMMUTABLE},
     )

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.responses import PageCache
 from app.store import Store
 
 FORBIDDEN = ("cdn.jsdelivr", "cdnjs", "unpkg", "code.jquery", "bootstrapcdn", "fonts.googleapis")
@@ -182,13 +183,18 @@ def test_hillshade_from_the_dem(
     loaded_store.save_results(results)  # new results: the cached page is stale
 
     page = client.get("/maps/communes/thuong-nong").text
-    (url,) = re.findall(r'"(/maps/hillshade/[0-9a-f]{16}\.png)"', page)
+    (url,) = re.findall(r'"(/maps/hillshade/[0-9a-f]{16}\.webp)"', page)
     image = client.get(url)
+    png = client.get(url.replace(".webp", ".png"))
 
-    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
-    assert image.content.startswith(b"\x89PNG")
-    assert "immutable" in image.headers["cache-control"]
-    assert client.get("/maps/hillshade/0123456789abcdef.png").status_code == 404
+    assert image.status_code == 200 and image.headers["content-type"] == "image/webp"
+    assert image.content.startswith(b"RIFF") and image.content[8:12] == b"WEBP"
+    assert image.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "content-encoding" not in image.headers
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    assert len(image.content) < len(png.content)
+    assert client.get("/maps/hillshade/0123456789abcdef.webp").status_code == 404
+    assert client.get("/maps/hillshade/0123456789abcdef.gif").status_code == 422
 
 
 def test_unknown_commune_is_404(client: TestClient, loaded_store: Store) -> None:
@@ -200,3 +206,74 @@ def test_unknown_commune_is_404(client: TestClient, loaded_store: Store) -> None
 
 def test_unknown_language_is_422(client: TestClient, loaded_store: Store) -> None:
     assert client.get("/maps/communes/thuong-nong?lang=fr").status_code == 422
+
+
+def test_hillshade_cache_survives_concurrent_first_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads asking at once for an uncached hillshade each get the whole image, never a
+    half-written bounds file (today's ``JSONDecodeError``), and leave no temporary file."""
+    import threading
+
+    from geodata.maps import hillshade
+
+    dem = tmp_path / "dem.tif"
+    dem.write_bytes(b"not read: the render is replaced")
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("LA", (300, 200), (128, 255)).save(buffer, "PNG")
+    shade = hillshade.Hillshade(buffer.getvalue(), (22.5, 105.4, 22.6, 105.5))
+    monkeypatch.setattr(hillshade, "render_hillshade", lambda *a, **k: shade)
+    cache = tmp_path / "cache"
+    errors: list[BaseException] = []
+    got: list[tuple[str, hillshade.Hillshade]] = []
+    threads_n, rounds = 8, 40
+    barrier = threading.Barrier(threads_n)
+
+    def ask() -> None:
+        for round_ in range(rounds):
+            barrier.wait()
+            try:
+                got.append(hillshade.cached_hillshade(dem, cache_dir=cache))
+            except BaseException as exc:  # every failure is reported below
+                errors.append(exc)
+            # One thread empties the cache for the next round.
+            if barrier.wait() == 0 and round_ < rounds - 1:
+                for path in cache.glob("*"):
+                    path.unlink()
+
+    threads = [threading.Thread(target=ask) for _ in range(threads_n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(got) == threads_n * rounds
+    assert {key for key, _ in got} == {got[0][0]}
+    assert all(h == shade for _, h in got)
+    assert sorted(p.name for p in cache.iterdir()) == [
+        f"hillshade-{got[0][0]}.json",
+        f"hillshade-{got[0][0]}.png",
+        f"hillshade-{got[0][0]}.webp",
+    ]
+
+
+@pytest.mark.parametrize(
+    "url", ["/maps/communes/thuong-nong", "/maps/villages/ban-giong", "/maps/provinces/tuyen-quang"]
+)
+def test_the_same_data_renders_to_the_same_bytes(
+    client: TestClient, with_cells: Store, url: str
+) -> None:
+    first = client.get(url)
+    client.app.state.page_cache = PageCache()  # type: ignore[attr-defined]  # render again
+    second = client.get(url)
+
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    assert first.headers["etag"] == second.headers["etag"]
+    ids = re.findall(r"_([0-9a-f]{32})(?![0-9a-zA-Z])", first.text)
+    assert f"{1:032d}" in ids and all(i.isdigit() for i in ids)  # Folium's ids, numbered

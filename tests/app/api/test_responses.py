@@ -55,3 +55,14 @@ def test_the_least_recently_used_page_goes_first() -> None:
 
     assert cache.get_or_render("a", lambda: "rendered").body == b"a"
     assert cache.get_or_render("b", lambda: "rendered").body == b"rendered"
+
+
+def test_a_byte_budget_drops_the_least_recently_used_pages() -> None:
+    cache = PageCache(max_entries=10, max_bytes=2500)
+    cache.get_or_render("a", lambda: "a" * 1000)  # ~1,000 bytes + a few dozen gzipped
+    cache.get_or_render("b", lambda: "b" * 1000)
+    cache.get_or_render("c", lambda: "c" * 1000)  # past 2,500: "a" goes
+
+    assert len(cache) == 2
+    assert cache.get("a") is None
+    assert cache.get("c") is not None and cache.get("c").body == b"c" * 1000  # type: ignore[union-attr]
