@@ -89,6 +89,8 @@ def open_commune(phone: Any, url: str) -> None:
     response = phone.goto(url)
     assert response is not None and response.status == 200
     phone.wait_for_selector(".lomsong-village", state="attached")
+    # Settled: the hillshade and the assets in, so the map no longer resizes.
+    phone.wait_for_load_state("networkidle")
 
 
 def test_the_page_is_a_phone_page(demo_server: str, phone: Any) -> None:
