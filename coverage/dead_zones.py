@@ -25,6 +25,7 @@ from coverage import thresholds as T
 from geodata import constants as C
 from geodata.constants import Verdict
 from geodata.hexgrid import cell_polygons, neighbourhood, unique_cells
+from geodata.threads import map_in_order, worker_count
 
 #: The ``carrier`` of the zones where even the best carrier fails.
 ANY_CARRIER: Final = "any"
@@ -53,19 +54,35 @@ def _empty() -> gpd.GeoDataFrame:
     )
 
 
-def _dissolve(polygons: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """One polygon per group of edge-sharing hexagons.
+def _dissolve(polygons: np.ndarray, group: np.ndarray, outlines: np.ndarray) -> np.ndarray:
+    """One polygon per group of edge-sharing hexagons, clipped to its outline.
 
     GEOS coverage union (the hexagons tile without overlap): linear in the
     edges, where h3ronpy's ``link_cells`` grows much faster with a zone's
-    holes. A loop over zones, not cells.
+    holes. A loop over zones, not cells, in chunks on threads (shapely's
+    GEOS calls release the GIL). ``outlines[g]`` is group ``g``'s village
+    boundary; a zone the clip would empty keeps its hexagons.
     """
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(int(group.max()) + 2))
-    return np.array(
-        [shapely.coverage_union_all(polygons[order[a:b]]) for a, b in itertools.pairwise(bounds)],
-        dtype=object,
-    )
+    n_groups = len(bounds) - 1
+    step = max(1, -(-n_groups // (4 * worker_count())))
+    chunks = [(a, min(a + step, n_groups)) for a in range(0, n_groups, step)]
+
+    def chunk(span: tuple[int, int]) -> np.ndarray:
+        first, last = span
+        hexes = np.array(
+            [
+                shapely.coverage_union_all(polygons[order[bounds[g] : bounds[g + 1]]])
+                for g in range(first, last)
+            ],
+            dtype=object,
+        )
+        clipped = shapely.intersection(hexes, outlines[first:last])
+        keep = shapely.is_empty(clipped) | shapely.is_missing(clipped)
+        return np.where(keep, hexes, clipped)
+
+    return np.concatenate(list(map_in_order(chunk, chunks)))
 
 
 def _lists(keys: pd.Series, values: pd.Series) -> pd.Series:
@@ -201,13 +218,11 @@ def find_dead_zones(
     zones = member.groupby("zone", sort=True)[["carrier", "radio", "village_id"]].first()
     zones["radio"] = zones["radio"].astype(object).where(zones["radio"].notna(), None)
     zones["no_signal_share"] = (member["p"] < T.USABLE_P_LOW).groupby(member["zone"]).mean()
-    cells = member["h3"].to_numpy(np.uint64)
-    hexes = _dissolve(cell_polygons(cells), member["zone"].to_numpy())
+    # A cell is in many layers (any, each carrier, each radio): draw each once.
+    unique, back = np.unique(member["h3"].to_numpy(np.uint64), return_inverse=True)
     boundary = villages.set_index("id").geometry.to_crs(C.CRS_WGS84)
     outline = shapely.make_valid(boundary.reindex(zones["village_id"]).to_numpy())
-    clipped = shapely.intersection(hexes, outline)
-    keep_hexes = shapely.is_empty(clipped) | shapely.is_missing(clipped)
-    geometry = np.where(keep_hexes, hexes, clipped)
+    geometry = _dissolve(cell_polygons(unique)[back], member["zone"].to_numpy(), outline)
 
     hh = member.merge(households, on=["village_id", "h3"]).groupby("zone")["households"].sum()
     reach = (

@@ -136,7 +136,8 @@ def carrier_readings_per_village(
         {
             "village_id": pairs["village_id"].to_numpy(),
             "carrier": carrier_names(taken["mcc"], taken["mnc"]).astype(object).to_numpy(),
-            "time": taken["time"].to_numpy(),
+            # Naive UTC datetime64: a tz-aware column's to_numpy() is one object per row.
+            "time": pd.to_datetime(taken["time"], utc=True).dt.tz_localize(None).to_numpy(),
             "unusable": ~usable_mask(taken),
         }
     )
