@@ -12,7 +12,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from geodata.constants import Lang
-from geodata.maps.layers import OWN_CSS, OWN_JS, STATIC_DIR
+from geodata.maps.layers import OWN_CSS, OWN_JS, STATIC_DIR, versioned
 from geodata.maps.templating import render
 from geodata.maps.text import VERDICT_LABELS, words
 from geodata.text import fold
@@ -167,7 +167,7 @@ def render_index_page(
         switch_url=f"{base_url}{lang_query(other)}",
         switch_label="English" if lang == "vi" else "Tiếng Việt",
         assets=own_assets_url.rstrip("/"),
-        own_css=OWN_CSS,
-        own_js=OWN_JS,
+        own_css=versioned(OWN_CSS),
+        own_js=versioned(OWN_JS),
         **(inline if inline_assets else {"inline_css": None, "inline_js": None}),
     )

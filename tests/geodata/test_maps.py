@@ -23,6 +23,7 @@ from geodata.maps import (
 )
 from geodata.maps.display import display_geometry, encode_rings, sector_wedges
 from geodata.maps.features import signal_lines
+from geodata.maps.layers import OWN_CSS, OWN_JS, versioned
 
 # Hosts folium would load from by default; the page must name none of them.
 FORBIDDEN = ("cdn.jsdelivr", "cdnjs", "unpkg", "code.jquery", "bootstrapcdn", "fonts.googleapis")
@@ -144,10 +145,11 @@ def test_loads_only_leaflet_and_our_files_from_the_given_urls(
 
     assert asset_urls(page) == [
         "/s/lf/leaflet.js",
-        "/static/lomsong/lomsong-map.js",
+        f"/static/lomsong/{versioned(OWN_JS)}",
         "/s/lf/leaflet.css",
-        "/static/lomsong/lomsong-map.css",
+        f"/static/lomsong/{versioned(OWN_CSS)}",
     ]
+    assert re.fullmatch(r"lomsong-map\.js\?v=[0-9a-f]{12}", versioned(OWN_JS))
     assert not re.search(r"https?://", page)
     assert not any(host in page for host in FORBIDDEN)
 
@@ -309,7 +311,10 @@ def test_index_page_lists_the_hierarchy_and_search_entries() -> None:
     assert '<a href="/maps/communes/tn">Thượng Nông</a>' in page
     assert '["Bản Giòng","ban giong","/maps/villages/bg","Thôn/bản · Thượng Nông"]' in page
     assert "1 thôn/bản: 1 lõm sóng" in page
-    assert asset_urls(page) == ["/static/lomsong/lomsong-map.css", "/static/lomsong/lomsong-map.js"]
+    assert asset_urls(page) == [
+        f"/static/lomsong/{versioned(OWN_CSS)}",
+        f"/static/lomsong/{versioned(OWN_JS)}",
+    ]
 
 
 HOSTILE = ["<script>alert(1)</script>", "Bản $\\foo$", 'Nà "Tà" & <b>', "Khoan Hạ"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import re
 import zlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 from app.store import Store
+from geodata.maps.layers import STATIC_DIR
 
 GZIP = {"Accept-Encoding": "gzip"}
 IDENTITY = {"Accept-Encoding": "identity"}
@@ -164,3 +166,21 @@ def test_a_versioned_static_url_is_immutable(client: TestClient) -> None:
 
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+def test_pages_name_lomsongs_own_files_by_version_and_they_are_immutable(
+    client: TestClient,
+) -> None:
+    page = client.get("/maps").text
+    urls = re.findall(r'(/static/lomsong/lomsong-map\.(?:js|css)\?v=[0-9a-f]{12})"', page)
+
+    assert sorted(u.split("?")[0] for u in urls) == [
+        "/static/lomsong/lomsong-map.css",
+        "/static/lomsong/lomsong-map.js",
+    ]
+    for url in urls:
+        response = client.get(url)
+        name = url.split("/")[-1].split("?")[0]
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert response.content == (STATIC_DIR / name).read_bytes()
