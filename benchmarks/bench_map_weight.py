@@ -90,6 +90,10 @@ def commune_page() -> None:
         sites = read_sites(files.sites)
         readings = validate_readings(read_readings_csv(files.readings)).valid
         result = analyze(villages, sites, readings, dem=files.dem, population=files.population)
+        # What the service's pages draw: the best-of-any-carrier zones (store.dead_zones()).
+        zones = result.dead_zones
+        shown = (zones["commune_id"] == "thuong-nong") & (zones["carrier"] == "any")
+        shown_zones = zones.loc[shown]
         chosen = result.villages.loc[result.villages["commune_id"] == "thuong-nong"]
         stored = cells_for_storage(result.cells, result.villages)
         cells = cells_geoframe(stored.loc[stored["commune_id"] == "thuong-nong"])
@@ -99,7 +103,7 @@ def commune_page() -> None:
             MapPage(
                 chosen,
                 "Xã Thượng Nông",
-                dead_zones=result.dead_zones.loc[result.dead_zones["commune_id"] == "thuong-nong"],
+                dead_zones=shown_zones,
                 cells=cells,
                 sites=sites,
                 hillshade="/maps/hillshade/0123456789abcdef.png",
@@ -116,7 +120,7 @@ def commune_page() -> None:
             MapPage(
                 village,
                 "Thôn Bản Giòng",
-                dead_zones=result.dead_zones.loc[result.dead_zones["commune_id"] == "thuong-nong"],
+                dead_zones=shown_zones,
                 cells=village_cells,
                 sites=sites_near(sites, (west, south, east, north)),
                 hillshade="/maps/hillshade/0123456789abcdef.png",
