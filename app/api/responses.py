@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import threading
@@ -304,6 +305,9 @@ class ResultsCache:
         self.app = app
         self.prefixes = prefixes
         self.cache = PageCache(max_entries, max_bytes=MAX_CACHE_BYTES)
+        # Answers being computed: when results change, the readers of one URL
+        # wait for one computation instead of each doing it (single flight).
+        self._computing: dict[Hashable, asyncio.Future[CachedPage | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer from the cache, or compute the answer and keep it."""
@@ -327,11 +331,23 @@ class ResultsCache:
             store.results_version(),
         )
         page = self.cache.get(key)
+        if page is None and key in self._computing:
+            page = await asyncio.shield(self._computing[key])
+            if page is None:  # the first answer was not kept: answer this one as it comes
+                await self.app(scope, receive, send)
+                return
         if page is None:
-            page = await self._compute(scope, receive, send)
+            computing = asyncio.get_running_loop().create_future()
+            self._computing[key] = computing
+            try:
+                page = await self._compute(scope, receive, send)
+                if page is not None:
+                    self.cache.put(key, page)
+            finally:
+                del self._computing[key]
+                computing.set_result(page)
             if page is None:
                 return  # answered as it came (not cacheable)
-            self.cache.put(key, page)
         await self._send(request, page, scope, receive, send)
 
     async def _compute(self, scope: Scope, receive: Receive, send: Send) -> CachedPage | None:

@@ -66,3 +66,54 @@ def test_a_byte_budget_drops_the_least_recently_used_pages() -> None:
     assert len(cache) == 2
     assert cache.get("a") is None
     assert cache.get("c") is not None and cache.get("c").body == b"c" * 1000  # type: ignore[union-attr]
+
+
+class _Results:
+    """What ResultsCache reads of the store: the results version."""
+
+    def __init__(self) -> None:
+        self.version = 1
+
+    def results_version(self) -> int:
+        return self.version
+
+
+def test_results_cache_computes_one_answer_for_concurrent_readers_of_a_version() -> None:
+    import asyncio
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from app.api.responses import ResultsCache
+
+    computed: list[int] = []
+
+    async def villages(request: object) -> JSONResponse:
+        computed.append(results.version)
+        await asyncio.sleep(0.05)  # an answer that takes a while, as an export does
+        return JSONResponse({"version": results.version})
+
+    results = _Results()
+    app = Starlette(
+        routes=[Route("/api/v1/villages", villages)],
+        middleware=[Middleware(ResultsCache, prefixes=("/api/v1/villages",))],
+    )
+    app.state.store = results
+
+    async def readers() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            first = await asyncio.gather(*(client.get("/api/v1/villages") for _ in range(10)))
+            results.version = 2  # results changed: one new computation
+            second = await asyncio.gather(*(client.get("/api/v1/villages") for _ in range(10)))
+            return [*first, *second]
+
+    answers = asyncio.run(readers())
+
+    assert computed == [1, 2]
+    assert [a.status_code for a in answers] == [200] * 20
+    assert [a.json()["version"] for a in answers] == [1] * 10 + [2] * 10
+    assert len({a.headers["etag"] for a in answers[:10]}) == 1
