@@ -85,6 +85,47 @@ def _dissolve(polygons: np.ndarray, group: np.ndarray, outlines: np.ndarray) -> 
     return np.concatenate(list(map_in_order(chunk, chunks)))
 
 
+def _mix(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: well-spread 64-bit hashes of ``values`` (uint64, wrapping)."""
+    x = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    result: np.ndarray = x ^ (x >> np.uint64(31))
+    return result
+
+
+def _distinct_cell_sets(
+    zone: np.ndarray, cells: np.ndarray, village: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Zones with the same cells in the same village: one representative each.
+
+    ``zone`` labels rows 0..n-1 and ``village[z]`` is zone ``z``'s village
+    code. A zone's set is summarised by its village, its size and the sum and
+    the xor of its cells' 64-bit hashes (on arrays; a collision needs two
+    128-bit sums to agree). Returns ``first`` (one zone per distinct set)
+    and ``same`` (for each zone, the position in ``first`` of its set).
+
+    >>> first, same = _distinct_cell_sets(
+    ...     np.array([0, 0, 1, 1, 2]), np.array([5, 6, 6, 5, 5], dtype=np.uint64), np.zeros(3, int))
+    >>> first.tolist(), same.tolist()
+    ([0, 2], [0, 0, 1])
+    """
+    order = np.argsort(zone, kind="stable")
+    n = len(village)
+    starts = np.searchsorted(zone[order], np.arange(n))
+    mixed = _mix(cells[order])
+    signature = np.column_stack(
+        [
+            np.add.reduceat(mixed, starts),
+            np.bitwise_xor.reduceat(mixed, starts),
+            np.diff(np.r_[starts, len(order)]).astype(np.uint64),
+            np.asarray(village).astype(np.uint64),
+        ]
+    )
+    _, first, same = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+    return first, same.reshape(-1)
+
+
 def _lists(keys: pd.Series, values: pd.Series) -> pd.Series:
     """List the values of each key, as ``values.groupby(keys).agg(list)``, for sorted rows.
 
@@ -218,11 +259,20 @@ def find_dead_zones(
     zones = member.groupby("zone", sort=True)[["carrier", "radio", "village_id"]].first()
     zones["radio"] = zones["radio"].astype(object).where(zones["radio"].notna(), None)
     zones["no_signal_share"] = (member["p"] < T.USABLE_P_LOW).groupby(member["zone"]).mean()
-    # A cell is in many layers (any, each carrier, each radio): draw each once.
-    unique, back = np.unique(member["h3"].to_numpy(np.uint64), return_inverse=True)
+    # A cell is in many layers (any, each carrier, each radio): draw each once;
+    # and a zone with the same cells in another layer (a carrier with one radio
+    # there) is the same shape: dissolve and clip each set of cells once.
+    cells = member["h3"].to_numpy(np.uint64)
+    zone = member["zone"].to_numpy()
+    village_code, _ = pd.factorize(zones["village_id"])
+    first, same = _distinct_cell_sets(zone, cells, village_code)
     boundary = villages.set_index("id").geometry.to_crs(C.CRS_WGS84)
-    outline = shapely.make_valid(boundary.reindex(zones["village_id"]).to_numpy())
-    geometry = _dissolve(cell_polygons(unique)[back], member["zone"].to_numpy(), outline)
+    outline = shapely.make_valid(boundary.reindex(zones["village_id"].iloc[first]).to_numpy())
+    rank = np.full(len(zones), -1)
+    rank[first] = np.arange(len(first))
+    drawn = rank[zone] >= 0
+    unique, back = np.unique(cells[drawn], return_inverse=True)
+    geometry = _dissolve(cell_polygons(unique)[back], rank[zone[drawn]], outline)[same]
 
     hh = member.merge(households, on=["village_id", "h3"]).groupby("zone")["households"].sum()
     reach = (
