@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
@@ -11,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PageCacheDep, SettingsDep, StoreDep
 from app.api.responses import cached_response
 from app.services.pages import commune_report, print_date
+from geodata.constants import Lang
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -22,7 +21,7 @@ async def commune_report_page(
     settings: SettingsDep,
     cache: PageCacheDep,
     commune_id: str,
-    lang: Literal["vi", "en"] | None = None,
+    lang: Lang | None = None,
 ) -> Response:
     """One printable A4 page: summary, static map, criterion, villages, carriers, QR to the map."""
     chosen = lang or settings.lang_default
