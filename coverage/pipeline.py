@@ -54,6 +54,21 @@ from geodata.villages import normalise_villages
 DEM_MARGIN_M = C.MAX_CELL_RANGE_M
 
 
+def _no_households() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "village_id": pd.Series(dtype=object),
+            "h3": pd.Series(dtype="uint64"),
+            "households": pd.Series(dtype=float),
+            "placed_by": pd.Series(dtype=object),
+        }
+    )
+
+
+def _no_centre_cells() -> pd.DataFrame:
+    return pd.DataFrame({"village_id": pd.Series(dtype=object), "h3": pd.Series(dtype="uint64")})
+
+
 @dataclass
 class AnalysisResult:
     """What :func:`analyze` finds.
@@ -76,6 +91,16 @@ class AnalysisResult:
     devices : DataFrame
         Which devices read each cell (:func:`coverage.map_cells.device_sketch`):
         what keeps the map cells from following one device.
+    households : DataFrame
+        ``village_id, h3, households, placed_by``: where each village's
+        households were placed (:func:`coverage.households.place_households`),
+        the weights every count of households comes from.
+    centre_cells : DataFrame
+        ``village_id, h3``: the cells each village centre is judged on
+        (:attr:`coverage.grid.VillageGrid.centre_cells`).
+    metric_crs : pyproj.CRS or None
+        Where the analysis measured distances (the DEM's CRS, else the
+        villages' UTM zone).
     """
 
     villages: gpd.GeoDataFrame
@@ -84,6 +109,9 @@ class AnalysisResult:
     signal: pd.DataFrame
     calibration: Calibration
     devices: pd.DataFrame = field(default_factory=empty_device_sketch)
+    households: pd.DataFrame = field(default_factory=_no_households)
+    centre_cells: pd.DataFrame = field(default_factory=_no_centre_cells)
+    metric_crs: object = None
 
     def map_cells(self, resolution: int = MAP_RESOLUTION) -> pd.DataFrame:
         """Gather :attr:`cells` into the hexagons maps show, each with its commune.
@@ -244,4 +272,7 @@ def analyze(
         cells=fusion.cells,
         signal=signal,
         calibration=fusion.calibration,
+        households=households,
+        centre_cells=grid.centre_cells,
+        metric_crs=metric_crs,
     )

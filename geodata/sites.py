@@ -418,3 +418,187 @@ def drop_repeated_cells(sites: pd.DataFrame) -> tuple[pd.DataFrame, list[Rejecti
         for i in sites.index[repeated]
     ]
     return sites.loc[~repeated], rejections
+
+
+# --- Candidates and hypothetical sites -----------------------------------------
+# A candidate is a site that could be built (coverage.candidates), a planner's
+# uploaded proposal, or any hypothetical site of a what-if scenario: one row
+# each, turned into cells like the real ones by :func:`hypothetical_cells`.
+
+#: Columns of a candidate table, one row per candidate site.
+CANDIDATE_COLUMNS: tuple[str, ...] = (
+    "candidate_id",
+    "kind",
+    "lon",
+    "lat",
+    "height_m",
+    "carrier",
+    "radio",
+    "cost",
+    "host_site_id",
+)
+#: What a candidate is: another carrier's antennas on an existing mast, a new
+#: mast the terrain suggests, one a planner uploaded, or a what-if site.
+CANDIDATE_KINDS: tuple[str, ...] = ("colocation", "new_site", "uploaded", "hypothetical")
+
+# A site of a carrier whose own sites do not say otherwise has this many
+# sectors (3GPP TR 36.814's three-sector macro site).
+DEFAULT_SECTORS = 3
+
+
+def carrier_codes(carrier: str) -> tuple[int, int]:
+    """Return ``(mcc, mnc)`` for a carrier's brand or ``"MCC-MNC"`` name.
+
+    The inverse of :func:`carrier_name`; brands compare without case.
+
+    >>> carrier_codes("Viettel"), carrier_codes("vinaphone"), carrier_codes("208-01")
+    ((452, 4), (452, 2), (208, 1))
+
+    Raises
+    ------
+    ValueError
+        When the name is neither a known brand nor ``MCC-MNC``.
+    """
+    wanted = str(carrier).strip().casefold()
+    for mnc, brand in C.CARRIERS.items():
+        if brand.casefold() == wanted:
+            return C.MCC_VIETNAM, mnc
+    mcc, dash, mnc_text = wanted.partition("-")
+    if dash and mcc.isdigit() and mnc_text.isdigit():
+        return int(mcc), int(mnc_text)
+    raise ValueError(f"unknown carrier {carrier!r}")
+
+
+def usual_antennas(sites: pd.DataFrame) -> pd.DataFrame:
+    """Each carrier's usual antennas and power per radio, from its own cells.
+
+    The medians over the carrier's sites of that radio: EIRP, frequency,
+    beamwidth and sectors per site (cells of the radio on one site).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``(carrier, radio)`` with ``eirp_dbm``, ``freq_mhz``,
+        ``beamwidth_deg``, ``sectors`` and ``sites`` (how many sites it
+        comes from).
+    """
+    columns = ["eirp_dbm", "freq_mhz", "beamwidth_deg", "sectors", "sites"]
+    if len(sites) == 0:
+        index = pd.MultiIndex.from_arrays([[], []], names=["carrier", "radio"])
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in columns}, index=index)
+    cells = sites.assign(
+        carrier=sites["carrier"].astype(object), radio=sites["radio"].astype(object)
+    )
+    per_site = cells.groupby(["carrier", "radio", "site_id"], sort=True).agg(
+        eirp_dbm=("eirp_dbm", "median"),
+        freq_mhz=("freq_mhz", "median"),
+        beamwidth_deg=("beamwidth_deg", "median"),
+        sectors=("site_id", "size"),
+    )
+    usual = per_site.groupby(level=["carrier", "radio"]).median()
+    usual["sectors"] = np.rint(usual["sectors"]).astype(int)
+    usual["sites"] = per_site.groupby(level=["carrier", "radio"]).size()
+    return usual[columns]
+
+
+def main_radio(sites: pd.DataFrame, carrier: str) -> str:
+    """Return the radio most of ``carrier``'s sites carry (LTE when it has none).
+
+    >>> frame = pd.DataFrame({"carrier": ["A", "A", "A"], "radio": ["lte", "umts", "umts"],
+    ...                       "site_id": ["s1", "s1", "s2"]})
+    >>> main_radio(frame, "A"), main_radio(frame, "B")
+    ('umts', 'lte')
+    """
+    mine = sites.loc[sites["carrier"].astype(object) == carrier]
+    if mine.empty:
+        return "lte"
+    counts = mine.drop_duplicates(["site_id", "radio"])["radio"].astype(object).value_counts()
+    return str(counts.sort_index().idxmax())
+
+
+def hypothetical_cells(
+    candidates: pd.DataFrame, sites: pd.DataFrame, *, created: pd.Timestamp
+) -> pd.DataFrame:
+    """Turn candidate sites into cells, in the columns of :func:`normalise_sites`.
+
+    Each candidate gets its carrier's usual antennas and power for its
+    radio (:func:`usual_antennas`; the defaults of :mod:`geodata.constants`
+    where the carrier has no such cells): that many sectors, evenly spaced
+    from north, at the candidate's height. ``site_id`` is the candidate's
+    id, so a prediction names the candidate that serves each cell.
+
+    Parameters
+    ----------
+    candidates : DataFrame
+        :data:`CANDIDATE_COLUMNS` (``cost``, ``kind`` and ``host_site_id``
+        may be absent; ``radio`` may be missing: the carrier's main radio).
+    sites : DataFrame
+        The real sites, whose cells say what each carrier usually builds.
+    created : Timestamp, keyword-only
+        When the candidates start, for the analysis: readings taken before
+        it, where a candidate could serve, no longer veto it
+        (:func:`coverage.stats.retired_readings`). A what-if dates its
+        sites now.
+
+    Returns
+    -------
+    DataFrame
+        One row per sector.
+
+    Raises
+    ------
+    ValueError
+        When a candidate names an unknown carrier or radio.
+    """
+    usual = usual_antennas(sites)
+    stamp = pd.Timestamp(created)
+    stamp = stamp if stamp.tzinfo else stamp.tz_localize("UTC")
+    rows: list[dict[str, object]] = []
+    # One iteration per candidate site (hundreds to thousands), not per reading.
+    for candidate in candidates.itertuples(index=False):
+        mcc, mnc = carrier_codes(str(candidate.carrier))
+        carrier = carrier_name(mcc, mnc)
+        radio = getattr(candidate, "radio", None)
+        if radio is None or pd.isna(radio):
+            radio = main_radio(sites, carrier)
+        radio = str(radio).lower()
+        if radio not in C.DEFAULT_EIRP_DBM:
+            raise ValueError(f"candidate {candidate.candidate_id}: unknown radio {radio!r}")
+        key = (carrier, radio)
+        known = key in usual.index
+        eirp = float(usual.at[key, "eirp_dbm"]) if known else C.DEFAULT_EIRP_DBM[radio]
+        freq = float(usual.at[key, "freq_mhz"]) if known else C.DEFAULT_FREQ_MHZ[radio]
+        beam = float(usual.at[key, "beamwidth_deg"]) if known else C.DEFAULT_BEAMWIDTH_DEG
+        sectors = int(usual.at[key, "sectors"]) if known else DEFAULT_SECTORS
+        height = getattr(candidate, "height_m", np.nan)
+        height = C.DEFAULT_SITE_HEIGHT_M if pd.isna(height) else float(height)
+        for sector in range(max(sectors, 1)):
+            rows.append(
+                {
+                    "site_id": str(candidate.candidate_id),
+                    "name": str(candidate.candidate_id),
+                    "carrier": carrier,
+                    "mcc": mcc,
+                    "mnc": mnc,
+                    "radio": radio,
+                    "cell_id": pd.NA,
+                    "area_code": pd.NA,
+                    "lon": float(candidate.lon),
+                    "lat": float(candidate.lat),
+                    "height_m": height,
+                    "azimuth_deg": 360.0 * sector / sectors if sectors > 1 else np.nan,
+                    "beamwidth_deg": beam,
+                    "eirp_dbm": eirp,
+                    "freq_mhz": freq,
+                    "range_m": float(C.MAX_CELL_RANGE_M),
+                    "created": stamp,
+                }
+            )
+    frame = pd.DataFrame(rows, columns=list(SITE_COLUMNS))
+    if frame.empty:
+        return sites.iloc[0:0].copy()
+    frame["cell_id"] = frame["cell_id"].astype("Int64")
+    frame["area_code"] = frame["area_code"].astype("Int64")
+    for column in ("site_id", "name", "carrier", "radio"):
+        frame[column] = frame[column].astype("string")
+    return frame

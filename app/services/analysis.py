@@ -9,7 +9,7 @@ import pandas as pd
 
 from app.core.config import Rasters
 from app.store import Store
-from coverage.pipeline import analyze
+from coverage.pipeline import AnalysisResult, analyze
 from coverage.points import villages_touched
 
 # Readings this far (degrees, ~2 km) outside the analysed villages still
@@ -28,6 +28,60 @@ def _commune_zone_ids(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     order = zones.groupby(commune, sort=False).cumcount() + 1
     zones["id"] = [f"{c}-dz-{n:03d}" for c, n in zip(commune, order, strict=True)]
     return zones
+
+
+def analyse(
+    store: Store,
+    commune_ids: Iterable[str] | None = None,
+    *,
+    rasters: Rasters | None = None,
+    extra_sites: pd.DataFrame | None = None,
+) -> AnalysisResult | None:
+    """Analyse the villages of ``commune_ids`` (all when ``None``) from what the store holds.
+
+    Nothing is published: :func:`analyze_communes` publishes, a what-if
+    (``extra_sites``: hypothetical cells from
+    :func:`geodata.sites.hypothetical_cells`) and a plan only read.
+
+    Parameters
+    ----------
+    store : Store
+    commune_ids : iterable of str, optional
+        Communes whose villages are analysed.
+    rasters : Rasters, optional, keyword-only
+        Rasters that override the region's (``LOMSONG_DEM_PATH``...).
+    extra_sites : DataFrame, optional, keyword-only
+        Cells analysed beside the store's sites, as if they existed.
+
+    Returns
+    -------
+    AnalysisResult or None
+        None when there are no such villages.
+    """
+    communes = None if commune_ids is None else sorted(set(commune_ids))
+    villages = store.villages(commune_ids=communes, with_results=False)
+    if villages.empty:
+        return None
+    minx, miny, maxx, maxy = villages.total_bounds
+    margin = _READINGS_MARGIN_DEG
+    readings = store.readings(bounds=(minx - margin, miny - margin, maxx + margin, maxy + margin))
+    used = (rasters or Rasters()).over(store.rasters())
+    buildings = None
+    if (buildings_file := store.buildings_path()) is not None:  # lomsong region load --buildings
+        from geodata.buildings import read_buildings
+
+        buildings = read_buildings(buildings_file, bbox=(minx, miny, maxx, maxy)).points
+    sites = store.sites()
+    if extra_sites is not None and len(extra_sites):
+        sites = pd.concat([sites, extra_sites.reindex(columns=sites.columns)], ignore_index=True)
+    return analyze(
+        villages,
+        sites,
+        readings,
+        dem=used.dem,
+        population=used.population,
+        buildings=buildings,
+    )
 
 
 def analyze_communes(
@@ -55,26 +109,9 @@ def analyze_communes(
     communes = None if commune_ids is None else sorted(set(commune_ids))
     # Every reading stored by now is in a full analysis (app.services.refresh's mark).
     through_batch = store.last_batch_id()
-    villages = store.villages(commune_ids=communes, with_results=False)
-    if villages.empty:
+    result = analyse(store, communes, rasters=rasters)
+    if result is None:
         return []
-    minx, miny, maxx, maxy = villages.total_bounds
-    margin = _READINGS_MARGIN_DEG
-    readings = store.readings(bounds=(minx - margin, miny - margin, maxx + margin, maxy + margin))
-    used = (rasters or Rasters()).over(store.rasters())
-    buildings = None
-    if (buildings_file := store.buildings_path()) is not None:  # lomsong region load --buildings
-        from geodata.buildings import read_buildings
-
-        buildings = read_buildings(buildings_file, bbox=(minx, miny, maxx, maxy)).points
-    result = analyze(
-        villages,
-        store.sites(),
-        readings,
-        dem=used.dem,
-        population=used.population,
-        buildings=buildings,
-    )
     store.publish(
         result.villages,
         _commune_zone_ids(result.dead_zones),

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from geodata import constants as C
 from geodata.errors import InvalidInputError, MissingColumnError
 from geodata.formats import read_sites as read_site_file
-from geodata.sites import read_sites, validate_sites
+from geodata.sites import (
+    SITE_COLUMNS,
+    hypothetical_cells,
+    normalise_sites,
+    read_sites,
+    validate_sites,
+)
 
 OPENCELLID = (
     "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal\r\n"
@@ -89,3 +96,62 @@ def test_huge_numbers_and_lone_surrogates_are_rejected_per_row() -> None:
         {"index": 4, "field": "net", "reason": "net: not a finite number"},
         {"index": 5, "field": "name", "reason": "name: not valid Unicode text (a lone surrogate)"},
     ]
+
+
+def _two_sectored_sites() -> pd.DataFrame:
+    rows = []
+    for site, eirp in (("v1", 61.0), ("v2", 63.0)):
+        for sector in range(2):
+            rows.append(
+                {
+                    "radio": "LTE",
+                    "mcc": 452,
+                    "net": 4,
+                    "lon": 105.5 + 0.01 * len(rows),
+                    "lat": 22.5,
+                    "site_id": site,
+                    "azimuth_deg": 180.0 * sector,
+                    "eirp_dbm": eirp,
+                    "freq_mhz": 900.0,
+                    "beamwidth_deg": 90.0,
+                }
+            )
+    return normalise_sites(pd.DataFrame(rows))
+
+
+def test_hypothetical_cells_take_the_carriers_usual_antennas() -> None:
+    sites = _two_sectored_sites()
+    candidates = pd.DataFrame(
+        {
+            "candidate_id": ["c-viettel", "c-mobifone"],
+            "lon": [105.6, 105.7],
+            "lat": [22.6, 22.7],
+            "height_m": [42.0, np.nan],
+            "carrier": ["viettel", "MobiFone"],
+            "radio": [None, "umts"],
+        }
+    )
+    when = pd.Timestamp("2026-12-01T00:00:00Z")
+    cells = hypothetical_cells(candidates, sites, created=when)
+    viettel = cells.loc[cells["site_id"] == "c-viettel"]
+    # Viettel's own sites: 2 sectors, EIRP median 62, 900 MHz, 90° beams, LTE.
+    assert viettel["azimuth_deg"].tolist() == [0.0, 180.0]
+    assert viettel["eirp_dbm"].tolist() == [62.0, 62.0]
+    assert set(viettel["freq_mhz"]) == {900.0} and set(viettel["beamwidth_deg"]) == {90.0}
+    assert set(viettel["radio"]) == {"lte"} and set(viettel["height_m"]) == {42.0}
+    assert set(viettel["carrier"]) == {"Viettel"} and set(viettel["mnc"]) == {4}
+    # MobiFone has no cells here: the documented defaults, three sectors.
+    mobifone = cells.loc[cells["site_id"] == "c-mobifone"]
+    assert mobifone["azimuth_deg"].tolist() == [0.0, 120.0, 240.0]
+    assert set(mobifone["eirp_dbm"]) == {C.DEFAULT_EIRP_DBM["umts"]}
+    assert set(mobifone["height_m"]) == {C.DEFAULT_SITE_HEIGHT_M}
+    assert set(cells["created"]) == {when}
+    assert list(cells.columns) == list(SITE_COLUMNS)
+
+
+def test_hypothetical_cells_refuse_an_unknown_carrier() -> None:
+    candidates = pd.DataFrame(
+        {"candidate_id": ["x"], "lon": [105.6], "lat": [22.6], "carrier": ["Nobody"]}
+    )
+    with pytest.raises(ValueError, match="unknown carrier 'Nobody'"):
+        hypothetical_cells(candidates, _two_sectored_sites(), created=pd.Timestamp.now())
