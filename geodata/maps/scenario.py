@@ -90,8 +90,11 @@ def _table_rows(villages: pd.DataFrame, lang: Lang) -> list[dict[str, Any]]:
         number = pd.to_numeric(value, errors="coerce")
         return "—" if pd.isna(number) else f"{number:.0f}"
 
+    # The villages the sites change most first; the others as the analysis lists them.
+    served = pd.to_numeric(villages["households_newly_served"], errors="coerce").fillna(0)
+    order = villages.assign(_served=-served.to_numpy()).sort_values("_served", kind="stable")
     rows = []
-    for v in villages.itertuples(index=False):
+    for v in order.itertuples(index=False):
         before, after = str(v.verdict_before or "unknown"), str(v.verdict_after or "unknown")
         rows.append(
             {

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import PlannerDep, SettingsDep, StoreDep
+from app.api.deps import PageCacheDep, PlannerDep, SettingsDep, StoreDep
 from app.api.models import Scenario, ScenarioComparison, ScenarioList, ScenarioRequest
 from app.api.params import OffsetParam
+from app.api.responses import cached_response
 from app.services import scenarios as service
 from geodata.constants import Lang
+from geodata.maps.templating import stable_element_ids
 
 router = APIRouter(tags=["scenarios"])
 
@@ -131,19 +133,36 @@ def delete_scenario(scenario_id: ScenarioId, store: StoreDep, caller: PlannerDep
 
 @router.get("/maps/scenarios/{scenario_id}", response_class=HTMLResponse, tags=["maps"])
 async def scenario_map(
-    scenario_id: ScenarioId, store: StoreDep, settings: SettingsDep, lang: Lang | None = None
-) -> HTMLResponse:
+    request: Request,
+    scenario_id: ScenarioId,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: PageCacheDep,
+    lang: Lang | None = None,
+) -> Response:
     """Return a scenario's map: its villages before and after, its sites and their footprint.
 
     No key: the scenario's random id is the capability (share the link).
+    A scenario never changes, so the page is cached (with an ``ETag``) until
+    the results (and with them the outlines) do; a deleted one is a 404.
     """
-    page = await run_in_threadpool(
-        service.scenario_page,
-        store,
-        scenario_id,
-        lang=lang or settings.lang_default,
-        cache_dir=settings.data_dir / "cache",
-        rasters=settings.rasters,
-        online_tiles=settings.online_tiles,
-    )
-    return HTMLResponse(page, media_type=_HTML, headers={"Cache-Control": "no-store"})
+    service.scenario_of(store, scenario_id)  # 404 before any cached page
+    chosen = lang or settings.lang_default
+    key = (request.url.path, chosen, settings.online_tiles, store.results_version())
+
+    def render() -> str:
+        return stable_element_ids(
+            service.scenario_page(
+                store,
+                scenario_id,
+                lang=chosen,
+                cache_dir=settings.data_dir / "cache",
+                rasters=settings.rasters,
+                online_tiles=settings.online_tiles,
+            )
+        )
+
+    page = cache.get(key)
+    if page is None:
+        page = await run_in_threadpool(cache.get_or_render, key, render)
+    return cached_response(request, page, media_type=_HTML)

@@ -323,7 +323,9 @@ def test_the_map_page_shows_the_villages_before_and_after(
     english = client.get(body["map_url"], params={"lang": "en"})
 
     assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8")
-    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["cache-control"] == "no-cache"
+    again = client.get(body["map_url"], headers={"If-None-Match": page.headers["etag"]})
+    assert again.status_code == 304
     html = page.text
     assert '<html lang="vi">' in html
     assert "Giả định: Viettel ở Bản Giòng" in html
