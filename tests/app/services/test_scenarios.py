@@ -7,6 +7,7 @@ The checks on bad sites run on the tiny region of ``tests/app/conftest.py``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,10 +17,13 @@ import pytest
 from app.core.config import Rasters
 from app.core.errors import NotFoundError, PermissionDeniedError, UnprocessableError
 from app.services import scenarios as service
+from app.services.analysis import analyse
 from app.services.demo import load_demo
 from app.services.keys import Caller
 from app.store import Store
 from app.store.keys import StoredKey
+from coverage.candidates import colocation_candidates
+from coverage.planning import evaluate_candidates, plan
 from geodata.sites import CANDIDATE_COLUMNS
 
 pytestmark = pytest.mark.slow
@@ -170,6 +174,26 @@ def test_a_plans_candidate_row_runs_as_a_scenario(demo: Store, centre: tuple[flo
         }
     ]
     assert scenario["commune_ids"] == ["thuong-nong"]
+    service.delete_scenario(demo, Caller(key=None, identity="key:planner1"), scenario["id"])
+
+
+def test_a_plans_chosen_rows_post_as_a_scenario_as_they_come(demo: Store) -> None:
+    """``coverage.planning.plan``'s chosen rows, as JSON: the scenario keeps each site."""
+    result = analyse(demo, ["thuong-nong"])
+    assert result is not None
+    sites = demo.sites()
+    evaluation = evaluate_candidates(
+        result, sites, colocation_candidates(sites), terrain=demo.rasters().dem
+    )
+    chosen = plan(evaluation, k=2).chosen
+    rows = json.loads(chosen.to_json(orient="records"))
+
+    scenario = service.run_scenario(demo, rows, owner="key:planner1")
+
+    columns = ["candidate_id", "lon", "lat", "height_m", "carrier", "radio"]
+    assert pd.DataFrame(scenario["sites"])[columns].equals(
+        chosen[columns].reset_index(drop=True).astype({"height_m": float})
+    )
     service.delete_scenario(demo, Caller(key=None, identity="key:planner1"), scenario["id"])
 
 
