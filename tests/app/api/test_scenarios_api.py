@@ -261,12 +261,19 @@ def test_a_plans_chosen_row_posts_as_a_scenario(
         "cumulative_cost": 1.2e9,
     }
 
-    response = client.post("/api/v1/scenarios", headers=keys["planner"], json={"sites": [row]})
+    response = client.post(
+        "/api/v1/scenarios",
+        headers=keys["planner"],
+        json={"name": "<script>alert(1)</script>", "sites": [row]},
+    )
 
     assert response.status_code == 201, response.text
     assert response.json()["sites"] == [
         {k: row[k] for k in ("candidate_id", "lon", "lat", "height_m", "carrier", "radio")}
     ]
+    page = client.get(response.json()["map_url"]).text
+    assert "<script>alert(1)</script>" not in page
+    assert "Giả định: &lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_compare_and_delete_round_trip(
