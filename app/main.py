@@ -30,6 +30,7 @@ from app.api.routes import (
     readings,
     region,
     reports,
+    scenarios,
     sites,
     uploads,
     village_admin,
@@ -124,6 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
         exports,
         reports,
         uploads,
+        scenarios,
     ):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(docs.docs_router(settings))

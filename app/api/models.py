@@ -325,3 +325,140 @@ class UploadQueued(BaseModel):
     id: int
     status: UploadStatus
     location: str = Field(description="``/api/v1/uploads/{id}``: its progress and result.")
+
+
+# --- what-if scenarios -----------------------------------------------------
+
+
+class ScenarioSiteIn(BaseModel):
+    """A hypothetical site; other keys (a plan's ``cost``, ``kind``...) are ignored.
+
+    Checked by :func:`app.services.scenarios.validate_sites`, which names each
+    bad item (from 1), field, value and reason in one 422.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    lon: float = Field(description="Degrees east (EPSG:4326).")
+    lat: float = Field(description="Degrees north (EPSG:4326).")
+    height_m: float | None = Field(None, description="Antenna height; default 30 m.")
+    carrier: str = Field(description="A brand (Viettel, VinaPhone, MobiFone...) or ``MCC-MNC``.")
+    radio: str | None = Field(None, description="gsm, umts, lte or nr; default the carrier's main.")
+    candidate_id: str | None = Field(
+        None, description="Its id (a plan's candidate's); default ``what-if-N``."
+    )
+
+
+class ScenarioRequest(BaseModel):
+    """``POST /api/v1/scenarios``: up to 50 hypothetical sites and, optionally, where to judge."""
+
+    name: str | None = Field(None, max_length=200)
+    # Items are plain objects: each one's fields are checked with its index, not by pydantic.
+    sites: list[Any] = Field(
+        min_length=1, max_length=50, json_schema_extra={"items": ScenarioSiteIn.model_json_schema()}
+    )
+    commune_ids: list[str] | None = Field(
+        None, description="Communes to re-judge; default: every one with a village within 15 km."
+    )
+
+
+class ScenarioSite(BaseModel):
+    """A site of a scenario as analysed (its radio filled in)."""
+
+    candidate_id: str
+    lon: float
+    lat: float
+    height_m: float
+    carrier: str
+    radio: str
+
+
+class ScenarioVillage(BaseModel):
+    """One village with and without the scenario's sites."""
+
+    village_id: str
+    name: str
+    commune_id: str | None
+    households: int | None
+    verdict_before: Verdict | None
+    verdict_after: Verdict
+    households_without_signal_before: int | None
+    households_without_signal_after: int | None
+    households_newly_served: int | None = Field(description="Before − after.")
+    confidence_before: float | None
+    confidence_after: float | None
+    carriers_before: dict[str, int | None] = Field(
+        description="Households without signal of each carrier, before."
+    )
+    carriers_after: dict[str, int | None]
+
+
+class ScenarioTotals(BaseModel):
+    """What the scenario changes, over its villages."""
+
+    villages: int = Field(ge=0)
+    villages_changed: int = Field(ge=0, description="Villages whose verdict changes.")
+    households_newly_served: int = Field(description="Net, over the villages.")
+    villages_out_of_no_signal: int = Field(ge=0, description="No signal → patchy or covered.")
+    villages_out_of_patchy: int = Field(ge=0, description="Patchy → covered.")
+
+
+class ScenarioSummary(BaseModel):
+    """A saved scenario, as listed."""
+
+    id: str = Field(description="Random; also the map's link, ``/maps/scenarios/{id}``.")
+    name: str | None
+    created: str = Field(description="ISO 8601, UTC.")
+    owner: str = Field(description="The key that made it (``key:<id>``).")
+    commune_ids: list[str]
+    sites_count: int = Field(ge=1)
+    totals: ScenarioTotals
+
+
+class Scenario(BaseModel):
+    """A what-if scenario: its sites, and every village it re-judged, before and after."""
+
+    id: str = Field(description="Random; also the map's link, ``/maps/scenarios/{id}``.")
+    name: str | None
+    created: str = Field(description="ISO 8601, UTC; the sites are dated then.")
+    owner: str = Field(description="The key that made it (``key:<id>``).")
+    commune_ids: list[str]
+    sites: list[ScenarioSite]
+    villages: list[ScenarioVillage]
+    totals: ScenarioTotals
+    footprint_cells: int = Field(
+        ge=0, description="H3 res-10 cells it newly serves (some carrier usable, none before)."
+    )
+    map_url: str
+
+
+class ScenarioList(BaseModel):
+    """A page of scenarios, newest first."""
+
+    scenarios: list[ScenarioSummary]
+    total: int = Field(ge=0)
+    limit: int
+    offset: int
+
+
+class ScenarioComparedVillage(BaseModel):
+    """One village in two scenarios: households without signal in each, and the difference."""
+
+    village_id: str
+    name: str
+    commune_id: str | None
+    verdict: Verdict | None
+    verdict_other: Verdict | None
+    households_without_signal: int | None
+    households_without_signal_other: int | None
+    difference: int | None = Field(description="Other − this; negative: the other serves more.")
+
+
+class ScenarioComparison(BaseModel):
+    """Two scenarios side by side."""
+
+    id: str
+    other_id: str
+    totals: ScenarioTotals
+    totals_other: ScenarioTotals
+    villages: list[ScenarioComparedVillage]

@@ -6,7 +6,8 @@
 - :mod:`app.store.readings`: reading batches and their content keys;
 - :mod:`app.store.results`: verdicts, dead zones and hex cells (``publish``);
 - :mod:`app.store.keys`: API keys and idempotency records;
-- :mod:`app.store.meta`: typed meta values (results version, refresh mark...).
+- :mod:`app.store.meta`: typed meta values (results version, refresh mark...);
+- :mod:`app.store.scenarios`: saved what-if scenarios.
 
 Every table is created and upgraded by :mod:`app.store.schema`'s numbered
 migrations. The facade binds today's method names to the repository that answers,
@@ -26,6 +27,7 @@ from app.store.meta import Meta
 from app.store.places import Places, SiteChanges, VillageChanges
 from app.store.readings import Readings, Uploads
 from app.store.results import Results
+from app.store.scenarios import Scenarios
 from app.store.schema import migrate
 
 __all__ = ["Database", "SiteChanges", "Store", "StoredKey", "VillageChanges"]
@@ -115,6 +117,12 @@ class Store:
         self.revoke_api_key = self.keys.revoke_api_key
         self.idempotent_response = self.keys.idempotent_response
         self.save_idempotent_response = self.keys.save_idempotent_response
+        # scenarios
+        self.scenarios_repo = Scenarios(self.db)
+        self.add_scenario = self.scenarios_repo.add_scenario
+        self.scenario = self.scenarios_repo.scenario
+        self.scenarios = self.scenarios_repo.scenarios
+        self.delete_scenario = self.scenarios_repo.delete_scenario
 
     def _conn(self) -> sqlite3.Connection:
         return self.db.connection()

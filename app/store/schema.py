@@ -262,6 +262,22 @@ def add_dead_zone_layers(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS dead_zones_layer ON dead_zones (carrier, radio)")
 
 
+def add_scenarios(conn: sqlite3.Connection) -> None:
+    """8: what-if scenarios (:mod:`app.store.scenarios`), with who made them and when.
+
+    ``owner`` is the key (``key:<id>``); ``commune_ids`` and ``totals`` are
+    JSON, ``document`` the whole scenario (sites, villages before and after,
+    footprint) as JSON. The id is random: it is the link a planner shares.
+    """
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS scenarios (
+        id TEXT PRIMARY KEY, name TEXT, created TEXT NOT NULL, owner TEXT NOT NULL,
+        commune_ids TEXT NOT NULL, sites_count INTEGER NOT NULL, totals TEXT NOT NULL,
+        document TEXT NOT NULL)"""
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS scenarios_created ON scenarios (created)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: Migration ``n`` (1-based) brings a database from version ``n - 1`` to ``n``.
@@ -273,6 +289,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     add_uploads,
     add_commune_names,
     add_dead_zone_layers,
+    add_scenarios,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
