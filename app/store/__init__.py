@@ -6,7 +6,8 @@
 - :mod:`app.store.readings`: reading batches and their content keys;
 - :mod:`app.store.results`: verdicts, dead zones and hex cells (``publish``);
 - :mod:`app.store.keys`: API keys and idempotency records;
-- :mod:`app.store.meta`: typed meta values (results version, refresh mark...).
+- :mod:`app.store.meta`: typed meta values (results version, refresh mark...);
+- :mod:`app.store.challenges`: challenges to verdicts.
 
 Every table is created and upgraded by :mod:`app.store.schema`'s numbered
 migrations. The facade binds today's method names to the repository that answers,
@@ -20,6 +21,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from app.store.challenges import Challenges
 from app.store.db import Database
 from app.store.keys import Keys, StoredKey
 from app.store.meta import Meta
@@ -115,6 +117,11 @@ class Store:
         self.revoke_api_key = self.keys.revoke_api_key
         self.idempotent_response = self.keys.idempotent_response
         self.save_idempotent_response = self.keys.save_idempotent_response
+        # challenges to verdicts
+        self.challenges_repo = Challenges(self.db)
+        self.add_challenge = self.challenges_repo.add_challenge
+        self.challenges = self.challenges_repo.challenges
+        self.settle_challenges = self.challenges_repo.settle_challenges
 
     def _conn(self) -> sqlite3.Connection:
         return self.db.connection()
