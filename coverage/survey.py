@@ -122,6 +122,12 @@ _TEXT = {
         "vi": "Kết luận “{verdict}” chưa chắc chắn (độ tin cậy {confidence:.0%}): "
         "cần đo tại trung tâm thôn",
     },
+    "undecided": {
+        "en": "The evidence cannot decide (confidence {confidence:.0%}): "
+        "readings at the village centre would settle it",
+        "vi": "Dữ liệu chưa đủ để kết luận (độ tin cậy {confidence:.0%}): "
+        "cần đo tại trung tâm thôn",
+    },
     "predicted_only": {
         "en": "{households:.0f} households where no carrier has been measured "
         "(predicted only, usable signal likely {p:.0%})",
@@ -197,6 +203,8 @@ def _uncertain_villages(villages: pd.DataFrame, centres: pd.DataFrame) -> pd.Dat
         for lang in ("en", "vi"):
             if pd.isna(p):
                 texts[lang].append(_TEXT["no_evidence"][lang])
+            elif verdict == "unknown":
+                texts[lang].append(_TEXT["undecided"][lang].format(confidence=sure))
             else:
                 texts[lang].append(
                     _TEXT["uncertain"][lang].format(
