@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -28,6 +29,9 @@ from app.services.analysis import analyse, refresh_for_readings
 from app.store import Store
 from app.store.challenges import OPEN, NewChallenge
 from coverage.survey import SURVEY_COLUMNS, challenges_settled, survey_plan
+from geodata.constants import Lang
+from geodata.maps.index import lang_query, path_segment
+from geodata.maps.survey import render_survey_page
 
 #: Longest challenge text, in characters: a few sentences, not a document.
 MAX_CHALLENGE_TEXT: Final = 1000
@@ -244,3 +248,25 @@ def village_challenges(store: Store, village_id: str) -> list[dict[str, Any]]:
     """Return one village's challenges (404 for an unknown village)."""
     store.village(village_id)
     return public_challenges(store, [village_id])
+
+
+def survey_page(
+    store: Store,
+    commune_id: str,
+    lang: Lang,
+    *,
+    rasters: Rasters | None = None,
+    site_url: str = "",
+    printed: dt.date | None = None,
+) -> str:
+    """Render the team's printable survey plan of a commune (404 for an unknown commune)."""
+    commune = store.commune(commune_id)
+    plan = survey_plan_for(store, commune_id, rasters=rasters)
+    return render_survey_page(
+        commune,
+        store.villages(commune_ids=[commune_id]),
+        plan,
+        lang=lang,
+        printed=printed,
+        map_url=f"{site_url}/maps/communes/{path_segment(commune_id)}{lang_query(lang)}",
+    )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import SettingsDep, StoreDep
+from app.api.deps import PageCacheDep, SettingsDep, StoreDep
 from app.api.models import SurveyPlace, SurveyPlan
+from app.api.responses import cached_response
 from app.services import survey
+from app.services.pages import print_date
+from geodata.constants import Lang
 
 router = APIRouter(tags=["survey"])
 
@@ -30,3 +34,34 @@ async def survey_plan(store: StoreDep, settings: SettingsDep, commune_id: str) -
         commune_id=commune_id,
         places=[SurveyPlace.model_validate(row) for row in plan.to_dict("records")],
     )
+
+
+@router.get("/maps/communes/{commune_id}/survey", response_class=HTMLResponse, tags=["maps"])
+async def survey_page(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: PageCacheDep,
+    commune_id: str,
+    lang: Lang | None = None,
+) -> Response:
+    """Return the team's printable page (A4, phone-readable): places in order, coordinates, map.
+
+    Vietnamese by default; 404 for an unknown commune.
+    """
+    chosen = lang or settings.lang_default
+    site_url, printed = str(request.base_url).rstrip("/"), print_date()
+    key = (request.url.path, chosen, store.results_version(), site_url, printed)
+    page = await run_in_threadpool(
+        cache.get_or_render,
+        key,
+        lambda: survey.survey_page(
+            store,
+            commune_id,
+            chosen,
+            rasters=settings.rasters,
+            site_url=site_url,
+            printed=printed,
+        ),
+    )
+    return cached_response(request, page, media_type="text/html; charset=utf-8")

@@ -183,3 +183,26 @@ def test_round_trip_store_show_rank_settle(
     assert settled["settled"] >= settled["created"]
     plan = client.get("/api/v1/survey-plan", params={"commune_id": "thuong-nong"}).json()
     assert "challenge" not in {p["kind"] for p in plan["places"]}
+
+
+def test_the_village_page_shows_its_challenges(
+    client: TestClient, loaded_store: Store, keys: dict[str, Any]
+) -> None:
+    before = client.get("/maps/villages/na-ta").text
+    assert "Phản ánh về kết luận" not in before
+    made = _post(client, keys["planner"], text="<b>Mất sóng</b> ở nhà văn hóa").json()
+    page = client.get("/maps/villages/na-ta")
+    assert page.status_code == 200
+    day = datetime.fromisoformat(made["created"]).strftime("%d/%m/%Y")
+    assert "Phản ánh về kết luận (1)" in page.text
+    assert (
+        f'<span class="lomsong-challenge-date">{day}</span> · Chủ tịch UBND xã Thượng Nông:'
+        " “&lt;b&gt;Mất sóng&lt;/b&gt; ở nhà văn hóa”"
+        " <small>(kết luận khi đó: Có sóng; đang chờ số đo mới)</small>"
+    ) in page.text
+    assert keys["planner_id"] not in page.text
+    english = client.get("/maps/villages/na-ta", params={"lang": "en"}).text
+    assert "Challenges to the verdict (1)" in english
+    assert "waiting for new readings" in english
+    # Only the challenged village's page says so.
+    assert "Phản ánh về kết luận" not in client.get("/maps/villages/ban-giong").text
