@@ -280,6 +280,9 @@ def render_map(
                 ],
             },
             name=SURVEY_TEXT[lang]["layer"],
+            # Off when the page opens: the team turns it on in the layer list, and
+            # a tap inside a village keeps opening the village for everyone else.
+            show=False,
         ).add_to(fmap)
 
     control = folium.LayerControl(collapsed=False)

@@ -198,7 +198,7 @@
           var centred = opts.labelOn === "centre";
           tips.push(L.tooltip({ permanent: true, direction: centred ? "center" : "right",
             offset: centred ? [0, 0] : [5, 0],
-            className: centred ? "lomsong-label lomsong-on-marker" : "lomsong-label",
+            className: centred ? "lomsong-rank" : "lomsong-label",
             interactive: false })
             .setLatLng(at)
             .setContent(text("span", props[opts.label])));

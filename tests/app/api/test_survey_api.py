@@ -217,14 +217,25 @@ def test_the_team_reads_the_page_on_a_phone_and_prints_it_on_a4(
 def test_the_commune_map_draws_the_places_and_the_layer_list_toggles_them(
     demo_server: str, browser: Any
 ) -> None:
+    from playwright.sync_api import expect
+
     places = _demo_plan(demo_server)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{demo_server}/maps/communes/thuong-nong", wait_until="networkidle")
     markers = page.locator("path.lomsong-survey")
-    assert markers.count() == len(places)
-    toggle = page.locator(".leaflet-control-layers label", has_text="Nơi cần đo tiếp")
-    toggle.locator("input").uncheck()
+    ranks = page.locator(".lomsong-rank")
+    # Off when the page opens (a tap in a village still opens the village).
     assert markers.count() == 0
+    toggle = page.locator(".leaflet-control-layers label", has_text="Nơi cần đo tiếp")
+    assert not toggle.locator("input").is_checked()
     toggle.locator("input").check()
     assert markers.count() == len(places)
+    assert sorted(int(r) for r in ranks.all_inner_texts()) == [p["rank"] for p in places]
+    markers.first.click()
+    popup = page.locator(".leaflet-popup-content")
+    assert popup.inner_text().startswith("1. ")
+    assert places[0]["reason_vi"] in popup.inner_text()
+    toggle.locator("input").uncheck()
+    expect(markers).to_have_count(0)
+    expect(ranks).to_have_count(0)  # labels fade out, then go
     page.close()
