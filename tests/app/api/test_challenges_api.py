@@ -61,6 +61,7 @@ def test_a_planner_key_challenges_and_anyone_reads_it(
     assert stored["key_id"].tolist() == [keys["planner_id"]]
     public = client.get("/api/v1/villages/na-ta/challenges")
     assert public.status_code == 200
+    assert public.headers["content-type"] == "application/json"
     assert public.json() == {"village_id": "na-ta", "challenges": [made]}
     assert keys["planner_id"] not in public.text
     assert client.get("/api/v1/villages/ban-giong/challenges").json()["challenges"] == []
