@@ -44,7 +44,6 @@ from app.services.demo import load_demo
 from app.services.idempotency import Idempotency
 from app.services.ingest import ImportJobs
 from app.services.refresh import RefreshWorker
-from app.services.survey import refresh_and_settle
 from app.store import Store
 from geodata.maps import STATIC_DIR as MAP_STATIC_DIR
 
@@ -92,7 +91,10 @@ def create_app(settings: Settings) -> FastAPI:
         store = Store(settings.db_path, device_salt=settings.device_salt)
         app.state.store = store
         app.state.idempotency = Idempotency(store)
-        # Uploads queue their readings' positions; one thread re-judges villages.
+        from app.services.survey import refresh_and_settle
+
+        # Uploads queue their readings' positions; one thread re-judges villages
+        # (and settles the challenges the new readings answer).
         refresher = RefreshWorker(
             store, refresh=partial(refresh_and_settle, rasters=settings.rasters)
         )
@@ -132,14 +134,14 @@ def create_app(settings: Settings) -> FastAPI:
         sites,
         villages,
         village_admin,
+        challenges,
         region,
         dead_zones,
         maps,
+        survey,
         exports,
         reports,
         uploads,
-        challenges,
-        survey,
     ):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(docs.docs_router(settings))

@@ -2,7 +2,7 @@
 
 - :func:`survey_plan_for`: the commune's survey plan (:func:`coverage.survey.survey_plan`)
   from a fresh analysis of what the store holds, one computation per commune and
-  results version (:class:`PlanCache`);
+  results version (:class:`SurveyPlanCache`);
 - :func:`add_challenge`, :func:`public_challenges`: a planner key disputes a
   verdict; anyone reads the disputes (never the key);
 - :func:`refresh_and_settle`: the refresh worker's job after uploads, which also
@@ -55,7 +55,7 @@ PUBLIC_CHALLENGE_FIELDS: Final = (
 )
 
 
-class PlanCache:
+class SurveyPlanCache:
     """Computed answers by key, least recently used dropped first; one computation per key.
 
     Readers of a key being computed wait for it (single flight): a survey plan
@@ -88,7 +88,7 @@ class PlanCache:
             return value
 
 
-_PLANS = PlanCache()
+_PLANS = SurveyPlanCache()
 
 
 def _commune_villages(store: Store, commune_id: str) -> gpd.GeoDataFrame:
@@ -119,7 +119,11 @@ def _settle(
 
 
 def survey_plan_for(
-    store: Store, commune_id: str, *, rasters: Rasters | None = None, cache: PlanCache = _PLANS
+    store: Store,
+    commune_id: str,
+    *,
+    rasters: Rasters | None = None,
+    cache: SurveyPlanCache = _PLANS,
 ) -> pd.DataFrame:
     """Rank where a visit would most firm up the commune's verdicts (404 for an unknown commune).
 

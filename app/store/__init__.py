@@ -3,11 +3,11 @@
 :class:`Store` composes one repository per concern over one :class:`Database`:
 
 - :mod:`app.store.places`: communes, villages, sites;
+- :mod:`app.store.challenges`: challenges to verdicts (who disputed one, when, settled?);
 - :mod:`app.store.readings`: reading batches and their content keys;
 - :mod:`app.store.results`: verdicts, dead zones and hex cells (``publish``);
 - :mod:`app.store.keys`: API keys and idempotency records;
-- :mod:`app.store.meta`: typed meta values (results version, refresh mark...);
-- :mod:`app.store.challenges`: challenges to verdicts.
+- :mod:`app.store.meta`: typed meta values (results version, refresh mark...).
 
 Every table is created and upgraded by :mod:`app.store.schema`'s numbered
 migrations. The facade binds today's method names to the repository that answers,
@@ -110,6 +110,11 @@ class Store:
         self.replace_cells = self.results.replace_cells
         self.dead_zones = self.results.dead_zones
         self.cells = self.results.cells
+        # challenges to verdicts
+        self.challenges_repo = Challenges(self.db)
+        self.add_challenge = self.challenges_repo.add_challenge
+        self.challenges = self.challenges_repo.challenges
+        self.settle_challenges = self.challenges_repo.settle_challenges
         # keys
         self.add_api_key = self.keys.add_api_key
         self.api_key_by_hash = self.keys.api_key_by_hash
@@ -117,11 +122,6 @@ class Store:
         self.revoke_api_key = self.keys.revoke_api_key
         self.idempotent_response = self.keys.idempotent_response
         self.save_idempotent_response = self.keys.save_idempotent_response
-        # challenges to verdicts
-        self.challenges_repo = Challenges(self.db)
-        self.add_challenge = self.challenges_repo.add_challenge
-        self.challenges = self.challenges_repo.challenges
-        self.settle_challenges = self.challenges_repo.settle_challenges
 
     def _conn(self) -> sqlite3.Connection:
         return self.db.connection()
