@@ -220,7 +220,7 @@ def _predicted_clusters(result: AnalysisResult) -> pd.DataFrame:
     homes = result.households.loc[result.households["households"] > 0]
     cells = result.cells
     if homes.empty or cells.empty:
-        return _predicted_clusters_empty()
+        return _no_places("predicted_only")
     per_cell = cells.assign(
         measured=cells["evidence"].isin(["measured", "both"]),
         predicted=cells["evidence"].eq("predicted"),
@@ -235,7 +235,7 @@ def _predicted_clusters(result: AnalysisResult) -> pd.DataFrame:
     only = summary.loc[summary["predicted"] & ~summary["measured"]]
     rows = homes.merge(only[["p"]], left_on="h3", right_index=True)
     if rows.empty:
-        return _predicted_clusters_empty()
+        return _no_places("predicted_only")
     h3 = rows["h3"].to_numpy(np.uint64)
     lat, lon = cell_centres(h3)
     rows = rows.assign(
@@ -253,22 +253,18 @@ def _predicted_clusters(result: AnalysisResult) -> pd.DataFrame:
     clusters = clusters.sort_values(["households", "score"], ascending=False)
     largest = clusters.drop_duplicates("village_id")
     members = rows.loc[rows["cluster"].isin(largest.index)].copy()
-    weights = members["households"]
-    centre_lat = (members["lat"] * weights).groupby(members["cluster"]).sum() / weights.groupby(
-        members["cluster"]
-    ).sum()
-    centre_lon = (members["lon"] * weights).groupby(members["cluster"]).sum() / weights.groupby(
-        members["cluster"]
-    ).sum()
+    weights, by = members["households"], members["cluster"]
+    centre_lat = _weighted_mean(members["lat"], weights, by)
+    centre_lon = _weighted_mean(members["lon"], weights, by)
+    # The cluster's cell nearest its household-weighted centre (a crescent's
+    # centre can lie outside it), distances on the local tangent plane.
     scale = np.cos(np.radians(members["lat"]))
-    members["off"] = (members["lat"] - members["cluster"].map(centre_lat)) ** 2 + (
-        (members["lon"] - members["cluster"].map(centre_lon)) * scale
+    members["off"] = (members["lat"] - by.map(centre_lat)) ** 2 + (
+        (members["lon"] - by.map(centre_lon)) * scale
     ) ** 2
     place = members.loc[members.groupby("cluster")["off"].idxmin()].set_index("cluster")
     # The cluster's own chance of service, as its households see it.
-    p_mean = (members["p"] * weights).groupby(members["cluster"]).sum() / weights.groupby(
-        members["cluster"]
-    ).sum()
+    p_mean = _weighted_mean(members["p"], weights, by)
     largest = largest.join(place[["lon", "lat"]]).join(p_mean.rename("p"))
     texts = {
         lang: [
@@ -280,14 +276,14 @@ def _predicted_clusters(result: AnalysisResult) -> pd.DataFrame:
     return _rows(largest, "predicted_only", largest["households"], largest["score"], texts)
 
 
-def _predicted_clusters_empty() -> pd.DataFrame:
-    return _rows(
-        pd.DataFrame(columns=["village_id", "lon", "lat"]),
-        "predicted_only",
-        [],
-        [],
-        {"en": [], "vi": []},
-    )
+def _no_places(kind: str) -> pd.DataFrame:
+    empty = pd.DataFrame(columns=["village_id", "lon", "lat"])
+    return _rows(empty, kind, [], [], {"en": [], "vi": []})
+
+
+def _weighted_mean(values: pd.Series, weights: pd.Series, by: pd.Series) -> pd.Series:
+    """Mean of ``values`` per group of ``by``, weighted."""
+    return (values * weights).groupby(by).sum() / weights.groupby(by).sum()
 
 
 def _network_changes(
@@ -296,7 +292,7 @@ def _network_changes(
     """Villages whose centre readings a newer site retired, not measured since."""
     started = result.new_sites
     if started is None or started.empty:
-        return _predicted_clusters_empty().assign(kind="network_change")
+        return _no_places("network_change")
     started = started.loc[started["village_id"].isin(villages["id"])]
     at_centre = result.centre_cells.merge(result.cells[["h3", "carrier", "p_served"]], on="h3")
     p = at_centre.groupby(["village_id", "carrier"])["p_served"].max()
@@ -326,13 +322,13 @@ def _challenged(
 ) -> pd.DataFrame:
     """Open challenges, one place per village (its latest), where the challenger said."""
     if challenges is None or challenges.empty:
-        return _predicted_clusters_empty().assign(kind="challenge")
+        return _no_places("challenge")
     open_ = challenges
     if "status" in open_:
         open_ = open_.loc[open_["status"].fillna("open").eq("open")]
     open_ = open_.loc[open_["village_id"].isin(villages["id"])]
     if open_.empty:
-        return _predicted_clusters_empty().assign(kind="challenge")
+        return _no_places("challenge")
     open_ = open_.sort_values("created").drop_duplicates("village_id", keep="last")
     base = open_[["village_id"]].merge(centres, on="village_id", how="left")
     for axis in ("lon", "lat"):
@@ -411,7 +407,7 @@ def survey_plan(
     parts = [
         _challenged(challenges, villages, centres),
         _uncertain_villages(villages, centres),
-        _predicted_clusters(result) if len(result.households) else _predicted_clusters_empty(),
+        _predicted_clusters(result) if len(result.households) else _no_places("predicted_only"),
         _network_changes(result, villages, centres),
     ]
     plan = pd.concat([p for p in parts if len(p)], ignore_index=True)
