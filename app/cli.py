@@ -351,6 +351,7 @@ def _write_analysis(args: argparse.Namespace, result: AnalysisResult, sites: pd.
     if (leaflet / "leaflet.js").is_file():
         # The service's commune page, from the analysis instead of the store.
         from coverage.map_cells import cells_geoframe
+        from coverage.survey import survey_plan
         from geodata.maps import commune_page, padded_bounds, render_hillshade
 
         hillshade = None
@@ -370,6 +371,7 @@ def _write_analysis(args: argparse.Namespace, result: AnalysisResult, sites: pd.
             commune=", ".join(sorted(result.villages["commune"].astype(str).unique())),
             lang=args.lang,
             inline_assets_dir=leaflet,
+            survey=survey_plan(result),  # the layer "Nơi cần đo tiếp", as the service's
         )
         (out / "map.html").write_text(page, encoding="utf-8")
     else:

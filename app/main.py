@@ -20,6 +20,7 @@ from app.api.responses import (
     ResultsCache,
 )
 from app.api.routes import (
+    challenges,
     dead_zones,
     docs,
     exports,
@@ -32,6 +33,7 @@ from app.api.routes import (
     reports,
     scenarios,
     sites,
+    survey,
     uploads,
     village_admin,
     villages,
@@ -39,7 +41,6 @@ from app.api.routes import (
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import redact_access_log
-from app.services.analysis import refresh_for_readings
 from app.services.demo import load_demo
 from app.services.idempotency import Idempotency
 from app.services.ingest import ImportJobs
@@ -50,9 +51,21 @@ from geodata.maps import STATIC_DIR as MAP_STATIC_DIR
 logger = logging.getLogger(__name__)
 
 #: Routes anyone may read without a key (rate-limited per client address).
-PUBLIC_PREFIXES = ("/maps", "/reports", "/api/v1/villages", "/api/v1/dead-zones", "/api/v1/exports")
+PUBLIC_PREFIXES = (
+    "/maps",
+    "/reports",
+    "/api/v1/villages",
+    "/api/v1/dead-zones",
+    "/api/v1/exports",
+    "/api/v1/survey-plan",
+)
 #: Public answers that depend only on the URL and the results (kept per results version).
-CACHED_PREFIXES = ("/api/v1/villages", "/api/v1/dead-zones", "/api/v1/exports")
+CACHED_PREFIXES = (
+    "/api/v1/villages",
+    "/api/v1/dead-zones",
+    "/api/v1/exports",
+    "/api/v1/survey-plan",
+)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -79,9 +92,12 @@ def create_app(settings: Settings) -> FastAPI:
         store = Store(settings.db_path, device_salt=settings.device_salt)
         app.state.store = store
         app.state.idempotency = Idempotency(store)
-        # Uploads queue their readings' positions; one thread re-judges villages.
+        from app.services.survey import refresh_and_settle
+
+        # Uploads queue their readings' positions; one thread re-judges villages
+        # (and settles the challenges the new readings answer).
         refresher = RefreshWorker(
-            store, refresh=partial(refresh_for_readings, rasters=settings.rasters)
+            store, refresh=partial(refresh_and_settle, rasters=settings.rasters)
         )
         app.state.refresher = refresher
         refresher.start()
@@ -119,9 +135,11 @@ def create_app(settings: Settings) -> FastAPI:
         sites,
         villages,
         village_admin,
+        challenges,
         region,
         dead_zones,
         maps,
+        survey,
         exports,
         reports,
         uploads,

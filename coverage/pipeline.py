@@ -69,6 +69,12 @@ def _no_centre_cells() -> pd.DataFrame:
     return pd.DataFrame({"village_id": pd.Series(dtype=object), "h3": pd.Series(dtype="uint64")})
 
 
+def _no_new_sites() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype=object) for c in ("village_id", "site_id", "carrier", "since")}
+    )
+
+
 @dataclass
 class AnalysisResult:
     """What :func:`analyze` finds.
@@ -101,6 +107,10 @@ class AnalysisResult:
     metric_crs : pyproj.CRS or None
         Where the analysis measured distances (the DEM's CRS, else the
         villages' UTM zone).
+    new_sites : DataFrame
+        ``village_id, site_id, carrier, since``: sites that retired older
+        readings at a village centre and are not measured there since
+        (:func:`coverage.stats.new_sites_near`; "Site X since …, not yet measured").
     """
 
     villages: gpd.GeoDataFrame
@@ -112,6 +122,7 @@ class AnalysisResult:
     households: pd.DataFrame = field(default_factory=_no_households)
     centre_cells: pd.DataFrame = field(default_factory=_no_centre_cells)
     metric_crs: object = None
+    new_sites: pd.DataFrame = field(default_factory=_no_new_sites)
 
     def map_cells(self, resolution: int = MAP_RESOLUTION) -> pd.DataFrame:
         """Gather :attr:`cells` into the hexagons maps show, each with its commune.
@@ -236,6 +247,9 @@ def analyze(
         reading_cells=unique_cells(evidence.stats["h3"].to_numpy(np.uint64)),
     )
     per_village = readings_per_village(villages, observed_readings)
+    started = new_sites_near(
+        grid.centre_cells, readings, evidence.retired, model.predicted, sites, resolution=resolution
+    )
     verdicts = judge_villages(
         villages,
         fusion.cells,
@@ -243,14 +257,7 @@ def analyze(
         centre_cells=grid.centre_cells,
         fading_db=evidence.fading_db,
         readings=per_village,
-        new_sites=new_sites_near(
-            grid.centre_cells,
-            readings,
-            evidence.retired,
-            model.predicted,
-            sites,
-            resolution=resolution,
-        ),
+        new_sites=started,
         nearest=nearest_sites(villages, sites, metric_crs=metric_crs, terrain=terrain),
         carrier_readings=carrier_readings_per_village(villages, observed_readings),
     )
@@ -275,4 +282,5 @@ def analyze(
         households=households,
         centre_cells=grid.centre_cells,
         metric_crs=metric_crs,
+        new_sites=started,
     )

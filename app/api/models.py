@@ -462,3 +462,76 @@ class ScenarioComparison(BaseModel):
     totals: ScenarioTotals
     totals_other: ScenarioTotals
     villages: list[ScenarioComparedVillage]
+
+
+# --- where to measure next, and challenges to verdicts ------------------------
+
+SurveyKind = Literal["challenge", "uncertain_verdict", "predicted_only", "network_change"]
+
+
+class SurveyPlace(BaseModel):
+    """One place a field visit would most firm up a verdict (``coverage.survey``)."""
+
+    rank: int = Field(ge=1, description="1 first: challenged villages, then by score.")
+    commune_id: str | None
+    village_id: str
+    village: str = Field(description="The village's name.")
+    lon: float = Field(ge=-180, le=180, description="Where to go: decimal degrees, EPSG:4326.")
+    lat: float = Field(ge=-90, le=90)
+    kind: SurveyKind
+    households: float = Field(ge=0, description="The households the place concerns.")
+    score: float = Field(
+        ge=0,
+        description="households × doubt, doubt = 1 − |2p − 1| (1 at a coin toss, 0 when sure):"
+        " the households a visit could still turn. A challenge counts all its village's.",
+    )
+    reason: str
+    reason_vi: str
+
+
+class SurveyPlan(BaseModel):
+    """Where to measure next in one commune: aggregates only (no device, reading or key)."""
+
+    commune_id: str
+    places: list[SurveyPlace]
+
+
+class ChallengeBody(BaseModel):
+    """A dispute of a village's verdict ("we have no signal at the cultural house")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=1000, description="What is wrong, in words.")
+    author: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Who says so, as they give it (``Chủ tịch UBND xã Thượng Nông``): shown.",
+    )
+    lon: float | None = Field(None, ge=-180, le=180, description="Where (inside the commune).")
+    lat: float | None = Field(None, ge=-90, le=90)
+
+
+class Challenge(BaseModel):
+    """A challenge as anyone may read it: never the key that sent it."""
+
+    id: int
+    village_id: str
+    text: str
+    author: str
+    lon: float | None
+    lat: float | None
+    created: str = Field(description="When it was made (ISO 8601, UTC).")
+    verdict: str | None = Field(description="The verdict it disputed.")
+    status: Literal["open", "settled"] = Field(
+        description="``settled`` once readings in the village taken after it make a cell"
+        " measured (``coverage.thresholds.MIN_READINGS_MEASURED`` of one carrier and radio)."
+    )
+    settled: str | None = Field(description="When it was settled (ISO 8601, UTC).")
+    verdict_settled: str | None = Field(description="The village's verdict when settled.")
+
+
+class ChallengeList(BaseModel):
+    """A village's challenges, oldest first."""
+
+    village_id: str
+    challenges: list[Challenge]

@@ -118,6 +118,7 @@ def commune_page(store: Store, commune_id: str, opts: PageSettings) -> str:
     The page is :func:`geodata.maps.commune_page`, the one the CLI's
     ``map.html`` is too; this reads what it shows from the store.
     """
+    from app.services.survey import survey_plan_for
     from geodata.maps import CommuneUrls
     from geodata.maps import commune_page as render_commune_page
 
@@ -134,11 +135,13 @@ def commune_page(store: Store, commune_id: str, opts: PageSettings) -> str:
         lang=opts.lang,
         urls=CommuneUrls(commune_id, province=str(commune["province"]), base=opts.base_url),
         online_tiles=opts.online_tiles,
+        survey=survey_plan_for(store, commune_id, rasters=opts.rasters),  # "Nơi cần đo tiếp"
     )
 
 
 def village_page(store: Store, village_id: str, opts: PageSettings) -> str:
     """One village with its cells, dead zones and nearby sites (on its commune's hillshade)."""
+    from app.services.survey import public_challenges
     from geodata.maps import sites_near
 
     text, q, base = words(opts.lang), lang_query(opts.lang), opts.base_url
@@ -165,6 +168,7 @@ def village_page(store: Store, village_id: str, opts: PageSettings) -> str:
             extra=_extra(opts, f"{base}/villages/{path_segment(village_id)}"),
         ),
         **_hillshade(store, tuple(commune_villages.total_bounds), opts),  # type: ignore[arg-type]
+        challenges=public_challenges(store, [village_id]) or None,
     )
     return render_map(page, lang=opts.lang, online_tiles=opts.online_tiles)
 

@@ -3,6 +3,7 @@
 :class:`Store` composes one repository per concern over one :class:`Database`:
 
 - :mod:`app.store.places`: communes, villages, sites;
+- :mod:`app.store.challenges`: challenges to verdicts (who disputed one, when, settled?);
 - :mod:`app.store.readings`: reading batches and their content keys;
 - :mod:`app.store.results`: verdicts, dead zones and hex cells (``publish``);
 - :mod:`app.store.keys`: API keys and idempotency records;
@@ -21,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from app.store.challenges import Challenges
 from app.store.db import Database
 from app.store.keys import Keys, StoredKey
 from app.store.meta import Meta
@@ -110,6 +112,11 @@ class Store:
         self.replace_cells = self.results.replace_cells
         self.dead_zones = self.results.dead_zones
         self.cells = self.results.cells
+        # challenges to verdicts
+        self.challenges_repo = Challenges(self.db)
+        self.add_challenge = self.challenges_repo.add_challenge
+        self.challenges = self.challenges_repo.challenges
+        self.settle_challenges = self.challenges_repo.settle_challenges
         # keys
         self.add_api_key = self.keys.add_api_key
         self.api_key_by_hash = self.keys.api_key_by_hash

@@ -278,6 +278,23 @@ def add_scenarios(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS scenarios_created ON scenarios (created)")
 
 
+def add_challenges(conn: sqlite3.Connection) -> None:
+    """9: challenges to a village's verdict (:mod:`app.store.challenges`).
+
+    Who (the key's public id), when, the verdict disputed, where (optional
+    lon/lat), and once new readings settle it, when and the verdict then.
+    No foreign key to ``villages``: reloading a region replaces its villages,
+    and a dispute must outlive that.
+    """
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS challenges (
+        id INTEGER PRIMARY KEY, village_id TEXT NOT NULL, text TEXT NOT NULL,
+        author TEXT NOT NULL, lon REAL, lat REAL, key_id TEXT, created TEXT NOT NULL,
+        verdict TEXT, status TEXT NOT NULL DEFAULT 'open', settled TEXT, verdict_settled TEXT)"""
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS challenges_village ON challenges (village_id, id)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: Migration ``n`` (1-based) brings a database from version ``n - 1`` to ``n``.
@@ -290,6 +307,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     add_commune_names,
     add_dead_zone_layers,
     add_scenarios,
+    add_challenges,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -87,6 +87,7 @@ def commune_page(
     assets_url: str = "/static/leaflet",
     own_assets_url: str = "/static/lomsong",
     inline_assets_dir: Path | None = None,
+    survey: pd.DataFrame | None = None,
 ) -> str:
     """Render a commune's map page: villages, dead zones, hex cells, nearby sites, hillshade, links.
 
@@ -111,6 +112,9 @@ def commune_page(
         without, a standalone page whose header is its title.
     online_tiles, assets_url, own_assets_url, inline_assets_dir
         As :func:`render_map` takes them.
+    survey : DataFrame, optional
+        Where to measure next (``coverage.survey.survey_plan``): the layer
+        "Nơi cần đo tiếp", and with ``urls`` a link to its printable page.
 
     Examples
     --------
@@ -147,6 +151,12 @@ def commune_page(
             ),
         )
         village_url = f"{base}/villages/{{id}}{q}"
+        if survey is not None:
+            from geodata.maps.survey import SURVEY_TEXT
+
+            nav.extra.insert(
+                1, (SURVEY_TEXT[lang]["page_link"], f"{base}/communes/{commune_id}/survey{q}")
+            )
     shown = len(villages) > 0
     bounds: Bounds = tuple(villages.total_bounds) if shown else (0.0, 0.0, 0.0, 0.0)
     page = MapPage(
@@ -160,6 +170,7 @@ def commune_page(
         hillshade_bounds=hillshade_bounds if shown else None,
         nav=nav,
         village_url=village_url,
+        survey=survey if shown else None,
     )
     return render_map(
         page,

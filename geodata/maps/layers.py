@@ -16,6 +16,7 @@ import branca.element
 import folium
 import folium.template
 from folium.map import Layer
+from markupsafe import Markup
 
 from geodata.errors import InvalidInputError
 from geodata.maps.templating import js_literal, render
@@ -204,11 +205,13 @@ def nav_html(
     extra: list[tuple[str, str]],
     *,
     printed_on: str = "",
+    after: str = "",
 ) -> str:
     """Render the page header: breadcrumb links up the hierarchy, a list of links down it.
 
     ``printed_on`` labels a line only print shows, which ``lomsong-map.js``
-    completes with the day's date (dd/mm/yyyy).
+    completes with the day's date (dd/mm/yyyy); ``after`` is markup (already
+    escaped: a rendered template) closing the box, such as a village's challenges.
     """
     down_title, down_links = down if down is not None else ("", [])
     return render(
@@ -219,6 +222,7 @@ def nav_html(
         down_title=down_title,
         down_links=down_links,
         printed_on=printed_on,
+        after=Markup(after),
     ).strip()
 
 

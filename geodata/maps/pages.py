@@ -80,6 +80,11 @@ class MapPage:
     hillshade_bounds: list[list[float]] | None = None
     nav: Nav | None = None
     village_url: str | None = None  # e.g. "/maps/villages/{id}"
+    #: Where to measure next (``coverage.survey.survey_plan`` rows): the layer
+    #: "Nơi cần đo tiếp", numbered markers with their reasons.
+    survey: pd.DataFrame | None = None
+    #: Challenges to the verdict (a village page): shown in the title box, dated.
+    challenges: list[dict[str, Any]] | None = None
 
 
 def render_map(
@@ -140,7 +145,14 @@ def render_map(
     if page.nav is not None:
         nav = page.nav
         down = (nav.down_title, nav.down) if nav.down else None
-        header = L.nav_html(page.title, nav.up, down, nav.extra, printed_on=text["printed_on"])
+        after = ""
+        if page.challenges:
+            from geodata.maps.survey import challenges_html
+
+            after = challenges_html(page.challenges, lang=lang)
+        header = L.nav_html(
+            page.title, nav.up, down, nav.extra, printed_on=text["printed_on"], after=after
+        )
         root.html.add_child(branca.element.Element(header))
     if len(villages):
         minx, miny, maxx, maxy = villages.total_bounds
@@ -250,6 +262,27 @@ def render_map(
             },
             name=text["centres_layer"],
             show=detail == "full",
+        ).add_to(fmap)
+
+    if page.survey is not None and len(page.survey):
+        from geodata.maps.survey import SURVEY_TEXT, survey_collection, survey_layer_options
+
+        points = page.survey
+        L.feature_layer(
+            survey_collection(points, lang=lang),
+            {
+                **survey_layer_options(lang),
+                "labelAt": [
+                    [lat, lon]
+                    for lat, lon in zip(
+                        points["lat"].astype(float), points["lon"].astype(float), strict=True
+                    )
+                ],
+            },
+            name=SURVEY_TEXT[lang]["layer"],
+            # Off when the page opens: the team turns it on in the layer list, and
+            # a tap inside a village keeps opening the village for everyone else.
+            show=False,
         ).add_to(fmap)
 
     control = folium.LayerControl(collapsed=False)

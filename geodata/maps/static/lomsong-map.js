@@ -151,7 +151,7 @@
 
   /* A GeoJSON layer styled by one property, with text-only popups and tooltips.
    * opts: {style, colourBy, colours, strokeByColour, className, title, fields,
-   *        tooltip, radius, ownsClicks, yields, label, labelAt} */
+   *        tooltip, radius, ownsClicks, yields, label, labelAt, labelOn} */
   function featureLayer(data, opts) {
     var tips = [];
     var features = 0;
@@ -194,8 +194,12 @@
           layer.getBounds ? layer.getBounds().getCenter() : null;
         features++;
         if (opts.label && at) {
-          tips.push(L.tooltip({ permanent: true, direction: "right", offset: [5, 0],
-            className: "lomsong-label", interactive: false })
+          // labelOn: "centre" writes the label on the marker (the survey plan's ranks).
+          var centred = opts.labelOn === "centre";
+          tips.push(L.tooltip({ permanent: true, direction: centred ? "center" : "right",
+            offset: centred ? [0, 0] : [5, 0],
+            className: centred ? "lomsong-rank" : "lomsong-label",
+            interactive: false })
             .setLatLng(at)
             .setContent(text("span", props[opts.label])));
         }
