@@ -34,7 +34,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import norm
 
 from coverage import thresholds as T
-from coverage.calibration import apply_calibration
+from coverage.calibration import Calibration, apply_calibration
 from coverage.candidates import InvalidCandidateError
 from coverage.diffraction import float32_terrain
 from coverage.errors import CoverageError
@@ -518,6 +518,50 @@ def with_readings(
     return out
 
 
+@dataclass(frozen=True)
+class _Correction:
+    """The calibration of one carrier and radio, for a site without an offset of its own.
+
+    :func:`coverage.calibration.apply_calibration` is linear in the
+    predicted dBm and the diffraction loss (see the model in
+    :mod:`coverage.calibration`): calibrated = a + b·dBm + c·loss. The
+    three numbers are read off it once per carrier and radio, so that the
+    calibration keeps one home and each candidate costs no table merge.
+    """
+
+    intercept: float
+    slope: float
+    per_loss_db: float
+    sigma_db: float
+
+    @classmethod
+    def of(cls, calibration: Calibration, carrier: str, radio: str) -> _Correction:
+        probe = pd.DataFrame(
+            {
+                "carrier": carrier,
+                "radio": radio,
+                "predicted_dbm": [0.0, 1.0, 0.0],
+                "diffraction_db": [0.0, 0.0, 1.0],
+                "site_id": None,  # a new site has no offset of its own
+            }
+        )
+        table = apply_calibration(probe, calibration)
+        at = table["calibrated_dbm"].to_numpy(float)
+        return cls(
+            intercept=float(at[0]),
+            slope=float(at[1] - at[0]),
+            per_loss_db=float(at[2] - at[0]),
+            sigma_db=float(table["sigma_db"].iloc[0]),
+        )
+
+    def calibrated(self, predicted_dbm: np.ndarray, diffraction_db: np.ndarray) -> np.ndarray:
+        """Calibrated dBm of predictions with their terrain loss."""
+        out: np.ndarray = (
+            self.intercept + self.slope * predicted_dbm + self.per_loss_db * diffraction_db
+        )
+        return out
+
+
 def _candidate_margins(
     candidates: pd.DataFrame,
     sites: pd.DataFrame,
@@ -548,6 +592,10 @@ def _candidate_margins(
         coarse = coarse_terrain(reach.cells, metric_crs, exact=measured)
     carriers = cells["carrier"].astype(object).to_numpy()
     radios = cells["radio"].astype(object).to_numpy()
+    corrections = {
+        (str(c), str(r)): _Correction.of(calibration, str(c), str(r))
+        for c, r in set(zip(carriers, radios, strict=True))
+    }
 
     def margins(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, np.ndarray] | None:
         found = _site_contribution(item[0], item[1], table, tree, (reach.x, reach.y), dem, coarse)
@@ -558,28 +606,20 @@ def _candidate_margins(
         best = received.argmax(axis=0)
         column = np.arange(found.near.size)
         first = item[1][0]
-        predicted = pd.DataFrame(
-            {
-                "carrier": carriers[first],
-                "radio": radios[first],
-                "predicted_dbm": received[best, column],
-                "diffraction_db": loss[best, column],
-                "site_id": None,  # a new site has no offset of its own
-            }
-        )
-        table_ = apply_calibration(predicted, calibration)
-        usable = C.USABLE_DBM[str(radios[first])]
-        own = str(carriers[first])
+        raw = received[best, column]
+        own, radio = str(carriers[first]), str(radios[first])
+        correction = corrections[(own, radio)]
+        usable = C.USABLE_DBM[radio]
         near = found.near
-        margin = table_["calibrated_dbm"].to_numpy(float) - usable
+        margin = correction.calibrated(raw, loss[best, column]) - usable
         if own in reach.counts:
             margin = with_readings(
                 margin,
-                predicted["predicted_dbm"].to_numpy(float),
+                raw,
                 usable,
                 margin_today=reach.today[own].to_numpy(float)[near],
                 readings=np.nan_to_num(reach.counts[own].to_numpy(float)[near]),
-                model_sigma_db=float(table_["sigma_db"].iloc[0]) if len(table_) else 8.0,
+                model_sigma_db=correction.sigma_db,
                 fading_db=reach.fading_db,
             )
         return item[0], near, margin

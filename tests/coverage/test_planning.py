@@ -427,3 +427,25 @@ def test_evaluation_bad_input(demo: dict[str, object]) -> None:
     nothing = plan(empty, k=5)
     assert nothing.chosen.empty and nothing.households_served == 0.0
     assert (nothing.villages["verdict_after"] == nothing.villages["verdict_before"]).all()
+
+
+def test_candidates_are_calibrated_as_the_analysis_calibrates(demo: dict[str, object]) -> None:
+    from coverage.calibration import apply_calibration
+    from coverage.planning import _Correction
+
+    calibration = demo["result"].calibration  # type: ignore[attr-defined]
+    rng = np.random.default_rng(3)
+    for carrier, radio in [("Viettel", "lte"), ("VinaPhone", "umts"), ("Gmobile", "lte")]:
+        predicted, loss = rng.uniform(-140, -70, 50), rng.uniform(0, 60, 50)
+        table = pd.DataFrame(
+            {
+                "carrier": carrier,
+                "radio": radio,
+                "predicted_dbm": predicted,
+                "diffraction_db": loss,
+                "site_id": "not-a-site",
+            }
+        )
+        expected = apply_calibration(table, calibration)["calibrated_dbm"].to_numpy()
+        found = _Correction.of(calibration, carrier, radio).calibrated(predicted, loss)
+        np.testing.assert_allclose(found, expected, atol=1e-9)
