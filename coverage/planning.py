@@ -39,7 +39,13 @@ from coverage.candidates import InvalidCandidateError
 from coverage.diffraction import float32_terrain
 from coverage.errors import CoverageError
 from coverage.pipeline import AnalysisResult
-from coverage.predict import _site_contribution, _SiteTable, coarse_terrain, metric_centres
+from coverage.predict import (
+    _site_contribution,
+    _SiteContribution,
+    _SiteTable,
+    coarse_terrain,
+    metric_centres,
+)
 from coverage.stats import NEW_SITE_MARGIN_DB
 from geodata import constants as C
 from geodata.constants import Verdict
@@ -597,20 +603,23 @@ def _candidate_margins(
         for c, r in set(zip(carriers, radios, strict=True))
     }
 
-    def margins(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, np.ndarray] | None:
-        found = _site_contribution(item[0], item[1], table, tree, (reach.x, reach.y), dem, coarse)
-        if found is None:
+    def margin_of(
+        number: int, rows: np.ndarray, found: _SiteContribution
+    ) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """One candidate's margins from the contribution of its position."""
+        position = np.searchsorted(found.rows, rows)
+        inside = found.distance <= float(table.reach[rows].max())
+        if not inside.any():
             return None
-        received = np.vstack(found.received)
-        loss = np.vstack(found.diffraction)
+        received = np.vstack([found.received[i][inside] for i in position])
+        loss = np.vstack([found.diffraction[i][inside] for i in position])
         best = received.argmax(axis=0)
-        column = np.arange(found.near.size)
-        first = item[1][0]
+        column = np.arange(received.shape[1])
         raw = received[best, column]
-        own, radio = str(carriers[first]), str(radios[first])
+        own, radio = str(carriers[rows[0]]), str(radios[rows[0]])
         correction = corrections[(own, radio)]
         usable = C.USABLE_DBM[radio]
-        near = found.near
+        near = found.near[inside]
         margin = correction.calibrated(raw, loss[best, column]) - usable
         if own in reach.counts:
             margin = with_readings(
@@ -622,11 +631,32 @@ def _candidate_margins(
                 model_sigma_db=correction.sigma_db,
                 fading_db=reach.fading_db,
             )
-        return item[0], near, margin
+        return number, near, margin
 
-    work = list(by_candidate.items())
+    def margins(group: list[int]) -> list[tuple[int, np.ndarray, np.ndarray] | None]:
+        # Candidates at one position share its terrain profiles: one call
+        # computes the loss once per (frequency, height) for all of them.
+        rows = np.sort(np.concatenate([by_candidate[n] for n in group]))
+        found = _site_contribution(group[0], rows, table, tree, (reach.x, reach.y), dem, coarse)
+        if found is None:
+            return [None] * len(group)
+        return [margin_of(n, by_candidate[n], found) for n in group]
+
+    positions = (
+        pd.DataFrame(
+            {
+                "number": list(by_candidate),
+                "lon": [float(cells["lon"].iat[by_candidate[n][0]]) for n in by_candidate],
+                "lat": [float(cells["lat"].iat[by_candidate[n][0]]) for n in by_candidate],
+            }
+        )
+        .round({"lon": 7, "lat": 7})
+        .groupby(["lon", "lat"], sort=False)["number"]
+        .agg(list)
+    )
+    work = [list(group) for group in positions]
     workers = worker_count() if dem is not None else 1
-    return list(map_in_order(margins, work, workers=workers))
+    return [found for group in map_in_order(margins, work, workers=workers) for found in group]
 
 
 def evaluate_candidates(
