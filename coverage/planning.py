@@ -24,6 +24,7 @@ and SMS too.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,10 @@ BUDGET_METHOD = (
 )
 
 _TERRAIN_MARGIN_M = C.MAX_CELL_RANGE_M
+# Footprints kept by default (evaluate_candidates): a candidate on open
+# ground is usable at ~25,000 res-10 cells (12 bytes each in the table), so
+# 500 of them stay near 150 MB; a map shows far fewer.
+FOOTPRINT_CANDIDATES = 500
 
 
 def _no_centres() -> pd.DataFrame:
@@ -574,11 +579,13 @@ def _candidate_margins(
     reach: _Reach,
     terrain: Raster | None,
     result: AnalysisResult,
-) -> list[tuple[int, np.ndarray, np.ndarray] | None]:
+) -> Iterator[tuple[int, np.ndarray, np.ndarray] | None]:
     """Each candidate's calibrated margin at the cells within its reach.
 
     Per candidate ``(number, cells (indices into reach.cells), margin_db)``,
-    or None when it reaches none; the best sector per cell counts.
+    or None when it reaches none; the best sector per cell counts. A
+    generator: its consumer keeps what it needs of each candidate, so
+    memory does not grow with candidates × cells.
     """
     metric_crs = result.metric_crs
     calibration = result.calibration
@@ -656,7 +663,8 @@ def _candidate_margins(
     )
     work = [list(group) for group in positions]
     workers = worker_count() if dem is not None else 1
-    return [found for group in map_in_order(margins, work, workers=workers) for found in group]
+    for group in map_in_order(margins, work, workers=workers):
+        yield from group
 
 
 def evaluate_candidates(
@@ -666,6 +674,7 @@ def evaluate_candidates(
     *,
     terrain: Raster | str | Path | None,
     carrier: str | None = None,
+    footprints: int | None = FOOTPRINT_CANDIDATES,
 ) -> Evaluation:
     """Count what each candidate would serve, re-judging only the cells within its reach.
 
@@ -700,6 +709,12 @@ def evaluate_candidates(
         Count households without this carrier instead of without any: only
         its candidates are evaluated, and a household cell it does not
         serve today is a gain where its candidate serves it.
+    footprints : int or None, keyword-only
+        Keep the footprints (:attr:`Evaluation.footprints`) of this many
+        candidates, those newly serving the most households
+        (:data:`FOOTPRINT_CANDIDATES` by default; None: every candidate's).
+        A footprint is tens of thousands of cells where terrain is open:
+        thousands of them would not fit in memory, nor on a map.
 
     Returns
     -------
@@ -752,13 +767,22 @@ def evaluate_candidates(
     reach = _Reach(cells, x.to_numpy(), y.to_numpy(), today, served_any, known, counts, fading)
     found = _candidate_margins(table, sites, reach, _as_terrain(terrain, result), result)
     return _collect(
-        table, found, reach, households, centre_cells, villages, baseline, wanted, fading
+        table,
+        found,
+        reach,
+        households,
+        centre_cells,
+        villages,
+        baseline,
+        wanted,
+        fading,
+        footprints,
     )
 
 
 def _collect(
     table: pd.DataFrame,
-    found: list[tuple[int, np.ndarray, np.ndarray] | None],
+    found: Iterator[tuple[int, np.ndarray, np.ndarray] | None],
     reach: _Reach,
     households: pd.DataFrame,
     centre_cells: pd.DataFrame,
@@ -766,54 +790,70 @@ def _collect(
     baseline: pd.DataFrame,
     wanted: str | None,
     fading: float,
+    footprints: int | None,
 ) -> Evaluation:
-    """Turn the candidates' margins into footprints, gains and counts (sparse)."""
+    """Turn the candidates' margins into footprints, gains and counts (sparse).
+
+    Kept per candidate: the household cells it newly serves, its margins at
+    village centres where it beats its carrier's today, and (for the
+    ``footprints`` candidates newly serving the most households) the cells
+    where it is usable.
+    """
     # Household rows per cell (a cell may hold households of two villages).
     hh_cell = np.searchsorted(reach.cells, households["h3"].to_numpy(np.uint64))
     order = np.argsort(hh_cell, kind="stable")
     hh_sorted = hh_cell[order]
+    weight = households["households"].to_numpy(float)
     centre_row = np.searchsorted(reach.cells, centre_cells["h3"].to_numpy(np.uint64))
     c_order = np.argsort(centre_row, kind="stable")
     c_sorted = centre_row[c_order]
     carrier_of = table["carrier"].to_numpy(object)
     columns = list(reach.today.columns)
     today = reach.today.to_numpy(float)
-    foot_c, foot_h, gain_c, gain_r, own_c, own_r, cen_c, cen_r, cen_m = ([] for _ in range(9))
+    own_served = np.zeros(len(table))
+    kept: list[tuple[float, int, np.ndarray]] = []  # a heap: the footprints kept
+    gain_c, gain_r, cen_c, cen_r, cen_m = ([] for _ in range(5))
     for item in found:  # a loop over candidates
         if item is None:
             continue
         number, near, margin = item
         serves = near[margin >= 0.0]
-        foot_c.append(np.full(serves.size, number))
-        foot_h.append(serves)
         rows = _rows_at(serves, hh_sorted, order)
         own = carrier_of[number]
-        mine = (
-            today[hh_cell[rows], columns.index(own)]
-            if own in columns
-            else np.full(rows.size, np.nan)
-        )
+        column = columns.index(own) if own in columns else -1
+        mine = today[hh_cell[rows], column] if column >= 0 else np.full(rows.size, np.nan)
         own_rows = rows[~(mine >= 0.0)]  # NaN: the carrier has no evidence there
-        own_c.append(np.full(own_rows.size, number))
-        own_r.append(own_rows)
+        own_served[number] = float(weight[own_rows].sum())
         if wanted is None:
             new_rows = rows[reach.known[hh_cell[rows]] & ~reach.served_any[hh_cell[rows]]]
         else:
             new_rows = own_rows
         gain_c.append(np.full(new_rows.size, number))
         gain_r.append(new_rows)
+        entry = (float(weight[new_rows].sum()), -number, serves.astype(np.uint32))
+        if footprints is None or len(kept) < footprints:
+            heapq.heappush(kept, entry)
+        elif footprints > 0 and entry[:2] > kept[0][:2]:
+            heapq.heapreplace(kept, entry)
         crow = _rows_at(near, c_sorted, c_order)
-        cen_c.append(np.full(crow.size, number))
-        cen_r.append(crow)
-        cen_m.append(margin[np.searchsorted(near, centre_row[crow])])
+        at_centre = margin[np.searchsorted(near, centre_row[crow])]
+        before = today[centre_row[crow], column] if column >= 0 else np.full(crow.size, np.nan)
+        better = ~(before >= at_centre)  # only these can change a centre
+        cen_c.append(np.full(int(better.sum()), number))
+        cen_r.append(crow[better])
+        cen_m.append(at_centre[better])
     ids = table["candidate_id"].to_numpy(object)
 
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         joined: np.ndarray = np.concatenate(parts).astype(dtype) if parts else np.empty(0, dtype)
         return joined
 
-    footprints = pd.DataFrame(
-        {"candidate_id": ids[cat(foot_c, np.intp)], "h3": reach.cells[cat(foot_h, np.intp)]}
+    kept.sort(key=lambda entry: -entry[1])  # in the candidates' order
+    footprint_table = pd.DataFrame(
+        {
+            "candidate_id": ids[cat([np.full(e[2].size, -e[1]) for e in kept], np.intp)],
+            "h3": reach.cells[cat([e[2] for e in kept], np.intp)],
+        }
     )
     g_rows = cat(gain_r, np.intp)
     g_cells = hh_cell[g_rows]
@@ -822,7 +862,7 @@ def _collect(
             "candidate_id": ids[cat(gain_c, np.intp)],
             "village_id": households["village_id"].to_numpy(object)[g_rows],
             "h3": households["h3"].to_numpy(np.uint64)[g_rows],
-            "households": households["households"].to_numpy(float)[g_rows],
+            "households": weight[g_rows],
             "unserved_any": reach.known[g_cells] & ~reach.served_any[g_cells],
         }
     )
@@ -836,13 +876,9 @@ def _collect(
             "margin_db": cat(cen_m, float),
         }
     )
-    o_rows = cat(own_r, np.intp)
-    own_served = pd.Series(
-        households["households"].to_numpy(float)[o_rows], index=ids[cat(own_c, np.intp)]
-    )
     evaluation = Evaluation(
         candidates=table,
-        footprints=footprints,
+        footprints=footprint_table,
         gains=gains,
         villages=villages,
         carrier=wanted,
@@ -850,7 +886,7 @@ def _collect(
         baseline=baseline,
         fading_db=fading,
     )
-    return _with_counts(evaluation, own_served.groupby(level=0).sum())
+    return _with_counts(evaluation, pd.Series(own_served, index=ids))
 
 
 def _rows_at(cells: np.ndarray, sorted_cells: np.ndarray, order: np.ndarray) -> np.ndarray:
