@@ -1002,8 +1002,8 @@ def lazy_greedy(
     gain is an upper bound and only the top of the heap is re-evaluated).
     With ``budget``: the largest marginal weight per cost among the sets
     that still fit, then the best single set that fits if it beats the
-    greedy result (Khuller, Moss & Naor 1999). Sets that add nothing are
-    never picked; at most ``k`` picks.
+    greedy result (Khuller, Moss & Naor 1999). Ties go to the earlier set.
+    Sets that add nothing are never picked; at most ``k`` picks.
 
     >>> sets = [np.array([0, 1]), np.array([1, 2, 3]), np.array([0, 1])]
     >>> lazy_greedy(sets, np.ones(4), np.ones(3), k=2)
@@ -1032,8 +1032,11 @@ def lazy_greedy(
         value = gain(i)
         if value <= 0:
             continue
-        if heap and -heap[0][0] > key(i, value) + 1e-12:
-            heapq.heappush(heap, (-key(i, value), i))  # stale: back in with its true gain
+        mine = key(i, value)
+        if heap and (
+            -heap[0][0] > mine + 1e-12 or (-heap[0][0] >= mine - 1e-12 and heap[0][1] < i)
+        ):  # stale (or tied with an earlier candidate): back in with its true gain
+            heapq.heappush(heap, (-mine, i))
             continue
         picked.append((i, value))
         covered[sets[i]] = True
