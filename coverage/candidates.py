@@ -492,41 +492,47 @@ def terrain_candidates(
     return out[list(CANDIDATE_COLUMNS)].astype({"host_site_id": object})
 
 
-def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) -> pd.DataFrame:
-    """Check a planner's candidate list and bring it into :data:`~geodata.sites.CANDIDATE_COLUMNS`.
+def checked_values(
+    frame: pd.DataFrame, *, label: str, costs: Costs = DEFAULT_COSTS
+) -> dict[str, np.ndarray]:
+    """Check candidates' values: position, mast height, cost, carrier and radio.
 
-    Needs ``lon, lat, carrier``; ``height_m`` (default
-    :data:`NEW_SITE_HEIGHT_M`), ``radio`` (default: the carrier's main radio,
-    left missing here), ``cost`` (default ``costs.new_site``) and
-    ``candidate_id`` (default ``up-<row>``, the row counted from 1) may be
-    absent or empty. Kind ``uploaded``.
+    ``lon, lat, carrier`` are needed; ``height_m`` defaults to
+    :data:`NEW_SITE_HEIGHT_M`, ``cost`` to the cost of the row's ``kind``
+    (``costs.colocation`` for a co-location, else ``costs.new_site``) and
+    ``radio`` stays None (the carrier's main radio) where absent or empty.
+    Carriers come back by their canonical names, radios in lower case.
 
     Raises
     ------
     InvalidCandidateError
-        Naming the row, the field, the value and the reason of the first bad value.
+        Naming the row (from 1), the field, the value and the reason of the
+        first bad value; ``label`` says which table.
     """
     missing = [c for c in ("lon", "lat", "carrier") if c not in frame]
     if missing:
-        raise InvalidCandidateError(f"uploaded candidates: missing column(s) {', '.join(missing)}")
+        raise InvalidCandidateError(f"{label}: missing column(s) {', '.join(missing)}")
     table = frame.reset_index(drop=True)
     rows = np.arange(1, len(table) + 1)
 
-    def numbers(column: str, default: float | None) -> np.ndarray:
+    def numbers(column: str) -> np.ndarray:
         if column not in table:
-            return np.full(len(table), np.nan if default is None else default)
-        values = pd.to_numeric(table[column], errors="coerce").to_numpy(float)
+            return np.full(len(table), np.nan)
+        values: np.ndarray = pd.to_numeric(table[column], errors="coerce").to_numpy(float)
         bad = table[column].notna().to_numpy() & ~np.isfinite(values)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InvalidCandidateError(
-                f"uploaded candidates, row {rows[i]}: {column} {table[column].iloc[i]!r} "
-                "is not a number"
+                f"{label}, row {rows[i]}: {column} {table[column].iloc[i]!r} is not a number"
             )
-        return values if default is None else np.where(np.isnan(values), default, values)
+        return values
 
-    lon, lat = numbers("lon", None), numbers("lat", None)
-    height, cost = numbers("height_m", NEW_SITE_HEIGHT_M), numbers("cost", costs.new_site)
+    lon, lat, height, cost = (numbers(c) for c in ("lon", "lat", "height_m", "cost"))
+    height = np.where(np.isnan(height), NEW_SITE_HEIGHT_M, height)
+    kind = table["kind"].astype(object).to_numpy() if "kind" in table else np.full(len(table), "")
+    cost = np.where(
+        np.isnan(cost), np.where(kind == "colocation", costs.colocation, costs.new_site), cost
+    )
     checks = (
         ("lon", lon, ~((lon >= -180) & (lon <= 180)), "is not a longitude"),
         ("lat", lat, ~((lat >= -90) & (lat <= 90)), "is not a latitude"),
@@ -537,7 +543,7 @@ def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) ->
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InvalidCandidateError(
-                f"uploaded candidates, row {rows[i]}: {column} {float(values[i])!r} {why}"
+                f"{label}, row {rows[i]}: {column} {float(values[i])!r} {why}"
             )
     carriers = []
     for row, given in zip(rows, table["carrier"], strict=True):  # one per candidate
@@ -545,23 +551,50 @@ def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) ->
             carriers.append(carrier_name(*carrier_codes(str(given))))
         except ValueError as error:
             raise InvalidCandidateError(
-                f"uploaded candidates, row {row}: carrier {given!r} is not a known carrier"
+                f"{label}, row {row}: carrier {given!r} is not a known carrier"
             ) from error
     given = table["radio"].tolist() if "radio" in table else [None] * len(table)
-    radio = pd.Series(
+    radio = np.array(
         [
             None if r is None or pd.isna(r) or not str(r).strip() else str(r).strip().lower()
             for r in given
         ],
         dtype=object,
     )
-    unknown = radio.notna() & ~radio.isin(list(C.DEFAULT_EIRP_DBM))
+    unknown = np.array([r is not None and r not in C.DEFAULT_EIRP_DBM for r in radio], bool)
     if unknown.any():
-        i = int(np.flatnonzero(unknown.to_numpy())[0])
+        i = int(np.flatnonzero(unknown)[0])
         raise InvalidCandidateError(
-            f"uploaded candidates, row {rows[i]}: radio {radio.iloc[i]!r} is not one of "
+            f"{label}, row {rows[i]}: radio {radio[i]!r} is not one of "
             f"{', '.join(sorted(C.DEFAULT_EIRP_DBM))}"
         )
+    return {
+        "lon": lon,
+        "lat": lat,
+        "height_m": height,
+        "cost": cost,
+        "carrier": np.array(carriers, dtype=object),
+        "radio": radio,
+    }
+
+
+def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) -> pd.DataFrame:
+    """Check a planner's candidate list and bring it into :data:`~geodata.sites.CANDIDATE_COLUMNS`.
+
+    Needs ``lon, lat, carrier``; ``height_m`` (default
+    :data:`NEW_SITE_HEIGHT_M`), ``radio`` (default: the carrier's main radio,
+    left missing here), ``cost`` (default ``costs.new_site``) and
+    ``candidate_id`` (default ``up-<row>``, the row counted from 1) may be
+    absent or empty (:func:`checked_values`). Kind ``uploaded``.
+
+    Raises
+    ------
+    InvalidCandidateError
+        Naming the row, the field, the value and the reason of the first bad value.
+    """
+    table = frame.reset_index(drop=True).drop(columns=["kind"], errors="ignore")
+    values = checked_values(table, label="uploaded candidates", costs=costs)
+    rows = np.arange(1, len(table) + 1)
     ids = (
         table["candidate_id"].astype(object)
         if "candidate_id" in table
@@ -574,19 +607,12 @@ def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) ->
         ],
         dtype=object,
     )
-    return pd.DataFrame(
-        {
-            "candidate_id": ids,
-            "kind": "uploaded",
-            "lon": lon,
-            "lat": lat,
-            "height_m": height,
-            "carrier": carriers,
-            "radio": radio,
-            "cost": cost,
-            "host_site_id": None,
-        }
-    )[list(CANDIDATE_COLUMNS)]
+    out = pd.DataFrame({"candidate_id": ids, "kind": "uploaded", "host_site_id": None})
+    for column, column_values in values.items():
+        out[column] = pd.Series(
+            column_values, dtype=object if column in ("carrier", "radio") else float
+        )
+    return out[list(CANDIDATE_COLUMNS)]
 
 
 def distinct_ids(ids: pd.Series) -> pd.Series:

@@ -43,7 +43,7 @@ from scipy.stats import norm
 
 from coverage import thresholds as T
 from coverage.calibration import Calibration, apply_calibration
-from coverage.candidates import InvalidCandidateError
+from coverage.candidates import InvalidCandidateError, checked_values
 from coverage.diffraction import float32_terrain
 from coverage.errors import CoverageError
 from coverage.pipeline import AnalysisResult
@@ -123,10 +123,12 @@ class Evaluation:
         given), households its own carrier did not serve that it would,
         villages it alone lifts out of ``no_signal`` and out of ``patchy``.
     footprints : DataFrame
-        ``candidate_id, h3`` (uint64, res 10): the households' cells and
-        village centres where the candidate's own signal would be usable,
-        for the candidates newly serving the most households (see the
-        ``footprints`` option of :func:`evaluate_candidates`).
+        ``candidate_id, h3`` (uint64, res 10): the village centres, and the
+        households' cells some carrier of the candidates does not serve
+        today, where the candidate's own signal would be usable (cells every
+        such carrier serves already are not judged again: they change no
+        count); for the candidates newly serving the most households (see
+        the ``footprints`` option of :func:`evaluate_candidates`).
     gains : DataFrame
         ``candidate_id, village_id, h3, households``: the household cells
         it newly serves (the plan's objective); ``unserved_any`` tells
@@ -394,23 +396,25 @@ def _as_terrain(terrain: Raster | str | Path | None, result: AnalysisResult) -> 
 
 
 def _check_candidates(candidates: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in ("candidate_id", "lon", "lat", "carrier") if c not in candidates]
-    if missing:
-        raise InvalidCandidateError(f"candidates: missing column(s) {', '.join(missing)}")
+    """Check the candidates (:func:`coverage.candidates.checked_values`) and their ids."""
+    if "candidate_id" not in candidates:
+        raise InvalidCandidateError("candidates: missing column(s) candidate_id")
     table = candidates.reindex(columns=list(CANDIDATE_COLUMNS)).reset_index(drop=True)
+    values = checked_values(
+        candidates.reset_index(drop=True).reindex(
+            columns=[c for c in CANDIDATE_COLUMNS if c in candidates]
+        ),
+        label="candidates",
+    )
     repeated = table["candidate_id"].astype(str).duplicated()
     if repeated.any():
         value = table["candidate_id"].iloc[int(np.flatnonzero(repeated.to_numpy())[0])]
         raise InvalidCandidateError(f"candidates: candidate_id {value!r} is repeated")
     table["candidate_id"] = table["candidate_id"].astype(str)
-    for row, given in enumerate(table["carrier"], start=1):  # one per candidate
-        try:
-            carrier_codes(str(given))
-        except ValueError as error:
-            raise InvalidCandidateError(
-                f"candidates, row {row}: carrier {given!r} is not a known carrier"
-            ) from error
-    table["carrier"] = [carrier_name(*carrier_codes(str(c))) for c in table["carrier"]]
+    for column, column_values in values.items():
+        table[column] = pd.Series(
+            column_values, dtype=object if column in ("carrier", "radio") else float
+        )
     return table
 
 
@@ -689,9 +693,10 @@ def evaluate_candidates(
     """Count what each candidate would serve, re-judging only the cells within its reach.
 
     The cells are the households' cells (:attr:`~coverage.pipeline.AnalysisResult.households`)
-    and the village centres. Each candidate becomes its carrier's usual
-    cells (:func:`geodata.sites.hypothetical_cells`), predicted at those
-    cells with the analysis' propagation and terrain
+    and the village centres; a household cell that every candidate's
+    carrier serves today changes no count and is left out. Each candidate
+    becomes its carrier's usual cells (:func:`geodata.sites.hypothetical_cells`),
+    predicted at those cells with the analysis' propagation and terrain
     (:func:`coverage.predict._site_contribution`) and calibrated with its
     calibration (:func:`coverage.calibration.apply_calibration`; no site
     offset, the kriged residuals of existing sites are not carried over);
@@ -772,15 +777,32 @@ def evaluate_candidates(
     )
     if table.empty or len(cells) == 0:
         return _empty_evaluation(candidates, villages, wanted, fading)
+    # A cell every candidate's carrier serves today can change no count: only
+    # the others (and the centres) are judged again.
+    needed = np.isin(cells, centre_cells["h3"].to_numpy(np.uint64))
+    for name in table["carrier"].unique():
+        needed |= ~(today[name].to_numpy(float) >= 0.0) if name in today else True
+    cells = cells[needed]
+    today = today.loc[cells]
     x, y = metric_centres(cells, result.metric_crs)
     counts = _counts_today(result.cells, cells)
-    reach = _Reach(cells, x.to_numpy(), y.to_numpy(), today, served_any, known, counts, fading)
+    reach = _Reach(
+        cells,
+        x.to_numpy(),
+        y.to_numpy(),
+        today,
+        served_any[needed],
+        known[needed],
+        counts,
+        fading,
+    )
     found = _candidate_margins(table, sites, reach, _as_terrain(terrain, result), result)
+    in_reach = households["h3"].isin(cells).to_numpy()
     return _collect(
         table,
         found,
         reach,
-        households,
+        households.loc[in_reach].reset_index(drop=True),
         centre_cells,
         villages,
         baseline,
