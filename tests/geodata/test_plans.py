@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -145,3 +146,78 @@ def test_the_files_open_in_gdal_and_agree(
             ["ogrinfo", "-so", "-al", str(path)], capture_output=True, text=True, check=True
         ).stdout
         assert f"Feature Count: {len(every) if path == files.candidates else 2}" in info
+
+
+LEAFLET_DIST = Path(__file__).resolve().parents[2] / "node_modules" / "leaflet" / "dist"
+
+
+@pytest.fixture
+def plan_villages() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "village_id": ["ban-giong", "na-ta"],
+            "name": ["Bản Giòng", "Nà Tà"],
+            "commune_id": ["thuong-nong"] * 2,
+            "households": [98, 40],
+            "households_without_signal_before": [95.0, 12.0],
+            "households_without_signal_after": [3.0, 12.0],
+            "verdict_before": ["no_signal", "patchy"],
+            "verdict_after": ["covered", "patchy"],
+            "newly_served_share": [0.94, 0.0],
+        }
+    )
+
+
+@pytest.fixture
+def village_shapes() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"id": ["ban-giong", "na-ta"], "name": ["Bản Giòng", "Nà Tà"], "households": [98, 40]},
+        geometry=[
+            shapely.box(105.48, 22.56, 105.50, 22.58),
+            shapely.box(105.51, 22.59, 105.53, 22.61),
+        ],
+        crs=4326,
+    )
+
+
+def test_the_plan_page_draws_each_chosen_site_its_footprint_and_the_table(
+    chosen: pd.DataFrame,
+    footprints: pd.DataFrame,
+    plan_villages: pd.DataFrame,
+    village_shapes: gpd.GeoDataFrame,
+) -> None:
+    from geodata.maps.plan import PlanSummary, PlanUrls, plan_page
+
+    frame = plan_frame(chosen, footprints)
+    summary = PlanSummary(households_served=71.3, cost=1.8e9, method="Lazy greedy (Minoux 1978).")
+    page = plan_page(
+        village_shapes,
+        plan_villages,
+        frame,
+        summary,
+        commune="Thượng Nông",
+        inline_assets_dir=LEAFLET_DIST,
+    )
+    assert "<title>Kế hoạch phủ sóng — Xã Thượng Nông</title>" in page
+    assert page.count('"className":"lomsong-footprint"') == 1
+    assert page.count('"className":"lomsong-candidate"') == 1
+    # Both kinds drawn are in the legend, with the outline; the uploaded kind (not chosen) is not.
+    assert "Lắp chung trên cột sẵn có" in page and "Cột mới" in page
+    assert "Vùng phủ sóng dự báo của trạm (viền)" in page and "Đề xuất tải lên" not in page
+    assert "2 trạm phục vụ thêm 71 hộ, tổng chi phí 1.800.000.000 đồng;" in page
+    assert "1 thôn thoát trắng sóng, 0 thôn thoát lõm sóng." in page
+    assert '<tr data-candidate="co-s7-Viettel">' in page
+    assert "Lazy greedy (Minoux 1978)." in page
+    assert re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', page) == []
+    english = plan_page(
+        village_shapes,
+        plan_villages,
+        frame,
+        summary,
+        commune="Thượng Nông",
+        lang="en",
+        urls=PlanUrls("thuong-nong"),
+    )
+    assert "2 sites serve 71 more households for 1,800,000,000 VND in all;" in english
+    assert '<a href="/maps/communes/thuong-nong?lang=en">' in english
+    assert '<a href="/maps/communes/thuong-nong/plan">Tiếng Việt</a>' in english
