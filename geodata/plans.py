@@ -180,6 +180,24 @@ def plan_table(chosen: pd.DataFrame) -> pd.DataFrame:
     return table[list(PLAN_CSV_COLUMNS)]
 
 
+def villages_lifted(villages: pd.DataFrame) -> tuple[int, int]:
+    """Count the villages a plan lifts out of no signal, and out of patchy signal.
+
+    ``villages`` is :attr:`coverage.planning.Plan.villages`. Out of
+    *trắng sóng*: ``no_signal`` before, anything else after; out of *lõm
+    sóng*: ``patchy`` before, ``covered`` after.
+
+    >>> villages_lifted(pd.DataFrame({"verdict_before": ["no_signal", "patchy", "patchy"],
+    ...                               "verdict_after": ["patchy", "covered", "patchy"]}))
+    (1, 1)
+    """
+    before = villages["verdict_before"].astype(str)
+    after = villages["verdict_after"].astype(str)
+    out_of_no_signal = (before == "no_signal") & (after != "no_signal")
+    out_of_patchy = (before == "patchy") & (after == "covered")
+    return int(out_of_no_signal.sum()), int(out_of_patchy.sum())
+
+
 @dataclass(frozen=True)
 class PlanFiles:
     """Where :func:`write_plan` put each file."""

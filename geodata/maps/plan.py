@@ -29,6 +29,7 @@ from geodata.maps.features import LegendItem
 from geodata.maps.index import lang_query, path_segment
 from geodata.maps.templating import js_literal, render
 from geodata.maps.text import VERDICT_COLOURS, VERDICT_LABELS, radio_word, words
+from geodata.plans import villages_lifted
 
 #: CSS classes of the drawn candidates and footprints, so a browser test can count them.
 CANDIDATE_CLASS: Final = "lomsong-candidate"
@@ -260,7 +261,7 @@ def _panel(
     text, labels, kinds = _texts(lang), VERDICT_LABELS[lang], KIND_LABELS[lang]
     before = plan_villages["verdict_before"].astype(str)
     after = plan_villages["verdict_after"].astype(str)
-    lifted = after == "covered"
+    out_of_no_signal, out_of_patchy = villages_lifted(plan_villages)
     households = number(summary.households_served, lang)
     rows = [
         {
@@ -301,8 +302,8 @@ def _panel(
             n=len(rows),
             households=households,
             cost=number(summary.cost, lang),
-            no_signal=int((lifted & (before == "no_signal")).sum()),
-            patchy=int((lifted & (before == "patchy")).sum()),
+            no_signal=out_of_no_signal,
+            patchy=out_of_patchy,
         ),
         rows=rows,
         villages=villages,
@@ -439,7 +440,7 @@ def plan_page(
                 "tooltip": "label",
                 "title": "kind_label",
                 "fields": fields,
-                "style": {"weight": 2.5, "dashArray": "6 4", "fillOpacity": 0.06},
+                "style": {"weight": 1.5, "dashArray": "6 4", "fillOpacity": 0.04},
             },
             name=plan_text["footprints_layer"],
         ).add_to(fmap)
