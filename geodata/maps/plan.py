@@ -268,6 +268,7 @@ def _panel(
             "id": str(row.candidate_id),
             "rank": int(row.rank),
             "kind": kinds.get(str(row.kind), str(row.kind)),
+            "kind_id": str(row.kind),
             "colour": KIND_COLOURS.get(str(row.kind), "#333333"),
             "carrier": str(row.carrier),
             "radio": radio_word(row.radio),

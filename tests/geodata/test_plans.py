@@ -206,7 +206,7 @@ def test_the_plan_page_draws_each_chosen_site_its_footprint_and_the_table(
     assert "Vùng phủ sóng dự báo của trạm (viền)" in page and "Đề xuất tải lên" not in page
     assert "2 trạm phục vụ thêm 71 hộ, tổng chi phí 1.800.000.000 đồng;" in page
     assert "1 thôn thoát trắng sóng, 0 thôn thoát lõm sóng." in page
-    assert '<tr data-candidate="co-s7-Viettel">' in page
+    assert '<tr data-candidate="co-s7-Viettel" data-kind="colocation">' in page
     assert "Lazy greedy (Minoux 1978)." in page
     assert re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', page) == []
     english = plan_page(
