@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely.geometry
 from fastapi.testclient import TestClient
 
+from app.core.config import Settings
 from app.main import create_app
 from app.services.analysis import analyze_communes
 from app.services.keys import create_key
@@ -209,3 +212,26 @@ def test_the_plan_page_is_public_vietnamese_and_cached(client: TestClient) -> No
     english = client.get("/maps/communes/thuong-nong/plan?k=3&lang=en")
     assert '<html lang="en">' in english.text and "Coverage plan" in english.text
     assert english.headers["etag"] != page.headers["etag"]
+
+
+def test_a_commune_no_site_would_improve_gets_an_empty_plan(
+    settings: Settings,
+    communes: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
+) -> None:
+    """The tiny region of tests/app/conftest.py: a Viettel site serves both villages; no DEM."""
+    with TestClient(create_app(settings)) as tiny:
+        store = tiny.app.state.store  # type: ignore[attr-defined]
+        store.replace_region(communes, villages, sites)
+        _, key = create_key(store, "planner")
+        response = tiny.get("/api/v1/plans?commune_id=thuong-nong&k=2", headers={"X-API-Key": key})
+        assert response.status_code == 200
+        body = response.json()
+        assert body["chosen"]["features"] == []
+        assert (body["summary"]["households_served"], body["summary"]["cost"]) == (0.0, 0.0)
+        assert {v["village_id"] for v in body["villages"]} == {"ban-giong", "na-ta"}
+        page = tiny.get("/maps/communes/thuong-nong/plan?lang=en")
+        assert page.status_code == 200
+        assert "No site serves any more households." in page.text
+        assert '"className":"lomsong-footprint"' not in page.text
