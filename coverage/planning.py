@@ -34,12 +34,13 @@ from scipy.spatial import cKDTree
 from scipy.stats import norm
 
 from coverage import thresholds as T
-from coverage.calibration import apply_calibration
+from coverage.calibration import Calibration, apply_calibration
 from coverage.candidates import InvalidCandidateError
 from coverage.diffraction import float32_terrain
 from coverage.errors import CoverageError
 from coverage.pipeline import AnalysisResult
 from coverage.predict import _site_contribution, _SiteTable, coarse_terrain, metric_centres
+from coverage.stats import NEW_SITE_MARGIN_DB
 from geodata import constants as C
 from geodata.constants import Verdict
 from geodata.raster import Raster, read_raster
@@ -212,6 +213,15 @@ def _margins_today(result_cells: pd.DataFrame, cells: np.ndarray) -> pd.DataFram
         index="h3", columns="carrier", values="margin_db", aggfunc="max"
     )
     return wide.reindex(pd.Index(cells, name="h3"))
+
+
+def _counts_today(result_cells: pd.DataFrame, cells: np.ndarray) -> pd.DataFrame:
+    """Count the readings per (cell, carrier) at ``cells``: by cell, a column per carrier."""
+    table = result_cells[["h3", "carrier", "count"]]
+    wide = table.assign(carrier=table["carrier"].astype(object)).pivot_table(
+        index="h3", columns="carrier", values="count", aggfunc="sum"
+    )
+    return wide.reindex(pd.Index(cells, name="h3")).fillna(0.0)
 
 
 def _centre_baseline(result: AnalysisResult) -> pd.DataFrame:
@@ -463,6 +473,93 @@ class _Reach:
     today: pd.DataFrame  # margins per (cell, carrier), rows aligned with cells
     served_any: np.ndarray
     known: np.ndarray
+    counts: pd.DataFrame  # readings per (cell, carrier), aligned like ``today``
+    fading_db: float
+
+
+def with_readings(
+    candidate_margin: np.ndarray,
+    uncalibrated_dbm: np.ndarray,
+    usable_dbm: float,
+    *,
+    margin_today: np.ndarray,
+    readings: np.ndarray,
+    model_sigma_db: float,
+    fading_db: float,
+) -> np.ndarray:
+    """Set the carrier's margin with the candidate built, where older readings stay in force.
+
+    The analysis retires a carrier's readings in a cell only where the new
+    site's *uncalibrated* prediction comes within
+    :data:`coverage.stats.NEW_SITE_MARGIN_DB` of usable
+    (:func:`coverage.stats.retired_readings`); elsewhere they stay, and in
+    their cell the fused margin weighs them against the model by precision
+    (:func:`coverage.fusion.fuse`). There the readings' margin is taken as
+    today's fused margin (readings dominate where they are many), with
+    precision n / (1.25 σ_t)², the candidate's as its calibrated margin
+    with the calibration's σ; the result is never below today's margin.
+    (What those readings do beyond their cell, to the calibration's refit
+    and to the kriged residuals of their neighbours, is not followed.)
+
+    Cells without readings of the carrier, or whose readings are retired,
+    take the candidate's margin.
+    """
+    kept = (readings > 0) & (uncalibrated_dbm < usable_dbm - NEW_SITE_MARGIN_DB)
+    if not kept.any():
+        return candidate_margin
+    reading_precision = readings / (T.MEDIAN_ERROR_FACTOR * fading_db) ** 2
+    model_precision = 1.0 / model_sigma_db**2
+    with np.errstate(invalid="ignore"):
+        mixed = (model_precision * candidate_margin + reading_precision * margin_today) / (
+            model_precision + reading_precision
+        )
+    mixed = np.fmax(mixed, margin_today)
+    out: np.ndarray = np.where(kept, mixed, candidate_margin)
+    return out
+
+
+@dataclass(frozen=True)
+class _Correction:
+    """The calibration of one carrier and radio, for a site without an offset of its own.
+
+    :func:`coverage.calibration.apply_calibration` is linear in the
+    predicted dBm and the diffraction loss (see the model in
+    :mod:`coverage.calibration`): calibrated = a + b·dBm + c·loss. The
+    three numbers are read off it once per carrier and radio, so that the
+    calibration keeps one home and each candidate costs no table merge.
+    """
+
+    intercept: float
+    slope: float
+    per_loss_db: float
+    sigma_db: float
+
+    @classmethod
+    def of(cls, calibration: Calibration, carrier: str, radio: str) -> _Correction:
+        probe = pd.DataFrame(
+            {
+                "carrier": carrier,
+                "radio": radio,
+                "predicted_dbm": [0.0, 1.0, 0.0],
+                "diffraction_db": [0.0, 0.0, 1.0],
+                "site_id": None,  # a new site has no offset of its own
+            }
+        )
+        table = apply_calibration(probe, calibration)
+        at = table["calibrated_dbm"].to_numpy(float)
+        return cls(
+            intercept=float(at[0]),
+            slope=float(at[1] - at[0]),
+            per_loss_db=float(at[2] - at[0]),
+            sigma_db=float(table["sigma_db"].iloc[0]),
+        )
+
+    def calibrated(self, predicted_dbm: np.ndarray, diffraction_db: np.ndarray) -> np.ndarray:
+        """Calibrated dBm of predictions with their terrain loss."""
+        out: np.ndarray = (
+            self.intercept + self.slope * predicted_dbm + self.per_loss_db * diffraction_db
+        )
+        return out
 
 
 def _candidate_margins(
@@ -495,6 +592,10 @@ def _candidate_margins(
         coarse = coarse_terrain(reach.cells, metric_crs, exact=measured)
     carriers = cells["carrier"].astype(object).to_numpy()
     radios = cells["radio"].astype(object).to_numpy()
+    corrections = {
+        (str(c), str(r)): _Correction.of(calibration, str(c), str(r))
+        for c, r in set(zip(carriers, radios, strict=True))
+    }
 
     def margins(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, np.ndarray] | None:
         found = _site_contribution(item[0], item[1], table, tree, (reach.x, reach.y), dem, coarse)
@@ -505,17 +606,23 @@ def _candidate_margins(
         best = received.argmax(axis=0)
         column = np.arange(found.near.size)
         first = item[1][0]
-        predicted = pd.DataFrame(
-            {
-                "carrier": carriers[first],
-                "radio": radios[first],
-                "predicted_dbm": received[best, column],
-                "diffraction_db": loss[best, column],
-                "site_id": None,  # a new site has no offset of its own
-            }
-        )
-        calibrated = apply_calibration(predicted, calibration)["calibrated_dbm"].to_numpy(float)
-        return item[0], found.near, calibrated - C.USABLE_DBM[str(radios[first])]
+        raw = received[best, column]
+        own, radio = str(carriers[first]), str(radios[first])
+        correction = corrections[(own, radio)]
+        usable = C.USABLE_DBM[radio]
+        near = found.near
+        margin = correction.calibrated(raw, loss[best, column]) - usable
+        if own in reach.counts:
+            margin = with_readings(
+                margin,
+                raw,
+                usable,
+                margin_today=reach.today[own].to_numpy(float)[near],
+                readings=np.nan_to_num(reach.counts[own].to_numpy(float)[near]),
+                model_sigma_db=correction.sigma_db,
+                fading_db=reach.fading_db,
+            )
+        return item[0], near, margin
 
     work = list(by_candidate.items())
     workers = worker_count() if dem is not None else 1
@@ -611,7 +718,8 @@ def evaluate_candidates(
     if table.empty or len(cells) == 0:
         return _empty_evaluation(candidates, villages, wanted, fading)
     x, y = metric_centres(cells, result.metric_crs)
-    reach = _Reach(cells, x.to_numpy(), y.to_numpy(), today, served_any, known)
+    counts = _counts_today(result.cells, cells)
+    reach = _Reach(cells, x.to_numpy(), y.to_numpy(), today, served_any, known, counts, fading)
     found = _candidate_margins(table, sites, reach, _as_terrain(terrain, result), result)
     return _collect(
         table, found, reach, households, centre_cells, villages, baseline, wanted, fading
