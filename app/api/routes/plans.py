@@ -21,6 +21,7 @@ from app.core.errors import UnprocessableError
 from app.services import pages, planning
 from app.services.planning import MAX_K, PlanCache, PlanQuery
 from app.services.queries import ANY_CARRIER
+from geodata import constants as C
 from geodata.constants import Lang
 from geodata.maps.templating import stable_element_ids
 from geodata.sites import carrier_codes, carrier_name
@@ -111,6 +112,12 @@ async def plan_map(
         rasters=settings.rasters,
     )
     picked = _carrier(carrier)
+    if picked is not None and picked not in C.CARRIERS.values():
+        # A public page weighs one commune per carrier asked for: brands only, not any code.
+        brands = ", ".join(C.CARRIERS.values())
+        raise UnprocessableError(
+            f"the plan page takes a carrier's brand ({brands}), not {carrier!r}"
+        )
     key = ("plan", request.url.path, opts.lang, k, picked, store.results_version())
     plans = get_plan_cache(request)
 

@@ -182,6 +182,14 @@ def test_k_and_budget_together_or_a_bad_carrier_is_a_422(
     )
     page = client.get("/maps/communes/thuong-nong/plan?k=99")
     assert page.status_code == 422 and page.json()["detail"][0]["input"] == "99"
+    code = client.get("/maps/communes/thuong-nong/plan?carrier=452-99")
+    assert (code.status_code, code.json()) == (
+        422,
+        {
+            "detail": "the plan page takes a carrier's brand (MobiFone, VinaPhone, Viettel,"
+            " Vietnamobile, Gmobile, I-Telecom), not '452-99'"
+        },
+    )
 
 
 def test_a_plan_for_one_carrier_counts_households_without_it(
