@@ -19,12 +19,20 @@ which come from each village's recorded household count, not from
 readings: a village where few people own a smartphone (and so few readings
 come from) weighs by its households all the same. Coverage is for calls
 and SMS too.
+
+What the evaluation does not follow: a full re-analysis with the candidate
+built also refits the calibration and re-krigs the residuals, and the
+readings it keeps (see :func:`with_readings`) pull both down near the
+candidate. On the demo's top plan of three the full analysis finds ~7 %
+fewer households newly served than the evaluation claims
+(``tests/coverage/test_planning.py``).
 """
 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +43,17 @@ from scipy.stats import norm
 
 from coverage import thresholds as T
 from coverage.calibration import Calibration, apply_calibration
-from coverage.candidates import InvalidCandidateError
+from coverage.candidates import InvalidCandidateError, checked_values
 from coverage.diffraction import float32_terrain
 from coverage.errors import CoverageError
 from coverage.pipeline import AnalysisResult
-from coverage.predict import _site_contribution, _SiteTable, coarse_terrain, metric_centres
+from coverage.predict import (
+    _site_contribution,
+    _SiteContribution,
+    _SiteTable,
+    coarse_terrain,
+    metric_centres,
+)
 from coverage.stats import NEW_SITE_MARGIN_DB
 from geodata import constants as C
 from geodata.constants import Verdict
@@ -73,6 +87,10 @@ BUDGET_METHOD = (
 )
 
 _TERRAIN_MARGIN_M = C.MAX_CELL_RANGE_M
+# Footprints kept by default (evaluate_candidates): a candidate on open
+# ground is usable at ~25,000 res-10 cells (12 bytes each in the table), so
+# 500 of them stay near 150 MB; a map shows far fewer.
+FOOTPRINT_CANDIDATES = 500
 
 
 def _no_centres() -> pd.DataFrame:
@@ -105,11 +123,16 @@ class Evaluation:
         given), households its own carrier did not serve that it would,
         villages it alone lifts out of ``no_signal`` and out of ``patchy``.
     footprints : DataFrame
-        ``candidate_id, h3`` (uint64, res 10): the households' cells and
-        village centres where the candidate's own signal would be usable.
+        ``candidate_id, h3`` (uint64, res 10): the village centres, and the
+        households' cells some carrier of the candidates does not serve
+        today, where the candidate's own signal would be usable (cells every
+        such carrier serves already are not judged again: they change no
+        count); for the candidates newly serving the most households (see
+        the ``footprints`` option of :func:`evaluate_candidates`).
     gains : DataFrame
         ``candidate_id, village_id, h3, households``: the household cells
-        it newly serves (the plan's objective).
+        it newly serves (the plan's objective); ``unserved_any`` tells
+        whether no carrier serves the cell today (always, without ``carrier``).
     villages : DataFrame
         The baseline per village: ``village_id, name, commune_id, verdict``
         (the analysis'), ``households``, ``households_without_signal`` (at
@@ -373,23 +396,25 @@ def _as_terrain(terrain: Raster | str | Path | None, result: AnalysisResult) -> 
 
 
 def _check_candidates(candidates: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in ("candidate_id", "lon", "lat", "carrier") if c not in candidates]
-    if missing:
-        raise InvalidCandidateError(f"candidates: missing column(s) {', '.join(missing)}")
+    """Check the candidates (:func:`coverage.candidates.checked_values`) and their ids."""
+    if "candidate_id" not in candidates:
+        raise InvalidCandidateError("candidates: missing column(s) candidate_id")
     table = candidates.reindex(columns=list(CANDIDATE_COLUMNS)).reset_index(drop=True)
+    values = checked_values(
+        candidates.reset_index(drop=True).reindex(
+            columns=[c for c in CANDIDATE_COLUMNS if c in candidates]
+        ),
+        label="candidates",
+    )
     repeated = table["candidate_id"].astype(str).duplicated()
     if repeated.any():
         value = table["candidate_id"].iloc[int(np.flatnonzero(repeated.to_numpy())[0])]
         raise InvalidCandidateError(f"candidates: candidate_id {value!r} is repeated")
     table["candidate_id"] = table["candidate_id"].astype(str)
-    for row, given in enumerate(table["carrier"], start=1):  # one per candidate
-        try:
-            carrier_codes(str(given))
-        except ValueError as error:
-            raise InvalidCandidateError(
-                f"candidates, row {row}: carrier {given!r} is not a known carrier"
-            ) from error
-    table["carrier"] = [carrier_name(*carrier_codes(str(c))) for c in table["carrier"]]
+    for column, column_values in values.items():
+        table[column] = pd.Series(
+            column_values, dtype=object if column in ("carrier", "radio") else float
+        )
     return table
 
 
@@ -568,11 +593,13 @@ def _candidate_margins(
     reach: _Reach,
     terrain: Raster | None,
     result: AnalysisResult,
-) -> list[tuple[int, np.ndarray, np.ndarray] | None]:
+) -> Iterator[tuple[int, np.ndarray, np.ndarray] | None]:
     """Each candidate's calibrated margin at the cells within its reach.
 
     Per candidate ``(number, cells (indices into reach.cells), margin_db)``,
-    or None when it reaches none; the best sector per cell counts.
+    or None when it reaches none; the best sector per cell counts. A
+    generator: its consumer keeps what it needs of each candidate, so
+    memory does not grow with candidates × cells.
     """
     metric_crs = result.metric_crs
     calibration = result.calibration
@@ -597,20 +624,23 @@ def _candidate_margins(
         for c, r in set(zip(carriers, radios, strict=True))
     }
 
-    def margins(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, np.ndarray] | None:
-        found = _site_contribution(item[0], item[1], table, tree, (reach.x, reach.y), dem, coarse)
-        if found is None:
+    def margin_of(
+        number: int, rows: np.ndarray, found: _SiteContribution
+    ) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """One candidate's margins from the contribution of its position."""
+        position = np.searchsorted(found.rows, rows)
+        inside = found.distance <= float(table.reach[rows].max())
+        if not inside.any():
             return None
-        received = np.vstack(found.received)
-        loss = np.vstack(found.diffraction)
+        received = np.vstack([found.received[i][inside] for i in position])
+        loss = np.vstack([found.diffraction[i][inside] for i in position])
         best = received.argmax(axis=0)
-        column = np.arange(found.near.size)
-        first = item[1][0]
+        column = np.arange(received.shape[1])
         raw = received[best, column]
-        own, radio = str(carriers[first]), str(radios[first])
+        own, radio = str(carriers[rows[0]]), str(radios[rows[0]])
         correction = corrections[(own, radio)]
         usable = C.USABLE_DBM[radio]
-        near = found.near
+        near = found.near[inside]
         margin = correction.calibrated(raw, loss[best, column]) - usable
         if own in reach.counts:
             margin = with_readings(
@@ -622,11 +652,33 @@ def _candidate_margins(
                 model_sigma_db=correction.sigma_db,
                 fading_db=reach.fading_db,
             )
-        return item[0], near, margin
+        return number, near, margin
 
-    work = list(by_candidate.items())
+    def margins(group: list[int]) -> list[tuple[int, np.ndarray, np.ndarray] | None]:
+        # Candidates at one position share its terrain profiles: one call
+        # computes the loss once per (frequency, height) for all of them.
+        rows = np.sort(np.concatenate([by_candidate[n] for n in group]))
+        found = _site_contribution(group[0], rows, table, tree, (reach.x, reach.y), dem, coarse)
+        if found is None:
+            return [None] * len(group)
+        return [margin_of(n, by_candidate[n], found) for n in group]
+
+    positions = (
+        pd.DataFrame(
+            {
+                "number": list(by_candidate),
+                "lon": [float(cells["lon"].iat[by_candidate[n][0]]) for n in by_candidate],
+                "lat": [float(cells["lat"].iat[by_candidate[n][0]]) for n in by_candidate],
+            }
+        )
+        .round({"lon": 7, "lat": 7})
+        .groupby(["lon", "lat"], sort=False)["number"]
+        .agg(list)
+    )
+    work = [list(group) for group in positions]
     workers = worker_count() if dem is not None else 1
-    return list(map_in_order(margins, work, workers=workers))
+    for group in map_in_order(margins, work, workers=workers):
+        yield from group
 
 
 def evaluate_candidates(
@@ -636,13 +688,15 @@ def evaluate_candidates(
     *,
     terrain: Raster | str | Path | None,
     carrier: str | None = None,
+    footprints: int | None = FOOTPRINT_CANDIDATES,
 ) -> Evaluation:
     """Count what each candidate would serve, re-judging only the cells within its reach.
 
     The cells are the households' cells (:attr:`~coverage.pipeline.AnalysisResult.households`)
-    and the village centres. Each candidate becomes its carrier's usual
-    cells (:func:`geodata.sites.hypothetical_cells`), predicted at those
-    cells with the analysis' propagation and terrain
+    and the village centres; a household cell that every candidate's
+    carrier serves today changes no count and is left out. Each candidate
+    becomes its carrier's usual cells (:func:`geodata.sites.hypothetical_cells`),
+    predicted at those cells with the analysis' propagation and terrain
     (:func:`coverage.predict._site_contribution`) and calibrated with its
     calibration (:func:`coverage.calibration.apply_calibration`; no site
     offset, the kriged residuals of existing sites are not carried over);
@@ -670,6 +724,12 @@ def evaluate_candidates(
         Count households without this carrier instead of without any: only
         its candidates are evaluated, and a household cell it does not
         serve today is a gain where its candidate serves it.
+    footprints : int or None, keyword-only
+        Keep the footprints (:attr:`Evaluation.footprints`) of this many
+        candidates, those newly serving the most households
+        (:data:`FOOTPRINT_CANDIDATES` by default; None: every candidate's).
+        A footprint is tens of thousands of cells where terrain is open:
+        thousands of them would not fit in memory, nor on a map.
 
     Returns
     -------
@@ -717,18 +777,44 @@ def evaluate_candidates(
     )
     if table.empty or len(cells) == 0:
         return _empty_evaluation(candidates, villages, wanted, fading)
+    # A cell every candidate's carrier serves today can change no count: only
+    # the others (and the centres) are judged again.
+    needed = np.isin(cells, centre_cells["h3"].to_numpy(np.uint64))
+    for name in table["carrier"].unique():
+        needed |= ~(today[name].to_numpy(float) >= 0.0) if name in today else True
+    cells = cells[needed]
+    today = today.loc[cells]
     x, y = metric_centres(cells, result.metric_crs)
     counts = _counts_today(result.cells, cells)
-    reach = _Reach(cells, x.to_numpy(), y.to_numpy(), today, served_any, known, counts, fading)
+    reach = _Reach(
+        cells,
+        x.to_numpy(),
+        y.to_numpy(),
+        today,
+        served_any[needed],
+        known[needed],
+        counts,
+        fading,
+    )
     found = _candidate_margins(table, sites, reach, _as_terrain(terrain, result), result)
+    in_reach = households["h3"].isin(cells).to_numpy()
     return _collect(
-        table, found, reach, households, centre_cells, villages, baseline, wanted, fading
+        table,
+        found,
+        reach,
+        households.loc[in_reach].reset_index(drop=True),
+        centre_cells,
+        villages,
+        baseline,
+        wanted,
+        fading,
+        footprints,
     )
 
 
 def _collect(
     table: pd.DataFrame,
-    found: list[tuple[int, np.ndarray, np.ndarray] | None],
+    found: Iterator[tuple[int, np.ndarray, np.ndarray] | None],
     reach: _Reach,
     households: pd.DataFrame,
     centre_cells: pd.DataFrame,
@@ -736,54 +822,70 @@ def _collect(
     baseline: pd.DataFrame,
     wanted: str | None,
     fading: float,
+    footprints: int | None,
 ) -> Evaluation:
-    """Turn the candidates' margins into footprints, gains and counts (sparse)."""
+    """Turn the candidates' margins into footprints, gains and counts (sparse).
+
+    Kept per candidate: the household cells it newly serves, its margins at
+    village centres where it beats its carrier's today, and (for the
+    ``footprints`` candidates newly serving the most households) the cells
+    where it is usable.
+    """
     # Household rows per cell (a cell may hold households of two villages).
     hh_cell = np.searchsorted(reach.cells, households["h3"].to_numpy(np.uint64))
     order = np.argsort(hh_cell, kind="stable")
     hh_sorted = hh_cell[order]
+    weight = households["households"].to_numpy(float)
     centre_row = np.searchsorted(reach.cells, centre_cells["h3"].to_numpy(np.uint64))
     c_order = np.argsort(centre_row, kind="stable")
     c_sorted = centre_row[c_order]
     carrier_of = table["carrier"].to_numpy(object)
     columns = list(reach.today.columns)
     today = reach.today.to_numpy(float)
-    foot_c, foot_h, gain_c, gain_r, own_c, own_r, cen_c, cen_r, cen_m = ([] for _ in range(9))
+    own_served = np.zeros(len(table))
+    kept: list[tuple[float, int, np.ndarray]] = []  # a heap: the footprints kept
+    gain_c, gain_r, cen_c, cen_r, cen_m = ([] for _ in range(5))
     for item in found:  # a loop over candidates
         if item is None:
             continue
         number, near, margin = item
         serves = near[margin >= 0.0]
-        foot_c.append(np.full(serves.size, number))
-        foot_h.append(serves)
         rows = _rows_at(serves, hh_sorted, order)
         own = carrier_of[number]
-        mine = (
-            today[hh_cell[rows], columns.index(own)]
-            if own in columns
-            else np.full(rows.size, np.nan)
-        )
+        column = columns.index(own) if own in columns else -1
+        mine = today[hh_cell[rows], column] if column >= 0 else np.full(rows.size, np.nan)
         own_rows = rows[~(mine >= 0.0)]  # NaN: the carrier has no evidence there
-        own_c.append(np.full(own_rows.size, number))
-        own_r.append(own_rows)
+        own_served[number] = float(weight[own_rows].sum())
         if wanted is None:
             new_rows = rows[reach.known[hh_cell[rows]] & ~reach.served_any[hh_cell[rows]]]
         else:
             new_rows = own_rows
         gain_c.append(np.full(new_rows.size, number))
         gain_r.append(new_rows)
+        entry = (float(weight[new_rows].sum()), -number, serves.astype(np.uint32))
+        if footprints is None or len(kept) < footprints:
+            heapq.heappush(kept, entry)
+        elif footprints > 0 and entry[:2] > kept[0][:2]:
+            heapq.heapreplace(kept, entry)
         crow = _rows_at(near, c_sorted, c_order)
-        cen_c.append(np.full(crow.size, number))
-        cen_r.append(crow)
-        cen_m.append(margin[np.searchsorted(near, centre_row[crow])])
+        at_centre = margin[np.searchsorted(near, centre_row[crow])]
+        before = today[centre_row[crow], column] if column >= 0 else np.full(crow.size, np.nan)
+        better = ~(before >= at_centre)  # only these can change a centre
+        cen_c.append(np.full(int(better.sum()), number))
+        cen_r.append(crow[better])
+        cen_m.append(at_centre[better])
     ids = table["candidate_id"].to_numpy(object)
 
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         joined: np.ndarray = np.concatenate(parts).astype(dtype) if parts else np.empty(0, dtype)
         return joined
 
-    footprints = pd.DataFrame(
-        {"candidate_id": ids[cat(foot_c, np.intp)], "h3": reach.cells[cat(foot_h, np.intp)]}
+    kept.sort(key=lambda entry: -entry[1])  # in the candidates' order
+    footprint_table = pd.DataFrame(
+        {
+            "candidate_id": ids[cat([np.full(e[2].size, -e[1]) for e in kept], np.intp)],
+            "h3": reach.cells[cat([e[2] for e in kept], np.intp)],
+        }
     )
     g_rows = cat(gain_r, np.intp)
     g_cells = hh_cell[g_rows]
@@ -792,7 +894,7 @@ def _collect(
             "candidate_id": ids[cat(gain_c, np.intp)],
             "village_id": households["village_id"].to_numpy(object)[g_rows],
             "h3": households["h3"].to_numpy(np.uint64)[g_rows],
-            "households": households["households"].to_numpy(float)[g_rows],
+            "households": weight[g_rows],
             "unserved_any": reach.known[g_cells] & ~reach.served_any[g_cells],
         }
     )
@@ -806,13 +908,9 @@ def _collect(
             "margin_db": cat(cen_m, float),
         }
     )
-    o_rows = cat(own_r, np.intp)
-    own_served = pd.Series(
-        households["households"].to_numpy(float)[o_rows], index=ids[cat(own_c, np.intp)]
-    )
     evaluation = Evaluation(
         candidates=table,
-        footprints=footprints,
+        footprints=footprint_table,
         gains=gains,
         villages=villages,
         carrier=wanted,
@@ -820,7 +918,7 @@ def _collect(
         baseline=baseline,
         fading_db=fading,
     )
-    return _with_counts(evaluation, own_served.groupby(level=0).sum())
+    return _with_counts(evaluation, pd.Series(own_served, index=ids))
 
 
 def _rows_at(cells: np.ndarray, sorted_cells: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -843,7 +941,19 @@ def _with_counts(evaluation: Evaluation, own_served: pd.Series) -> Evaluation:
     served = evaluation.gains.groupby("candidate_id")["households"].sum()
     table["households_served"] = ids.map(served).fillna(0.0).to_numpy(float)
     table["households_served_own"] = ids.map(own_served).fillna(0.0).to_numpy(float)
-    after = village_outcomes(evaluation)
+    # Only a village with a problem today can be lifted out of it.
+    villages = evaluation.villages
+    problem = villages.loc[
+        villages["point_verdict"].isin([Verdict.NO_SIGNAL.value, Verdict.PATCHY.value]),
+        "village_id",
+    ]
+    after = village_outcomes(
+        replace(
+            evaluation,
+            gains=evaluation.gains.loc[evaluation.gains["village_id"].isin(problem)],
+            centres=evaluation.centres.loc[evaluation.centres["village_id"].isin(problem)],
+        )
+    )
     before = evaluation.villages.set_index("village_id")["point_verdict"]
     was = after["village_id"].map(before)
     no_signal = Verdict.NO_SIGNAL.value
@@ -858,16 +968,7 @@ def _with_counts(evaluation: Evaluation, own_served: pd.Series) -> Evaluation:
     )
     table["villages_out_of_no_signal"] = ids.map(counts["none"]).fillna(0).astype(int).to_numpy()
     table["villages_out_of_patchy"] = ids.map(counts["patchy"]).fillna(0).astype(int).to_numpy()
-    return Evaluation(
-        candidates=table,
-        footprints=evaluation.footprints,
-        gains=evaluation.gains,
-        villages=evaluation.villages,
-        carrier=evaluation.carrier,
-        centres=evaluation.centres,
-        baseline=evaluation.baseline,
-        fading_db=evaluation.fading_db,
-    )
+    return replace(evaluation, candidates=table)
 
 
 def village_gains(evaluation: Evaluation) -> pd.DataFrame:
@@ -936,8 +1037,8 @@ def lazy_greedy(
     gain is an upper bound and only the top of the heap is re-evaluated).
     With ``budget``: the largest marginal weight per cost among the sets
     that still fit, then the best single set that fits if it beats the
-    greedy result (Khuller, Moss & Naor 1999). Sets that add nothing are
-    never picked; at most ``k`` picks.
+    greedy result (Khuller, Moss & Naor 1999). Ties go to the earlier set.
+    Sets that add nothing are never picked; at most ``k`` picks.
 
     >>> sets = [np.array([0, 1]), np.array([1, 2, 3]), np.array([0, 1])]
     >>> lazy_greedy(sets, np.ones(4), np.ones(3), k=2)
@@ -966,8 +1067,11 @@ def lazy_greedy(
         value = gain(i)
         if value <= 0:
             continue
-        if heap and -heap[0][0] > key(i, value) + 1e-12:
-            heapq.heappush(heap, (-key(i, value), i))  # stale: back in with its true gain
+        mine = key(i, value)
+        if heap and (
+            -heap[0][0] > mine + 1e-12 or (-heap[0][0] >= mine - 1e-12 and heap[0][1] < i)
+        ):  # stale (or tied with an earlier candidate): back in with its true gain
+            heapq.heappush(heap, (-mine, i))
             continue
         picked.append((i, value))
         covered[sets[i]] = True
