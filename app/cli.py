@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ from app.store import Store
 from coverage.errors import CoverageError
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from app.core.config import Settings
     from coverage.evaluate import VerdictScore
     from coverage.pipeline import AnalysisResult
@@ -146,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     _region_parser(commands)
+    _plan_parser(commands)
 
     keys = commands.add_parser("keys", help="manage API keys (in LOMSONG_DATA_DIR)")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -250,59 +254,94 @@ def print_accounting(what: str, accepted: int, rejected_by_reason: dict[str, int
         print(f"  rejected {count:>6}  {reason}")
 
 
-def _analyze(args: argparse.Namespace) -> int:
-    from coverage.pipeline import analyze
+@dataclass
+class AnalysisInputs:
+    """What ``analyze`` and ``plan`` read from their files, each file's refusals kept."""
+
+    villages: gpd.GeoDataFrame
+    sites: pd.DataFrame
+    village_file: Any
+    site_file: Any
+    readings: ValidatedReadings
+    buildings: Any = None  # geodata.buildings' result, with --buildings
+
+    def print_accounting(self) -> None:
+        """Print each file's accepted rows and rejections by reason."""
+        print_accounting("villages", len(self.villages), self.village_file.rejected_by_reason)
+        print_accounting("sites", len(self.sites), self.site_file.rejected_by_reason)
+        print_accounting("readings", len(self.readings.valid), self.readings.rejected_by_reason)
+        if self.buildings is not None:
+            print(f"buildings: {len(self.buildings.points)} read")
+            for reason, count in sorted(self.buildings.rejected_by_reason.items()):
+                print(f"  left out {count:>6}  {reason}")
+
+
+def read_analysis_inputs(args: argparse.Namespace, work: Any) -> AnalysisInputs:
+    """Read ``--villages``, ``--sites``, ``--readings`` (and ``--buildings``) as ``analyze`` does.
+
+    Raises
+    ------
+    InvalidInputError
+        A file unreadable as a whole (named first), or one that leaves nothing valid.
+    """
     from geodata.errors import InvalidInputError
     from geodata.formats import read_readings, read_sites, read_villages, validate_chunks
-    from geodata.progress import progress
     from geodata.readings import ValidatedReadings, nothing_valid_error
 
     def named(path: Path, exc: InvalidInputError) -> InvalidInputError:
         """Return the reader's error with the file named first (once)."""
         return exc if str(exc).startswith(str(path)) else type(exc)(f"{path}: {exc}")
 
-    with progress(f"analyze {args.out}") as work:
-        with work.step(f"villages {args.villages.name}"):
-            try:
-                village_file = read_villages(args.villages)
-            except InvalidInputError as exc:
-                raise named(args.villages, exc) from None
-        if village_file.valid.empty:
-            raise nothing_valid_error("villages", args.villages, village_file.rejected)
-        with work.step(f"sites {args.sites.name}"):
-            try:
-                site_file = read_sites(args.sites, format=args.sites_format)
-            except InvalidInputError as exc:
-                raise named(args.sites, exc) from None
-        if site_file.valid.empty:
-            raise nothing_valid_error("sites", args.sites, site_file.rejected)
-        villages = village_file.valid.reset_index(drop=True)
-        sites = site_file.valid.reset_index(drop=True)
-        per_file: list[ValidatedReadings] = []
-        for path in args.readings:
-            try:
-                with work.file_step(f"readings {path.name}", path) as handle:
-                    chunks = read_readings(
-                        handle, format=args.format, tz=args.tz, mcc=args.mcc, mnc=args.mnc
-                    )
-                    per_file.append(validate_chunks(chunks))
-            except InvalidInputError as exc:
-                raise named(path, exc) from None
-        validated = ValidatedReadings(
-            pd.concat([v.valid for v in per_file], ignore_index=True),
-            [r for v in per_file for r in v.rejected],
-        )
-        if validated.valid.empty and validated.rejected:
-            files = ", ".join(str(p) for p in args.readings)
-            raise nothing_valid_error("readings", files, validated.rejected)
-        buildings = None
-        if args.buildings is not None:
-            from geodata.buildings import read_buildings
+    with work.step(f"villages {args.villages.name}"):
+        try:
+            village_file = read_villages(args.villages)
+        except InvalidInputError as exc:
+            raise named(args.villages, exc) from None
+    if village_file.valid.empty:
+        raise nothing_valid_error("villages", args.villages, village_file.rejected)
+    with work.step(f"sites {args.sites.name}"):
+        try:
+            site_file = read_sites(args.sites, format=args.sites_format)
+        except InvalidInputError as exc:
+            raise named(args.sites, exc) from None
+    if site_file.valid.empty:
+        raise nothing_valid_error("sites", args.sites, site_file.rejected)
+    villages = village_file.valid.reset_index(drop=True)
+    sites = site_file.valid.reset_index(drop=True)
+    per_file: list[ValidatedReadings] = []
+    for path in args.readings:
+        try:
+            with work.file_step(f"readings {path.name}", path) as handle:
+                chunks = read_readings(
+                    handle, format=args.format, tz=args.tz, mcc=args.mcc, mnc=args.mnc
+                )
+                per_file.append(validate_chunks(chunks))
+        except InvalidInputError as exc:
+            raise named(path, exc) from None
+    validated = ValidatedReadings(
+        pd.concat([v.valid for v in per_file], ignore_index=True),
+        [r for v in per_file for r in v.rejected],
+    )
+    if validated.valid.empty and validated.rejected:
+        files = ", ".join(str(p) for p in args.readings)
+        raise nothing_valid_error("readings", files, validated.rejected)
+    found = None
+    if args.buildings is not None:
+        from geodata.buildings import read_buildings
 
-            with work.step(f"buildings {args.buildings.name}"):
-                west, south, east, north = villages.to_crs("EPSG:4326").total_bounds
-                found = read_buildings(args.buildings, bbox=(west, south, east, north))
-            buildings = found.points
+        with work.step(f"buildings {args.buildings.name}"):
+            west, south, east, north = villages.to_crs("EPSG:4326").total_bounds
+            found = read_buildings(args.buildings, bbox=(west, south, east, north))
+    return AnalysisInputs(villages, sites, village_file, site_file, validated, found)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from coverage.pipeline import analyze
+    from geodata.progress import progress
+
+    with progress(f"analyze {args.out}") as work:
+        inputs = read_analysis_inputs(args, work)
+        villages, sites, validated = inputs.villages, inputs.sites, inputs.readings
         with work.step(f"judging {len(villages):,} villages"):
             result = analyze(
                 villages,
@@ -310,16 +349,10 @@ def _analyze(args: argparse.Namespace) -> int:
                 validated.valid,
                 dem=args.dem,
                 population=args.population,
-                buildings=buildings,
+                buildings=None if inputs.buildings is None else inputs.buildings.points,
             )
         work.finish()
-        print_accounting("villages", len(villages), village_file.rejected_by_reason)
-        print_accounting("sites", len(sites), site_file.rejected_by_reason)
-        print_accounting("readings", len(validated.valid), validated.rejected_by_reason)
-        if args.buildings is not None:
-            print(f"buildings: {len(found.points)} read")
-            for reason, count in sorted(found.rejected_by_reason.items()):
-                print(f"  left out {count:>6}  {reason}")
+        inputs.print_accounting()
         verdicts = result.villages["verdict"].value_counts()
         work.summary = (
             f"{len(villages):,} villages judged from {len(validated.valid):,} readings"
@@ -703,6 +736,244 @@ def _print_region(summary: dict[str, object]) -> None:
         print(f"loaded     {summary['last_load']['loaded']}")  # type: ignore[index]
 
 
+# --- lomsong plan: the sites that would serve the most households ---------------
+
+#: Sites a plan picks when neither ``--k`` nor ``--budget`` is given.
+DEFAULT_PLAN_K = 5
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _positive_amount(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number above 0")
+    return value
+
+
+def _carrier_argument(text: str) -> str:
+    from geodata.constants import CARRIERS
+    from geodata.sites import carrier_codes, carrier_name
+
+    try:
+        return carrier_name(*carrier_codes(text))
+    except ValueError:
+        known = ", ".join(CARRIERS.values())
+        raise argparse.ArgumentTypeError(
+            f"unknown carrier {text!r}; expected one of {known} or MCC-MNC (452-04)"
+        ) from None
+
+
+def _plan_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    plan = commands.add_parser(
+        "plan",
+        help="pick the sites that would serve the most households (co-location, new masts)",
+        description="Analyse as `analyze` does, generate candidate sites (every carrier on "
+        "every other carrier's mast, new masts from the terrain, and --candidates), weigh "
+        "each with the calibrated model, and pick the plan that serves the most households "
+        "newly (lazy greedy maximum coverage). Writes candidates.geojson, plan.geojson, "
+        "plan.csv and an offline plan.html into --out.",
+    )
+    plan.add_argument("--villages", type=Path, required=True, help="village polygons")
+    plan.add_argument("--sites", type=Path, required=True, help="OpenCelliD-style CSV")
+    plan.add_argument(
+        "--readings", type=Path, action="append", required=True, help="readings file (repeatable)"
+    )
+    plan.add_argument(
+        "--readings-format",
+        "--format",
+        dest="format",
+        choices=("auto", *READING_FORMATS),
+        default="auto",
+        help="layout of the readings files (default: told from each file)",
+    )
+    plan.add_argument("--tz", help="IANA time zone of a G-NetTrack log (Asia/Ho_Chi_Minh)")
+    plan.add_argument("--mcc", type=int, help="G-NetTrack: the operator's MCC (452)")
+    plan.add_argument("--mnc", type=int, help="G-NetTrack: the operator's MNC (4 = Viettel)")
+    plan.add_argument(
+        "--sites-format", choices=("native", "opencellid"), default="native", help="site layout"
+    )
+    plan.add_argument("--dem", type=Path, required=True, help="terrain GeoTIFF")
+    plan.add_argument("--population", type=Path, help="population GeoTIFF (WorldPop, GHSL)")
+    plan.add_argument("--buildings", type=Path, help="building footprints or points")
+    plan.add_argument(
+        "--candidates",
+        type=Path,
+        help="your own candidate sites: CSV lon,lat,height,carrier,radio,cost (optional id, name)",
+    )
+    size = plan.add_mutually_exclusive_group()
+    size.add_argument(
+        "--k", type=_positive_int, help=f"how many sites to pick (default {DEFAULT_PLAN_K})"
+    )
+    size.add_argument(
+        "--budget", type=_positive_amount, help="most the plan may cost, in VND (instead of --k)"
+    )
+    plan.add_argument(
+        "--carrier",
+        type=_carrier_argument,
+        help="plan for one carrier: its candidates, counting the households it serves",
+    )
+    plan.add_argument(
+        "--spacing-m", type=_positive_amount, help="grid of new-mast candidates, metres"
+    )
+    plan.add_argument("--out", type=Path, required=True, help="directory for the plan's files")
+    plan.add_argument("--lang", choices=("vi", "en"), default="vi", help="plan.html's language")
+    plan.add_argument(
+        "--assets-dir", type=Path, default=default_assets_dir(), help="node_modules with leaflet"
+    )
+
+
+def _read_candidate_file(path: Path, work: Any) -> Any:
+    """Read ``--candidates``; an error when nothing in it is valid."""
+    from geodata.errors import InvalidInputError
+    from geodata.formats.candidates import read_candidates
+    from geodata.readings import nothing_valid_error
+
+    with work.step(f"candidates {path.name}"):
+        try:
+            found = read_candidates(path)
+        except InvalidInputError as exc:
+            raise type(exc)(f"{path}: {exc}") from None
+    if found.valid.empty:
+        raise nothing_valid_error("candidates", path, found.rejected)
+    return found
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from coverage.candidates import all_candidates
+    from coverage.pipeline import DEM_MARGIN_M, analyze
+    from coverage.planning import evaluate_candidates, plan
+    from geodata.plans import villages_lifted, write_plan
+    from geodata.progress import progress
+    from geodata.raster import read_raster
+
+    k = DEFAULT_PLAN_K if args.k is None and args.budget is None else args.k
+    with progress(f"plan {args.out}") as work:
+        inputs = read_analysis_inputs(args, work)
+        uploaded = None if args.candidates is None else _read_candidate_file(args.candidates, work)
+        villages, sites = inputs.villages, inputs.sites
+        west, south, east, north = villages.to_crs("EPSG:4326").total_bounds
+        with work.step(f"terrain {args.dem.name}"):
+            terrain = read_raster(
+                args.dem, bounds_wgs84=(west, south, east, north), margin_m=DEM_MARGIN_M
+            )
+        with work.step(f"judging {len(villages):,} villages"):
+            result = analyze(
+                villages,
+                sites,
+                inputs.readings.valid,
+                dem=terrain,
+                population=args.population,
+                buildings=None if inputs.buildings is None else inputs.buildings.points,
+            )
+        options: dict[str, Any] = {} if args.spacing_m is None else {"spacing_m": args.spacing_m}
+        with work.step("candidate sites"):
+            candidates = all_candidates(
+                result.villages,
+                sites,
+                terrain,
+                metric_crs=result.metric_crs,
+                uploaded=None if uploaded is None else uploaded.valid.reset_index(drop=True),
+                carriers=None if args.carrier is None else [args.carrier],
+                households=result.households,
+                **options,
+            )
+        with work.step(f"weighing {len(candidates):,} candidates"):
+            evaluation = evaluate_candidates(
+                result, sites, candidates, terrain=terrain, carrier=args.carrier
+            )
+        chosen = plan(evaluation, k=k, budget=args.budget)
+        work.finish()
+        inputs.print_accounting()
+        if uploaded is not None:
+            print_accounting("candidates", len(uploaded.valid), uploaded.rejected_by_reason)
+        out_of_no_signal, out_of_patchy = villages_lifted(chosen.villages)
+        summary = {
+            "households_served": round(float(chosen.households_served), 1),
+            "cost": float(chosen.cost),
+            "method": chosen.method,
+            "k": k,
+            "budget": args.budget,
+            "carrier": args.carrier,
+            "candidates_evaluated": len(evaluation.candidates),
+            "villages_out_of_no_signal": out_of_no_signal,
+            "villages_out_of_patchy": out_of_patchy,
+        }
+        files = write_plan(
+            args.out,
+            candidates=evaluation.candidates,
+            chosen=chosen.chosen,
+            footprints=evaluation.footprints,
+            summary=summary,
+            page=_plan_page(args, result, evaluation, chosen),
+        )
+        kinds = evaluation.candidates["kind"].astype(str).value_counts().sort_index()
+        limit = f"k = {k}" if k is not None else f"budget {args.budget:,.0f} VND"
+        print(
+            f"plan ({limit}): {len(chosen.chosen)} sites serve"
+            f" {chosen.households_served:,.0f} more households for {chosen.cost:,.0f} VND"
+        )
+        print(
+            f"villages lifted: {out_of_no_signal} out of no signal,"
+            f" {out_of_patchy} out of patchy signal"
+        )
+        weighed = ", ".join(f"{kind} {count:,}" for kind, count in kinds.items())
+        print(f"candidates weighed: {len(evaluation.candidates):,} ({weighed})")
+        print(f"method: {chosen.method}")
+        written = [files.candidates, files.plan, files.table, files.page]
+        print(f"written to {args.out}: {', '.join(p.name for p in written if p is not None)}")
+        work.summary = (
+            f"{len(chosen.chosen)} sites, {chosen.households_served:,.0f} households newly served"
+        )
+    return 0
+
+
+def _plan_page(args: argparse.Namespace, result: Any, evaluation: Any, chosen: Any) -> str | None:
+    """``plan.html``: the plan page with everything inline, or None without Leaflet."""
+    import base64
+
+    from geodata.maps import padded_bounds, render_hillshade
+    from geodata.maps.plan import PlanSummary, plan_page
+    from geodata.plans import plan_frame
+
+    leaflet = args.assets_dir / "leaflet" / "dist"
+    if not (leaflet / "leaflet.js").is_file():
+        print(f"plan.html not written: Leaflet not found in {leaflet} (run `make assets`)")
+        return None
+    villages = result.villages
+    hillshade, bounds = None, None
+    try:
+        shade = render_hillshade(
+            args.dem, bounds_wgs84=padded_bounds(tuple(villages.to_crs("EPSG:4326").total_bounds))
+        )
+        hillshade = "data:image/png;base64," + base64.b64encode(shade.png).decode()
+        bounds = shade.leaflet_bounds()
+    except GeodataError as exc:
+        print(f"plan.html: no hillshade ({exc})")
+    return plan_page(
+        villages,
+        chosen.villages,
+        plan_frame(chosen.chosen, evaluation.footprints),
+        PlanSummary(chosen.households_served, chosen.cost, chosen.method),
+        commune=", ".join(sorted(villages["commune"].astype(str).unique())),
+        lang=args.lang,
+        hillshade=hillshade,
+        hillshade_bounds=bounds,
+        inline_assets_dir=leaflet,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lomsong`` command; returns the exit status.
 
@@ -719,6 +990,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "keys": _keys,
         "evaluate": _evaluate,
         "region": _region,
+        "plan": _plan,
     }
     try:
         return handlers[args.command](args)

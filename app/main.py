@@ -28,6 +28,7 @@ from app.api.routes import (
     health,
     keys,
     maps,
+    plans,
     readings,
     region,
     reports,
@@ -44,6 +45,7 @@ from app.core.logging import redact_access_log
 from app.services.demo import load_demo
 from app.services.idempotency import Idempotency
 from app.services.ingest import ImportJobs
+from app.services.planning import PlanCache
 from app.services.refresh import RefreshWorker
 from app.store import Store
 from geodata.maps import STATIC_DIR as MAP_STATIC_DIR
@@ -125,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.page_cache = PageCache()
+    app.state.plan_cache = PlanCache()  # plans per query and results version
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     install_error_handlers(app)
     for module in (
@@ -144,6 +147,7 @@ def create_app(settings: Settings) -> FastAPI:
         reports,
         uploads,
         scenarios,
+        plans,
     ):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(docs.docs_router(settings))

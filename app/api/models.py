@@ -535,3 +535,74 @@ class ChallengeList(BaseModel):
 
     village_id: str
     challenges: list[Challenge]
+
+
+# --- plans: the sites that would serve the most households -----------------
+
+
+class PlanSummary(BaseModel):
+    """What a plan does in all, and what it was asked for."""
+
+    commune_id: str
+    households_served: float = Field(
+        ge=0, description="Households newly served by the plan, each counted once."
+    )
+    cost: float = Field(ge=0, description="The chosen sites' cost, VND.")
+    method: str = Field(description="The algorithm and its guarantee, with the citation.")
+    k: int | None = Field(description="Most sites picked (the default when no budget is given).")
+    budget: float | None = Field(description="Most the plan may cost, VND.")
+    carrier: str | None = Field(description="Households counted without this carrier; null: any.")
+    candidates_evaluated: int = Field(ge=0)
+    villages_out_of_no_signal: int = Field(ge=0, description="no_signal before, not after.")
+    villages_out_of_patchy: int = Field(ge=0, description="patchy before, covered after.")
+    results_version: int = Field(ge=0, description="The results the plan was made on.")
+
+
+class PlanCandidateProperties(BaseModel):
+    """One chosen site: where, what, what it adds, in the plan's order."""
+
+    rank: int = Field(ge=1)
+    candidate_id: str
+    kind: Literal["colocation", "new_site", "uploaded", "hypothetical"]
+    carrier: str
+    radio: str | None
+    lon: float = Field(description="The mast (the geometry is its predicted footprint).")
+    lat: float
+    height_m: float
+    cost: float = Field(description="VND.")
+    host_site_id: str | None = Field(description="The existing mast, for a co-location.")
+    households_served: float = Field(description="Households it alone would newly serve.")
+    households_served_own: float = Field(
+        description="Households its own carrier does not serve today that it would."
+    )
+    villages_out_of_no_signal: int
+    villages_out_of_patchy: int
+    marginal_households: float = Field(
+        description="Households it newly serves that no earlier pick serves."
+    )
+    cumulative_households: float
+    cumulative_cost: float
+
+
+class PlanVillage(BaseModel):
+    """One village before and after the plan (point estimates)."""
+
+    village_id: str
+    name: str
+    commune_id: str | None
+    households: float
+    households_without_signal_before: float
+    households_without_signal_after: float
+    verdict_before: Verdict
+    verdict_after: Verdict
+    newly_served_share: float = Field(description="Share of its households newly served.")
+
+
+class PlanAnswer(BaseModel):
+    """A commune's plan: the summary, the chosen sites with footprints, the villages."""
+
+    summary: PlanSummary
+    chosen: FeatureCollection[PlanCandidateProperties] = Field(
+        description="The chosen in rank order; each geometry is where its signal would be usable."
+    )
+    villages: list[PlanVillage]
