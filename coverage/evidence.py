@@ -36,6 +36,10 @@ class Evidence:
         ``censored`` and ``p_measured`` (:func:`~coverage.censoring.observed_median`).
     measured : DataFrame
         Per (cell, carrier): the best radio's evidence (:func:`measured_by_carrier`).
+    before : DataFrame or None
+        The same, from the retired readings alone: the network as it was
+        before the newer sites, which they can only add to (the floor of
+        :func:`coverage.fusion.fuse`). None when no reading was retired.
     """
 
     stats: pd.DataFrame
@@ -43,6 +47,7 @@ class Evidence:
     fading_db: float
     observed: pd.DataFrame
     measured: pd.DataFrame
+    before: pd.DataFrame | None = None
 
 
 def measure(
@@ -77,13 +82,19 @@ def measure(
     if retired.any():
         stats = aggregate_readings(readings.loc[~retired], resolution=resolution)
     fading = reading_spread_db(stats)
-    observed = observed_median(stats, floors=service_floors(readings), spread_db=fading)
+    floors = service_floors(readings)
+    observed = observed_median(stats, floors=floors, spread_db=fading)
+    before = None
+    if retired.any():
+        old = aggregate_readings(readings.loc[retired], resolution=resolution)
+        before = measured_by_carrier(observed_median(old, floors=floors, spread_db=fading))
     return Evidence(
         stats=stats,
         retired=retired,
         fading_db=fading,
         observed=observed,
         measured=measured_by_carrier(observed),
+        before=before,
     )
 
 

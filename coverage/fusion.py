@@ -165,6 +165,7 @@ def fuse(
     predicted: pd.DataFrame,
     site_carriers: frozenset[str] = frozenset(),
     fading_db: float = T.DEFAULT_FADING_DB,
+    before: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Availability and how sure we are of it, per (cell, carrier).
 
@@ -183,6 +184,14 @@ def fuse(
     The readings' margin is σ_t·Φ⁻¹(P) with P their share of usable time
     (:func:`observed_median`), smoothed as (k + ½)/(n + 1) at the ends.
     ``p_served`` = Φ(m / σ): how likely the median is usable at all.
+
+    ``before`` (:attr:`coverage.evidence.Evidence.before`: the readings a
+    newer site retired, per cell and carrier) is a floor: a new site adds to
+    the network it joins and takes no service away, so where those readings
+    showed a better margin than the evidence in force, theirs stands (with
+    their precision). Without it, a carrier's well-measured cell that a new
+    site could reach fell back to the model, and building a site could
+    leave more households without signal than before.
 
     A carrier listed in ``site_carriers`` (its sites are known) with none
     within reach of a cell that another carrier's site reaches is predicted
@@ -261,12 +270,17 @@ def fuse(
     known_here = precision > 0
     margin = np.where(known_here, margin, np.nan)
     sigma = np.where(known_here, sigma, np.nan)
+    raised = np.zeros(size, dtype=bool)
+    if before is not None and len(before):
+        margin, sigma, raised = _floor_by_earlier_readings(
+            margin, sigma, before, cells, names, fading_db=fading_db
+        )
     p = norm.cdf(margin / fading_db)
     p_served = norm.cdf(margin / sigma)
     # Evidence codes into _EVIDENCE: readings enough, else a prediction,
     # else none; a cell with a reading or two and no prediction is measured.
     evidence = np.where(n >= T.MIN_READINGS_MEASURED, 0, np.where(has_model, 1, 2))
-    evidence = np.where((evidence == 2) & (n > 0), 0, evidence)
+    evidence = np.where(((evidence == 2) & (n > 0)) | (raised & (evidence == 2)), 0, evidence)
     dbm = np.where(
         n >= T.MIN_READINGS_MEASURED,
         spread(measured, "mean_dbm", on_measured, size, np.nan),
@@ -291,6 +305,36 @@ def fuse(
 
 
 _EVIDENCE = ("measured", "predicted", "none")
+
+
+def _floor_by_earlier_readings(
+    margin: np.ndarray,
+    sigma: np.ndarray,
+    before: pd.DataFrame,
+    cells: np.ndarray,
+    names: pd.Index,
+    *,
+    fading_db: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raise margins to what retired readings showed, where they showed more (see :func:`fuse`).
+
+    Returns the margins, their standard errors and where they were raised.
+    """
+    size = len(cells) * len(names)
+    on_before = grid_rows(before, cells, names)
+    n = np.nan_to_num(spread(before, "count", on_before, size, np.nan), nan=0.0)
+    p = spread(before, "p_measured", on_before, size, np.nan)
+    enough = (n >= T.MIN_READINGS_MEASURED) & ~np.isnan(p)
+    edge = 0.5 / (n + 1.0)
+    share = np.clip(np.nan_to_num(p, nan=0.5), edge, 1.0 - edge)
+    earlier = fading_db * norm.ppf(share)
+    earlier_sigma = T.MEDIAN_ERROR_FACTOR * fading_db / np.sqrt(np.maximum(n, 1.0))
+    raise_to = enough & ~(margin >= earlier)  # NaN margins are raised too
+    return (
+        np.where(raise_to, earlier, margin),
+        np.where(raise_to, np.maximum(earlier_sigma, T.MIN_SIGMA_DB), sigma),
+        raise_to,
+    )
 
 
 @dataclass(frozen=True)
@@ -363,5 +407,6 @@ def fuse_evidence(
         predicted=predicted_best,
         site_carriers=site_carriers,
         fading_db=evidence.fading_db,
+        before=evidence.before,
     )
     return Fusion(calibration=calibration, estimates=estimates, cells=fused)

@@ -244,7 +244,9 @@ def analyze(
         terrain=terrain,
         population=_as_raster(population, bounds, 0.0),
         buildings=buildings,
-        reading_cells=unique_cells(evidence.stats["h3"].to_numpy(np.uint64)),
+        # Where phones were read says where people go, whatever the readings
+        # say of a network since changed: every reading's cell, retired or not.
+        reading_cells=unique_cells(stats["h3"].to_numpy(np.uint64)),
     )
     per_village = readings_per_village(villages, observed_readings)
     started = new_sites_near(

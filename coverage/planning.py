@@ -54,7 +54,7 @@ from coverage.predict import (
     coarse_terrain,
     metric_centres,
 )
-from coverage.stats import NEW_SITE_MARGIN_DB
+from coverage.stats import could_serve
 from geodata import constants as C
 from geodata.constants import Verdict
 from geodata.raster import Raster, read_raster
@@ -504,7 +504,7 @@ class _Reach:
 
 def with_readings(
     candidate_margin: np.ndarray,
-    uncalibrated_dbm: np.ndarray,
+    open_path_dbm: np.ndarray,
     usable_dbm: float,
     *,
     margin_today: np.ndarray,
@@ -515,9 +515,10 @@ def with_readings(
     """Set the carrier's margin with the candidate built, where older readings stay in force.
 
     The analysis retires a carrier's readings in a cell only where the new
-    site's *uncalibrated* prediction comes within
+    site's open-path prediction (before terrain loss) comes within
     :data:`coverage.stats.NEW_SITE_MARGIN_DB` of usable
-    (:func:`coverage.stats.retired_readings`); elsewhere they stay, and in
+    (:func:`coverage.stats.could_serve`, :func:`coverage.stats.retired_readings`);
+    elsewhere they stay, and in
     their cell the fused margin weighs them against the model by precision
     (:func:`coverage.fusion.fuse`). There the readings' margin is taken as
     today's fused margin (readings dominate where they are many), with
@@ -529,7 +530,7 @@ def with_readings(
     Cells without readings of the carrier, or whose readings are retired,
     take the candidate's margin.
     """
-    kept = (readings > 0) & (uncalibrated_dbm < usable_dbm - NEW_SITE_MARGIN_DB)
+    kept = (readings > 0) & ~could_serve(open_path_dbm, np.full(len(open_path_dbm), usable_dbm))
     if not kept.any():
         return candidate_margin
     reading_precision = readings / (T.MEDIAN_ERROR_FACTOR * fading_db) ** 2
@@ -645,7 +646,7 @@ def _candidate_margins(
         if own in reach.counts:
             margin = with_readings(
                 margin,
-                raw,
+                raw + loss[best, column],
                 usable,
                 margin_today=reach.today[own].to_numpy(float)[near],
                 readings=np.nan_to_num(reach.counts[own].to_numpy(float)[near]),

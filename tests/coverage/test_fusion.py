@@ -12,6 +12,7 @@ from coverage.censoring import observed_median
 from coverage.evidence import measured_by_carrier
 from coverage.fusion import fuse
 from coverage.thresholds import ABSENT_MARGIN_DB
+from geodata import constants as C
 
 FLOORS = {"lte": -121.0, "umts": -117.0, "gsm": -108.0, "nr": -124.0}
 
@@ -146,3 +147,55 @@ def test_a_hot_site_gets_its_own_offset() -> None:
     )
     offsets = calibrate(observed, predicted).sites.set_index("site_id")["site_offset_db"]
     assert offsets["hot"] - offsets["quiet"] > 5.0
+
+
+def test_a_new_site_takes_no_service_away() -> None:
+    """Readings a newer site retired are a floor: the network they saw is still there."""
+    cells = np.array([1, 2, 3], dtype=np.uint64)
+    none_measured = pd.DataFrame(
+        {
+            "h3": pd.Series(dtype=np.uint64),
+            "carrier": pd.Series(dtype=object),
+            "count": pd.Series(dtype=int),
+            "usable_count": pd.Series(dtype=int),
+            "no_service_count": pd.Series(dtype=int),
+            "mean_dbm": pd.Series(dtype=float),
+            "p_measured": pd.Series(dtype=float),
+            "measured_radio": pd.Series(dtype=object),
+        }
+    )
+    # The model (now with the new site) says 10 dB short of usable everywhere.
+    predicted = pd.DataFrame(
+        {
+            "h3": cells,
+            "carrier": ["X"] * 3,
+            "predicted_radio": ["lte"] * 3,
+            "calibrated_dbm": [C.USABLE_DBM["lte"] - 10.0] * 3,
+            "sigma_db": [8.0] * 3,
+        }
+    )
+    # Before it, cell 1 was usable 19 times in 20, cell 2 never, cell 3 read twice.
+    before = pd.DataFrame(
+        {
+            "h3": np.array([1, 2, 3], dtype=np.uint64),
+            "carrier": ["X", "X", "X"],
+            "count": [20, 20, 2],
+            "usable_count": [19, 0, 2],
+            "no_service_count": [0, 20, 0],
+            "mean_dbm": [-85.0, np.nan, -80.0],
+            "p_measured": [0.95, 0.0, 1.0],
+            "measured_radio": ["lte"] * 3,
+        }
+    )
+    kwargs = {"measured": none_measured, "predicted": predicted, "fading_db": 6.0}
+    plain = fuse(cells, ["X"], **kwargs).set_index("h3")  # type: ignore[arg-type]
+    floored = fuse(cells, ["X"], before=before, **kwargs).set_index("h3")  # type: ignore[arg-type]
+    assert plain["margin_db"].tolist() == pytest.approx([-10.0] * 3)
+    # Cell 1: the earlier readings' margin, 6·Φ⁻¹(0.95), with their precision.
+    assert floored.loc[1, "margin_db"] == pytest.approx(6.0 * norm.ppf(0.95))
+    assert floored.loc[1, "sigma_db"] == pytest.approx(1.25 * 6.0 / np.sqrt(20))
+    assert floored.loc[1, "p_usable"] > 0.9
+    # Cell 2: they saw less than the model now says: the model's stands.
+    assert floored.loc[2, "margin_db"] == pytest.approx(-10.0)
+    # Cell 3: two readings are not a measurement: nothing changes.
+    assert floored.loc[3, "margin_db"] == pytest.approx(-10.0)

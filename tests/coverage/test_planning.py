@@ -255,11 +255,13 @@ def _without(villages: pd.DataFrame, village: str, carrier: str) -> int:
 
 # A full re-analysis differs from the evaluation by what the evaluation does
 # not follow: the calibration is refitted and the residuals kriged again
-# without the readings the candidate retires, and households are re-placed
-# (cells whose only readings were retired lose their boost). On the demo
-# these move a village by a household or two; the published count is also
-# rounded to whole households. Three households are 3 % of Bản Giòng's 98.
-VILLAGE_TOLERANCE_HOUSEHOLDS = 3.0
+# with the candidate among the sites. On the demo, MobiFone on the VNPT mast
+# behind the ridge refits MobiFone's slope from 0.876 to 0.874 and moves one
+# Bản Giòng cell of 2.8 households from +1.4 to -0.8 dB: the full analysis
+# finds 98 without MobiFone where the evaluation keeps 94.8. The published
+# count is also rounded to whole households. Four households are 4 % of
+# Bản Giòng's 98.
+VILLAGE_TOLERANCE_HOUSEHOLDS = 4.0
 
 
 def test_colocation_on_the_vnpt_site_nearest_ban_giong(demo: dict[str, object]) -> None:
@@ -328,18 +330,13 @@ def test_colocation_on_the_vnpt_site_nearest_ban_giong(demo: dict[str, object]) 
 
 # The evaluation follows the readings a candidate leaves in force in their own
 # cell (coverage.planning.with_readings), not what they do to the
-# calibration's refit and to the kriged residuals around them. The analysis
-# keeps a carrier's older readings wherever the new site's *uncalibrated*
-# prediction is more than coverage.stats.NEW_SITE_MARGIN_DB (10 dB) below
-# usable, though the calibration (a diffraction scale of ~0.5 on the demo)
-# lifts many such cells above usable: those readings, taken before the site,
-# then lower the refitted offset and the kriged residuals near the site. On
-# the demo's top plan of 3 the full analysis finds ~7 % fewer households
-# than claimed (442 of 474); with NEW_SITE_MARGIN_DB at 40 dB, 0.4 % more
-# (461 for 459 claimed). Until the retirement rule changes, the claim holds
-# within 10 %.
+# calibration's refit and to the kriged residuals around them. While the
+# analysis judged "could serve" on the uncalibrated prediction (terrain loss
+# included, which the calibration halves on the demo), many cells the
+# calibrated model says a new site serves kept readings taken before it:
+# the full analysis found 7 % fewer households than claimed (442 of 474).
+# Judged on the open path (coverage.stats.could_serve), the claim holds.
 CONSISTENCY_TARGET = 0.05
-CONSISTENCY_NOW = 0.10
 
 
 @pytest.fixture(scope="module")
@@ -384,16 +381,6 @@ def built_plan(demo: dict[str, object]) -> tuple[Plan, float]:
     return top, served
 
 
-def test_the_top_plan_built_serves_what_it_claimed(built_plan: tuple[Plan, float]) -> None:
-    top, served = built_plan
-    assert served == pytest.approx(top.households_served, rel=CONSISTENCY_NOW)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="the analysis keeps older readings where the uncalibrated prediction is >10 dB "
-    "below usable; they pull its refit and kriging down (see CONSISTENCY_NOW)",
-)
 def test_the_top_plan_built_serves_what_it_claimed_within_5_percent(
     built_plan: tuple[Plan, float],
 ) -> None:
