@@ -517,7 +517,7 @@ def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) ->
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InvalidCandidateError(
-                f"uploaded candidates, row {rows[i]}: {column} {values[i]!r} {why}"
+                f"uploaded candidates, row {rows[i]}: {column} {float(values[i])!r} {why}"
             )
     carriers = []
     for row, given in zip(rows, table["carrier"], strict=True):  # one per candidate
@@ -527,12 +527,14 @@ def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) ->
             raise InvalidCandidateError(
                 f"uploaded candidates, row {row}: carrier {given!r} is not a known carrier"
             ) from error
-    radio = (
-        table["radio"].astype(object).where(table["radio"].notna(), None)
-        if "radio" in table
-        else pd.Series([None] * len(table), dtype=object)
+    given = table["radio"].tolist() if "radio" in table else [None] * len(table)
+    radio = pd.Series(
+        [
+            None if r is None or pd.isna(r) or not str(r).strip() else str(r).strip().lower()
+            for r in given
+        ],
+        dtype=object,
     )
-    radio = radio.map(lambda r: None if r is None or str(r).strip() == "" else str(r).lower())
     unknown = radio.notna() & ~radio.isin(list(C.DEFAULT_EIRP_DBM))
     if unknown.any():
         i = int(np.flatnonzero(unknown.to_numpy())[0])
@@ -560,7 +562,7 @@ def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) ->
             "lat": lat,
             "height_m": height,
             "carrier": carriers,
-            "radio": radio.to_numpy(object),
+            "radio": radio,
             "cost": cost,
             "host_site_id": None,
         }

@@ -24,6 +24,7 @@ and SMS too.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,12 +35,19 @@ from scipy.spatial import cKDTree
 from scipy.stats import norm
 
 from coverage import thresholds as T
-from coverage.calibration import apply_calibration
+from coverage.calibration import Calibration, apply_calibration
 from coverage.candidates import InvalidCandidateError
 from coverage.diffraction import float32_terrain
 from coverage.errors import CoverageError
 from coverage.pipeline import AnalysisResult
-from coverage.predict import _site_contribution, _SiteTable, coarse_terrain, metric_centres
+from coverage.predict import (
+    _site_contribution,
+    _SiteContribution,
+    _SiteTable,
+    coarse_terrain,
+    metric_centres,
+)
+from coverage.stats import NEW_SITE_MARGIN_DB
 from geodata import constants as C
 from geodata.constants import Verdict
 from geodata.raster import Raster, read_raster
@@ -72,6 +80,10 @@ BUDGET_METHOD = (
 )
 
 _TERRAIN_MARGIN_M = C.MAX_CELL_RANGE_M
+# Footprints kept by default (evaluate_candidates): a candidate on open
+# ground is usable at ~25,000 res-10 cells (12 bytes each in the table), so
+# 500 of them stay near 150 MB; a map shows far fewer.
+FOOTPRINT_CANDIDATES = 500
 
 
 def _no_centres() -> pd.DataFrame:
@@ -212,6 +224,15 @@ def _margins_today(result_cells: pd.DataFrame, cells: np.ndarray) -> pd.DataFram
         index="h3", columns="carrier", values="margin_db", aggfunc="max"
     )
     return wide.reindex(pd.Index(cells, name="h3"))
+
+
+def _counts_today(result_cells: pd.DataFrame, cells: np.ndarray) -> pd.DataFrame:
+    """Count the readings per (cell, carrier) at ``cells``: by cell, a column per carrier."""
+    table = result_cells[["h3", "carrier", "count"]]
+    wide = table.assign(carrier=table["carrier"].astype(object)).pivot_table(
+        index="h3", columns="carrier", values="count", aggfunc="sum"
+    )
+    return wide.reindex(pd.Index(cells, name="h3")).fillna(0.0)
 
 
 def _centre_baseline(result: AnalysisResult) -> pd.DataFrame:
@@ -463,6 +484,93 @@ class _Reach:
     today: pd.DataFrame  # margins per (cell, carrier), rows aligned with cells
     served_any: np.ndarray
     known: np.ndarray
+    counts: pd.DataFrame  # readings per (cell, carrier), aligned like ``today``
+    fading_db: float
+
+
+def with_readings(
+    candidate_margin: np.ndarray,
+    uncalibrated_dbm: np.ndarray,
+    usable_dbm: float,
+    *,
+    margin_today: np.ndarray,
+    readings: np.ndarray,
+    model_sigma_db: float,
+    fading_db: float,
+) -> np.ndarray:
+    """Set the carrier's margin with the candidate built, where older readings stay in force.
+
+    The analysis retires a carrier's readings in a cell only where the new
+    site's *uncalibrated* prediction comes within
+    :data:`coverage.stats.NEW_SITE_MARGIN_DB` of usable
+    (:func:`coverage.stats.retired_readings`); elsewhere they stay, and in
+    their cell the fused margin weighs them against the model by precision
+    (:func:`coverage.fusion.fuse`). There the readings' margin is taken as
+    today's fused margin (readings dominate where they are many), with
+    precision n / (1.25 σ_t)², the candidate's as its calibrated margin
+    with the calibration's σ; the result is never below today's margin.
+    (What those readings do beyond their cell, to the calibration's refit
+    and to the kriged residuals of their neighbours, is not followed.)
+
+    Cells without readings of the carrier, or whose readings are retired,
+    take the candidate's margin.
+    """
+    kept = (readings > 0) & (uncalibrated_dbm < usable_dbm - NEW_SITE_MARGIN_DB)
+    if not kept.any():
+        return candidate_margin
+    reading_precision = readings / (T.MEDIAN_ERROR_FACTOR * fading_db) ** 2
+    model_precision = 1.0 / model_sigma_db**2
+    with np.errstate(invalid="ignore"):
+        mixed = (model_precision * candidate_margin + reading_precision * margin_today) / (
+            model_precision + reading_precision
+        )
+    mixed = np.fmax(mixed, margin_today)
+    out: np.ndarray = np.where(kept, mixed, candidate_margin)
+    return out
+
+
+@dataclass(frozen=True)
+class _Correction:
+    """The calibration of one carrier and radio, for a site without an offset of its own.
+
+    :func:`coverage.calibration.apply_calibration` is linear in the
+    predicted dBm and the diffraction loss (see the model in
+    :mod:`coverage.calibration`): calibrated = a + b·dBm + c·loss. The
+    three numbers are read off it once per carrier and radio, so that the
+    calibration keeps one home and each candidate costs no table merge.
+    """
+
+    intercept: float
+    slope: float
+    per_loss_db: float
+    sigma_db: float
+
+    @classmethod
+    def of(cls, calibration: Calibration, carrier: str, radio: str) -> _Correction:
+        probe = pd.DataFrame(
+            {
+                "carrier": carrier,
+                "radio": radio,
+                "predicted_dbm": [0.0, 1.0, 0.0],
+                "diffraction_db": [0.0, 0.0, 1.0],
+                "site_id": None,  # a new site has no offset of its own
+            }
+        )
+        table = apply_calibration(probe, calibration)
+        at = table["calibrated_dbm"].to_numpy(float)
+        return cls(
+            intercept=float(at[0]),
+            slope=float(at[1] - at[0]),
+            per_loss_db=float(at[2] - at[0]),
+            sigma_db=float(table["sigma_db"].iloc[0]),
+        )
+
+    def calibrated(self, predicted_dbm: np.ndarray, diffraction_db: np.ndarray) -> np.ndarray:
+        """Calibrated dBm of predictions with their terrain loss."""
+        out: np.ndarray = (
+            self.intercept + self.slope * predicted_dbm + self.per_loss_db * diffraction_db
+        )
+        return out
 
 
 def _candidate_margins(
@@ -471,11 +579,13 @@ def _candidate_margins(
     reach: _Reach,
     terrain: Raster | None,
     result: AnalysisResult,
-) -> list[tuple[int, np.ndarray, np.ndarray] | None]:
+) -> Iterator[tuple[int, np.ndarray, np.ndarray] | None]:
     """Each candidate's calibrated margin at the cells within its reach.
 
     Per candidate ``(number, cells (indices into reach.cells), margin_db)``,
-    or None when it reaches none; the best sector per cell counts.
+    or None when it reaches none; the best sector per cell counts. A
+    generator: its consumer keeps what it needs of each candidate, so
+    memory does not grow with candidates × cells.
     """
     metric_crs = result.metric_crs
     calibration = result.calibration
@@ -495,31 +605,66 @@ def _candidate_margins(
         coarse = coarse_terrain(reach.cells, metric_crs, exact=measured)
     carriers = cells["carrier"].astype(object).to_numpy()
     radios = cells["radio"].astype(object).to_numpy()
+    corrections = {
+        (str(c), str(r)): _Correction.of(calibration, str(c), str(r))
+        for c, r in set(zip(carriers, radios, strict=True))
+    }
 
-    def margins(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, np.ndarray] | None:
-        found = _site_contribution(item[0], item[1], table, tree, (reach.x, reach.y), dem, coarse)
-        if found is None:
+    def margin_of(
+        number: int, rows: np.ndarray, found: _SiteContribution
+    ) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """One candidate's margins from the contribution of its position."""
+        position = np.searchsorted(found.rows, rows)
+        inside = found.distance <= float(table.reach[rows].max())
+        if not inside.any():
             return None
-        received = np.vstack(found.received)
-        loss = np.vstack(found.diffraction)
+        received = np.vstack([found.received[i][inside] for i in position])
+        loss = np.vstack([found.diffraction[i][inside] for i in position])
         best = received.argmax(axis=0)
-        column = np.arange(found.near.size)
-        first = item[1][0]
-        predicted = pd.DataFrame(
+        column = np.arange(received.shape[1])
+        raw = received[best, column]
+        own, radio = str(carriers[rows[0]]), str(radios[rows[0]])
+        correction = corrections[(own, radio)]
+        usable = C.USABLE_DBM[radio]
+        near = found.near[inside]
+        margin = correction.calibrated(raw, loss[best, column]) - usable
+        if own in reach.counts:
+            margin = with_readings(
+                margin,
+                raw,
+                usable,
+                margin_today=reach.today[own].to_numpy(float)[near],
+                readings=np.nan_to_num(reach.counts[own].to_numpy(float)[near]),
+                model_sigma_db=correction.sigma_db,
+                fading_db=reach.fading_db,
+            )
+        return number, near, margin
+
+    def margins(group: list[int]) -> list[tuple[int, np.ndarray, np.ndarray] | None]:
+        # Candidates at one position share its terrain profiles: one call
+        # computes the loss once per (frequency, height) for all of them.
+        rows = np.sort(np.concatenate([by_candidate[n] for n in group]))
+        found = _site_contribution(group[0], rows, table, tree, (reach.x, reach.y), dem, coarse)
+        if found is None:
+            return [None] * len(group)
+        return [margin_of(n, by_candidate[n], found) for n in group]
+
+    positions = (
+        pd.DataFrame(
             {
-                "carrier": carriers[first],
-                "radio": radios[first],
-                "predicted_dbm": received[best, column],
-                "diffraction_db": loss[best, column],
-                "site_id": None,  # a new site has no offset of its own
+                "number": list(by_candidate),
+                "lon": [float(cells["lon"].iat[by_candidate[n][0]]) for n in by_candidate],
+                "lat": [float(cells["lat"].iat[by_candidate[n][0]]) for n in by_candidate],
             }
         )
-        calibrated = apply_calibration(predicted, calibration)["calibrated_dbm"].to_numpy(float)
-        return item[0], found.near, calibrated - C.USABLE_DBM[str(radios[first])]
-
-    work = list(by_candidate.items())
+        .round({"lon": 7, "lat": 7})
+        .groupby(["lon", "lat"], sort=False)["number"]
+        .agg(list)
+    )
+    work = [list(group) for group in positions]
     workers = worker_count() if dem is not None else 1
-    return list(map_in_order(margins, work, workers=workers))
+    for group in map_in_order(margins, work, workers=workers):
+        yield from group
 
 
 def evaluate_candidates(
@@ -529,6 +674,7 @@ def evaluate_candidates(
     *,
     terrain: Raster | str | Path | None,
     carrier: str | None = None,
+    footprints: int | None = FOOTPRINT_CANDIDATES,
 ) -> Evaluation:
     """Count what each candidate would serve, re-judging only the cells within its reach.
 
@@ -563,6 +709,12 @@ def evaluate_candidates(
         Count households without this carrier instead of without any: only
         its candidates are evaluated, and a household cell it does not
         serve today is a gain where its candidate serves it.
+    footprints : int or None, keyword-only
+        Keep the footprints (:attr:`Evaluation.footprints`) of this many
+        candidates, those newly serving the most households
+        (:data:`FOOTPRINT_CANDIDATES` by default; None: every candidate's).
+        A footprint is tens of thousands of cells where terrain is open:
+        thousands of them would not fit in memory, nor on a map.
 
     Returns
     -------
@@ -611,16 +763,26 @@ def evaluate_candidates(
     if table.empty or len(cells) == 0:
         return _empty_evaluation(candidates, villages, wanted, fading)
     x, y = metric_centres(cells, result.metric_crs)
-    reach = _Reach(cells, x.to_numpy(), y.to_numpy(), today, served_any, known)
+    counts = _counts_today(result.cells, cells)
+    reach = _Reach(cells, x.to_numpy(), y.to_numpy(), today, served_any, known, counts, fading)
     found = _candidate_margins(table, sites, reach, _as_terrain(terrain, result), result)
     return _collect(
-        table, found, reach, households, centre_cells, villages, baseline, wanted, fading
+        table,
+        found,
+        reach,
+        households,
+        centre_cells,
+        villages,
+        baseline,
+        wanted,
+        fading,
+        footprints,
     )
 
 
 def _collect(
     table: pd.DataFrame,
-    found: list[tuple[int, np.ndarray, np.ndarray] | None],
+    found: Iterator[tuple[int, np.ndarray, np.ndarray] | None],
     reach: _Reach,
     households: pd.DataFrame,
     centre_cells: pd.DataFrame,
@@ -628,54 +790,70 @@ def _collect(
     baseline: pd.DataFrame,
     wanted: str | None,
     fading: float,
+    footprints: int | None,
 ) -> Evaluation:
-    """Turn the candidates' margins into footprints, gains and counts (sparse)."""
+    """Turn the candidates' margins into footprints, gains and counts (sparse).
+
+    Kept per candidate: the household cells it newly serves, its margins at
+    village centres where it beats its carrier's today, and (for the
+    ``footprints`` candidates newly serving the most households) the cells
+    where it is usable.
+    """
     # Household rows per cell (a cell may hold households of two villages).
     hh_cell = np.searchsorted(reach.cells, households["h3"].to_numpy(np.uint64))
     order = np.argsort(hh_cell, kind="stable")
     hh_sorted = hh_cell[order]
+    weight = households["households"].to_numpy(float)
     centre_row = np.searchsorted(reach.cells, centre_cells["h3"].to_numpy(np.uint64))
     c_order = np.argsort(centre_row, kind="stable")
     c_sorted = centre_row[c_order]
     carrier_of = table["carrier"].to_numpy(object)
     columns = list(reach.today.columns)
     today = reach.today.to_numpy(float)
-    foot_c, foot_h, gain_c, gain_r, own_c, own_r, cen_c, cen_r, cen_m = ([] for _ in range(9))
+    own_served = np.zeros(len(table))
+    kept: list[tuple[float, int, np.ndarray]] = []  # a heap: the footprints kept
+    gain_c, gain_r, cen_c, cen_r, cen_m = ([] for _ in range(5))
     for item in found:  # a loop over candidates
         if item is None:
             continue
         number, near, margin = item
         serves = near[margin >= 0.0]
-        foot_c.append(np.full(serves.size, number))
-        foot_h.append(serves)
         rows = _rows_at(serves, hh_sorted, order)
         own = carrier_of[number]
-        mine = (
-            today[hh_cell[rows], columns.index(own)]
-            if own in columns
-            else np.full(rows.size, np.nan)
-        )
+        column = columns.index(own) if own in columns else -1
+        mine = today[hh_cell[rows], column] if column >= 0 else np.full(rows.size, np.nan)
         own_rows = rows[~(mine >= 0.0)]  # NaN: the carrier has no evidence there
-        own_c.append(np.full(own_rows.size, number))
-        own_r.append(own_rows)
+        own_served[number] = float(weight[own_rows].sum())
         if wanted is None:
             new_rows = rows[reach.known[hh_cell[rows]] & ~reach.served_any[hh_cell[rows]]]
         else:
             new_rows = own_rows
         gain_c.append(np.full(new_rows.size, number))
         gain_r.append(new_rows)
+        entry = (float(weight[new_rows].sum()), -number, serves.astype(np.uint32))
+        if footprints is None or len(kept) < footprints:
+            heapq.heappush(kept, entry)
+        elif footprints > 0 and entry[:2] > kept[0][:2]:
+            heapq.heapreplace(kept, entry)
         crow = _rows_at(near, c_sorted, c_order)
-        cen_c.append(np.full(crow.size, number))
-        cen_r.append(crow)
-        cen_m.append(margin[np.searchsorted(near, centre_row[crow])])
+        at_centre = margin[np.searchsorted(near, centre_row[crow])]
+        before = today[centre_row[crow], column] if column >= 0 else np.full(crow.size, np.nan)
+        better = ~(before >= at_centre)  # only these can change a centre
+        cen_c.append(np.full(int(better.sum()), number))
+        cen_r.append(crow[better])
+        cen_m.append(at_centre[better])
     ids = table["candidate_id"].to_numpy(object)
 
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         joined: np.ndarray = np.concatenate(parts).astype(dtype) if parts else np.empty(0, dtype)
         return joined
 
-    footprints = pd.DataFrame(
-        {"candidate_id": ids[cat(foot_c, np.intp)], "h3": reach.cells[cat(foot_h, np.intp)]}
+    kept.sort(key=lambda entry: -entry[1])  # in the candidates' order
+    footprint_table = pd.DataFrame(
+        {
+            "candidate_id": ids[cat([np.full(e[2].size, -e[1]) for e in kept], np.intp)],
+            "h3": reach.cells[cat([e[2] for e in kept], np.intp)],
+        }
     )
     g_rows = cat(gain_r, np.intp)
     g_cells = hh_cell[g_rows]
@@ -684,7 +862,7 @@ def _collect(
             "candidate_id": ids[cat(gain_c, np.intp)],
             "village_id": households["village_id"].to_numpy(object)[g_rows],
             "h3": households["h3"].to_numpy(np.uint64)[g_rows],
-            "households": households["households"].to_numpy(float)[g_rows],
+            "households": weight[g_rows],
             "unserved_any": reach.known[g_cells] & ~reach.served_any[g_cells],
         }
     )
@@ -698,13 +876,9 @@ def _collect(
             "margin_db": cat(cen_m, float),
         }
     )
-    o_rows = cat(own_r, np.intp)
-    own_served = pd.Series(
-        households["households"].to_numpy(float)[o_rows], index=ids[cat(own_c, np.intp)]
-    )
     evaluation = Evaluation(
         candidates=table,
-        footprints=footprints,
+        footprints=footprint_table,
         gains=gains,
         villages=villages,
         carrier=wanted,
@@ -712,7 +886,7 @@ def _collect(
         baseline=baseline,
         fading_db=fading,
     )
-    return _with_counts(evaluation, own_served.groupby(level=0).sum())
+    return _with_counts(evaluation, pd.Series(own_served, index=ids))
 
 
 def _rows_at(cells: np.ndarray, sorted_cells: np.ndarray, order: np.ndarray) -> np.ndarray:
