@@ -18,7 +18,9 @@ same difference with the plan's candidate added as a hypothetical site
 (:func:`geodata.sites.hypothetical_cells`, created now) through a full
 :func:`coverage.pipeline.analyze`, not through the evaluation's shortcut.
 
-Run with ``-s`` to see the table per seed.
+Run with ``-s`` to see the table per seed. Two of the five seeds are strict
+xfails, each with its figures below: 23 (the evaluation over-claims a
+candidate far away) and 13 (a better position than the removed site's).
 """
 
 from __future__ import annotations
@@ -54,9 +56,25 @@ KNOWN_FAILURE = pytest.mark.xfail(
     strict=True,
     reason="evaluate_candidates over-claims a far candidate by 31 % (issue 14 consistency)",
 )
-# The first four seeds of tests/coverage/test_ground_truth.py: three that
-# pass, beside the one that shows the finding.
-SEEDS = (7, 11, pytest.param(23, marks=KNOWN_FAILURE), 5)
+# Seed 13 fails the distance bar whatever the evaluation: the removed
+# LinhPhu_TQG stood in the valley, and the full analysis finds a high point
+# 3.3 km away (new-16-VinaPhone) serving 369 households against 346 for the
+# best candidate within 1.5 km (new-4-VinaPhone, 1.4 km; the site served 288).
+# The plan picks new-21-VinaPhone, 3.6 km away (claimed 416, 309 in a full
+# analysis: the same over-claim as seed 23).
+BETTER_SPOT_FARTHER = pytest.mark.xfail(
+    raises=AssertionError,
+    strict=True,
+    reason="a better position than the removed site's lies 3.3 km away (full analysis)",
+)
+# The seeds of tests/coverage/test_ground_truth.py.
+SEEDS = (
+    7,
+    11,
+    pytest.param(23, marks=KNOWN_FAILURE),
+    5,
+    pytest.param(13, marks=BETTER_SPOT_FARTHER),
+)
 # The issue's bars: the top new site within 1.5 km of the removed one, and at
 # least 80 % of the households it served served again.
 MAX_DISTANCE_M = 1500.0
