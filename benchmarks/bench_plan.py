@@ -17,10 +17,14 @@ the cells within its reach), and a plan of k = 50 is made
 - the targets (the whole run ≤ 10 minutes on this 2-core machine, ≥ 50× the
   naive alternative) beside the figures.
 
-``--scale`` shrinks every count with the area (0.05 takes well under a
-minute; 0.2 a few minutes). At ``--scale 1`` the naive part alone is about
-``--naive`` × one full analysis (~2 min each): pass ``--naive 3`` for a
-shorter run.
+``--scale`` shrinks every count with the area. Measured on this 2-core
+machine while other sessions ran (core ff76264): ``--scale 0.05`` about 2
+minutes, ``0.2`` 9 minutes, ``0.5 --naive 1`` 15 minutes (planner run 680 s:
+analysis 293 s, terrain candidates 210 s, 4,000 candidates evaluated in 175 s;
+peak 4.0 GiB). At ``--scale 1`` expect the planner part to take about twice
+that (20-25 minutes loaded) and a peak near 8 GiB; one naive re-analysis
+takes about as long as the baseline analysis (5-6 minutes loaded), so pass
+``--naive 2`` unless an hour is free.
 
 Run: ``.venv/bin/python benchmarks/bench_plan.py --scale 0.05``
 """
