@@ -29,13 +29,14 @@ import pyproj
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from coverage.diffraction import FIXED_PROFILE_SAMPLES, diffraction_loss_db
+from coverage.diffraction import FIXED_PROFILE_SAMPLES, diffraction_loss_db, float32_terrain
 from coverage.errors import CoverageError
 from geodata import constants as C
 from geodata.errors import CRSMismatchError
-from geodata.hexgrid import cell_centres, cells_in_polygons
+from geodata.hexgrid import cell_centres, cell_resolutions, cells_in_polygons, change_resolution
 from geodata.raster import Raster, read_raster, utm_crs_for
 from geodata.sites import CANDIDATE_COLUMNS, carrier_codes, carrier_name, main_radio
+from geodata.threads import map_in_order
 
 
 class InvalidCandidateError(CoverageError, ValueError):
@@ -110,6 +111,10 @@ DEFAULT_SPACING_M = 500.0
 NEW_SITE_HEIGHT_M = C.DEFAULT_SITE_HEIGHT_M
 # Resolution of the cells standing for settled ground without household weights.
 _SETTLED_RESOLUTION = 10
+# Sight is screened to the settled cells gathered at this resolution (res 9,
+# ~175 m across; seven res-10 cells each): a screening for high points, the
+# evaluation judges every household cell.
+SIGHT_RESOLUTION = 9
 
 
 def _empty_candidates() -> pd.DataFrame:
@@ -232,7 +237,7 @@ def colocation_candidates(
 
 def _settled_points(
     villages: gpd.GeoDataFrame, households: pd.DataFrame | None, metric_crs: object
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Settled cells in metres and their households.
 
     From the analysis' household weights when given; else every cell of the
@@ -249,7 +254,7 @@ def _settled_points(
         weight = table["id"].map(total).fillna(0.0).to_numpy(float) / size
     lat, lon = cell_centres(cells)
     x, y = _metric(lon, lat, metric_crs)
-    return x, y, weight
+    return x, y, weight, cells
 
 
 def _block_highs(values: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
@@ -308,28 +313,38 @@ def _households_in_sight(
 
     Sight is :func:`coverage.diffraction.diffraction_loss_db` from a mast of
     :data:`NEW_SITE_HEIGHT_M` at LTE's usual frequency, on 48-sample profiles
-    (a screening, not the evaluation): loss at most :data:`CLEAR_SIGHT_DB`.
-    A loop over the points (hundreds to thousands), each vectorised over cells.
+    to the settled cells gathered at :data:`SIGHT_RESOLUTION` (a screening,
+    not the evaluation): loss at most :data:`CLEAR_SIGHT_DB`. A loop over
+    the points (hundreds to thousands) on threads, each vectorised over cells.
     """
     sx, sy, weight = settled
     tree = cKDTree(np.column_stack([sx, sy]))
-    seen = np.zeros(len(points[0]))
     freq = float(C.DEFAULT_FREQ_MHZ["lte"])
-    for i, (px, py) in enumerate(zip(points[0], points[1], strict=True)):
-        near = np.asarray(tree.query_ball_point((px, py), SIGHT_RANGE_M), dtype=np.intp)
+    dem = float32_terrain(terrain)
+
+    def seen(point: tuple[float, float]) -> float:
+        near = np.asarray(tree.query_ball_point(point, SIGHT_RANGE_M), dtype=np.intp)
         if near.size == 0:
-            continue
+            return 0.0
         loss = diffraction_loss_db(
-            terrain,
-            (float(px), float(py)),
-            NEW_SITE_HEIGHT_M,
-            sx[near],
-            sy[near],
-            freq,
-            samples=FIXED_PROFILE_SAMPLES,
+            dem, point, NEW_SITE_HEIGHT_M, sx[near], sy[near], freq, samples=FIXED_PROFILE_SAMPLES
         )
-        seen[i] = float(weight[near][loss <= CLEAR_SIGHT_DB].sum())
-    return seen
+        return float(weight[near][loss <= CLEAR_SIGHT_DB].sum())
+
+    work = [(float(x), float(y)) for x, y in zip(points[0], points[1], strict=True)]
+    return np.fromiter(map_in_order(seen, work), dtype=float, count=len(work))
+
+
+def _coarser(
+    settled: tuple[np.ndarray, np.ndarray, np.ndarray], cells: np.ndarray, metric_crs: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gather settled cells into their parents at :data:`SIGHT_RESOLUTION` (centres, summed)."""
+    if len(cells) == 0 or int(cell_resolutions(cells).max()) <= SIGHT_RESOLUTION:
+        return settled
+    parents, of_cell = np.unique(change_resolution(cells, SIGHT_RESOLUTION), return_inverse=True)
+    lat, lon = cell_centres(parents)
+    x, y = _metric(lon, lat, metric_crs)
+    return x, y, np.bincount(of_cell, weights=settled[2], minlength=len(parents))
 
 
 def _grid_over_settled(
@@ -424,9 +439,10 @@ def terrain_candidates(
         terrain = read_raster(terrain, bounds_wgs84=bounds, margin_m=NEAR_VILLAGE_M)  # type: ignore[arg-type]
     if terrain is not None and not pyproj.CRS(terrain.crs).equals(pyproj.CRS(metric_crs)):
         raise CRSMismatchError(f"the DEM is in {terrain.crs}, the analysis in {metric_crs}")
-    settled = _settled_points(villages, households, metric_crs)
-    occupied = settled[2] > 0
-    settled = (settled[0][occupied], settled[1][occupied], settled[2][occupied])
+    *settled_xyw, settled_cells = _settled_points(villages, households, metric_crs)
+    occupied = settled_xyw[2] > 0
+    settled = (settled_xyw[0][occupied], settled_xyw[1][occupied], settled_xyw[2][occupied])
+    settled_cells = settled_cells[occupied]
     if settled[0].size == 0:
         return _empty_candidates()
     if terrain is None:
@@ -442,7 +458,11 @@ def terrain_candidates(
         if x.size:
             gap, _ = cKDTree(np.column_stack(settled[:2])).query(np.column_stack([x, y]))
             x, y = x[gap <= NEAR_VILLAGE_M], y[gap <= NEAR_VILLAGE_M]
-        seen = _households_in_sight(terrain, (x, y), settled) if x.size else np.empty(0)
+        seen = (
+            _households_in_sight(terrain, (x, y), _coarser(settled, settled_cells, metric_crs))
+            if x.size
+            else np.empty(0)
+        )
         keep = seen >= MIN_SEEN_HOUSEHOLDS
         x, y, seen = x[keep], y[keep], seen[keep]
     order = np.lexsort((x, y, -seen))
@@ -472,41 +492,47 @@ def terrain_candidates(
     return out[list(CANDIDATE_COLUMNS)].astype({"host_site_id": object})
 
 
-def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) -> pd.DataFrame:
-    """Check a planner's candidate list and bring it into :data:`~geodata.sites.CANDIDATE_COLUMNS`.
+def checked_values(
+    frame: pd.DataFrame, *, label: str, costs: Costs = DEFAULT_COSTS
+) -> dict[str, np.ndarray]:
+    """Check candidates' values: position, mast height, cost, carrier and radio.
 
-    Needs ``lon, lat, carrier``; ``height_m`` (default
-    :data:`NEW_SITE_HEIGHT_M`), ``radio`` (default: the carrier's main radio,
-    left missing here), ``cost`` (default ``costs.new_site``) and
-    ``candidate_id`` (default ``up-<row>``, the row counted from 1) may be
-    absent or empty. Kind ``uploaded``.
+    ``lon, lat, carrier`` are needed; ``height_m`` defaults to
+    :data:`NEW_SITE_HEIGHT_M`, ``cost`` to the cost of the row's ``kind``
+    (``costs.colocation`` for a co-location, else ``costs.new_site``) and
+    ``radio`` stays None (the carrier's main radio) where absent or empty.
+    Carriers come back by their canonical names, radios in lower case.
 
     Raises
     ------
     InvalidCandidateError
-        Naming the row, the field, the value and the reason of the first bad value.
+        Naming the row (from 1), the field, the value and the reason of the
+        first bad value; ``label`` says which table.
     """
     missing = [c for c in ("lon", "lat", "carrier") if c not in frame]
     if missing:
-        raise InvalidCandidateError(f"uploaded candidates: missing column(s) {', '.join(missing)}")
+        raise InvalidCandidateError(f"{label}: missing column(s) {', '.join(missing)}")
     table = frame.reset_index(drop=True)
     rows = np.arange(1, len(table) + 1)
 
-    def numbers(column: str, default: float | None) -> np.ndarray:
+    def numbers(column: str) -> np.ndarray:
         if column not in table:
-            return np.full(len(table), np.nan if default is None else default)
-        values = pd.to_numeric(table[column], errors="coerce").to_numpy(float)
+            return np.full(len(table), np.nan)
+        values: np.ndarray = pd.to_numeric(table[column], errors="coerce").to_numpy(float)
         bad = table[column].notna().to_numpy() & ~np.isfinite(values)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InvalidCandidateError(
-                f"uploaded candidates, row {rows[i]}: {column} {table[column].iloc[i]!r} "
-                "is not a number"
+                f"{label}, row {rows[i]}: {column} {table[column].iloc[i]!r} is not a number"
             )
-        return values if default is None else np.where(np.isnan(values), default, values)
+        return values
 
-    lon, lat = numbers("lon", None), numbers("lat", None)
-    height, cost = numbers("height_m", NEW_SITE_HEIGHT_M), numbers("cost", costs.new_site)
+    lon, lat, height, cost = (numbers(c) for c in ("lon", "lat", "height_m", "cost"))
+    height = np.where(np.isnan(height), NEW_SITE_HEIGHT_M, height)
+    kind = table["kind"].astype(object).to_numpy() if "kind" in table else np.full(len(table), "")
+    cost = np.where(
+        np.isnan(cost), np.where(kind == "colocation", costs.colocation, costs.new_site), cost
+    )
     checks = (
         ("lon", lon, ~((lon >= -180) & (lon <= 180)), "is not a longitude"),
         ("lat", lat, ~((lat >= -90) & (lat <= 90)), "is not a latitude"),
@@ -517,7 +543,7 @@ def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) ->
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InvalidCandidateError(
-                f"uploaded candidates, row {rows[i]}: {column} {float(values[i])!r} {why}"
+                f"{label}, row {rows[i]}: {column} {float(values[i])!r} {why}"
             )
     carriers = []
     for row, given in zip(rows, table["carrier"], strict=True):  # one per candidate
@@ -525,23 +551,50 @@ def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) ->
             carriers.append(carrier_name(*carrier_codes(str(given))))
         except ValueError as error:
             raise InvalidCandidateError(
-                f"uploaded candidates, row {row}: carrier {given!r} is not a known carrier"
+                f"{label}, row {row}: carrier {given!r} is not a known carrier"
             ) from error
     given = table["radio"].tolist() if "radio" in table else [None] * len(table)
-    radio = pd.Series(
+    radio = np.array(
         [
             None if r is None or pd.isna(r) or not str(r).strip() else str(r).strip().lower()
             for r in given
         ],
         dtype=object,
     )
-    unknown = radio.notna() & ~radio.isin(list(C.DEFAULT_EIRP_DBM))
+    unknown = np.array([r is not None and r not in C.DEFAULT_EIRP_DBM for r in radio], bool)
     if unknown.any():
-        i = int(np.flatnonzero(unknown.to_numpy())[0])
+        i = int(np.flatnonzero(unknown)[0])
         raise InvalidCandidateError(
-            f"uploaded candidates, row {rows[i]}: radio {radio.iloc[i]!r} is not one of "
+            f"{label}, row {rows[i]}: radio {radio[i]!r} is not one of "
             f"{', '.join(sorted(C.DEFAULT_EIRP_DBM))}"
         )
+    return {
+        "lon": lon,
+        "lat": lat,
+        "height_m": height,
+        "cost": cost,
+        "carrier": np.array(carriers, dtype=object),
+        "radio": radio,
+    }
+
+
+def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) -> pd.DataFrame:
+    """Check a planner's candidate list and bring it into :data:`~geodata.sites.CANDIDATE_COLUMNS`.
+
+    Needs ``lon, lat, carrier``; ``height_m`` (default
+    :data:`NEW_SITE_HEIGHT_M`), ``radio`` (default: the carrier's main radio,
+    left missing here), ``cost`` (default ``costs.new_site``) and
+    ``candidate_id`` (default ``up-<row>``, the row counted from 1) may be
+    absent or empty (:func:`checked_values`). Kind ``uploaded``.
+
+    Raises
+    ------
+    InvalidCandidateError
+        Naming the row, the field, the value and the reason of the first bad value.
+    """
+    table = frame.reset_index(drop=True).drop(columns=["kind"], errors="ignore")
+    values = checked_values(table, label="uploaded candidates", costs=costs)
+    rows = np.arange(1, len(table) + 1)
     ids = (
         table["candidate_id"].astype(object)
         if "candidate_id" in table
@@ -554,19 +607,12 @@ def uploaded_candidates(frame: pd.DataFrame, *, costs: Costs = DEFAULT_COSTS) ->
         ],
         dtype=object,
     )
-    return pd.DataFrame(
-        {
-            "candidate_id": ids,
-            "kind": "uploaded",
-            "lon": lon,
-            "lat": lat,
-            "height_m": height,
-            "carrier": carriers,
-            "radio": radio,
-            "cost": cost,
-            "host_site_id": None,
-        }
-    )[list(CANDIDATE_COLUMNS)]
+    out = pd.DataFrame({"candidate_id": ids, "kind": "uploaded", "host_site_id": None})
+    for column, column_values in values.items():
+        out[column] = pd.Series(
+            column_values, dtype=object if column in ("carrier", "radio") else float
+        )
+    return out[list(CANDIDATE_COLUMNS)]
 
 
 def distinct_ids(ids: pd.Series) -> pd.Series:

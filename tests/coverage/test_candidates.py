@@ -278,3 +278,22 @@ def test_all_candidates_have_distinct_ids() -> None:
     assert "co-A-VinaPhone-2" in set(found["candidate_id"])
     assert found.loc[found["candidate_id"] == "co-A-VinaPhone-2", "kind"].item() == "uploaded"
     assert distinct_ids(pd.Series(["a", "a-2", "a"])).tolist() == ["a", "a-2", "a-3"]
+
+
+def test_checked_values_fill_costs_by_kind() -> None:
+    from coverage.candidates import checked_values
+
+    frame = pd.DataFrame(
+        {
+            "kind": ["colocation", "new_site", "hypothetical"],
+            "lon": [105.4, 105.5, 105.6],
+            "lat": [22.5, 22.5, 22.5],
+            "carrier": ["Viettel", "452-01", "vinaphone"],
+            "cost": [None, None, 7.0e8],
+        }
+    )
+    values = checked_values(frame, label="candidates")
+    assert values["cost"].tolist() == [DEFAULT_COSTS.colocation, DEFAULT_COSTS.new_site, 7.0e8]
+    assert values["carrier"].tolist() == ["Viettel", "MobiFone", "VinaPhone"]
+    assert values["height_m"].tolist() == [30.0, 30.0, 30.0]
+    assert values["radio"].tolist() == [None, None, None]
