@@ -18,13 +18,14 @@ the cells within its reach), and a plan of k = 50 is made
   naive alternative) beside the figures.
 
 ``--scale`` shrinks every count with the area. Measured on this 2-core
-machine while other sessions ran (core ff76264): ``--scale 0.05`` about 2
-minutes, ``0.2`` 9 minutes, ``0.5 --naive 1`` 15 minutes (planner run 680 s:
-analysis 293 s, terrain candidates 210 s, 4,000 candidates evaluated in 175 s;
-peak 4.0 GiB). At ``--scale 1`` expect the planner part to take about twice
-that (20-25 minutes loaded) and a peak near 8 GiB; one naive re-analysis
-takes about as long as the baseline analysis (5-6 minutes loaded), so pass
-``--naive 2`` unless an hour is free.
+machine while other sessions ran (core 2aeaaa2): ``--scale 0.05 --naive 1``
+25 s, ``0.2 --naive 1`` 103 s (planner run 54 s: analysis 37 s, terrain
+candidates 11 s, 1,600 candidates evaluated in 5.2 s, 306 per second; peak
+1.6 GiB, the naive re-analysis's). At ``--scale 1`` expect the planner part in
+about 5 minutes (the analysis most of it) and a peak of 6-8 GiB; one naive
+re-analysis takes a little longer than the baseline analysis (3-4 minutes),
+so the default ``--naive 10`` adds about 40 minutes: ``--naive 3`` is enough
+for the ratio.
 
 Run: ``.venv/bin/python benchmarks/bench_plan.py --scale 0.05``
 """
