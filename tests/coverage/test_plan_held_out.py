@@ -42,7 +42,7 @@ from geodata.readings import read_readings_csv, validate_readings
 from geodata.sites import CANDIDATE_COLUMNS, hypothetical_cells, read_sites
 from geodata.villages import read_villages
 
-# Seed 23 fails on the core as of ff76264 (a finding, not a bar to lower): the
+# Seed 23 fails on the core as of ff76264 and 2aeaaa2 (a finding, not a bar to lower): the
 # evaluation claims 492 MobiFone households for new-1-MobiFone in Linh Phú, 62
 # km from the removed TQ_NHG_ThuongNong, where a full analysis with it finds
 # 382 (99 of the households it claims sit in cells whose margin the full
@@ -56,12 +56,13 @@ KNOWN_FAILURE = pytest.mark.xfail(
     strict=True,
     reason="evaluate_candidates over-claims a far candidate by 31 % (issue 14 consistency)",
 )
-# Seed 13 fails the distance bar whatever the evaluation: the removed
-# LinhPhu_TQG stood in the valley, and the full analysis finds a high point
-# 3.3 km away (new-16-VinaPhone) serving 369 households against 346 for the
-# best candidate within 1.5 km (new-4-VinaPhone, 1.4 km; the site served 288).
-# The plan picks new-21-VinaPhone, 3.6 km away (claimed 416, 309 in a full
-# analysis: the same over-claim as seed 23).
+# Seed 13 fails the distance bar whatever the evaluation (ids and figures as
+# of core ff76264; the ids are renumbered since): the removed LinhPhu_TQG
+# stood in the valley, and the full analysis finds a high point 3.3 km away
+# (new-16-VinaPhone) serving 369 households against 346 for the best
+# candidate within 1.5 km (new-4-VinaPhone, 1.4 km; the site served 288).
+# The plan picks a candidate 3.6 km away (claimed 416, 309 in a full
+# analysis: the same over-claim as seed 23; unchanged on core 2aeaaa2).
 BETTER_SPOT_FARTHER = pytest.mark.xfail(
     raises=AssertionError,
     strict=True,
