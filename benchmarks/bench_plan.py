@@ -19,13 +19,12 @@ the cells within its reach), and a plan of k = 50 is made
 
 ``--scale`` shrinks every count with the area. Measured on this 2-core
 machine while other sessions ran (core 2aeaaa2): ``--scale 0.05 --naive 1``
-25 s, ``0.2 --naive 1`` 103 s (planner run 54 s: analysis 37 s, terrain
-candidates 11 s, 1,600 candidates evaluated in 5.2 s, 306 per second; peak
-1.6 GiB, the naive re-analysis's). At ``--scale 1`` expect the planner part in
-about 5 minutes (the analysis most of it) and a peak of 6-8 GiB; one naive
-re-analysis takes a little longer than the baseline analysis (3-4 minutes),
-so the default ``--naive 10`` adds about 40 minutes: ``--naive 3`` is enough
-for the ratio.
+25 s, ``0.2 --naive 1`` 103 s, ``1 --naive 1`` 490 s: a planner run of 276 s
+(analysis 199 s, terrain candidates 43 s, 8,000 candidates evaluated in 32 s,
+248 per second, plan 0.8 s), peak 5.3 GiB (the naive re-analysis's; 4.3 GiB
+for the planner part), one naive re-analysis 195 s, 47,000x. The default
+``--naive 10`` adds about 30 minutes at scale 1: ``--naive 3`` is enough for
+the ratio.
 
 Run: ``.venv/bin/python benchmarks/bench_plan.py --scale 0.05``
 """
