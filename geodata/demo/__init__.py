@@ -64,7 +64,7 @@ def _write_geojson(region: Region, out_dir: Path) -> tuple[Path, Path]:
     return communes_path, villages_path
 
 
-def write_demo(out_dir: Path, *, seed: int = 7) -> DemoFiles:
+def write_demo(out_dir: Path, *, seed: int = 7, without_site: str | None = None) -> DemoFiles:
     """Generate the demo region into ``out_dir`` (created if missing).
 
     The same seed gives byte-identical tables; the geography the demo is
@@ -80,6 +80,17 @@ def write_demo(out_dir: Path, *, seed: int = 7) -> DemoFiles:
         Directory to write into.
     seed : int, default 7
         Seed of every random draw.
+    without_site : str, optional, keyword-only
+        A ``site_id`` of the seed's network to hold out: the same world
+        (villages, terrain, households, the other sites and their shadowing,
+        the phones' routes and fading) as if that site had never been built.
+        It is absent from ``sites.csv``, from the field every reading is
+        drawn from (no reading is served by it), and from the truth.
+
+    Raises
+    ------
+    ValueError
+        When ``without_site`` is not a site of the seed's network.
 
     Returns
     -------
@@ -99,7 +110,16 @@ def write_demo(out_dir: Path, *, seed: int = 7) -> DemoFiles:
     region = build_region(rng)
     terrain = build_terrain(region, rng)
     network = build_network(rng)
-    field = build_field(region, terrain, network, rng)
+    absent = frozenset() if without_site is None else frozenset({without_site})
+    known = set(network.cells["site_id"])
+    if not absent <= known:
+        raise ValueError(
+            f"without_site: {without_site!r} is not a demo site (seed {seed}: "
+            f"{', '.join(sorted(known))})"
+        )
+    # The whole network is drawn (every seed's draws stay in order), then the
+    # held-out site is left out of the physics and of sites.csv.
+    field = build_field(region, terrain, network, rng, absent=absent)
     households = place_households(region, rng)
     readings = simulate_readings(region, households, network, field, rng, true_positions=True)
     truth = village_truth(region, households, field)
@@ -109,7 +129,7 @@ def write_demo(out_dir: Path, *, seed: int = 7) -> DemoFiles:
     return DemoFiles(
         communes=communes_path,
         villages=villages_path,
-        sites=write_sites(network, out_dir / "sites.csv"),
+        sites=write_sites(network, out_dir / "sites.csv", absent=absent),
         readings=write_readings(readings, out_dir / "readings.csv"),
         dem=write_dem(terrain, out_dir / "dem.tif"),
         population=write_population(households, terrain, out_dir / "population.tif"),

@@ -178,7 +178,12 @@ def _grid_for(
 
 
 def build_field(
-    region: Region, terrain: Terrain, network: Network, rng: np.random.Generator
+    region: Region,
+    terrain: Terrain,
+    network: Network,
+    rng: np.random.Generator,
+    *,
+    absent: frozenset[str] = frozenset(),
 ) -> SignalField:
     """Compute every carrier's true median signal around each commune.
 
@@ -188,6 +193,10 @@ def build_field(
         The demo's geography, DEM and cells.
     rng : numpy.random.Generator
         Draws the shadowing fields.
+    absent : frozenset of str, keyword-only
+        Site ids of ``network`` left out of the field: the world as if they
+        had never been built. Their shadowing is still drawn, so every other
+        site's field is the one it has with them.
 
     Returns
     -------
@@ -208,9 +217,11 @@ def build_field(
         common = gaussian_field(shape, corr_px, rng).ravel()
         per_key: dict[tuple[int, str], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         centre = np.array(commune.geometry.centroid.coords[0])
-        for _site_id, site in cells.groupby("site_id", sort=True):
+        for site_id, site in cells.groupby("site_id", sort=True):
             first = site.iloc[0]
             own = gaussian_field(shape, corr_px, rng).ravel()
+            if site_id in absent:
+                continue
             if np.hypot(first.x - centre[0], first.y - centre[1]) > SITE_RANGE_M:
                 continue
             antenna = float(terrain.sample(np.array([first.x]), np.array([first.y]))[0])

@@ -154,9 +154,13 @@ def build_network(rng: np.random.Generator) -> Network:
     return Network(cells=pd.DataFrame(rows))
 
 
-def write_sites(network: Network, path: Path) -> Path:
-    """Write ``sites.csv``: OpenCelliD columns then lomsong's site columns."""
-    table = network.cells.loc[:, list(SITE_COLUMNS)].copy()
+def write_sites(network: Network, path: Path, *, absent: frozenset[str] = frozenset()) -> Path:
+    """Write ``sites.csv``: OpenCelliD columns then lomsong's site columns.
+
+    The cells of the site ids in ``absent`` are left out (a held-out site).
+    """
+    cells = network.cells
+    table = cells.loc[~cells["site_id"].isin(absent), list(SITE_COLUMNS)].copy()
     for column in ("height_m", "azimuth_deg", "beamwidth_deg", "eirp_dbm", "freq_mhz"):
         table[column] = table[column].astype(float)
     table.to_csv(path, index=False, lineterminator="\n")

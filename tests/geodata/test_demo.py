@@ -258,3 +258,73 @@ def test_same_seed_same_bytes_other_seed_other_readings(demo: DemoFiles, tmp_pat
     assert again.truth.read_bytes() == demo.truth.read_bytes()
     other = write_demo(tmp_path / "other", seed=SEED + 4)
     assert other.readings.read_bytes() != demo.readings.read_bytes()
+
+
+# sha256 of the default demo's tables (seed 7), as the generator wrote them
+# before sites could be held out: holding out a site must leave the default
+# byte for byte. A deliberate change of the demo updates these.
+DEFAULT_SHA256 = {
+    "sites.csv": "4c80d60bffdbfff1e2435d63708a07d2a70a9924ab68de479274347979d7ea10",
+    "readings.csv": "3cab6fe216b71e9266284e73a3cf6de8f7706b0b70fd4f485bbd2ec16e4db0c9",
+    "truth.csv": "e1f92cd98704253acf9d860533133293100b3914a54c59bb1ef761e0ecc4646a",
+}
+# LinhPhu_TQG: VinaPhone's site at Linh Phú's centre, ~60 km from Thượng Nông.
+HELD_OUT = "452-02-009"
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory: pytest.TempPathFactory) -> DemoFiles:
+    return write_demo(tmp_path_factory.mktemp("held-out") / "out", seed=SEED, without_site=HELD_OUT)
+
+
+def test_default_demo_is_unchanged(demo: DemoFiles) -> None:
+    import hashlib
+
+    for name, digest in DEFAULT_SHA256.items():
+        assert hashlib.sha256((demo.sites.parent / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_held_out_site_is_absent_from_the_sites(demo: DemoFiles, held_out: DemoFiles) -> None:
+    full = pd.read_csv(demo.sites, dtype=str)
+    kept = pd.read_csv(held_out.sites, dtype=str)
+    mine = full["site_id"] == HELD_OUT
+    assert mine.sum() == 6  # LTE 1800 and UMTS 2100, three sectors each
+    assert HELD_OUT not in set(kept["site_id"])
+    # Every other site is written as it was, in the same order.
+    pd.testing.assert_frame_equal(kept, full.loc[~mine].reset_index(drop=True))
+
+
+def test_no_reading_is_served_by_the_held_out_site(demo: DemoFiles, held_out: DemoFiles) -> None:
+    sites = pd.read_csv(demo.sites)
+    cells = sites.loc[sites["site_id"] == HELD_OUT]
+    served_by = pd.MultiIndex.from_arrays([cells["net"], cells["cell"]])
+
+    def by_site(readings: pd.DataFrame) -> int:
+        pairs = pd.MultiIndex.from_arrays([readings["mnc"], readings["cell_id"].astype("Int64")])
+        return int(pairs.isin(served_by).sum())
+
+    full = validate_readings(read_readings_csv(demo.readings)).valid
+    checked = validate_readings(read_readings_csv(held_out.readings))
+    assert checked.rejected_by_reason == {}
+    without = checked.valid
+    assert by_site(full) > 1000  # the site served many readings in the full demo
+    assert by_site(without) == 0
+    # The same campaign: far from the site (Thượng Nông, north of 22.53°N; Linh
+    # Phú is south of 22.08°N) the readings are the same rows.
+    far = 22.3
+    pd.testing.assert_frame_equal(
+        without.loc[without["lat"] > far].reset_index(drop=True),
+        full.loc[full["lat"] > far].reset_index(drop=True),
+    )
+    # Near it, the same phones took more no-service readings.
+    near_full, near_without = full.loc[full["lat"] <= far], without.loc[without["lat"] <= far]
+    vina = 2
+    assert (
+        near_without.loc[near_without["mnc"] == vina, "no_service"].sum()
+        > near_full.loc[near_full["mnc"] == vina, "no_service"].sum()
+    )
+
+
+def test_holding_out_an_unknown_site_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"without_site: '452-02-099' is not a demo site"):
+        write_demo(tmp_path / "out", seed=SEED, without_site="452-02-099")
