@@ -36,6 +36,39 @@ ROLES = ("collector", "planner", "admin")
 EXIT_BAD_INPUT = 1
 
 
+def _input_arguments(parser: argparse.ArgumentParser, *, dem_required: bool) -> None:
+    """Add the files an analysis reads (``analyze`` and ``plan`` read them alike)."""
+    parser.add_argument(
+        "--villages", type=Path, required=True, help="GeoJSON, GeoPackage, Shapefile or FlatGeobuf"
+    )
+    parser.add_argument("--sites", type=Path, required=True, help="OpenCelliD-style CSV")
+    parser.add_argument(
+        "--readings", type=Path, action="append", required=True, help="readings file (repeatable)"
+    )
+    parser.add_argument(
+        "--readings-format",
+        "--format",
+        dest="format",
+        choices=("auto", *READING_FORMATS),
+        default="auto",
+        help="layout of the readings files (default: told from each file)",
+    )
+    parser.add_argument("--tz", help="IANA time zone of a G-NetTrack log (Asia/Ho_Chi_Minh)")
+    parser.add_argument("--mcc", type=int, help="G-NetTrack: the operator's MCC (452)")
+    parser.add_argument("--mnc", type=int, help="G-NetTrack: the operator's MNC (4 = Viettel)")
+    parser.add_argument(
+        "--sites-format",
+        choices=("native", "opencellid"),
+        default="native",
+        help="native: OpenCelliD columns plus lomsong's; opencellid: those columns only",
+    )
+    parser.add_argument("--dem", type=Path, required=dem_required, help="terrain GeoTIFF")
+    parser.add_argument("--population", type=Path, help="population GeoTIFF (WorldPop, GHSL)")
+    parser.add_argument(
+        "--buildings", type=Path, help="building footprints or points (GeoJSON/GPKG/FlatGeobuf)"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lomsong",
@@ -53,35 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     analyze = commands.add_parser("analyze", help="judge villages from files, write results")
-    analyze.add_argument(
-        "--villages", type=Path, required=True, help="GeoJSON, GeoPackage, Shapefile or FlatGeobuf"
-    )
-    analyze.add_argument("--sites", type=Path, required=True, help="OpenCelliD-style CSV")
-    analyze.add_argument(
-        "--readings", type=Path, action="append", required=True, help="readings file (repeatable)"
-    )
-    analyze.add_argument(
-        "--readings-format",
-        "--format",
-        dest="format",
-        choices=("auto", *READING_FORMATS),
-        default="auto",
-        help="layout of the readings files (default: told from each file)",
-    )
-    analyze.add_argument("--tz", help="IANA time zone of a G-NetTrack log (Asia/Ho_Chi_Minh)")
-    analyze.add_argument("--mcc", type=int, help="G-NetTrack: the operator's MCC (452)")
-    analyze.add_argument("--mnc", type=int, help="G-NetTrack: the operator's MNC (4 = Viettel)")
-    analyze.add_argument(
-        "--sites-format",
-        choices=("native", "opencellid"),
-        default="native",
-        help="native: OpenCelliD columns plus lomsong's; opencellid: those columns only",
-    )
-    analyze.add_argument("--dem", type=Path, help="terrain GeoTIFF")
-    analyze.add_argument("--population", type=Path, help="population GeoTIFF (WorldPop, GHSL)")
-    analyze.add_argument(
-        "--buildings", type=Path, help="building footprints or points (GeoJSON/GPKG/FlatGeobuf)"
-    )
+    _input_arguments(analyze, dem_required=False)
     analyze.add_argument("--out", type=Path, required=True, help="directory for the results")
     analyze.add_argument("--lang", choices=("vi", "en"), default="vi", help="map language")
     analyze.add_argument(
@@ -785,28 +790,7 @@ def _plan_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "newly (lazy greedy maximum coverage). Writes candidates.geojson, plan.geojson, "
         "plan.csv and an offline plan.html into --out.",
     )
-    plan.add_argument("--villages", type=Path, required=True, help="village polygons")
-    plan.add_argument("--sites", type=Path, required=True, help="OpenCelliD-style CSV")
-    plan.add_argument(
-        "--readings", type=Path, action="append", required=True, help="readings file (repeatable)"
-    )
-    plan.add_argument(
-        "--readings-format",
-        "--format",
-        dest="format",
-        choices=("auto", *READING_FORMATS),
-        default="auto",
-        help="layout of the readings files (default: told from each file)",
-    )
-    plan.add_argument("--tz", help="IANA time zone of a G-NetTrack log (Asia/Ho_Chi_Minh)")
-    plan.add_argument("--mcc", type=int, help="G-NetTrack: the operator's MCC (452)")
-    plan.add_argument("--mnc", type=int, help="G-NetTrack: the operator's MNC (4 = Viettel)")
-    plan.add_argument(
-        "--sites-format", choices=("native", "opencellid"), default="native", help="site layout"
-    )
-    plan.add_argument("--dem", type=Path, required=True, help="terrain GeoTIFF")
-    plan.add_argument("--population", type=Path, help="population GeoTIFF (WorldPop, GHSL)")
-    plan.add_argument("--buildings", type=Path, help="building footprints or points")
+    _input_arguments(plan, dem_required=True)
     plan.add_argument(
         "--candidates",
         type=Path,

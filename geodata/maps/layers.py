@@ -257,3 +257,40 @@ def offline_assets(
     for index, (tag, path) in enumerate(inline):
         element = branca.element.Element(f"<{tag}>{path.read_text(encoding='utf-8')}</{tag}>")
         header.add_child(element, name=f"lomsong_inline_{index}", index=index)
+
+
+#: Where a page's map starts before it fits its features (Tuyên Quang).
+FALLBACK_CENTRE: Final = (22.15, 105.2)
+
+
+def titled_page_map(
+    *,
+    lang: str,
+    title: str,
+    assets_url: str,
+    own_assets_url: str,
+    inline_assets_dir: Path | None,
+) -> PageMap:
+    """Start a map page: the map, the offline assets (:func:`offline_assets`) and its title.
+
+    Every map page (commune, village, plan, scenario) starts so, then adds
+    its own layers and panels.
+    """
+    fmap = PageMap(
+        lang=lang,
+        location=list(FALLBACK_CENTRE),
+        zoom_start=9,
+        tiles=None,
+        attributionControl=False,
+    )
+    offline_assets(
+        fmap,
+        assets_url=assets_url,
+        own_assets_url=own_assets_url,
+        inline_assets_dir=inline_assets_dir,
+    )
+    root: Any = fmap.get_root()
+    root.header.add_child(
+        branca.element.Element(render("title.html", title=title).strip()), name="title"
+    )
+    return fmap

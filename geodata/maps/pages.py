@@ -32,7 +32,7 @@ from geodata.maps.features import (
     village_collection,
 )
 from geodata.maps.hillshade import Hillshade
-from geodata.maps.templating import js_literal, render
+from geodata.maps.templating import js_literal
 from geodata.maps.text import (
     CARRIER_COLOURS,
     CELL_CLASS_COLOURS,
@@ -46,7 +46,6 @@ from geodata.maps.text import (
 Detail = Literal["full", "overview"]
 EVIDENCE_ORDER: Final = ("measured", "predicted", "none")
 # Tuyên Quang province, for an empty map.
-_FALLBACK_CENTRE: Final = (22.15, 105.2)
 # Display simplification per level of detail, in metres (a pixel at zoom 13 ≈ 19 m).
 _TOLERANCE_M: Final[dict[str, float]] = {"full": 2.0, "overview": 25.0}
 
@@ -124,24 +123,14 @@ def render_map(
         raise InvalidInputError("villages have no CRS")
     tolerance = _TOLERANCE_M[detail]
     villages = display_geometry(page.villages, tolerance_m=tolerance)
-    fmap = L.PageMap(
+    fmap = L.titled_page_map(
         lang=lang,
-        location=list(_FALLBACK_CENTRE),
-        zoom_start=9,
-        tiles=None,
-        attributionControl=False,
-    )
-    L.offline_assets(
-        fmap,
+        title=f"{text['title']} — {page.title}",
         assets_url=assets_url,
         own_assets_url=own_assets_url,
         inline_assets_dir=inline_assets_dir,
     )
     root: Any = fmap.get_root()
-    title = f"{text['title']} — {page.title}"
-    root.header.add_child(
-        branca.element.Element(render("title.html", title=title).strip()), name="title"
-    )
     if page.nav is not None:
         nav = page.nav
         down = (nav.down_title, nav.down) if nav.down else None

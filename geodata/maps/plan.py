@@ -361,20 +361,15 @@ def plan_page(
     if villages.crs is None:
         raise InvalidInputError("villages have no CRS")
     villages = display_geometry(villages.to_crs(CRS_WGS84), tolerance_m=2.0)
-    fmap = L.PageMap(
-        lang=lang, location=[22.15, 105.2], zoom_start=9, tiles=None, attributionControl=False
-    )
-    L.offline_assets(
-        fmap,
+    title = f"{plan_text['title']} — {text['commune']} {commune}"
+    fmap = L.titled_page_map(
+        lang=lang,
+        title=title,
         assets_url=assets_url,
         own_assets_url=own_assets_url,
         inline_assets_dir=inline_assets_dir,
     )
     root: Any = fmap.get_root()
-    title = f"{plan_text['title']} — {text['commune']} {commune}"
-    root.header.add_child(
-        branca.element.Element(render("title.html", title=title).strip()), name="title"
-    )
     up: list[tuple[str, str]] = []
     extra: list[tuple[str, str]] = []
     if urls is not None:

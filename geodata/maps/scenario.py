@@ -24,7 +24,7 @@ from geodata.maps import layers as L
 from geodata.maps.display import display_geometry, sector_wedges
 from geodata.maps.features import LegendItem, legend_sections, site_collection, village_collection
 from geodata.maps.hillshade import Hillshade
-from geodata.maps.pages import _FALLBACK_CENTRE, MapPage, Nav, _base_layers
+from geodata.maps.pages import MapPage, Nav, _base_layers
 from geodata.maps.templating import render
 from geodata.maps.text import CARRIER_COLOURS, CELL_CLASS_COLOURS, VERDICT_COLOURS, VERDICT_LABELS
 from geodata.maps.text import words as page_words
@@ -203,21 +203,14 @@ def scenario_page(
         raise InvalidInputError("villages have no CRS")
     shown = display_geometry(villages.to_crs(CRS_WGS84), tolerance_m=2.0)
     heading = f"{own['title']}: {title}"
-    fmap = L.PageMap(
-        lang=lang, location=list(_FALLBACK_CENTRE), zoom_start=9, tiles=None,
-        attributionControl=False,
-    )  # fmt: skip
-    L.offline_assets(
-        fmap,
+    fmap = L.titled_page_map(
+        lang=lang,
+        title=f"{text['title']} — {heading}",
         assets_url=assets_url,
         own_assets_url=own_assets_url,
         inline_assets_dir=inline_assets_dir,
     )
     root: Any = fmap.get_root()
-    root.header.add_child(
-        branca.element.Element(render("title.html", title=f"{text['title']} — {heading}").strip()),
-        name="title",
-    )
     nav = nav or Nav()
     root.html.add_child(
         branca.element.Element(
