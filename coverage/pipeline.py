@@ -107,6 +107,9 @@ class AnalysisResult:
     metric_crs : pyproj.CRS or None
         Where the analysis measured distances (the DEM's CRS, else the
         villages' UTM zone).
+    fading_db : float
+        The spread of readings in one place, σ_t, that availabilities were
+        judged with (:attr:`coverage.evidence.Evidence.fading_db`).
     new_sites : DataFrame
         ``village_id, site_id, carrier, since``: sites that retired older
         readings at a village centre and are not measured there since
@@ -122,6 +125,7 @@ class AnalysisResult:
     households: pd.DataFrame = field(default_factory=_no_households)
     centre_cells: pd.DataFrame = field(default_factory=_no_centre_cells)
     metric_crs: object = None
+    fading_db: float = T.DEFAULT_FADING_DB
     new_sites: pd.DataFrame = field(default_factory=_no_new_sites)
 
     def map_cells(self, resolution: int = MAP_RESOLUTION) -> pd.DataFrame:
@@ -285,4 +289,5 @@ def analyze(
         centre_cells=grid.centre_cells,
         metric_crs=metric_crs,
         new_sites=started,
+        fading_db=evidence.fading_db,
     )

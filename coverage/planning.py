@@ -211,24 +211,6 @@ def canonical_carrier(carrier: str | None) -> str | None:
         raise InvalidCandidateError(f"carrier {carrier!r}: not a known carrier") from error
 
 
-def fading_from_cells(cells: pd.DataFrame) -> float:
-    """Recover σ_t from the analysis' cells: ``p_usable`` = Φ(``margin_db`` / σ_t).
-
-    The analysis keeps σ_t only inside its availabilities; the median of
-    margin / Φ⁻¹(p) over cells where p is neither 0 nor 1 gives it back
-    (exactly, up to rounding). :data:`~coverage.thresholds.DEFAULT_FADING_DB`
-    when no cell tells.
-    """
-    if not {"p_usable", "margin_db"} <= set(cells.columns):
-        return float(T.DEFAULT_FADING_DB)
-    p = cells["p_usable"].to_numpy(float)
-    m = cells["margin_db"].to_numpy(float)
-    usable = np.isfinite(p) & np.isfinite(m) & (p > 1e-6) & (p < 1 - 1e-6) & (np.abs(m) > 0.5)
-    if not usable.any():
-        return float(T.DEFAULT_FADING_DB)
-    return float(np.median(m[usable] / norm.ppf(p[usable])))
-
-
 def _margins_today(result_cells: pd.DataFrame, cells: np.ndarray) -> pd.DataFrame:
     """Margins per (cell, carrier) at ``cells``: a table indexed by cell, a column per carrier."""
     table = result_cells.loc[result_cells["margin_db"].notna(), ["h3", "carrier", "margin_db"]]
@@ -758,7 +740,7 @@ def evaluate_candidates(
     margins = today.to_numpy(float)
     known = np.isfinite(margins).any(axis=1) if margins.size else np.zeros(len(cells), bool)
     served_any = (np.nan_to_num(margins, nan=-np.inf) >= 0).any(axis=1) if margins.size else known
-    fading = fading_from_cells(result.cells)
+    fading = result.fading_db
     baseline = _centre_baseline(result)
     row_of_cell = np.searchsorted(cells, households["h3"].to_numpy(np.uint64))
     by_carrier = served_any

@@ -5,6 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
 from coverage.errors import NoVillagesError
 from coverage.pipeline import analyze
@@ -155,3 +156,15 @@ def test_readings_per_village_counts_and_dates(villages, readings) -> None:
     empty = readings_per_village(villages, readings.iloc[:0])
     assert empty["readings_count"].tolist() == [0, 0]
     assert empty["last_reading"].isna().all()
+
+
+def test_the_result_keeps_the_spread_its_availabilities_were_judged_with(
+    villages, sites, readings
+) -> None:
+    result = analyze(villages, sites, readings)
+    cells = result.cells.loc[result.cells["margin_db"].notna()]
+    assert len(cells) > 10
+    # p_usable = Φ(margin / σ_t): the σ_t the result carries is the one used.
+    assert cells["p_usable"].to_numpy() == pytest.approx(
+        norm.cdf(cells["margin_db"].to_numpy() / result.fading_db)
+    )
