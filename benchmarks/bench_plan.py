@@ -24,7 +24,10 @@ machine while other sessions ran (core 2aeaaa2): ``--scale 0.05 --naive 1``
 248 per second, plan 0.8 s), peak 5.3 GiB (the naive re-analysis's; 4.3 GiB
 for the planner part), one naive re-analysis 195 s, 47,000x. The default
 ``--naive 10`` adds about 30 minutes at scale 1: ``--naive 3`` is enough for
-the ratio.
+the ratio. On the quiet machine (main 7eb0db9+), ``--scale 1 --naive 3``: a
+planner run of 196 s (analysis 144 s, terrain candidates 30 s, 8,000 evaluated
+in 20.0 s, 400 per second, plan 0.69 s), one naive re-analysis 155 s, 59,747x
+(6,324x counting the analysis and the candidates' generation too), 675 s in all.
 
 Run: ``.venv/bin/python benchmarks/bench_plan.py --scale 0.05``
 """
