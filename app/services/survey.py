@@ -2,7 +2,7 @@
 
 - :func:`survey_plan_for`: the commune's survey plan (:func:`coverage.survey.survey_plan`)
   from a fresh analysis of what the store holds, one computation per commune and
-  results version (:class:`SurveyPlanCache`);
+  results version (:class:`app.services.memo.Memo`);
 - :func:`add_challenge`, :func:`public_challenges`: a planner key disputes a
   verdict; anyone reads the disputes (never the key);
 - :func:`refresh_and_settle`: the refresh worker's job after uploads, which also
@@ -12,10 +12,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import unicodedata
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,6 +24,7 @@ import shapely
 from app.core.config import Rasters
 from app.core.errors import UnprocessableError
 from app.services.analysis import analyse, refresh_for_readings
+from app.services.memo import Memo
 from app.store import Store
 from app.store.challenges import OPEN, NewChallenge
 from coverage.survey import SURVEY_COLUMNS, challenges_settled, survey_plan
@@ -55,40 +54,7 @@ PUBLIC_CHALLENGE_FIELDS: Final = (
 )
 
 
-class SurveyPlanCache:
-    """Computed answers by key, least recently used dropped first; one computation per key.
-
-    Readers of a key being computed wait for it (single flight): a survey plan
-    costs an analysis of the commune.
-    """
-
-    def __init__(self, entries: int = PLAN_CACHE_ENTRIES) -> None:
-        self._entries = entries
-        self._values: OrderedDict[Hashable, object] = OrderedDict()
-        self._lock = threading.Lock()
-        self._computing: dict[Hashable, threading.Lock] = {}
-
-    def get_or_compute(self, key: Hashable, compute: Callable[[], object]) -> object:
-        """Return the value of ``key``, computing it once."""
-        with self._lock:
-            if key in self._values:
-                self._values.move_to_end(key)
-                return self._values[key]
-            gate = self._computing.setdefault(key, threading.Lock())
-        with gate:
-            with self._lock:
-                if key in self._values:
-                    return self._values[key]
-            value = compute()
-            with self._lock:
-                self._values[key] = value
-                while len(self._values) > self._entries:
-                    self._values.popitem(last=False)
-                self._computing.pop(key, None)
-            return value
-
-
-_PLANS = SurveyPlanCache()
+_PLANS = Memo(PLAN_CACHE_ENTRIES)
 
 
 def _commune_villages(store: Store, commune_id: str) -> gpd.GeoDataFrame:
@@ -123,7 +89,7 @@ def survey_plan_for(
     commune_id: str,
     *,
     rasters: Rasters | None = None,
-    cache: SurveyPlanCache = _PLANS,
+    cache: Memo = _PLANS,
 ) -> pd.DataFrame:
     """Rank where a visit would most firm up the commune's verdicts (404 for an unknown commune).
 
