@@ -34,13 +34,20 @@ node_modules/.stamp-assets: package.json package-lock.json
 	touch $@
 
 # Debian packages the tests use, installed only when missing: Chromium for the
-# browser tests (Playwright's own download cannot work on this network), and
-# gdal-bin's gdalinfo/ogrinfo to check the GeoTIFFs and GeoPackage we write.
+# browser tests (Playwright's own download cannot work on this network),
+# gdal-bin's gdalinfo/ogrinfo to check the GeoTIFFs and GeoPackage we write,
+# poppler for the printed PDFs, and PostgreSQL + PostGIS: the tests start a
+# throwaway cluster of their own in a temporary directory (tests/postgres.py).
 SYSTEM_PACKAGES := chromium:chromium gdalinfo:gdal-bin ogrinfo:gdal-bin pdftoppm:poppler-utils pdftotext:poppler-utils
+# Files (globs) whose package is missing when none matches.
+SYSTEM_FILES := /usr/lib/postgresql/*/bin/initdb:postgresql \
+	/usr/share/postgresql/*/extension/postgis.control:postgis
 
 system-packages:
 	@missing="$$(for pair in $(SYSTEM_PACKAGES); do \
-		command -v $${pair%%:*} >/dev/null 2>&1 || echo $${pair#*:}; done | sort -u)"; \
+		command -v $${pair%%:*} >/dev/null 2>&1 || echo $${pair#*:}; done; \
+		for pair in $(SYSTEM_FILES); do \
+		ls $${pair%%:*} >/dev/null 2>&1 || echo $${pair#*:}; done | sort -u)"; \
 	[ -z "$$missing" ] || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; }
 
@@ -51,8 +58,9 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# PostgreSQL is installed above: its tests must run, never skip.
 pytest:
-	$(BIN)/python -m pytest
+	LOMSONG_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench_aggregate.py

@@ -442,7 +442,7 @@ def _open_store(settings: Settings | None = None) -> Store:
     from app.core.config import Settings
 
     settings = settings or Settings()
-    return Store(settings.db_path, device_salt=settings.device_salt)
+    return Store(settings.database, device_salt=settings.device_salt)
 
 
 def _ingest(args: argparse.Namespace) -> int:

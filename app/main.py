@@ -91,7 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store(settings.db_path, device_salt=settings.device_salt)
+        store = Store(settings.database, device_salt=settings.device_salt)
         app.state.store = store
         app.state.idempotency = Idempotency(store)
         from app.services.survey import refresh_and_settle

@@ -13,9 +13,40 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import postgres
+
 REPO = Path(__file__).resolve().parent.parent
 # First start writes the demo region and analyses it (~15 s on a laptop).
 SERVER_START_TIMEOUT_S = 240.0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the throwaway PostgreSQL cluster, when a test started one."""
+    postgres.stop()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A fresh PostgreSQL database with PostGIS, on the session's throwaway cluster.
+
+    Skips when PostgreSQL is unavailable, unless ``LOMSONG_REQUIRE_POSTGRES=1``
+    (``make test`` sets it): then a missing server fails the test.
+    """
+    try:
+        return postgres.fresh_database()
+    except RuntimeError as error:
+        if os.environ.get("LOMSONG_REQUIRE_POSTGRES") == "1":
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's store lives: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "lomsong.sqlite3"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 def _free_port() -> int:

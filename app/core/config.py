@@ -94,10 +94,19 @@ class Settings(BaseSettings):
     #: The region's population raster; overrides the one stored with the region.
     population_path: Path | None = None
 
+    #: ``postgresql://user:password@host/db`` stores everything in PostgreSQL/PostGIS
+    #: (``LOMSONG_DATABASE_URL``); unset, the embedded SQLite file :attr:`db_path`.
+    database_url: str | None = None
+
     @property
     def db_path(self) -> Path:
         """The SQLite database file."""
         return self.data_dir / "lomsong.sqlite3"
+
+    @property
+    def database(self) -> Path | str:
+        """Where the store lives: the PostgreSQL URL when set, else the SQLite file."""
+        return self.database_url or self.db_path
 
     @property
     def rasters(self) -> Rasters:

@@ -23,7 +23,7 @@ import sqlite3
 from pathlib import Path
 
 from app.store.challenges import Challenges
-from app.store.db import Database
+from app.store.db import Database, open_database
 from app.store.keys import Keys, StoredKey
 from app.store.meta import Meta
 from app.store.places import Places, SiteChanges, VillageChanges
@@ -36,20 +36,23 @@ __all__ = ["Database", "SiteChanges", "Store", "StoredKey", "VillageChanges"]
 
 
 class Store:
-    """All of lomsong's persistent state, in one SQLite file.
+    """All of lomsong's persistent state, in one SQLite file or one PostgreSQL database.
 
     Parameters
     ----------
-    path : pathlib.Path
-        The database file; its directory is created when missing.
+    path : pathlib.Path or str
+        The SQLite file (its directory is created when missing), or a
+        ``postgresql://`` URL (:func:`app.store.db.open_database`).
     device_salt : str
         Salt for :func:`geodata.readings.hash_devices`; raw device ids never
         reach the database.
     """
 
-    def __init__(self, path: Path, *, device_salt: str) -> None:
-        self.db = Database(path)
+    def __init__(self, path: Path | str, *, device_salt: str) -> None:
+        self.db = open_database(path)
+        #: The SQLite file, or the PostgreSQL URL with its password masked.
         self.path = self.db.path
+        self.dialect = self.db.dialect
         migrate(self.db)
         self.meta = Meta(self.db)
         self.places = Places(self.db)

@@ -1,18 +1,24 @@
-"""The SQLite file: per-thread connections, the one writer, pragmas, close.
+"""The store's database: a SQLite file (the default) or PostgreSQL/PostGIS.
 
-WAL mode lets readers proceed while one writer writes. Each thread gets its
-own connection (uvicorn runs sync handlers in a thread pool); a process-wide
-lock serialises writers so they never meet SQLite's ``database is locked``.
+SQLite (:class:`Database`): WAL mode lets readers proceed while one writer
+writes. Each thread gets its own connection (uvicorn runs sync handlers in a
+thread pool); a process-wide lock serialises writers so they never meet
+SQLite's ``database is locked``.
+
+PostgreSQL (:class:`PostgresDatabase`, ``LOMSONG_DATABASE_URL``): the same
+surface over psycopg, with writers serialised across processes by an
+advisory lock. :func:`open_database` picks one from a path or a URL.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
@@ -28,6 +34,8 @@ class Database:
     path : pathlib.Path
         The database file; its directory is created when missing.
     """
+
+    dialect = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -89,3 +97,180 @@ class Database:
             self._connections.clear()
         self._local = threading.local()
         self._writer = None
+
+
+# --- PostgreSQL -------------------------------------------------------------
+
+
+def _placeholders(sql: str) -> str:
+    """SQLite's ``?`` placeholders as psycopg's ``%s`` (a literal ``%`` doubled).
+
+    Quoted text and identifiers are left as they are, so ``'?'`` stays a
+    question mark. The repositories write their SQL once, in SQLite's style.
+
+    >>> _placeholders("SELECT * FROM t WHERE a = ? AND b LIKE '%?' AND c = ?")
+    "SELECT * FROM t WHERE a = %s AND b LIKE '%%?' AND c = %s"
+    """
+    out: list[str] = []
+    quote: str | None = None
+    for char in sql:
+        if quote is not None:
+            out.append("%%" if char == "%" else char)
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+            out.append(char)
+        elif char == "?":
+            out.append("%s")
+        elif char == "%":
+            out.append("%%")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+class PostgresConnection:
+    """A psycopg connection that takes the repositories' SQLite-style SQL.
+
+    ``execute``/``executemany`` translate ``?`` placeholders; :attr:`raw` is
+    the psycopg connection itself, for ``COPY`` and PostgreSQL-only SQL.
+    """
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """Run one statement; returns psycopg's cursor (``fetchone``, ``rowcount``...)."""
+        if params is None:
+            return self.raw.execute(sql)
+        return self.raw.execute(_placeholders(sql), list(params))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
+        """Run one statement per row of ``rows``."""
+        cursor = self.raw.cursor()
+        cursor.executemany(_placeholders(sql), [list(r) for r in rows])
+        return cursor
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.raw.close()
+
+
+def _frame(cursor: Any) -> pd.DataFrame:
+    columns = [d.name for d in cursor.description or ()]
+    return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+
+
+#: ``pg_advisory_xact_lock`` key of the store's one writer (``'lomsong'`` in ASCII).
+WRITER_LOCK_KEY = 0x6C6F6D736F6E67
+
+
+class PostgresDatabase:
+    """Connections to one PostgreSQL database, with the same surface as :class:`Database`.
+
+    Each thread has a reading connection (autocommit: each statement sees the
+    latest commits) and a writing one. :meth:`write` holds a transaction-level
+    advisory lock, so writers are serialised across threads *and* processes
+    (``uvicorn --workers N``) exactly as SQLite's one writer is: the
+    repositories' read-then-write steps stay correct unchanged.
+
+    Parameters
+    ----------
+    url : str
+        ``postgresql://user:password@host:port/database``.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        # Never a password in messages or cache keys.
+        self.path = _without_password(url)
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._connections_lock = threading.Lock()
+
+    def _connect(self, *, autocommit: bool) -> Any:
+        import psycopg
+
+        raw = psycopg.connect(self.url, autocommit=autocommit)
+        with self._connections_lock:
+            self._connections.append(raw)
+        return raw
+
+    def connection(self) -> PostgresConnection:
+        """Return this thread's reading connection."""
+        conn: PostgresConnection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.raw.closed:
+            conn = PostgresConnection(self._connect(autocommit=True))
+            self._local.conn = conn
+        return conn
+
+    def snapshot(self) -> PostgresConnection:
+        """Return a connection of its own, for a read that outlives one call (close it after).
+
+        It reads in one ``REPEATABLE READ`` transaction: one consistent snapshot,
+        as SQLite's WAL gives a reader that stays open.
+        """
+        import psycopg
+
+        raw = psycopg.connect(self.url, autocommit=False)
+        raw.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        return PostgresConnection(raw)
+
+    @contextmanager
+    def write(self) -> Iterator[PostgresConnection]:
+        """One write transaction, serialised across threads and processes."""
+        conn: PostgresConnection | None = getattr(self._local, "writer", None)
+        if conn is None or conn.raw.closed:
+            conn = PostgresConnection(self._connect(autocommit=False))
+            self._local.writer = conn
+        with conn.raw.transaction():
+            conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
+            yield conn
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """Return a ``SELECT`` on this thread's connection, as a frame."""
+        return _frame(self.connection().execute(sql, params))
+
+    def close(self) -> None:
+        """Close every thread's connections."""
+        with self._connections_lock:
+            for raw in self._connections:
+                raw.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+def _without_password(url: str) -> str:
+    """``url`` with its password masked.
+
+    >>> _without_password("postgresql://u:secret@db:5432/lomsong")
+    'postgresql://u:***@db:5432/lomsong'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+#: Either backend: the repositories use only this common surface.
+AnyDatabase = Database | PostgresDatabase
+
+
+def is_database_url(location: object) -> bool:
+    """Whether ``location`` names a PostgreSQL database rather than a SQLite file.
+
+    >>> is_database_url("postgresql://db/lomsong"), is_database_url("var/lomsong.sqlite3")
+    (True, False)
+    """
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def open_database(location: Path | str) -> AnyDatabase:
+    """Open the database at ``location``: a ``postgresql://`` URL, or a SQLite file's path."""
+    if is_database_url(location):
+        return PostgresDatabase(str(location))
+    return Database(Path(location))
