@@ -93,7 +93,17 @@ def _start() -> _Cluster:
     directory.chmod(0o700)
     subprocess.run(
         _as_postgres(
-            [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+            ]
         ),
         capture_output=True,
         check=True,
@@ -132,7 +142,9 @@ def _prepare_template(cluster: _Cluster) -> None:
     import psycopg
 
     with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (TEMPLATE,)).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (TEMPLATE,)
+        ).fetchone()
         if exists is None:
             conn.execute(f"CREATE DATABASE {TEMPLATE}")
     with psycopg.connect(cluster.url(TEMPLATE), autocommit=True) as conn:

@@ -19,11 +19,10 @@ WKB; device identifiers only as salted hashes.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from app.store.challenges import Challenges
-from app.store.db import Database, open_database
+from app.store.db import Connection, Database, open_database
 from app.store.keys import Keys, StoredKey
 from app.store.meta import Meta
 from app.store.places import Places, SiteChanges, VillageChanges
@@ -134,7 +133,7 @@ class Store:
         self.scenarios = self.scenarios_repo.scenarios
         self.delete_scenario = self.scenarios_repo.delete_scenario
 
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self) -> Connection:
         return self.db.connection()
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import pandas as pd
 
-from app.store.db import Database
+from app.store.db import AnyDatabase
 from app.store.keys import utc_now_iso
 from app.store.meta import bump_results_version
 
@@ -67,7 +67,7 @@ def _frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
 class Challenges:
     """The ``challenges`` table."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: AnyDatabase) -> None:
         self._db = db
 
     def add_challenge(self, challenge: NewChallenge) -> dict[str, Any]:

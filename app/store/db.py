@@ -274,3 +274,7 @@ def open_database(location: Path | str) -> AnyDatabase:
     if is_database_url(location):
         return PostgresDatabase(str(location))
     return Database(Path(location))
+
+
+#: A connection of either backend, as the repositories' helpers take it.
+Connection = sqlite3.Connection | PostgresConnection

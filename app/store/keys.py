@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.store.db import Database
+from app.store.db import AnyDatabase
 
 # Retries of one upload come within minutes or, from a phone that lost signal,
 # days; a month of records is cheap and covers both.
@@ -42,7 +42,7 @@ class StoredKey:
 class Keys:
     """API keys and idempotency records."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: AnyDatabase) -> None:
         self._db = db
 
     # --- API keys ---------------------------------------------------------

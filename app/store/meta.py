@@ -18,11 +18,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from app.core.config import Rasters
-from app.store.db import Database
+from app.store.db import AnyDatabase, Connection
 
 RESULTS_VERSION = "results_version"
 REFRESH_MARK = "refreshed_through_batch"
@@ -35,7 +34,7 @@ REGION = "region"
 BUILDINGS_PATH = "buildings_path"
 
 
-def bump_results_version(conn: sqlite3.Connection) -> None:
+def bump_results_version(conn: Connection) -> None:
     """Increment the results version inside the caller's write transaction."""
     conn.execute(
         "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE"
@@ -47,7 +46,7 @@ def bump_results_version(conn: sqlite3.Connection) -> None:
 class Meta:
     """Typed reads and writes of the meta table."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: AnyDatabase) -> None:
         self._db = db
 
     def get(self, key: str) -> str | None:

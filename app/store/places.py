@@ -9,7 +9,6 @@ diacritics run in SQL.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -20,7 +19,7 @@ import pandas as pd
 import shapely
 
 from app.core.errors import NotFoundError
-from app.store.db import Database
+from app.store.db import AnyDatabase, Connection
 from app.store.meta import bump_results_version
 from app.store.rows import (
     iso_or_none,
@@ -82,7 +81,7 @@ class VillageChanges:
         }
 
 
-def _forget_if_empty(conn: sqlite3.Connection, commune_id: str) -> None:
+def _forget_if_empty(conn: Connection, commune_id: str) -> None:
     """Drop a commune's dead zones and hex cells once it has no village left."""
     # No analysis of a commune without villages will ever replace them.
     left = conn.execute("SELECT count(*) FROM villages WHERE commune_id = ?", (commune_id,))
@@ -159,7 +158,7 @@ def _commune_rows(communes: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
 class Places:
     """Communes, villages and sites."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: AnyDatabase) -> None:
         self._db = db
 
     # --- the region, whole ------------------------------------------------
@@ -504,7 +503,7 @@ class Places:
         )
 
     @staticmethod
-    def _add_missing_communes(conn: sqlite3.Connection, villages: gpd.GeoDataFrame) -> int:
+    def _add_missing_communes(conn: Connection, villages: gpd.GeoDataFrame) -> int:
         known = {str(row[0]) for row in conn.execute("SELECT id FROM communes")}
         new = villages.loc[~villages["commune_id"].isin(known)]
         rows: list[tuple[Any, ...]] = []

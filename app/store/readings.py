@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 
-from app.store.db import Database
+from app.store.db import AnyDatabase, Connection
 from geodata.readings import READING_COLUMNS, hash_devices
 from geodata.regions import LoadedRegion
 
@@ -109,7 +109,7 @@ def empty_stored(columns: Sequence[str] | None = None) -> pd.DataFrame:
 
 
 def insert_batch(
-    conn: sqlite3.Connection,
+    conn: Connection,
     frame: pd.DataFrame,
     *,
     origin: str,
@@ -138,6 +138,8 @@ def insert_batch(
     # Counting the inserted keys, rather than returning them, is ~40% faster
     # (``RETURNING`` hands every key back to Python); only a batch with
     # duplicates asks which of its keys are now its own.
+    if not isinstance(conn, sqlite3.Connection):
+        raise NotImplementedError("readings on PostgreSQL arrive with COPY (issue 15, in progress)")
     before = conn.total_changes
     conn.execute(
         "INSERT OR IGNORE INTO reading_keys (content_key, batch_id)"
@@ -183,7 +185,7 @@ class Readings:
         reach the database.
     """
 
-    def __init__(self, db: Database, *, device_salt: str) -> None:
+    def __init__(self, db: AnyDatabase, *, device_salt: str) -> None:
         self._db = db
         self._salt = device_salt
 
@@ -350,7 +352,7 @@ class Uploads:
     again later is stored again.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: AnyDatabase) -> None:
         self._db = db
         self._region_lock = threading.Lock()
         self._region: tuple[tuple[Any, ...], LoadedRegion] | None = None

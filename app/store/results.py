@@ -8,7 +8,6 @@ reader sees either all of the old results or all of the new.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -16,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from app.store.db import Database
+from app.store.db import AnyDatabase, Connection
 from app.store.meta import bump_results_version
 from app.store.rows import iso_or_none, to_geoframe, to_rows
 from app.store.schema import DEAD_ZONE_COLUMNS, RESULT_COLUMNS
@@ -53,16 +52,14 @@ def place_clause(
     return f"{column} IN (SELECT id FROM communes WHERE {' AND '.join(clauses)})", params
 
 
-def _delete_communes(
-    conn: sqlite3.Connection, table: str, commune_ids: Iterable[str] | None
-) -> None:
+def _delete_communes(conn: Connection, table: str, commune_ids: Iterable[str] | None) -> None:
     if commune_ids is None:
         conn.execute(f"DELETE FROM {table}")
     else:
         conn.executemany(f"DELETE FROM {table} WHERE commune_id = ?", [(c,) for c in commune_ids])
 
 
-def _write_verdicts(conn: sqlite3.Connection, villages: pd.DataFrame) -> None:
+def _write_verdicts(conn: Connection, villages: pd.DataFrame) -> None:
     frame = pd.DataFrame(villages.drop(columns="geometry", errors="ignore"))
     for column in RESULT_COLUMNS:
         if column not in frame.columns:
@@ -77,7 +74,7 @@ def _write_verdicts(conn: sqlite3.Connection, villages: pd.DataFrame) -> None:
 
 
 def _write_dead_zones(
-    conn: sqlite3.Connection, dead_zones: gpd.GeoDataFrame, commune_ids: Iterable[str] | None
+    conn: Connection, dead_zones: gpd.GeoDataFrame, commune_ids: Iterable[str] | None
 ) -> None:
     zones = dead_zones.to_crs(CRS_WGS84) if len(dead_zones) else dead_zones.copy()
     # Zones made before they had layers are best-carrier zones of their first village.
@@ -104,9 +101,7 @@ def _write_dead_zones(
     )
 
 
-def _write_cells(
-    conn: sqlite3.Connection, cells: pd.DataFrame, commune_ids: Iterable[str] | None
-) -> None:
+def _write_cells(conn: Connection, cells: pd.DataFrame, commune_ids: Iterable[str] | None) -> None:
     frame = cells.reindex(columns=list(CELL_COLUMNS))
     frame = frame.astype(object).where(frame.notna(), None)
     _delete_communes(conn, "cells", commune_ids)
@@ -120,7 +115,7 @@ def _write_cells(
 class Results:
     """Verdicts, dead zones and hex cells."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: AnyDatabase) -> None:
         self._db = db
 
     def publish(

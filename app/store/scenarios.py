@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from app.store.db import Database
+from app.store.db import AnyDatabase
 
 #: Columns of a scenario's summary, in order (``commune_ids`` and ``totals`` are JSON).
 SUMMARY_COLUMNS = ("id", "name", "created", "owner", "commune_ids", "sites_count", "totals")
@@ -29,7 +29,7 @@ def _summary(row: tuple[Any, ...]) -> dict[str, Any]:
 class Scenarios:
     """Saved what-if scenarios, newest first."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: AnyDatabase) -> None:
         self._db = db
 
     def add_scenario(self, scenario: dict[str, Any]) -> None:

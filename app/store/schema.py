@@ -10,12 +10,11 @@ one that has shipped.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 import pandas as pd
 
-from app.store.db import Database
+from app.store.db import AnyDatabase, Connection
 from app.store.readings import STORED_COLUMNS, canonical, insert_batch
 from geodata.text import fold
 
@@ -120,31 +119,31 @@ TABLES: tuple[str, ...] = (
 )
 
 
-def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+def _columns(conn: Connection, table: str) -> set[str]:
     return {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
-def _add_columns(conn: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+def _add_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
     present = _columns(conn, table)
     for column, kind in columns.items():
         if column not in present:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
-def create_tables(conn: sqlite3.Connection) -> None:
+def create_tables(conn: Connection) -> None:
     """1: every table of the first release (those an unnumbered database has stay)."""
     for statement in TABLES:
         conn.execute(statement)
 
 
-def add_verdict_reasons(conn: sqlite3.Connection) -> None:
+def add_verdict_reasons(conn: Connection) -> None:
     """2: verdicts gain ``confidence`` and their reasons (NULL until the next analysis)."""
     _add_columns(
         conn, "village_results", {"confidence": "REAL", "reasons": "TEXT", "reasons_vi": "TEXT"}
     )
 
 
-def move_reading_rows(conn: sqlite3.Connection) -> None:
+def move_reading_rows(conn: Connection) -> None:
     """3: readings of the one-row-per-reading table of earlier versions move into batches.
 
     Keys, origins and hashed devices are kept as they were; the old table is dropped.
@@ -168,7 +167,7 @@ def move_reading_rows(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE readings")
 
 
-def fold_place_names(conn: sqlite3.Connection) -> None:
+def fold_place_names(conn: Connection) -> None:
     """4: folded district and province names, so filters ignoring diacritics run in SQL."""
     folded = {"district_folded": "TEXT", "province_folded": "TEXT"}
     for table in ("communes", "villages"):
@@ -193,7 +192,7 @@ def fold_or_none(value: object) -> str | None:
     return None if value is None or value != value else fold(str(value))
 
 
-def add_uploads(conn: sqlite3.Connection) -> None:
+def add_uploads(conn: Connection) -> None:
     """5: every upload is a batch with an id, its counts, and (as a job) its status.
 
     ``reading_batches.upload_id`` ties stored chunks to their upload, so
@@ -215,7 +214,7 @@ def add_uploads(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS reading_batches_upload ON reading_batches (upload_id)")
 
 
-def add_commune_names(conn: sqlite3.Connection) -> None:
+def add_commune_names(conn: Connection) -> None:
     """6: communes gain their unit type and former names; villages how their outline was made.
 
     ``unit_type`` is the data's own (xã, phường, thị trấn), NULL when it gave
@@ -243,7 +242,7 @@ def folded_aliases(names: object) -> str | None:
     return "|" + "|".join(fold(str(n)) for n in names) + "|"
 
 
-def add_dead_zone_layers(conn: sqlite3.Connection) -> None:
+def add_dead_zone_layers(conn: Connection) -> None:
     """7: dead zones per carrier (and radio) and per village.
 
     A zone's ``carrier`` is ``any`` (even the best carrier fails there) or
@@ -262,7 +261,7 @@ def add_dead_zone_layers(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS dead_zones_layer ON dead_zones (carrier, radio)")
 
 
-def add_scenarios(conn: sqlite3.Connection) -> None:
+def add_scenarios(conn: Connection) -> None:
     """8: what-if scenarios (:mod:`app.store.scenarios`), with who made them and when.
 
     ``owner`` is the key (``key:<id>``); ``commune_ids`` and ``totals`` are
@@ -278,7 +277,7 @@ def add_scenarios(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS scenarios_created ON scenarios (created)")
 
 
-def add_challenges(conn: sqlite3.Connection) -> None:
+def add_challenges(conn: Connection) -> None:
     """9: challenges to a village's verdict (:mod:`app.store.challenges`).
 
     Who (the key's public id), when, the verdict disputed, where (optional
@@ -295,7 +294,7 @@ def add_challenges(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS challenges_village ON challenges (village_id, id)")
 
 
-Migration = Callable[[sqlite3.Connection], None]
+Migration = Callable[[Connection], None]
 
 #: Migration ``n`` (1-based) brings a database from version ``n - 1`` to ``n``.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -312,12 +311,12 @@ MIGRATIONS: tuple[Migration, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
+def schema_version(conn: Connection) -> int:
     """Return the database's ``PRAGMA user_version``: the last migration it ran."""
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: Database) -> list[int]:
+def migrate(db: AnyDatabase) -> list[int]:
     """Run the migrations ``db`` has not run yet; returns their numbers.
 
     Raises
