@@ -1,15 +1,20 @@
-"""Every table of the store, and the numbered migrations that build and upgrade them.
+"""The numbered migrations that upgrade the store's databases, and their version.
 
-A database records the last migration it ran in ``PRAGMA user_version``. On
-open, :func:`migrate` runs the ones after it, in order, each in one write
-transaction together with its version bump: a database made by any earlier
-version (0: before migrations were numbered) upgrades and keeps its rows.
-Add a change as a new function at the end of :data:`MIGRATIONS`; never edit
-one that has shipped.
+The tables themselves are defined once, for both backends, in
+:mod:`app.store.tables`: a new database is created whole from there. A
+database records the last migration it ran (SQLite: ``PRAGMA user_version``;
+PostgreSQL: the ``lomsong_schema`` table). On open, :func:`migrate` runs the
+ones after it, in order, each in one write transaction together with its
+version bump: a database made by any earlier version (0: before migrations
+were numbered) upgrades and keeps its rows. Add a change to
+:mod:`app.store.tables` *and* as a new function at the end of
+:data:`MIGRATIONS` (for both backends); never edit one that has shipped.
+``lomsong db upgrade`` runs them without starting the service.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import pandas as pd
@@ -311,32 +316,87 @@ MIGRATIONS: tuple[Migration, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+#: The one-row table where a PostgreSQL database records its version
+#: (SQLite keeps it in ``PRAGMA user_version``).
+VERSION_TABLE = "lomsong_schema"
+
+
+def _is_sqlite(conn: Connection) -> bool:
+    return isinstance(conn, sqlite3.Connection)
+
+
 def schema_version(conn: Connection) -> int:
-    """Return the database's ``PRAGMA user_version``: the last migration it ran."""
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    """Return the last migration the database ran (0 for a new or unnumbered one)."""
+    if _is_sqlite(conn):
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    found = conn.execute("SELECT to_regclass(?) IS NOT NULL", (VERSION_TABLE,)).fetchone()
+    if not found[0]:
+        return 0
+    return int(conn.execute(f"SELECT version FROM {VERSION_TABLE}").fetchone()[0])
 
 
-def migrate(db: AnyDatabase) -> list[int]:
-    """Run the migrations ``db`` has not run yet; returns their numbers.
+def _set_version(conn: Connection, number: int) -> None:
+    if _is_sqlite(conn):
+        conn.execute(f"PRAGMA user_version = {int(number)}")
+        return
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version INTEGER NOT NULL)")
+    conn.execute(f"DELETE FROM {VERSION_TABLE}")
+    conn.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (?)", (int(number),))
+
+
+def _is_new(conn: Connection) -> bool:
+    """Whether the database has none of the store's tables (not even an unnumbered release's)."""
+    if _is_sqlite(conn):
+        # Any table at all (an unnumbered release's ``readings`` alone) is history to upgrade.
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'").fetchone() is None
+    return not conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
+
+
+def migrate(db: AnyDatabase, *, replay: bool = False) -> list[int]:
+    """Bring ``db`` to :data:`SCHEMA_VERSION`; returns the versions it went through.
+
+    A new database, SQLite or PostgreSQL, is created whole from the one schema
+    definition (:func:`app.store.tables.create_all`) in one transaction. A
+    SQLite database made by an earlier release runs the numbered migrations
+    after its version, each in one transaction with its version bump. A
+    PostgreSQL database has existed only since version 9 (the first with that
+    backend), so its upgrades are the migrations after 9; each is written for
+    both backends.
+
+    Parameters
+    ----------
+    db : Database or PostgresDatabase
+    replay : bool, keyword-only
+        Build even a new SQLite database by running every numbered migration
+        from the first (the upgrade path, for its tests).
 
     Raises
     ------
     RuntimeError
         When the database was made by a newer lomsong (its version is past ours).
     """
-    ran: list[int] = []
+    from app.store.tables import create_all
+
     with db.write() as conn:
         current = schema_version(conn)
+        if current == 0 and _is_new(conn) and not (replay and _is_sqlite(conn)):
+            if _is_sqlite(conn):
+                conn.execute("BEGIN IMMEDIATE")
+            create_all(conn, db.dialect)
+            _set_version(conn, SCHEMA_VERSION)
+            return list(range(1, SCHEMA_VERSION + 1))
     if current > SCHEMA_VERSION:
         raise RuntimeError(
             f"{db.path} is at schema version {current}; this lomsong knows {SCHEMA_VERSION}"
         )
+    ran: list[int] = []
     for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
         with db.write() as conn:
-            # DDL does not open a transaction by itself in sqlite3: open it here,
-            # so a migration and its version bump commit together or not at all.
-            conn.execute("BEGIN IMMEDIATE")
+            if _is_sqlite(conn):
+                # DDL does not open a transaction by itself in sqlite3: open it here,
+                # so a migration and its version bump commit together or not at all.
+                conn.execute("BEGIN IMMEDIATE")
             step(conn)
-            conn.execute(f"PRAGMA user_version = {number}")
+            _set_version(conn, number)
         ran.append(number)
     return ran

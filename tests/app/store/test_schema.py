@@ -49,7 +49,7 @@ def _version(path: Path) -> int:
 def test_a_new_database_runs_every_migration_once(tmp_path: Path) -> None:
     db = Database(tmp_path / "new.sqlite3")
     try:
-        assert migrate(db) == list(range(1, len(MIGRATIONS) + 1))
+        assert migrate(db, replay=True) == list(range(1, len(MIGRATIONS) + 1))
         assert migrate(db) == []  # nothing left to run on the next open
     finally:
         db.close()
@@ -129,7 +129,7 @@ def test_a_failing_migration_leaves_its_version_and_tables_as_they_were(
     db = Database(path)
     try:
         with pytest.raises(RuntimeError, match="disk full"):
-            migrate(db)
+            migrate(db, replay=True)
     finally:
         db.close()
     assert _version(path) == SCHEMA_VERSION
@@ -144,7 +144,7 @@ def test_migration_7_makes_stored_zones_best_carrier_zones_of_their_village(
     monkeypatch.setattr("app.store.schema.SCHEMA_VERSION", 6)
     db = Database(path)
     try:
-        migrate(db)
+        migrate(db, replay=True)
         with db.write() as conn:
             conn.executemany(
                 "INSERT INTO dead_zones (id, commune_id, verdict, households, village_ids,"
@@ -178,3 +178,64 @@ def test_migration_7_makes_stored_zones_best_carrier_zones_of_their_village(
         assert store.dead_zones(carrier="Viettel").empty
     finally:
         store.close()
+
+
+def _shape(conn: sqlite3.Connection) -> dict[str, object]:
+    """Every table's columns (name, declared type) and every index's name and columns."""
+    shape: dict[str, object] = {}
+    tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    for (table,) in tables.fetchall():
+        columns = conn.execute(f"PRAGMA table_info({table})").fetchall()
+        shape[table] = sorted((str(c[1]), str(c[2]).upper()) for c in columns)
+    indexes = conn.execute(
+        "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    )
+    for name, table in indexes.fetchall():
+        columns = conn.execute(f"PRAGMA index_info({name})").fetchall()
+        shape[f"index {name}"] = (table, [str(c[2]) for c in columns])
+    return shape
+
+
+def test_the_upgrade_path_builds_exactly_the_one_schema_definition(tmp_path: Path) -> None:
+    """Migrations 1..N from an empty file give the tables app.store.tables creates at once."""
+    replayed, fresh = Database(tmp_path / "replayed.sqlite3"), Database(tmp_path / "fresh.sqlite3")
+    try:
+        migrate(replayed, replay=True)
+        assert migrate(fresh) == list(range(1, SCHEMA_VERSION + 1))
+        assert _shape(replayed.connection()) == _shape(fresh.connection())
+        assert "reading_keys" in _shape(fresh.connection())
+    finally:
+        replayed.close()
+        fresh.close()
+    assert _version(tmp_path / "fresh.sqlite3") == SCHEMA_VERSION
+
+
+def test_a_new_postgresql_database_gets_postgis_columns_and_indexes(postgres_url: str) -> None:
+    from app.store.db import PostgresDatabase
+
+    db = PostgresDatabase(postgres_url)
+    try:
+        assert migrate(db) == list(range(1, SCHEMA_VERSION + 1))
+        assert migrate(db) == []
+        kinds = db.query(
+            "SELECT f_table_name AS t, type FROM geometry_columns WHERE f_geometry_column = ?"
+            " ORDER BY f_table_name",
+            ("geometry",),
+        )
+        assert dict(zip(kinds["t"], kinds["type"], strict=True)) == {
+            "communes": "GEOMETRY",
+            "dead_zones": "GEOMETRY",
+            "sites": "POINT",
+            "villages": "GEOMETRY",
+        }
+        gist = db.query("SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%USING gist%'")
+        assert {
+            "communes_geometry",
+            "dead_zones_geometry",
+            "sites_geometry",
+            "villages_geometry",
+        } <= set(gist["indexname"])
+        with db.write() as conn:
+            assert schema_version(conn) == SCHEMA_VERSION
+    finally:
+        db.close()
