@@ -155,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _region_parser(commands)
     _plan_parser(commands)
+    _db_parser(commands)
 
     keys = commands.add_parser("keys", help="manage API keys (in LOMSONG_DATA_DIR)")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -165,6 +166,34 @@ def _parser() -> argparse.ArgumentParser:
     revoke = keys_commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("id", help="the key's id, as `keys list` shows it")
     return parser
+
+
+def _db_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = commands.add_parser(
+        "db", help="the store's database (LOMSONG_DATABASE_URL, else LOMSONG_DATA_DIR's SQLite)"
+    )
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser(
+        "upgrade", help="create the database or run the migrations it lacks, then exit"
+    )
+
+
+def _db(args: argparse.Namespace) -> int:
+    from app.core.config import Settings
+    from app.store.db import open_database
+    from app.store.schema import SCHEMA_VERSION, migrate
+
+    settings = Settings()
+    db = open_database(settings.database)
+    try:
+        ran = migrate(db)
+    finally:
+        db.close()
+    if ran:
+        print(f"{db.path}: schema version {SCHEMA_VERSION} (ran {ran[0]}..{ran[-1]})")
+    else:
+        print(f"{db.path}: schema version {SCHEMA_VERSION}, nothing to do")
+    return 0
 
 
 # Village and commune fields a flag can map (--name-field NAME_3 ...).
@@ -975,6 +1004,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _evaluate,
         "region": _region,
         "plan": _plan,
+        "db": _db,
     }
     try:
         return handlers[args.command](args)

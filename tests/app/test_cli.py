@@ -539,3 +539,21 @@ def test_ingest_draws_a_bar_on_a_terminal_and_prints_a_summary_either_way(
     out = capsys.readouterr().out
     assert "duplicates         2  already stored" in out
     assert "ingest" not in out.splitlines()[0] and out.splitlines()[-1].startswith("ingest ")
+
+
+def test_db_upgrade_creates_then_finds_nothing_to_do(
+    database: Path | str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from app.store.schema import SCHEMA_VERSION
+
+    monkeypatch.setenv("LOMSONG_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("LOMSONG_DEVICE_SALT", "a-secret-salt-for-this-test")
+    if isinstance(database, str):
+        monkeypatch.setenv("LOMSONG_DATABASE_URL", database)
+    assert main(["db", "upgrade"]) == 0
+    assert f"schema version {SCHEMA_VERSION} (ran 1..{SCHEMA_VERSION})" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out.endswith(f"schema version {SCHEMA_VERSION}, nothing to do\n")
