@@ -256,7 +256,8 @@ def partition_name(month: pd.Timestamp) -> str:
 def months_of(times: pd.Series) -> list[pd.Timestamp]:
     """Return the first instants (UTC) of the months ``times`` fall in, in order.
 
-    >>> [str(m.date()) for m in months_of(pd.Series(pd.to_datetime(["2026-02-03", "2026-01-31"])))]
+    >>> times = pd.Series(pd.to_datetime(["2026-02-03", "2026-01-31"], utc=True))
+    >>> [str(m.date()) for m in months_of(times)]
     ['2026-01-01', '2026-02-01']
     """
     utc = pd.DatetimeIndex(times).tz_convert("UTC").tz_localize(None)
