@@ -80,6 +80,9 @@ def test_every_table_arrives_the_same(deployment: tuple[Path, str], postgres_url
         assert target.uploads() == source.uploads()
         assert authenticate(target, secret).id == authenticate(source, secret).id
         assert target.idempotent_response("key:abc", "k-1") is not None
+        # The loaded region (from PostGIS boxes on the target) is the same area.
+        region, copied = source.loaded_region().area, target.loaded_region().area
+        assert region is not None and copied is not None and region.equals(copied)
         # Ids go on after the copied ones.
         next_upload = target.create_upload(owner="key:abc", origin="import", format="csv")
         assert next_upload == max(u["id"] for u in source.uploads()) + 1
