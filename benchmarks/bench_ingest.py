@@ -348,6 +348,13 @@ def bench_csv_postgres(n: int, work: Path, url: str | None) -> None:
         result = ingest_file(store, path, format="csv", chunk_rows=CHUNK_ROWS)
         elapsed = time.perf_counter() - start
         ours = report("lomsong ingest_file (COPY, partitions)", result.accepted, elapsed)
+        store.add_readings = add  # type: ignore[method-assign]
+        again = _timed(lambda: ingest_file(store, path, format="csv", chunk_rows=CHUNK_ROWS))
+        report("the same file again (all duplicates)", n, again)
+        read = _timed(lambda: store.readings())
+        report("read back: store.readings() (COPY TO)", result.accepted, read)
+        streamed = _timed(lambda: sum(len(f) for f in store.iter_readings(["time", "lat", "lon"])))
+        report("read back: iter_readings, 3 columns", result.accepted, streamed)
         store.close()
         print(
             f"  of which storing (hash devices, CSV, COPY, keys, insert): {spent[0]:.2f} s,"
