@@ -59,6 +59,7 @@ from coverage import thresholds as T
 from coverage.calibration import Calibration, apply_calibration, calibrate
 from coverage.censoring import observed_median, reading_spread_db
 from coverage.dead_zones import find_dead_zones, number_zones
+from coverage.diffraction import _COMPILED_LEVELS, CROP_GRID_PX, SEGMENT_LEVELS
 from coverage.errors import NoVillagesError
 from coverage.evidence import measured_by_carrier
 from coverage.fusion import (
@@ -216,30 +217,87 @@ def _within(bounds: tuple[float, ...], region: tuple[float, ...]) -> tuple[float
     return (min(west, east), min(south, north), max(west, east), max(south, north))
 
 
+# Terrain profiles are read from a window around their site on a grid of
+# these many pixels counted from the DEM window's corner
+# (coverage.diffraction.CROP_GRID_PX): a tile's window starts on the region
+# window's grid, so that its sites' windows are the same.
+_ENVELOPE_BLOCK_PX = int(np.lcm.reduce([*SEGMENT_LEVELS, *_COMPILED_LEVELS, CROP_GRID_PX]))
+
+# A tile reads the DEM this far beyond the cells it predicts: a site within
+# reach (MAX_CELL_RANGE_M) reads its profiles within its own reach plus a
+# few pixels of grid (coverage.diffraction.site_crop), and that window must
+# be whole in the tile's as in the region's.
+TILE_DEM_MARGIN_M = 2 * C.MAX_CELL_RANGE_M + 5_000.0
+
+
 def _tile_raster(
     source: Raster | str | Path | None,
     needed: tuple[float, ...],
     region: tuple[float, ...],
     margin: float,
+    region_margin: float,
 ) -> Raster | None:
-    return _as_raster(source, _within(needed, region), margin)
+    """Read a raster for a tile: the window of ``needed`` plus ``margin``, within the region's.
+
+    The window is the one :func:`geodata.raster.read_raster` reads for
+    (``needed`` ∩ ``region``) plus ``margin``, within the one it reads for
+    the region plus ``region_margin`` (the single run's), its corner moved
+    back onto the region window's grid of :data:`_ENVELOPE_BLOCK_PX` pixels:
+    the same pixels, on the same grid, as the single run reads there. A
+    Raster is used as given; a geographic raster is warped per window.
+    """
+    if source is None or isinstance(source, Raster):
+        return source
+    import rasterio
+    from pyproj import CRS
+
+    from geodata.errors import InvalidInputError
+    from geodata.raster import open_raster
+
+    with open_raster(source) as dataset:
+        crs = CRS.from_user_input(dataset.crs)
+        if not crs.is_projected:
+            return _as_raster(source, _within(needed, region), margin)
+        whole = rasterio.windows.Window(0, 0, dataset.width, dataset.height)
+
+        def window(bounds: tuple[float, ...], margin: float) -> rasterio.windows.Window:
+            west, south, east, north = rasterio.warp.transform_bounds(
+                "EPSG:4326", dataset.crs, *bounds
+            )
+            return (
+                rasterio.windows.from_bounds(
+                    west - margin, south - margin, east + margin, north + margin, dataset.transform
+                )
+                .round_offsets()
+                .round_lengths()
+                .intersection(whole)
+            )
+
+        outer = window(region, region_margin)
+        inner = window(_within(needed, region), margin).intersection(outer)
+        block = _ENVELOPE_BLOCK_PX
+        col = outer.col_off + (inner.col_off - outer.col_off) // block * block
+        row = outer.row_off + (inner.row_off - outer.row_off) // block * block
+        end_col = min(inner.col_off + inner.width, outer.col_off + outer.width)
+        end_row = min(inner.row_off + inner.height, outer.row_off + outer.height)
+        tile = rasterio.windows.Window(col, row, end_col - col, end_row - row)
+        values = dataset.read(1, window=tile, masked=True).astype("float64").filled(np.nan)
+        transform = dataset.window_transform(tile)
+    if values.size == 0:
+        raise InvalidInputError(f"{source}: the raster does not cover the area of interest")
+    return Raster(values, transform, crs)
 
 
 def _bbox(lat: np.ndarray, lon: np.ndarray) -> tuple[float, float, float, float]:
     return (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
 
 
-def _in_force(
-    readings: pd.DataFrame,
-    sites: pd.DataFrame,
-    as_of: pd.Timestamp | str | None,
-    *,
-    infer_gaps: bool,
-) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
-    """Select the readings and sites in force at ``as_of``.
+def readings_in_force(
+    readings: pd.DataFrame, as_of: pd.Timestamp | str | None, *, infer_gaps: bool
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Select the readings in force at ``as_of``, with inferred silent gaps appended.
 
-    Returns the readings (with inferred silent gaps appended), which of them
-    were taken (not inferred), and the sites that existed then.
+    Returns them and which were taken (not inferred).
     """
     readings = select_as_of(readings, as_of)
     taken = len(readings)
@@ -247,11 +305,16 @@ def _in_force(
         silent = infer_silent_gaps(readings)
         if len(silent):
             readings = pd.concat([readings, silent], ignore_index=True)
+    return readings, np.arange(len(readings)) < taken
+
+
+def sites_in_force(sites: pd.DataFrame, as_of: pd.Timestamp | str | None) -> pd.DataFrame:
+    """Select the sites that existed at ``as_of``."""
     if as_of is not None and "created" in sites and len(sites):
         cutoff = pd.Timestamp(as_of)
         cutoff = cutoff if cutoff.tzinfo else cutoff.tz_localize("UTC")
         sites = sites.loc[sites["created"].isna() | (sites["created"] <= cutoff)]
-    return readings, np.arange(len(readings)) < taken, sites
+    return sites
 
 
 # --- the service floors, from summaries -------------------------------------
@@ -374,8 +437,6 @@ class TileInput:
         in its halo, in their original order.
     taken : numpy.ndarray
         Per reading: taken, not inferred.
-    sites : DataFrame
-        Every site in force (a site beyond the tile still names the nearest).
     owned_cells : numpy.ndarray or None
         The H3 res-5 cells (uint64) whose readings this tile owns: a reading
         is owned where its analysis cell's res-5 ancestor is one of them.
@@ -388,7 +449,6 @@ class TileInput:
     positions: np.ndarray
     readings: pd.DataFrame
     taken: np.ndarray
-    sites: pd.DataFrame
     owned_cells: np.ndarray | None = None
     buildings: gpd.GeoDataFrame | None = None
 
@@ -448,13 +508,19 @@ def _owned_mask(tile: TileInput, resolution: int) -> np.ndarray:
 
 
 def survey_tile(
-    tile: TileInput, region: Region, *, dem: Raster | str | Path | None = None
+    tile: TileInput,
+    sites: pd.DataFrame,
+    region: Region,
+    *,
+    dem: Raster | str | Path | None = None,
 ) -> TileSurvey:
     """Stage 1: the tile's owned cell statistics, retired readings and prediction.
 
     Parameters
     ----------
     tile : TileInput
+    sites : DataFrame
+        Every site in force (those that reach no receiver are skipped).
     region : Region
     dem : Raster or path, optional, keyword-only
         A path is read in the window of the tile's receivers (within the
@@ -478,19 +544,21 @@ def survey_tile(
     )
     lat, lon = cell_centres(receivers)
     terrain = (
-        _tile_raster(dem, _bbox(lat, lon), region.bounds, DEM_MARGIN_M) if len(receivers) else None
+        _tile_raster(dem, _bbox(lat, lon), region.bounds, TILE_DEM_MARGIN_M, DEM_MARGIN_M)
+        if len(receivers)
+        else None
     )
     x, y = metric_centres(receivers, region.metric_crs)
     with_readings = stats.loc[stats["count"] >= T.MIN_READINGS_MEASURED, "h3"]
     predicted = predict_cells(
         x,
         y,
-        tile.sites,
+        sites,
         terrain,
         region.metric_crs,
         measured=unique_cells(with_readings.to_numpy(np.uint64)),
     )
-    retired = retired_readings(mine, predicted, tile.sites, resolution=resolution)
+    retired = retired_readings(mine, predicted, sites, resolution=resolution)
     kept = owned_stats
     retired_stats = None
     if retired.any():
@@ -753,6 +821,7 @@ def estimates_at(tables: RegionTables, fits: RegionFits) -> pd.DataFrame:
 
 def analyse_tile(
     tile: TileInput,
+    sites: pd.DataFrame,
     region: Region,
     fits: RegionFits,
     tables: RegionTables,
@@ -765,6 +834,8 @@ def analyse_tile(
     Parameters
     ----------
     tile : TileInput
+    sites : DataFrame
+        Every site in force (a site beyond the tile may still be the nearest).
     region : Region
     fits : RegionFits
     tables : RegionTables
@@ -780,7 +851,7 @@ def analyse_tile(
     west, south, east, north = villages.total_bounds
     m = _CELL_MARGIN_DEG
     needed = (west - m, south - m, east + m, north + m)
-    terrain = _tile_raster(dem, needed, region.bounds, DEM_MARGIN_M)
+    terrain = _tile_raster(dem, needed, region.bounds, TILE_DEM_MARGIN_M, DEM_MARGIN_M)
     grid = village_grid(villages, resolution=resolution)
     estimates = estimates_at(tables, fits)
     fused = fuse(
@@ -798,7 +869,7 @@ def analyse_tile(
         resolution=resolution,
         metric_crs=crs,
         terrain=terrain,
-        population=_tile_raster(population, needed, region.bounds, 0.0),
+        population=_tile_raster(population, needed, region.bounds, 0.0, 0.0),
         buildings=tile.buildings,
         # Where phones were read says where people go, whatever the readings
         # say of a network since changed: every reading's cell, retired or not.
@@ -806,13 +877,13 @@ def analyse_tile(
     )
     taken = tile.readings.loc[tile.taken]
     per_village = readings_per_village(villages, taken)
-    retired = retired_readings(tile.readings, tables.predicted, tile.sites, resolution=resolution)
+    retired = retired_readings(tile.readings, tables.predicted, sites, resolution=resolution)
     started = new_sites_near(
         grid.centre_cells,
         tile.readings,
         retired,
         tables.predicted,
-        tile.sites,
+        sites,
         resolution=resolution,
     )
     verdicts = judge_villages(
@@ -823,7 +894,7 @@ def analyse_tile(
         fading_db=fits.fading_db,
         readings=per_village,
         new_sites=started,
-        nearest=nearest_sites(villages, tile.sites, metric_crs=crs, terrain=terrain),
+        nearest=nearest_sites(villages, sites, metric_crs=crs, terrain=terrain),
         carrier_readings=carrier_readings_per_village(villages, taken),
     )
     signal = signal_estimates(estimates, tables.observed)
@@ -832,7 +903,7 @@ def analyse_tile(
         village_cells=grid.village_cells,
         households=households,
         villages=villages,
-        sites=tile.sites,
+        sites=sites,
         metric_crs=crs,
         radios=signal,
     )
@@ -952,7 +1023,8 @@ def analyze(
     if villages.empty:
         raise NoVillagesError("no villages to analyse")
     villages = normalise_villages(villages)
-    readings, taken, sites = _in_force(readings, sites, as_of, infer_gaps=infer_gaps)
+    readings, taken = readings_in_force(readings, as_of, infer_gaps=infer_gaps)
+    sites = sites_in_force(sites, as_of)
     bounds = tuple(float(v) for v in villages.total_bounds)
     terrain = _as_raster(dem, bounds, DEM_MARGIN_M)
     region = region_of(villages, terrain, resolution)
@@ -961,12 +1033,17 @@ def analyze(
         positions=np.arange(len(villages)),
         readings=readings,
         taken=taken,
-        sites=sites,
         buildings=buildings,
     )
-    survey = survey_tile(tile, region, dem=terrain)
+    survey = survey_tile(tile, sites, region, dem=terrain)
     fits, tables = fit_region([survey], sites, region)
     analysis = analyse_tile(
-        tile, region, fits, tables, dem=terrain, population=_as_raster(population, bounds, 0.0)
+        tile,
+        sites,
+        region,
+        fits,
+        tables,
+        dem=terrain,
+        population=_as_raster(population, bounds, 0.0),
     )
     return stitch([survey], fits, [analysis], region)
