@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--assets-dir", type=Path, default=default_assets_dir(), help="node_modules with leaflet"
     )
+    where = analyze.add_mutually_exclusive_group()
+    where.add_argument(
+        "--cluster", metavar="local:N", help="analyse in tiles on a dask LocalCluster of N workers"
+    )
+    where.add_argument(
+        "--scheduler", metavar="tcp://HOST:8786", help="analyse in tiles on a running dask cluster"
+    )
 
     serve = commands.add_parser("serve", help="run the web service")
     serve.add_argument("--demo", action="store_true", help="load and serve the demo region")
@@ -344,18 +351,39 @@ def _analyze(args: argparse.Namespace) -> int:
     from coverage.pipeline import analyze
     from geodata.progress import progress
 
+    if args.cluster or args.scheduler:  # a bad spec is told before the inputs are read
+        from coverage.tiles import check_cluster
+
+        check_cluster(args.cluster or args.scheduler)
+
     with progress(f"analyze {args.out}") as work:
         inputs = read_analysis_inputs(args, work)
         villages, sites, validated = inputs.villages, inputs.sites, inputs.readings
+        buildings = None if inputs.buildings is None else inputs.buildings.points
+        spec = args.cluster or args.scheduler
         with work.step(f"judging {len(villages):,} villages"):
-            result = analyze(
-                villages,
-                sites,
-                validated.valid,
-                dem=args.dem,
-                population=args.population,
-                buildings=None if inputs.buildings is None else inputs.buildings.points,
-            )
+            if spec is None:
+                result = analyze(
+                    villages,
+                    sites,
+                    validated.valid,
+                    dem=args.dem,
+                    population=args.population,
+                    buildings=buildings,
+                )
+            else:  # in tiles on dask.distributed: the same answers
+                from coverage.tiles import analyze_tiled, client_for
+
+                with client_for(spec) as client:
+                    result = analyze_tiled(
+                        villages,
+                        sites,
+                        validated.valid,
+                        dem=args.dem,
+                        population=args.population,
+                        buildings=buildings,
+                        client=client,
+                    )
         work.finish()
         inputs.print_accounting()
         verdicts = result.villages["verdict"].value_counts()

@@ -294,6 +294,25 @@ def sites_reaching(sites: pd.DataFrame, bounds: Sequence[float]) -> np.ndarray:
 # --- the cluster -------------------------------------------------------------
 
 
+def check_cluster(spec: str) -> str:
+    """Check a cluster spec (see :func:`client_for`) before any work; returns it stripped.
+
+    Raises
+    ------
+    ClusterError
+        When it is neither ``local:N`` with N ≥ 1 nor ``tcp://…``/``tls://…``.
+    """
+    spec = spec.strip()
+    if spec.startswith("local:"):
+        count = spec.removeprefix("local:")
+        if not count.isdigit() or int(count) < 1:
+            raise ClusterError(f"cluster {spec!r}: local:N needs N ≥ 1 worker processes")
+        return spec
+    if not spec.startswith(("tcp://", "tls://")) or len(spec) <= len("tcp://"):
+        raise ClusterError(f"cluster {spec!r}: expected local:N or tcp://HOST:PORT")
+    return spec
+
+
 @contextmanager
 def client_for(spec: str, *, timeout: float = CONNECT_TIMEOUT_S) -> Iterator[Client]:
     """Open a ``distributed.Client`` for ``spec``, and close what was started.
@@ -315,13 +334,13 @@ def client_for(spec: str, *, timeout: float = CONNECT_TIMEOUT_S) -> Iterator[Cli
     import distributed
 
     dist: Any = distributed  # untyped
-    spec = spec.strip()
+    spec = check_cluster(spec)
     if spec.startswith("local:"):
-        count = spec.removeprefix("local:")
-        if not count.isdigit() or int(count) < 1:
-            raise ClusterError(f"cluster {spec!r}: local:N needs N ≥ 1 worker processes")
         cluster = dist.LocalCluster(
-            n_workers=int(count), threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=int(spec.removeprefix("local:")),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
         )
         try:
             with dist.Client(cluster) as client:
@@ -329,8 +348,6 @@ def client_for(spec: str, *, timeout: float = CONNECT_TIMEOUT_S) -> Iterator[Cli
         finally:
             cluster.close()
         return
-    if not spec.startswith(("tcp://", "tls://")):
-        raise ClusterError(f"cluster {spec!r}: expected local:N or tcp://HOST:PORT")
     try:
         client = dist.Client(spec, timeout=timeout)
     except (OSError, TimeoutError) as exc:
@@ -542,7 +559,7 @@ def analyze_tiled(
             site_future,
             region,
             fits_future,
-            tables.around(number, survey.receivers, fits),
+            dask.scatter(tables.around(number, survey.receivers, fits), hash=False),
             dem=dem,
             population=population,
             pure=False,
