@@ -150,7 +150,7 @@ def partitions_for(bounds: tuple[float, float, float, float]) -> list[str]:
     >>> 1 <= len(cells) <= 19, all(len(c) == 15 for c in cells)
     (True, True)
     """
-    west, south, east, north = _checked_bounds(bounds)
+    west, south, east, north = checked_bounds(bounds)
     box = gpd.GeoDataFrame(
         {"id": [0]}, geometry=[shapely.box(west, south, east, north)], crs=C.CRS_WGS84
     )
@@ -310,7 +310,7 @@ def read_readings_dataset(
         return _to_frame(_SCHEMA.empty_table())
     row_filter = None
     if bounds is not None:
-        west, south, east, north = _checked_bounds(bounds)
+        west, south, east, north = checked_bounds(bounds)
         lon, lat = ds.field("lon"), ds.field("lat")
         row_filter = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
     try:
@@ -349,7 +349,19 @@ def dataset_files(
     return files
 
 
-def _checked_bounds(bounds: Sequence[float]) -> tuple[float, float, float, float]:
+def checked_bounds(bounds: Sequence[float]) -> tuple[float, float, float, float]:
+    """Return ``(minlon, minlat, maxlon, maxlat)`` as floats, or say what is wrong with them.
+
+    Raises
+    ------
+    ValueError
+        When they are not four finite numbers, in order, within the globe.
+
+    Examples
+    --------
+    >>> checked_bounds([105, 22.5, 105.5, 22.6])
+    (105.0, 22.5, 105.5, 22.6)
+    """
     values = tuple(float(v) for v in bounds)
     if len(values) != 4 or not all(np.isfinite(values)):
         raise ValueError(f"bounds must be four finite numbers, got {tuple(bounds)!r}")
