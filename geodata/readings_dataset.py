@@ -31,7 +31,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import geopandas as gpd
 import numpy as np
@@ -441,14 +441,17 @@ def _wkb_points(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
 
 
 def _to_frame(table: pa.Table) -> pd.DataFrame:
-    """Arrow columns to the dtypes :func:`geodata.readings.validate_readings` gives."""
-    out: dict[str, Any] = {}
-    for name in DATASET_COLUMNS:
-        column = table[name]
-        if name in ("cell_id", "area_code", "pci"):
-            out[name] = pd.array(column.to_pandas(), dtype="Int64")
-        elif name in ("radio", "device", "source"):
-            out[name] = column.to_pandas().astype("str")  # NaN when missing
-        else:
-            out[name] = column.to_pandas()
-    return pd.DataFrame(out)
+    """Arrow columns to the dtypes :func:`geodata.readings.validate_readings` gives.
+
+    One ``to_pandas`` of the whole table, a block per column (no consolidation
+    copy), the Arrow buffers released as they are converted.
+    """
+    nullable = {pa.int64(): pd.Int64Dtype(), pa.string(): pd.StringDtype(na_value=np.nan)}
+    integers = ("mcc", "mnc", "content_key")  # never null: plain int64
+    plain = table.select(list(integers)).to_pandas(split_blocks=True)
+    rest = table.drop_columns(list(integers))
+    frame = rest.to_pandas(types_mapper=nullable.get, split_blocks=True, self_destruct=True)
+    del rest, table
+    for name in integers:
+        frame[name] = plain[name]
+    return frame[list(DATASET_COLUMNS)]
