@@ -461,13 +461,14 @@ def _worker_peak() -> float:
 
 def run_tiled(work: Path, workers: int) -> dict[str, Any]:
     """The tiled analysis on a fresh ``LocalCluster`` of ``workers`` processes, one thread each."""
-    from coverage.tiles import analyze_tiled
     from distributed import Client, LocalCluster, get_task_stream
+
+    from coverage.tiles import analyze_tiled
 
     villages, sites = load_inputs(work)
     with (
         LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -494,8 +495,21 @@ def run_tiled(work: Path, workers: int) -> dict[str, Any]:
         ]
     )
     per_prefix = tasks.groupby("prefix")["seconds"].agg(["count", "sum", "median", "max"])
+    # How long some task was computing: the union of the compute intervals.
+    spans = sorted(
+        (s["start"], s["stop"])
+        for task in stream.data
+        for s in task["startstops"]
+        if s["action"] == "compute"
+    )
+    busy, reach = 0.0, float("-inf")
+    for begin, end in spans:  # a loop over tasks (a few per tile)
+        if end > reach:
+            busy += end - max(begin, reach)
+            reach = end
     return {
         "wall_s": wall,
+        "busy_s": busy,
         "worker_peak_mib": {str(k): v for k, v in peaks.items()},
         "worker_start_mib": {str(k): v for k, v in before.items()},
         "client_peak_mib": peak_mib(),
@@ -540,9 +554,25 @@ def compare(work: Path) -> dict[str, Any]:
 
 
 def tile_task(tiled: dict[str, Any]) -> dict[str, Any] | None:
-    """The task prefix that does the tiles' work: the one with the most compute time."""
+    """The tiles' tasks taken together: every task prefix run once per tile.
+
+    ``analyze_tiled`` runs a few tasks per tile (reading, survey, analysis);
+    a tile's time is their sum: ``median`` and ``max`` add the prefixes'
+    medians and maxima (the max an upper bound: the longest of each may be
+    different tiles).
+    """
     tasks = tiled.get("tasks") or []
-    return max(tasks, key=lambda t: t["sum"]) if tasks else None
+    if not tasks:
+        return None
+    count = max(t["count"] for t in tasks)
+    per_tile = [t for t in tasks if t["count"] == count]
+    return {
+        "prefix": "+".join(t["prefix"] for t in per_tile),
+        "count": count,
+        "sum": sum(t["sum"] for t in per_tile),
+        "median": sum(t["median"] for t in per_tile),
+        "max": sum(t["max"] for t in per_tile),
+    }
 
 
 def projection(info: dict[str, Any], tiled: dict[str, Any], workers: int) -> list[str]:
@@ -553,26 +583,27 @@ def projection(info: dict[str, Any], tiled: dict[str, Any], workers: int) -> lis
     factor = FULL["area_km2"] / info["area_km2"]
     tiles_full = tile["count"] * factor
     work_full = tile["sum"] * factor
-    # What did not run in tiles: the client's reading, surveying, fitting, stitching;
-    # here the wall time less the tiles' share of it, assumed to grow with the area.
-    serial_here = max(tiled["wall_s"] - tile["sum"] / workers, 0.0)
+    # What did not run in tiles: the client's tiling, fitting, stitching, sending:
+    # the wall time while no task was computing, assumed to grow with the area.
+    serial_here = max(tiled["wall_s"] - tiled["busy_s"], 0.0)
     serial_full = serial_here * factor
-    scheduler_s = 0.001 * tiles_full * 3  # ~1 ms a task, a few tasks a tile, on the scheduler
+    scheduler_s = 0.001 * tiles_full * 3  # ~1 ms a task, 3 tasks a tile, on the scheduler
     lines = [
-        f"projection to full scale (x{factor:,.0f} the area): {tiles_full:,.0f} tiles of "
-        f"median {tile['median']:.2f} s (max {tile['max']:.2f} s), {work_full / 3600:,.1f} h of "
-        f"tile work; the serial part {serial_here:.1f} s here -> {serial_full / 60:,.1f} min",
+        f"projection to full scale (x{factor:,.0f} the area): {tiles_full:,.0f} tiles "
+        f"({tile['prefix']}) of median {tile['median']:.2f} s (max <= {tile['max']:.2f} s), "
+        f"{work_full / 3600:,.1f} h of tile work; the serial part {serial_here:.1f} s here "
+        f"-> {serial_full / 60:,.1f} min",
     ]
     for n in (1, 16, 64):
         wall = max(work_full / n, tile["max"]) + serial_full + scheduler_s
         lines.append(f"  {n:>3} workers: ~{wall / 3600:6.2f} h  ({wall / 60:,.0f} min)")
     lines.append(
-        "  assumes: tiles per km² and seconds per tile as here (the densities of villages, sites "
-        "and readings are the same at every S); tiles packed perfectly, bounded below by the "
-        "longest tile; the serial part grows with the area and is not parallel; ~1 ms of "
-        "scheduler time per task, ~3 tasks a tile; each worker reads its tiles' files at the "
-        "speed of this machine's disk (a shared file system would add "
-        f"{info['dataset_mb'] * factor / 1024:,.0f} GiB / its bandwidth)"
+        "  assumes: tiles per km² and seconds per tile as here (the densities of villages,\n"
+        "  sites and readings are the same at every S); tiles packed perfectly, bounded below\n"
+        "  by the longest tile; the serial part (the wall time while no task computed) grows\n"
+        "  with the area and does not parallelise; ~1 ms of scheduler time a task, 3 tasks a\n"
+        "  tile; each worker reads its tiles' files as fast as this machine's disk (a shared\n"
+        f"  file system adds {info['dataset_mb'] * factor / 1024:,.0f} GiB / its bandwidth, once)"
     )
     return lines
 
