@@ -162,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _region_parser(commands)
     _plan_parser(commands)
+    _export_readings_parser(commands)
 
     keys = commands.add_parser("keys", help="manage API keys (in LOMSONG_DATA_DIR)")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -986,6 +987,45 @@ def _plan_page(args: argparse.Namespace, result: Any, evaluation: Any, chosen: A
     )
 
 
+def _bbox_argument(text: str) -> tuple[float, float, float, float]:
+    from geodata.readings_dataset import checked_bounds
+
+    try:
+        return checked_bounds([float(part) for part in text.split(",")])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected minlon,minlat,maxlon,maxlat ({exc})"
+        ) from None
+
+
+def _export_readings_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = commands.add_parser(
+        "export-readings",
+        help="write the stored readings as GeoParquet, by H3 res-5 cell and month",
+        description="The readings of the service's store (LOMSONG_DATA_DIR or "
+        "LOMSONG_DATABASE_URL) into DIR/h3_5=<cell>/month=<YYYY-MM>/part-*.parquet, "
+        "replacing what DIR held: what the tiled analysis's workers read.",
+    )
+    export.add_argument("--out", type=Path, required=True, help="the dataset's directory")
+    export.add_argument(
+        "--bbox", type=_bbox_argument, help="minlon,minlat,maxlon,maxlat: only the readings inside"
+    )
+
+
+def _export_readings(args: argparse.Namespace) -> int:
+    from app.services.readings_export import export_readings
+    from geodata.readings_dataset import dataset_files
+
+    store = _open_store()
+    try:
+        rows = export_readings(store, args.out, bounds=args.bbox)
+    finally:
+        store.close()
+    partitions = len({part.parent for part in dataset_files(args.out)})
+    print(f"{rows:,} readings in {partitions:,} partitions written to {args.out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lomsong`` command; returns the exit status.
 
@@ -1003,6 +1043,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _evaluate,
         "region": _region,
         "plan": _plan,
+        "export-readings": _export_readings,
     }
     try:
         return handlers[args.command](args)
