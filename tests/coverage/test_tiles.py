@@ -130,6 +130,27 @@ def test_the_demo_in_tiles_is_the_demo(demo: dict[str, object], client: object) 
     assert set(single.villages["verdict"]) >= {"covered", "patchy"}
 
 
+def test_the_demo_from_a_readings_dataset_is_the_demo(
+    demo: dict[str, object], client: object, tmp_path: Path
+) -> None:
+    from geodata.readings_dataset import write_readings_dataset
+
+    villages, sites, readings = demo["villages"], demo["sites"], demo["readings"]
+    assert isinstance(villages, gpd.GeoDataFrame) and isinstance(readings, pd.DataFrame)
+    assert write_readings_dataset(readings, tmp_path / "readings") == len(readings)
+    kwargs = {"dem": demo["dem"], "population": demo["population"]}
+    single = analyze(villages, sites, readings, **kwargs)  # type: ignore[arg-type]
+    tiled = analyze_tiled(
+        villages,
+        sites,  # type: ignore[arg-type]
+        tmp_path / "readings",
+        client=client,  # type: ignore[arg-type]
+        tiles=make_tiles(villages, max_villages=6),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    assert_same(single, tiled)
+
+
 @pytest.fixture(scope="module")
 def province(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
