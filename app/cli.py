@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--assets-dir", type=Path, default=default_assets_dir(), help="node_modules with leaflet"
     )
+    where = analyze.add_mutually_exclusive_group()
+    where.add_argument(
+        "--cluster", metavar="local:N", help="analyse in tiles on a dask LocalCluster of N workers"
+    )
+    where.add_argument(
+        "--scheduler", metavar="tcp://HOST:8786", help="analyse in tiles on a running dask cluster"
+    )
 
     serve = commands.add_parser("serve", help="run the web service")
     serve.add_argument("--demo", action="store_true", help="load and serve the demo region")
@@ -156,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     _region_parser(commands)
     _plan_parser(commands)
     _db_parser(commands)
+    _export_readings_parser(commands)
 
     keys = commands.add_parser("keys", help="manage API keys (in LOMSONG_DATA_DIR)")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -409,18 +417,39 @@ def _analyze(args: argparse.Namespace) -> int:
     from coverage.pipeline import analyze
     from geodata.progress import progress
 
+    if args.cluster or args.scheduler:  # a bad spec is told before the inputs are read
+        from coverage.tiles import check_cluster
+
+        check_cluster(args.cluster or args.scheduler)
+
     with progress(f"analyze {args.out}") as work:
         inputs = read_analysis_inputs(args, work)
         villages, sites, validated = inputs.villages, inputs.sites, inputs.readings
+        buildings = None if inputs.buildings is None else inputs.buildings.points
+        spec = args.cluster or args.scheduler
         with work.step(f"judging {len(villages):,} villages"):
-            result = analyze(
-                villages,
-                sites,
-                validated.valid,
-                dem=args.dem,
-                population=args.population,
-                buildings=None if inputs.buildings is None else inputs.buildings.points,
-            )
+            if spec is None:
+                result = analyze(
+                    villages,
+                    sites,
+                    validated.valid,
+                    dem=args.dem,
+                    population=args.population,
+                    buildings=buildings,
+                )
+            else:  # in tiles on dask.distributed: the same answers
+                from coverage.tiles import analyze_tiled, client_for
+
+                with client_for(spec) as client:
+                    result = analyze_tiled(
+                        villages,
+                        sites,
+                        validated.valid,
+                        dem=args.dem,
+                        population=args.population,
+                        buildings=buildings,
+                        client=client,
+                    )
         work.finish()
         inputs.print_accounting()
         verdicts = result.villages["verdict"].value_counts()
@@ -1023,6 +1052,45 @@ def _plan_page(args: argparse.Namespace, result: Any, evaluation: Any, chosen: A
     )
 
 
+def _bbox_argument(text: str) -> tuple[float, float, float, float]:
+    from geodata.readings_dataset import checked_bounds
+
+    try:
+        return checked_bounds([float(part) for part in text.split(",")])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected minlon,minlat,maxlon,maxlat ({exc})"
+        ) from None
+
+
+def _export_readings_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = commands.add_parser(
+        "export-readings",
+        help="write the stored readings as GeoParquet, by H3 res-5 cell and month",
+        description="The readings of the service's store (LOMSONG_DATA_DIR or "
+        "LOMSONG_DATABASE_URL) into DIR/h3_5=<cell>/month=<YYYY-MM>/part-*.parquet, "
+        "replacing what DIR held: what the tiled analysis's workers read.",
+    )
+    export.add_argument("--out", type=Path, required=True, help="the dataset's directory")
+    export.add_argument(
+        "--bbox", type=_bbox_argument, help="minlon,minlat,maxlon,maxlat: only the readings inside"
+    )
+
+
+def _export_readings(args: argparse.Namespace) -> int:
+    from app.services.readings_export import export_readings
+    from geodata.readings_dataset import dataset_files
+
+    store = _open_store()
+    try:
+        rows = export_readings(store, args.out, bounds=args.bbox)
+    finally:
+        store.close()
+    partitions = len({part.parent for part in dataset_files(args.out)})
+    print(f"{rows:,} readings in {partitions:,} partitions written to {args.out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lomsong`` command; returns the exit status.
 
@@ -1041,6 +1109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "region": _region,
         "plan": _plan,
         "db": _db,
+        "export-readings": _export_readings,
     }
     try:
         return handlers[args.command](args)

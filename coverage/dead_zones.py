@@ -300,8 +300,18 @@ def find_dead_zones(
     frame["area_km2"] = (frame.geometry.to_crs(metric_crs).area / 1e6).round(3).to_numpy()
     frame["nearest_site_m"] = _nearest_site_m(frame, sites, metric_crs)
 
-    frame["layer"] = np.select(
-        [frame["carrier"] == ANY_CARRIER, frame["radio"].isna()], [0, 1], default=2
+    return number_zones(frame)
+
+
+def number_zones(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Order dead zones and number them ``dz-0001``… (see :func:`find_dead_zones`).
+
+    The ``carrier="any"`` zones first, then each carrier's, then each carrier
+    and radio's; in each, most households first, then the largest. Zones
+    found apart (the tiles of :mod:`coverage.tiles`) are numbered together here.
+    """
+    frame = zones.assign(
+        layer=np.select([zones["carrier"] == ANY_CARRIER, zones["radio"].isna()], [0, 1], default=2)
     )
     frame = frame.sort_values(
         ["layer", "carrier", "radio", "households", "area_km2", "village_id"],

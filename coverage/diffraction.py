@@ -179,6 +179,61 @@ def upper_envelope(values: np.ndarray, segment: int) -> np.ndarray:
     return out
 
 
+# Profiles are read from a window of the DEM around their site: the site's
+# reach (geodata.constants.MAX_CELL_RANGE_M) and this many pixels more, its
+# corner on a grid of as many pixels (a multiple of every envelope block).
+# Positions are float32 pixels from that corner, so they round the same in
+# any window of the DEM that holds it: a tile's (coverage.tiles) and the
+# whole region's give one loss.
+CROP_GRID_PX = 32
+
+
+@dataclass(frozen=True)
+class _Crop:
+    """The window of a DEM array a site's profiles are read from."""
+
+    row: int
+    col: int
+    end_row: int
+    end_col: int
+
+    @property
+    def rows(self) -> slice:
+        return slice(self.row, self.end_row)
+
+    @property
+    def cols(self) -> slice:
+        return slice(self.col, self.end_col)
+
+    def envelope(self, whole: np.ndarray, segment: int) -> np.ndarray:
+        """Slice the whole array's envelope (blocks of ``segment``) to the window."""
+        return whole[
+            self.row // segment : -(-self.end_row // segment),
+            self.col // segment : -(-self.end_col // segment),
+        ]
+
+
+def site_crop(dem: Raster, site_col: float, site_row: float, *, reaches: float = 1.0) -> _Crop:
+    """Find the window of ``dem`` a site's profiles read (see :data:`CROP_GRID_PX`).
+
+    ``reaches`` × the largest reach plus :data:`CROP_GRID_PX` pixels either
+    side of the site, its corner rounded down onto the grid, within the array.
+    """
+    height, width = dem.values.shape
+    pixel = max(abs(dem.transform.a), abs(dem.transform.e))
+    reach = int(np.ceil(reaches * C.MAX_CELL_RANGE_M / pixel)) + CROP_GRID_PX
+    grid = CROP_GRID_PX
+
+    def span(centre: float, size: int) -> tuple[int, int]:
+        start = int(np.floor((centre - reach) / grid)) * grid
+        end = int(np.ceil((centre + reach) / grid)) * grid
+        return min(max(start, 0), size), min(max(end, 0), size)
+
+    row, end_row = span(site_row, height)
+    col, end_col = span(site_col, width)
+    return _Crop(row, col, max(end_row, row), max(end_col, col))
+
+
 def diffraction_loss_db(
     dem: Raster,
     site_xy: tuple[float, float],
@@ -241,16 +296,60 @@ def diffraction_loss_db(
     if n == 0:
         return np.empty(0)
     terrain = float32_terrain(dem)
-    values = terrain.values
+    rx_x, rx_y = np.asarray(rx_x, float), np.asarray(rx_y, float)
+    # Receivers beyond a site's reach (the nearest site of a village) are
+    # read from a wider window: a whole number of reaches, so that a profile
+    # is read from the same window whichever receivers come with it.
+    reaches = np.maximum(
+        np.ceil(np.hypot(rx_x - site_xy[0], rx_y - site_xy[1]) / C.MAX_CELL_RANGE_M), 1.0
+    )
+    if np.all(reaches == reaches[0]):
+        return _loss_in_window(
+            terrain, site_xy, site_height_m, rx_x, rx_y, freq_mhz, samples, enough_db, reaches[0]
+        )
+    loss = np.empty(n)
+    for k in np.unique(reaches):  # a handful of window sizes
+        mine = reaches == k
+        loss[mine] = _loss_in_window(
+            terrain,
+            site_xy,
+            site_height_m,
+            rx_x[mine],
+            rx_y[mine],
+            freq_mhz,
+            samples,
+            None if enough_db is None else np.asarray(enough_db)[mine],
+            k,
+        )
+    return loss
+
+
+def _loss_in_window(
+    terrain: Raster,
+    site_xy: tuple[float, float],
+    site_height_m: float,
+    rx_x: np.ndarray,
+    rx_y: np.ndarray,
+    freq_mhz: float,
+    samples: int | None,
+    enough_db: np.ndarray | None,
+    reaches: float,
+) -> np.ndarray:
+    """:func:`diffraction_loss_db` in the window of ``reaches`` × the reach around the site."""
+    n = len(rx_x)
+    dem = terrain
     wavelength = SPEED_OF_LIGHT / (freq_mhz * 1e6)
     sx, sy = site_xy
     site_col, site_row = _pixel_coordinates(dem, np.array([sx]), np.array([sy]))
+    crop = site_crop(terrain, float(site_col[0]), float(site_row[0]), reaches=reaches)
+    values = terrain.values[crop.rows, crop.cols]
+    site_col, site_row = site_col - crop.col, site_row - crop.row
     ground_tx = np.nan_to_num(
         _bilinear(values, site_col.astype(np.float32), site_row.astype(np.float32)), nan=0.0
     )[0]
     h_tx = float(ground_tx) + site_height_m
-    rx_x, rx_y = np.asarray(rx_x, float), np.asarray(rx_y, float)
     rx_col, rx_row = _pixel_coordinates(dem, rx_x, rx_y)
+    rx_col, rx_row = rx_col - crop.col, rx_row - crop.row
     ground_rx = np.nan_to_num(_bilinear(values, rx_col, rx_row), nan=0.0)
     h_rx = ground_rx + C.RECEIVER_HEIGHT_M
     distance = np.maximum(np.hypot(rx_x - sx, rx_y - sy), 1.0)
@@ -276,7 +375,10 @@ def diffraction_loss_db(
     steps = np.maximum(np.ceil(length_px / PROFILE_STEP_PX), 2).astype(np.int64)
     enough_v = knife_edge_v(enough_db) if enough_db is not None else np.full(n, np.inf)
     if _compiled is not None:
-        coarse, fine = (np.ascontiguousarray(upper_envelope(values, s)) for s in _COMPILED_LEVELS)
+        coarse, fine = (
+            np.ascontiguousarray(crop.envelope(upper_envelope(terrain.values, s), s))
+            for s in _COMPILED_LEVELS
+        )
         dcol, drow = rx_col - site_pixel[0], rx_row - site_pixel[1]
         # By bearing: neighbouring profiles read the same DEM rows while
         # they are in cache (~2x faster than the receivers' own order).

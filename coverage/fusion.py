@@ -22,7 +22,7 @@ from coverage._kernels import grid_rows, labels_from_codes, outer_join, spread
 from coverage.calibration import SIGMA_BOUNDS_DB, Calibration, apply_calibration, calibrate
 from coverage.classify import CELL_CLASSES, class_codes
 from coverage.evidence import Evidence
-from coverage.kriging import fit_variogram, simple_krige
+from coverage.kriging import Variogram, fit_variogram, group_spread_m, simple_krige
 from coverage.predict import Prediction
 from geodata import constants as C
 from geodata.hexgrid import parent_cells, unique_cells
@@ -117,36 +117,130 @@ def signal_estimates(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Data
     return table[[*keys, "mean_dbm", "sigma_db", "p_usable", "evidence", "count"]]
 
 
-def krige_residuals(
+@dataclass(frozen=True)
+class KrigingFit:
+    """What kriging one carrier and radio needs from the whole analysis.
+
+    Attributes
+    ----------
+    variogram : Variogram
+        Fitted on every residual of the carrier and radio (:func:`~coverage.kriging.fit_variogram`).
+    centre : (float, float)
+        The observations' mean position (metres), where float32 distances are centred.
+    spread : float
+        The largest distance of a target from its H3 parent group's centre (metres).
+    """
+
+    variogram: Variogram
+    centre: tuple[float, float]
+    spread: float
+
+
+def residual_observations(
     table: pd.DataFrame, observed: pd.DataFrame, x: pd.Series, y: pd.Series
 ) -> pd.DataFrame:
-    """Add the kriged residual to ``calibrated_dbm`` and set σ, per carrier and radio.
+    """Residuals (median − calibrated prediction) at the measured cells, per carrier and radio.
 
-    ``observed`` holds measured cells with ``median_dbm``; ``x``/``y`` are
-    metric cell centres indexed by h3 covering both tables' cells. Sibling
-    cells (one H3 parent) share a kriging neighbourhood (see
-    :func:`coverage.kriging.simple_krige`). Carriers and radios are kriged
-    on threads (:func:`geodata.threads.map_in_order`): the solves release
-    the GIL.
+    ``table`` is the calibrated prediction (:func:`~coverage.calibration.apply_calibration`),
+    ``observed`` the measured cells with ``median_dbm`` (those with
+    :data:`~coverage.thresholds.MIN_READINGS_MEASURED` readings), ``x``/``y``
+    metric cell centres indexed by h3.
+
+    Returns
+    -------
+    DataFrame
+        ``carrier, radio, h3, x, y, residual``, in ``observed``'s order.
+    """
+    keys = ["h3", "carrier", "radio"]
+    mine = observed[[*keys, "median_dbm"]].merge(table[[*keys, "calibrated_dbm"]], on=keys)
+    cells = mine["h3"].to_numpy(np.uint64)
+    return pd.DataFrame(
+        {
+            "carrier": mine["carrier"].to_numpy(object),
+            "radio": mine["radio"].to_numpy(object),
+            "h3": cells,
+            "x": x.reindex(cells).to_numpy(float),
+            "y": y.reindex(cells).to_numpy(float),
+            "residual": (mine["median_dbm"] - mine["calibrated_dbm"]).to_numpy(float),
+        }
+    )
+
+
+def _of(observations: pd.DataFrame, carrier: str, radio: str) -> pd.DataFrame:
+    return observations.loc[
+        (observations["carrier"] == carrier).to_numpy(bool)
+        & (observations["radio"] == radio).to_numpy(bool)
+    ]
+
+
+def fit_kriging(
+    table: pd.DataFrame, observations: pd.DataFrame, x: pd.Series, y: pd.Series
+) -> dict[tuple[str, str], KrigingFit]:
+    """Fit each carrier and radio's variogram on all its residuals, once.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The calibrated prediction at every target cell (``h3, carrier, radio``).
+    observations : DataFrame
+        From :func:`residual_observations`.
+    x, y : Series
+        Metric cell centres indexed by h3.
+
+    Returns
+    -------
+    dict
+        ``(carrier, radio)`` to its :class:`KrigingFit`.
+    """
+    fits = {}
+    for (carrier, radio), group in table.groupby(["carrier", "radio"], sort=False):
+        mine = _of(observations, carrier, radio)
+        ox, oy = mine["x"].to_numpy(float), mine["y"].to_numpy(float)
+        targets = group["h3"].to_numpy(np.uint64)
+        fits[(str(carrier), str(radio))] = KrigingFit(
+            variogram=fit_variogram(ox, oy, mine["residual"].to_numpy(float)),
+            centre=(float(ox.mean()), float(oy.mean())) if len(ox) else (0.0, 0.0),
+            spread=group_spread_m(
+                x.reindex(targets).to_numpy(float),
+                y.reindex(targets).to_numpy(float),
+                parent_cells(targets),
+            ),
+        )
+    return fits
+
+
+def krige_with(
+    table: pd.DataFrame,
+    observations: pd.DataFrame,
+    fits: dict[tuple[str, str], KrigingFit],
+    x: pd.Series,
+    y: pd.Series,
+) -> pd.DataFrame:
+    """Add the kriged residual to ``calibrated_dbm`` and set σ, given the fits.
+
+    Sibling cells (one H3 parent) share a kriging neighbourhood (see
+    :func:`coverage.kriging.simple_krige`), so ``table`` must hold every
+    target of each parent it holds. Carriers and radios are kriged on
+    threads (:func:`geodata.threads.map_in_order`): the solves release the GIL.
     """
 
     def krige(item: tuple[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
         (carrier, radio), group = item
-        mine = observed.loc[(observed["carrier"] == carrier) & (observed["radio"] == radio)]
-        mine = mine.merge(group[["h3", "calibrated_dbm"]], on="h3")
-        residual = (mine["median_dbm"] - mine["calibrated_dbm"]).to_numpy(float)
-        ox = x.reindex(mine["h3"]).to_numpy(float)
-        oy = y.reindex(mine["h3"]).to_numpy(float)
-        variogram = fit_variogram(ox, oy, residual)
+        mine = _of(observations, carrier, radio)
+        fit = fits.get((str(carrier), str(radio)))
+        if fit is None:  # no residual anywhere: the nugget-only variogram
+            fit = KrigingFit(fit_variogram(np.zeros(0), np.zeros(0), np.zeros(0)), (0.0, 0.0), 0.0)
         targets = group["h3"].to_numpy(np.uint64)
         estimate, variance = simple_krige(
-            ox,
-            oy,
-            residual,
+            mine["x"].to_numpy(float),
+            mine["y"].to_numpy(float),
+            mine["residual"].to_numpy(float),
             x.reindex(targets).to_numpy(float),
             y.reindex(targets).to_numpy(float),
-            variogram=variogram,
+            variogram=fit.variogram,
             groups=parent_cells(targets),
+            spread=fit.spread,
+            centre=fit.centre,
         )
         return group.assign(
             calibrated_dbm=group["calibrated_dbm"].to_numpy(float) + estimate,
@@ -155,6 +249,20 @@ def krige_residuals(
 
     groups = list(table.groupby(["carrier", "radio"], sort=False))
     return pd.concat(list(map_in_order(krige, groups)), ignore_index=True)
+
+
+def krige_residuals(
+    table: pd.DataFrame, observed: pd.DataFrame, x: pd.Series, y: pd.Series
+) -> pd.DataFrame:
+    """Add the kriged residual to ``calibrated_dbm`` and set σ, per carrier and radio.
+
+    ``observed`` holds measured cells with ``median_dbm``; ``x``/``y`` are
+    metric cell centres indexed by h3 covering both tables' cells. The
+    variograms are fitted on these residuals (:func:`fit_kriging`), then
+    applied (:func:`krige_with`).
+    """
+    observations = residual_observations(table, observed, x, y)
+    return krige_with(table, observations, fit_kriging(table, observations, x, y), x, y)
 
 
 def fuse(

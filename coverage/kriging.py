@@ -115,6 +115,8 @@ def simple_krige(
     *,
     variogram: Variogram,
     groups: np.ndarray | None = None,
+    spread: float | None = None,
+    centre: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Kriged residual and its variance at target points (simple kriging, mean 0).
 
@@ -137,6 +139,15 @@ def simple_krige(
     variogram : Variogram, keyword-only
     groups : numpy.ndarray, optional, keyword-only
         A label per target; targets sharing a label share a neighbourhood.
+    spread : float, optional, keyword-only
+        The largest distance of a target from its group's centre, which
+        widens the search radius; measured on the targets when not given.
+        A tile of a larger analysis passes the whole analysis' value
+        (:func:`group_spread_m`), so its search radius is the same.
+    centre : (float, float), optional, keyword-only
+        Where coordinates are centred before the float32 distances between
+        neighbours (the observations' mean when not given): a tile passes
+        the mean of all the analysis' observations, so its sums round alike.
 
     Returns
     -------
@@ -154,13 +165,14 @@ def simple_krige(
     tx, ty = np.asarray(tx, float), np.asarray(ty, float)
     if groups is None:
         of_target = np.arange(n_targets)
-        gx, gy, spread = tx, ty, 0.0
+        gx, gy, spread = tx, ty, 0.0 if spread is None else spread
     else:
         _, of_target = np.unique(groups, return_inverse=True)
         size = np.bincount(of_target)
         gx = np.bincount(of_target, weights=tx) / size
         gy = np.bincount(of_target, weights=ty) / size
-        spread = float(np.hypot(tx - gx[of_target], ty - gy[of_target]).max())
+        if spread is None:
+            spread = float(np.hypot(tx - gx[of_target], ty - gy[of_target]).max())
     tree = cKDTree(np.column_stack([x, y]))
     reach = FAR_RANGES * variogram.range_m + spread
     distance, index = tree.query(np.column_stack([gx, gy]), k=k, distance_upper_bound=reach)
@@ -173,8 +185,9 @@ def simple_krige(
     # Distances between neighbours: the upper triangle only, in float32 on
     # coordinates centred on the data (centimetres suffice).
     upper, lower = np.triu_indices(k, 1)
-    cx = (x - x.mean()).astype(np.float32)
-    cy = (y - y.mean()).astype(np.float32)
+    mx, my = centre if centre is not None else (x.mean(), y.mean())
+    cx = (x - mx).astype(np.float32)
+    cy = (y - my).astype(np.float32)
     diagonal = np.arange(k)
     for first in range(0, near.size, KRIGING_BLOCK):
         block = near[first : first + KRIGING_BLOCK]
@@ -207,3 +220,17 @@ def simple_krige(
         estimate[targets] = np.einsum("ij,ij->i", weights, residual[neighbours[owner]])
         variance[targets] = prior_var - np.einsum("ij,ij->i", weights, target_cov)
     return estimate, np.maximum(variance, variogram.nugget)
+
+
+def group_spread_m(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
+    """Return the largest distance (metres) of a point from its group's centre.
+
+    The ``spread`` :func:`simple_krige` widens its search radius by; 0 without points.
+    """
+    if len(x) == 0:
+        return 0.0
+    _, of_target = np.unique(groups, return_inverse=True)
+    size = np.bincount(of_target)
+    gx = np.bincount(of_target, weights=x) / size
+    gy = np.bincount(of_target, weights=y) / size
+    return float(np.hypot(x - gx[of_target], y - gy[of_target]).max())

@@ -81,9 +81,10 @@ def device_sketch(
 
     ``keep`` per pair are enough to count any union of cells (a parent) up to
     ``keep``: a cell with ``keep`` devices or more brings ``keep`` of its own,
-    one with fewer brings all it has. Devices are numbered here, and the
-    numbers never leave the analysis. Readings without a device id count as
-    one device, as :func:`coverage.stats.aggregate_readings` counts them.
+    one with fewer brings all it has. Devices are numbered by
+    :func:`device_numbers`, and the numbers never leave the analysis.
+    Readings without a device id count as one device, as
+    :func:`coverage.stats.aggregate_readings` counts them.
 
     Parameters
     ----------
@@ -103,44 +104,53 @@ def device_sketch(
     --------
     >>> readings = pd.DataFrame({"lat": [22.57] * 5, "lon": [105.49] * 5, "mcc": 452,
     ...     "mnc": 4, "device": ["a", "b", "a", "c", "d"]})
-    >>> device_sketch(readings, resolution=10)["device"].tolist()
-    [0, 1, 2]
+    >>> len(device_sketch(readings, resolution=10))
+    3
     """
     if readings.empty:
         return empty_device_sketch()
+    device = np.zeros(len(readings), dtype=np.int64)
     if "device" in readings:
-        device, distinct = pd.factorize(readings["device"])
-        device = np.where(device < 0, len(distinct), device)  # no id: one more device
-    else:
-        device = np.zeros(len(readings), dtype=np.int64)
+        device = device_numbers(readings["device"])
     h3 = cells_for_points(
         readings["lat"].to_numpy(float), readings["lon"].to_numpy(float), resolution=resolution
     )
-    # Networks numbered (a handful), then one int64 per (network, device).
     network, networks = pd.factorize(
         readings["mcc"].to_numpy(np.int64) * 1000 + readings["mnc"].to_numpy(np.int64)
     )
-    who = network.astype(np.int64) << 32 | device.astype(np.int64)
     # Sorted by cell, network, device: the distinct triples, then each
-    # (cell, network)'s first ``keep`` of them by their rank in the run.
-    order = np.lexsort((who, h3))
-    h3, who = h3[order], who[order]
-    new = np.r_[True, (h3[1:] != h3[:-1]) | (who[1:] != who[:-1])]
-    h3, who = h3[new], who[new]
-    starts = np.r_[True, (h3[1:] != h3[:-1]) | ((who[1:] >> 32) != (who[:-1] >> 32))]
-    first = np.flatnonzero(starts)
-    rank = np.arange(len(h3)) - first[np.cumsum(starts) - 1]
-    h3, who = h3[rank < keep], who[rank < keep]
+    # (cell, network)'s first ``keep`` of them in the devices' number order.
+    order = np.lexsort((device, network, h3))
+    h3, network, device = h3[order], network[order], device[order]
+    new = np.r_[True, (h3[1:] != h3[:-1]) | (network[1:] != network[:-1])]
+    distinct = new | np.r_[True, device[1:] != device[:-1]]
+    h3, network, device, new = h3[distinct], network[distinct], device[distinct], new[distinct]
+    first = np.flatnonzero(new)
+    rank = np.arange(len(h3)) - first[np.cumsum(new) - 1]
+    kept = rank < keep
     names = carrier_names(
         pd.Series(networks // 1000, dtype="int64"), pd.Series(networks % 1000, dtype="int64")
     ).to_numpy(object)
     return pd.DataFrame(
         {
-            "h3": h3.astype(np.uint64),
-            "carrier": pd.Series(names[who >> 32], dtype="string"),
-            "device": who & 0xFFFFFFFF,
+            "h3": h3[kept].astype(np.uint64),
+            "carrier": pd.Series(names[network[kept]], dtype="string"),
+            "device": device[kept],
         }
     )
+
+
+def device_numbers(devices: pd.Series) -> np.ndarray:
+    """Return device numbers from a fixed hash of their id (int64 ≥ 0; no id: 0).
+
+    The same device gets the same number in any subset of the readings, so
+    the sketches of tiles analysed apart (:mod:`coverage.tiles`) are one sketch.
+    """
+    missing = devices.isna().to_numpy(bool)
+    ids = devices.astype(object).where(~missing, "").astype(str).to_numpy(object)
+    numbers: np.ndarray = (pd.util.hash_array(ids) >> np.uint64(1)).astype(np.int64)
+    numbers[missing] = 0
+    return numbers
 
 
 def _devices_at(devices: pd.DataFrame, resolution: int, keys: pd.MultiIndex) -> np.ndarray:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The salt shipped in the code; the demo's, refused anywhere else.
@@ -97,6 +98,21 @@ class Settings(BaseSettings):
     #: ``postgresql://user:password@host/db`` stores everything in PostgreSQL/PostGIS
     #: (``LOMSONG_DATABASE_URL``); unset, the embedded SQLite file :attr:`db_path`.
     database_url: str | None = None
+
+    #: Where full re-analyses run (``LOMSONG_CLUSTER``): ``local:N`` starts a
+    #: dask ``LocalCluster`` of N worker processes, ``tcp://HOST:8786`` uses a
+    #: running scheduler (:func:`coverage.tiles.client_for`); unset, in process.
+    cluster: str | None = None
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster_spec(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if re.fullmatch(r"local:[1-9][0-9]*|(tcp|tls)://\S+", value) is None:
+            raise ValueError(f"{value!r}: expected local:N (N ≥ 1) or tcp://HOST:PORT")
+        return value
 
     @property
     def db_path(self) -> Path:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import geopandas as gpd
 import pandas as pd
 
-from app.core.config import Rasters
+from app.core.config import Rasters, get_settings
 from app.store import Store
 from coverage.pipeline import AnalysisResult, analyze
 from coverage.points import villages_touched
@@ -30,12 +31,20 @@ def _commune_zone_ids(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return zones
 
 
+def cluster_setting() -> str | None:
+    """Return ``LOMSONG_CLUSTER`` (:attr:`app.core.config.Settings.cluster`), None when unset."""
+    if not os.environ.get("LOMSONG_CLUSTER", "").strip():
+        return None
+    return get_settings().cluster
+
+
 def analyse(
     store: Store,
     commune_ids: Iterable[str] | None = None,
     *,
     rasters: Rasters | None = None,
     extra_sites: pd.DataFrame | None = None,
+    cluster: str | None = None,
 ) -> AnalysisResult | None:
     """Analyse the villages of ``commune_ids`` (all when ``None``) from what the store holds.
 
@@ -52,6 +61,9 @@ def analyse(
         Rasters that override the region's (``LOMSONG_DEM_PATH``...).
     extra_sites : DataFrame, optional, keyword-only
         Cells analysed beside the store's sites, as if they existed.
+    cluster : str, optional, keyword-only
+        ``local:N`` or ``tcp://HOST:PORT``: analyse in tiles on that dask
+        cluster (:func:`coverage.tiles.analyze_tiled`, the same answers).
 
     Returns
     -------
@@ -74,6 +86,19 @@ def analyse(
     sites = store.sites()
     if extra_sites is not None and len(extra_sites):
         sites = pd.concat([sites, extra_sites.reindex(columns=sites.columns)], ignore_index=True)
+    if cluster is not None:
+        from coverage.tiles import analyze_tiled, client_for
+
+        with client_for(cluster) as client:
+            return analyze_tiled(
+                villages,
+                sites,
+                readings,
+                dem=used.dem,
+                population=used.population,
+                buildings=buildings,
+                client=client,
+            )
     return analyze(
         villages,
         sites,
@@ -91,7 +116,9 @@ def analyze_communes(
 
     Verdicts, dead zones and cells are published in one transaction
     (:meth:`app.store.results.Results.publish`): a reader never sees new
-    verdicts beside old dead zones.
+    verdicts beside old dead zones. A full analysis (``commune_ids`` None)
+    runs in tiles on ``LOMSONG_CLUSTER`` when it is set (:func:`cluster_setting`);
+    a refresh of some communes stays in process.
 
     Parameters
     ----------
@@ -109,7 +136,8 @@ def analyze_communes(
     communes = None if commune_ids is None else sorted(set(commune_ids))
     # Every reading stored by now is in a full analysis (app.services.refresh's mark).
     through_batch = store.last_batch_id()
-    result = analyse(store, communes, rasters=rasters)
+    cluster = cluster_setting() if communes is None else None
+    result = analyse(store, communes, rasters=rasters, cluster=cluster)
     if result is None:
         return []
     store.publish(
