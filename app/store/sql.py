@@ -22,7 +22,6 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
-import numpy as np
 import pandas as pd
 
 from app.store.db import Connection
@@ -202,9 +201,10 @@ def upsert_rows(
     import pyarrow.csv as pa_csv
 
     frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
+    # One statement may not change a row twice: keep each key's last row.
+    frame = frame.drop_duplicates(subset=list(key), keep="last")
     if "geometry" in frame:  # COPY's CSV takes bytea as hex after \x
         frame["geometry"] = ["\\x" + bytes(g).hex() for g in frame["geometry"]]
-    frame["_order"] = np.arange(len(frame))
     buffer = io.BytesIO()
     pa_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer)
     load = f"_load_{table}"
@@ -212,15 +212,11 @@ def upsert_rows(
     conn.execute(f"DROP TABLE IF EXISTS pg_temp.{load}")
     conn.execute(
         f"CREATE TEMP TABLE {load} ON COMMIT DROP AS"
-        f" SELECT {', '.join(like)}, 0::bigint AS _order FROM {table} WITH NO DATA"
+        f" SELECT {', '.join(like)} FROM {table} WITH NO DATA"
     )
-    copy_sql = f"COPY {load} ({', '.join(columns)}, _order) FROM STDIN (FORMAT csv, HEADER true)"
+    copy_sql = f"COPY {load} ({', '.join(columns)}) FROM STDIN (FORMAT csv, HEADER true)"
     with conn.raw.cursor().copy(copy_sql) as copy:
         copy.write(buffer.getvalue())
     selected = [f"ST_GeomFromWKB(geometry, {SRID})" if c == "geometry" else c for c in columns]
-    keys = ", ".join(key)
-    latest = (  # the last row of each key, as row-by-row upserts would leave it
-        f"SELECT DISTINCT ON ({keys}) {', '.join(selected)} FROM {load}"
-        f" ORDER BY {keys}, _order DESC"
-    )
+    latest = f"SELECT {', '.join(selected)} FROM {load}"
     conn.execute(upsert(table, columns, key, select=latest))
