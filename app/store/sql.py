@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import pandas as pd
+import shapely
 
-from app.store.db import Connection
+from app.store.db import Connection, PostgresConnection
 
 SQLITE: Final = "sqlite"
 POSTGRESQL: Final = "postgresql"
@@ -176,6 +177,40 @@ def insertion_order(dialect: str, table_key: str = "id") -> str:
     return "rowid" if dialect == SQLITE else table_key
 
 
+def _copy(
+    conn: PostgresConnection, target: str, columns: Sequence[str], frame: pd.DataFrame
+) -> None:
+    """``COPY`` a frame of plain values (WKB bytes in ``geometry``) into ``target``, as CSV."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    if "geometry" in frame:  # PostGIS reads hex EWKB, SRID included
+        shapes = shapely.set_srid(shapely.from_wkb(frame["geometry"].to_numpy()), SRID)
+        frame = frame.assign(geometry=shapely.to_wkb(shapes, hex=True, include_srid=True))
+    buffer = io.BytesIO()
+    pa_csv.write_csv(pa.Table.from_pandas(frame[list(columns)], preserve_index=False), buffer)
+    statement = f"COPY {target} ({', '.join(columns)}) FROM STDIN (FORMAT csv, HEADER true)"
+    with conn.raw.cursor().copy(statement) as copy:
+        copy.write(buffer.getvalue())
+
+
+def insert_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` of ``columns`` into ``table`` (a ``geometry`` column holds WKB bytes).
+
+    SQLite inserts row by row, PostgreSQL copies them all (CSV written by
+    pyarrow); a key already stored is an integrity error on both.
+    """
+    if isinstance(conn, sqlite3.Connection):
+        conn.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            rows,
+        )
+    elif rows:
+        _copy(conn, table, columns, pd.DataFrame.from_records(list(rows), columns=list(columns)))
+
+
 def upsert_rows(
     conn: Connection,
     table: str,
@@ -188,35 +223,22 @@ def upsert_rows(
 
     A ``geometry`` column holds WKB bytes. Of two rows with one key the
     later wins, as row-by-row upserts do. SQLite runs the upsert once per
-    row; PostgreSQL copies the rows (CSV written by pyarrow) into a
-    temporary table and upserts them all in one statement.
+    row; PostgreSQL copies the rows into a temporary table and upserts them
+    all in one statement.
     """
     if isinstance(conn, sqlite3.Connection):
-        values = ", ".join("?" * len(columns))
-        conn.executemany(upsert(table, columns, key, values=values), rows)
+        conn.executemany(upsert(table, columns, key), rows)
         return
     if not rows:
         return
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
-
     frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
     # One statement may not change a row twice: keep each key's last row.
     frame = frame.drop_duplicates(subset=list(key), keep="last")
-    if "geometry" in frame:  # COPY's CSV takes bytea as hex after \x
-        frame["geometry"] = ["\\x" + bytes(g).hex() for g in frame["geometry"]]
-    buffer = io.BytesIO()
-    pa_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer)
     load = f"_load_{table}"
-    like = ["NULL::bytea AS geometry" if c == "geometry" else c for c in columns]
     conn.execute(f"DROP TABLE IF EXISTS pg_temp.{load}")
     conn.execute(
         f"CREATE TEMP TABLE {load} ON COMMIT DROP AS"
-        f" SELECT {', '.join(like)} FROM {table} WITH NO DATA"
+        f" SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
     )
-    copy_sql = f"COPY {load} ({', '.join(columns)}) FROM STDIN (FORMAT csv, HEADER true)"
-    with conn.raw.cursor().copy(copy_sql) as copy:
-        copy.write(buffer.getvalue())
-    selected = [f"ST_GeomFromWKB(geometry, {SRID})" if c == "geometry" else c for c in columns]
-    latest = f"SELECT {', '.join(selected)} FROM {load}"
-    conn.execute(upsert(table, columns, key, select=latest))
+    _copy(conn, load, columns, frame)
+    conn.execute(upsert(table, columns, key, select=f"SELECT {', '.join(columns)} FROM {load}"))
