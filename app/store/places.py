@@ -29,6 +29,7 @@ from app.store.rows import (
     qualify,
     to_geoframe,
     to_rows,
+    to_wkb,
     where_clause,
 )
 from app.store.schema import (
@@ -132,7 +133,7 @@ def _village_rows(villages: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
         (*row, fold(str(row[1])), wkb, *box, fold_or_none(row[4]), fold_or_none(row[5]))
         for row, wkb, box in zip(
             to_rows(villages, VILLAGE_COLUMNS),
-            shapely.to_wkb(villages.geometry.values),
+            to_wkb(villages.geometry.values),
             villages.geometry.bounds.itertuples(index=False, name=None),
             strict=True,
         )
@@ -173,7 +174,7 @@ def _commune_rows(communes: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
         (*row, fold(str(row[1])), wkb, fold_or_none(row[2]), fold_or_none(row[3]), folded)
         for row, wkb, folded in zip(
             to_rows(frame, COMMUNE_COLUMNS),
-            shapely.to_wkb(frame.geometry.values),
+            to_wkb(frame.geometry.values),
             [folded_aliases(a) for a in frame["aliases"]],
             strict=True,
         )
@@ -560,7 +561,7 @@ class Places:
                     None,  # unit type: villages do not say
                     None,  # aliases
                     fold(name),
-                    shapely.to_wkb(outline),
+                    to_wkb(outline),
                     fold_or_none(district),
                     fold_or_none(province),
                     None,

@@ -13,11 +13,10 @@ from typing import Any, Final
 
 import geopandas as gpd
 import pandas as pd
-import shapely
 
 from app.store.db import AnyDatabase, Connection
 from app.store.meta import bump_results_version
-from app.store.rows import iso_or_none, meeting, to_geoframe, to_rows
+from app.store.rows import iso_or_none, meeting, to_geoframe, to_rows, to_wkb
 from app.store.schema import DEAD_ZONE_COLUMNS, RESULT_COLUMNS
 from app.store.sql import (
     Bbox,
@@ -99,7 +98,7 @@ def _write_dead_zones(
     rows = [
         (*row, wkb)
         for row, wkb in zip(
-            to_rows(zones, DEAD_ZONE_COLUMNS), shapely.to_wkb(zones.geometry), strict=True
+            to_rows(zones, DEAD_ZONE_COLUMNS), to_wkb(zones.geometry.values), strict=True
         )
     ]
     _delete_communes(conn, "dead_zones", commune_ids)
