@@ -2,9 +2,10 @@
 
 Each change is one write transaction, and bumps the results version when it
 changes anything, since maps show sites and villages. Geometries are stored
-as WKB, with each village's bounding box; district and province names are
-also stored folded (:func:`geodata.text.fold`), so filters that ignore
-diacritics run in SQL.
+as WKB (SQLite, with each village's bounding box) or in PostGIS columns
+(PostgreSQL, GiST-indexed; each site's point kept in step with its lon/lat);
+names are also stored folded (:func:`geodata.text.fold`), so searches and
+filters that ignore diacritics run in SQL on both.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from app.store.rows import (
     qualify,
     to_geoframe,
     to_rows,
+    to_wkb,
     where_clause,
 )
 from app.store.schema import (
@@ -45,6 +47,7 @@ from app.store.sql import (
     geometry_column,
     geometry_value,
     in_list,
+    insert_rows,
     point_bbox_clause,
     sync_site_points,
 )
@@ -130,20 +133,22 @@ def _village_rows(villages: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
         (*row, fold(str(row[1])), wkb, *box, fold_or_none(row[4]), fold_or_none(row[5]))
         for row, wkb, box in zip(
             to_rows(villages, VILLAGE_COLUMNS),
-            shapely.to_wkb(villages.geometry.values),
+            to_wkb(villages.geometry.values),
             villages.geometry.bounds.itertuples(index=False, name=None),
             strict=True,
         )
     ]
 
 
-def _insert_commune(dialect: str) -> str:
-    """``INSERT`` of one :func:`_commune_rows` row."""
-    return (
-        "INSERT INTO communes (id, name, district, province, unit_type, aliases, name_folded,"
-        " geometry, district_folded, province_folded, aliases_folded)"
-        f" VALUES (?, ?, ?, ?, ?, ?, ?, {geometry_value(dialect)}, ?, ?, ?)"
-    )
+#: The columns of a :func:`_commune_rows` row, in order.
+_COMMUNE_ROW = (
+    *COMMUNE_COLUMNS,
+    "name_folded",
+    "geometry",
+    "district_folded",
+    "province_folded",
+    "aliases_folded",
+)
 
 
 def _village_values(dialect: str) -> str:
@@ -151,14 +156,6 @@ def _village_values(dialect: str) -> str:
     values = ["?"] * (len(VILLAGE_COLUMNS) + len(VILLAGE_EXTRA_COLUMNS))
     values[len(VILLAGE_COLUMNS) + VILLAGE_EXTRA_COLUMNS.index("geometry")] = geometry_value(dialect)
     return ", ".join(values)
-
-
-def _insert_sites(conn: Connection, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Insert site rows of ``columns`` (the caller then runs :func:`sync_site_points`)."""
-    conn.executemany(
-        f"INSERT INTO sites ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        rows,
-    )
 
 
 def _commune_rows(communes: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
@@ -177,7 +174,7 @@ def _commune_rows(communes: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
         (*row, fold(str(row[1])), wkb, fold_or_none(row[2]), fold_or_none(row[3]), folded)
         for row, wkb, folded in zip(
             to_rows(frame, COMMUNE_COLUMNS),
-            shapely.to_wkb(frame.geometry.values),
+            to_wkb(frame.geometry.values),
             [folded_aliases(a) for a in frame["aliases"]],
             strict=True,
         )
@@ -213,19 +210,14 @@ class Places:
                 "sites",
             ):
                 conn.execute(f"DELETE FROM {table}")
-            dialect = dialect_of(conn)
-            conn.executemany(_insert_commune(dialect), commune_rows)
-            conn.executemany(
-                f"INSERT INTO villages ({', '.join(village_columns)})"
-                f" VALUES ({_village_values(dialect)})",
-                village_rows,
-            )
+            insert_rows(conn, "communes", _COMMUNE_ROW, commune_rows)
+            insert_rows(conn, "villages", village_columns, village_rows)
             present = [c for c in SITE_COLUMNS if c in sites.columns]
             sites = sites.copy()
             if "created" in sites.columns:
                 sites["created"] = sites["created"].map(iso_or_none)
             if present and len(sites):  # a region without sites yet has none to insert
-                _insert_sites(conn, present, to_rows(sites, present))
+                insert_rows(conn, "sites", present, to_rows(sites, present))
                 sync_site_points(conn)
             bump_results_version(conn)
 
@@ -406,7 +398,7 @@ class Places:
                 for position, (rowid, key) in enumerate(zip(rowids, keys, strict=True))
                 if first[key] != position or (replace and key not in incoming)
             ]
-            _insert_sites(conn, SITE_COLUMNS, inserts)
+            insert_rows(conn, "sites", SITE_COLUMNS, inserts)
             conn.executemany(
                 f"UPDATE sites SET {', '.join(f'{c} = ?' for c in SITE_COLUMNS)} WHERE rowid = ?",
                 updates,
@@ -569,13 +561,13 @@ class Places:
                     None,  # unit type: villages do not say
                     None,  # aliases
                     fold(name),
-                    shapely.to_wkb(outline),
+                    to_wkb(outline),
                     fold_or_none(district),
                     fold_or_none(province),
                     None,
                 )
             )
-        conn.executemany(_insert_commune(dialect_of(conn)), rows)
+        insert_rows(conn, "communes", _COMMUNE_ROW, rows)
         return len(rows)
 
     def delete_village(self, village_id: str) -> str | None:

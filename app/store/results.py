@@ -13,20 +13,17 @@ from typing import Any, Final
 
 import geopandas as gpd
 import pandas as pd
-import shapely
 
 from app.store.db import AnyDatabase, Connection
 from app.store.meta import bump_results_version
-from app.store.rows import iso_or_none, meeting, to_geoframe, to_rows
+from app.store.rows import iso_or_none, meeting, to_geoframe, to_rows, to_wkb
 from app.store.schema import DEAD_ZONE_COLUMNS, RESULT_COLUMNS
 from app.store.sql import (
     Bbox,
     bbox_clause,
-    dialect_of,
     geometry_column,
-    geometry_value,
     in_list,
-    upsert,
+    upsert_rows,
 )
 from coverage.map_cells import CELL_COLUMNS
 from geodata.constants import CRS_WGS84
@@ -75,9 +72,12 @@ def _write_verdicts(conn: Connection, villages: pd.DataFrame) -> None:
             frame[column] = None
     frame["last_reading"] = frame["last_reading"].map(iso_or_none)
     columns = ["id", *RESULT_COLUMNS]
-    conn.executemany(
-        upsert("village_results", ["village_id", *RESULT_COLUMNS], ["village_id"]),
+    upsert_rows(
+        conn,
+        "village_results",
+        ["village_id", *RESULT_COLUMNS],
         to_rows(frame, columns),
+        key=["village_id"],
     )
 
 
@@ -98,23 +98,17 @@ def _write_dead_zones(
     rows = [
         (*row, wkb)
         for row, wkb in zip(
-            to_rows(zones, DEAD_ZONE_COLUMNS), shapely.to_wkb(zones.geometry), strict=True
+            to_rows(zones, DEAD_ZONE_COLUMNS), to_wkb(zones.geometry.values), strict=True
         )
     ]
     _delete_communes(conn, "dead_zones", commune_ids)
-    values = ", ".join(["?"] * len(DEAD_ZONE_COLUMNS) + [geometry_value(dialect_of(conn))])
-    conn.executemany(
-        upsert("dead_zones", [*DEAD_ZONE_COLUMNS, "geometry"], ["id"], values=values), rows
-    )
+    upsert_rows(conn, "dead_zones", [*DEAD_ZONE_COLUMNS, "geometry"], rows, key=["id"])
 
 
 def _write_cells(conn: Connection, cells: pd.DataFrame, commune_ids: Iterable[str] | None) -> None:
     frame = cells.reindex(columns=list(CELL_COLUMNS))
     _delete_communes(conn, "cells", commune_ids)
-    conn.executemany(
-        upsert("cells", CELL_COLUMNS, ["h3", "carrier"]),
-        to_rows(frame, CELL_COLUMNS),
-    )
+    upsert_rows(conn, "cells", CELL_COLUMNS, to_rows(frame, CELL_COLUMNS), key=["h3", "carrier"])
 
 
 class Results:

@@ -36,6 +36,14 @@ def to_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]
     return list(zip(*values, strict=True))
 
 
+def to_wkb(geometries: Any) -> Any:
+    """WKB of each geometry, in 2D: outlines are stored flat (PostGIS's columns are 2D).
+
+    A Z from a KML's altitudes is dropped on both backends alike.
+    """
+    return shapely.to_wkb(shapely.force_2d(np.asarray(geometries)))
+
+
 def parse_json_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Decode the JSON text columns of a stored frame in place, and return the frame."""
     for column in JSON_COLUMNS & set(frame.columns):

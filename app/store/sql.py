@@ -17,11 +17,15 @@ Other modules may add a helper at the end of this file; none writes its own.
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
-from app.store.db import Connection
+import pandas as pd
+import shapely
+
+from app.store.db import Connection, PostgresConnection
 
 SQLITE: Final = "sqlite"
 POSTGRESQL: Final = "postgresql"
@@ -117,19 +121,22 @@ def point_bbox_clause(dialect: str, bbox: Bbox) -> tuple[str, list[float]]:
     return "lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?", [west, east, south, north]
 
 
-def upsert(table: str, columns: Sequence[str], key: Sequence[str], *, values: str = "") -> str:
+def upsert(
+    table: str, columns: Sequence[str], key: Sequence[str], *, values: str = "", select: str = ""
+) -> str:
     """``INSERT`` that replaces the other columns of a row whose ``key`` is already stored.
 
     Both backends take it (SQLite's ``INSERT OR REPLACE`` is SQLite's only).
-    ``values`` is the ``VALUES`` list, one ``?`` per column by default.
+    ``values`` is the ``VALUES`` list, one ``?`` per column by default;
+    ``select`` (PostgreSQL only) a ``SELECT`` to insert instead.
 
     >>> upsert("meta", ["key", "value"], ["key"]).split(" ON ")[1]
     'CONFLICT (key) DO UPDATE SET value = excluded.value'
     """
-    values = values or ", ".join("?" * len(columns))
+    source = select or f"VALUES ({values or ', '.join('?' * len(columns))})"
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
+        f"INSERT INTO {table} ({', '.join(columns)}) {source}"
         f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
     )
 
@@ -168,3 +175,70 @@ def insertion_order(dialect: str, table_key: str = "id") -> str:
     (``table_key``) breaks the tie there.
     """
     return "rowid" if dialect == SQLITE else table_key
+
+
+def _copy(
+    conn: PostgresConnection, target: str, columns: Sequence[str], frame: pd.DataFrame
+) -> None:
+    """``COPY`` a frame of plain values (WKB bytes in ``geometry``) into ``target``, as CSV."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    if "geometry" in frame:  # PostGIS reads hex EWKB, SRID included
+        shapes = shapely.set_srid(shapely.from_wkb(frame["geometry"].to_numpy()), SRID)
+        frame = frame.assign(geometry=shapely.to_wkb(shapes, hex=True, include_srid=True))
+    buffer = io.BytesIO()
+    pa_csv.write_csv(pa.Table.from_pandas(frame[list(columns)], preserve_index=False), buffer)
+    statement = f"COPY {target} ({', '.join(columns)}) FROM STDIN (FORMAT csv, HEADER true)"
+    with conn.raw.cursor().copy(statement) as copy:
+        copy.write(buffer.getvalue())
+
+
+def insert_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` of ``columns`` into ``table`` (a ``geometry`` column holds WKB bytes).
+
+    SQLite inserts row by row, PostgreSQL copies them all (CSV written by
+    pyarrow); a key already stored is an integrity error on both.
+    """
+    if isinstance(conn, sqlite3.Connection):
+        conn.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            rows,
+        )
+    elif rows:
+        _copy(conn, table, columns, pd.DataFrame.from_records(list(rows), columns=list(columns)))
+
+
+def upsert_rows(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    key: Sequence[str],
+) -> None:
+    """Insert ``rows`` of ``columns`` into ``table``, replacing stored rows with their ``key``.
+
+    A ``geometry`` column holds WKB bytes. Of two rows with one key the
+    later wins, as row-by-row upserts do. SQLite runs the upsert once per
+    row; PostgreSQL copies the rows into a temporary table and upserts them
+    all in one statement.
+    """
+    if isinstance(conn, sqlite3.Connection):
+        conn.executemany(upsert(table, columns, key), rows)
+        return
+    if not rows:
+        return
+    frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
+    # One statement may not change a row twice: keep each key's last row.
+    frame = frame.drop_duplicates(subset=list(key), keep="last")
+    load = f"_load_{table}"
+    conn.execute(f"DROP TABLE IF EXISTS pg_temp.{load}")
+    conn.execute(
+        f"CREATE TEMP TABLE {load} ON COMMIT DROP AS"
+        f" SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+    )
+    _copy(conn, load, columns, frame)
+    conn.execute(upsert(table, columns, key, select=f"SELECT {', '.join(columns)} FROM {load}"))

@@ -88,6 +88,21 @@ def test_a_commune_made_from_villages_has_no_unit_type(database: Path | str) -> 
     store.close()
 
 
+def test_outlines_with_altitudes_are_stored_flat(database: Path | str) -> None:
+    """A KML's outlines carry a Z; PostGIS's columns are 2D, so both backends drop it."""
+    store = Store(database, device_salt=SALT)
+    raised = villages().set_geometry(shapely.force_3d(villages().geometry.values, 120.0))
+    store.replace_region(communes(), raised, pd.DataFrame())
+    stored = store.villages().sort_values("id")
+    assert stored["id"].tolist() == ["a", "b"]
+    assert not stored.geometry.has_z.any()
+    assert shapely.equals_exact(
+        stored.geometry.values, villages().geometry.values, tolerance=0
+    ).all()
+    assert store.upsert_villages(raised).unchanged == 2  # flat again, so the same
+    store.close()
+
+
 def test_migration_6_marks_earlier_villages_as_drawn(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     db = Database(path)
