@@ -17,7 +17,6 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from app.core.errors import UnprocessableError
 from app.store import Store
@@ -82,10 +81,6 @@ def _single(values: Sequence[str] | None) -> str | None:
     return values[0] if values and len(values) == 1 else None
 
 
-def _in_bbox(frame: gpd.GeoDataFrame, bbox: tuple[float, float, float, float]) -> np.ndarray:
-    return np.asarray(frame.geometry.intersects(shapely.box(*bbox)), dtype=bool)
-
-
 def _has_radio(carriers: Any, radio: str, carrier: str | None) -> bool:
     summaries = {fold(k): v for k, v in (carriers or {}).items()}
     wanted = [summaries.get(fold(carrier))] if carrier else list(summaries.values())
@@ -114,6 +109,7 @@ def find_villages(store: Store, where: PlaceFilter) -> gpd.GeoDataFrame:
         province=where.province or None,
         district=where.district or None,
         name_contains=where.q or None,
+        bbox=where.bbox,  # in the database (GiST on PostgreSQL), then exactly
     )
     keep = np.ones(len(frame), dtype=bool)
     if where.verdict and len(where.verdict) > 1:
@@ -134,8 +130,6 @@ def find_villages(store: Store, where: PlaceFilter) -> gpd.GeoDataFrame:
     if where.min_households is not None:
         without = pd.to_numeric(frame["households_without_signal"]).fillna(0).to_numpy()
         keep &= without >= where.min_households
-    if where.bbox:
-        keep &= _in_bbox(frame, where.bbox)
     return frame.loc[keep]
 
 
@@ -187,12 +181,11 @@ def find_dead_zones(store: Store, where: PlaceFilter) -> gpd.GeoDataFrame:
         with_places=True,
         carrier=() if where.radio and not where.carrier else carriers,
         radio=where.radio,
+        bbox=where.bbox,
     )
     keep = np.ones(len(zones), dtype=bool)
     if where.min_households is not None:
         keep &= pd.to_numeric(zones["households"]).fillna(0).to_numpy() >= where.min_households
-    if where.bbox:
-        keep &= _in_bbox(zones, where.bbox)
     return zones.loc[keep]
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 from app.store.db import AnyDatabase
 from app.store.keys import utc_now_iso
 from app.store.meta import bump_results_version
+from app.store.sql import in_list
 
 #: Columns of :meth:`Challenges.challenges`, in order.
 CHALLENGE_COLUMNS: Final = (
@@ -76,7 +77,7 @@ class Challenges:
         with self._db.write() as conn:
             cursor = conn.execute(
                 "INSERT INTO challenges (village_id, text, author, lon, lat, key_id, created,"
-                " verdict, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " verdict, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     challenge.village_id,
                     challenge.text,
@@ -89,8 +90,8 @@ class Challenges:
                     OPEN,
                 ),
             )
+            new_id = int(cursor.fetchone()[0])
             bump_results_version(conn)
-            new_id = int(cursor.lastrowid or 0)
         stored = self.challenges(ids=[new_id])
         return dict(stored.iloc[0])
 
@@ -113,7 +114,7 @@ class Challenges:
                 chosen = list(values)
                 if not chosen:
                     return _frame([])
-                clauses.append(f"{column} IN ({', '.join('?' * len(chosen))})")
+                clauses.append(in_list(column, len(chosen)))
                 params += chosen
         if status is not None:
             clauses.append("c.status = ?")

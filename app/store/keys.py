@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.store.db import AnyDatabase
+from app.store.sql import insert_ignore
 
 # Retries of one upload come within minutes or, from a phone that lost signal,
 # days; a month of records is cheap and covers both.
@@ -16,6 +17,12 @@ IDEMPOTENCY_RETENTION = timedelta(days=30)
 def utc_now_iso() -> str:
     """Return the current UTC time as ISO 8601 (seconds)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+#: Remember an idempotent answer unless one is stored already (both backends).
+_SAVE_FIRST = insert_ignore(
+    "idempotency", ("scope", "key", "request_hash", "response", "created"), ("scope", "key")
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,7 @@ class Keys:
         now = datetime.now(UTC)
         with self._db.write() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO idempotency VALUES (?, ?, ?, ?, ?)",
+                _SAVE_FIRST,
                 (scope, key, request_hash, response, now.isoformat(timespec="seconds")),
             )
             conn.execute(

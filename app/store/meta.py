@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app.core.config import Rasters
 from app.store.db import AnyDatabase, Connection
+from app.store.sql import upsert
 
 RESULTS_VERSION = "results_version"
 REFRESH_MARK = "refreshed_through_batch"
@@ -35,12 +36,19 @@ BUILDINGS_PATH = "buildings_path"
 
 
 def bump_results_version(conn: Connection) -> None:
-    """Increment the results version inside the caller's write transaction."""
+    """Increment the results version inside the caller's write transaction.
+
+    One statement, atomic on either backend (the value is text on both).
+    """
     conn.execute(
         "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE"
-        " SET value = CAST(value AS INTEGER) + 1",
+        " SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)",
         (RESULTS_VERSION,),
     )
+
+
+#: Store one meta value, replacing an earlier one (both backends).
+_SET = upsert("meta", ("key", "value"), ("key",))
 
 
 class Meta:
@@ -58,7 +66,7 @@ class Meta:
     def set(self, values: dict[str, str]) -> None:
         """Store metadata values (replacing earlier ones)."""
         with self._db.write() as conn:
-            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
+            conn.executemany(_SET, list(values.items()))
 
     def results_version(self) -> int:
         """How many times results were written; 0 before the first."""
@@ -73,9 +81,7 @@ class Meta:
         with self._db.write() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (REFRESH_MARK,)).fetchone()
             if batch_id > (0 if row is None else int(row[0])):
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta VALUES (?, ?)", (REFRESH_MARK, str(batch_id))
-                )
+                conn.execute(_SET, (REFRESH_MARK, str(batch_id)))
 
     def stale_communes(self) -> dict[str, int]:
         """Communes left to re-judge, each with the refreshes queued for it."""

@@ -23,6 +23,7 @@ from app.store.db import AnyDatabase, Connection
 from app.store.meta import bump_results_version
 from app.store.rows import (
     iso_or_none,
+    meeting,
     parse_json_columns,
     qualify,
     to_geoframe,
@@ -35,6 +36,17 @@ from app.store.schema import (
     VILLAGE_COLUMNS,
     fold_or_none,
     folded_aliases,
+)
+from app.store.sql import (
+    Bbox,
+    bbox_clause,
+    contains,
+    dialect_of,
+    geometry_column,
+    geometry_value,
+    in_list,
+    point_bbox_clause,
+    sync_site_points,
 )
 from geodata.constants import CRS_WGS84
 from geodata.sites import SITE_COLUMNS, cell_keys
@@ -125,11 +137,28 @@ def _village_rows(villages: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
     ]
 
 
-_INSERT_COMMUNE = (
-    "INSERT INTO communes (id, name, district, province, unit_type, aliases, name_folded,"
-    " geometry, district_folded, province_folded, aliases_folded)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+def _insert_commune(dialect: str) -> str:
+    """``INSERT`` of one :func:`_commune_rows` row."""
+    return (
+        "INSERT INTO communes (id, name, district, province, unit_type, aliases, name_folded,"
+        " geometry, district_folded, province_folded, aliases_folded)"
+        f" VALUES (?, ?, ?, ?, ?, ?, ?, {geometry_value(dialect)}, ?, ?, ?)"
+    )
+
+
+def _village_values(dialect: str) -> str:
+    """Return the ``VALUES`` list of a :func:`_village_rows` row, geometry as stored."""
+    values = ["?"] * (len(VILLAGE_COLUMNS) + len(VILLAGE_EXTRA_COLUMNS))
+    values[len(VILLAGE_COLUMNS) + VILLAGE_EXTRA_COLUMNS.index("geometry")] = geometry_value(dialect)
+    return ", ".join(values)
+
+
+def _insert_sites(conn: Connection, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """Insert site rows of ``columns`` (the caller then runs :func:`sync_site_points`)."""
+    conn.executemany(
+        f"INSERT INTO sites ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        rows,
+    )
 
 
 def _commune_rows(communes: gpd.GeoDataFrame) -> list[tuple[Any, ...]]:
@@ -184,10 +213,11 @@ class Places:
                 "sites",
             ):
                 conn.execute(f"DELETE FROM {table}")
-            conn.executemany(_INSERT_COMMUNE, commune_rows)
+            dialect = dialect_of(conn)
+            conn.executemany(_insert_commune(dialect), commune_rows)
             conn.executemany(
                 f"INSERT INTO villages ({', '.join(village_columns)})"
-                f" VALUES ({', '.join('?' * len(village_columns))})",
+                f" VALUES ({_village_values(dialect)})",
                 village_rows,
             )
             present = [c for c in SITE_COLUMNS if c in sites.columns]
@@ -195,18 +225,16 @@ class Places:
             if "created" in sites.columns:
                 sites["created"] = sites["created"].map(iso_or_none)
             if present and len(sites):  # a region without sites yet has none to insert
-                conn.executemany(
-                    f"INSERT INTO sites ({', '.join(present)})"
-                    f" VALUES ({', '.join('?' * len(present))})",
-                    to_rows(sites, present),
-                )
+                _insert_sites(conn, present, to_rows(sites, present))
+                sync_site_points(conn)
             bump_results_version(conn)
 
     def communes(self) -> gpd.GeoDataFrame:
         """All communes (id, name, district, province, unit_type, aliases, geometry)."""
+        geometry = geometry_column(self._db.dialect)
         return to_geoframe(
             self._db.query(
-                f"SELECT {', '.join(COMMUNE_COLUMNS)}, geometry FROM communes ORDER BY id"
+                f"SELECT {', '.join(COMMUNE_COLUMNS)}, {geometry} FROM communes ORDER BY id"
             )
         )
 
@@ -225,10 +253,12 @@ class Places:
         A search for "Thượng Giáp" finds the commune it was merged into.
         """
         folded = fold(q)
+        dialect = self._db.dialect
+        aliases = "COALESCE(aliases_folded, '')"
         return to_geoframe(
             self._db.query(
-                f"SELECT {', '.join(COMMUNE_COLUMNS)}, geometry FROM communes"
-                " WHERE instr(name_folded, ?) > 0 OR instr(COALESCE(aliases_folded, ''), ?) > 0"
+                f"SELECT {', '.join(COMMUNE_COLUMNS)}, {geometry_column(dialect)} FROM communes"
+                f" WHERE {contains(dialect, 'name_folded')} OR {contains(dialect, aliases)}"
                 " ORDER BY name_folded, id",
                 (folded, folded),
             )
@@ -236,7 +266,13 @@ class Places:
 
     def sites(self) -> pd.DataFrame:
         """All sites, in ``read_sites`` columns."""
-        frame = self._db.query(f"SELECT {', '.join(SITE_COLUMNS)} FROM sites ORDER BY rowid")
+        return self._sites()
+
+    def _sites(self, where: str = "", params: Sequence[Any] = ()) -> pd.DataFrame:
+        """Sites matching the SQL ``where`` (``" WHERE ..."``), in stored order."""
+        frame = self._db.query(
+            f"SELECT {', '.join(SITE_COLUMNS)} FROM sites{where} ORDER BY rowid", params
+        )
         frame["created"] = pd.to_datetime(frame["created"], utc=True, format="ISO8601")
         for column in ("cell_id", "area_code"):
             frame[column] = frame[column].astype("Int64")
@@ -268,11 +304,15 @@ class Places:
         province: str | None = None,
         district: str | None = None,
         name_contains: str | None = None,
+        bbox: Bbox | None = None,
     ) -> gpd.GeoDataFrame:
         """Villages, optionally with their stored results, filtered in SQL.
 
         Filters that are ``None`` are ignored. ``province``, ``district`` and
         ``name_contains`` ignore diacritics and case; the others are exact.
+        ``bbox`` (west, south, east, north) keeps the villages whose outline
+        meets it: their bounding boxes are matched in SQL (the GiST index on
+        PostgreSQL), the outlines then tested exactly.
         Villages without a stored result get verdict ``unknown``.
         """
         filters = {"commune_id": commune_id, "verdict": verdict}
@@ -281,10 +321,11 @@ class Places:
             columns += [f"r.{c}" for c in RESULT_COLUMNS]
         where, params = where_clause({qualify(k): v for k, v in filters.items()})
         clauses = [where.removeprefix(" WHERE ")] if where else []
+        dialect = self._db.dialect
         for column, value in (
             ("v.province_folded = ?", province),
             ("v.district_folded = ?", district),
-            ("instr(v.name_folded, ?) > 0", name_contains),
+            (contains(dialect, "v.name_folded"), name_contains),
         ):
             if value is not None:
                 clauses.append(column)
@@ -292,11 +333,16 @@ class Places:
         for column, values in (("v.id", ids), ("v.commune_id", commune_ids)):
             if values is not None:
                 listed = list(values)
-                clauses.append(f"{column} IN ({', '.join('?' * len(listed))})" if listed else "0")
+                clauses.append(in_list(column, len(listed)))
                 params += listed
+        if bbox is not None:
+            bounds = ("v.min_lon", "v.min_lat", "v.max_lon", "v.max_lat")
+            box, box_params = bbox_clause(dialect, bbox, geometry="v.geometry", bounds=bounds)
+            clauses.append(str(box))
+            params += box_params
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         frame = self._db.query(
-            f"SELECT {', '.join(columns)}, v.geometry FROM villages v"
+            f"SELECT {', '.join(columns)}, {geometry_column(dialect, 'v.geometry')} FROM villages v"
             " LEFT JOIN village_results r ON r.village_id = v.id"
             f"{where} ORDER BY v.commune_id, v.name_folded, v.id",
             params,
@@ -308,7 +354,7 @@ class Places:
             frame["verdict"] = frame["verdict"].fillna("unknown")
             frame["households_without_signal"] = frame["households_without_signal"].astype("Int64")
             frame["readings_count"] = frame["readings_count"].fillna(0).astype("int64")
-        return to_geoframe(frame)
+        return to_geoframe(frame) if bbox is None else meeting(to_geoframe(frame), bbox)
 
     def village(self, village_id: str) -> gpd.GeoDataFrame:
         """One village with its result; raises :class:`NotFoundError` when unknown."""
@@ -360,16 +406,13 @@ class Places:
                 for position, (rowid, key) in enumerate(zip(rowids, keys, strict=True))
                 if first[key] != position or (replace and key not in incoming)
             ]
-            columns = ", ".join(SITE_COLUMNS)
-            conn.executemany(
-                f"INSERT INTO sites ({columns}) VALUES ({', '.join('?' * len(SITE_COLUMNS))})",
-                inserts,
-            )
+            _insert_sites(conn, SITE_COLUMNS, inserts)
             conn.executemany(
                 f"UPDATE sites SET {', '.join(f'{c} = ?' for c in SITE_COLUMNS)} WHERE rowid = ?",
                 updates,
             )
             conn.executemany("DELETE FROM sites WHERE rowid = ?", [(r,) for r in removed])
+            sync_site_points(conn)
             changes = SiteChanges(
                 added=len(inserts),
                 updated=len(updates),
@@ -417,9 +460,22 @@ class Places:
         """Return stored cells as points by carrier, radio, site and ``(west, south, east, north)``.
 
         ``carrier`` matches the carrier's name ignoring diacritics and case
-        ("viettel"), or its ``MCC-MNC`` code ("452-04").
+        ("viettel"), or its ``MCC-MNC`` code ("452-04"); the other filters run
+        in SQL (``bbox`` on PostgreSQL through the sites' GiST-indexed points).
         """
-        frame = self.sites()
+        clauses: list[str] = []
+        params: list[Any] = []
+        if radio is not None:
+            clauses.append("radio = ?")
+            params.append(radio.lower())
+        if site_id is not None:
+            clauses.append("site_id = ?")
+            params.append(site_id)
+        if bbox is not None:
+            box, box_params = point_bbox_clause(self._db.dialect, bbox)
+            clauses.append(box)
+            params += box_params
+        frame = self._sites(f" WHERE {' AND '.join(clauses)}" if clauses else "", params)
         keep = np.ones(len(frame), dtype=bool)
         if carrier is not None:
             wanted = fold(carrier)
@@ -430,15 +486,6 @@ class Places:
             keep &= np.array(
                 [wanted in (n, c) for n, c in zip(names, codes, strict=True)], dtype=bool
             )
-        if radio is not None:
-            keep &= (frame["radio"] == radio.lower()).fillna(False).to_numpy(dtype=bool)
-        if site_id is not None:
-            keep &= (frame["site_id"] == site_id).fillna(False).to_numpy(dtype=bool)
-        if bbox is not None:
-            west, south, east, north = bbox
-            keep &= (
-                frame["lon"].between(west, east) & frame["lat"].between(south, north)
-            ).to_numpy()
         frame = frame.loc[keep]
         return gpd.GeoDataFrame(
             frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=CRS_WGS84
@@ -467,10 +514,12 @@ class Places:
         compared = len(VILLAGE_COLUMNS)  # + name_folded and geometry below
         columns = [*VILLAGE_COLUMNS, *VILLAGE_EXTRA_COLUMNS]
         with self._db.write() as conn:
+            dialect = dialect_of(conn)
             stored = {
                 str(row[0]): tuple(row)
                 for row in conn.execute(
-                    f"SELECT {', '.join(VILLAGE_COLUMNS)}, name_folded, geometry FROM villages"
+                    f"SELECT {', '.join(VILLAGE_COLUMNS)}, name_folded,"
+                    f" {geometry_column(dialect)} FROM villages"
                 )
             }
             added = [row for key, row in incoming.items() if key not in stored]
@@ -480,8 +529,7 @@ class Places:
                 if key in stored and tuple(row[: compared + 2]) != stored[key]
             ]
             conn.executemany(
-                f"INSERT INTO villages ({', '.join(columns)})"
-                f" VALUES ({', '.join('?' * len(columns))})"
+                f"INSERT INTO villages ({', '.join(columns)}) VALUES ({_village_values(dialect)})"
                 f" ON CONFLICT (id) DO UPDATE SET"
                 f" {', '.join(f'{c} = excluded.{c}' for c in columns if c != 'id')}",
                 added + updated,
@@ -527,7 +575,7 @@ class Places:
                     None,
                 )
             )
-        conn.executemany(_INSERT_COMMUNE, rows)
+        conn.executemany(_insert_commune(dialect_of(conn)), rows)
         return len(rows)
 
     def delete_village(self, village_id: str) -> str | None:
@@ -556,9 +604,10 @@ class Places:
 
     def village_points(self, commune_ids: Iterable[str] | None = None) -> pd.DataFrame:
         """One point inside each village (of ``commune_ids``; all when ``None``), as lat/lon."""
+        geometry = geometry_column(self._db.dialect)
         rows: Sequence[tuple[Any, ...]] = (
             self._db.connection()
-            .execute("SELECT commune_id, geometry FROM villages ORDER BY id")
+            .execute(f"SELECT commune_id, {geometry} FROM villages ORDER BY id")
             .fetchall()
         )
         if commune_ids is not None:

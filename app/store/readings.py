@@ -12,6 +12,15 @@ exact and the blob and its keys commit in one transaction: a reading is
 stored whole or not at all.
 
 Readers decode only the batches whose box meets the area asked for.
+
+On PostgreSQL the readings are rows of their own in ``readings``,
+partitioned by month of ``time`` (:mod:`app.store.tables`): a chunk is
+``COPY``-ed in bulk into a temporary staging table, its keys go into
+``reading_keys`` (``ON CONFLICT DO NOTHING RETURNING``) and only the new
+readings into ``readings``, all in one statement of the batch's transaction.
+``reading_batches`` keeps each chunk's origin, request, upload, count and box
+(``data`` is empty). Frames come back out through ``COPY ... TO STDOUT``,
+parsed by pyarrow, with the same dtypes as SQLite's (:data:`STORED_DTYPES`).
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import io
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,10 +36,16 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import shapely
 
-from app.store.db import AnyDatabase, Connection
+from app.store.db import (
+    AnyDatabase,
+    Connection,
+    PostgresConnection,
+    PostgresDatabase,
+)
 from geodata.readings import READING_COLUMNS, hash_devices
 from geodata.regions import LoadedRegion
 
@@ -119,8 +135,14 @@ def insert_batch(
     """Insert ``frame``'s keys (unique, devices hashed) and a batch of its new readings.
 
     ``upload`` names the upload the batch belongs to (``uploads.id``, migration 5).
+    On PostgreSQL the months ``frame`` holds need their partitions
+    (:func:`ensure_partitions`, in a transaction of its own beforehand).
     """
     stored = pd.Timestamp.now(tz="UTC").isoformat()
+    if isinstance(conn, PostgresConnection):
+        return insert_rows(
+            conn, frame, origin=origin, request=request, upload=upload, stored=stored
+        )
     if upload is None:  # also the path of migration 3, before ``upload_id`` existed
         batch_id = conn.execute(
             "INSERT INTO reading_batches (origin, stored, request, count, data)"
@@ -138,8 +160,6 @@ def insert_batch(
     # Counting the inserted keys, rather than returning them, is ~40% faster
     # (``RETURNING`` hands every key back to Python); only a batch with
     # duplicates asks which of its keys are now its own.
-    if not isinstance(conn, sqlite3.Connection):
-        raise NotImplementedError("readings on PostgreSQL arrive with COPY (issue 15, in progress)")
     before = conn.total_changes
     conn.execute(
         "INSERT OR IGNORE INTO reading_keys (content_key, batch_id)"
@@ -172,6 +192,215 @@ def insert_batch(
         ),
     )
     return len(frame)
+
+
+# --- PostgreSQL: one row per reading, partitioned by month -------------------
+
+#: The staging table a chunk is ``COPY``-ed into (temporary, dropped at commit).
+_STAGE = "reading_stage"
+#: Its columns: the stored ones, ``time`` as microseconds since the epoch (cheap
+#: to write, exact), and each reading's position in its chunk.
+_STAGE_COLUMNS = ("time_us", *STORED_COLUMNS[1:], "ordinal")
+_STAGE_TYPES = {
+    "time_us": "bigint",
+    "lat": "double precision",
+    "lon": "double precision",
+    "accuracy_m": "double precision",
+    "mcc": "bigint",
+    "mnc": "bigint",
+    "radio": "text",
+    "signal_dbm": "double precision",
+    "no_service": "boolean",
+    "cell_id": "bigint",
+    "area_code": "bigint",
+    "pci": "bigint",
+    "rsrq_db": "double precision",
+    "sinr_db": "double precision",
+    "device": "text",
+    "source": "text",
+    "content_key": "bigint",
+    "ordinal": "integer",
+}
+# What each stored column is read as: time in microseconds (exact, and fast to parse).
+_OUT_SQL = {c: c for c in STORED_COLUMNS} | {
+    "time": "(extract(epoch FROM time) * 1000000)::bigint AS time"
+}
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    c: {"bigint": pa.int64(), "double precision": pa.float64(), "text": pa.string()}.get(
+        t, pa.bool_()
+    )
+    for c, t in _STAGE_TYPES.items()
+} | {"time": pa.int64()}
+_INSERT_NEW = (
+    f"WITH new AS (INSERT INTO reading_keys (content_key, batch_id)"
+    f" SELECT content_key, %(batch)s FROM {_STAGE} ORDER BY content_key"
+    " ON CONFLICT (content_key) DO NOTHING RETURNING content_key),"
+    f" added AS (INSERT INTO readings ({', '.join(STORED_COLUMNS)}, batch_id, ordinal)"
+    " SELECT timestamptz 'epoch' + s.time_us * interval '1 microsecond', "
+    + ", ".join(f"s.{c}" for c in STORED_COLUMNS[1:])
+    + f", %(batch)s, s.ordinal FROM {_STAGE} s JOIN new USING (content_key)"
+    " RETURNING lon, lat)"
+    " SELECT count(*), min(lon), min(lat), max(lon), max(lat) FROM added"
+)
+
+
+def partition_name(month: pd.Timestamp) -> str:
+    """Return the partition of ``readings`` that holds ``month``'s readings.
+
+    >>> partition_name(pd.Timestamp("2026-01-01", tz="UTC"))
+    'readings_2026_01'
+    """
+    return f"readings_{month.year:04d}_{month.month:02d}"
+
+
+def months_of(times: pd.Series) -> list[pd.Timestamp]:
+    """Return the first instants (UTC) of the months ``times`` fall in, in order.
+
+    >>> times = pd.Series(pd.to_datetime(["2026-02-03", "2026-01-31"], utc=True))
+    >>> [str(m.date()) for m in months_of(times)]
+    ['2026-01-01', '2026-02-01']
+    """
+    utc = pd.DatetimeIndex(times).tz_convert("UTC").tz_localize(None)
+    periods = utc.to_period("M").unique().sort_values()
+    return [p.to_timestamp().tz_localize("UTC") for p in periods]
+
+
+# Partitions this process knows exist, per database (created once, never dropped).
+_PARTITIONS: weakref.WeakKeyDictionary[PostgresDatabase, set[str]] = weakref.WeakKeyDictionary()
+# Creating a partition locks ``readings`` briefly; behind a long export it waits this long.
+PARTITION_LOCK_TIMEOUT = "30s"
+
+
+def ensure_partitions(db: PostgresDatabase, times: pd.Series) -> list[str]:
+    """Create the monthly partitions of ``readings`` that ``times`` (and this month) need.
+
+    Runs in a write transaction of its own, before a batch's: partitions are
+    structure, not data, so a batch that fails leaves at most empty ones. The
+    current and next month are created with the first ones, so live uploads
+    seldom need DDL. Returns the partitions created.
+    """
+    now = pd.Timestamp.now(tz="UTC")
+    months = months_of(pd.concat([times, pd.Series([now, now + pd.DateOffset(months=1)])]))
+    known = _PARTITIONS.setdefault(db, set())
+    wanted = {partition_name(m): m for m in months if partition_name(m) not in known}
+    if not wanted:
+        return []
+    created: list[str] = []
+    with db.write() as conn:
+        conn.execute(f"SET LOCAL lock_timeout = '{PARTITION_LOCK_TIMEOUT}'")
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'readings'::regclass"
+        ).fetchall()
+        existing = {str(name) for (name,) in rows}
+        for name, month in wanted.items():
+            if name not in existing:
+                end = month + pd.DateOffset(months=1)
+                conn.execute(
+                    f"CREATE TABLE {name} PARTITION OF readings"
+                    f" FOR VALUES FROM ('{month.isoformat()}') TO ('{end.isoformat()}')"
+                )
+                created.append(name)
+    known.update(wanted)
+    return created
+
+
+def stage_csv(frame: pd.DataFrame) -> bytes:
+    """Return a chunk of stored readings as CSV rows of :data:`_STAGE_COLUMNS` (pyarrow)."""
+    times = pa.array(frame["time"], from_pandas=True).cast(pa.timestamp("us", tz="UTC"))
+    columns = {"time_us": times.cast(pa.int64())}
+    columns |= {c: pa.array(frame[c], from_pandas=True) for c in STORED_COLUMNS[1:]}
+    columns["ordinal"] = pa.array(np.arange(len(frame), dtype="int32"))
+    sink = io.BytesIO()
+    pa_csv.write_csv(pa.table(columns), sink, pa_csv.WriteOptions(include_header=False))
+    return sink.getvalue()
+
+
+def insert_rows(
+    conn: PostgresConnection,
+    frame: pd.DataFrame,
+    *,
+    origin: str,
+    request: str | None,
+    upload: int | None,
+    stored: str,
+    batch_id: int | None = None,
+) -> int:
+    """PostgreSQL's :func:`insert_batch`: ``COPY`` the chunk, keep only its new readings.
+
+    ``batch_id`` keeps a batch's id (``lomsong db copy``); by default a new one.
+    Returns how many readings were new.
+    """
+    columns = "origin, stored, request, count, data, upload_id"
+    values: tuple[Any, ...] = (origin, stored, request, 0, b"", upload)
+    if batch_id is not None:
+        columns, values = "id, " + columns, (batch_id, *values)
+    batch = conn.execute(
+        f"INSERT INTO reading_batches ({columns}) VALUES ({', '.join('?' * len(values))})"
+        " RETURNING id",
+        values,
+    ).fetchone()[0]
+    conn.execute(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}")
+    conn.execute(
+        f"CREATE TEMP TABLE {_STAGE} ("
+        + ", ".join(f"{c} {t}" for c, t in _STAGE_TYPES.items())
+        + ") ON COMMIT DROP"
+    )
+    with conn.raw.cursor().copy(f"COPY {_STAGE} FROM STDIN (FORMAT csv)") as copy:
+        copy.write(stage_csv(frame))
+    count, min_lon, min_lat, max_lon, max_lat = conn.raw.execute(
+        _INSERT_NEW, {"batch": batch}
+    ).fetchone()
+    if not count:
+        conn.execute("DELETE FROM reading_batches WHERE id = ?", (batch,))
+        return 0
+    conn.execute(
+        "UPDATE reading_batches SET count = ?, min_lon = ?, min_lat = ?, max_lon = ?,"
+        " max_lat = ? WHERE id = ?",
+        (count, min_lon, min_lat, max_lon, max_lat, batch),
+    )
+    return int(count)
+
+
+def _from_csv(data: bytes, columns: Sequence[str]) -> pd.DataFrame:
+    """Parse stored readings from ``COPY ... TO STDOUT (FORMAT csv)`` of :data:`_OUT_SQL`."""
+    if not data:
+        return empty_stored(columns)
+    table = pa_csv.read_csv(
+        pa.BufferReader(data),
+        read_options=pa_csv.ReadOptions(column_names=list(columns)),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={c: _ARROW_TYPES[c] for c in columns},
+            true_values=["t"],
+            false_values=["f"],
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,  # "" is an empty text, not NULL
+        ),
+    )
+    return _typed(table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Microseconds back to times, and :data:`STORED_DTYPES` (returns ``frame``)."""
+    if "time" in frame.columns:
+        micros = frame["time"].to_numpy(dtype="int64")
+        frame["time"] = pd.to_datetime(micros, unit="us", utc=True)
+    return canonical(frame)
+
+
+def copy_out(
+    conn: PostgresConnection,
+    columns: Sequence[str],
+    where: str = "",
+    params: Sequence[Any] = (),
+) -> pd.DataFrame:
+    """Return stored readings (``columns``) matching ``where`` (``%s``), in upload order."""
+    select = ", ".join(_OUT_SQL[c] for c in columns)
+    sql = f"SELECT {select} FROM readings{where} ORDER BY batch_id, ordinal"
+    with conn.raw.cursor().copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", list(params)) as copy:
+        data = b"".join(copy)
+    return _from_csv(data, columns)
 
 
 class Readings:
@@ -221,6 +450,8 @@ class Readings:
             return 0, 0
         frame = valid.drop_duplicates("content_key")
         frame = frame.assign(device=hash_devices(frame["device"], salt=self._salt))
+        if isinstance(self._db, PostgresDatabase):
+            ensure_partitions(self._db, frame["time"])
         with self._db.write() as conn:
             new = insert_batch(conn, frame, origin=origin, request=request, upload=upload)
         return new, len(valid) - new
@@ -232,7 +463,10 @@ class Readings:
 
     def reading_positions(self, *, after_batch: int) -> pd.DataFrame:
         """``lat``/``lon`` of the readings in batches newer than ``after_batch``."""
-        cursor = self._db.connection().execute(
+        conn = self._db.connection()
+        if isinstance(conn, PostgresConnection):
+            return copy_out(conn, ["lat", "lon"], " WHERE batch_id > %s", [after_batch])
+        cursor = conn.execute(
             "SELECT data FROM reading_batches WHERE id > ? ORDER BY id", (after_batch,)
         )
         frames = [decode_batch(blob, ["lat", "lon"]) for (blob,) in cursor]
@@ -247,26 +481,26 @@ class Readings:
         """
         if keys.empty:
             return 0
-        row = (
-            self._db.connection()
-            .execute(
-                "SELECT count(*) FROM reading_keys k JOIN reading_batches b ON b.id = k.batch_id"
-                " WHERE b.request = ? AND b.id <= ?"
-                " AND k.content_key IN (SELECT value FROM json_each(?))",
-                (request, up_to_batch, _json_keys(keys.to_numpy(dtype="int64"))),
-            )
-            .fetchone()
+        conn = self._db.connection()
+        sql = (
+            "SELECT count(*) FROM reading_keys k JOIN reading_batches b ON b.id = k.batch_id"
+            " WHERE b.request = ? AND b.id <= ? AND k.content_key IN "
         )
+        values = keys.to_numpy(dtype="int64")
+        if isinstance(conn, PostgresConnection):
+            row = conn.execute(
+                sql + "(SELECT unnest(?::bigint[]))", (request, up_to_batch, values.tolist())
+            ).fetchone()
+        else:
+            row = conn.execute(
+                sql + "(SELECT value FROM json_each(?))", (request, up_to_batch, _json_keys(values))
+            ).fetchone()
         return int(row[0])
 
     def clear_readings(self, *, origin: str) -> None:
         """Delete the stored readings of one origin (``"demo"``); uploads stay."""
         with self._db.write() as conn:
-            conn.execute(
-                "DELETE FROM reading_keys WHERE batch_id IN"
-                " (SELECT id FROM reading_batches WHERE origin = ?)",
-                (origin,),
-            )
+            _delete_readings(conn, "origin = ?", origin)
             conn.execute("DELETE FROM reading_batches WHERE origin = ?", (origin,))
 
     def readings_count(self) -> int:
@@ -281,12 +515,19 @@ class Readings:
         bounds : tuple of float, optional, keyword-only
             ``(minx, miny, maxx, maxy)`` in degrees: only readings inside.
         """
+        conn = self._db.connection()
+        if isinstance(conn, PostgresConnection):
+            if bounds is None:
+                return copy_out(conn, STORED_COLUMNS)
+            minx, miny, maxx, maxy = (float(b) for b in bounds)
+            where = " WHERE lon BETWEEN %s AND %s AND lat BETWEEN %s AND %s"
+            return copy_out(conn, STORED_COLUMNS, where, [minx, maxx, miny, maxy])
         sql, params = "SELECT data FROM reading_batches", []
         if bounds is not None:
             minx, miny, maxx, maxy = bounds
             sql += " WHERE max_lon >= ? AND min_lon <= ? AND max_lat >= ? AND min_lat <= ?"
             params = [minx, maxx, miny, maxy]
-        cursor = self._db.connection().execute(sql + " ORDER BY id", params)
+        cursor = conn.execute(sql + " ORDER BY id", params)
         frames = [decode_batch(blob) for (blob,) in cursor]
         if not frames:
             return empty_stored()
@@ -306,6 +547,14 @@ class Readings:
         all come from one snapshot.
         """
         conn = self._db.snapshot()
+        if isinstance(conn, PostgresConnection):
+            return _iter_rows(conn, columns, batch_rows)
+        return self._iter_batches(conn, columns, batch_rows)
+
+    @staticmethod
+    def _iter_batches(
+        conn: sqlite3.Connection, columns: Sequence[str], batch_rows: int
+    ) -> Iterator[pd.DataFrame]:
         try:
             conn.execute("BEGIN")
             for (blob,) in conn.execute("SELECT data FROM reading_batches ORDER BY id"):
@@ -315,6 +564,30 @@ class Readings:
             conn.execute("COMMIT")
         finally:
             conn.close()
+
+
+def _iter_rows(
+    conn: PostgresConnection, columns: Sequence[str], batch_rows: int
+) -> Iterator[pd.DataFrame]:
+    """PostgreSQL's :meth:`Readings.iter_readings`: a server-side cursor, in one snapshot."""
+    try:
+        cursor = conn.raw.cursor(name="lomsong_readings")
+        select = ", ".join(_OUT_SQL[c] for c in columns)
+        cursor.execute(f"SELECT {select} FROM readings ORDER BY batch_id, ordinal")
+        while rows := cursor.fetchmany(batch_rows):
+            yield _typed(pd.DataFrame.from_records(rows, columns=list(columns)))
+        cursor.close()
+        conn.raw.commit()
+    finally:
+        conn.close()
+
+
+def _delete_readings(conn: Connection, batches: str, value: object) -> None:
+    """Delete the readings and content keys of the batches matching ``batches`` (``?`` = value)."""
+    chosen = f"(SELECT id FROM reading_batches WHERE {batches})"
+    if isinstance(conn, PostgresConnection):
+        conn.execute(f"DELETE FROM readings WHERE batch_id IN {chosen}", (value,))
+    conn.execute(f"DELETE FROM reading_keys WHERE batch_id IN {chosen}", (value,))
 
 
 #: Columns of ``uploads`` a caller may set, and the counts an upload's list shows.
@@ -368,9 +641,9 @@ class Uploads:
     ) -> int:
         """Add an upload row and return its id."""
         with self._db.write() as conn:
-            cursor = conn.execute(
+            row = conn.execute(
                 "INSERT INTO uploads (owner, created, origin, format, status, bytes_total)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     owner,
                     pd.Timestamp.now(tz="UTC").isoformat(),
@@ -379,8 +652,8 @@ class Uploads:
                     status,
                     bytes_total,
                 ),
-            )
-        return int(cursor.lastrowid or 0)
+            ).fetchone()
+        return int(row[0])
 
     def update_upload(self, upload_id: int, **fields: Any) -> None:
         """Set some of :data:`UPLOAD_FIELDS` (JSON ones given as Python values)."""
@@ -422,18 +695,22 @@ class Uploads:
         the villages they touched can be re-judged.
         """
         with self._db.write() as conn:
-            blobs = conn.execute(
-                "SELECT data FROM reading_batches WHERE upload_id = ? AND count > 0", (upload_id,)
-            ).fetchall()
-            conn.execute(
-                "DELETE FROM reading_keys WHERE batch_id IN"
-                " (SELECT id FROM reading_batches WHERE upload_id = ?)",
-                (upload_id,),
-            )
+            if isinstance(conn, PostgresConnection):
+                where = " WHERE batch_id IN (SELECT id FROM reading_batches WHERE upload_id = %s)"
+                removed = copy_out(conn, ["lat", "lon"], where, [upload_id])
+            else:
+                blobs = conn.execute(
+                    "SELECT data FROM reading_batches WHERE upload_id = ? AND count > 0",
+                    (upload_id,),
+                ).fetchall()
+                frames = [decode_batch(blob, ["lat", "lon"]) for (blob,) in blobs]
+                removed = (
+                    pd.concat(frames, ignore_index=True) if frames else empty_stored(["lat", "lon"])
+                )
+            _delete_readings(conn, "upload_id = ?", upload_id)
             conn.execute("DELETE FROM reading_batches WHERE upload_id = ?", (upload_id,))
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
-        frames = [decode_batch(blob, ["lat", "lon"]) for (blob,) in blobs]
-        return pd.concat(frames, ignore_index=True) if frames else empty_stored(["lat", "lon"])
+        return removed
 
     def fail_unfinished_uploads(self, reason: str) -> int:
         """Mark every queued or running upload failed with ``reason`` (a restart)."""
@@ -451,19 +728,33 @@ class Uploads:
         Cached until communes or villages change (a cheap fingerprint query).
         """
         conn = self._db.connection()
+        postgres = isinstance(conn, PostgresConnection)
+        size = "sum(ST_NPoints(geometry))" if postgres else "total(length(geometry))"
         fingerprint = tuple(
             conn.execute(
-                "SELECT (SELECT count(*) FROM communes), (SELECT total(length(geometry))"
-                " FROM communes), (SELECT count(*) FROM villages), (SELECT total(min_lon)"
-                " + total(max_lat) FROM villages)"
+                f"SELECT (SELECT count(*) FROM communes), (SELECT {size}"
+                " FROM communes), (SELECT count(*) FROM villages), (SELECT sum(min_lon)"
+                " + sum(max_lat) FROM villages)"
             ).fetchone()
         )
         with self._region_lock:
             if self._region is not None and self._region[0] == fingerprint:
                 return self._region[1]
-        blobs = [g for (g,) in conn.execute("SELECT geometry FROM communes") if g]
+        if postgres:  # the boxes, from PostGIS
+            rows = conn.execute(
+                "SELECT ST_XMin(geometry), ST_YMin(geometry), ST_XMax(geometry),"
+                " ST_YMax(geometry) FROM communes WHERE geometry IS NOT NULL"
+            ).fetchall()
+            communes = np.array(rows, dtype="float64").reshape(-1, 4)
+        else:
+            blobs = [g for (g,) in conn.execute("SELECT geometry FROM communes") if g]
+            communes = (
+                shapely.bounds(shapely.from_wkb(blobs)).reshape(-1, 4)
+                if blobs
+                else np.empty((0, 4))
+            )
         boxes = [
-            shapely.bounds(shapely.from_wkb(blobs)).reshape(-1, 4) if blobs else np.empty((0, 4)),
+            communes,
             np.array(
                 conn.execute("SELECT min_lon, min_lat, max_lon, max_lat FROM villages").fetchall(),
                 dtype="float64",

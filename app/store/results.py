@@ -17,8 +17,17 @@ import shapely
 
 from app.store.db import AnyDatabase, Connection
 from app.store.meta import bump_results_version
-from app.store.rows import iso_or_none, to_geoframe, to_rows
+from app.store.rows import iso_or_none, meeting, to_geoframe, to_rows
 from app.store.schema import DEAD_ZONE_COLUMNS, RESULT_COLUMNS
+from app.store.sql import (
+    Bbox,
+    bbox_clause,
+    dialect_of,
+    geometry_column,
+    geometry_value,
+    in_list,
+    upsert,
+)
 from coverage.map_cells import CELL_COLUMNS
 from geodata.constants import CRS_WGS84
 from geodata.text import fold
@@ -67,8 +76,7 @@ def _write_verdicts(conn: Connection, villages: pd.DataFrame) -> None:
     frame["last_reading"] = frame["last_reading"].map(iso_or_none)
     columns = ["id", *RESULT_COLUMNS]
     conn.executemany(
-        f"INSERT OR REPLACE INTO village_results (village_id, {', '.join(RESULT_COLUMNS)})"
-        f" VALUES ({', '.join('?' * len(columns))})",
+        upsert("village_results", ["village_id", *RESULT_COLUMNS], ["village_id"]),
         to_rows(frame, columns),
     )
 
@@ -94,21 +102,18 @@ def _write_dead_zones(
         )
     ]
     _delete_communes(conn, "dead_zones", commune_ids)
+    values = ", ".join(["?"] * len(DEAD_ZONE_COLUMNS) + [geometry_value(dialect_of(conn))])
     conn.executemany(
-        f"INSERT OR REPLACE INTO dead_zones ({', '.join(DEAD_ZONE_COLUMNS)}, geometry)"
-        f" VALUES ({', '.join('?' * (len(DEAD_ZONE_COLUMNS) + 1))})",
-        rows,
+        upsert("dead_zones", [*DEAD_ZONE_COLUMNS, "geometry"], ["id"], values=values), rows
     )
 
 
 def _write_cells(conn: Connection, cells: pd.DataFrame, commune_ids: Iterable[str] | None) -> None:
     frame = cells.reindex(columns=list(CELL_COLUMNS))
-    frame = frame.astype(object).where(frame.notna(), None)
     _delete_communes(conn, "cells", commune_ids)
     conn.executemany(
-        f"INSERT OR REPLACE INTO cells ({', '.join(CELL_COLUMNS)})"
-        f" VALUES ({', '.join('?' * len(CELL_COLUMNS))})",
-        list(frame.itertuples(index=False, name=None)),
+        upsert("cells", CELL_COLUMNS, ["h3", "carrier"]),
+        to_rows(frame, CELL_COLUMNS),
     )
 
 
@@ -182,8 +187,9 @@ class Results:
         carrier: str | Sequence[str] = ANY_CARRIER,
         radio: str | Sequence[str] | None = None,
         verdicts: Sequence[str] | None = None,
+        bbox: Bbox | None = None,
     ) -> gpd.GeoDataFrame:
-        """Return stored dead zones, of one commune, verdict, province or district.
+        """Return stored dead zones, of one commune, verdict, province, district or ``bbox``.
 
         ``province`` and ``district`` ignore diacritics and case. With
         ``with_places``, each zone also carries its commune's ``district``
@@ -194,7 +200,9 @@ class Results:
         case), or every layer (:data:`ALL_LAYERS`). A carrier's zones are
         those of all its radios unless ``radio`` names one or more; ``radio``
         without ``carrier`` means every carrier's zones of those radios.
-        ``verdicts`` keeps any of several verdicts.
+        ``verdicts`` keeps any of several verdicts; ``bbox`` (west, south,
+        east, north) the zones whose outline meets it (the GiST index picks
+        the candidates on PostgreSQL).
         """
         clauses: list[str] = []
         params: list[Any] = []
@@ -224,18 +232,25 @@ class Results:
         if place is not None:
             clauses.append(place)
             params += place_params
+        dialect = self._db.dialect
+        if bbox is not None:
+            box, box_params = bbox_clause(dialect, bbox, geometry="z.geometry")
+            if box is not None:
+                clauses.append(box)
+                params += box_params
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         columns = [f"z.{c}" for c in DEAD_ZONE_COLUMNS]
         if with_places:
             columns += ["c.district", "c.province"]
-        return to_geoframe(
+        zones = to_geoframe(
             self._db.query(
-                f"SELECT {', '.join(columns)}, z.geometry FROM dead_zones z"
-                f" LEFT JOIN communes c ON c.id = z.commune_id{where}"
+                f"SELECT {', '.join(columns)}, {geometry_column(dialect, 'z.geometry')}"
+                f" FROM dead_zones z LEFT JOIN communes c ON c.id = z.commune_id{where}"
                 " ORDER BY z.commune_id, z.id",
                 params,
             )
         )
+        return zones if bbox is None else meeting(zones, bbox)
 
     def cells(
         self,
@@ -255,7 +270,7 @@ class Results:
         params: list[Any] = []
         if commune_ids is not None:
             listed = list(commune_ids)
-            clauses.append(f"commune_id IN ({', '.join('?' * len(listed))})" if listed else "0")
+            clauses.append(in_list("commune_id", len(listed)))
             params += listed
         if carrier is not None:
             clauses.append("lower(carrier) = lower(?)")

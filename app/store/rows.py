@@ -50,6 +50,15 @@ def to_geoframe(frame: pd.DataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(parse_json_columns(frame), geometry=geometry, crs=CRS_WGS84)
 
 
+def meeting(frame: gpd.GeoDataFrame, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    """Return the rows of ``frame`` whose geometry meets ``(west, south, east, north)`` (edges too).
+
+    The exact test after a bounding-box filter in SQL (:func:`app.store.sql.bbox_clause`).
+    """
+    keep = shapely.intersects(frame.geometry.to_numpy(), shapely.box(*bbox))
+    return frame.loc[np.asarray(keep, dtype=bool)]
+
+
 def where_clause(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     """Return a SQL ``WHERE`` clause of equalities, skipping filters that are ``None``."""
     clauses = [f"{column} = ?" for column, value in filters.items() if value is not None]

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from app.store.db import AnyDatabase
+from app.store.sql import insertion_order
 
 #: Columns of a scenario's summary, in order (``commune_ids`` and ``totals`` are JSON).
 SUMMARY_COLUMNS = ("id", "name", "created", "owner", "commune_ids", "sites_count", "totals")
@@ -73,7 +74,7 @@ class Scenarios:
         total = int(conn.execute("SELECT count(*) FROM scenarios").fetchone()[0])
         rows = conn.execute(
             f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM scenarios"
-            " ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?",
+            f" ORDER BY created DESC, {insertion_order(self._db.dialect)} DESC LIMIT ? OFFSET ?",
             (limit, offset),
         )
         return [_summary(row) for row in rows], total

@@ -1,5 +1,6 @@
 """Contract of app.services.ingest: read_ahead (order, errors in place, early stop)
-and uploads as batches (recorded, stopped jobs, the loaded region, freed keys)."""
+and uploads as batches (recorded, stopped jobs, the loaded region, freed keys), on
+both backends (SQLite, and PostgreSQL by COPY)."""
 
 from __future__ import annotations
 
@@ -81,8 +82,8 @@ def csv_file(tmp_path: Path, rows: int, *, lon: float = 105.495) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(tmp_path / "lomsong.sqlite", device_salt="salt")
+def store(database: Path | str) -> Iterator[Store]:
+    store = Store(database, device_salt="salt")
     yield store
     store.close()
 
@@ -100,6 +101,9 @@ def test_an_import_is_recorded_as_an_upload_with_its_counts(store: Store, tmp_pa
     )
     assert (record["rows_read"], record["accepted"], record["rejected_total"]) == (5, 5, 0)
     assert record["report"]["accepted"] == 5
+    stored = store.readings()  # three chunks, in the file's order
+    assert stored["time"].dt.strftime("%H:%M").tolist() == [f"03:0{i}" for i in range(5)]
+    assert stored["signal_dbm"].tolist() == [-99.0] * 5
 
 
 def test_a_stopped_job_keeps_the_chunks_it_stored_and_fails_with_the_reason(

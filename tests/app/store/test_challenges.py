@@ -1,9 +1,8 @@
-"""Challenges as stored: who, when, the verdict disputed, and settling (a real SQLite file)."""
+"""Challenges as stored, on both backends: who, when, the verdict disputed, and settling."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,12 +17,13 @@ from app.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 
 @pytest.fixture
 def region_store(
-    tmp_path: Path, communes: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, sites: pd.DataFrame
-) -> Iterator[Store]:
-    store = Store(tmp_path / "lomsong.sqlite", device_salt="s")
-    store.replace_region(communes, villages, sites)
-    yield store
-    store.close()
+    backend_store: Store,
+    communes: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
+) -> Store:
+    backend_store.replace_region(communes, villages, sites)
+    return backend_store
 
 
 def _challenge(village_id: str = "ban-giong", **changes: object) -> NewChallenge:

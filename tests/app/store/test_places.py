@@ -1,4 +1,4 @@
-"""Places since migration 6: communes with unit types and former names, villages' boundary."""
+"""Places on both backends: communes with unit types and former names, villages' boundary."""
 
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ def villages() -> gpd.GeoDataFrame:
     )
 
 
-def test_communes_keep_unit_types_and_former_names(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.sqlite3", device_salt=SALT)
+def test_communes_keep_unit_types_and_former_names(database: Path | str) -> None:
+    store = Store(database, device_salt=SALT)
     store.replace_region(communes(), villages(), pd.DataFrame())
     stored = store.communes().set_index("id")
     assert stored.loc["thuong-nong", "unit_type"] == "xã"
@@ -69,8 +69,8 @@ def test_communes_keep_unit_types_and_former_names(tmp_path: Path) -> None:
     store.close()
 
 
-def test_villages_keep_how_their_outline_was_made(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.sqlite3", device_salt=SALT)
+def test_villages_keep_how_their_outline_was_made(database: Path | str) -> None:
+    store = Store(database, device_salt=SALT)
     store.replace_region(communes(), villages(), pd.DataFrame())
     stored = store.villages().set_index("id")
     assert stored["boundary"].to_dict() == {"a": "voronoi", "b": "polygon"}
@@ -78,8 +78,8 @@ def test_villages_keep_how_their_outline_was_made(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_commune_made_from_villages_has_no_unit_type(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.sqlite3", device_salt=SALT)
+def test_a_commune_made_from_villages_has_no_unit_type(database: Path | str) -> None:
+    store = Store(database, device_salt=SALT)
     store.replace_region(communes().iloc[:1], villages().iloc[:1], pd.DataFrame())
     changes = store.upsert_villages(villages().iloc[1:])
     assert changes.communes_added == 1

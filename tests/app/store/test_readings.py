@@ -1,4 +1,8 @@
-"""Readings in the store: Parquet batches, exact deduplication, the legacy row table."""
+"""Readings in the store, on both backends: exact deduplication, dtypes, order, bounds.
+
+SQLite keeps Parquet batches (and upgrades the legacy row table); PostgreSQL
+one row per reading in monthly partitions, stored by COPY.
+"""
 
 from __future__ import annotations
 
@@ -41,8 +45,22 @@ def readings(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+def store(database: Path | str) -> Iterator[Store]:
+    store = Store(database, device_salt="s")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store = Store(tmp_path / "db.sqlite3", device_salt="s")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def pg_store(postgres_url: str) -> Iterator[Store]:
+    store = Store(postgres_url, device_salt="s")
     yield store
     store.close()
 
@@ -80,7 +98,8 @@ def test_a_batch_of_only_duplicates_leaves_no_empty_batch(store: Store) -> None:
     assert batches == (1, 3)
 
 
-def test_each_batch_is_a_parquet_file_with_its_bounding_box(store: Store) -> None:
+def test_each_sqlite_batch_is_a_parquet_file_with_its_bounding_box(sqlite_store: Store) -> None:
+    store = sqlite_store
     store.add_readings(pd.concat([readings(2, lat=22.1), readings(2, lat=22.3, start=5)]))
 
     row = (
@@ -112,7 +131,10 @@ def test_iter_readings_yields_bounded_frames_in_upload_order(store: Store) -> No
 
     frames = list(store.iter_readings(["time", "lat"], batch_rows=2))
 
-    assert [len(f) for f in frames] == [2, 2, 1, 2, 1]
+    # SQLite slices each Parquet batch; PostgreSQL's cursor runs across batches.
+    sizes = [2, 2, 1, 2, 1] if store.dialect == "sqlite" else [2, 2, 2, 2]
+    assert [len(f) for f in frames] == sizes
+    assert str(frames[0]["time"].dtype) == "datetime64[us, UTC]"
     assert list(frames[0].columns) == ["time", "lat"]
     assert pd.concat(frames)["time"].tolist() == store.readings()["time"].tolist()
 
@@ -181,3 +203,69 @@ def test_content_keys_of_stored_readings_are_the_validated_ones(store: Store) ->
     store.add_readings(batch)
 
     assert content_keys(batch).tolist() == store.readings()["content_key"].tolist()
+
+
+# --- PostgreSQL: monthly partitions, COPY, all or nothing ---------------------
+
+
+def _partition_rows(store: Store) -> dict[str, int]:
+    """Readings per partition of ``readings`` (empty partitions included)."""
+    frame = store.db.query(
+        "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = 'readings'::regclass"
+    )
+    return {
+        name: int(store.db.query(f"SELECT count(*) AS n FROM {name}")["n"].iloc[0])
+        for name in frame["name"]
+    }
+
+
+def test_readings_of_two_months_land_in_two_partitions(pg_store: Store) -> None:
+    january = readings(3)
+    december = readings(2, start=30).assign(
+        time=pd.to_datetime(["2025-12-31T23:59:59.999999Z", "2025-12-01T00:00:00.000001Z"])
+    )
+
+    assert pg_store.add_readings(pd.concat([january, december])) == (5, 0)
+
+    rows = _partition_rows(pg_store)
+    assert rows["readings_2026_01"] == 3
+    assert rows["readings_2025_12"] == 2
+    assert rows["readings_default"] == 0
+    stored = pg_store.readings()
+    # Exact to the microsecond, in upload order.
+    assert stored["time"].tolist()[3:] == december["time"].tolist()
+    assert pg_store.add_readings(pd.concat([december, january])) == (0, 5)
+    assert sum(_partition_rows(pg_store).values()) == 5
+
+
+def test_a_bad_row_in_the_middle_leaves_nothing_stored(pg_store: Store) -> None:
+    batch = readings(5)
+    batch.loc[batch.index[2], "radio"] = None  # past validation: readings.radio is NOT NULL
+
+    with pytest.raises(Exception, match="radio"):
+        pg_store.add_readings(batch)
+
+    counts = pg_store.db.query(
+        "SELECT (SELECT count(*) FROM readings) AS readings,"
+        " (SELECT count(*) FROM reading_keys) AS keys,"
+        " (SELECT count(*) FROM reading_batches) AS batches"
+    )
+    assert counts.iloc[0].tolist() == [0, 0, 0]
+    # The same rows, mended, are all new: no key was kept.
+    assert pg_store.add_readings(readings(5)) == (5, 0)
+
+
+def test_text_survives_copy_both_ways(pg_store: Store) -> None:
+    batch = readings(4).assign(
+        source=pd.array(['a,"b"\nc', "", None, "NA"], dtype="string"), accuracy_m=[1.5, None, 3, 4]
+    )
+    pg_store.add_readings(batch)
+
+    stored = pg_store.readings()
+
+    assert stored["source"].tolist()[:2] == ['a,"b"\nc', ""]
+    assert stored["source"].isna().tolist() == [False, False, True, False]
+    assert stored["source"].iloc[3] == "NA"
+    assert stored["accuracy_m"].isna().tolist() == [False, True, False, False]
+    assert stored["device"].nunique() == 1 and stored["device"].iloc[0] != "imei-1"  # hashed

@@ -28,18 +28,18 @@ def _scenario(number: int, *, created: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "db.sqlite3", device_salt="s")
+def store(backend_store: Store) -> Store:
+    return backend_store
 
 
 def test_a_scenario_comes_back_as_stored_and_survives_a_reopen(
-    store: Store, tmp_path: Path
+    store: Store, database: Path | str
 ) -> None:
     scenario = _scenario(1, created="2026-12-01T10:00:00+00:00")
     store.add_scenario(scenario)
     store.close()
 
-    reopened = Store(tmp_path / "db.sqlite3", device_salt="s")
+    reopened = Store(database, device_salt="s")
     try:
         assert reopened.scenario("s1") == scenario
         assert reopened.scenario("nope") is None
