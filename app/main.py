@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from app.api.models import ERROR_RESPONSES
-from app.api.ratelimit import PublicRateLimit, SharedRateLimiter, rate_limiter
+from app.api.ratelimit import PublicRateLimit, rate_limiter
 from app.api.responses import (
     UNCOMPRESSED_TYPES,
     CachedStaticFiles,
@@ -104,6 +104,13 @@ def create_app(settings: Settings) -> FastAPI:
             )
             first_up = await run_in_threadpool(presence.arrive)
             app.state.store = store
+            # Shared by every worker process on PostgreSQL, in memory on SQLite.
+            app.state.rate_limiter = rate_limiter(
+                store.db, settings.rate_limit_per_minute, name="key"
+            )
+            app.state.public_rate_limiter = rate_limiter(
+                store.db, settings.public_rate_limit_per_minute, name="public"
+            )
             app.state.idempotency = Idempotency(store)
             from app.services.survey import refresh_and_settle
 
@@ -143,13 +150,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.page_cache = PageCache()
     app.state.plan_cache = PlanCache()  # plans per query and results version
-    # Shared by every worker process on PostgreSQL, in memory on SQLite.
-    app.state.rate_limiter = rate_limiter(
-        settings.database, settings.rate_limit_per_minute, name="key"
-    )
-    app.state.public_rate_limiter = rate_limiter(
-        settings.database, settings.public_rate_limit_per_minute, name="public"
-    )
     install_error_handlers(app)
     for module in (
         health,
@@ -177,7 +177,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(ResultsCache, prefixes=CACHED_PREFIXES)
     app.add_middleware(
         PublicRateLimit,
-        limiter=app.state.public_rate_limiter,
         prefixes=PUBLIC_PREFIXES,
     )
     # Every text response gzipped for a client that accepts it (level 6: nearly 9's
@@ -196,9 +195,6 @@ def _shut(app: FastAPI, locks: AdvisoryLocks, presence: Presence) -> None:
     app.state.jobs.stop(fail_unfinished=presence.leave())
     app.state.refresher.stop()
     app.state.idempotency.close()
-    for limiter in (app.state.rate_limiter, app.state.public_rate_limiter):
-        if isinstance(limiter, SharedRateLimiter):
-            limiter.close()
     locks.close()
     app.state.store.close()
 

@@ -13,7 +13,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Protocol
 
 from starlette.datastructures import Headers
@@ -21,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.errors import RateLimitedError
-from app.store.db import PostgresDatabase, is_database_url
+from app.store.db import AnyDatabase, PostgresDatabase
 from app.store.ratelimits import RateLimits
 
 
@@ -99,7 +98,8 @@ class SharedRateLimiter:
     Parameters
     ----------
     db : PostgresDatabase
-        The store's database (its ``rate_limits`` table).
+        The store's database (its ``rate_limits`` table, on each thread's
+        reading connection).
     per_minute : int
     name : str
         Which limit this is: each name has buckets of its own.
@@ -120,7 +120,6 @@ class SharedRateLimiter:
         self.capacity = float(per_minute)
         self.rate_per_s = per_minute / 60.0
         self.name = name
-        self._db = db
         self._buckets = RateLimits(db)
         self._clock = clock
         self._pruned = clock()
@@ -144,15 +143,11 @@ class SharedRateLimiter:
         if not granted:
             raise _limited(self.capacity, tokens, self.rate_per_s)
 
-    def close(self) -> None:
-        """Close this limiter's connections."""
-        self._db.close()
 
-
-def rate_limiter(database: Path | str, per_minute: int, *, name: str) -> RateLimit:
-    """Return the limiter for a store at ``database``: shared on PostgreSQL, else in memory."""
-    if is_database_url(database):
-        return SharedRateLimiter(PostgresDatabase(str(database)), per_minute, name=name)
+def rate_limiter(db: AnyDatabase, per_minute: int, *, name: str) -> RateLimit:
+    """Return the limiter for the store's ``db``: shared on PostgreSQL, else in memory."""
+    if isinstance(db, PostgresDatabase):
+        return SharedRateLimiter(db, per_minute, name=name)
     return RateLimiter(per_minute)
 
 
@@ -166,8 +161,11 @@ class PublicRateLimit:
     their key where the route authenticates it.
     """
 
-    def __init__(self, app: ASGIApp, *, limiter: RateLimit, prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limiter: RateLimit | None = None, prefixes: tuple[str, ...]
+    ) -> None:
         self.app = app
+        #: ``None``: the app's ``state.public_rate_limiter`` (made with the store, at start-up).
         self.limiter = limiter
         self.prefixes = prefixes
 
@@ -177,8 +175,9 @@ class PublicRateLimit:
             headers = Headers(scope=scope)
             if "x-api-key" not in headers:
                 client = scope.get("client")
+                limiter = self.limiter or scope["app"].state.public_rate_limiter
                 try:
-                    self.limiter.take(f"client:{client[0] if client else 'unknown'}")
+                    limiter.take(f"client:{client[0] if client else 'unknown'}")
                 except RateLimitedError as exc:
                     detail = {"detail": str(exc)}
                     await JSONResponse(detail, status_code=429, headers=exc.headers)(

@@ -42,9 +42,11 @@ def lock_key(*parts: str) -> int:
 class AdvisoryLocks:
     """Blocking and trying advisory locks on ``db``: across processes on PostgreSQL.
 
-    Each thread locks on a connection of its own (kept for the thread's next
-    lock), separate from the store's reading and writing connections, so a
-    lock may be held across any number of the store's transactions.
+    :meth:`hold` takes a session-level lock on the thread's reading
+    connection (autocommit: a lock outlives any number of the store's
+    transactions, which run on the writing connection), so a lock costs no
+    connection of its own; :meth:`session` opens one for a lock held for a
+    process's lifetime (the re-judging runner, the presence lock).
 
     Parameters
     ----------
@@ -54,7 +56,6 @@ class AdvisoryLocks:
 
     def __init__(self, db: AnyDatabase) -> None:
         self._db = db
-        self._local = threading.local()
         self._connections: list[Any] = []
         self._connections_lock = threading.Lock()
 
@@ -62,13 +63,6 @@ class AdvisoryLocks:
     def shared(self) -> bool:
         """Whether these locks hold across processes (PostgreSQL)."""
         return isinstance(self._db, PostgresDatabase)
-
-    def _connection(self) -> Any:
-        raw = getattr(self._local, "conn", None)
-        if raw is None or raw.closed:
-            raw = self.session()
-            self._local.conn = raw
-        return raw
 
     def session(self) -> Any:
         """Open a new autocommit psycopg connection (the caller closes it): a lock's lifetime."""
@@ -86,8 +80,9 @@ class AdvisoryLocks:
         if not self.shared:
             yield
             return
+        assert isinstance(self._db, PostgresDatabase)
         key = lock_key(*parts)
-        raw = self._connection()
+        raw = self._db.connection().raw
         raw.execute("SELECT pg_advisory_lock(%s)", (key,))
         try:
             yield
@@ -96,12 +91,11 @@ class AdvisoryLocks:
                 raw.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
     def close(self) -> None:
-        """Close every lock connection (their locks go with them)."""
+        """Close every session this opened (their locks go with them)."""
         with self._connections_lock:
             for raw in self._connections:
                 raw.close()
             self._connections.clear()
-        self._local = threading.local()
 
 
 def try_lock(raw: Any, *parts: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from app.api.ratelimit import RateLimiter, SharedRateLimiter, rate_limiter
 from app.core.errors import RateLimitedError
 from app.services.refresh import SharedRefreshWorker
-from app.store.db import PostgresDatabase
+from app.store.db import Database, PostgresDatabase
 from app.store.locks import REFRESH_LOCK, AdvisoryLocks, Presence, try_lock
 from app.store.schema import migrate
 
@@ -62,9 +63,8 @@ def test_rate_limiter_is_shared_by_two_processes(pg: PostgresDatabase) -> None:
 
 def test_rate_limiter_spends_each_token_once_under_concurrency(pg: PostgresDatabase) -> None:
     clock = Clock()  # frozen: no refill, exactly the capacity passes
-    limiters = [
-        SharedRateLimiter(PostgresDatabase(pg.url), 50, name="key", clock=clock) for _ in range(2)
-    ]
+    databases = [PostgresDatabase(pg.url) for _ in range(2)]
+    limiters = [SharedRateLimiter(db, 50, name="key", clock=clock) for db in databases]
     granted = [0] * 8
 
     def hammer(thread: int) -> None:
@@ -83,8 +83,8 @@ def test_rate_limiter_spends_each_token_once_under_concurrency(pg: PostgresDatab
     assert sum(granted) == 50
     row = pg.connection().execute("SELECT tokens, granted FROM rate_limits").fetchall()
     assert [(round(tokens, 9), granted) for tokens, granted in row] == [(0.0, False)]
-    for limiter in limiters:
-        limiter.close()
+    for db in databases:
+        db.close()
 
 
 def test_rate_limiter_prunes_full_buckets(pg: PostgresDatabase) -> None:
@@ -97,15 +97,14 @@ def test_rate_limiter_prunes_full_buckets(pg: PostgresDatabase) -> None:
     assert rows == [("key key:new",)]
 
 
-def test_rate_limiter_follows_the_store(pg: PostgresDatabase) -> None:
-    shared = rate_limiter(pg.url, 5, name="key")
-    assert isinstance(shared, SharedRateLimiter)
-    shared.close()
-    assert isinstance(rate_limiter("var/lomsong.sqlite3", 5, name="key"), RateLimiter)
+def test_rate_limiter_follows_the_store(pg: PostgresDatabase, tmp_path: Path) -> None:
+    assert isinstance(rate_limiter(pg, 5, name="key"), SharedRateLimiter)
+    assert isinstance(rate_limiter(Database(tmp_path / "s.sqlite3"), 5, name="key"), RateLimiter)
 
 
 def test_advisory_lock_holds_across_processes(pg: PostgresDatabase) -> None:
-    first, second = AdvisoryLocks(pg), AdvisoryLocks(PostgresDatabase(pg.url))
+    other_db = PostgresDatabase(pg.url)
+    first, second = AdvisoryLocks(pg), AdvisoryLocks(other_db)
     order: list[str] = []
     held = threading.Event()
 
@@ -125,8 +124,7 @@ def test_advisory_lock_holds_across_processes(pg: PostgresDatabase) -> None:
     # Another key is free while one is held.
     with first.hold("idempotency", "scope", "key"), second.hold("idempotency", "scope", "k2"):
         pass
-    first.close()
-    second.close()
+    other_db.close()
 
 
 def test_a_killed_session_releases_its_lock(pg: PostgresDatabase) -> None:
@@ -147,7 +145,8 @@ def test_a_killed_session_releases_its_lock(pg: PostgresDatabase) -> None:
 
 
 def test_presence_tells_the_first_up_and_the_last_down(pg: PostgresDatabase) -> None:
-    locks = [AdvisoryLocks(pg), AdvisoryLocks(PostgresDatabase(pg.url))]
+    other_db = PostgresDatabase(pg.url)
+    locks = [AdvisoryLocks(pg), AdvisoryLocks(other_db)]
     a, b = Presence(locks[0]), Presence(locks[1])
     assert a.arrive() is True
     assert b.arrive() is False
@@ -155,6 +154,7 @@ def test_presence_tells_the_first_up_and_the_last_down(pg: PostgresDatabase) -> 
     assert b.leave() is True
     for lock in locks:
         lock.close()
+    other_db.close()
 
 
 class SharedQueue:
@@ -255,3 +255,28 @@ def test_one_runner_re_judges_and_another_takes_over(pg: PostgresDatabase) -> No
     workers[other].stop()
     for worker in workers.values():
         worker._store.db.close()
+
+
+def test_a_finished_threads_connections_close(pg: PostgresDatabase) -> None:
+    def backends() -> int:
+        row = pg.connection().execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        )
+        return int(row.fetchone()[0])
+
+    before = backends()
+
+    def work() -> None:
+        pg.connection().execute("SELECT 1")
+        with pg.write() as conn:
+            conn.execute("SELECT 1")
+
+    # anyio's pool retires idle threads: what they opened must not outlive them.
+    for _ in range(5):
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+    deadline = time.monotonic() + 5
+    while backends() > before:
+        assert time.monotonic() < deadline, f"{backends() - before} connections left open"
+        time.sleep(0.05)
