@@ -77,13 +77,25 @@ def store_location(data_dir: Path) -> Path | str:
 
 
 @pytest.fixture(autouse=ON_POSTGRES)
-def postgres_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
-    """In the PostgreSQL pass: a fresh database, as ``LOMSONG_DATABASE_URL``, for each test."""
+def postgres_backend(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str | None]:
+    """In the PostgreSQL pass: a fresh database, as ``LOMSONG_DATABASE_URL``, for each test.
+
+    It is dropped after the test: the pass creates hundreds, and each is a
+    copy of the PostGIS template on disk.
+    """
     if not ON_POSTGRES:
-        return None
+        yield None
+        return
     url: str = request.getfixturevalue("postgres_url")
     monkeypatch.setenv("LOMSONG_DATABASE_URL", url)
-    return url
+    yield url
+    import psycopg
+
+    with psycopg.connect(postgres.server().admin_url, autocommit=True) as conn:
+        name = url.split("?")[0].rsplit("/", 1)[1]
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

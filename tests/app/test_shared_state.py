@@ -12,12 +12,17 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
 from app.api.ratelimit import RateLimiter, SharedRateLimiter, rate_limiter
+from app.core.config import Settings
 from app.core.errors import RateLimitedError
+from app.main import create_app
 from app.services.refresh import SharedRefreshWorker
+from app.store import Store
 from app.store.db import Database, PostgresDatabase
 from app.store.locks import REFRESH_LOCK, AdvisoryLocks, Presence, try_lock
 from app.store.schema import migrate
@@ -280,3 +285,42 @@ def test_a_finished_threads_connections_close(pg: PostgresDatabase) -> None:
     while backends() > before:
         assert time.monotonic() < deadline, f"{backends() - before} connections left open"
         time.sleep(0.05)
+
+
+def test_another_workers_publish_invalidates_the_caches(
+    postgres_url: str,
+    tmp_path: Path,
+    communes: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
+    results: pd.DataFrame,
+) -> None:
+    """Two apps on one database, as two workers: B's new results show in A's next answer."""
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        device_salt="test-salt",
+        environment="local",
+        database_url=postgres_url,
+    )
+    url = "/api/v1/villages/ban-giong"
+    with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
+        store_b: Store = b.app.state.store  # type: ignore[attr-defined]
+        store_b.replace_region(communes, villages, sites)
+        store_b.save_results(results)
+        first = a.get(url)
+        again = a.get(url, headers={"If-None-Match": first.headers["etag"]})
+        page = a.get("/maps/villages/ban-giong")
+        changed = results.copy()
+        changed["households_without_signal"] = 77
+        store_b.save_results(changed)  # in the other worker
+        after = a.get(url, headers={"If-None-Match": first.headers["etag"]})
+        page_after = a.get("/maps/villages/ban-giong")
+
+    assert first.status_code == 200
+    assert first.json()["properties"]["households_without_signal"] == 40
+    assert again.status_code == 304  # held in A's cache
+    assert after.status_code == 200
+    assert after.json()["properties"]["households_without_signal"] == 77
+    assert after.headers["etag"] != first.headers["etag"]
+    assert page.status_code == page_after.status_code == 200
+    assert page.headers["etag"] != page_after.headers["etag"]  # the page cache too
