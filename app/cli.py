@@ -182,6 +182,13 @@ def _db_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     db_commands.add_parser(
         "upgrade", help="create the database or run the migrations it lacks, then exit"
     )
+    copy = db_commands.add_parser(
+        "copy", help="copy a SQLite deployment, every table, into an empty PostgreSQL database"
+    )
+    copy.add_argument("--from", dest="source", type=Path, required=True, help="the SQLite file")
+    copy.add_argument(
+        "--to", dest="target", help="postgresql://... URL (default: LOMSONG_DATABASE_URL)"
+    )
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -190,6 +197,8 @@ def _db(args: argparse.Namespace) -> int:
     from app.store.schema import SCHEMA_VERSION, migrate
 
     settings = Settings()
+    if args.db_command == "copy":
+        return _db_copy(args, settings)
     db = open_database(settings.database)
     try:
         ran = migrate(db)
@@ -199,6 +208,33 @@ def _db(args: argparse.Namespace) -> int:
         print(f"{db.path}: schema version {SCHEMA_VERSION} (ran {ran[0]}..{ran[-1]})")
     else:
         print(f"{db.path}: schema version {SCHEMA_VERSION}, nothing to do")
+    return 0
+
+
+def _db_copy(args: argparse.Namespace, settings: Any) -> int:
+    """``lomsong db copy``: a SQLite file's every table into an empty PostgreSQL database."""
+    from app.store import Store
+    from app.store.copy import copy_store
+    from app.store.db import is_database_url
+    from geodata.errors import InvalidInputError
+
+    target_url = args.target or settings.database_url
+    if not is_database_url(target_url):
+        raise InvalidInputError(
+            f"db copy: give --to postgresql://... or set LOMSONG_DATABASE_URL (not {target_url!r})"
+        )
+    if not args.source.is_file():
+        raise InvalidInputError(f"db copy: --from {args.source}: no such SQLite file")
+    source = Store(args.source, device_salt=settings.device_salt)
+    target = Store(target_url, device_salt=settings.device_salt)
+    try:
+        counts = copy_store(source, target)
+    finally:
+        source.close()
+        target.close()
+    for table, rows in counts.items():
+        print(f"  {table:<18} {rows:>12,}")
+    print(f"{args.source} -> {target.path}: {sum(counts.values()):,} rows copied")
     return 0
 
 

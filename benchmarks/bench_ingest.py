@@ -9,14 +9,21 @@
 3. ``POST /v2/geosubmit`` through the same server, 100-item gzip posts,
    beside ``app.services.ingest.ingest_geosubmit`` in-process.
 
+``--backend postgres`` (issue 15) runs the CSV import into PostgreSQL instead
+(``COPY`` into monthly partitions, :mod:`app.store.readings`) beside a plain
+``COPY`` of the same file, unvalidated, into a bare table of the same columns.
+It starts a throwaway cluster (``tests/postgres.py``) unless ``--url`` names a
+server whose user may ``CREATE DATABASE``.
+
 Figures are printed, never asserted. Targets (issue 3): >= 200,000 readings/s
 for the CSV import, >= 20,000 readings/s for the JSON API.
 
-Run: ``.venv/bin/python benchmarks/bench_ingest.py [N_CSV [csv|http]]``
+Run: ``.venv/bin/python benchmarks/bench_ingest.py [N_CSV [csv|http]] [--backend postgres]``
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import os
@@ -275,13 +282,104 @@ def bench_http(work: Path) -> None:
         store.close()
 
 
+# The plain COPY's table: the CSV file's columns, typed as lomsong stores them.
+BARE_TABLE = """
+CREATE TABLE bare_readings (
+    time timestamptz NOT NULL, lat double precision NOT NULL, lon double precision NOT NULL,
+    accuracy_m double precision, mcc bigint NOT NULL, mnc bigint NOT NULL, radio text NOT NULL,
+    signal_dbm double precision, no_service boolean NOT NULL, cell_id bigint, device text,
+    source text)
+"""
+
+
+def bare_copy(url: str, path: Path) -> float:
+    """Seconds to ``COPY`` the CSV file as it is, unvalidated, into a bare table."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        conn.execute(BARE_TABLE)
+        conn.commit()
+        start = time.perf_counter()
+        sql = "COPY bare_readings FROM STDIN (FORMAT csv, HEADER)"
+        with conn.cursor().copy(sql) as copy, path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                copy.write(block)
+        conn.commit()
+        return time.perf_counter() - start
+
+
+def bench_csv_postgres(n: int, work: Path, url: str | None) -> None:
+    """The CSV import into PostgreSQL beside a plain COPY of the same file."""
+    sys.path.insert(0, str(REPO))  # tests/postgres.py: the throwaway cluster
+    from tests import postgres
+
+    def database() -> str:
+        if url is None:
+            return postgres.fresh_database()
+        import psycopg
+
+        name = f"bench_{os.getpid()}_{time.monotonic_ns()}"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        target = url.rsplit("/", 1)[0] + f"/{name}"
+        with psycopg.connect(target, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        return target
+
+    print(f"CSV import into PostgreSQL, {n:,} readings (chunks of {CHUNK_ROWS:,})")
+    path = work / "readings.csv"
+    synthetic_csv(path, n)
+    print(f"  file: {path.stat().st_size / 2**20:.1f} MiB")
+    try:
+        base = report("baseline: plain COPY, no validation", n, bare_copy(database(), path))
+        store = Store(database(), device_salt=SALT)
+        spent = [0.0]
+        add = store.add_readings
+
+        def timed_add(*args: Any, **kwargs: Any) -> tuple[int, int]:
+            start = time.perf_counter()
+            try:
+                return add(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - start
+
+        store.add_readings = timed_add  # type: ignore[method-assign]
+        start = time.perf_counter()
+        result = ingest_file(store, path, format="csv", chunk_rows=CHUNK_ROWS)
+        elapsed = time.perf_counter() - start
+        ours = report("lomsong ingest_file (COPY, partitions)", result.accepted, elapsed)
+        store.add_readings = add  # type: ignore[method-assign]
+        again = _timed(lambda: ingest_file(store, path, format="csv", chunk_rows=CHUNK_ROWS))
+        report("the same file again (all duplicates)", n, again)
+        read = _timed(lambda: store.readings())
+        report("read back: store.readings() (COPY TO)", result.accepted, read)
+        streamed = _timed(lambda: sum(len(f) for f in store.iter_readings(["time", "lat", "lon"])))
+        report("read back: iter_readings, 3 columns", result.accepted, streamed)
+        store.close()
+        print(
+            f"  of which storing (hash devices, CSV, COPY, keys, insert): {spent[0]:.2f} s,"
+            " overlapped with parsing and validating the next chunk"
+        )
+        print(f"  ratio lomsong / plain COPY: {ours / base:.2f}  (target >= 200,000/s)")
+    finally:
+        if url is None:
+            postgres.stop()
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 500_000
-    only = sys.argv[2] if len(sys.argv) > 2 else None  # "csv" or "http"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=500_000, help="readings in the CSV")
+    parser.add_argument("only", nargs="?", choices=("csv", "http"), help="one part only")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--url", help="an existing PostgreSQL server (postgresql://...)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lomsong-bench-") as tmp:
-        if only in (None, "csv"):
-            bench_csv(n, Path(tmp))
-        if only in (None, "http"):
+        if args.backend == "postgres":
+            bench_csv_postgres(args.n, Path(tmp), args.url)
+            return
+        if args.only in (None, "csv"):
+            bench_csv(args.n, Path(tmp))
+        if args.only in (None, "http"):
             bench_http(Path(tmp))
 
 

@@ -1,6 +1,8 @@
-"""SQLite storage: the one home of communes, villages, sites, readings and results.
+"""Storage, SQLite or PostgreSQL/PostGIS: the one home of places, readings and results.
 
-:class:`Store` composes one repository per concern over one :class:`Database`:
+:class:`Store` composes one repository per concern over one database
+(:func:`app.store.db.open_database`: a SQLite file, or a ``postgresql://``
+URL); each repository gives the same answers on both backends:
 
 - :mod:`app.store.places`: communes, villages, sites;
 - :mod:`app.store.challenges`: challenges to verdicts (who disputed one, when, settled?);
@@ -10,11 +12,12 @@
 - :mod:`app.store.meta`: typed meta values (results version, refresh mark...);
 - :mod:`app.store.scenarios`: saved what-if scenarios.
 
-Every table is created and upgraded by :mod:`app.store.schema`'s numbered
-migrations. The facade binds today's method names to the repository that answers,
-one line each, so callers say
-``store.villages(...)`` whichever repository answers. Geometries are stored as
-WKB; device identifiers only as salted hashes.
+Every table is defined once (:mod:`app.store.tables`), created and upgraded
+by :mod:`app.store.schema`; SQL that differs between the backends lives in
+:mod:`app.store.sql`. The facade binds today's method names to the repository
+that answers, one line each, so callers say ``store.villages(...)`` whichever
+repository answers. Geometries are WKB in SQLite and PostGIS columns in
+PostgreSQL; device identifiers are stored only as salted hashes.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Each change is one write transaction, and bumps the results version when it
 changes anything, since maps show sites and villages. Geometries are stored
-as WKB, with each village's bounding box; district and province names are
-also stored folded (:func:`geodata.text.fold`), so filters that ignore
-diacritics run in SQL.
+as WKB (SQLite, with each village's bounding box) or in PostGIS columns
+(PostgreSQL, GiST-indexed; each site's point kept in step with its lon/lat);
+names are also stored folded (:func:`geodata.text.fold`), so searches and
+filters that ignore diacritics run in SQL on both.
 """
 
 from __future__ import annotations

@@ -22,11 +22,9 @@ from app.store.schema import DEAD_ZONE_COLUMNS, RESULT_COLUMNS
 from app.store.sql import (
     Bbox,
     bbox_clause,
-    dialect_of,
     geometry_column,
-    geometry_value,
     in_list,
-    upsert,
+    upsert_rows,
 )
 from coverage.map_cells import CELL_COLUMNS
 from geodata.constants import CRS_WGS84
@@ -75,9 +73,12 @@ def _write_verdicts(conn: Connection, villages: pd.DataFrame) -> None:
             frame[column] = None
     frame["last_reading"] = frame["last_reading"].map(iso_or_none)
     columns = ["id", *RESULT_COLUMNS]
-    conn.executemany(
-        upsert("village_results", ["village_id", *RESULT_COLUMNS], ["village_id"]),
+    upsert_rows(
+        conn,
+        "village_results",
+        ["village_id", *RESULT_COLUMNS],
         to_rows(frame, columns),
+        key=["village_id"],
     )
 
 
@@ -102,19 +103,13 @@ def _write_dead_zones(
         )
     ]
     _delete_communes(conn, "dead_zones", commune_ids)
-    values = ", ".join(["?"] * len(DEAD_ZONE_COLUMNS) + [geometry_value(dialect_of(conn))])
-    conn.executemany(
-        upsert("dead_zones", [*DEAD_ZONE_COLUMNS, "geometry"], ["id"], values=values), rows
-    )
+    upsert_rows(conn, "dead_zones", [*DEAD_ZONE_COLUMNS, "geometry"], rows, key=["id"])
 
 
 def _write_cells(conn: Connection, cells: pd.DataFrame, commune_ids: Iterable[str] | None) -> None:
     frame = cells.reindex(columns=list(CELL_COLUMNS))
     _delete_communes(conn, "cells", commune_ids)
-    conn.executemany(
-        upsert("cells", CELL_COLUMNS, ["h3", "carrier"]),
-        to_rows(frame, CELL_COLUMNS),
-    )
+    upsert_rows(conn, "cells", CELL_COLUMNS, to_rows(frame, CELL_COLUMNS), key=["h3", "carrier"])
 
 
 class Results:

@@ -69,7 +69,11 @@ class Scenarios:
         return document
 
     def scenarios(self, *, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """Return a page of scenario summaries, newest first, and how many there are in all."""
+        """Return a page of scenario summaries, newest first, and how many there are in all.
+
+        Scenarios of one second come last-saved first on SQLite, by id on
+        PostgreSQL (:func:`app.store.sql.insertion_order`).
+        """
         conn = self._db.connection()
         total = int(conn.execute("SELECT count(*) FROM scenarios").fetchone()[0])
         rows = conn.execute(

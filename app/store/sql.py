@@ -17,9 +17,12 @@ Other modules may add a helper at the end of this file; none writes its own.
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
+
+import pandas as pd
 
 from app.store.db import Connection
 
@@ -117,19 +120,22 @@ def point_bbox_clause(dialect: str, bbox: Bbox) -> tuple[str, list[float]]:
     return "lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?", [west, east, south, north]
 
 
-def upsert(table: str, columns: Sequence[str], key: Sequence[str], *, values: str = "") -> str:
+def upsert(
+    table: str, columns: Sequence[str], key: Sequence[str], *, values: str = "", select: str = ""
+) -> str:
     """``INSERT`` that replaces the other columns of a row whose ``key`` is already stored.
 
     Both backends take it (SQLite's ``INSERT OR REPLACE`` is SQLite's only).
-    ``values`` is the ``VALUES`` list, one ``?`` per column by default.
+    ``values`` is the ``VALUES`` list, one ``?`` per column by default;
+    ``select`` (PostgreSQL only) a ``SELECT`` to insert instead.
 
     >>> upsert("meta", ["key", "value"], ["key"]).split(" ON ")[1]
     'CONFLICT (key) DO UPDATE SET value = excluded.value'
     """
-    values = values or ", ".join("?" * len(columns))
+    source = select or f"VALUES ({values or ', '.join('?' * len(columns))})"
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
+        f"INSERT INTO {table} ({', '.join(columns)}) {source}"
         f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
     )
 
@@ -168,3 +174,49 @@ def insertion_order(dialect: str, table_key: str = "id") -> str:
     (``table_key``) breaks the tie there.
     """
     return "rowid" if dialect == SQLITE else table_key
+
+
+def upsert_rows(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    key: Sequence[str],
+) -> None:
+    """Insert ``rows`` of ``columns`` into ``table``, replacing stored rows with their ``key``.
+
+    A ``geometry`` column holds WKB bytes. Of two rows with one key the
+    later wins, as row-by-row upserts do. SQLite runs the upsert once per
+    row; PostgreSQL copies the rows (CSV written by pyarrow) into a
+    temporary table and upserts them all in one statement.
+    """
+    if isinstance(conn, sqlite3.Connection):
+        values = ", ".join("?" * len(columns))
+        conn.executemany(upsert(table, columns, key, values=values), rows)
+        return
+    if not rows:
+        return
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
+    # One statement may not change a row twice: keep each key's last row.
+    frame = frame.drop_duplicates(subset=list(key), keep="last")
+    if "geometry" in frame:  # COPY's CSV takes bytea as hex after \x
+        frame["geometry"] = ["\\x" + bytes(g).hex() for g in frame["geometry"]]
+    buffer = io.BytesIO()
+    pa_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer)
+    load = f"_load_{table}"
+    like = ["NULL::bytea AS geometry" if c == "geometry" else c for c in columns]
+    conn.execute(f"DROP TABLE IF EXISTS pg_temp.{load}")
+    conn.execute(
+        f"CREATE TEMP TABLE {load} ON COMMIT DROP AS"
+        f" SELECT {', '.join(like)} FROM {table} WITH NO DATA"
+    )
+    copy_sql = f"COPY {load} ({', '.join(columns)}) FROM STDIN (FORMAT csv, HEADER true)"
+    with conn.raw.cursor().copy(copy_sql) as copy:
+        copy.write(buffer.getvalue())
+    selected = [f"ST_GeomFromWKB(geometry, {SRID})" if c == "geometry" else c for c in columns]
+    latest = f"SELECT {', '.join(selected)} FROM {load}"
+    conn.execute(upsert(table, columns, key, select=latest))

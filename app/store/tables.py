@@ -290,7 +290,7 @@ sa.Table(
 # ``batch_id, ordinal`` is upload order (a b-tree fed at its right edge); the
 # BRIN index on ``lon, lat`` prunes block ranges for a bbox at almost no cost
 # per insert, since a chunk of an upload comes from one area (a GiST on a point
-# column made COPY 1.8x slower: benchmarks/bench_ingest.py).
+# column made inserting 500,000 readings 1.8x slower when measured for issue 15).
 sa.Table(
     "readings",
     metadata,

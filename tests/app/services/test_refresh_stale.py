@@ -17,9 +17,12 @@ from app.store.meta import STALE_COMMUNES
 
 @pytest.fixture
 def region_store(
-    tmp_path: Path, communes: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, sites: pd.DataFrame
+    database: Path | str,
+    communes: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
 ) -> Iterator[Store]:
-    store = Store(tmp_path / "db.sqlite3", device_salt="s")
+    store = Store(database, device_salt="s")
     store.replace_region(communes, villages, sites)
     yield store
     store.close()

@@ -153,6 +153,30 @@ def test_stored_by_request_counts_only_that_requests_batches(store: Store) -> No
     assert store.stored_by_request("caller:readings other", both, up_to_batch=latest) == 0
 
 
+def test_clearing_one_origin_keeps_the_others_and_frees_its_keys(store: Store) -> None:
+    demo, uploaded = readings(3), readings(2, start=10)
+    store.add_readings(demo, origin="demo")
+    store.add_readings(uploaded)
+
+    store.clear_readings(origin="demo")
+
+    assert store.readings_count() == 2
+    assert store.readings()["content_key"].tolist() == uploaded["content_key"].tolist()
+    assert store.add_readings(demo, origin="demo") == (3, 0)
+
+
+def test_unfinished_uploads_fail_with_the_reason(store: Store) -> None:
+    queued = store.create_upload(owner="key:a", origin="import", format="csv", status="queued")
+    done = store.create_upload(owner="key:a", origin="import", format="csv", status="done")
+
+    assert store.fail_unfinished_uploads("restarted") == 1
+
+    assert (store.upload(queued) or {}).get("status") == "failed"
+    assert (store.upload(queued) or {}).get("error") == "restarted"
+    assert (store.upload(done) or {}).get("status") == "done"
+    assert [u["id"] for u in store.uploads(owner="key:a")] == [done, queued]
+
+
 def test_readings_of_the_legacy_row_table_are_moved_into_batches(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     batch = readings(3)

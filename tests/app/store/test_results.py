@@ -7,6 +7,7 @@ import threading
 import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 
 from app.store import Store
 
@@ -125,3 +126,33 @@ def test_a_reader_never_sees_new_verdicts_with_old_dead_zones(
 
     assert seen  # the reader did read while the writer published
     assert seen <= {("even", "|", "even"), ("odd", "|", "odd")}
+
+
+def test_the_last_row_of_a_key_wins_and_awkward_text_comes_back_as_written(
+    loaded_store: Store, results: pd.DataFrame, dead_zone_frame: gpd.GeoDataFrame
+) -> None:
+    """Row by row on SQLite, one COPY on PostgreSQL: the same rows stored."""
+    first, last = _cells("thuong-nong", 0.1), _cells("thuong-nong", 0.7)
+    awkward = 'weak, "quoted"\nand ; two lines'
+    cells = pd.concat([first, last.assign(cell_class=awkward, radio="")], ignore_index=True)
+    verdicts = results.assign(best_carrier=["", None, 'Mobi,Fone "x"'])
+    zones = dead_zone_frame.assign(carriers_absent=[['Việt"tel', "a,b"], []])
+
+    loaded_store.publish(verdicts, zones, cells)
+
+    stored = loaded_store.cells()
+    assert stored[["p_usable", "cell_class", "radio"]].to_dict("list") == {
+        "p_usable": [0.7],
+        "cell_class": [awkward],
+        "radio": [""],
+    }
+    judged = loaded_store.villages().set_index("id")["best_carrier"]
+    assert {k: None if pd.isna(v) else v for k, v in judged.items()} == {
+        "ban-giong": "",
+        "na-ta": None,
+        "dong-da-1": 'Mobi,Fone "x"',
+    }
+    absent = loaded_store.dead_zones(carrier=()).set_index("id")["carriers_absent"].to_dict()
+    assert absent == {"thuong-nong-dz-001": ['Việt"tel', "a,b"], "linh-phu-dz-001": []}
+    outlines = loaded_store.dead_zones(carrier=()).geometry.to_numpy()
+    assert shapely.equals_exact(outlines, zones.geometry.to_numpy()[::-1], tolerance=0).all()
