@@ -512,7 +512,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers == 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port)
         return 0
-    if settings.database_url is None:
+    if not settings.database_url:
         # SQLite allows one writer process; its locks and caches live in one process.
         raise SystemExit(
             f"--workers {args.workers} needs PostgreSQL: set LOMSONG_DATABASE_URL=postgresql://..."

@@ -96,7 +96,8 @@ def create_app(settings: Settings) -> FastAPI:
         # On PostgreSQL N worker processes start at once: one at a time runs the
         # start-up (migrations, demo load and first analysis, recovery), under an
         # advisory lock; the first sees to the work an earlier run left undone.
-        locks = AdvisoryLocks(open_database(settings.database))
+        lock_db = open_database(settings.database)
+        locks = AdvisoryLocks(lock_db)
         presence = Presence(locks)
         with locks.hold(STARTUP_LOCK):
             store = await run_in_threadpool(
@@ -135,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
             except BaseException:
                 await run_in_threadpool(_shut, app, locks, presence)
                 raise
+        lock_db.close()  # the start-up lock's connection (the lock was released above)
         try:
             yield
         finally:
@@ -191,12 +193,22 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _shut(app: FastAPI, locks: AdvisoryLocks, presence: Presence) -> None:
-    """Stop the lifespan's workers, close the store; the last process fails unfinished imports."""
-    app.state.jobs.stop(fail_unfinished=presence.leave())
-    app.state.refresher.stop()
-    app.state.idempotency.close()
-    locks.close()
-    app.state.store.close()
+    """Stop the lifespan's workers, close the store; the last process fails unfinished imports.
+
+    Each step runs even when one before it failed (a lost database, say).
+    """
+    steps = (
+        lambda: app.state.jobs.stop(fail_unfinished=presence.leave()),
+        app.state.refresher.stop,
+        app.state.idempotency.close,
+        locks.close,
+        app.state.store.close,
+    )
+    for step in steps:
+        try:
+            step()
+        except Exception:
+            logger.exception("while stopping the service")
 
 
 def app_from_env() -> FastAPI:

@@ -366,6 +366,7 @@ def server(data_dir: Path, client: TestClient, created: dict[str, Any]) -> Itera
         "LOMSONG_DATA_DIR": str(data_dir),
         "LOMSONG_DEVICE_SALT": "test-salt",
         "LOMSONG_DEMO": "false",
+        "LOMSONG_DATABASE_URL": database_url_for(data_dir) or "",  # "": the SQLite file
     }
     command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
     process, base = start_server(command, env=env, log_path=data_dir / "server.log", timeout_s=120)
