@@ -104,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="load and serve the demo region")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (more than 1 needs PostgreSQL: LOMSONG_DATABASE_URL)",
+    )
 
     ingest = commands.add_parser(
         "ingest", help="store a readings file in the service's data dir (LOMSONG_DATA_DIR)"
@@ -520,6 +526,9 @@ def _write_analysis(args: argparse.Namespace, result: AnalysisResult, sites: pd.
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import copy
+    import os
+
     import uvicorn
 
     from app.core.config import Settings
@@ -527,7 +536,32 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     settings = Settings(demo=True) if args.demo else Settings()
-    uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    if args.workers < 1:
+        raise SystemExit(f"--workers must be 1 or more, not {args.workers}")
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port)
+        return 0
+    if not settings.database_url:
+        # SQLite allows one writer process; its locks and caches live in one process.
+        raise SystemExit(
+            f"--workers {args.workers} needs PostgreSQL: set LOMSONG_DATABASE_URL=postgresql://..."
+            f" (the SQLite store, {settings.db_path}, serves one worker process)"
+        )
+    # Each worker process builds the app from the environment (app.main.app_from_env).
+    if args.demo:
+        os.environ["LOMSONG_DEMO"] = "1"
+    # The access log names the worker process that answered ("[pid 1234]").
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    access = log_config["formatters"]["access"]
+    access["fmt"] = access["fmt"].replace("%(levelprefix)s", "%(levelprefix)s [pid %(process)d]")
+    uvicorn.run(
+        "app.main:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=log_config,
+    )
     return 0
 
 

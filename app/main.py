@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from app.api.models import ERROR_RESPONSES
-from app.api.ratelimit import PublicRateLimit, RateLimiter
+from app.api.ratelimit import PublicRateLimit, rate_limiter
 from app.api.responses import (
     UNCOMPRESSED_TYPES,
     CachedStaticFiles,
@@ -46,8 +46,10 @@ from app.services.demo import load_demo
 from app.services.idempotency import Idempotency
 from app.services.ingest import ImportJobs
 from app.services.planning import PlanCache
-from app.services.refresh import RefreshWorker
+from app.services.refresh import make_refresher
 from app.store import Store
+from app.store.db import open_database
+from app.store.locks import STARTUP_LOCK, AdvisoryLocks, Presence
 from geodata.maps import STATIC_DIR as MAP_STATIC_DIR
 
 logger = logging.getLogger(__name__)
@@ -91,32 +93,54 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store(settings.database, device_salt=settings.device_salt)
-        app.state.store = store
-        app.state.idempotency = Idempotency(store)
-        from app.services.survey import refresh_and_settle
+        # On PostgreSQL N worker processes start at once: one at a time runs the
+        # start-up (migrations, demo load and first analysis, recovery), under an
+        # advisory lock; the first sees to the work an earlier run left undone.
+        lock_db = open_database(settings.database)
+        locks = AdvisoryLocks(lock_db)
+        presence = Presence(locks)
+        with locks.hold(STARTUP_LOCK):
+            store = await run_in_threadpool(
+                Store, settings.database, device_salt=settings.device_salt
+            )
+            first_up = await run_in_threadpool(presence.arrive)
+            app.state.store = store
+            # Shared by every worker process on PostgreSQL, in memory on SQLite.
+            app.state.rate_limiter = rate_limiter(
+                store.db, settings.rate_limit_per_minute, name="key"
+            )
+            app.state.public_rate_limiter = rate_limiter(
+                store.db, settings.public_rate_limit_per_minute, name="public"
+            )
+            app.state.idempotency = Idempotency(store)
+            from app.services.survey import refresh_and_settle
 
-        # Uploads queue their readings' positions; one thread re-judges villages
-        # (and settles the challenges the new readings answer).
-        refresher = RefreshWorker(
-            store, refresh=partial(refresh_and_settle, rasters=settings.rasters)
-        )
-        app.state.refresher = refresher
-        refresher.start()
-        app.state.jobs = jobs = ImportJobs(store)  # file imports run as jobs (?async=true)
-        jobs.start()
+            # Uploads queue their readings' positions; one thread re-judges villages
+            # (and settles the challenges the new readings answer); on PostgreSQL
+            # one thread among all the processes (app.services.refresh).
+            refresher = make_refresher(
+                store, refresh=partial(refresh_and_settle, rasters=settings.rasters)
+            )
+            app.state.refresher = refresher
+            app.state.jobs = jobs = ImportJobs(store)  # file imports run as jobs (?async=true)
+            try:
+                if first_up:
+                    jobs.start()  # the imports a killed run left unfinished are failed
+                if settings.demo:
+                    await run_in_threadpool(
+                        load_demo, store, data_dir=settings.data_dir, seed=settings.demo_seed
+                    )
+                # Readings a killed server stored but never refreshed.
+                refresher.start()
+                await run_in_threadpool(refresher.recover)
+            except BaseException:
+                await run_in_threadpool(_shut, app, locks, presence)
+                raise
+        lock_db.close()  # the start-up lock's connection (the lock was released above)
         try:
-            if settings.demo:
-                await run_in_threadpool(
-                    load_demo, store, data_dir=settings.data_dir, seed=settings.demo_seed
-                )
-            # Readings a killed server stored but never refreshed.
-            await run_in_threadpool(refresher.recover)
             yield
         finally:
-            jobs.stop()
-            refresher.stop()
-            store.close()
+            await run_in_threadpool(_shut, app, locks, presence)
 
     app = FastAPI(
         title="lomsong",
@@ -128,7 +152,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.page_cache = PageCache()
     app.state.plan_cache = PlanCache()  # plans per query and results version
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     install_error_handlers(app)
     for module in (
         health,
@@ -156,7 +179,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(ResultsCache, prefixes=CACHED_PREFIXES)
     app.add_middleware(
         PublicRateLimit,
-        limiter=RateLimiter(settings.public_rate_limit_per_minute),
         prefixes=PUBLIC_PREFIXES,
     )
     # Every text response gzipped for a client that accepts it (level 6: nearly 9's
@@ -168,6 +190,25 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static/leaflet", CachedStaticFiles(directory=leaflet_dir), name="leaflet")
     app.mount("/static/lomsong", CachedStaticFiles(directory=MAP_STATIC_DIR), name="lomsong")
     return app
+
+
+def _shut(app: FastAPI, locks: AdvisoryLocks, presence: Presence) -> None:
+    """Stop the lifespan's workers, close the store; the last process fails unfinished imports.
+
+    Each step runs even when one before it failed (a lost database, say).
+    """
+    steps = (
+        lambda: app.state.jobs.stop(fail_unfinished=presence.leave()),
+        app.state.refresher.stop,
+        app.state.idempotency.close,
+        locks.close,
+        app.state.store.close,
+    )
+    for step in steps:
+        try:
+            step()
+        except Exception:
+            logger.exception("while stopping the service")
 
 
 def app_from_env() -> FastAPI:

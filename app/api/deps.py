@@ -15,7 +15,7 @@ from app.core.errors import AuthenticationError
 from app.core.security import Role
 from app.services.idempotency import Idempotency
 from app.services.keys import Caller, authenticate, authorize
-from app.services.refresh import RefreshWorker
+from app.services.refresh import Refresher
 from app.store import Store
 
 
@@ -60,9 +60,9 @@ def get_rate_limiter(request: Request) -> RateLimit:
 RateLimitDep = Annotated[RateLimit, Depends(get_rate_limiter)]
 
 
-def get_refresher(request: Request) -> RefreshWorker:
+def get_refresher(request: Request) -> Refresher:
     """Return the background worker that refreshes verdicts after uploads."""
-    refresher: RefreshWorker = request.app.state.refresher
+    refresher: Refresher = request.app.state.refresher
     return refresher
 
 
@@ -164,7 +164,7 @@ def require_admin(gate: GateDep, key: str | None = Security(_KEY_HEADER)) -> Cal
     return gate.identify(key, Role.ADMIN, action="manage keys, sites or villages")
 
 
-RefresherDep = Annotated[RefreshWorker, Depends(get_refresher)]
+RefresherDep = Annotated[Refresher, Depends(get_refresher)]
 IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
 UploaderDep = Annotated[Caller, Depends(require_upload)]
 GeosubmitUploaderDep = Annotated[Caller, Depends(require_geosubmit_upload)]

@@ -7,8 +7,9 @@ key, or client address when anonymous) and per endpoint.
 
 One concept, five places:
 
-- here, :class:`Idempotency`: a lock per ``(scope, key)``, the replay and
-  the digest check;
+- here, :class:`Idempotency`: a lock per ``(scope, key)`` (in the process,
+  and on PostgreSQL an advisory lock every worker process sees), the replay
+  and the digest check;
 - the ``idempotency`` table (:mod:`app.store.keys`): the first answers, kept
   for a month;
 - ``reading_batches.request`` (:mod:`app.store.schema`): each stored batch
@@ -30,6 +31,7 @@ from typing import Any
 
 from app.core.errors import BadRequestError, IdempotencyMismatchError
 from app.store import Store
+from app.store.locks import AdvisoryLocks
 
 # Stripe and the IETF draft (draft-ietf-httpapi-idempotency-key-header) use
 # opaque strings; 255 characters is ample for a UUID or a client's own scheme.
@@ -52,13 +54,21 @@ class Idempotency:
     Parameters
     ----------
     store : Store
-        Where first answers are kept (they survive restarts).
+        Where first answers are kept (they survive restarts). On PostgreSQL
+        a request also holds an advisory lock on ``(scope, key)``: two worker
+        processes given one key at once run it once, and the second replays
+        the first's answer.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self._shared = AdvisoryLocks(store.db)
+
+    def close(self) -> None:
+        """Close the connections the advisory locks were held on."""
+        self._shared.close()
 
     def run(
         self,
@@ -88,7 +98,8 @@ class Idempotency:
             return compute(None)
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
             raise BadRequestError(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
-        with self._lock_for(scope, key):
+        # The thread lock first: one connection per key waits on the server, not one per thread.
+        with self._lock_for(scope, key), self._shared.hold("idempotency", scope, key):
             stored = self._store.idempotent_response(scope, key)
             if stored is not None:
                 first_digest, response = stored

@@ -532,12 +532,17 @@ class ImportJobs:
 
         return self._executor.submit(run)
 
-    def stop(self) -> None:
-        """Stop the running job after its chunk, drop the queued ones, and wait."""
+    def stop(self, *, fail_unfinished: bool = True) -> None:
+        """Stop the running job after its chunk, drop the queued ones, and wait.
+
+        Then every unfinished upload is marked failed, unless ``fail_unfinished``
+        is off (other worker processes still run theirs).
+        """
         self._stop.set()
         # The running job stops after its chunk (bounded work), the queued never start.
         self._executor.shutdown(wait=True, cancel_futures=True)
-        self._store.fail_unfinished_uploads(RESTARTED)
+        if fail_unfinished:
+            self._store.fail_unfinished_uploads(RESTARTED)
 
 
 def queue_import(

@@ -13,6 +13,13 @@ batch to mark, so :meth:`RefreshWorker.submit_communes` writes the communes
 they leave to re-judge (:meth:`app.store.meta.Meta.stale_communes`) first, and a refresh
 crosses them off. On start, :meth:`RefreshWorker.recover` queues every batch
 stored after the mark and every commune still on the list.
+
+On PostgreSQL, with several worker processes, :class:`SharedRefreshWorker`
+keeps no queue in memory at all: the queue *is* the database (batches
+after the mark, communes on the stale list). Every process may add to it;
+one, elected by an advisory lock, re-judges, woken by ``NOTIFY`` (or by a
+poll each :data:`POLL_S`). A runner that dies releases its lock with its
+connection and another process takes over what it had not crossed off.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,6 +35,8 @@ import pandas as pd
 
 from app.services.analysis import refresh_for_readings
 from app.store import Store
+from app.store.locks import REFRESH_LOCK, AdvisoryLocks, listen, notify, try_lock, wait_notified
+from coverage.points import villages_touched
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +45,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_COALESCE_S = 0.3
 
 _STOP = object()
+
+#: How often a process that is not the runner tries to become it, and how
+#: often the runner looks at the queue when no ``NOTIFY`` came.
+POLL_S = 1.0
+#: Longest wait before the runner retries a refresh that failed.
+MAX_BACKOFF_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -165,6 +181,10 @@ class RefreshWorker:
             return
         self._enqueue(readings[["lat", "lon"]].drop_duplicates())
 
+    def submit_removed(self, readings: pd.DataFrame) -> None:
+        """Queue the positions of readings just deleted (an upload removed)."""
+        self.submit(readings)
+
     def wait_idle(self, timeout: float) -> bool:
         """Block until nothing is pending; ``False`` if ``timeout`` passed first."""
         with self._idle:
@@ -209,3 +229,172 @@ class RefreshWorker:
                 item = self._queue.get_nowait()
         except queue.Empty:
             return False
+
+
+class SharedRefreshWorker:
+    """:class:`RefreshWorker` for several processes on PostgreSQL: the queue is the database.
+
+    What is left to re-judge is what the store says: the readings batches
+    after the refresh mark and the communes on the stale list. Submitting
+    adds to that (a stored batch is there already; removed readings and
+    admin changes list their communes) and sends ``NOTIFY``. In each
+    process a thread tries for the runner's advisory lock; the one holding
+    it waits for a notification, lets a burst gather for ``coalesce_s``,
+    re-judges everything listed at once, then moves the mark and crosses
+    the communes off, so at most one process re-judges at any time and
+    nothing is lost when one dies mid-way (its lock goes with its
+    connection; the next runner finds the same list).
+
+    Parameters
+    ----------
+    store : Store
+        A PostgreSQL store.
+    refresh : callable, optional
+        ``refresh(store, readings)``, as for :class:`RefreshWorker`.
+    coalesce_s : float
+    poll_s : float
+        See :data:`POLL_S`.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        refresh: Callable[[Store, pd.DataFrame], object] = refresh_for_readings,
+        coalesce_s: float = DEFAULT_COALESCE_S,
+        poll_s: float = POLL_S,
+    ) -> None:
+        self._store = store
+        self._refresh = refresh
+        self._coalesce_s = coalesce_s
+        self._poll_s = poll_s
+        self._locks = AdvisoryLocks(store.db)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        #: Whether this process is the runner now (for the tests and the log).
+        self.running = False
+
+    @property
+    def pending(self) -> int:
+        """Batches after the mark plus communes listed stale: what is left to re-judge."""
+        batches = max(0, self._store.last_batch_id() - self._store.refresh_mark())
+        return batches + len(self._store.stale_communes())
+
+    def start(self) -> None:
+        """Start this process's thread: it becomes the runner when no other process is."""
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="lomsong-refresh", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the thread after the refresh it may be running (the rest stays listed)."""
+        if self._thread is not None:
+            self._stopping.set()
+            notify(self._store.db)
+            self._thread.join(timeout)
+            self._thread = None
+        self._locks.close()
+
+    def recover(self) -> int:
+        """Nothing to queue: the runner finds what a killed server left; returns how much."""
+        pending = self.pending
+        if pending:
+            notify(self._store.db)
+        return pending
+
+    def submit(self, readings: pd.DataFrame) -> None:
+        """Wake the runner: newly stored readings are in a batch after the mark already."""
+        if not readings.empty:
+            notify(self._store.db)
+
+    def submit_removed(self, readings: pd.DataFrame) -> None:
+        """List the communes deleted readings lay in as stale, then wake the runner."""
+        if readings.empty:
+            return
+        villages = self._store.villages(with_results=False)
+        if villages.empty:
+            return
+        touched = villages["id"].isin(villages_touched(villages, readings))
+        communes = villages.loc[touched, "commune_id"].dropna().unique()
+        self.submit_communes([str(c) for c in communes])
+
+    def submit_communes(self, commune_ids: list[str] | None) -> None:
+        """List the communes an admin change affects (``None``: every commune), and wake."""
+        if commune_ids is None:
+            commune_ids = [str(c) for c in self._store.communes()["id"]]
+        if commune_ids:
+            self._store.meta.add_stale_communes(dict.fromkeys(sorted(set(commune_ids)), 1))
+            notify(self._store.db)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until nothing is left to re-judge (by any process); ``False`` on timeout."""
+        deadline = time.monotonic() + timeout
+        while self.pending:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._serve_as_runner()
+            except Exception:  # the database went away: try again, the thread lives on
+                logger.exception("re-judging runner lost its database connection")
+            self.running = False
+            self._stopping.wait(self._poll_s)
+
+    def _serve_as_runner(self) -> None:
+        """Wait to be elected; then re-judge on every wake until stopped."""
+        session = self._locks.session()
+        try:
+            while not try_lock(session, REFRESH_LOCK):
+                if self._stopping.wait(self._poll_s):
+                    return
+            self.running = True
+            listen(session)
+            backoff = self._poll_s
+            while not self._stopping.is_set():
+                if self._refresh_listed():
+                    backoff = self._poll_s
+                else:
+                    backoff = min(MAX_BACKOFF_S, backoff * 2)
+                    self._stopping.wait(backoff)
+                wait_notified(session, self._poll_s)
+        finally:
+            session.close()  # the lock goes with the session
+
+    def _refresh_listed(self) -> bool:
+        """Re-judge what the store lists; ``False`` when the refresh failed."""
+        store = self._store
+        through, mark, stale = store.last_batch_id(), store.refresh_mark(), store.stale_communes()
+        if through <= mark and not stale:
+            return True
+        self._stopping.wait(self._coalesce_s)  # let the rest of a burst arrive
+        through, stale = store.last_batch_id(), store.stale_communes()
+        frames = [store.reading_positions(after_batch=mark)] if through > mark else []
+        try:
+            if stale:
+                frames.append(store.village_points(sorted(stale)))
+            self._refresh(store, pd.concat(frames, ignore_index=True).drop_duplicates())
+        except Exception:
+            logger.exception("refresh after upload failed")
+            return False
+        store.mark_refreshed(through)
+        if stale:
+            store.meta.add_stale_communes({c: -n for c, n in stale.items()})
+        return True
+
+
+#: Either worker: what the routes submit to.
+Refresher = RefreshWorker | SharedRefreshWorker
+
+
+def make_refresher(
+    store: Store, *, refresh: Callable[[Store, pd.DataFrame], object] = refresh_for_readings
+) -> Refresher:
+    """Return the store's refresher: shared across processes on PostgreSQL, else in memory."""
+    if store.dialect == "postgresql":
+        return SharedRefreshWorker(store, refresh=refresh)
+    return RefreshWorker(store, refresh=refresh)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -162,6 +163,22 @@ def _frame(cursor: Any) -> pd.DataFrame:
     return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
 
 
+class _ClosedWithThread:
+    """A thread's connection, closed when its thread ends.
+
+    Kept in the thread's ``threading.local``, which Python clears when the
+    thread exits: uvicorn's handlers run in anyio's pool, which retires a
+    thread idle for 10 s, and its connections must go with it, or a busy
+    day leaks connections until the server refuses more (``too many clients``).
+    """
+
+    def __init__(self, conn: PostgresConnection) -> None:
+        self.conn = conn
+
+    def __del__(self) -> None:
+        self.conn.raw.close()
+
+
 #: ``pg_advisory_xact_lock`` key of the store's one writer (``'lomsong'`` in ASCII).
 WRITER_LOCK_KEY = 0x6C6F6D736F6E67
 
@@ -188,7 +205,8 @@ class PostgresDatabase:
         # Never a password in messages or cache keys.
         self.path = _without_password(url)
         self._local = threading.local()
-        self._connections: list[Any] = []
+        # The live threads' connections (a thread's go when it ends: _ClosedWithThread).
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
 
     def _connect(self, *, autocommit: bool) -> Any:
@@ -196,16 +214,19 @@ class PostgresDatabase:
 
         raw = psycopg.connect(self.url, autocommit=autocommit)
         with self._connections_lock:
-            self._connections.append(raw)
+            self._connections.add(raw)
         return raw
+
+    def _thread_connection(self, name: str, *, autocommit: bool) -> PostgresConnection:
+        held: _ClosedWithThread | None = getattr(self._local, name, None)
+        if held is None or held.conn.raw.closed:
+            held = _ClosedWithThread(PostgresConnection(self._connect(autocommit=autocommit)))
+            setattr(self._local, name, held)
+        return held.conn
 
     def connection(self) -> PostgresConnection:
         """Return this thread's reading connection."""
-        conn: PostgresConnection | None = getattr(self._local, "conn", None)
-        if conn is None or conn.raw.closed:
-            conn = PostgresConnection(self._connect(autocommit=True))
-            self._local.conn = conn
-        return conn
+        return self._thread_connection("conn", autocommit=True)
 
     def snapshot(self) -> PostgresConnection:
         """Return a connection of its own, for a read that outlives one call (close it after).
@@ -222,10 +243,7 @@ class PostgresDatabase:
     @contextmanager
     def write(self) -> Iterator[PostgresConnection]:
         """One write transaction, serialised across threads and processes."""
-        conn: PostgresConnection | None = getattr(self._local, "writer", None)
-        if conn is None or conn.raw.closed:
-            conn = PostgresConnection(self._connect(autocommit=False))
-            self._local.writer = conn
+        conn = self._thread_connection("writer", autocommit=False)
         with conn.raw.transaction():
             conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK_KEY,))
             yield conn
@@ -237,7 +255,7 @@ class PostgresDatabase:
     def close(self) -> None:
         """Close every thread's connections."""
         with self._connections_lock:
-            for raw in self._connections:
+            for raw in list(self._connections):
                 raw.close()
             self._connections.clear()
         self._local = threading.local()

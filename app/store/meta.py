@@ -91,6 +91,25 @@ class Meta:
         """Replace the list of communes left to re-judge."""
         self.set({STALE_COMMUNES: json.dumps(stale, sort_keys=True)})
 
+    def add_stale_communes(self, steps: dict[str, int]) -> dict[str, int]:
+        """Add each step to its commune's count, in one write (atomic across processes).
+
+        Communes whose count falls to 0 or below leave the list; returns the list.
+        """
+        with self._db.write() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (STALE_COMMUNES,))
+            found = row.fetchone()
+            stale = {str(k): int(v) for k, v in json.loads(found[0] if found else "{}").items()}
+            for commune, step in steps.items():
+                stale[commune] = stale.get(commune, 0) + step
+            stale = {c: n for c, n in stale.items() if n > 0}
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (STALE_COMMUNES, json.dumps(stale, sort_keys=True)),
+            )
+        return stale
+
     def rasters(self) -> Rasters:
         """Return the region's DEM and population rasters, as stored with the region."""
         dem, population = self.get(DEM_PATH), self.get(POPULATION_PATH)

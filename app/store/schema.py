@@ -299,6 +299,18 @@ def add_challenges(conn: Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS challenges_village ON challenges (village_id, id)")
 
 
+def add_rate_limits(conn: Connection) -> None:
+    """10: PostgreSQL's shared rate limits (:mod:`app.store.ratelimits`); nothing on SQLite."""
+    if _is_sqlite(conn):
+        return
+    conn.execute(
+        """CREATE UNLOGGED TABLE IF NOT EXISTS rate_limits (
+        bucket TEXT NOT NULL, tokens DOUBLE PRECISION NOT NULL,
+        updated DOUBLE PRECISION NOT NULL, granted BOOLEAN NOT NULL, PRIMARY KEY (bucket))"""
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS rate_limits_updated ON rate_limits (updated)")
+
+
 Migration = Callable[[Connection], None]
 
 #: Migration ``n`` (1-based) brings a database from version ``n - 1`` to ``n``.
@@ -312,6 +324,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     add_dead_zone_layers,
     add_scenarios,
     add_challenges,
+    add_rate_limits,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -224,6 +224,21 @@ sa.Table(
     _text("created", nullable=False),
 )
 
+# PostgreSQL only: the API's rate limits, one token bucket per caller shared by every
+# worker process (app.store.ratelimits); SQLite's one process keeps them in memory.
+# UNLOGGED: no WAL for counters a crash may forget (buckets refill within a minute).
+sa.Table(
+    "rate_limits",
+    metadata,
+    _text("bucket", primary_key=True),
+    _real("tokens", nullable=False),
+    _real("updated", nullable=False),
+    sa.Column("granted", sa.Boolean(), nullable=False),
+    sa.Index("rate_limits_updated", "updated"),
+    info={"dialects": ("postgresql",)},
+    prefixes=["UNLOGGED"],
+)
+
 # Hex cells the maps and exports show, per carrier.
 sa.Table(
     "cells",

@@ -2,10 +2,19 @@
 
 Synthetic data, built here; coordinates lie inside the real communes'
 bounding boxes (DESIGN.md) but the shapes are squares, not real boundaries.
+
+``LOMSONG_TEST_BACKEND=postgresql`` (``make pytest``'s second pass over
+``tests/app/store`` and ``tests/app/api``) gives every test a fresh
+PostgreSQL database as ``LOMSONG_DATABASE_URL``: every ``Settings`` a test
+builds, and so its client and the servers it starts, store there. Tests
+about SQLite files themselves skip in that pass (:func:`sqlite_only`), and
+tests parametrised over both backends keep only their PostgreSQL case.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +27,104 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 from app.store import Store
+from app.store.db import PostgresDatabase
+from app.store.schema import migrate
 from geodata.sites import normalise_sites
 from geodata.villages import normalise_villages
+from tests import postgres
 
 WGS84 = "EPSG:4326"
+
+#: Which store the app's tests use: ``sqlite`` (the default) or ``postgresql``.
+TEST_BACKEND = os.environ.get("LOMSONG_TEST_BACKEND", "sqlite")
+if TEST_BACKEND not in ("sqlite", "postgresql"):
+    raise RuntimeError(f"LOMSONG_TEST_BACKEND must be sqlite or postgresql, not {TEST_BACKEND!r}")
+ON_POSTGRES = TEST_BACKEND == "postgresql"
+
+#: Mark a test about SQLite files themselves: it skips in the PostgreSQL pass.
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about SQLite files (PostgreSQL pass)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In the PostgreSQL pass, drop the SQLite cases of the both-backend tests (run already)."""
+    if not ON_POSTGRES:
+        return
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        (dropped if params.get("database") == "sqlite" else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+_DATABASES: dict[Path, str] = {}
+_MIGRATED: list[str] = []  # the name of a template database holding the whole schema
+
+
+def migrated_database() -> str:
+    """A fresh PostgreSQL database already at the schema's version (a template's copy).
+
+    Migrating a new database takes about a second here; copying one that
+    is migrated takes a fraction of it, and the PostgreSQL pass makes
+    hundreds. (The store tests still build theirs from nothing.)
+    """
+    import psycopg
+
+    cluster = postgres.server()
+    if not _MIGRATED:
+        url = postgres.fresh_database()
+        db = PostgresDatabase(url)
+        migrate(db)
+        db.close()
+        _MIGRATED.append(url.split("?")[0].rsplit("/", 1)[1])
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {_MIGRATED[0]}")
+    return cluster.url(name)
+
+
+def database_url_for(data_dir: Path) -> str | None:
+    """``LOMSONG_DATABASE_URL`` for a fixture's own data dir: ``None`` (SQLite), or in
+    the PostgreSQL pass one fresh database per data dir (module and session fixtures,
+    which outlive :func:`postgres_backend`'s per-test database).
+    """
+    if not ON_POSTGRES:
+        return None
+    key = Path(data_dir).resolve()
+    if key not in _DATABASES:
+        _DATABASES[key] = migrated_database()
+    return _DATABASES[key]
+
+
+def store_location(data_dir: Path) -> Path | str:
+    """The store of ``data_dir`` as the service opens it: its SQLite file, or its database."""
+    return database_url_for(data_dir) or Settings(data_dir=data_dir, demo=True).db_path
+
+
+@pytest.fixture(autouse=ON_POSTGRES)
+def postgres_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
+    """In the PostgreSQL pass: a fresh database, as ``LOMSONG_DATABASE_URL``, for each test.
+
+    It is dropped after the test: the pass creates hundreds, and each is a
+    copy of the PostGIS template on disk.
+    """
+    if not ON_POSTGRES:
+        yield None
+        return
+    try:
+        url = migrated_database()
+    except RuntimeError as error:
+        if os.environ.get("LOMSONG_REQUIRE_POSTGRES") == "1":
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+    monkeypatch.setenv("LOMSONG_DATABASE_URL", url)
+    yield url
+    import psycopg
+
+    with psycopg.connect(postgres.server().admin_url, autocommit=True) as conn:
+        name = url.split("?")[0].rsplit("/", 1)[1]
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
@@ -145,6 +248,7 @@ def dead_zone_frame() -> gpd.GeoDataFrame:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
+    """The service's settings on a temporary data dir (its store: see the module's docstring)."""
     return Settings(data_dir=tmp_path / "var", device_salt="test-salt", environment="local")
 
 

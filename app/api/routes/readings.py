@@ -36,7 +36,7 @@ from app.services.ingest import (
     ingest_readings,
     queue_import,
 )
-from app.services.refresh import RefreshWorker
+from app.services.refresh import Refresher
 from app.store import Store
 from geodata.exports import csv_text
 from geodata.readings import READING_COLUMNS
@@ -171,7 +171,7 @@ def _queue_import(
     jobs: ImportJobs,
     upload: SpooledUpload,
     owner: str,
-    refresher: RefreshWorker,
+    refresher: Refresher,
     settings: Settings,
     format: str,
     tz: str | None,

@@ -59,6 +59,6 @@ async def remove_upload(
     their content keys are freed: sending the same file again stores it again.
     """
     removed = await run_in_threadpool(
-        delete_upload, store, caller, upload_id, on_removed=refresher.submit
+        delete_upload, store, caller, upload_id, on_removed=refresher.submit_removed
     )
     return UploadDeleted(id=upload_id, readings_removed=removed, refreshing=removed > 0)

@@ -19,6 +19,7 @@ from app.store import Store
 from geodata.demo import DemoFiles, write_demo
 from geodata.formats import read_readings, read_sites, read_villages, validate_chunks
 from geodata.villages import read_communes
+from tests.app.conftest import database_url_for
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,15 @@ class PlanRegion:
 @pytest.fixture(scope="session")
 def plan_region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlanRegion]:
     data = tmp_path_factory.mktemp("plan-region")
-    settings = Settings(data_dir=data / "var", device_salt="plan-test", environment="local")
+    settings = Settings(
+        data_dir=data / "var",
+        device_salt="plan-test",
+        environment="local",
+        database_url=database_url_for(data / "var"),
+    )
     files = write_demo(data / "demo", seed=7)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.db_path, device_salt=settings.device_salt)
+    store = Store(settings.database, device_salt=settings.device_salt)
     try:
         villages, sites = read_villages(files.villages), read_sites(files.sites)
         store.replace_region(

@@ -20,6 +20,7 @@ from app.main import create_app
 from app.services.keys import create_key
 from app.store import Store
 from geodata.formats import FORMATS
+from tests.app.conftest import sqlite_only
 
 UNAUTHORISED = {"detail": INVALID_KEY_DETAIL}
 READING = {
@@ -155,6 +156,7 @@ def test_admin_creates_a_key_that_works_at_once(client: TestClient, keys: dict[s
     assert all("key" not in k and "key_hash" not in k for k in listed)
 
 
+@sqlite_only  # reads the SQLite file's bytes
 def test_only_the_hash_is_stored(client: TestClient, store: Store, keys: dict[str, str]) -> None:
     conn = sqlite3.connect(store.path)
     stored = {row[0] for row in conn.execute("SELECT key_hash FROM api_keys")}

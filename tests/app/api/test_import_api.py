@@ -370,6 +370,6 @@ def test_cli_ingest_stores_into_the_service_data_dir(
 
     assert "accepted           5" in first and "rejected           1" in first
     assert "accepted           0" in second and "duplicates         5" in second
-    store = Store(settings.db_path, device_salt=settings.device_salt)
+    store = Store(settings.database, device_salt=settings.device_salt)
     assert len(store.readings()) == 5
     store.close()

@@ -24,6 +24,7 @@ from app.services.demo import load_demo
 from app.services.keys import create_key
 from app.store import Store
 from geodata.maps import VERDICT_LABELS
+from tests.app.conftest import database_url_for, store_location
 from tests.conftest import _free_port, start_server
 
 pytestmark = pytest.mark.slow
@@ -36,7 +37,7 @@ JSON = "application/json"
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir holding the demo (seed 7), its rasters without the population grid."""
     data = tmp_path_factory.mktemp("scenario-api")
-    store = Store(Settings(data_dir=data, device_salt="test-salt").db_path, device_salt="test-salt")
+    store = Store(store_location(data), device_salt="test-salt")
     try:
         load_demo(store, data_dir=data, seed=7)
         store.set_rasters(Rasters(dem=store.rasters().dem))
@@ -47,7 +48,12 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(data_dir: Path) -> Iterator[TestClient]:
-    settings = Settings(data_dir=data_dir, device_salt="test-salt", environment="local")
+    settings = Settings(
+        data_dir=data_dir,
+        device_salt="test-salt",
+        environment="local",
+        database_url=database_url_for(data_dir),
+    )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
@@ -147,8 +153,7 @@ def test_get_list_and_the_stored_scenario_after_a_restart(
     assert listed.json()["scenarios"][0]["totals"] == body["totals"]
     assert (listed.json()["limit"], listed.json()["offset"]) == (1, 0)
     # A new Store on the same file: the scenario is there, whole.
-    path = Settings(data_dir=data_dir, device_salt="test-salt").db_path
-    reopened = Store(path, device_salt="test-salt")
+    reopened = Store(store_location(data_dir), device_salt="test-salt")
     try:
         stored = reopened.scenario(body["id"])
     finally:
@@ -361,6 +366,7 @@ def server(data_dir: Path, client: TestClient, created: dict[str, Any]) -> Itera
         "LOMSONG_DATA_DIR": str(data_dir),
         "LOMSONG_DEVICE_SALT": "test-salt",
         "LOMSONG_DEMO": "false",
+        "LOMSONG_DATABASE_URL": database_url_for(data_dir) or "",  # "": the SQLite file
     }
     command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
     process, base = start_server(command, env=env, log_path=data_dir / "server.log", timeout_s=120)

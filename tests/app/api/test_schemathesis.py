@@ -24,13 +24,14 @@ from app.main import create_app
 from app.store import Store
 from geodata.sites import normalise_sites
 from geodata.villages import normalise_villages
+from tests.app.conftest import database_url_for
 
 pytestmark = pytest.mark.slow
 
 WGS84 = "EPSG:4326"
 
 
-def _tiny_region(path: Path) -> None:
+def _tiny_region(path: Path | str) -> None:
     store = Store(path, device_salt="schemathesis")
     communes = gpd.GeoDataFrame(
         {
@@ -86,8 +87,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
         allow_anonymous_upload=True,
         rate_limit_per_minute=100_000,
         max_import_bytes=1024 * 1024,
+        database_url=database_url_for(data_dir),
     )
-    _tiny_region(settings.db_path)
+    _tiny_region(settings.database)
     return create_app(settings)
 
 

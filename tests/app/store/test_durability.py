@@ -2,8 +2,9 @@
 
 SQLite in WAL mode commits by appending to the ``-wal`` file; a process kill
 loses nothing the OS already has (``synchronous=NORMAL`` only risks the last
-commits on a power cut). This test holds the service to that: a 2xx means
-stored.
+commits on a power cut). PostgreSQL commits in its own server process: a
+killed client loses only its open transaction. This test holds the service
+to that on both backends: a 2xx means stored.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ START_TIMEOUT_S = 60.0
 class Server:
     """``python -m app.cli serve`` on a data dir, with anonymous uploads and no demo."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, database: Path | str) -> None:
         self.data_dir = data_dir
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -48,6 +49,9 @@ class Server:
             "LOMSONG_ALLOW_ANONYMOUS_UPLOAD": "true",
             "LOMSONG_RATE_LIMIT_PER_MINUTE": "100000",
         }
+        env.pop("LOMSONG_DATABASE_URL", None)
+        if isinstance(database, str):
+            env["LOMSONG_DATABASE_URL"] = database
         command = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)]
         self.process, _ = start_server(
             command, env=env, log_path=self.log, timeout_s=START_TIMEOUT_S
@@ -91,9 +95,13 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "var"
 
 
-def test_acknowledged_readings_survive_sigkill_exactly_once(data_dir: Path) -> None:
+def test_acknowledged_readings_survive_sigkill_exactly_once(
+    data_dir: Path, database: Path | str
+) -> None:
     data_dir.mkdir()
-    server = Server(data_dir)
+    if not isinstance(database, str):
+        database = data_dir / "lomsong.sqlite3"  # where the service keeps it
+    server = Server(data_dir, database)
     acked: list[list[dict[str, Any]]] = []
     acked_lock = threading.Lock()
     stop = threading.Event()
@@ -125,7 +133,7 @@ def test_acknowledged_readings_survive_sigkill_exactly_once(data_dir: Path) -> N
         stop.set()
         for thread in senders:
             thread.join(timeout=30)
-        server = Server(data_dir)
+        server = Server(data_dir, database)
         # A retried, acknowledged batch is a duplicate now, not a second copy.
         retry = httpx.post(f"{server.base}/api/v1/readings", json=acked[-1], timeout=10).json()
         assert (retry["accepted"], retry["duplicates"]) == (0, BATCH)
@@ -133,7 +141,7 @@ def test_acknowledged_readings_survive_sigkill_exactly_once(data_dir: Path) -> N
         stop.set()
         server.stop()
 
-    store = Store(data_dir / "lomsong.sqlite3", device_salt=SALT)
+    store = Store(database, device_salt=SALT)
     stored = store.readings()
     store.close()
     expected = validate_readings(pd.DataFrame([row for rows in acked for row in rows]))
