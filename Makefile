@@ -58,13 +58,14 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
-# PostgreSQL is installed above: its tests must run, never skip. The second pass runs
-# the store's and the API's tests again, each on a fresh PostgreSQL database
-# (tests/app/conftest.py: LOMSONG_TEST_BACKEND).
+# PostgreSQL is installed above: its tests must run, never skip. The first pass
+# runs everything, the store's tests on both backends (the `database` fixture);
+# the second runs the API's tests again with every test's service on a fresh
+# PostgreSQL database (tests/app/conftest.py).
 pytest:
 	LOMSONG_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
 	LOMSONG_REQUIRE_POSTGRES=1 LOMSONG_TEST_BACKEND=postgresql $(BIN)/python -m pytest \
-		tests/app/store tests/app/api -m "not browser"
+		tests/app/api -m "not browser"
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench_aggregate.py

@@ -4,11 +4,12 @@ Synthetic data, built here; coordinates lie inside the real communes'
 bounding boxes (DESIGN.md) but the shapes are squares, not real boundaries.
 
 ``LOMSONG_TEST_BACKEND=postgresql`` (``make pytest``'s second pass over
-``tests/app/store`` and ``tests/app/api``) gives every test a fresh
+``tests/app/api``; the store's tests run on both backends in the first pass,
+through the ``database`` fixture) gives every test a fresh
 PostgreSQL database as ``LOMSONG_DATABASE_URL``: every ``Settings`` a test
 builds, and so its client and the servers it starts, store there. Tests
 about SQLite files themselves skip in that pass (:func:`sqlite_only`), and
-tests parametrised over both backends keep only their PostgreSQL case.
+tests parametrised over both backends are left out (the first pass ran both).
 """
 
 from __future__ import annotations
@@ -46,13 +47,13 @@ sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about SQLite files (Postgr
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In the PostgreSQL pass, drop the SQLite cases of the both-backend tests (run already)."""
+    """In the PostgreSQL pass, drop the both-backend tests: the first pass ran both cases."""
     if not ON_POSTGRES:
         return
     kept, dropped = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        (dropped if params.get("database") == "sqlite" else kept).append(item)
+        (dropped if "database" in params else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
