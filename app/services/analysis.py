@@ -76,7 +76,7 @@ def analyse(
         return None
     minx, miny, maxx, maxy = villages.total_bounds
     margin = _READINGS_MARGIN_DEG
-    readings = store.readings(bounds=(minx - margin, miny - margin, maxx + margin, maxy + margin))
+    box = (minx - margin, miny - margin, maxx + margin, maxy + margin)
     used = (rasters or Rasters()).over(store.rasters())
     buildings = None
     if (buildings_file := store.buildings_path()) is not None:  # lomsong region load --buildings
@@ -87,13 +87,18 @@ def analyse(
     if extra_sites is not None and len(extra_sites):
         sites = pd.concat([sites, extra_sites.reindex(columns=sites.columns)], ignore_index=True)
     if cluster is not None:
+        from app.services.readings_export import export_readings, service_readings_dataset
         from coverage.tiles import analyze_tiled, client_for
 
+        # The workers read their own tiles' readings from the service's GeoParquet
+        # dataset (LOMSONG_DATA_DIR/readings, shared with them), not through this process.
+        root = service_readings_dataset(get_settings())
+        export_readings(store, root, bounds=box)
         with client_for(cluster) as client:
             return analyze_tiled(
                 villages,
                 sites,
-                readings,
+                root,
                 dem=used.dem,
                 population=used.population,
                 buildings=buildings,
@@ -102,7 +107,7 @@ def analyse(
     return analyze(
         villages,
         sites,
-        readings,
+        store.readings(bounds=box),
         dem=used.dem,
         population=used.population,
         buildings=buildings,
