@@ -86,19 +86,21 @@ def analyse(
     sites = store.sites()
     if extra_sites is not None and len(extra_sites):
         sites = pd.concat([sites, extra_sites.reindex(columns=sites.columns)], ignore_index=True)
+    readings = store.readings(bounds=box)
     if cluster is not None:
-        from app.services.readings_export import export_readings, service_readings_dataset
         from coverage.tiles import analyze_tiled, client_for
 
-        # The workers read their own tiles' readings from the service's GeoParquet
-        # dataset (LOMSONG_DATA_DIR/readings, shared with them), not through this process.
-        root = service_readings_dataset(get_settings())
-        export_readings(store, root, bounds=box)
+        # The readings go to the workers from this process, tile by tile, not
+        # from the GeoParquet dataset (app.services.readings_export): from a
+        # dataset each tile infers its phones' silent gaps in its own readings,
+        # which moved 1 village in 300 to 1,200 in benchmarks/bench_national.py.
+        # From a frame the gaps are inferred once, and the verdicts are the
+        # single-process run's exactly.
         with client_for(cluster) as client:
             return analyze_tiled(
                 villages,
                 sites,
-                root,
+                readings,
                 dem=used.dem,
                 population=used.population,
                 buildings=buildings,
@@ -107,7 +109,7 @@ def analyse(
     return analyze(
         villages,
         sites,
-        store.readings(bounds=box),
+        readings,
         dem=used.dem,
         population=used.population,
         buildings=buildings,

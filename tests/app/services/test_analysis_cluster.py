@@ -13,7 +13,6 @@ from app.core.config import get_settings
 from app.services import analysis
 from app.store import Store
 from geodata.readings import validate_readings
-from geodata.readings_dataset import read_readings_dataset
 
 
 class _Store:
@@ -74,10 +73,10 @@ def _readings_near(lon: float, lat: float, n: int) -> pd.DataFrame:
     return validate_readings(frame, now=pd.Timestamp("2026-11-01T00:00:00Z")).valid
 
 
-def test_the_full_reanalysis_on_a_local_cluster_reads_the_services_dataset(
+def test_the_full_reanalysis_on_a_local_cluster_publishes_the_single_runs_verdicts(
     loaded_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The same verdicts published as in process; the workers read the GeoParquet export."""
+    """A real 2-worker LocalCluster: the same verdicts and households as in process."""
     loaded_store.add_readings(_readings_near(105.495, 22.565, 400))
     in_process = analysis.analyse(loaded_store)
     assert in_process is not None
@@ -100,6 +99,3 @@ def test_the_full_reanalysis_on_a_local_cluster_reads_the_services_dataset(
     assert stored.loc[sorted(judged), "households_without_signal"].tolist() == (
         expected.loc[sorted(judged), "households_without_signal"].astype(int).tolist()
     )
-    dataset = tmp_path / "var" / "readings"
-    assert len(read_readings_dataset(dataset)) == 400
-    assert list(dataset.glob("h3_5=*/month=2026-10/*.parquet"))
