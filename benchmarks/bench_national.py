@@ -37,20 +37,22 @@ projection of the full-scale wall time on 1, 16 and 64 workers. With two
 or more S the figures are printed side by side at the end.
 
 Measured here (2 cores shared with other sessions, load average 6-11 during
-the runs, so the wall times are long and noisy; S = 0.02 and 0.05 did not
-fit: the tiled run at 0.02 passed its 30 min timeout at load 10-15):
+the runs, so the wall times are long and noisy; S = 0.05 did not fit, and
+a first tiled run at 0.02 passed its 30 min timeout at load 10-15):
 
 =====  ========  =========  ========  ==========  =======  ===============  =====
 scale  villages   readings  single s  single MiB  tiled s  worker peak MiB  tiles
 =====  ========  =========  ========  ==========  =======  ===============  =====
 0.005       300    500,000      91.8       1,469    165.4         887, 846      4
 0.01        600  1,000,000     185.6       2,332    337.4       1,055, 1,126    7
+0.02      1,200  2,000,000     497.8       4,239    871.6       1,549, 1,645   16
 =====  ========  =========  ========  ==========  =======  ===============  =====
 
-(single at 0.02 alone: 200.6 s, peak 3,947 MiB at load ~4.) The tiled
-results from the dataset differed from the single run's in 1 village of
-300 and of 600, households without signal 5,399 vs 5,365 and 12,002 vs
-12,061, max |Δ margin_db| 22.4 and 13.6 dB; given the same readings as a
+(single at 0.02 alone: 200.6 s, peak 3,947 MiB at load ~4.) Worker peaks
+grow with S (887 -> 1,126 -> 1,645 MiB). The tiled results from the
+dataset differed from the single run's in 1 village of 300, 600 and 1,200,
+households without signal 5,399 vs 5,365, 12,002 vs 12,061, 20,953 vs
+20,906, max |Δ margin_db| 22.4, 13.6, 42.3 dB; given the same readings as a
 DataFrame, the tiled run at 0.005 was identical (0 verdicts, 0 households,
 9,219 = 9,219 dead zones, max |Δ margin_db| 0): the differences come from
 the per-tile silent-gap inference of the dataset path (coverage.tiles says
