@@ -36,6 +36,28 @@ zones, max |Δ margin_db|), the per-tile times (dask's task stream), and a
 projection of the full-scale wall time on 1, 16 and 64 workers. With two
 or more S the figures are printed side by side at the end.
 
+Measured here (2 cores shared with other sessions, load average 6-11 during
+the runs, so the wall times are long and noisy; S = 0.05 did not fit, and
+a first tiled run at 0.02 passed its 30 min timeout at load 10-15):
+
+=====  ========  =========  ========  ==========  =======  ===============  =====
+scale  villages   readings  single s  single MiB  tiled s  worker peak MiB  tiles
+=====  ========  =========  ========  ==========  =======  ===============  =====
+0.005       300    500,000      91.8       1,469    165.4         887, 846      4
+0.01        600  1,000,000     185.6       2,332    337.4       1,055, 1,126    7
+0.02      1,200  2,000,000     497.8       4,239    871.6       1,549, 1,645   16
+=====  ========  =========  ========  ==========  =======  ===============  =====
+
+(single at 0.02 alone: 200.6 s, peak 3,947 MiB at load ~4.) Worker peaks
+grow with S (887 -> 1,126 -> 1,645 MiB). The tiled results from the
+dataset differed from the single run's in 1 village of 300, 600 and 1,200,
+households without signal 5,399 vs 5,365, 12,002 vs 12,061, 20,953 vs
+20,906, max |Δ margin_db| 22.4, 13.6, 42.3 dB; given the same readings as a
+DataFrame, the tiled run at 0.005 was identical (0 verdicts, 0 households,
+9,219 = 9,219 dead zones, max |Δ margin_db| 0): the differences come from
+the per-tile silent-gap inference of the dataset path (coverage.tiles says
+so). survey_tile was 90 % of the tiles' time.
+
 Prints, never asserts. Run:
 ``PYTHONPATH=. .venv/bin/python benchmarks/bench_national.py --scale 0.02 0.05``
 """
@@ -608,27 +630,32 @@ def projection(info: dict[str, Any], tiled: dict[str, Any], workers: int) -> lis
     return lines
 
 
+def start_child(mode: str, work: Path, workers: int) -> subprocess.Popen[str]:
+    """Start one mode in a fresh Python process (its own ru_maxrss)."""
+    command = [sys.executable, __file__, "--child", mode, "--work", str(work)]
+    return subprocess.Popen(
+        [*command, "--workers", str(workers)], stdout=subprocess.PIPE, text=True
+    )
+
+
+def finish_child(process: subprocess.Popen[str], timeout_s: float) -> dict[str, Any] | None:
+    """The child's JSON answer, or None when it ran out of time or failed."""
+    try:
+        out, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return None
+    lines = [row for row in out.splitlines() if row.startswith("RESULT ")]
+    if process.returncode != 0 or not lines:
+        return None
+    answer: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
+    return answer
+
+
 def child(mode: str, work: Path, workers: int, timeout_s: float) -> dict[str, Any] | None:
     """Run one mode in a fresh Python process; its JSON answer, or None on a timeout."""
-    command = [
-        sys.executable,
-        __file__,
-        "--child",
-        mode,
-        "--work",
-        str(work),
-        "--workers",
-        str(workers),
-    ]
-    try:
-        done = subprocess.run(
-            command, stdout=subprocess.PIPE, text=True, timeout=timeout_s, check=True
-        )
-    except subprocess.TimeoutExpired:
-        return None
-    line = [row for row in done.stdout.splitlines() if row.startswith("RESULT ")][-1]
-    answer: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
-    return answer
+    return finish_child(start_child(mode, work, workers), timeout_s)
 
 
 def report(
@@ -711,6 +738,20 @@ def side_by_side(runs: list[dict[str, Any]]) -> None:
         )
 
 
+def both_runs(
+    work: Path, workers: int, timeout_s: float, concurrent: bool
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The single and the tiled run's answers (the tiled None without coverage.tiles)."""
+    try:
+        import coverage.tiles  # noqa: F401
+    except ImportError:
+        return child("single", work, workers, timeout_s), None
+    if not concurrent:
+        return child("single", work, workers, timeout_s), child("tiled", work, workers, timeout_s)
+    single, tiled = start_child("single", work, workers), start_child("tiled", work, workers)
+    return finish_child(single, timeout_s), finish_child(tiled, timeout_s)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -722,6 +763,12 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep each scale's files under this directory")
     parser.add_argument("--child", choices=("single", "tiled"), help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--concurrent",
+        action="store_true",
+        help="run the single and the tiled analysis at the same time (wall times then share "
+        "the cores; each peak memory is still its own)",
+    )
     args = parser.parse_args()
     if args.child:
         answer = (
@@ -739,16 +786,12 @@ def main() -> None:
             start = time.perf_counter()
             info = synthesise(scale, work, np.random.default_rng(args.seed))
             print(f"scale {scale}: synthesised in {time.perf_counter() - start:.1f} s")
-            single = child("single", work, args.workers, args.timeout)
-            try:
-                import coverage.tiles  # noqa: F401
-            except ImportError:
-                tiled = None
-            else:
-                tiled = child("tiled", work, args.workers, args.timeout)
+            single, tiled = both_runs(work, args.workers, args.timeout, args.concurrent)
             same = compare(work) if single is not None and tiled is not None else None
             report(info, single, tiled, same, args.workers, args.timeout)
-            runs.append({"info": info, "single": single, "tiled": tiled})
+            runs.append({"info": info, "single": single, "tiled": tiled, "same": same})
+            if args.keep is not None:
+                (args.keep / f"summary-{scale}.json").write_text(json.dumps(runs[-1]))
     if len(runs) > 1:
         side_by_side(runs)
 
