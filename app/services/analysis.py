@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -87,6 +88,11 @@ def analyse(
     if extra_sites is not None and len(extra_sites):
         sites = pd.concat([sites, extra_sites.reindex(columns=sites.columns)], ignore_index=True)
     readings = store.readings(bounds=box)
+    inputs: dict[str, Any] = {
+        "dem": used.dem,
+        "population": used.population,
+        "buildings": buildings,
+    }
     if cluster is not None:
         from coverage.tiles import analyze_tiled, client_for
 
@@ -97,23 +103,8 @@ def analyse(
         # From a frame the gaps are inferred once, and the verdicts are the
         # single-process run's exactly.
         with client_for(cluster) as client:
-            return analyze_tiled(
-                villages,
-                sites,
-                readings,
-                dem=used.dem,
-                population=used.population,
-                buildings=buildings,
-                client=client,
-            )
-    return analyze(
-        villages,
-        sites,
-        readings,
-        dem=used.dem,
-        population=used.population,
-        buildings=buildings,
-    )
+            return analyze_tiled(villages, sites, readings, client=client, **inputs)
+    return analyze(villages, sites, readings, **inputs)
 
 
 def analyze_communes(

@@ -276,6 +276,18 @@ def loaded_store(
     dead_zone_frame: gpd.GeoDataFrame,
 ) -> Store:
     """The client's store holding the tiny region, fixed verdicts and dead zones."""
+    return load_tiny_region(store, communes, villages, sites, results, dead_zone_frame)
+
+
+def load_tiny_region(
+    store: Store,
+    communes: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame,
+    sites: pd.DataFrame,
+    results: pd.DataFrame,
+    dead_zone_frame: gpd.GeoDataFrame,
+) -> Store:
+    """Store the tiny region, its fixed verdicts and dead zones in ``store``; return it."""
     store.replace_region(communes, villages, sites)
     store.save_results(results)
     store.replace_dead_zones(dead_zone_frame)

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from app.store import Store
+from tests.app.conftest import load_tiny_region
 
 
 @pytest.fixture
@@ -35,7 +36,4 @@ def loaded_store(
     dead_zone_frame: gpd.GeoDataFrame,
 ) -> Store:
     """``backend_store`` holding the tiny region, fixed verdicts and dead zones."""
-    backend_store.replace_region(communes, villages, sites)
-    backend_store.save_results(results)
-    backend_store.replace_dead_zones(dead_zone_frame)
-    return backend_store
+    return load_tiny_region(backend_store, communes, villages, sites, results, dead_zone_frame)
